@@ -1,0 +1,116 @@
+"""The N-vs-N couplet model: an aligned encoder-decoder whose output length is the input length.
+
+Encoder: an RNN (uni- or bidirectional) over the 上联 gives one memory vector per position.
+Decoder: a unidirectional RNN that at step t reads [embedding of 下联 char t-1 ; memory_t], then
+attends over all memory vectors (Luong style) and predicts 下联 char t. There is exactly one
+decoder step per 上联 position, so equal length is a property of the structure, not of training.
+Models see ids only; `couplet.vocab` owns the characters.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .rnn import CELLS, make_rnn
+
+# Structure names users pick (the seed's five, plus the bidirectional plain RNN and the
+# hand-written tanh RNN) -> (cell, bidirectional encoder).
+ARCHS = {
+    "rnn": ("rnn", False), "rnn-manual": ("rnn-manual", False), "birnn": ("rnn", True),
+    "lstm": ("lstm", False), "bilstm": ("lstm", True),
+    "gru": ("gru", False), "bigru": ("gru", True),
+}
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int
+    cell: str = "gru"            # one of rnn.CELLS
+    bidirectional: bool = True   # encoder only; the decoder runs left to right
+    emb_dim: int = 256           # also the width of the tied output projection
+    hidden: int = 384
+    layers: int = 1
+    dropout: float = 0.1
+    attention: bool = True
+    max_len: int = 64            # longest 上联 accepted at generation time
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        return cls(**d)
+
+
+Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+class CoupletModel(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        h, e = cfg.hidden, cfg.emb_dim
+        dirs = 2 if cfg.bidirectional else 1
+        self.embed = nn.Embedding(cfg.vocab_size, e)
+        self.encoder = make_rnn(cfg.cell, e, h, num_layers=cfg.layers, dropout=cfg.dropout,
+                                bidirectional=cfg.bidirectional)
+        self.to_memory = nn.Linear(h * dirs, h)
+        self.init_hidden = nn.Linear(h, h * cfg.layers)
+        self.decoder = make_rnn(cfg.cell, e + h, h, num_layers=cfg.layers, dropout=cfg.dropout)
+        self.attn_key = nn.Linear(h, h, bias=False) if cfg.attention else None
+        self.combine = nn.Linear(h * (3 if cfg.attention else 2), e)
+        self.out_bias = nn.Parameter(torch.zeros(cfg.vocab_size))  # weight tied to self.embed
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, Hidden]:
+        """src (B, T) ids -> memory (B, T, H), attention keys (B, T, H) or None, decoder h0."""
+        x = self.drop(self.embed(src))
+        out, _ = self.encoder(x)                                  # (B, T, H*dirs)
+        memory = torch.tanh(self.to_memory(self.drop(out)))      # (B, T, H)
+        keys = self.attn_key(memory) if self.attn_key is not None else None
+        b, layers, hsz = src.shape[0], self.cfg.layers, self.cfg.hidden
+        h0 = torch.tanh(self.init_hidden(memory.mean(dim=1)))    # (B, H*layers)
+        h0 = h0.view(b, layers, hsz).transpose(0, 1).contiguous()  # (layers, B, H)
+        hidden: Hidden = (h0, torch.zeros_like(h0)) if self.cfg.cell == "lstm" else h0
+        return memory, keys, hidden
+
+    def decode(self, prev: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor | None,
+               hidden: Hidden, start: int = 0) -> tuple[torch.Tensor, Hidden]:
+        """Run the decoder over positions start .. start+t-1.
+
+        prev (B, t): the 下联 ids before each position (BOS first); memory/keys (B, T, H).
+        Returns logits (B, t, V) and the new hidden state. Training calls it once with t = T;
+        generation calls it once per position with t = 1; both compute the same thing.
+        """
+        t = prev.shape[1]
+        mem_t = memory[:, start:start + t]                        # (B, t, H)
+        x = torch.cat([self.drop(self.embed(prev)), mem_t], dim=-1)
+        out, hidden = self.decoder(x, hidden)                    # (B, t, H)
+        parts = [out, mem_t]
+        if keys is not None:
+            weights = torch.softmax(out @ keys.transpose(1, 2), dim=-1)   # (B, t, T)
+            parts.append(weights @ memory)                                 # (B, t, H)
+        feat = self.drop(torch.tanh(self.combine(torch.cat(parts, dim=-1))))  # (B, t, E)
+        logits = feat @ self.embed.weight.T + self.out_bias       # (B, t, V)
+        return logits, hidden
+
+    def forward(self, src: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: logits (B, T, V) for every position at once."""
+        memory, keys, hidden = self.encode(src)
+        logits, _ = self.decode(prev, memory, keys, hidden)
+        return logits
+
+
+def shift_right(tgt: torch.Tensor, bos_id: int) -> torch.Tensor:
+    """The decoder's inputs: BOS followed by the 下联 without its last char."""
+    return torch.cat([torch.full_like(tgt[:, :1], bos_id), tgt[:, :-1]], dim=1)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,99 @@
+"""Character classes, normalisation and user-input checks shared by prepare and generation."""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+# Chinese punctuation kept in the data; ASCII punctuation is mapped onto it.
+PUNCT = "，。；：！？、"
+_ASCII_PUNCT = {",": "，", ".": "。", ";": "；", ":": "：", "!": "！", "?": "？"}
+
+
+class InputError(ValueError):
+    """A user-facing problem with an input line; the message says what to fix."""
+
+
+def is_han(ch: str) -> bool:
+    cp = ord(ch)
+    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF
+            or 0x20000 <= cp <= 0x2EBEF or 0xF900 <= cp <= 0xFAFF)
+
+
+def is_emoji(ch: str) -> bool:
+    cp = ord(ch)
+    return (0x1F000 <= cp <= 0x1FAFF or 0x2600 <= cp <= 0x27BF or 0xFE00 <= cp <= 0xFE0F
+            or cp == 0x200D or unicodedata.category(ch) == "So")
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc  # the OpenCC library; its t2s config handles phrases, not just single chars
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    return _t2s().convert(text)
+
+
+def normalise_width(text: str) -> str:
+    """Full-width letters/digits -> ASCII, ASCII punctuation -> Chinese punctuation."""
+    out = []
+    for ch in text:
+        cp = ord(ch)
+        if 0xFF01 <= cp <= 0xFF5E and ch not in PUNCT:
+            half = chr(cp - 0xFEE0)
+            out.append(_ASCII_PUNCT.get(half, half))
+        elif ch == "\u3000":
+            out.append(" ")
+        else:
+            out.append(_ASCII_PUNCT.get(ch, ch))
+    return "".join(out)
+
+
+def clean_corpus_line(line: str) -> str:
+    """Normalise a corpus line: drop spaces (couplet-dataset separates chars), fix width, t2s."""
+    line = "".join(normalise_width(line).split())
+    return to_simplified(line)
+
+
+def is_clean(line: str) -> bool:
+    """True if the line holds only Han characters and Chinese punctuation, at least one Han."""
+    return any(is_han(c) for c in line) and all(is_han(c) or c in PUNCT for c in line)
+
+
+@dataclass
+class CheckedInput:
+    text: str                                   # the line the model will see
+    notes: list[str] = field(default_factory=list)  # what was changed, for the user
+
+
+def check_input(text: object, *, known: "set[str] | None" = None, max_len: int = 64,
+                what: str = "上联") -> CheckedInput:
+    """Validate and normalise one user line; raise InputError with a clear message."""
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(f"{what} is empty: type a line of Chinese characters.")
+    controls = sorted({c for c in text if unicodedata.category(c) in ("Cc", "Cf")
+                       and c not in "\t\r\n\u200d"})
+    if controls:
+        names = ", ".join(f"U+{ord(c):04X}" for c in controls)
+        raise InputError(f"{what} contains control characters ({names}); remove them.")
+    emoji = sorted({c for c in text if is_emoji(c)})
+    if emoji:
+        raise InputError(f"{what} contains emoji or symbols ({' '.join(emoji)}); use Chinese characters.")
+    notes: list[str] = []
+    line = "".join(normalise_width(text).split())
+    simplified = to_simplified(line)
+    if simplified != line:
+        notes.append(f"traditional characters converted: {line} → {simplified}")
+        line = simplified
+    if not any(is_han(c) for c in line):
+        raise InputError(f"{what} has no Chinese characters: {line[:40]!r}.")
+    if len(line) > max_len:
+        raise InputError(f"{what} is {len(line)} characters long; the limit is {max_len}.")
+    if known is not None:
+        unknown = sorted({c for c in line if is_han(c) and c not in known}, key=line.index)
+        if unknown:
+            raise InputError(f"{what} has characters the model does not know: {' '.join(unknown)}; "
+                             "replace them with more common ones.")
+    return CheckedInput(text=line, notes=notes)

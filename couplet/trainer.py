@@ -1,0 +1,309 @@
+"""Training of the couplet model: data batching, the loop, validation, checkpoints, resume, DDP.
+
+Run through `train.py couplet ...` (single process) or `torchrun --nproc-per-node N train.py
+couplet ...` (DistributedDataParallel; gloo on CPU, nccl on CUDA).
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .checkpoint import load_checkpoint, load_train_state, read_meta, save_checkpoint
+from .corpus import Pair, read_pairs
+from .fileio import resolve_dir
+from .model import ARCHS, CoupletModel, ModelConfig, count_parameters, shift_right
+from .vocab import Vocab
+
+
+@dataclass
+class TrainConfig:
+    data: str = "data/processed"
+    out: str = "runs/couplet"
+    sources: str = "couplet:3,lvshi:1"   # source:weight; weights above 1 repeat, below 1 subsample
+    arch: str = "bigru"
+    emb_dim: int = 256
+    hidden: int = 384
+    layers: int = 1
+    dropout: float = 0.1
+    attention: bool = True
+    max_vocab: int = 7000
+    min_count: int = 2
+    max_len: int = 32                    # longest training pair; longer ones are skipped
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 2e-3
+    warmup_steps: int = 200
+    weight_decay: float = 0.0
+    clip: float = 1.0
+    seed: int = 1234
+    save_every: int = 500                # steps between resumable checkpoints (0: each epoch)
+    max_steps: int = 0                   # stop after this many steps (0: no limit)
+    max_pairs: int = 0                   # cap on training pairs per epoch (0: all), for quick runs
+    valid_max_pairs: int = 0             # cap per validation source (0: all)
+    device: str = "auto"
+    amp: bool = True                     # bf16 autocast on CUDA
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def parse_sources(spec: str) -> dict[str, float]:
+    out = {}
+    for part in spec.split(","):
+        name, _, w = part.strip().partition(":")
+        out[name] = float(w) if w else 1.0
+    return out
+
+
+# ---------------------------------------------------------------- data
+class PairData:
+    """Training pairs grouped by length: each batch holds one length, so no padding is needed."""
+
+    def __init__(self, pairs: list[Pair], vocab: Vocab, weights: dict[str, float]):
+        self.buckets: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        by_len: dict[int, list[Pair]] = {}
+        for p in pairs:
+            if p.source in weights:
+                by_len.setdefault(len(p.upper), []).append(p)
+        src_ids = {s: i for i, s in enumerate(sorted(weights))}
+        self.weight_of = torch.tensor([weights[s] for s in sorted(weights)])
+        for n, ps in sorted(by_len.items()):
+            src = torch.tensor([vocab.encode(p.upper) for p in ps], dtype=torch.long)
+            tgt = torch.tensor([vocab.encode(p.lower) for p in ps], dtype=torch.long)
+            tag = torch.tensor([src_ids[p.source] for p in ps], dtype=torch.long)
+            self.buckets[n] = (src, tgt, tag)
+
+    def epoch_batches(self, epoch: int, *, seed: int, batch_size: int, max_pairs: int = 0
+                      ) -> list[tuple[int, torch.Tensor]]:
+        """(length, row indices) per batch; a pure function of (seed, epoch)."""
+        g = torch.Generator().manual_seed(seed * 1000 + epoch)
+        batches = []
+        for n, (_, _, tag) in self.buckets.items():
+            w = self.weight_of[tag]
+            reps = w.floor().long() + (torch.rand(len(w), generator=g) < (w - w.floor())).long()
+            idx = torch.repeat_interleave(torch.arange(len(w)), reps)
+            idx = idx[torch.randperm(len(idx), generator=g)]
+            batches += [(n, idx[i:i + batch_size]) for i in range(0, len(idx), batch_size)]
+        order = torch.randperm(len(batches), generator=g).tolist()
+        batches = [batches[i] for i in order]
+        if max_pairs:
+            keep, total = [], 0
+            for b in batches:
+                if total >= max_pairs:
+                    break
+                keep.append(b)
+                total += len(b[1])
+            batches = keep
+        return batches
+
+    def batch(self, n: int, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        src, tgt, _ = self.buckets[n]
+        return src[idx], tgt[idx]
+
+
+# ---------------------------------------------------------------- loop helpers
+def _dist_info() -> tuple[int, int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        return torch.device("cuda", local_rank)
+    return torch.device(name)
+
+
+def lr_lambda(step: int, *, warmup: int, total: int) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def evaluate(model: CoupletModel, pairs: list[Pair], vocab: Vocab, *, device: torch.device,
+             batch_size: int = 512) -> dict[str, float]:
+    """Mean cross-entropy and perplexity of the reference 下联, per source and overall."""
+    model.eval()
+    names = sorted({p.source for p in pairs})
+    data = PairData(pairs, vocab, {s: 1.0 for s in names})
+    sums: Counter = Counter()
+    for n, (src_all, tgt_all, tag_all) in data.buckets.items():
+        for i in range(0, len(src_all), batch_size):
+            src, tgt = src_all[i:i + batch_size].to(device), tgt_all[i:i + batch_size].to(device)
+            logits = model(src, shift_right(tgt, vocab.bos_id)).float()
+            nll = F.cross_entropy(logits.transpose(1, 2), tgt, reduction="none").sum(dim=1).cpu()
+            for tag, v in zip(tag_all[i:i + batch_size].tolist(), nll.tolist()):
+                sums[f"nll/{tag}"] += v
+                sums[f"chars/{tag}"] += n
+    out = {}
+    total_nll = total_chars = 0.0
+    for i, name in enumerate(names):
+        nll, chars = sums[f"nll/{i}"], sums[f"chars/{i}"]
+        if chars:
+            out[f"loss_{name}"] = nll / chars
+            out[f"ppl_{name}"] = math.exp(nll / chars)
+            total_nll, total_chars = total_nll + nll, total_chars + chars
+    out["loss"] = total_nll / max(total_chars, 1)
+    out["ppl"] = math.exp(out["loss"])
+    model.train()
+    return out
+
+
+def _rng_state() -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+# ---------------------------------------------------------------- main entry
+def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
+    """Train (or resume) a couplet model; returns the final training record."""
+    rank, world, local_rank = _dist_info()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo")
+    device = pick_device(cfg.device, local_rank)
+    is_main = rank == 0
+    out = Path(cfg.out)
+    last_dir, best_dir = out / "last", out / "best"
+
+    record: dict = {"epoch": 0, "step": 0, "batch_in_epoch": 0, "best": None, "history": []}
+    if resume:
+        if not (resolve_dir(last_dir) / "checkpoint.json").exists():
+            raise FileNotFoundError(f"--resume: no checkpoint in {last_dir}")
+        meta = read_meta(last_dir)
+        saved = TrainConfig.from_dict(meta["train_config"])
+        saved.epochs, saved.max_steps, saved.device = cfg.epochs, cfg.max_steps, cfg.device
+        cfg = saved  # the architecture and the data come from the run, not the command line
+        model, vocab, _ = load_checkpoint(last_dir, device=device)
+        record = meta["record"]
+    else:
+        counts: Counter = Counter()
+        for p in read_pairs(Path(cfg.data) / "train.tsv"):
+            counts.update(p.upper + p.lower)
+        vocab = Vocab.build(counts, min_count=cfg.min_count, max_size=cfg.max_vocab)
+        cell, bidir = ARCHS[cfg.arch]
+        mcfg = ModelConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=cfg.emb_dim,
+                           hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout,
+                           attention=cfg.attention)
+        torch.manual_seed(cfg.seed)
+        model = CoupletModel(mcfg).to(device)
+    model.train()
+
+    weights = parse_sources(cfg.sources)
+    known = set(vocab.chars())
+    def usable(p: Pair) -> bool:
+        return len(p.upper) <= cfg.max_len and all(c in known for c in p.upper + p.lower)
+    train_pairs = [p for p in read_pairs(Path(cfg.data) / "train.tsv") if p.source in weights and usable(p)]
+    valid_pairs = [p for p in read_pairs(Path(cfg.data) / "valid.tsv") if p.source in weights and usable(p)]
+    if cfg.valid_max_pairs:
+        per: Counter = Counter()
+        kept = []
+        for p in valid_pairs:
+            per[p.source] += 1
+            if per[p.source] <= cfg.valid_max_pairs:
+                kept.append(p)
+        valid_pairs = kept
+    data = PairData(train_pairs, vocab, weights)
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    per_epoch = len(data.epoch_batches(0, seed=cfg.seed, batch_size=cfg.batch_size, max_pairs=cfg.max_pairs)) // world
+    total_steps = max(1, per_epoch * cfg.epochs)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_lambda(s, warmup=cfg.warmup_steps, total=total_steps))
+    if resume:
+        _set_rng_state(load_train_state(last_dir, optimizer))
+        scheduler.load_state_dict(meta["scheduler"])
+    random.seed(cfg.seed)
+
+    ddp_model = model
+    if world > 1:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[local_rank] if device.type == "cuda" else None)
+    use_amp = cfg.amp and device.type == "cuda"
+    if is_main:
+        log(f"model: {cfg.arch}, {count_parameters(model):,} parameters, vocab {len(vocab)}; "
+            f"{len(train_pairs):,} training pairs, {len(valid_pairs):,} valid; device {device}, world {world}")
+
+    def checkpoint(path: Path, with_state: bool) -> None:
+        extra = {"train_config": asdict(cfg), "record": record, "scheduler": scheduler.state_dict(),
+                 "parameters": count_parameters(model)}
+        save_checkpoint(path, model=model, vocab=vocab, extra=extra,
+                        optimizer=optimizer if with_state else None,
+                        rng=_rng_state() if with_state else None)
+
+    done = False
+    while record["epoch"] < cfg.epochs and not done:
+        epoch = record["epoch"]
+        batches = data.epoch_batches(epoch, seed=cfg.seed, batch_size=cfg.batch_size, max_pairs=cfg.max_pairs)
+        batches = batches[: len(batches) // world * world][rank::world]
+        bar = tqdm(total=len(batches), initial=record["batch_in_epoch"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not is_main, unit="batch", mininterval=2.0)
+        t0, chars, loss_avg = time.perf_counter(), 0, None
+        for n, idx in batches[record["batch_in_epoch"]:]:
+            src, tgt = (t.to(device, non_blocking=True) for t in data.batch(n, idx))
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+                logits = ddp_model(src, shift_right(tgt, vocab.bos_id))
+            loss = F.cross_entropy(logits.float().transpose(1, 2), tgt)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            optimizer.step()
+            scheduler.step()
+            record["step"] += 1
+            record["batch_in_epoch"] += 1
+            chars += tgt.numel() * world
+            loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_avg:.3f}", chars_s=f"{chars / (time.perf_counter() - t0):,.0f}",
+                            refresh=False)
+            if cfg.max_steps and record["step"] >= cfg.max_steps:
+                done = True
+                break
+            if is_main and cfg.save_every and record["step"] % cfg.save_every == 0:
+                checkpoint(last_dir, with_state=True)
+        bar.close()
+        finished_epoch = record["batch_in_epoch"] >= len(batches)
+        if finished_epoch:
+            record["epoch"] += 1
+            record["batch_in_epoch"] = 0
+        metrics = evaluate(model, valid_pairs, vocab, device=device)
+        if is_main:
+            entry = {"epoch": record["epoch"], "step": record["step"], "train_loss": loss_avg,
+                     "chars_per_s": round(chars / max(time.perf_counter() - t0, 1e-9)), **metrics}
+            record["history"].append(entry)
+            key = "ppl_couplet" if "ppl_couplet" in metrics else "ppl"
+            log(f"epoch {record['epoch']} step {record['step']}: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith("ppl"))
+                + f", {entry['chars_per_s']:,} chars/s")
+            if record["best"] is None or metrics[key] < record["best"]["value"]:
+                record["best"] = {"metric": key, "value": metrics[key], "epoch": record["epoch"],
+                                  "step": record["step"]}
+                checkpoint(best_dir, with_state=False)
+            checkpoint(last_dir, with_state=True)
+        if world > 1:
+            dist.barrier()
+    if world > 1:
+        dist.destroy_process_group()
+    return record

@@ -1,0 +1,83 @@
+"""Train a model from the command line; the work is done in `couplet.trainer`.
+
+    python train.py couplet --data data/processed --out runs/couplet
+    python train.py couplet --out runs/couplet --resume
+    torchrun --nproc-per-node 2 train.py couplet ...        # DistributedDataParallel
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+
+from couplet.model import ARCHS
+from couplet.trainer import TrainConfig, train
+
+HELP = {
+    "data": "directory written by `python -m couplet prepare` (train.tsv, valid.tsv)",
+    "out": "run directory; last/ (resumable) and best/ checkpoints are written there",
+    "sources": "training sources and weights, e.g. couplet:3,lvshi:1,poem:0.2",
+    "arch": "RNN structure: " + ", ".join(ARCHS) + " (bi* = bidirectional encoder)",
+    "emb_dim": "character embedding size (also the tied output projection)",
+    "hidden": "RNN hidden size",
+    "layers": "RNN layers in encoder and decoder",
+    "dropout": "dropout probability",
+    "attention": "decoder attends over the whole 上联 (--no-attention to turn off)",
+    "max_vocab": "vocabulary size cap, reserved ids included",
+    "min_count": "minimum count of a character in the training pairs to enter the vocabulary",
+    "max_len": "skip training pairs longer than this",
+    "epochs": "number of epochs (on --resume: the new total)",
+    "batch_size": "pairs per batch (per process under torchrun)",
+    "lr": "peak learning rate (AdamW)",
+    "warmup_steps": "linear warm-up steps before cosine decay",
+    "weight_decay": "AdamW weight decay",
+    "clip": "gradient-norm clipping threshold",
+    "seed": "random seed (model init, data order, dropout)",
+    "save_every": "write a resumable checkpoint every N steps (0: only at epoch ends)",
+    "max_steps": "stop after N optimizer steps (0: no limit)",
+    "max_pairs": "use at most N training pairs per epoch (0: all)",
+    "valid_max_pairs": "use at most N validation pairs per source (0: all)",
+    "device": "auto, cpu, cuda",
+    "amp": "bf16 mixed precision on CUDA (--no-amp to turn off)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train couplet models.")
+    sub = parser.add_subparsers(dest="task", required=True)
+    p = sub.add_parser("couplet", help="train the N-vs-N couplet model",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=HELP[f.name])
+        else:
+            kwargs = {"choices": list(ARCHS)} if f.name == "arch" else {}
+            typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+            p.add_argument(flag, type=typ, default=f.default, help=HELP[f.name], **kwargs)
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (model, optimizer, schedule, data position, RNG)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="tiny fast run: small model, a few steps, to check that everything wires up")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
+    cfg = TrainConfig(**values)
+    if args.dry_run:
+        cfg.emb_dim, cfg.hidden, cfg.max_vocab = 32, 32, 2000
+        cfg.epochs, cfg.max_pairs, cfg.valid_max_pairs, cfg.batch_size = 1, 2048, 200, 64
+    try:
+        record = train(cfg, resume=args.resume)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    best = record.get("best") or {}
+    print(f"done: step {record['step']}, best {best.get('metric')} {best.get('value', float('nan')):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
