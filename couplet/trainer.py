@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
@@ -242,6 +243,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[local_rank] if device.type == "cuda" else None)
     use_amp = cfg.amp and device.type == "cuda"
+    if is_main and (Path(cfg.data) / "prosody.json").exists():  # generation reads it beside the run
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(cfg.data) / "prosody.json", out / "prosody.json")
     if is_main:
         log(f"model: {cfg.arch}, {count_parameters(model):,} parameters, vocab {len(vocab)}; "
             f"{len(train_pairs):,} training pairs, {len(valid_pairs):,} valid; device {device}, world {world}")

@@ -1,0 +1,251 @@
+"""Constrained decoding for the N-vs-N model. This module owns the rules of a 下联:
+
+- length: one output char per 上联 position (the model's structure guarantees it);
+- punctuation: punctuation and other non-Han chars of the 上联 reappear at the same positions;
+- 重字: where the 上联 repeats a char (positions i, j), the 下联 repeats one at i and j; elsewhere
+  the 下联 repeats nothing, and (no_copy) uses no char of the 上联;
+- 平仄: the 下联 ends on 平 when the 上联 ends on 仄 (and on 仄 after 平); "rhythm" also opposes
+  tones at the even positions of every clause.
+
+Rules are masks over the vocabulary built once per input (`Plan`), plus a per-row `used` mask
+for 重字. Greedy, sampling and beam search share one step function.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .model import CoupletModel
+from .prosody import PING, ZE, Prosody
+from .sampling import sample_next
+from .text import is_han
+from .vocab import Vocab
+
+TONE_MODES = ("off", "end", "rhythm")
+LOCK_BLANKS = "_＿?？□○"
+
+
+@dataclass(frozen=True)
+class Rules:
+    punctuation: bool = True
+    repeats: bool = True
+    no_copy: bool = True
+    tone: str = "end"  # off | end | rhythm
+
+    def __post_init__(self):
+        if self.tone not in TONE_MODES:
+            raise ValueError(f"tone rule must be one of {', '.join(TONE_MODES)}, not {self.tone!r}")
+
+
+@dataclass
+class Plan:
+    """Everything decoding needs to know about one 上联, computed once."""
+    upper: str
+    src: torch.Tensor                 # (T,) ids of the 上联
+    allowed: torch.Tensor             # (T, V) bool: chars allowed at each position
+    forced: torch.Tensor              # (T,) id forced at a position, -1 where free
+    link: torch.Tensor                # (T,) earlier position whose output must repeat here, -1
+    literal: list[str | None]         # chars written as-is (punctuation, digits, locked chars)
+    tone_target: list[str | None]     # 平/仄 wanted per position, for display and tests
+    notes: list[str] = field(default_factory=list)
+
+
+class Tables:
+    """Per-vocabulary masks, built once per loaded model."""
+
+    def __init__(self, vocab: Vocab, prosody: Prosody):
+        self.vocab, self.prosody = vocab, prosody
+        v = len(vocab)
+        self.han = torch.zeros(v, dtype=torch.bool)
+        self.ping = torch.zeros(v, dtype=torch.bool)
+        self.ze = torch.zeros(v, dtype=torch.bool)
+        for i, ch in enumerate(vocab.itos):
+            if i >= 3 and is_han(ch):
+                self.han[i] = True
+                tone = prosody.tone(ch)
+                self.ping[i] = tone == PING
+                self.ze[i] = tone == ZE
+
+
+def tone_targets(upper: str, prosody: Prosody, mode: str) -> list[str | None]:
+    """The tone each 下联 position must have: the opposite of the 上联's where the rule applies."""
+    targets: list[str | None] = [None] * len(upper)
+    if mode == "off":
+        return targets
+    opposite = {PING: ZE, ZE: PING}
+    han_pos = [i for i, c in enumerate(upper) if is_han(c)]
+    if not han_pos:
+        return targets
+    positions = {han_pos[-1]}
+    if mode == "rhythm":
+        clause: list[int] = []
+        for i, c in enumerate(upper + "。"):
+            if i < len(upper) and is_han(c):
+                clause.append(i)
+            elif clause:
+                positions.update(clause[1::2])  # 2nd, 4th, 6th char of the clause
+                positions.add(clause[-1])
+                clause = []
+    for i in positions:
+        targets[i] = opposite.get(prosody.tone(upper[i]))
+    return targets
+
+
+def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None) -> Plan:
+    vocab = tables.vocab
+    n, v = len(upper), len(vocab)
+    src = torch.tensor(vocab.encode(upper), dtype=torch.long)
+    base = tables.han.clone()
+    if rules.no_copy:
+        for ch in set(upper):
+            if ch in vocab:
+                base[vocab.stoi[ch]] = False
+    allowed = base.unsqueeze(0).repeat(n, 1)
+    forced = torch.full((n,), -1, dtype=torch.long)
+    link = torch.full((n,), -1, dtype=torch.long)
+    literal: list[str | None] = [None] * n
+    notes: list[str] = []
+
+    def force(i: int, ch: str) -> None:
+        literal[i] = ch
+        forced[i] = vocab.stoi.get(ch, vocab.unk_id)
+        allowed[i] = False
+        allowed[i, forced[i]] = True
+
+    for i, ch in enumerate(upper):
+        if not is_han(ch):
+            if rules.punctuation:
+                force(i, ch)
+            else:
+                allowed[i] = True
+                allowed[i, :3] = False
+
+    targets = tone_targets(upper, tables.prosody, rules.tone)
+    for i, want in enumerate(targets):
+        if want is not None and forced[i] < 0:
+            narrowed = allowed[i] & (tables.ping if want == PING else tables.ze)
+            if narrowed.any():
+                allowed[i] = narrowed
+            else:
+                notes.append(f"no {want} character is allowed at position {i + 1}; tone rule relaxed there")
+
+    if rules.repeats:
+        first: dict[str, int] = {}
+        for j, ch in enumerate(upper):
+            if is_han(ch):
+                if ch in first:
+                    i = first[ch]
+                    link[j] = i
+                    both = allowed[i] & allowed[j]  # the char chosen at i must also fit at j
+                    if both.any():
+                        allowed[i] = both
+                else:
+                    first[ch] = j
+
+    if lock is not None:
+        if len(lock) != n:
+            raise ValueError(f"the locked pattern has {len(lock)} characters but the 上联 has {n}")
+        for i, ch in enumerate(lock):
+            if ch not in LOCK_BLANKS and forced[i] < 0:
+                if is_han(ch) and ch not in vocab:
+                    raise ValueError(f"locked character {ch} is not in the model's vocabulary")
+                force(i, ch)
+                link[i] = -1
+                for j in range(n):  # positions repeating this one take the locked char too
+                    if link[j] == i:
+                        force(j, ch)
+                        link[j] = -1
+    return Plan(upper=upper, src=src, allowed=allowed, forced=forced, link=link,
+                literal=literal, tone_target=targets, notes=notes)
+
+
+def _step_mask(plans_allowed: torch.Tensor, forced: torch.Tensor, link: torch.Tensor,
+               out: torch.Tensor, used: torch.Tensor, t: int, repeats: bool) -> torch.Tensor:
+    """(R, V) bool mask of the chars each row may take at step t."""
+    mask = plans_allowed[:, t].clone()                         # (R, V)
+    linked = link[:, t] >= 0
+    if linked.any():
+        prev = out[linked].gather(1, link[linked, t].unsqueeze(1)).squeeze(1)
+        mask[linked] = False
+        mask[linked, prev] = True
+    free = (forced[:, t] < 0) & ~linked
+    if repeats and free.any():
+        narrowed = mask & ~used
+        ok = narrowed.any(dim=1) & free
+        mask[ok] = narrowed[ok]
+    return mask
+
+
+def _stack(plans: list[Plan]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    return (torch.stack([p.src for p in plans]), torch.stack([p.allowed for p in plans]),
+            torch.stack([p.forced for p in plans]), torch.stack([p.link for p in plans]))
+
+
+def _index_hidden(hidden, idx):
+    if isinstance(hidden, tuple):
+        return tuple(h[:, idx] for h in hidden)
+    return hidden[:, idx]
+
+
+@torch.inference_mode()
+def sample(model: CoupletModel, plans: list[Plan], *, temperature: float = 0.0, top_k: int = 0,
+           top_p: float = 1.0, generator: torch.Generator | None = None, repeats: bool = True
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy (temperature 0) or sampled decoding of a batch of same-length plans, one row each.
+
+    Returns ids (R, T) and the sum of the model's log-probabilities of the chosen chars (R,).
+    """
+    src, allowed, forced, link = _stack(plans)
+    r, n = src.shape
+    device = next(model.parameters()).device
+    memory, keys, hidden = model.encode(src.to(device))
+    out = torch.zeros(r, n, dtype=torch.long)
+    used = torch.zeros(r, allowed.shape[-1], dtype=torch.bool)
+    score = torch.zeros(r)
+    prev = torch.full((r, 1), 2, dtype=torch.long, device=device)  # BOS id (Vocab.bos_id)
+    for t in range(n):
+        logits, hidden = model.decode(prev, memory, keys, hidden, start=t)
+        logp = torch.log_softmax(logits[:, 0].float(), dim=-1).cpu()       # (R, V)
+        mask = _step_mask(allowed, forced, link, out, used, t, repeats)
+        tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
+                          top_k=top_k, top_p=top_p, generator=generator)
+        out[:, t] = tok
+        score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
+        used[torch.arange(r), tok] |= forced[:, t] < 0
+        prev = tok.view(r, 1).to(device)
+    return out, score
+
+
+@torch.inference_mode()
+def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool = True
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """N-best for one plan: ids (K, T) and summed log-probs (K,), best first."""
+    src, allowed, forced, link = _stack([plan])
+    n, v = src.shape[1], allowed.shape[-1]
+    device = next(model.parameters()).device
+    memory, keys, hidden = model.encode(src.to(device))
+    out = torch.zeros(1, n, dtype=torch.long)
+    used = torch.zeros(1, v, dtype=torch.bool)
+    score = torch.zeros(1)
+    prev = torch.full((1, 1), 2, dtype=torch.long, device=device)
+    for t in range(n):
+        k = out.shape[0]
+        logits, hidden = model.decode(prev, memory.expand(k, -1, -1),
+                                      keys.expand(k, -1, -1) if keys is not None else None, hidden, start=t)
+        logp = torch.log_softmax(logits[:, 0].float(), dim=-1).cpu()       # (K, V)
+        mask = _step_mask(allowed.expand(k, -1, -1), forced.expand(k, -1), link.expand(k, -1),
+                          out, used, t, repeats)
+        total = (score.unsqueeze(1) + logp).masked_fill(~mask, float("-inf")).view(-1)
+        width = min(beam, int(torch.isfinite(total).sum()))
+        best = torch.topk(total, max(width, 1)).indices
+        rows, tok = best // v, best % v
+        out = out[rows].clone()
+        out[:, t] = tok
+        used = used[rows].clone()
+        if forced[0, t] < 0:
+            used[torch.arange(len(rows)), tok] = True
+        score = total[best]
+        hidden = _index_hidden(hidden, rows.to(device))
+        prev = tok.view(-1, 1).to(device)
+    return out, score

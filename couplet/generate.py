@@ -1,0 +1,142 @@
+"""The generation API used by the CLI, batch jobs and the app: text in, checked 下联 out."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .decode import Plan, Rules, Tables, beam_search, make_plan, sample
+from .prosody import Prosody
+from .text import InputError, check_input
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "couplet"
+
+
+@dataclass
+class Settings:
+    """How to decode; stored beside every batch output so results can be reproduced."""
+    n: int = 5                 # candidates wanted
+    temperature: float = 0.0   # 0 = greedy / beam
+    top_k: int = 0
+    top_p: float = 1.0
+    beam: int = 0              # >0: beam search of this width (temperature is ignored)
+    seed: int = 0
+    punctuation: bool = True
+    repeats: bool = True
+    no_copy: bool = True
+    tone: str = "end"
+
+    def rules(self) -> Rules:
+        return Rules(punctuation=self.punctuation, repeats=self.repeats, no_copy=self.no_copy, tone=self.tone)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Candidate:
+    lower: str
+    score: float  # mean log-probability per character under the model (higher is better)
+
+
+@dataclass
+class Result:
+    upper: str
+    candidates: list[Candidate]
+    notes: list[str] = field(default_factory=list)
+
+
+def find_prosody(checkpoint: Path) -> Path:
+    for p in (checkpoint / "prosody.json", checkpoint.parent / "prosody.json",
+              DEFAULT_CHECKPOINT.parent / "prosody.json"):
+        if p.exists():
+            return p
+    raise CheckpointError(f"no prosody.json beside {checkpoint}; run `python -m couplet prepare` "
+                          "and pass --prosody data/processed/prosody.json")
+
+
+class CoupletGenerator:
+    def __init__(self, model, vocab, prosody: Prosody, meta: dict | None = None):
+        self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
+        self.tables = Tables(vocab, prosody)
+        self.known = set(vocab.chars())
+
+    @classmethod
+    def load(cls, checkpoint: str | Path | None = None, *, prosody: str | Path | None = None,
+             device: str = "cpu") -> "CoupletGenerator":
+        path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+        model, vocab, meta = load_checkpoint(path, device=device)
+        table = Prosody.load(prosody if prosody else find_prosody(path))
+        return cls(model, vocab, table, meta)
+
+    @property
+    def max_len(self) -> int:
+        return self.model.cfg.max_len
+
+    def plan(self, upper: str, settings: Settings, lock: str | None = None) -> tuple[Plan, list[str]]:
+        """Check the input (raises InputError) and build its decoding plan."""
+        checked = check_input(upper, known=self.known, max_len=self.max_len)
+        if lock is not None:
+            lock = "".join(lock.split())
+        try:
+            plan = make_plan(checked.text, self.tables, settings.rules(), lock=lock or None)
+        except ValueError as e:
+            raise InputError(str(e)) from e
+        return plan, checked.notes + plan.notes
+
+    def _text(self, plan: Plan, ids: list[int]) -> str:
+        return "".join(lit if lit is not None else self.vocab.itos[i] for lit, i in zip(plan.literal, ids))
+
+    def generate(self, upper: str, settings: Settings | None = None, *, lock: str | None = None) -> Result:
+        """Candidates for one 上联, best first. Raises InputError for bad input."""
+        settings = settings or Settings()
+        plan, notes = self.plan(upper, settings, lock)
+        n = max(1, int(settings.n))
+        if settings.beam > 0:
+            ids, scores = beam_search(self.model, plan, beam=max(settings.beam, n), repeats=settings.repeats)
+        else:
+            gen = torch.Generator().manual_seed(int(settings.seed))
+            rows = n if settings.temperature > 0 else 1
+            ids, scores = sample(self.model, [plan] * rows, temperature=settings.temperature,
+                                 top_k=settings.top_k, top_p=settings.top_p, generator=gen,
+                                 repeats=settings.repeats)
+        return Result(upper=plan.upper, candidates=self._rank(plan, ids, scores)[:n], notes=notes)
+
+    def _rank(self, plan: Plan, ids: torch.Tensor, scores: torch.Tensor) -> list[Candidate]:
+        seen, out = set(), []
+        for row, s in sorted(zip(ids.tolist(), scores.tolist()), key=lambda x: -x[1]):
+            text = self._text(plan, row)
+            if text not in seen:
+                seen.add(text)
+                out.append(Candidate(lower=text, score=s / len(row)))
+        return out
+
+    def generate_batch(self, uppers: list[str], settings: Settings) -> list[Result | InputError]:
+        """One best 下联 per input; same-length inputs are decoded together (greedy/sampling)."""
+        results: list[Result | InputError] = [None] * len(uppers)  # type: ignore[list-item]
+        plans: dict[int, list[tuple[int, Plan, list[str]]]] = {}
+        for i, text in enumerate(uppers):
+            try:
+                plan, notes = self.plan(text, settings)
+            except InputError as e:
+                results[i] = e
+                continue
+            plans.setdefault(len(plan.upper), []).append((i, plan, notes))
+        gen = torch.Generator().manual_seed(int(settings.seed))
+        for items in plans.values():
+            if settings.beam > 0:
+                for i, plan, notes in items:
+                    ids, scores = beam_search(self.model, plan, beam=settings.beam, repeats=settings.repeats)
+                    results[i] = Result(plan.upper, self._rank(plan, ids[:1], scores[:1]), notes)
+                continue
+            for start in range(0, len(items), 256):
+                chunk = items[start:start + 256]
+                ids, scores = sample(self.model, [p for _, p, _ in chunk], temperature=settings.temperature,
+                                     top_k=settings.top_k, top_p=settings.top_p, generator=gen,
+                                     repeats=settings.repeats)
+                for (i, plan, notes), row, s in zip(chunk, ids, scores):
+                    results[i] = Result(plan.upper, self._rank(plan, row[None], s[None]), notes)
+        return results
