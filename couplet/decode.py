@@ -150,12 +150,11 @@ def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None)
             if ch not in LOCK_BLANKS and forced[i] < 0:
                 if is_han(ch) and ch not in vocab:
                     raise ValueError(f"locked character {ch} is not in the model's vocabulary")
-                force(i, ch)
-                link[i] = -1
-                for j in range(n):  # positions repeating this one take the locked char too
-                    if link[j] == i:
-                        force(j, ch)
-                        link[j] = -1
+                # a locked char also fills the positions that repeat it under the 重字 rule
+                group = [j for j in range(n) if upper[j] == upper[i]] if rules.repeats else [i]
+                for j in group:
+                    force(j, ch)
+                    link[j] = -1
     return Plan(upper=upper, src=src, allowed=allowed, forced=forced, link=link,
                 literal=literal, tone_target=targets, notes=notes)
 

@@ -84,6 +84,9 @@ def check_input(text: object, *, known: "set[str] | None" = None, max_len: int =
     notes: list[str] = []
     line = "".join(normalise_width(text).split())
     simplified = to_simplified(line)
+    if known is not None and len(simplified) == len(line):
+        # keep chars the model knows: t2s turns simplified-text chars such as 乾 (乾坤) into 干
+        simplified = "".join(o if o in known else s for o, s in zip(line, simplified))
     if simplified != line:
         notes.append(f"traditional characters converted: {line} → {simplified}")
         line = simplified

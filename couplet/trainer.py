@@ -226,6 +226,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
             if per[p.source] <= cfg.valid_max_pairs:
                 kept.append(p)
         valid_pairs = kept
+    if not valid_pairs:  # tiny corpora: measure on (part of) the training pairs rather than nothing
+        valid_pairs = train_pairs[:1000]
+        if is_main:
+            log("warning: no validation pairs; validation metrics are computed on training pairs")
     data = PairData(train_pairs, vocab, weights)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -1,0 +1,83 @@
+import json
+
+import pytest
+
+from couplet import batch as batch_mod
+from couplet.batch import run_batch
+from couplet.generate import Settings
+
+LINES = ["天增岁月人增寿", "", "hello", "爆竹声中辞旧岁", "春回龘地", "明月几时有", "海内存知己，天涯若比邻"] * 5
+
+
+def _write(tmp_path, lines):
+    p = tmp_path / "uppers.txt"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".jsonl", ".tsv"])
+def test_batch_output_is_aligned_with_bad_lines(tiny_generator, tmp_path, suffix):
+    warnings = []
+    out = tmp_path / f"lowers{suffix}"
+    counts = run_batch(tiny_generator, _write(tmp_path, LINES), out, Settings(n=1), warn=warnings.append,
+                       progress=False)
+    rows = out.read_text(encoding="utf-8").splitlines()
+    if suffix == ".tsv":
+        assert rows[0].startswith("upper\tlower") and len(rows) == len(LINES) + 1
+        rows = [r.split("\t")[1] for r in rows[1:]]
+    elif suffix == ".jsonl":
+        recs = [json.loads(r) for r in rows]
+        assert [r["line"] for r in recs] == list(range(1, len(LINES) + 1))
+        assert all(r["settings"]["seed"] == 0 for r in recs)
+        assert "error" in recs[2] and "error" not in recs[0]
+        rows = [r["lower"] for r in recs]
+    assert len(rows) == len(LINES)
+    for upper, lower in zip(LINES, rows):
+        good = upper in ("天增岁月人增寿", "爆竹声中辞旧岁", "明月几时有", "海内存知己，天涯若比邻")
+        assert (len(lower) == len(upper)) if good else lower == ""
+    assert counts["bad"] == 15 and len(warnings) == 15
+    assert not list(tmp_path.glob("*.partial*"))
+
+
+def test_interrupted_batch_resumes_without_loss_or_duplicates(tiny_generator, tmp_path, monkeypatch):
+    inp = _write(tmp_path, LINES)
+    s = Settings(n=1, temperature=1.0, seed=3)
+    full = tmp_path / "full.jsonl"
+    run_batch(tiny_generator, inp, full, s, chunk=4, progress=False, warn=lambda m: None)
+
+    calls = {"n": 0}
+    real = tiny_generator.generate_batch
+
+    def flaky(lines, settings):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(lines, settings)
+
+    out = tmp_path / "out.jsonl"
+    monkeypatch.setattr(tiny_generator, "generate_batch", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(tiny_generator, inp, out, s, chunk=4, progress=False, warn=lambda m: None)
+    assert not out.exists() and (tmp_path / "out.jsonl.partial").exists()
+    with open(tmp_path / "out.jsonl.partial", "a", encoding="utf-8") as f:
+        f.write('{"line": 9, "upper": "torn')  # a torn last line, as after a crash mid-write
+    monkeypatch.setattr(tiny_generator, "generate_batch", real)
+    msgs = []
+    counts = run_batch(tiny_generator, inp, out, s, chunk=4, progress=False, warn=msgs.append)
+    assert counts["resumed_at"] == 8 and any("resuming" in m for m in msgs)
+    assert out.read_text(encoding="utf-8") == full.read_text(encoding="utf-8")
+
+
+def test_changed_settings_start_over(tiny_generator, tmp_path):
+    inp = _write(tmp_path, LINES[:3])
+    out = tmp_path / "o.txt"
+    (tmp_path / "o.txt.partial").write_text("stale\n", encoding="utf-8")
+    (tmp_path / "o.txt.partial.json").write_text("{}", encoding="utf-8")
+    run_batch(tiny_generator, inp, out, Settings(n=1), progress=False, warn=lambda m: None)
+    assert "stale" not in out.read_text(encoding="utf-8")
+
+
+def test_unknown_output_format(tiny_generator, tmp_path):
+    with pytest.raises(ValueError, match="output must end"):
+        run_batch(tiny_generator, _write(tmp_path, LINES[:1]), tmp_path / "x.csv", Settings(), progress=False)
+    assert batch_mod.FORMATS == (".txt", ".jsonl", ".tsv")

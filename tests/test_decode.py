@@ -1,0 +1,130 @@
+"""Property tests: every rule holds for random 上联 and random decoding settings."""
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from couplet.decode import tone_targets
+from couplet.generate import Settings
+from couplet.prosody import PING, ZE
+from couplet.sampling import filter_logits, sample_next
+from couplet.text import InputError, is_han
+
+PUNCT = "，。；！？"
+
+
+@st.composite
+def uppers(draw, alphabet):
+    n = draw(st.integers(1, 16))
+    pool = draw(st.lists(st.sampled_from(alphabet), min_size=1, max_size=6, unique=True))
+    chars = [draw(st.sampled_from(pool)) for _ in range(n)]  # a small pool makes 重字 likely
+    for i in range(1, n - 1):
+        if draw(st.integers(0, 5)) == 0:
+            chars[i] = draw(st.sampled_from(PUNCT))
+    return "".join(chars)
+
+
+decoding = st.builds(
+    Settings,
+    n=st.integers(1, 4), temperature=st.sampled_from([0.0, 0.5, 1.0, 2.0]),
+    top_k=st.sampled_from([0, 1, 5, 10 ** 6]), top_p=st.sampled_from([1.0, 0.9, 0.3]),
+    beam=st.sampled_from([0, 0, 1, 3]), seed=st.integers(0, 2 ** 31), tone=st.sampled_from(["end", "rhythm"]))
+
+
+def check_rules(gen, upper: str, lower: str, s: Settings) -> None:
+    assert len(lower) == len(upper)
+    for i, (a, b) in enumerate(zip(upper, lower)):
+        assert is_han(a) == is_han(b)
+        if not is_han(a):
+            assert a == b                                       # punctuation in place
+    han = [i for i, c in enumerate(upper) if is_han(c)]
+    for i in han:
+        for j in han:
+            if i < j:
+                assert (upper[i] == upper[j]) == (lower[i] == lower[j])   # 重字 mirrored, nothing else
+    assert not set(upper) & {lower[i] for i in han}             # no 上联 char copied
+    targets = tone_targets(upper, gen.prosody, s.tone)
+    for i, want in enumerate(targets):
+        if want is not None:
+            linked = any(upper[k] == upper[i] for k in han if k != i)
+            if not linked or s.tone == "end":
+                assert gen.prosody.tone(lower[i]) == want, (upper, lower, i)
+
+
+@given(data=st.data())
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_rules_hold_for_random_inputs(tiny_generator, data):
+    alphabet = [c for c in tiny_generator.vocab.chars() if is_han(c)]
+    upper = data.draw(uppers(alphabet))
+    s = data.draw(decoding)
+    res = tiny_generator.generate(upper, s)
+    assert 1 <= len(res.candidates) <= s.n
+    for c in res.candidates:
+        check_rules(tiny_generator, upper, c.lower, s)
+
+
+def test_end_tone_opposes_the_upper(tiny_generator):
+    for upper in ("白日依山尽", "天增岁月人增寿", "明月几时有"):
+        res = tiny_generator.generate(upper, Settings(n=3, beam=3))
+        want = {PING: ZE, ZE: PING}[tiny_generator.prosody.tone(upper[-1])]
+        assert all(tiny_generator.prosody.tone(c.lower[-1]) == want for c in res.candidates)
+
+
+def test_same_seed_same_output_and_greedy_is_deterministic(tiny_generator):
+    s = Settings(n=4, temperature=1.0, seed=7)
+    a = tiny_generator.generate("春回大地千山秀", s)
+    b = tiny_generator.generate("春回大地千山秀", s)
+    assert [c.lower for c in a.candidates] == [c.lower for c in b.candidates]
+    outs = {tiny_generator.generate("春回大地千山秀", Settings(n=4, temperature=1.0, seed=k)).candidates[0].lower
+            for k in range(6)}
+    assert len(outs) > 1  # the seed matters
+    g1 = tiny_generator.generate("春回大地千山秀", Settings(temperature=0, seed=1)).candidates[0].lower
+    g2 = tiny_generator.generate("春回大地千山秀", Settings(temperature=0, seed=2)).candidates[0].lower
+    assert g1 == g2
+
+
+def test_beam_returns_sorted_n_best_and_greedy_is_its_own_width_one(tiny_generator):
+    res = tiny_generator.generate("书山有路勤为径", Settings(n=4, beam=4))
+    scores = [c.score for c in res.candidates]
+    assert scores == sorted(scores, reverse=True) and len(set(c.lower for c in res.candidates)) == len(scores)
+    greedy = tiny_generator.generate("书山有路勤为径", Settings(temperature=0)).candidates[0]
+    assert res.candidates[0].score >= greedy.score - 1e-6
+
+
+def test_lock_pattern_keeps_fixed_chars(tiny_generator):
+    res = tiny_generator.generate("天增岁月人增寿", Settings(n=2, beam=2), lock="春_乾__满_")
+    for c in res.candidates:
+        assert c.lower[0] == "春" and c.lower[2] == "乾" and c.lower[5] == "满" and c.lower[1] == c.lower[5]
+    with pytest.raises(InputError, match="locked pattern"):
+        tiny_generator.generate("天增岁月人增寿", lock="春_")
+
+
+def test_rules_can_be_switched_off(tiny_generator):
+    s = Settings(n=1, beam=2, punctuation=False, repeats=False, no_copy=False, tone="off")
+    res = tiny_generator.generate("海内存知己，天涯若比邻", s)
+    assert len(res.candidates[0].lower) == 11
+
+
+def test_sampling_is_a_pure_function_of_logits():
+    logits = torch.tensor([[0.0, 1.0, 3.0, 2.0]])
+    assert sample_next(logits, temperature=0).item() == 2
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    a = [sample_next(logits, temperature=1.0, generator=g1).item() for _ in range(20)]
+    b = [sample_next(logits, temperature=1.0, generator=g2).item() for _ in range(20)]
+    assert a == b
+    assert torch.isfinite(filter_logits(logits, top_k=10 ** 6)).all()     # top-k clamped
+    kept = torch.isfinite(filter_logits(logits, top_k=2))[0].tolist()
+    assert kept == [False, False, True, True]
+    nucleus = torch.isfinite(filter_logits(logits, top_p=0.5))[0].tolist()
+    assert nucleus == [False, False, True, False]
+    masked = logits.clone()
+    masked[0, 2] = float("-inf")
+    g = torch.Generator().manual_seed(0)
+    assert all(sample_next(masked, temperature=5.0, generator=g).item() != 2 for _ in range(50))
+
+
+def test_generation_rejects_bad_input(tiny_generator):
+    for bad in ("", "   ", "😀😀", "abc", "春" * 100, "春回龘"):
+        with pytest.raises(InputError):
+            tiny_generator.generate(bad)
+    res = tiny_generator.generate("天增歲月人增壽")  # traditional input is converted
+    assert res.upper == "天增岁月人增寿" and any("traditional" in n for n in res.notes)

@@ -1,0 +1,99 @@
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from couplet.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from couplet.model import ARCHS, CoupletModel, ModelConfig, shift_right
+from couplet.vocab import Vocab
+
+VOCAB = Vocab(list("，天增岁月人寿春满乾坤福门爆竹声中辞旧梅花香里报新"))
+PAIRS = [("天增岁月人增寿", "春满乾坤福满门"), ("爆竹声中辞旧岁", "梅花香里报新春")]
+
+
+def batch():
+    src = torch.tensor([VOCAB.encode(a) for a, _ in PAIRS])
+    tgt = torch.tensor([VOCAB.encode(b) for _, b in PAIRS])
+    return src, tgt
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_every_structure_learns(arch):
+    cell, bidir = ARCHS[arch]
+    torch.manual_seed(0)
+    model = CoupletModel(ModelConfig(vocab_size=len(VOCAB), cell=cell, bidirectional=bidir,
+                                     emb_dim=16, hidden=24, layers=2, dropout=0.0))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    src, tgt = batch()
+    losses = []
+    for _ in range(30):
+        loss = F.cross_entropy(model(src, shift_right(tgt, VOCAB.bos_id)).transpose(1, 2), tgt)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_output_length_equals_input_length():
+    model = CoupletModel(ModelConfig(vocab_size=len(VOCAB), emb_dim=8, hidden=8))
+    for n in (1, 4, 13):
+        src = torch.randint(3, len(VOCAB), (2, n))
+        assert model(src, shift_right(src, 2)).shape == (2, n, len(VOCAB))
+
+
+def test_stepwise_decoding_equals_teacher_forcing():
+    torch.manual_seed(1)
+    model = CoupletModel(ModelConfig(vocab_size=len(VOCAB), cell="lstm", emb_dim=8, hidden=8, layers=2)).eval()
+    src, tgt = batch()
+    prev = shift_right(tgt, VOCAB.bos_id)
+    full = model(src, prev)
+    memory, keys, hidden = model.encode(src)
+    steps = []
+    for t in range(src.shape[1]):
+        logits, hidden = model.decode(prev[:, t:t + 1], memory, keys, hidden, start=t)
+        steps.append(logits)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["bigru", "rnn-manual", "bilstm"])
+def test_save_load_gives_same_logits(tmp_path, arch):
+    cell, bidir = ARCHS[arch]
+    model = CoupletModel(ModelConfig(vocab_size=len(VOCAB), cell=cell, bidirectional=bidir,
+                                     emb_dim=8, hidden=8)).eval()
+    save_checkpoint(tmp_path / "ck", model=model, vocab=VOCAB, extra={"note": "test"})
+    loaded, vocab, meta = load_checkpoint(tmp_path / "ck")
+    src, tgt = batch()
+    prev = shift_right(tgt, 2)
+    assert torch.equal(model(src, prev), loaded(src, prev))
+    assert vocab.itos == VOCAB.itos and meta["note"] == "test"
+    assert not any(p.suffix == ".pt" for p in (tmp_path / "ck").iterdir())
+
+
+def test_half_precision_export_is_close(tmp_path):
+    model = CoupletModel(ModelConfig(vocab_size=len(VOCAB), emb_dim=8, hidden=8)).eval()
+    save_checkpoint(tmp_path / "ck", model=model, vocab=VOCAB, half=True)
+    loaded, _, _ = load_checkpoint(tmp_path / "ck")
+    src, tgt = batch()
+    torch.testing.assert_close(loaded(src, shift_right(tgt, 2)), model(src, shift_right(tgt, 2)),
+                               rtol=1e-2, atol=1e-2)
+
+
+def test_load_checks_vocabulary_size_and_reports_broken_files(tmp_path):
+    model = CoupletModel(ModelConfig(vocab_size=len(VOCAB), emb_dim=8, hidden=8))
+    save_checkpoint(tmp_path / "ck", model=model, vocab=VOCAB)
+    meta_path = tmp_path / "ck" / "checkpoint.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["vocab"] = meta["vocab"][:-1]
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(CheckpointError, match="vocabulary"):
+        load_checkpoint(tmp_path / "ck")
+    meta_path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_checkpoint(tmp_path / "ck")
+    with pytest.raises(CheckpointError, match="train one"):
+        load_checkpoint(tmp_path / "missing")
+    with pytest.raises(ValueError, match="vocabulary"):
+        save_checkpoint(tmp_path / "x", model=model, vocab=Vocab(list("春")))

@@ -1,0 +1,44 @@
+from collections import Counter
+
+import pytest
+
+from couplet.text import InputError, check_input, normalise_width
+from couplet.vocab import Vocab
+
+
+def test_vocab_round_trip():
+    vocab = Vocab.build(Counter("春回大地千山秀日照神州万木春"))
+    text = "春回大地，千山秀"
+    assert vocab.decode(vocab.encode(text)) == text
+    assert Vocab.from_json(vocab.to_json()).itos == vocab.itos
+
+
+def test_vocab_reserved_and_unknown():
+    vocab = Vocab.build(Counter("春春秋"))
+    assert vocab.itos[:3] == ["<pad>", "<unk>", "<bos>"]
+    assert vocab.encode("冬") == [vocab.unk_id]
+    assert "<pad>" not in vocab and "春" in vocab
+    assert vocab.decode([vocab.pad_id, vocab.bos_id, vocab.stoi["春"]]) == "春"
+
+
+def test_vocab_build_is_deterministic_and_capped():
+    counts = Counter("甲乙乙丙丙丙丁丁")
+    a, b = Vocab.build(counts, max_size=12), Vocab.build(Counter(dict(reversed(counts.items()))), max_size=12)
+    assert a.itos == b.itos and len(a) == 12
+    assert "乙" not in Vocab.build(counts, min_count=3)
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("", "empty"), ("   \t ", "empty"), ("春\x07回", "control"), ("春回😀", "emoji"),
+    ("hello 123", "no Chinese"), ("春" * 65, "limit"), ("春回大地龘", "龘"),
+])
+def test_check_input_rejects_with_clear_message(bad, words):
+    with pytest.raises(InputError, match=words):
+        check_input(bad, known=set("春回大地"), max_len=64)
+
+
+def test_check_input_converts_traditional_and_width():
+    checked = check_input("國 破 山 河 在,", max_len=64)
+    assert checked.text == "国破山河在，"
+    assert checked.notes and "traditional" in checked.notes[0]
+    assert normalise_width("ＡＢ１２!") == "AB12！"
