@@ -199,7 +199,7 @@ def prepare(*, poetry: str | Path | None, couplets: Iterable[str | Path], pingsh
     chars = {c for ab in pairs for line in ab for c in line if is_han(c)}
     chars |= {c for p in poems_out for line in p["lines"] for c in line}
     tones, tone_sources = build_tones(rhymes=rhymes, groups=groups, strains=strain_counts, chars=chars)
-    Prosody(tones, rhymes, groups).save(out / "prosody.json")
+    Prosody(tones, {c: g for c, g in rhymes.items() if c in chars}, groups).save(out / "prosody.json")
 
     splits: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
     by_split_source: Counter = Counter()

@@ -20,7 +20,7 @@ from .model import CoupletModel
 from .prosody import PING, ZE, Prosody
 from .sampling import sample_next
 from .text import is_han
-from .vocab import Vocab
+from .vocab import RESERVED, Vocab
 
 TONE_MODES = ("off", "end", "rhythm")
 LOCK_BLANKS = "_＿?？□○"
@@ -61,7 +61,7 @@ class Tables:
         self.ping = torch.zeros(v, dtype=torch.bool)
         self.ze = torch.zeros(v, dtype=torch.bool)
         for i, ch in enumerate(vocab.itos):
-            if i >= 3 and is_han(ch):
+            if i >= len(RESERVED) and is_han(ch):
                 self.han[i] = True
                 tone = prosody.tone(ch)
                 self.ping[i] = tone == PING
@@ -119,7 +119,7 @@ def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None)
                 force(i, ch)
             else:
                 allowed[i] = True
-                allowed[i, :3] = False
+                allowed[i, :len(RESERVED)] = False
 
     targets = tone_targets(upper, tables.prosody, rules.tone)
     for i, want in enumerate(targets):
@@ -202,7 +202,7 @@ def sample(model: CoupletModel, plans: list[Plan], *, temperature: float = 0.0, 
     out = torch.zeros(r, n, dtype=torch.long)
     used = torch.zeros(r, allowed.shape[-1], dtype=torch.bool)
     score = torch.zeros(r)
-    prev = torch.full((r, 1), 2, dtype=torch.long, device=device)  # BOS id (Vocab.bos_id)
+    prev = torch.full((r, 1), Vocab.bos_id, dtype=torch.long, device=device)
     for t in range(n):
         logits, hidden = model.decode(prev, memory, keys, hidden, start=t)
         logp = torch.log_softmax(logits[:, 0].float(), dim=-1).cpu()       # (R, V)
@@ -227,7 +227,7 @@ def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool
     out = torch.zeros(1, n, dtype=torch.long)
     used = torch.zeros(1, v, dtype=torch.bool)
     score = torch.zeros(1)
-    prev = torch.full((1, 1), 2, dtype=torch.long, device=device)
+    prev = torch.full((1, 1), Vocab.bos_id, dtype=torch.long, device=device)
     for t in range(n):
         k = out.shape[0]
         logits, hidden = model.decode(prev, memory.expand(k, -1, -1),

@@ -75,10 +75,11 @@ def _majority(ping: int, ze: int, min_count: int, share: float) -> str | None:
 
 def build_tones(*, rhymes: dict[str, list[str]], groups: dict[str, str],
                 strains: dict[str, Counter], chars: set[str]) -> tuple[dict[str, str], Counter]:
-    """Decide one tone class per character; return the table and how many came from each source."""
+    """Decide one tone class for each of `chars` (the corpus characters); return the table and
+    how many came from each source. Other characters fall back to pypinyin at lookup time."""
     table: dict[str, str] = {}
     source: Counter = Counter()
-    for ch in sorted(set(rhymes) | set(strains) | chars):
+    for ch in sorted(chars):
         marks = strains.get(ch, Counter())
         ping, ze = marks.get(PING, 0), marks.get(ZE, 0)
         classes = {groups[g] for g in rhymes.get(ch, [])}

@@ -1,0 +1,52 @@
+"""The command line on the shipped default checkpoint, as a user on a fresh clone runs it."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from couplet.generate import DEFAULT_CHECKPOINT, CoupletGenerator, Settings
+from couplet.prosody import PING, ZE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "couplet", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def test_default_checkpoint_works_with_no_flags(tmp_path):
+    proc = run("couplet", "春回大地千山秀", cwd=tmp_path)  # from another folder, too
+    assert proc.returncode == 0, proc.stderr
+    lowers = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("下联")]
+    assert len(lowers) == 5 and all(len(x) == 7 for x in lowers)
+    assert all(not set(x) & set("春回大地千山秀") for x in lowers)
+
+
+def test_shipped_model_follows_the_rules_on_common_uppers():
+    gen = CoupletGenerator.load()
+    assert DEFAULT_CHECKPOINT.exists() and len(gen.vocab) == gen.model.cfg.vocab_size
+    for upper in ("春回大地千山秀", "一帆风顺年年好", "海内存知己，天涯若比邻", "白日依山尽"):
+        res = gen.generate(upper, Settings(n=3, beam=3))
+        want = {ZE: PING, PING: ZE}.get(gen.prosody.tone(upper[-1]))
+        for c in res.candidates:
+            assert len(c.lower) == len(upper)
+            assert want is None or gen.prosody.tone(c.lower[-1]) == want
+
+
+def test_bad_input_gets_a_message_not_a_traceback():
+    for bad in ("", "hello", "春回😀", "春" * 80):
+        proc = run("couplet", bad)
+        assert proc.returncode == 2
+        assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_missing_checkpoint_says_what_to_run(tmp_path):
+    proc = run("couplet", "春回大地千山秀", "--checkpoint", str(tmp_path / "none"))
+    assert proc.returncode == 2 and "train" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_json_output(tmp_path):
+    proc = run("couplet", "明月几时有", "--temperature", "0.7", "--n", "3", "--seed", "5", "--json")
+    again = run("couplet", "明月几时有", "--temperature", "0.7", "--n", "3", "--seed", "5", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout) == json.loads(again.stdout)
