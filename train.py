@@ -1,6 +1,7 @@
 """Train a model from the command line; the work is done in `couplet.trainer`.
 
     python train.py couplet --data data/processed --out runs/couplet
+    python train.py poem --data data/processed --out runs/poem
     python train.py couplet --out runs/couplet --resume
     torchrun --nproc-per-node 2 train.py couplet ...        # DistributedDataParallel
 """
@@ -16,16 +17,17 @@ from couplet.trainer import TrainConfig, train
 HELP = {
     "data": "directory written by `python -m couplet prepare` (train.tsv, valid.tsv)",
     "out": "run directory; last/ (resumable) and best/ checkpoints are written there",
-    "sources": "training sources and weights, e.g. couplet:3,lvshi:1,poem:0.2",
-    "arch": "RNN structure: " + ", ".join(ARCHS) + " (bi* = bidirectional encoder)",
+    "sources": "couplet: training sources and weights, e.g. couplet:3,lvshi:1,poem:0.2",
+    "arch": "RNN structure: " + ", ".join(ARCHS) + " (bi* = bidirectional encoder / seed encoder)",
     "emb_dim": "character embedding size (also the tied output projection)",
     "hidden": "RNN hidden size",
     "layers": "RNN layers in encoder and decoder",
     "dropout": "dropout probability",
-    "attention": "decoder attends over the whole 上联 (--no-attention to turn off)",
+    "attention": "couplet: decoder attends over the whole 上联 (--no-attention to turn off)",
     "max_vocab": "vocabulary size cap, reserved ids included",
     "min_count": "minimum count of a character in the training pairs to enter the vocabulary",
-    "max_len": "skip training pairs longer than this",
+    "max_len": "couplet: skip training pairs longer than this",
+    "max_seed": "poem: number of seed characters the model reads",
     "epochs": "number of epochs (on --resume: the new total)",
     "batch_size": "pairs per batch (per process under torchrun)",
     "lr": "peak learning rate (AdamW)",
@@ -42,29 +44,38 @@ HELP = {
 }
 
 
+POEM_DEFAULTS = {"out": "runs/poem", "batch_size": 64, "epochs": 2}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Train couplet models.")
     sub = parser.add_subparsers(dest="task", required=True)
-    p = sub.add_parser("couplet", help="train the N-vs-N couplet model",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in (bool, "bool"):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=HELP[f.name])
-        else:
-            kwargs = {"choices": list(ARCHS)} if f.name == "arch" else {}
-            typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            p.add_argument(flag, type=typ, default=f.default, help=HELP[f.name], **kwargs)
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out (model, optimizer, schedule, data position, RNG)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="tiny fast run: small model, a few steps, to check that everything wires up")
+    for task, what in (("couplet", "the N-vs-N couplet model"), ("poem", "the 1-vs-N seeded poem model")):
+        p = sub.add_parser(task, help=f"train {what}", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        for f in fields(TrainConfig):
+            if f.name == "task":
+                continue
+            flag = "--" + f.name.replace("_", "-")
+            default = f.default
+            if task == "poem" and f.name in POEM_DEFAULTS:
+                default = POEM_DEFAULTS[f.name]
+            if f.type in (bool, "bool"):
+                p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=HELP[f.name])
+            else:
+                kwargs = {"choices": list(ARCHS)} if f.name == "arch" else {}
+                typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+                p.add_argument(flag, type=typ, default=default, help=HELP[f.name], **kwargs)
+        p.add_argument("--resume", action="store_true",
+                       help="continue the run in --out (model, optimizer, schedule, data position, RNG)")
+        p.add_argument("--dry-run", action="store_true",
+                       help="tiny fast run: small model, a few steps, to check that everything wires up")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "task"}
+    values["task"] = args.task
     cfg = TrainConfig(**values)
     if args.dry_run:
         cfg.emb_dim, cfg.hidden, cfg.max_vocab = 32, 32, 2000

@@ -1,11 +1,14 @@
-"""Batch generation to files, aligned line for line and resumable.
+"""Batch generation to files, aligned with the input and resumable.
 
-Output format follows the suffix: `.txt` (one 下联 per line), `.jsonl` (one record per line),
-`.tsv` (header, then 上联, 下联, score, settings). A bad input line yields an empty result and a
-warning, never a shifted file. Work goes to `OUTPUT.partial` in whole chunks (flushed and
-fsynced); a rerun with the same input and settings continues after the last whole chunk, and
-the finished file is renamed into place. Each chunk has its own random seed derived from the
-run's seed and the chunk's first line, so a resumed run writes what an uninterrupted one would.
+Couplets: `.txt` (one 下联 per line), `.jsonl` (one record per line), `.tsv` (header, then 上联,
+下联, score, settings). A bad input line yields an empty result and a warning, never a shifted
+file. Poems: `.jsonl` (one record per poem) or `.txt` (laid out for reading).
+
+Work goes to `OUTPUT.partial` in whole chunks, each flushed and fsynced; after each chunk
+`OUTPUT.partial.json` records how many inputs are done and the byte offset. A rerun with the same
+input, settings and model truncates to that offset and goes on; the finished file is renamed into
+place. Each chunk's random seed derives from the run's seed and the chunk's first line, so a
+resumed run writes exactly what an uninterrupted one would.
 """
 from __future__ import annotations
 
@@ -18,19 +21,70 @@ from typing import Callable
 from tqdm import tqdm
 
 from .fileio import atomic_write_text
-from .generate import CoupletGenerator, Result, Settings
 from .text import InputError
 
-FORMATS = (".txt", ".jsonl", ".tsv")
+COUPLET_FORMATS = (".txt", ".jsonl", ".tsv")
+POEM_FORMATS = (".txt", ".jsonl")
 TSV_HEADER = "upper\tlower\tscore\tsettings\n"
 
 
+def chunk_seed(seed: int, first_line: int) -> int:
+    return seed * 1_000_003 + first_line
+
+
+def resumable_write(*, inputs: list[str], output: Path, fingerprint: dict, header: str, chunk: int,
+                    produce: Callable[[int, list[str]], str], warn: Callable[[str], None],
+                    progress: bool, desc: str) -> int:
+    """Write produce(first_index, chunk_lines) for each chunk; return the index resumed at."""
+    partial = output.with_name(output.name + ".partial")
+    state_path = output.with_name(output.name + ".partial.json")
+    start = 0
+    state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.exists() else {}
+    if partial.exists() and state.get("fingerprint") == fingerprint:
+        start = state["done"]
+        with open(partial, "r+b") as f:
+            f.truncate(state["offset"])  # drop a chunk that was cut off mid-write
+        if start:
+            warn(f"resuming {output.name} at input line {start + 1} of {len(inputs)}")
+    else:
+        with open(partial, "w", encoding="utf-8") as f:
+            f.write(header)
+        atomic_write_text(state_path, json.dumps({"fingerprint": fingerprint, "done": 0,
+                                                  "offset": partial.stat().st_size}))
+    bar = tqdm(total=len(inputs), initial=start, desc=desc, unit="line", disable=not progress)
+    with open(partial, "a", encoding="utf-8") as f:
+        for lo in range(start, len(inputs), chunk):
+            block = inputs[lo:lo + chunk]
+            f.write(produce(lo, block))
+            f.flush()
+            os.fsync(f.fileno())
+            atomic_write_text(state_path, json.dumps({"fingerprint": fingerprint, "done": lo + len(block),
+                                                      "offset": f.tell()}))
+            bar.update(len(block))
+    bar.close()
+    os.replace(partial, output)
+    state_path.unlink(missing_ok=True)
+    return start
+
+
 def _fingerprint(input_path: Path, settings: dict, checkpoint: str) -> dict:
-    digest = hashlib.sha256(input_path.read_bytes()).hexdigest()
-    return {"input_sha256": digest, "settings": settings, "checkpoint": checkpoint}
+    return {"input_sha256": hashlib.sha256(input_path.read_bytes()).hexdigest(), "settings": settings,
+            "checkpoint": checkpoint}
 
 
-def format_line(fmt: str, *, index: int, upper: str, result: Result | InputError, settings: dict) -> str:
+def _read_inputs(input_path: Path) -> list[str]:
+    return input_path.read_text(encoding="utf-8-sig").splitlines()
+
+
+def _check_suffix(output: Path, formats: tuple[str, ...]) -> str:
+    fmt = output.suffix.lower()
+    if fmt not in formats:
+        raise ValueError(f"output must end in {', '.join(formats)}, not {output.name!r}")
+    return fmt
+
+
+# ---------------------------------------------------------------- couplets
+def format_couplet(fmt: str, *, index: int, upper: str, result, settings: dict) -> str:
     if isinstance(result, InputError) or not result.candidates:
         lower, score, error = "", None, str(result) if isinstance(result, InputError) else "no candidate"
     else:
@@ -38,7 +92,7 @@ def format_line(fmt: str, *, index: int, upper: str, result: Result | InputError
     if fmt == ".txt":
         return lower + "\n"
     if fmt == ".tsv":
-        clean = upper.replace("\t", " ").replace("\n", " ")
+        clean = upper.replace("\t", " ")
         return f"{clean}\t{lower}\t{'' if score is None else f'{score:.4f}'}\t{json.dumps(settings)}\n"
     rec = {"line": index + 1, "upper": upper, "lower": lower,
            "score": None if score is None else round(score, 4), "settings": settings}
@@ -49,65 +103,80 @@ def format_line(fmt: str, *, index: int, upper: str, result: Result | InputError
     return json.dumps(rec, ensure_ascii=False) + "\n"
 
 
-def _complete_lines(path: Path) -> tuple[int, int]:
-    """(number of whole lines, byte offset after the last one) of a partial output."""
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    return data[:end].count(b"\n"), end
-
-
-def run_batch(gen: CoupletGenerator, input_path: str | Path, output_path: str | Path, settings: Settings, *,
-              checkpoint: str = "", chunk: int = 256, warn: Callable[[str], None] = print,
-              progress: bool = True) -> dict:
-    """Generate one 下联 per input line into output_path; returns counts."""
+def run_batch(gen, input_path: str | Path, output_path: str | Path, settings, *, checkpoint: str = "",
+              chunk: int = 256, warn: Callable[[str], None] = print, progress: bool = True) -> dict:
+    """One 下联 per input line into output_path; returns counts."""
+    from .generate import Settings
     inp, out = Path(input_path), Path(output_path)
-    fmt = out.suffix.lower()
-    if fmt not in FORMATS:
-        raise ValueError(f"output must end in {', '.join(FORMATS)}, not {out.name!r}")
-    lines = inp.read_text(encoding="utf-8-sig").splitlines()
-    partial, state_path = out.with_name(out.name + ".partial"), out.with_name(out.name + ".partial.json")
-    fingerprint = _fingerprint(inp, settings.to_dict(), checkpoint)
-    header = TSV_HEADER if fmt == ".tsv" else ""
+    fmt = _check_suffix(out, COUPLET_FORMATS)
+    lines = _read_inputs(inp)
+    counts = {"lines": len(lines), "ok": 0, "bad": 0}
 
-    start = 0
-    if partial.exists() and state_path.exists() and \
-            json.loads(state_path.read_text(encoding="utf-8")) == fingerprint:
-        whole, _ = _complete_lines(partial)
-        start = max(0, whole - (1 if header else 0)) // chunk * chunk
-        keep = start + (1 if header else 0)
-        data = partial.read_bytes()
-        offset = 0
-        for _ in range(keep):
-            offset = data.index(b"\n", offset) + 1
-        with open(partial, "r+b") as f:
-            f.truncate(offset)
-        if start:
-            warn(f"resuming {out.name} at line {start + 1} of {len(lines)}")
-    else:
-        atomic_write_text(state_path, json.dumps(fingerprint))
-        with open(partial, "w", encoding="utf-8") as f:
-            f.write(header)
+    def produce(lo: int, block: list[str]) -> str:
+        chunk_settings = Settings(**{**settings.to_dict(), "seed": chunk_seed(settings.seed, lo)})
+        text = []
+        for i, (upper, res) in enumerate(zip(block, gen.generate_batch(block, chunk_settings))):
+            if isinstance(res, InputError):
+                counts["bad"] += 1
+                warn(f"line {lo + i + 1}: {res}")
+            else:
+                counts["ok"] += 1
+            text.append(format_couplet(fmt, index=lo + i, upper=upper, result=res, settings=settings.to_dict()))
+        return "".join(text)
 
-    counts = {"lines": len(lines), "ok": 0, "bad": 0, "resumed_at": start}
-    bar = tqdm(total=len(lines), initial=start, desc=f"couplets → {out.name}", unit="line", disable=not progress)
-    with open(partial, "a", encoding="utf-8") as f:
-        for lo in range(start, len(lines), chunk):
-            batch = lines[lo:lo + chunk]
-            chunk_settings = Settings(**{**settings.to_dict(), "seed": settings.seed * 1_000_003 + lo})
-            results = gen.generate_batch(batch, chunk_settings)
-            text = []
-            for i, (upper, res) in enumerate(zip(batch, results)):
-                if isinstance(res, InputError):
-                    counts["bad"] += 1
-                    warn(f"line {lo + i + 1}: {res}")
-                else:
-                    counts["ok"] += 1
-                text.append(format_line(fmt, index=lo + i, upper=upper, result=res, settings=settings.to_dict()))
-            f.write("".join(text))
-            f.flush()
-            os.fsync(f.fileno())
-            bar.update(len(batch))
-    bar.close()
-    os.replace(partial, out)
-    state_path.unlink(missing_ok=True)
+    counts["resumed_at"] = resumable_write(
+        inputs=lines, output=out, fingerprint=_fingerprint(inp, settings.to_dict(), checkpoint),
+        header=TSV_HEADER if fmt == ".tsv" else "", chunk=chunk, produce=produce, warn=warn,
+        progress=progress, desc=f"couplets → {out.name}")
+    return counts
+
+
+# ---------------------------------------------------------------- poems
+def format_poems(fmt: str, *, index: int, text: str, result, settings: dict) -> str:
+    if isinstance(result, InputError):
+        if fmt == ".txt":
+            return f"# {index + 1} {text} — {result}\n\n"
+        return json.dumps({"input_line": index + 1, "input": text, "error": str(result),
+                           "settings": settings}, ensure_ascii=False) + "\n"
+    req = result.request
+    out = []
+    for k, poem in enumerate(result.poems, 1):
+        if fmt == ".txt":
+            head = f"# {index + 1}.{k} {req.form} · {req.mode} {text} · 韵 {poem.rhyme_group} · {poem.score:.2f}"
+            out.append(head + "\n" + "\n".join(poem.lines) + "\n\n")
+        else:
+            out.append(json.dumps({
+                "input_line": index + 1, "input": text, "form": req.form, "mode": req.mode,
+                "seed_chars": result.seed, "keywords": result.keywords,
+                "acrostic": text if req.mode == "acrostic" else None, "lines": poem.lines,
+                "rhyme_group": poem.rhyme_group, "score": round(poem.score, 4),
+                "copied_lines": poem.copied_lines, "settings": settings}, ensure_ascii=False) + "\n")
+    return "".join(out)
+
+
+def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Path, *, fingerprint: dict,
+                   chunk: int = 16, warn: Callable[[str], None] = print, progress: bool = True) -> dict:
+    """Write the poems for each request (one per input line); returns counts."""
+    from dataclasses import replace
+    out = Path(output_path)
+    fmt = _check_suffix(out, POEM_FORMATS)
+    counts = {"lines": len(texts), "ok": 0, "bad": 0}
+
+    def produce(lo: int, block: list[str]) -> str:
+        parts = []
+        for i in range(lo, lo + len(block)):
+            req = replace(requests[i], seed=chunk_seed(requests[i].seed, i))
+            try:
+                res = gen.generate(req)
+                counts["ok"] += 1
+            except InputError as e:
+                res = e
+                counts["bad"] += 1
+                warn(f"line {i + 1}: {e}")
+            parts.append(format_poems(fmt, index=i, text=texts[i], result=res, settings=requests[i].to_dict()))
+        return "".join(parts)
+
+    counts["resumed_at"] = resumable_write(inputs=texts, output=out, fingerprint=fingerprint, header="",
+                                           chunk=chunk, produce=produce, warn=warn, progress=progress,
+                                           desc=f"poems → {out.name}")
     return counts

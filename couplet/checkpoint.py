@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .fileio import atomic_dir, resolve_dir
-from .model import CoupletModel, ModelConfig
+from .model import KINDS
 from .vocab import Vocab
 
 FORMAT = "couplet-checkpoint/1"
@@ -49,7 +49,7 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_checkpoint(path: str | Path, *, model: CoupletModel, vocab: Vocab, kind: str = "couplet",
+def save_checkpoint(path: str | Path, *, model: torch.nn.Module, vocab: Vocab, kind: str = "couplet",
                     extra: dict | None = None, optimizer: torch.optim.Optimizer | None = None,
                     rng: dict[str, torch.Tensor] | None = None, half: bool = False) -> None:
     """Write a checkpoint directory atomically. `extra` is any JSON-able training record."""
@@ -85,12 +85,16 @@ def read_meta(path: str | Path) -> dict:
     return meta
 
 
-def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu"
-                    ) -> tuple[CoupletModel, Vocab, dict]:
+def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", kind: str | None = None
+                    ) -> tuple[torch.nn.Module, Vocab, dict]:
     """Rebuild the model from its saved config and load weights (as fp32). Returns (model, vocab, meta)."""
     d = resolve_dir(path)
     meta = read_meta(d)
-    cfg = ModelConfig.from_dict(meta["config"])
+    saved_kind = meta.get("kind", "couplet")
+    if kind is not None and saved_kind != kind:
+        raise CheckpointError(f"{path} holds a {saved_kind} model, not a {kind} model")
+    model_cls, cfg_cls = KINDS[saved_kind]
+    cfg = cfg_cls.from_dict(meta["config"])
     vocab = Vocab.from_json(meta["vocab"])
     if cfg.vocab_size != len(vocab):
         raise CheckpointError(f"{path}: config says {cfg.vocab_size} ids, vocabulary has {len(vocab)}")
@@ -101,7 +105,7 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu"
     if weights["embed.weight"].shape[0] != len(vocab):
         raise CheckpointError(f"{path}: weights have {weights['embed.weight'].shape[0]} ids, "
                               f"vocabulary has {len(vocab)}")
-    model = CoupletModel(cfg)
+    model = model_cls(cfg)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
     return model.to(device).eval(), vocab, meta
 

@@ -1,4 +1,4 @@
-"""`python -m couplet ...`: prepare the corpora, write 下联 (one or a file), export checkpoints."""
+"""`python -m couplet ...`: prepare the corpora, write 下联 or poems (one or a file), export checkpoints."""
 from __future__ import annotations
 
 import argparse
@@ -46,6 +46,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lock", default=None, help="下联 pattern with fixed chars and _ blanks, e.g. 春_大_万家_")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     _add_decoding_flags(p)
+
+    p = sub.add_parser("poem", help="write classical poems from a seed (keywords, theme, acrostic ...)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--keywords", default=None, help="keywords, space-separated (seed mode: keywords)")
+    mode.add_argument("--first", default=None, help="the poem's first character (seed mode: first)")
+    mode.add_argument("--theme", default=None, help="free text; jieba extracts the keywords (seed mode: theme)")
+    mode.add_argument("--acrostic", default=None, help="藏头: line i starts with the i-th character")
+    mode.add_argument("--embed", default=None, help="嵌字: one character per line, at --embed-pos")
+    mode.add_argument("--input", default=None, help="batch: one seed per line, read with --mode")
+    p.add_argument("--mode", choices=("keywords", "first", "theme", "acrostic", "embed"), default="keywords",
+                   help="seed mode of the lines of --input")
+    p.add_argument("--embed-pos", type=int, default=1, help="嵌字: 1-based position in each line")
+    p.add_argument("--form", default="七绝", help="五绝, 七绝, 五律 or 七律")
+    p.add_argument("--rhyme", default="auto", help="平水韵 平声 group (e.g. 七阳), or auto")
+    p.add_argument("--first-rhymes", action=argparse.BooleanOptionalAction, default=None,
+                   help="the first line rhymes too (default: yes for 七言, no for 五言)")
+    p.add_argument("--pattern", choices=("off", "平起", "仄起"), default="off",
+                   help="enforce the 平仄 pattern of regulated verse at positions 2, 4, 6 and the end")
+    p.add_argument("--n", type=int, default=3, help="poems per seed")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature; 0 = greedy")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely chars (0: off)")
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (1: off)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--max-copied", type=int, default=-1,
+                   help="drop poems with more lines copied verbatim from the corpus (-1: no limit)")
+    p.add_argument("--output", default=None, help="write to .jsonl or .txt instead of printing")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--checkpoint", default=None, help="poem checkpoint directory (default: checkpoints/poem)")
+    p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
 
     p = sub.add_parser("export", help="copy a trained checkpoint for shipping (fp16 weights, no optimizer)")
     p.add_argument("--from", dest="src", required=True, help="checkpoint directory, e.g. runs/couplet/best")
@@ -100,6 +129,73 @@ def cmd_couplet(args) -> int:
     return 0
 
 
+def _poem_request(args, mode: str, text: str):
+    from .poetry import PoemRequest
+    return PoemRequest(form=args.form, mode=mode, text=text, embed_pos=args.embed_pos, rhyme=args.rhyme,
+                       first_rhymes=args.first_rhymes, pattern=args.pattern, n=args.n,
+                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                       max_copied=args.max_copied)
+
+
+def print_poems(res) -> None:
+    req = res.request
+    print(f"{req.form} · {req.mode}: {req.text} · seed chars {res.seed}" +
+          (f" · keywords {' '.join(res.keywords)}" if req.mode == "theme" else ""))
+    for note in res.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for k, poem in enumerate(res.poems, 1):
+        copied = f" · copied lines {poem.copied_lines}" if poem.copied_lines else ""
+        print(f"\n[{k}] 韵 {poem.rhyme_group} · score {poem.score:.2f}{copied}")
+        print("\n".join(poem.lines))
+
+
+def cmd_poem(args) -> int:
+    from .poetry import PoemGenerator
+    from .text import InputError
+    gen = PoemGenerator.load(args.checkpoint, prosody=args.prosody)
+    if args.input is not None:
+        from .batch import run_poem_batch
+        if not args.output:
+            print("error: --input needs --output (.jsonl or .txt)", file=sys.stderr)
+            return 2
+        texts = Path(args.input).read_text(encoding="utf-8-sig").splitlines()
+        reqs = [_poem_request(args, args.mode, t) for t in texts]
+        import hashlib
+        fingerprint = {"input_sha256": hashlib.sha256(Path(args.input).read_bytes()).hexdigest(),
+                       "request": reqs[0].to_dict() if reqs else {}, "checkpoint": str(args.checkpoint)}
+        counts = run_poem_batch(gen, reqs, texts, args.output, fingerprint=fingerprint,
+                                warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+        print(f"wrote {args.output}: {counts['ok']} seeds, {counts['bad']} bad lines")
+        return 0
+    mode, text = next(((m, getattr(args, m)) for m in ("keywords", "first", "theme", "acrostic", "embed")
+                       if getattr(args, m) is not None), (None, None))
+    if mode is None:
+        print("error: give a seed: --keywords, --first, --theme, --acrostic, --embed or --input", file=sys.stderr)
+        return 2
+    req = _poem_request(args, mode, text)
+    try:
+        res = gen.generate(req)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.output:
+        from .batch import format_poems
+        from .fileio import atomic_write_text
+        fmt = Path(args.output).suffix.lower()
+        if fmt not in (".jsonl", ".txt"):
+            print("error: --output must end in .jsonl or .txt", file=sys.stderr)
+            return 2
+        atomic_write_text(args.output, format_poems(fmt, index=0, text=text, result=res, settings=req.to_dict()))
+        print(f"wrote {len(res.poems)} poems to {args.output}")
+    elif args.json:
+        from dataclasses import asdict
+        print(json.dumps({"seed": res.seed, "keywords": res.keywords, "notes": res.notes,
+                          "poems": [asdict(p) for p in res.poems]}, ensure_ascii=False))
+    else:
+        print_poems(res)
+    return 0
+
+
 def cmd_prepare(args) -> int:
     from .corpus import prepare
     if args.poetry is None and not args.couplets:
@@ -130,7 +226,8 @@ def cmd_export(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"prepare": cmd_prepare, "couplet": cmd_couplet, "export": cmd_export}[args.command](args)
+        commands = {"prepare": cmd_prepare, "couplet": cmd_couplet, "poem": cmd_poem, "export": cmd_export}
+        return commands[args.command](args)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

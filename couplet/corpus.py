@@ -20,6 +20,7 @@ from typing import Iterable, Iterator
 from tqdm import tqdm
 
 from .fileio import atomic_write_text
+from .poetry import keywords
 from .prosody import PING, ZE, Prosody, build_tones, read_pingshuiyun
 from .text import PUNCT, clean_corpus_line, is_clean, is_han, to_simplified
 
@@ -183,8 +184,9 @@ def prepare(*, poetry: str | Path | None, couplets: Iterable[str | Path], pingsh
                 drops["poem_junk_characters"] += 1
                 continue
             if len(lines) in (4, 8) and len({len(x) for x in lines}) == 1 and len(lines[0]) in (5, 7):
-                poems_out.append({"title": to_simplified(p.get("title", "")), "author":
-                                  to_simplified(p.get("author", "")), "lines": lines})
+                title = to_simplified(p.get("title", ""))
+                poems_out.append({"title": title, "author": to_simplified(p.get("author", "")),
+                                  "lines": lines, "keywords": keywords(title + "。" + "，".join(lines), 4)})
             mined.extend(mine_poem_pairs(simp))
         for source in ("lvshi", "poem"):  # 律诗 pairs first, so they keep their tag on duplicates
             for a, b, s in mined:

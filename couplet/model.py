@@ -114,3 +114,74 @@ def shift_right(tgt: torch.Tensor, bos_id: int) -> torch.Tensor:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+@dataclass
+class PoemConfig:
+    vocab_size: int
+    cell: str = "gru"
+    bidirectional: bool = True   # seed encoder only; the poem is written left to right
+    emb_dim: int = 256
+    hidden: int = 384
+    layers: int = 1
+    dropout: float = 0.1
+    max_seed: int = 4            # seed characters the model reads
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PoemConfig":
+        return cls(**d)
+
+
+class PoemModel(nn.Module):
+    """1 vs N: a seed (a few characters) is encoded into one vector that enters every step.
+
+    Seed encoder: an RNN over the seed chars, mean-pooled over real (non-pad) positions.
+    Decoder: a character language model whose input at step t is [embedding of char t-1 ; seed].
+    """
+
+    def __init__(self, cfg: PoemConfig):
+        super().__init__()
+        self.cfg = cfg
+        h, e = cfg.hidden, cfg.emb_dim
+        dirs = 2 if cfg.bidirectional else 1
+        self.embed = nn.Embedding(cfg.vocab_size, e)
+        self.seed_encoder = make_rnn(cfg.cell, e, h, num_layers=1, bidirectional=cfg.bidirectional)
+        self.to_seed = nn.Linear(h * dirs, h)
+        self.init_hidden = nn.Linear(h, h * cfg.layers)
+        self.decoder = make_rnn(cfg.cell, e + h, h, num_layers=cfg.layers, dropout=cfg.dropout)
+        self.combine = nn.Linear(2 * h, e)
+        self.out_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def encode(self, seed: torch.Tensor) -> tuple[torch.Tensor, Hidden]:
+        """seed (B, S) ids, 0-padded -> seed vector (B, H) and the decoder's h0."""
+        real = (seed != 0).float().unsqueeze(-1)                       # (B, S, 1)
+        out, _ = self.seed_encoder(self.drop(self.embed(seed)))        # (B, S, H*dirs)
+        pooled = (out * real).sum(1) / real.sum(1).clamp(min=1.0)
+        vec = torch.tanh(self.to_seed(pooled))                         # (B, H)
+        b, layers, hsz = seed.shape[0], self.cfg.layers, self.cfg.hidden
+        h0 = torch.tanh(self.init_hidden(vec)).view(b, layers, hsz).transpose(0, 1).contiguous()
+        hidden: Hidden = (h0, torch.zeros_like(h0)) if self.cfg.cell == "lstm" else h0
+        return vec, hidden
+
+    def decode(self, prev: torch.Tensor, vec: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
+        """prev (B, t) ids -> logits (B, t, V); the seed vector is concatenated at every step."""
+        s = vec.unsqueeze(1).expand(-1, prev.shape[1], -1)              # (B, t, H)
+        out, hidden = self.decoder(torch.cat([self.drop(self.embed(prev)), s], dim=-1), hidden)
+        feat = self.drop(torch.tanh(self.combine(torch.cat([out, s], dim=-1))))
+        return feat @ self.embed.weight.T + self.out_bias, hidden
+
+    def forward(self, seed: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        vec, hidden = self.encode(seed)
+        logits, _ = self.decode(prev, vec, hidden)
+        return logits
+
+
+KINDS = {"couplet": (CoupletModel, ModelConfig), "poem": (PoemModel, PoemConfig)}

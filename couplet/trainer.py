@@ -1,7 +1,8 @@
-"""Training of the couplet model: data batching, the loop, validation, checkpoints, resume, DDP.
+"""Training: data batching, the loop, validation, checkpoints, resume, DDP.
 
-Run through `train.py couplet ...` (single process) or `torchrun --nproc-per-node N train.py
-couplet ...` (DistributedDataParallel; gloo on CPU, nccl on CUDA).
+Two tasks share the loop: `couplet` (上联 -> 下联 pairs) and `poem` (seeded poem language model).
+Run through `train.py couplet|poem ...` (single process) or `torchrun --nproc-per-node N train.py
+...` (DistributedDataParallel; gloo on CPU, nccl on CUDA).
 """
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, load_train_state, read_meta, save_checkpoint
-from .corpus import Pair, read_pairs
+from .corpus import Pair, read_pairs, split_of
 from .fileio import resolve_dir
-from .model import ARCHS, CoupletModel, ModelConfig, count_parameters, shift_right
+from .model import ARCHS, CoupletModel, ModelConfig, PoemConfig, PoemModel, count_parameters, shift_right
+from .poetry import FORMS, format_poem
 from .vocab import Vocab
 
 
 @dataclass
 class TrainConfig:
+    task: str = "couplet"                # couplet | poem
     data: str = "data/processed"
     out: str = "runs/couplet"
     sources: str = "couplet:3,lvshi:1"   # source:weight; weights above 1 repeat, below 1 subsample
@@ -40,6 +43,7 @@ class TrainConfig:
     max_vocab: int = 7000
     min_count: int = 2
     max_len: int = 32                    # longest training pair; longer ones are skipped
+    max_seed: int = 4                    # poem: seed characters the model reads
     epochs: int = 10
     batch_size: int = 128
     lr: float = 2e-3
@@ -69,6 +73,34 @@ def parse_sources(spec: str) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------- data
+def bucket_batches(weights: dict[int, torch.Tensor], *, epoch: int, seed: int, batch_size: int,
+                   max_items: int = 0) -> list[tuple[int, torch.Tensor, int]]:
+    """(bucket, row indices, batch seed) per batch; a pure function of (seed, epoch).
+
+    weights[bucket] holds one weight per row: above 1 repeats the row, below 1 keeps it with
+    that probability. Every batch comes from one bucket (one length), so nothing is padded.
+    """
+    g = torch.Generator().manual_seed(seed * 1000 + epoch)
+    batches = []
+    for n, w in weights.items():
+        reps = w.floor().long() + (torch.rand(len(w), generator=g) < (w - w.floor())).long()
+        idx = torch.repeat_interleave(torch.arange(len(w)), reps)
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        batches += [(n, idx[i:i + batch_size]) for i in range(0, len(idx), batch_size)]
+    order = torch.randperm(len(batches), generator=g).tolist()
+    seeds = torch.randint(0, 2 ** 31 - 1, (len(batches),), generator=g).tolist()
+    batches = [(*batches[i], s) for i, s in zip(order, seeds)]
+    if max_items:
+        keep, total = [], 0
+        for b in batches:
+            if total >= max_items:
+                break
+            keep.append(b)
+            total += len(b[1])
+        batches = keep
+    return batches
+
+
 class PairData:
     """Training pairs grouped by length: each batch holds one length, so no padding is needed."""
 
@@ -86,32 +118,62 @@ class PairData:
             tag = torch.tensor([src_ids[p.source] for p in ps], dtype=torch.long)
             self.buckets[n] = (src, tgt, tag)
 
-    def epoch_batches(self, epoch: int, *, seed: int, batch_size: int, max_pairs: int = 0
-                      ) -> list[tuple[int, torch.Tensor]]:
-        """(length, row indices) per batch; a pure function of (seed, epoch)."""
-        g = torch.Generator().manual_seed(seed * 1000 + epoch)
-        batches = []
-        for n, (_, _, tag) in self.buckets.items():
-            w = self.weight_of[tag]
-            reps = w.floor().long() + (torch.rand(len(w), generator=g) < (w - w.floor())).long()
-            idx = torch.repeat_interleave(torch.arange(len(w)), reps)
-            idx = idx[torch.randperm(len(idx), generator=g)]
-            batches += [(n, idx[i:i + batch_size]) for i in range(0, len(idx), batch_size)]
-        order = torch.randperm(len(batches), generator=g).tolist()
-        batches = [batches[i] for i in order]
-        if max_pairs:
-            keep, total = [], 0
-            for b in batches:
-                if total >= max_pairs:
-                    break
-                keep.append(b)
-                total += len(b[1])
-            batches = keep
-        return batches
+    def epoch_batches(self, epoch: int, *, seed: int, batch_size: int, max_pairs: int = 0):
+        return bucket_batches({n: self.weight_of[tag] for n, (_, _, tag) in self.buckets.items()},
+                              epoch=epoch, seed=seed, batch_size=batch_size, max_items=max_pairs)
 
-    def batch(self, n: int, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, n: int, idx: torch.Tensor, batch_seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         src, tgt, _ = self.buckets[n]
         return src[idx], tgt[idx]
+
+
+class PoemData:
+    """Poems grouped by text length (form), with candidate seed chars drawn from each poem."""
+
+    def __init__(self, poems: list[dict], vocab: Vocab, max_seed: int, candidates: int = 8):
+        self.max_seed = max_seed
+        by_len: dict[int, list[tuple[list[int], list[int], list[int]]]] = {}
+        for p in poems:
+            text = format_poem(p["lines"])
+            kw = [c for w in p.get("keywords", []) for c in w if c in vocab.stoi]
+            kw = list(dict.fromkeys(kw))[:candidates] or [p["lines"][0][0]]
+            heads = [line[0] for line in p["lines"]][:max_seed]
+            by_len.setdefault(len(text), []).append(
+                (vocab.encode(text), vocab.encode("".join(kw)), vocab.encode("".join(heads))))
+        self.buckets = {}
+        for n, rows in sorted(by_len.items()):
+            text = torch.tensor([r[0] for r in rows], dtype=torch.long)
+            kw = torch.zeros(len(rows), candidates, dtype=torch.long)
+            heads = torch.zeros(len(rows), max_seed, dtype=torch.long)
+            for i, (_, k, h) in enumerate(rows):
+                kw[i, :len(k)] = torch.tensor(k)
+                heads[i, :len(h)] = torch.tensor(h)
+            self.buckets[n] = (text, kw, heads)
+
+    def epoch_batches(self, epoch: int, *, seed: int, batch_size: int, max_pairs: int = 0):
+        return bucket_batches({n: torch.ones(len(t)) for n, (t, _, _) in self.buckets.items()},
+                              epoch=epoch, seed=seed, batch_size=batch_size, max_items=max_pairs)
+
+    def batch(self, n: int, idx: torch.Tensor, batch_seed: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(seed (B, max_seed), text (B, T)). Seeds mix the generation modes: keywords (70%),
+        the first char (15%), the line-initial chars of an acrostic (15%). batch_seed None: the
+        first keyword candidates, for a deterministic validation."""
+        text, kw, heads = (t[idx] for t in self.buckets[n])
+        b, s = len(idx), self.max_seed
+        if batch_seed is None:
+            return kw[:, :s].clone(), text
+        g = torch.Generator().manual_seed(batch_seed)
+        real = kw != 0
+        order = torch.rand(kw.shape, generator=g).masked_fill(~real, 2.0).argsort(dim=1)
+        picked = kw.gather(1, order)[:, :s]
+        k = (torch.rand(b, generator=g) * real.sum(1).clamp(max=s)).long() + 1   # 1..available
+        seed = picked.masked_fill(torch.arange(s).unsqueeze(0) >= k.unsqueeze(1), 0)
+        mode = torch.rand(b, generator=g)
+        first = torch.zeros_like(seed)
+        first[:, 0] = text[:, 0]
+        seed = torch.where((mode < 0.15).unsqueeze(1), first, seed)
+        seed = torch.where((mode > 0.85).unsqueeze(1), heads, seed)
+        return seed, text
 
 
 # ---------------------------------------------------------------- loop helpers
@@ -178,9 +240,129 @@ def _set_rng_state(state: dict[str, torch.Tensor]) -> None:
         torch.cuda.set_rng_state(state["cuda"])
 
 
+# ---------------------------------------------------------------- tasks
+class CoupletTask:
+    """上联 -> 下联 pairs from train.tsv/valid.tsv; selected on the real couplets' perplexity."""
+    kind, best_key = "couplet", "ppl_couplet"
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+
+    def build_vocab(self) -> Vocab:
+        counts: Counter = Counter()
+        for p in read_pairs(Path(self.cfg.data) / "train.tsv"):
+            counts.update(p.upper + p.lower)
+        return Vocab.build(counts, min_count=self.cfg.min_count, max_size=self.cfg.max_vocab)
+
+    def build_model(self, vocab: Vocab) -> torch.nn.Module:
+        c = self.cfg
+        cell, bidir = ARCHS[c.arch]
+        return CoupletModel(ModelConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
+                                        hidden=c.hidden, layers=c.layers, dropout=c.dropout, attention=c.attention))
+
+    def load(self, vocab: Vocab) -> tuple[int, int]:
+        c, weights, known = self.cfg, parse_sources(self.cfg.sources), set(vocab.chars())
+
+        def usable(p: Pair) -> bool:
+            return p.source in weights and len(p.upper) <= c.max_len and all(ch in known for ch in p.upper + p.lower)
+        train = [p for p in read_pairs(Path(c.data) / "train.tsv") if usable(p)]
+        valid = _cap_per_source([p for p in read_pairs(Path(c.data) / "valid.tsv") if usable(p)],
+                                c.valid_max_pairs, key=lambda p: p.source)
+        self.data = PairData(train, vocab, weights)
+        self.valid = valid or train[:1000]  # tiny corpora: measure on training pairs rather than nothing
+        self.vocab = vocab
+        return len(train), len(valid)
+
+    def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
+        src, tgt = (t.to(device, non_blocking=True) for t in self.data.batch(item[0], item[1]))
+        logits = model(src, shift_right(tgt, self.vocab.bos_id))
+        return F.cross_entropy(logits.float().transpose(1, 2), tgt), tgt.numel()
+
+    def evaluate(self, model, device) -> dict[str, float]:
+        return evaluate(model, self.valid, self.vocab, device=device)
+
+
+class PoemTask:
+    """Seeded poem language model over poems.jsonl (split by hash of the first line)."""
+    kind, best_key = "poem", "ppl"
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+
+    def _poems(self, split: str) -> list[dict]:
+        import json
+        out = []
+        with open(Path(self.cfg.data) / "poems.jsonl", encoding="utf-8") as f:
+            for line in f:
+                p = json.loads(line)
+                if split_of(p["lines"][0]) == split:
+                    out.append(p)
+        return out
+
+    def build_vocab(self) -> Vocab:
+        counts: Counter = Counter()
+        for p in self._poems("train"):
+            counts.update(format_poem(p["lines"]))
+        return Vocab.build(counts, min_count=self.cfg.min_count, max_size=self.cfg.max_vocab)
+
+    def build_model(self, vocab: Vocab) -> torch.nn.Module:
+        c = self.cfg
+        cell, bidir = ARCHS[c.arch]
+        return PoemModel(PoemConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
+                                    hidden=c.hidden, layers=c.layers, dropout=c.dropout, max_seed=c.max_seed))
+
+    def load(self, vocab: Vocab) -> tuple[int, int]:
+        known = set(vocab.chars())
+
+        def usable(p: dict) -> bool:
+            return all(ch in known for line in p["lines"] for ch in line)
+        train = [p for p in self._poems("train") if usable(p)]
+        valid = [p for p in self._poems("valid") if usable(p)]
+        if self.cfg.valid_max_pairs:
+            valid = valid[: self.cfg.valid_max_pairs]
+        self.data = PoemData(train, vocab, self.cfg.max_seed)
+        self.valid = PoemData(valid or train[:500], vocab, self.cfg.max_seed)
+        self.vocab = vocab
+        return len(train), len(valid)
+
+    def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
+        seed, text = (t.to(device, non_blocking=True) for t in self.data.batch(*item))
+        logits = model(seed, shift_right(text, self.vocab.bos_id))
+        return F.cross_entropy(logits.float().transpose(1, 2), text), text.numel()
+
+    @torch.no_grad()
+    def evaluate(self, model, device) -> dict[str, float]:
+        model.eval()
+        nll = chars = 0.0
+        for n, (text, _, _) in self.valid.buckets.items():
+            for i in range(0, len(text), 256):
+                seed, tgt = (t.to(device) for t in self.valid.batch(n, torch.arange(i, min(i + 256, len(text))), None))
+                logits = model(seed, shift_right(tgt, self.vocab.bos_id)).float()
+                nll += F.cross_entropy(logits.transpose(1, 2), tgt, reduction="sum").item()
+                chars += tgt.numel()
+        model.train()
+        loss = nll / max(chars, 1)
+        return {"loss": loss, "ppl": math.exp(loss)}
+
+
+TASKS = {"couplet": CoupletTask, "poem": PoemTask}
+
+
+def _cap_per_source(items: list, cap: int, key) -> list:
+    if not cap:
+        return items
+    seen: Counter = Counter()
+    out = []
+    for it in items:
+        seen[key(it)] += 1
+        if seen[key(it)] <= cap:
+            out.append(it)
+    return out
+
+
 # ---------------------------------------------------------------- main entry
 def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
-    """Train (or resume) a couplet model; returns the final training record."""
+    """Train (or resume) a model; returns the final training record."""
     rank, world, local_rank = _dist_info()
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo")
@@ -197,43 +379,19 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
         saved = TrainConfig.from_dict(meta["train_config"])
         saved.epochs, saved.max_steps, saved.device = cfg.epochs, cfg.max_steps, cfg.device
         cfg = saved  # the architecture and the data come from the run, not the command line
-        model, vocab, _ = load_checkpoint(last_dir, device=device)
+        task = TASKS[cfg.task](cfg)
+        model, vocab, _ = load_checkpoint(last_dir, device=device, kind=task.kind)
         record = meta["record"]
     else:
-        counts: Counter = Counter()
-        for p in read_pairs(Path(cfg.data) / "train.tsv"):
-            counts.update(p.upper + p.lower)
-        vocab = Vocab.build(counts, min_count=cfg.min_count, max_size=cfg.max_vocab)
-        cell, bidir = ARCHS[cfg.arch]
-        mcfg = ModelConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=cfg.emb_dim,
-                           hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout,
-                           attention=cfg.attention)
+        task = TASKS[cfg.task](cfg)
+        vocab = task.build_vocab()
         torch.manual_seed(cfg.seed)
-        model = CoupletModel(mcfg).to(device)
+        model = task.build_model(vocab).to(device)
     model.train()
-
-    weights = parse_sources(cfg.sources)
-    known = set(vocab.chars())
-    def usable(p: Pair) -> bool:
-        return len(p.upper) <= cfg.max_len and all(c in known for c in p.upper + p.lower)
-    train_pairs = [p for p in read_pairs(Path(cfg.data) / "train.tsv") if p.source in weights and usable(p)]
-    valid_pairs = [p for p in read_pairs(Path(cfg.data) / "valid.tsv") if p.source in weights and usable(p)]
-    if cfg.valid_max_pairs:
-        per: Counter = Counter()
-        kept = []
-        for p in valid_pairs:
-            per[p.source] += 1
-            if per[p.source] <= cfg.valid_max_pairs:
-                kept.append(p)
-        valid_pairs = kept
-    if not valid_pairs:  # tiny corpora: measure on (part of) the training pairs rather than nothing
-        valid_pairs = train_pairs[:1000]
-        if is_main:
-            log("warning: no validation pairs; validation metrics are computed on training pairs")
-    data = PairData(train_pairs, vocab, weights)
+    n_train, n_valid = task.load(vocab)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    per_epoch = len(data.epoch_batches(0, seed=cfg.seed, batch_size=cfg.batch_size, max_pairs=cfg.max_pairs)) // world
+    per_epoch = len(task.data.epoch_batches(0, seed=cfg.seed, batch_size=cfg.batch_size, max_pairs=cfg.max_pairs)) // world
     total_steps = max(1, per_epoch * cfg.epochs)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_lambda(s, warmup=cfg.warmup_steps, total=total_steps))
@@ -251,29 +409,29 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(cfg.data) / "prosody.json", out / "prosody.json")
     if is_main:
-        log(f"model: {cfg.arch}, {count_parameters(model):,} parameters, vocab {len(vocab)}; "
-            f"{len(train_pairs):,} training pairs, {len(valid_pairs):,} valid; device {device}, world {world}")
+        log(f"{task.kind} model: {cfg.arch}, {count_parameters(model):,} parameters, vocab {len(vocab)}; "
+            f"{n_train:,} training items, {n_valid:,} valid; device {device}, world {world}")
+        if not n_valid:
+            log("warning: no validation items; validation metrics are computed on training items")
 
     def checkpoint(path: Path, with_state: bool) -> None:
         extra = {"train_config": asdict(cfg), "record": record, "scheduler": scheduler.state_dict(),
                  "parameters": count_parameters(model)}
-        save_checkpoint(path, model=model, vocab=vocab, extra=extra,
+        save_checkpoint(path, model=model, vocab=vocab, kind=task.kind, extra=extra,
                         optimizer=optimizer if with_state else None,
                         rng=_rng_state() if with_state else None)
 
     done = False
     while record["epoch"] < cfg.epochs and not done:
         epoch = record["epoch"]
-        batches = data.epoch_batches(epoch, seed=cfg.seed, batch_size=cfg.batch_size, max_pairs=cfg.max_pairs)
+        batches = task.data.epoch_batches(epoch, seed=cfg.seed, batch_size=cfg.batch_size, max_pairs=cfg.max_pairs)
         batches = batches[: len(batches) // world * world][rank::world]
         bar = tqdm(total=len(batches), initial=record["batch_in_epoch"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=not is_main, unit="batch", mininterval=2.0)
         t0, chars, loss_avg = time.perf_counter(), 0, None
-        for n, idx in batches[record["batch_in_epoch"]:]:
-            src, tgt = (t.to(device, non_blocking=True) for t in data.batch(n, idx))
+        for item in batches[record["batch_in_epoch"]:]:
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-                logits = ddp_model(src, shift_right(tgt, vocab.bos_id))
-            loss = F.cross_entropy(logits.float().transpose(1, 2), tgt)
+                loss, n_chars = task.loss(ddp_model, item, device)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
@@ -281,7 +439,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
             scheduler.step()
             record["step"] += 1
             record["batch_in_epoch"] += 1
-            chars += tgt.numel() * world
+            chars += n_chars * world
             loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
             bar.update(1)
             bar.set_postfix(loss=f"{loss_avg:.3f}", chars_s=f"{chars / (time.perf_counter() - t0):,.0f}",
@@ -292,16 +450,15 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
             if is_main and cfg.save_every and record["step"] % cfg.save_every == 0:
                 checkpoint(last_dir, with_state=True)
         bar.close()
-        finished_epoch = record["batch_in_epoch"] >= len(batches)
-        if finished_epoch:
+        if record["batch_in_epoch"] >= len(batches):
             record["epoch"] += 1
             record["batch_in_epoch"] = 0
-        metrics = evaluate(model, valid_pairs, vocab, device=device)
+        metrics = task.evaluate(model, device)
         if is_main:
             entry = {"epoch": record["epoch"], "step": record["step"], "train_loss": loss_avg,
                      "chars_per_s": round(chars / max(time.perf_counter() - t0, 1e-9)), **metrics}
             record["history"].append(entry)
-            key = "ppl_couplet" if "ppl_couplet" in metrics else "ppl"
+            key = task.best_key if task.best_key in metrics else "ppl"
             log(f"epoch {record['epoch']} step {record['step']}: "
                 + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith("ppl"))
                 + f", {entry['chars_per_s']:,} chars/s")

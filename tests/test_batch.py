@@ -60,7 +60,7 @@ def test_interrupted_batch_resumes_without_loss_or_duplicates(tiny_generator, tm
         run_batch(tiny_generator, inp, out, s, chunk=4, progress=False, warn=lambda m: None)
     assert not out.exists() and (tmp_path / "out.jsonl.partial").exists()
     with open(tmp_path / "out.jsonl.partial", "a", encoding="utf-8") as f:
-        f.write('{"line": 9, "upper": "torn')  # a torn last line, as after a crash mid-write
+        f.write('{"line": 9, "upper": "torn')  # a chunk cut off mid-write, as after a crash
     monkeypatch.setattr(tiny_generator, "generate_batch", real)
     msgs = []
     counts = run_batch(tiny_generator, inp, out, s, chunk=4, progress=False, warn=msgs.append)
@@ -72,7 +72,7 @@ def test_changed_settings_start_over(tiny_generator, tmp_path):
     inp = _write(tmp_path, LINES[:3])
     out = tmp_path / "o.txt"
     (tmp_path / "o.txt.partial").write_text("stale\n", encoding="utf-8")
-    (tmp_path / "o.txt.partial.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "o.txt.partial.json").write_text('{"fingerprint": {}, "done": 1, "offset": 6}', encoding="utf-8")
     run_batch(tiny_generator, inp, out, Settings(n=1), progress=False, warn=lambda m: None)
     assert "stale" not in out.read_text(encoding="utf-8")
 
@@ -80,4 +80,4 @@ def test_changed_settings_start_over(tiny_generator, tmp_path):
 def test_unknown_output_format(tiny_generator, tmp_path):
     with pytest.raises(ValueError, match="output must end"):
         run_batch(tiny_generator, _write(tmp_path, LINES[:1]), tmp_path / "x.csv", Settings(), progress=False)
-    assert batch_mod.FORMATS == (".txt", ".jsonl", ".tsv")
+    assert batch_mod.COUPLET_FORMATS == (".txt", ".jsonl", ".tsv")

@@ -1,0 +1,398 @@
+"""Poems, 1 vs N: forms, seeds, the rules of regulated verse, and constrained generation.
+
+This module owns the rules of a poem: line length and count, alternating ，。, 平水韵 rhyme on
+the even lines (and the first line of 七言 by default), optional 平仄 patterns of regulated
+verse (平起/仄起), acrostic (藏头) and 嵌字 placement, no repeated line, no repeated rhyme char.
+They are masks over the vocabulary applied at every step, so each poem has the exact form asked.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .prosody import PING, ZE, Prosody
+from .sampling import sample_next
+from .text import InputError, check_input, is_han
+from .vocab import RESERVED, Vocab
+
+FORMS = {"五绝": (4, 5), "七绝": (4, 7), "五律": (8, 5), "七律": (8, 7)}
+MODES = ("keywords", "first", "theme", "acrostic", "embed")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POEM_CHECKPOINT = REPO_ROOT / "checkpoints" / "poem"
+
+# The four basic 五言 lines; 七言 lines put two chars of the opposite tone in front.
+_BASE = {"A": "仄仄平平仄", "B": "平平仄仄平", "C": "平平平仄仄", "D": "仄仄仄平平"}
+_PREFIX7 = {"A": "平平", "B": "仄仄", "C": "仄仄", "D": "平平"}
+_SEQUENCES = {("A", False): "ABCD", ("A", True): "DBCD", ("C", False): "CDAB", ("C", True): "BDAB"}
+
+
+def punct_after(i: int) -> str:
+    return "，" if i % 2 == 0 else "。"
+
+
+def format_poem(lines: list[str]) -> str:
+    """Lines joined with alternating ，。 — the text the poem model reads and writes."""
+    return "".join(line + punct_after(i) for i, line in enumerate(lines))
+
+
+def tone_pattern(form: str, start: str, first_rhymes: bool) -> list[str]:
+    """平仄 pattern of each line for a form, 平起 or 仄起 (by the 2nd char of the first line)."""
+    n_lines, width = FORMS[form]
+    for first in "AC":
+        seq = _SEQUENCES[(first, first_rhymes)]
+        lines = [(_PREFIX7[c] + _BASE[c]) if width == 7 else _BASE[c] for c in seq]
+        if lines[0][1] == start:
+            return (lines * 2)[:n_lines]
+    raise ValueError(f"start must be 平 or 仄, not {start!r}")
+
+
+def strict_positions(width: int) -> list[int]:
+    """一三五不论，二四六分明: the positions whose tone is enforced (and the last)."""
+    return [1, 3, 4] if width == 5 else [1, 3, 5, 6]
+
+
+def rhyme_lines(n_lines: int, first_rhymes: bool) -> list[int]:
+    return ([0] if first_rhymes else []) + list(range(1, n_lines, 2))
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+    import jieba.analyse
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.analyse
+
+
+def keywords(text: str, k: int = 3) -> list[str]:
+    """Keywords of a free text (TF-IDF over jieba words); falls back to its Han chars."""
+    words = [w for w in _jieba().extract_tags(text, topK=k) if any(is_han(c) for c in w)]
+    return words or [c for c in dict.fromkeys(text) if is_han(c)][:k]
+
+
+def seed_chars(words: list[str], max_seed: int) -> str:
+    """Distinct Han chars of the keywords, in order, at most max_seed."""
+    return "".join(dict.fromkeys(c for w in words for c in w if is_han(c)))[:max_seed]
+
+
+def line_hash(line: str) -> int:
+    return int.from_bytes(hashlib.blake2b(line.encode("utf-8"), digest_size=4).digest(), "little", signed=True)
+
+
+# ---------------------------------------------------------------- requests and plans
+@dataclass
+class PoemRequest:
+    form: str = "七绝"
+    mode: str = "keywords"       # keywords | first | theme | acrostic | embed
+    text: str = ""               # the keywords, first char, theme, acrostic or embedded chars
+    embed_pos: int = 1           # 嵌字: 1-based position in each line
+    rhyme: str = "auto"          # a 平水韵 平 group name (e.g. 七阳), or auto
+    first_rhymes: bool | None = None  # first line rhymes; default: yes for 七言, no for 五言
+    pattern: str = "off"         # off | 平起 | 仄起 (regulated-verse 平仄)
+    n: int = 5
+    temperature: float = 0.8
+    top_k: int = 0
+    top_p: float = 0.95
+    seed: int = 0
+    max_copied: int = -1         # reject poems with more lines copied from the corpus (-1: no limit)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Poem:
+    lines: list[str]             # with punctuation
+    score: float
+    rhyme_group: str | None
+    copied_lines: list[int]      # 1-based lines found verbatim in the training poems
+
+
+@dataclass
+class PoemResult:
+    request: PoemRequest
+    seed: str                    # the seed chars the model read
+    keywords: list[str]
+    poems: list[Poem]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PoemPlan:
+    n_lines: int
+    width: int
+    allowed: torch.Tensor        # (T, V) static masks
+    forced: torch.Tensor         # (T,) id or -1
+    rhyme_pos: list[int]         # positions (in the T steps) of rhyme chars
+    line_end: dict[int, int]     # position of a line's last char -> line index
+    groups: torch.Tensor         # (G,) bool: rhyme groups allowed at the start
+
+
+class PoemTables:
+    def __init__(self, vocab: Vocab, prosody: Prosody):
+        v = len(vocab)
+        self.vocab, self.prosody = vocab, prosody
+        self.han = torch.zeros(v, dtype=torch.bool)
+        self.tone = {PING: torch.zeros(v, dtype=torch.bool), ZE: torch.zeros(v, dtype=torch.bool)}
+        self.group_names = sorted(g for g, t in prosody.groups.items() if t == PING)
+        gi = {g: i for i, g in enumerate(self.group_names)}
+        self.member = torch.zeros(v, len(self.group_names), dtype=torch.bool)  # (V, G)
+        for i, ch in enumerate(vocab.itos):
+            if i < len(RESERVED) or not is_han(ch):
+                continue
+            self.han[i] = True
+            t = prosody.tone(ch)
+            if t in self.tone:
+                self.tone[t][i] = True
+            for g in prosody.rhymes.get(ch, []):
+                if g in gi:
+                    self.member[i, gi[g]] = True
+
+    def find_group(self, name: str) -> int:
+        hits = [i for i, g in enumerate(self.group_names) if name and (g == name or g.rstrip("平") == name
+                                                                       or g[-2:-1] == name)]
+        if len(hits) != 1:
+            some = "、".join(g.rstrip("平") for g in self.group_names[:8])
+            raise InputError(f"unknown rhyme group {name!r}; use a 平声 group of 平水韵 such as {some} …")
+        return hits[0]
+
+
+def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], tables: PoemTables
+                   ) -> tuple[PoemPlan, list[str]]:
+    n_lines, width = FORMS[req.form]
+    vocab, v = tables.vocab, len(tables.vocab)
+    t_len = n_lines * (width + 1)
+    allowed = tables.han.unsqueeze(0).repeat(t_len, 1)
+    forced = torch.full((t_len,), -1, dtype=torch.long)
+    notes: list[str] = []
+    first_rhymes = req.first_rhymes if req.first_rhymes is not None else width == 7
+    patterns = tone_pattern(req.form, req.pattern[0], first_rhymes) if req.pattern != "off" else None
+    rhyme_pos = [i * (width + 1) + width - 1 for i in rhyme_lines(n_lines, first_rhymes)]
+    for i in range(n_lines):
+        p = i * (width + 1) + width
+        allowed[p] = False
+        forced[p] = vocab.stoi[punct_after(i)]
+        allowed[p, forced[p]] = True
+        if patterns:
+            for j in strict_positions(width):
+                narrowed = allowed[i * (width + 1) + j] & tables.tone[patterns[i][j]]
+                if narrowed.any():
+                    allowed[i * (width + 1) + j] = narrowed
+    for p in rhyme_pos:  # rhyme chars are 平 in a 平声 group
+        allowed[p] &= tables.member.any(dim=1)
+    for (i, j), ch in forced_chars.items():
+        p = i * (width + 1) + j
+        if not allowed[p, vocab.stoi[ch]]:
+            notes.append(f"{ch} in line {i + 1} breaks the tone or rhyme rule there; kept as asked")
+        allowed[p] = False
+        forced[p] = vocab.stoi[ch]
+        allowed[p, forced[p]] = True
+    groups = torch.ones(len(tables.group_names), dtype=torch.bool)
+    if req.rhyme not in ("", "auto"):
+        groups[:] = False
+        groups[tables.find_group(req.rhyme)] = True
+    free_rhymes = [p for p in rhyme_pos if forced[p] < 0]
+    if free_rhymes:  # a group needs a distinct allowed char for every rhyme position
+        fits = (tables.member & allowed[free_rhymes[-1]].unsqueeze(1)).sum(0) >= len(rhyme_pos)
+        if (groups & fits).any():
+            groups &= fits
+        else:
+            notes.append("the rhyme group has too few characters for this form; some rhymes may break")
+    line_end = {}  # last free position of each line -> line index (where a repeat is blocked)
+    for i in range(n_lines):
+        free = [i * (width + 1) + j for j in range(width) if forced[i * (width + 1) + j] < 0]
+        if free:
+            line_end[free[-1]] = i
+    return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups), notes
+
+
+# ---------------------------------------------------------------- decoding
+@torch.inference_mode()
+def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *, rows: int,
+                 temperature: float, top_k: int, top_p: float, generator: torch.Generator
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Write `rows` poems at once. Returns ids (R, T), summed log-probs (R,), rhyme groups (R, G)."""
+    t_len, v = plan.allowed.shape
+    device = next(model.parameters()).device
+    vec, hidden = model.encode(seed_ids.to(device).expand(rows, -1))
+    out = torch.zeros(rows, t_len, dtype=torch.long)
+    score = torch.zeros(rows)
+    groups = plan.groups.unsqueeze(0).repeat(rows, 1)                    # (R, G)
+    used_rhyme = torch.zeros(rows, v, dtype=torch.bool)
+    member_f = tables.member.float()
+    prev = torch.full((rows, 1), Vocab.bos_id, dtype=torch.long, device=device)
+    width = plan.width + 1
+    for t in range(t_len):
+        logits, hidden = model.decode(prev, vec, hidden)
+        logp = torch.log_softmax(logits[:, 0].float(), dim=-1).cpu()
+        mask = plan.allowed[t].unsqueeze(0).repeat(rows, 1)
+        if plan.forced[t] < 0:
+            if t in plan.rhyme_pos:
+                rhyming = (groups.float() @ member_f.T) > 0                  # (R, V)
+                narrowed = mask & rhyming & ~used_rhyme
+                ok = narrowed.any(dim=1)
+                mask[ok] = narrowed[ok]
+            if t in plan.line_end:  # no line may repeat an earlier one
+                line = plan.line_end[t]
+                j = t - line * width                                    # column of this step
+                rest = plan.forced[t + 1:(line + 1) * width - 1]        # forced chars after it
+                for k in range(line):
+                    same = (out[:, k * width: k * width + j] == out[:, line * width: t]).all(dim=1)
+                    same &= (out[:, k * width + j + 1: (k + 1) * width - 1] == rest).all(dim=1)
+                    if same.any():
+                        narrowed = mask.clone()
+                        narrowed[same, out[same, k * width + j]] = False
+                        ok = narrowed.any(dim=1)
+                        mask[ok] = narrowed[ok]
+        tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
+                          top_k=top_k, top_p=top_p, generator=generator)
+        out[:, t] = tok
+        score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
+        if t in plan.rhyme_pos:
+            narrowed = groups & tables.member[tok]
+            keep = narrowed.any(dim=1)
+            groups[keep] = narrowed[keep]
+            used_rhyme[torch.arange(rows), tok] = True
+        prev = tok.view(rows, 1).to(device)
+    return out, score, groups
+
+
+# ---------------------------------------------------------------- the generator
+class PoemGenerator:
+    def __init__(self, model, vocab: Vocab, prosody: Prosody, meta: dict | None = None,
+                 corpus_lines: torch.Tensor | None = None):
+        self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
+        self.tables = PoemTables(vocab, prosody)
+        self.known = set(vocab.chars())
+        self.corpus_lines = corpus_lines  # sorted int32 hashes of the corpus lines
+
+    @classmethod
+    def load(cls, checkpoint: str | Path | None = None, *, prosody: str | Path | None = None,
+             device: str = "cpu") -> "PoemGenerator":
+        from safetensors.torch import load_file
+
+        from .generate import find_prosody
+        path = Path(checkpoint) if checkpoint else DEFAULT_POEM_CHECKPOINT
+        model, vocab, meta = load_checkpoint(path, device=device, kind="poem")
+        table = Prosody.load(prosody if prosody else find_prosody(path))
+        lines = None
+        if (path / "lines.safetensors").exists():
+            lines = load_file(str(path / "lines.safetensors"))["hashes"]
+        return cls(model, vocab, table, meta, lines)
+
+    def copied(self, lines: list[str]) -> list[int]:
+        if self.corpus_lines is None or not len(self.corpus_lines):
+            return []
+        hashes = torch.tensor([line_hash(x.rstrip("，。")) for x in lines], dtype=torch.int32)
+        idx = torch.searchsorted(self.corpus_lines, hashes).clamp(max=len(self.corpus_lines) - 1)
+        return [i + 1 for i, hit in enumerate((self.corpus_lines[idx] == hashes).tolist()) if hit]
+
+    def _check_chars(self, text: str, what: str) -> str:
+        text = check_input(text, known=self.known, max_len=64, what=what).text
+        return "".join(c for c in text if is_han(c))
+
+    def prepare(self, req: PoemRequest) -> tuple[str, list[str], dict[tuple[int, int], str], list[str]]:
+        """Validate a request: (seed chars, keywords shown to the user, forced chars, notes)."""
+        if req.form not in FORMS:
+            raise InputError(f"unknown form {req.form!r}; choose one of {'、'.join(FORMS)}")
+        if req.mode not in MODES:
+            raise InputError(f"unknown seed mode {req.mode!r}; choose one of {', '.join(MODES)}")
+        if req.pattern not in ("off", "平起", "仄起"):
+            raise InputError("pattern must be off, 平起 or 仄起")
+        n_lines, width = FORMS[req.form]
+        max_seed = self.model.cfg.max_seed
+        forced: dict[tuple[int, int], str] = {}
+        notes: list[str] = []
+        what = {"keywords": "keywords", "first": "first character", "theme": "theme",
+                "acrostic": "acrostic", "embed": "embedded characters"}[req.mode]
+        if req.mode == "theme":
+            theme = check_input(req.text, max_len=200, what="theme").text
+            words = [w for w in keywords(theme, 3) if all(c in self.known for c in w if is_han(c))]
+            if not words:
+                raise InputError("the theme gives no keyword the model knows; try other words")
+            return seed_chars(words, max_seed), words, forced, notes
+        chars = self._check_chars(req.text, what)
+        if req.mode == "keywords":
+            words = req.text.replace("，", " ").replace(",", " ").split()
+            return seed_chars(words or [chars], max_seed), words or [chars], forced, notes
+        if req.mode == "first":
+            if len(chars) != 1:
+                raise InputError(f"first character mode takes one character, not {len(chars)}")
+            forced[(0, 0)] = chars
+            return chars, [chars], forced, notes
+        if len(chars) != n_lines:
+            raise InputError(f"{req.form} has {n_lines} lines, so the {what} needs {n_lines} characters, "
+                             f"not {len(chars)}")
+        pos = 0
+        if req.mode == "embed":
+            if not 1 <= req.embed_pos <= width:
+                raise InputError(f"embed position must be 1..{width} for {req.form}")
+            pos = req.embed_pos - 1
+        for i, ch in enumerate(chars):
+            forced[(i, pos)] = ch
+        return chars[:max_seed], [chars], forced, notes
+
+    def generate(self, req: PoemRequest) -> PoemResult:
+        seed, words, forced, notes = self.prepare(req)
+        plan, plan_notes = make_poem_plan(req, forced, self.tables)
+        seed_ids = torch.tensor([self.vocab.encode(seed)], dtype=torch.long)
+        n = max(1, req.n)
+        gen = torch.Generator().manual_seed(int(req.seed))
+        rows = n if req.temperature > 0 else 1
+        if req.max_copied >= 0 and req.temperature > 0:
+            rows = 3 * n  # draw extra so that enough pass the copy limit
+        ids, scores, _ = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
+                                           temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
+                                           generator=gen)
+        poems, seen = [], set()
+        for row, s in sorted(zip(ids.tolist(), scores.tolist()), key=lambda x: -x[1]):
+            text = self.vocab.decode(row)
+            if text in seen:
+                continue
+            seen.add(text)
+            w = plan.width + 1
+            lines = [text[i * w:(i + 1) * w] for i in range(plan.n_lines)]
+            copied = self.copied(lines)
+            if 0 <= req.max_copied < len(copied):
+                continue
+            first_rhymes = req.first_rhymes if req.first_rhymes is not None else plan.width == 7
+            shared = sorted(rhyme_groups(lines, self.prosody, first_rhymes))
+            group = shared[0].rstrip("平") if shared else None
+            poems.append(Poem(lines=lines, score=s / len(row), rhyme_group=group, copied_lines=copied))
+        if not poems:
+            notes.append("every candidate broke the copy limit; raise --max-copied or the temperature")
+        return PoemResult(request=req, seed=seed, keywords=words, poems=poems[:n], notes=notes + plan_notes)
+
+
+def load_corpus_lines(poems_path: str | Path) -> torch.Tensor:
+    """Sorted int32 hashes of every line of the prepared poems, for the copy check."""
+    import json
+    hashes = set()
+    with open(poems_path, encoding="utf-8") as f:
+        for line in f:
+            hashes.update(line_hash(x) for x in json.loads(line)["lines"])
+    return torch.tensor(sorted(hashes), dtype=torch.int32)
+
+
+def check_form(lines: list[str], form: str) -> bool:
+    n_lines, width = FORMS[form]
+    return len(lines) == n_lines and all(
+        len(x) == width + 1 and all(is_han(c) for c in x[:-1]) and x[-1] == punct_after(i)
+        for i, x in enumerate(lines))
+
+
+def rhyme_groups(lines: list[str], prosody: Prosody, first_rhymes: bool) -> set[str]:
+    """The 平声 groups shared by every rhyme char of the poem (empty: the rhyme is broken)."""
+    ends = [lines[i].rstrip("，。")[-1] for i in rhyme_lines(len(lines), first_rhymes)]
+    if len(set(ends)) != len(ends):  # the same rhyme char twice does not count
+        return set()
+    shared = None
+    for ch in ends:
+        groups = {g for g in prosody.rhymes.get(ch, []) if prosody.groups.get(g) == PING}
+        shared = groups if shared is None else shared & groups
+    return shared or set()

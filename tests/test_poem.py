@@ -1,0 +1,166 @@
+"""Poem rules as properties: exact forms, rhyme, acrostic and 嵌字, patterns, bad input, batch."""
+import json
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from couplet.batch import run_poem_batch
+from couplet.checkpoint import load_checkpoint, save_checkpoint
+from couplet.model import PoemConfig, PoemModel, shift_right
+from couplet.poetry import (FORMS, PoemRequest, check_form, format_poem, rhyme_groups, strict_positions,
+                            tone_pattern)
+from couplet.text import InputError, is_han
+
+
+def test_tone_patterns_of_regulated_verse():
+    assert tone_pattern("五绝", "仄", False) == ["仄仄平平仄", "平平仄仄平", "平平平仄仄", "仄仄仄平平"]
+    assert tone_pattern("五绝", "平", True) == ["平平仄仄平", "仄仄仄平平", "仄仄平平仄", "平平仄仄平"]
+    assert tone_pattern("七绝", "平", True)[0] == "平平仄仄仄平平"
+    assert tone_pattern("七绝", "仄", False) == ["仄仄平平平仄仄", "平平仄仄仄平平", "平平仄仄平平仄", "仄仄平平仄仄平"]
+    lv = tone_pattern("七律", "仄", True)
+    assert len(lv) == 8 and lv[4:] == lv[:4] and all(len(x) == 7 for x in lv)
+    for form in FORMS:
+        for start in "平仄":
+            for first in (True, False):
+                pat = tone_pattern(form, start, first)
+                assert pat[0][1] == start
+                assert all(p[-1] == "平" for p in pat[1::2])            # even lines end 平 (rhyme)
+                assert (pat[0][-1] == "平") == first
+
+
+@st.composite
+def requests(draw, alphabet):
+    form = draw(st.sampled_from(list(FORMS)))
+    n_lines, width = FORMS[form]
+    mode = draw(st.sampled_from(["keywords", "first", "acrostic", "embed"]))
+    k = {"keywords": draw(st.integers(1, 3)), "first": 1, "acrostic": n_lines, "embed": n_lines}[mode]
+    text = "".join(draw(st.lists(st.sampled_from(alphabet), min_size=k, max_size=k)))
+    return PoemRequest(form=form, mode=mode, text=text, embed_pos=draw(st.integers(1, width)),
+                       pattern=draw(st.sampled_from(["off", "平起", "仄起"])),
+                       first_rhymes=draw(st.sampled_from([None, True, False])),
+                       n=draw(st.integers(1, 3)), temperature=draw(st.sampled_from([0.0, 0.7, 1.5])),
+                       top_k=draw(st.sampled_from([0, 20])), top_p=draw(st.sampled_from([1.0, 0.9])),
+                       seed=draw(st.integers(0, 10 ** 6)))
+
+
+@given(data=st.data())
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_poem_has_the_form_asked(tiny_poet, data):
+    alphabet = [c for c in tiny_poet.vocab.chars() if is_han(c)]
+    req = data.draw(requests(alphabet))
+    res = tiny_poet.generate(req)
+    n_lines, width = FORMS[req.form]
+    first_rhymes = req.first_rhymes if req.first_rhymes is not None else width == 7
+    assert res.poems
+    for poem in res.poems:
+        assert check_form(poem.lines, req.form), poem.lines
+        assert len({x[:-1] for x in poem.lines}) == n_lines          # no line repeated
+        forced_rhyme = req.mode == "embed" and req.embed_pos == width  # the user's chars stand there
+        assert forced_rhyme or rhyme_groups(poem.lines, tiny_poet.prosody, first_rhymes), poem.lines
+        if req.mode == "acrostic":
+            assert "".join(x[0] for x in poem.lines) == req.text
+        if req.mode == "embed":
+            assert "".join(x[req.embed_pos - 1] for x in poem.lines) == req.text
+        if req.mode == "first":
+            assert poem.lines[0][0] == req.text
+        if req.pattern != "off":
+            forced = {(i, 0) for i in range(n_lines)} if req.mode in ("acrostic", "first") else set()
+            forced |= {(i, req.embed_pos - 1) for i in range(n_lines)} if req.mode == "embed" else set()
+            pattern = tone_pattern(req.form, req.pattern[0], first_rhymes)
+            for i, line in enumerate(poem.lines):
+                for j in strict_positions(width):
+                    if (i, j) not in forced:
+                        assert tiny_poet.prosody.tone(line[j]) == pattern[i][j], (poem.lines, i, j)
+
+
+def test_same_seed_same_poems(tiny_poet):
+    req = PoemRequest(form="五绝", mode="keywords", text="春山", n=3, temperature=1.0, seed=11)
+    a, b = tiny_poet.generate(req), tiny_poet.generate(req)
+    assert [p.lines for p in a.poems] == [p.lines for p in b.poems]
+
+
+def test_chosen_rhyme_group(tiny_poet):
+    res = tiny_poet.generate(PoemRequest(form="七绝", mode="first", text="春", rhyme="十一尤", n=2, seed=1))
+    for poem in res.poems:
+        assert "十一尤平" in rhyme_groups(poem.lines, tiny_poet.prosody, True)
+        assert poem.rhyme_group == "十一尤"
+
+
+@pytest.mark.parametrize("req, words", [
+    (PoemRequest(form="七绝", mode="acrostic", text="春山风"), "needs 4"),
+    (PoemRequest(form="五律", mode="embed", text="春山风月"), "needs 8"),
+    (PoemRequest(form="七绝", mode="embed", text="春山风月", embed_pos=9), "position"),
+    (PoemRequest(form="六绝", mode="keywords", text="春"), "unknown form"),
+    (PoemRequest(form="七绝", mode="theme", text="   "), "empty"),
+    (PoemRequest(form="七绝", mode="keywords", text="龘"), "does not know"),
+    (PoemRequest(form="七绝", mode="keywords", text="春", rhyme="九九"), "rhyme group"),
+    (PoemRequest(form="七绝", mode="first", text="春山"), "one character"),
+    (PoemRequest(form="七绝", mode="story", text="春"), "seed mode"),
+])
+def test_bad_requests_get_clear_messages(tiny_poet, req, words):
+    with pytest.raises(InputError, match=words):
+        tiny_poet.generate(req)
+
+
+def test_theme_mode_reports_keywords(tiny_poet):
+    res = tiny_poet.generate(PoemRequest(form="五绝", mode="theme", text="春天的山和水", n=1))
+    assert res.keywords and all(w in "春天的山和水" for w in res.keywords)
+    assert set(res.seed) <= set("春天的山和水")
+
+
+def test_copied_lines_are_reported(tiny_poet):
+    assert tiny_poet.copied(["国破山河在，", "城春草木深。", "春风春雨春，"]) == [1, 2]
+
+
+def test_poem_checkpoint_round_trip(tiny_poet, tmp_path):
+    save_checkpoint(tmp_path / "p", model=tiny_poet.model, vocab=tiny_poet.vocab, kind="poem")
+    model, vocab, meta = load_checkpoint(tmp_path / "p", kind="poem")
+    seed = torch.tensor([tiny_poet.vocab.encode("春山")])
+    text = torch.tensor([tiny_poet.vocab.encode(format_poem(["明月松间照", "清泉石上流"]))])
+    assert isinstance(model, PoemModel) and meta["kind"] == "poem"
+    assert torch.equal(model(seed, shift_right(text, 2)), tiny_poet.model(seed, shift_right(text, 2)))
+    with pytest.raises(Exception, match="poem model, not a couplet"):
+        load_checkpoint(tmp_path / "p", kind="couplet")
+
+
+def test_seed_enters_every_step():
+    torch.manual_seed(0)
+    model = PoemModel(PoemConfig(vocab_size=30, emb_dim=8, hidden=8, dropout=0.0)).eval()
+    text = torch.randint(3, 30, (1, 12))
+    vec_a, _ = model.encode(torch.tensor([[5, 6]]))
+    vec_b, _ = model.encode(torch.tensor([[7, 0]]))
+    h0 = torch.zeros(1, 1, 8)  # same start state: any difference comes from the per-step seed input
+    a, _ = model.decode(text, vec_a, h0)
+    b, _ = model.decode(text, vec_b, h0)
+    assert (a - b).abs().amax(dim=-1).min() > 0   # differs at every position
+
+
+def test_poem_batch_resume(tiny_poet, tmp_path, monkeypatch):
+    texts = ["春山风月", "", "山水", "风花雨月"] * 3
+    reqs = [PoemRequest(form="五绝", mode="acrostic" if len(t) == 4 else "keywords", text=t, n=2,
+                        temperature=1.0, seed=4) for t in texts]
+    fp = {"test": 1}
+    full = tmp_path / "full.jsonl"
+    run_poem_batch(tiny_poet, reqs, texts, full, fingerprint=fp, chunk=2, progress=False, warn=lambda m: None)
+    calls = {"n": 0}
+    real = tiny_poet.generate
+
+    def flaky(req):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(req)
+    out = tmp_path / "out.jsonl"
+    monkeypatch.setattr(tiny_poet, "generate", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run_poem_batch(tiny_poet, reqs, texts, out, fingerprint=fp, chunk=2, progress=False, warn=lambda m: None)
+    monkeypatch.setattr(tiny_poet, "generate", real)
+    counts = run_poem_batch(tiny_poet, reqs, texts, out, fingerprint=fp, chunk=2, progress=False,
+                            warn=lambda m: None)
+    assert counts["resumed_at"] == 4
+    assert out.read_text(encoding="utf-8") == full.read_text(encoding="utf-8")
+    recs = [json.loads(x) for x in full.read_text(encoding="utf-8").splitlines()]
+    assert [r["input_line"] for r in recs if "error" in r] == [2, 6, 10]
+    assert all(check_form(r["lines"], "五绝") for r in recs if "error" not in r)
+    assert all(r["settings"]["seed"] == 4 for r in recs)
