@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="src", required=True, help="checkpoint directory, e.g. runs/couplet/best")
     p.add_argument("--to", dest="dst", default="checkpoints/couplet", help="destination directory")
     p.add_argument("--fp32", action="store_true", help="keep fp32 weights")
+    p.add_argument("--poems", default=None,
+                   help="poem models: poems.jsonl from prepare, indexed so generation can report copied lines")
     return parser
 
 
@@ -219,6 +221,12 @@ def cmd_export(args) -> int:
         if p.exists():
             shutil.copyfile(p, Path(args.dst).parent / "prosody.json")
             break
+    if args.poems:
+        from safetensors.torch import save
+
+        from .fileio import atomic_write_bytes
+        from .poetry import load_corpus_lines
+        atomic_write_bytes(Path(args.dst) / "lines.safetensors", save({"hashes": load_corpus_lines(args.poems)}))
     print(f"exported {args.src} → {args.dst}")
     return 0
 

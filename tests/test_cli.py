@@ -50,3 +50,38 @@ def test_json_output(tmp_path):
     proc = run("couplet", "明月几时有", "--temperature", "0.7", "--n", "3", "--seed", "5", "--json")
     again = run("couplet", "明月几时有", "--temperature", "0.7", "--n", "3", "--seed", "5", "--json")
     assert proc.returncode == 0 and json.loads(proc.stdout) == json.loads(again.stdout)
+
+
+# ---------------------------------------------------------------- the shipped poem model
+def test_poem_cli_default_checkpoint(tmp_path):
+    proc = run("poem", "--acrostic", "春夏秋冬", "--form", "七绝", "--n", "2", "--seed", "3", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    from couplet.poetry import check_form
+    poems = json.loads(proc.stdout)["poems"]
+    assert len(poems) == 2
+    for p in poems:
+        assert check_form(p["lines"], "七绝") and "".join(x[0] for x in p["lines"]) == "春夏秋冬"
+        assert p["rhyme_group"]
+    bad = run("poem", "--acrostic", "春夏秋", "--form", "七绝")
+    assert bad.returncode == 2 and "needs 4" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_poem_seed_steers_the_poem():
+    """Poems from the same seed share more characters with each other than with another seed's."""
+    from couplet.poetry import PoemGenerator, PoemRequest
+    gen = PoemGenerator.load()
+
+    def poems(word, seed):
+        req = PoemRequest(form="五绝", mode="keywords", text=word, n=6, temperature=0.8, seed=seed)
+        return [set("".join(p.lines)) - set("，。") for p in gen.generate(req).poems]
+
+    def overlap(xs, ys):
+        pairs = [(a, b) for a in xs for b in ys if a is not b]
+        return sum(len(a & b) / len(a | b) for a, b in pairs) / len(pairs)
+
+    results = []
+    for a, b in (("春风", "秋雨"), ("明月", "战马"), ("梅花", "江水")):
+        a1, a2, b1 = poems(a, 1), poems(a, 2), poems(b, 1)
+        results.append(overlap(a1, a2) > overlap(a1, b1))
+        assert sum(any(c in p for c in a) for p in a1) >= 3  # the seed chars show up
+    assert all(results)
