@@ -36,6 +36,7 @@ def resumable_write(*, inputs: list[str], output: Path, fingerprint: dict, heade
                     produce: Callable[[int, list[str]], str], warn: Callable[[str], None],
                     progress: bool, desc: str) -> int:
     """Write produce(first_index, chunk_lines) for each chunk; return the index resumed at."""
+    output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
     state_path = output.with_name(output.name + ".partial.json")
     start = 0

@@ -68,7 +68,7 @@ class CoupletGenerator:
     def load(cls, checkpoint: str | Path | None = None, *, prosody: str | Path | None = None,
              device: str = "cpu") -> "CoupletGenerator":
         path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-        model, vocab, meta = load_checkpoint(path, device=device)
+        model, vocab, meta = load_checkpoint(path, device=device, kind="couplet")
         table = Prosody.load(prosody if prosody else find_prosody(path))
         return cls(model, vocab, table, meta)
 

@@ -1,0 +1,123 @@
+"""Web app: `python app.py` serves the couplet and poem generators on http://127.0.0.1:7860.
+
+This file only lays out the page and wires it to `couplet.service`; all logic lives in the package.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import gradio as gr
+
+from couplet.service import Studio, load_models
+
+CSS = """
+.couplet ruby, .poem ruby { font-size: 1.6em; margin: 0 .08em; ruby-position: over; }
+.couplet rt, .poem rt { font-size: .45em; color: #666; }
+ruby.ping { color: #1d4ed8; } ruby.ze { color: #b91c1c; } ruby.either { color: #6b21a8; }
+ruby.mark { text-decoration: underline 3px #d97706; text-underline-offset: .25em; }
+.label { display: inline-block; width: 4em; color: #555; } .score { margin-left: 1em; color: #888; }
+.cand, .upper { margin: .3em 0; } .poem { margin: 1em 0; } .meta, .poem-head { color: #555; }
+.msg.error { color: #b91c1c; font-weight: 600; } .msg.note { color: #92400e; }
+"""
+EXAMPLES = ["春回大地千山秀", "一帆风顺年年好", "天增岁月人增寿", "海内存知己，天涯若比邻", "书山有路勤为径"]
+
+
+def build_app(studio: Studio) -> gr.Blocks:
+    with gr.Blocks(title="对联 · 写诗") as demo:
+        gr.Markdown("# 对联 · 写诗 — couplets and classical poems with RNNs")
+        with gr.Tab("对联", id="couplet"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    upper = gr.Textbox(label="上联", lines=1, max_lines=3, elem_id="upper")
+                    gr.Examples(EXAMPLES, inputs=upper)
+                    lock = gr.Textbox(label="Lock and regenerate: 下联 pattern, _ for blanks (e.g. 春_大_万家_)",
+                                      elem_id="lock")
+                    go = gr.Button("写下联", variant="primary", elem_id="couplet-go")
+                with gr.Column(scale=2):
+                    temperature = gr.Slider(0, 2, value=0, step=0.05, label="temperature (0 = greedy / beam)")
+                    top_k = gr.Slider(0, 100, value=0, step=1, label="top-k (0: off)")
+                    top_p = gr.Slider(0.05, 1, value=1, step=0.05, label="top-p")
+                    n = gr.Slider(1, 10, value=5, step=1, label="candidates")
+                    beam = gr.Checkbox(value=True, label="beam search (at temperature 0)")
+                    seed = gr.Number(value=0, precision=0, label="seed")
+                    tone = gr.Radio(["end", "rhythm", "off"], value="end", label="平仄 rule")
+                    repeats = gr.Checkbox(value=True, label="重字 rule (and no 上联 char reused)")
+                    punct = gr.Checkbox(value=True, label="punctuation in place")
+            out = gr.HTML(elem_id="couplet-out")
+            inputs = [upper, temperature, top_k, top_p, n, beam, seed, tone, repeats, punct, lock]
+
+            def couplet(u, t, k, p, n_, b, s, tn, r, pu, lk):
+                return studio.couplet(u, temperature=t, top_k=k, top_p=p, n=n_, beam=b, seed=s, tone=tn,
+                                      repeats=r, punctuation=pu, lock=lk)
+            go.click(couplet, inputs, out, api_name="couplet")
+            upper.submit(couplet, inputs, out)
+
+        with gr.Tab("写诗", id="poem"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    text = gr.Textbox(label="seed: keywords, first char, theme, acrostic or 嵌字 chars",
+                                      elem_id="poem-text")
+                    mode = gr.Radio(["keywords", "first", "theme", "acrostic", "embed"], value="keywords",
+                                    label="seed mode", elem_id="poem-mode")
+                    form = gr.Radio(["五绝", "七绝", "五律", "七律"], value="七绝", label="form", elem_id="poem-form")
+                    embed_pos = gr.Slider(1, 7, value=1, step=1, label="嵌字 position")
+                    pgo = gr.Button("写诗", variant="primary", elem_id="poem-go")
+                with gr.Column(scale=2):
+                    rhyme = gr.Textbox(value="auto", label="韵 (平水韵 平声 group such as 七阳, or auto)")
+                    pattern = gr.Radio(["off", "平起", "仄起"], value="off", label="平仄 pattern")
+                    ptemp = gr.Slider(0, 2, value=0.8, step=0.05, label="temperature")
+                    ptop_k = gr.Slider(0, 100, value=0, step=1, label="top-k (0: off)")
+                    ptop_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label="top-p")
+                    pn = gr.Slider(1, 10, value=3, step=1, label="candidates")
+                    pseed = gr.Number(value=0, precision=0, label="seed")
+            pout = gr.HTML(elem_id="poem-out")
+            pinputs = [text, form, mode, embed_pos, rhyme, pattern, ptemp, ptop_k, ptop_p, pn, pseed]
+
+            def poem(tx, f, m, e, r, pa, t, k, p, n_, s):
+                return studio.poem(tx, form=f, mode=m, embed_pos=e, rhyme=r, pattern=pa, temperature=t,
+                                   top_k=k, top_p=p, n=n_, seed=s)
+            pgo.click(poem, pinputs, pout, api_name="poem")
+
+        with gr.Tab("批量 batch", id="batch"):
+            upload = gr.File(label="one 上联 or seed per line (.txt)", file_types=[".txt"], type="filepath")
+            with gr.Row():
+                kind = gr.Radio(["couplet", "poem"], value="couplet", label="what to write")
+                fmt = gr.Radio([".jsonl", ".txt", ".tsv"], value=".jsonl", label="result file")
+                bmode = gr.Radio(["keywords", "first", "theme", "acrostic", "embed"], value="keywords",
+                                 label="poem seed mode")
+                bform = gr.Radio(["五绝", "七绝", "五律", "七律"], value="七绝", label="poem form")
+            bgo = gr.Button("run", variant="primary")
+            result = gr.File(label="result")
+            bmsg = gr.HTML()
+            bgo.click(lambda f, k, x, m, fo: studio.batch(f, kind=k, fmt=x, mode=m, form=fo),
+                      [upload, kind, fmt, bmode, bform], [result, bmsg], api_name="batch")
+
+        with gr.Tab("模型 models", id="models"):
+            gr.Markdown(studio.model_info())
+    return demo
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve the couplet and poem generators in a web page.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=7860, help="port to listen on")
+    parser.add_argument("--couplet-checkpoint", default=None, help="couplet checkpoint (default: checkpoints/couplet)")
+    parser.add_argument("--poem-checkpoint", default=None, help="poem checkpoint (default: checkpoints/poem)")
+    parser.add_argument("--concurrency", type=int, default=4, help="requests generated at the same time")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    args = parser.parse_args(argv)
+    models = load_models(args.couplet_checkpoint, args.poem_checkpoint)
+    for err in models.errors.values():
+        print(f"warning: {err}", file=sys.stderr)
+    if models.couplet is None and models.poem is None:
+        print("error: no model could be loaded; see the messages above", file=sys.stderr)
+        return 2
+    demo = build_app(Studio(models))
+    demo.queue(default_concurrency_limit=args.concurrency, max_size=256)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, show_error=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""What the web app calls: both generators behind functions that never raise on bad input.
+
+Every function returns text or HTML for the page. Bad input becomes a short message; all
+user text is HTML-escaped before it reaches the page.
+"""
+from __future__ import annotations
+
+import html
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .checkpoint import CheckpointError
+from .generate import CoupletGenerator, Settings
+from .poetry import FORMS, PoemGenerator, PoemRequest, rhyme_lines
+from .prosody import EITHER, PING, ZE
+from .text import InputError, is_han
+
+MAX_BATCH_LINES = 5000
+TONE_CLASS = {PING: "ping", ZE: "ze", EITHER: "either"}
+
+
+def message(text: str, kind: str = "error") -> str:
+    return f'<div class="msg {kind}">{html.escape(text)}</div>'
+
+
+def annotate(line: str, tone_of, marks: set[int] = frozenset()) -> str:
+    """A line as ruby-annotated HTML: each char with its 平/仄 above it; marked chars underlined."""
+    out = []
+    for i, ch in enumerate(line):
+        tone = tone_of(ch) if is_han(ch) else None
+        cls = TONE_CLASS.get(tone, "none") + (" mark" if i in marks else "")
+        out.append(f'<ruby class="{cls}">{html.escape(ch)}<rt>{html.escape(tone or "")}</rt></ruby>')
+    return "".join(out)
+
+
+@dataclass
+class Loaded:
+    couplet: CoupletGenerator | None
+    poem: PoemGenerator | None
+    errors: dict[str, str]
+
+
+def load_models(couplet_checkpoint: str | None = None, poem_checkpoint: str | None = None) -> Loaded:
+    """Load both generators; a missing or broken checkpoint becomes a message, not a crash."""
+    errors, couplet, poem = {}, None, None
+    try:
+        couplet = CoupletGenerator.load(couplet_checkpoint)
+    except (CheckpointError, OSError, ValueError, KeyError) as e:
+        errors["couplet"] = (f"couplet model not loaded: {e}. Train one with `python train.py couplet ...` "
+                             "and export it to checkpoints/couplet, or pass --couplet-checkpoint.")
+    try:
+        poem = PoemGenerator.load(poem_checkpoint)
+    except (CheckpointError, OSError, ValueError, KeyError) as e:
+        errors["poem"] = (f"poem model not loaded: {e}. Train one with `python train.py poem ...` "
+                          "and export it to checkpoints/poem, or pass --poem-checkpoint.")
+    return Loaded(couplet, poem, errors)
+
+
+class Studio:
+    def __init__(self, models: Loaded):
+        self.models = models
+
+    # ------------------------------------------------------------ couplets
+    def couplet(self, upper: str, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
+                n: int = 5, beam: bool = True, seed: int = 0, tone: str = "end", repeats: bool = True,
+                punctuation: bool = True, lock: str = "") -> str:
+        gen = self.models.couplet
+        if gen is None:
+            return message(self.models.errors["couplet"])
+        n = max(1, min(int(n or 1), 10))
+        settings = Settings(n=n, temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p or 1.0),
+                            beam=max(n, 5) if beam and temperature <= 0 else 0, seed=int(seed or 0),
+                            punctuation=bool(punctuation), repeats=bool(repeats), no_copy=bool(repeats),
+                            tone=tone if tone in ("off", "end", "rhythm") else "end")
+        try:
+            res = gen.generate(upper, settings, lock=lock.strip() or None if isinstance(lock, str) else None)
+        except InputError as e:
+            return message(str(e))
+        tone_of = gen.prosody.tone
+        rows = [f'<div class="upper"><span class="label">上联</span>{annotate(res.upper, tone_of)}</div>']
+        for i, c in enumerate(res.candidates, 1):
+            rows.append(f'<div class="cand" data-lower="{html.escape(c.lower)}"><span class="label">下联{i}</span>'
+                        f'{annotate(c.lower, tone_of)}<span class="score">{c.score:.2f}</span></div>')
+        notes = "".join(message(x, "note") for x in res.notes)
+        return f'<div class="couplet">{"".join(rows)}{notes}</div>'
+
+    # ------------------------------------------------------------ poems
+    def poem(self, text: str, *, form: str = "七绝", mode: str = "keywords", embed_pos: int = 1,
+             rhyme: str = "auto", pattern: str = "off", temperature: float = 0.8, top_k: int = 0,
+             top_p: float = 0.95, n: int = 3, seed: int = 0) -> str:
+        gen = self.models.poem
+        if gen is None:
+            return message(self.models.errors["poem"])
+        req = PoemRequest(form=form, mode=mode, text=text or "", embed_pos=int(embed_pos or 1),
+                          rhyme=rhyme or "auto", pattern=pattern or "off", n=max(1, min(int(n or 1), 10)),
+                          temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p or 1.0),
+                          seed=int(seed or 0))
+        try:
+            res = gen.generate(req)
+        except InputError as e:
+            return message(str(e))
+        n_lines, width = FORMS[req.form]
+        first_rhymes = width == 7
+        rhyme_at = set(rhyme_lines(n_lines, first_rhymes))
+        head = f"seed {html.escape(res.seed)}"
+        if req.mode == "theme":
+            head += f" · keywords (jieba): {html.escape(' '.join(res.keywords))}"
+        parts = [f'<div class="poem-head">{head}</div>']
+        for k, p in enumerate(res.poems, 1):
+            lines = []
+            for i, line in enumerate(p.lines):
+                marks = {width - 1} if i in rhyme_at else set()
+                lines.append(f'<div class="line">{annotate(line, gen.prosody.tone, marks)}</div>')
+            copied = f" · copied lines {p.copied_lines}" if p.copied_lines else ""
+            parts.append(f'<div class="poem" data-lines="{html.escape("|".join(p.lines))}">'
+                         f'<div class="meta">[{k}] 韵 {html.escape(p.rhyme_group or "—")} · score {p.score:.2f}'
+                         f'{html.escape(copied)}</div>{"".join(lines)}</div>')
+        parts += [message(x, "note") for x in res.notes]
+        return "".join(parts)
+
+    # ------------------------------------------------------------ batch
+    def batch(self, file_path: str | None, *, kind: str = "couplet", fmt: str = ".jsonl", mode: str = "keywords",
+              form: str = "七绝", seed: int = 0) -> tuple[str | None, str]:
+        from .batch import run_batch, run_poem_batch
+        if not file_path:
+            return None, message("upload a .txt file with one 上联 or seed per line")
+        try:
+            lines = Path(file_path).read_text(encoding="utf-8-sig").splitlines()
+        except (UnicodeDecodeError, OSError):
+            return None, message("the file is not UTF-8 text")
+        if len(lines) > MAX_BATCH_LINES:
+            return None, message(f"the file has {len(lines)} lines; the page takes at most {MAX_BATCH_LINES} "
+                                 "(use `python -m couplet ... --input` for more)")
+        out = Path(tempfile.mkdtemp(prefix="couplet-batch-")) / f"{kind}s{fmt}"
+        warnings: list[str] = []
+        if kind == "couplet":
+            if self.models.couplet is None:
+                return None, message(self.models.errors["couplet"])
+            if fmt not in (".txt", ".jsonl", ".tsv"):
+                return None, message("couplet results can be .txt, .jsonl or .tsv")
+            counts = run_batch(self.models.couplet, file_path, out, Settings(n=1, seed=int(seed or 0)),
+                               warn=warnings.append, progress=False)
+        else:
+            if self.models.poem is None:
+                return None, message(self.models.errors["poem"])
+            if fmt not in (".txt", ".jsonl"):
+                return None, message("poem results can be .txt or .jsonl")
+            reqs = [PoemRequest(form=form, mode=mode, text=t, n=1, seed=int(seed or 0)) for t in lines]
+            counts = run_poem_batch(self.models.poem, reqs, lines, out, fingerprint={"page": True},
+                                    warn=warnings.append, progress=False)
+        text = f"{counts['ok']} done, {counts['bad']} bad lines"
+        if warnings:
+            text += ": " + "; ".join(warnings[:5]) + (" …" if len(warnings) > 5 else "")
+        return str(out), message(text, "note")
+
+    # ------------------------------------------------------------ models
+    def model_info(self) -> str:
+        rows = []
+        for name, gen in (("couplet", self.models.couplet), ("poem", self.models.poem)):
+            if gen is None:
+                rows.append(f"**{name}**: {self.models.errors[name]}")
+                continue
+            cfg, meta = gen.model.cfg, gen.meta
+            arch = meta.get("train_config", {}).get("arch", cfg.cell)
+            best = (meta.get("record") or {}).get("best") or {}
+            rows.append(f"**{name}**: {arch} ({cfg.cell}, hidden {cfg.hidden}, embedding {cfg.emb_dim}, "
+                        f"{cfg.layers} layer(s)), {meta.get('parameters', 0):,} parameters, vocabulary "
+                        f"{len(gen.vocab):,}; trained {best.get('epoch', '?')} epochs on "
+                        f"{meta.get('train_config', {}).get('sources', 'poems') if name == 'couplet' else 'Tang/Song poems'}"
+                        f"; best validation {best.get('metric', 'ppl')} {best.get('value', float('nan')):.1f}")
+        return "\n\n".join(rows)

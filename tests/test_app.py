@@ -1,0 +1,137 @@
+"""The web app: service functions on bad input, and the real page in headless Chromium."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from couplet.service import Loaded, Studio, load_models
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+BAD = ["", "   ", "春" * 201, "hello 123", "😀😀😀", "<script>alert(1)</script>", "春回\x07大地", "春回龘地千山秀"]
+
+
+@pytest.fixture(scope="module")
+def studio(tiny_generator, tiny_poet):
+    return Studio(Loaded(tiny_generator, tiny_poet, {}))
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_bad_couplet_input_is_a_message(studio, bad):
+    out = studio.couplet(bad)
+    assert out.startswith('<div class="msg error">') and "<script" not in out
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_bad_poem_input_is_a_message(studio, bad):
+    out = studio.poem(bad, mode="theme" if bad.strip() == "" else "keywords")
+    assert out.startswith('<div class="msg error">') and "<script" not in out
+
+
+def test_traditional_input_is_converted_with_a_note(studio):
+    out = studio.couplet("天增歲月人增壽")
+    assert 'class="cand"' in out and "traditional" in out
+
+
+def test_couplet_and_poem_html(studio):
+    out = studio.couplet("天增岁月人增寿", n=3)
+    assert out.count('class="cand"') == 3 and "<rt>平</rt>" in out
+    out = studio.poem("春山风月", mode="acrostic", form="五绝", n=2)
+    assert out.count('class="poem"') == 2 and "ruby" in out
+
+
+def test_missing_checkpoints_become_messages(tmp_path):
+    models = load_models(str(tmp_path / "none"), str(tmp_path / "none2"))
+    studio = Studio(models)
+    assert "python train.py couplet" in studio.couplet("春回大地千山秀")
+    assert "python train.py poem" in studio.poem("春")
+    proc = subprocess.run([sys.executable, str(ROOT / "app.py"), "--couplet-checkpoint", str(tmp_path / "x"),
+                           "--poem-checkpoint", str(tmp_path / "y")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "train" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_batch_tab(studio, tmp_path):
+    f = tmp_path / "in.txt"
+    f.write_text("天增岁月人增寿\n\n明月几时有\n", encoding="utf-8")
+    path, msg = studio.batch(str(f), kind="couplet", fmt=".txt")
+    assert Path(path).read_text(encoding="utf-8").count("\n") == 3 and "1 bad" in msg
+    path, msg = studio.batch(None)
+    assert path is None and "upload" in msg
+
+
+# ---------------------------------------------------------------- the real page
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served_app():
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"app exited: {proc.stdout.read()}")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.fail("Debian chromium is needed for the browser test (apt-get install chromium)")
+    return path
+
+
+@pytest.mark.browser
+def test_page_in_headless_chromium(served_app):
+    from playwright.sync_api import expect, sync_playwright
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.goto(served_app)
+        # 对联: type a 上联, click, read the 下联 candidates
+        page.locator("#upper textarea").fill("春回大地千山秀")
+        page.locator("#couplet-go").click()
+        cand = page.locator("#couplet-out .cand").first
+        expect(cand).to_be_visible(timeout=30000)
+        lowers = page.locator("#couplet-out .cand").evaluate_all("els => els.map(e => e.dataset.lower)")
+        assert lowers and all(len(x) == 7 for x in lowers)
+        page.screenshot(path=str(ARTIFACTS / "app-couplet.png"), full_page=True)
+        # bad input: a message in the page, no injected markup
+        page.locator("#upper textarea").fill("<script>alert(1)</script>")
+        page.locator("#couplet-go").click()
+        expect(page.locator("#couplet-out .msg.error")).to_be_visible(timeout=30000)
+        assert page.locator("#couplet-out script").count() == 0
+        # 写诗: a 七绝 acrostic
+        page.get_by_role("tab", name="写诗").click()
+        page.locator("#poem-text textarea").fill("春夏秋冬")
+        page.locator("#poem-mode").get_by_text("acrostic", exact=True).click()
+        page.locator("#poem-form").get_by_text("七绝", exact=True).click()
+        page.locator("#poem-go").click()
+        poem = page.locator("#poem-out .poem").first
+        expect(poem).to_be_visible(timeout=60000)
+        lines = poem.get_attribute("data-lines").split("|")
+        assert len(lines) == 4 and all(len(x) == 8 for x in lines)
+        assert "".join(x[0] for x in lines) == "春夏秋冬" and [x[-1] for x in lines] == list("，。，。")
+        page.screenshot(path=str(ARTIFACTS / "app-poem.png"), full_page=True)
+        browser.close()
