@@ -29,6 +29,7 @@ def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m couplet", description="Chinese couplets with RNNs.")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("bench", help="measure speed and memory (see `python -m couplet bench --help`)")
 
     p = sub.add_parser("prepare", help="build training pairs and the tone table from the real corpora")
     p.add_argument("--poetry", default=None,
@@ -232,6 +233,10 @@ def cmd_export(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # the benchmark keeps its own flags in couplet.bench
+        from .bench import main as bench_main
+        return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         commands = {"prepare": cmd_prepare, "couplet": cmd_couplet, "poem": cmd_poem, "export": cmd_export}

@@ -212,54 +212,92 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
 
 
 # ---------------------------------------------------------------- decoding
+class PoemState:
+    """Per-row decoding state: chosen ids, rhyme groups still open, rhyme chars used."""
+
+    def __init__(self, plan: PoemPlan, tables: PoemTables, rows: int):
+        t_len, v = plan.allowed.shape
+        self.plan, self.tables = plan, tables
+        self.out = torch.zeros(rows, t_len, dtype=torch.long)
+        self.groups = plan.groups.unsqueeze(0).repeat(rows, 1)            # (R, G)
+        self.used_rhyme = torch.zeros(rows, v, dtype=torch.bool)
+        self.member_f = tables.member.float()
+
+    def mask(self, t: int) -> torch.Tensor:
+        """(R, V) chars allowed at step t, given what each row has written so far."""
+        plan, out = self.plan, self.out
+        rows = out.shape[0]
+        mask = plan.allowed[t].unsqueeze(0).repeat(rows, 1)
+        if plan.forced[t] >= 0:
+            return mask
+        if t in plan.rhyme_pos:
+            rhyming = (self.groups.float() @ self.member_f.T) > 0                 # (R, V)
+            narrowed = mask & rhyming & ~self.used_rhyme
+            ok = narrowed.any(dim=1)
+            mask[ok] = narrowed[ok]
+        if t in plan.line_end:  # no line may repeat an earlier one
+            width = plan.width + 1
+            line = plan.line_end[t]
+            j = t - line * width                                                 # column of this step
+            rest = plan.forced[t + 1:(line + 1) * width - 1]                     # forced chars after it
+            for k in range(line):
+                same = (out[:, k * width: k * width + j] == out[:, line * width: t]).all(dim=1)
+                same &= (out[:, k * width + j + 1: (k + 1) * width - 1] == rest).all(dim=1)
+                if same.any():
+                    narrowed = mask.clone()
+                    narrowed[same, out[same, k * width + j]] = False
+                    ok = narrowed.any(dim=1)
+                    mask[ok] = narrowed[ok]
+        return mask
+
+    def update(self, t: int, tok: torch.Tensor) -> None:
+        self.out[:, t] = tok
+        if t in self.plan.rhyme_pos:
+            narrowed = self.groups & self.tables.member[tok]
+            keep = narrowed.any(dim=1)
+            self.groups[keep] = narrowed[keep]
+            self.used_rhyme[torch.arange(len(tok)), tok] = True
+
+
 @torch.inference_mode()
 def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *, rows: int,
                  temperature: float, top_k: int, top_p: float, generator: torch.Generator
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Write `rows` poems at once. Returns ids (R, T), summed log-probs (R,), rhyme groups (R, G)."""
-    t_len, v = plan.allowed.shape
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Write `rows` poems at once: seed encoded once, one decoder step per char, hidden state
+    carried. Returns ids (R, T) and summed log-probs (R,)."""
     device = next(model.parameters()).device
     vec, hidden = model.encode(seed_ids.to(device).expand(rows, -1))
-    out = torch.zeros(rows, t_len, dtype=torch.long)
+    state = PoemState(plan, tables, rows)
     score = torch.zeros(rows)
-    groups = plan.groups.unsqueeze(0).repeat(rows, 1)                    # (R, G)
-    used_rhyme = torch.zeros(rows, v, dtype=torch.bool)
-    member_f = tables.member.float()
     prev = torch.full((rows, 1), Vocab.bos_id, dtype=torch.long, device=device)
-    width = plan.width + 1
-    for t in range(t_len):
+    for t in range(plan.allowed.shape[0]):
         logits, hidden = model.decode(prev, vec, hidden)
         logp = torch.log_softmax(logits[:, 0].float(), dim=-1).cpu()
-        mask = plan.allowed[t].unsqueeze(0).repeat(rows, 1)
-        if plan.forced[t] < 0:
-            if t in plan.rhyme_pos:
-                rhyming = (groups.float() @ member_f.T) > 0                  # (R, V)
-                narrowed = mask & rhyming & ~used_rhyme
-                ok = narrowed.any(dim=1)
-                mask[ok] = narrowed[ok]
-            if t in plan.line_end:  # no line may repeat an earlier one
-                line = plan.line_end[t]
-                j = t - line * width                                    # column of this step
-                rest = plan.forced[t + 1:(line + 1) * width - 1]        # forced chars after it
-                for k in range(line):
-                    same = (out[:, k * width: k * width + j] == out[:, line * width: t]).all(dim=1)
-                    same &= (out[:, k * width + j + 1: (k + 1) * width - 1] == rest).all(dim=1)
-                    if same.any():
-                        narrowed = mask.clone()
-                        narrowed[same, out[same, k * width + j]] = False
-                        ok = narrowed.any(dim=1)
-                        mask[ok] = narrowed[ok]
-        tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
+        tok = sample_next(logp.masked_fill(~state.mask(t), float("-inf")), temperature=temperature,
                           top_k=top_k, top_p=top_p, generator=generator)
-        out[:, t] = tok
+        state.update(t, tok)
         score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
-        if t in plan.rhyme_pos:
-            narrowed = groups & tables.member[tok]
-            keep = narrowed.any(dim=1)
-            groups[keep] = narrowed[keep]
-            used_rhyme[torch.arange(rows), tok] = True
         prev = tok.view(rows, 1).to(device)
-    return out, score, groups
+    return state.out, score
+
+
+@torch.inference_mode()
+def sample_poem_naive(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *,
+                      temperature: float, top_k: int, top_p: float, generator: torch.Generator
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The simple way, for checking and benchmarking: one poem, the whole model rerun over the
+    prefix at every step. Same rules, same result as `sample_poems` with one row."""
+    state = PoemState(plan, tables, 1)
+    score = torch.zeros(1)
+    prev = torch.full((1, 1), Vocab.bos_id, dtype=torch.long)
+    for t in range(plan.allowed.shape[0]):
+        logp = torch.log_softmax(model(seed_ids, prev)[:, -1].float(), dim=-1)
+        tok = sample_next(logp.masked_fill(~state.mask(t), float("-inf")), temperature=temperature,
+                          top_k=top_k, top_p=top_p, generator=generator)
+        state.update(t, tok)
+        score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
+        prev = torch.cat([prev, tok.view(1, 1)], dim=1)
+    return state.out, score
 
 
 # ---------------------------------------------------------------- the generator
@@ -346,7 +384,7 @@ class PoemGenerator:
         rows = n if req.temperature > 0 else 1
         if req.max_copied >= 0 and req.temperature > 0:
             rows = 3 * n  # draw extra so that enough pass the copy limit
-        ids, scores, _ = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
+        ids, scores = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
                                            temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
                                            generator=gen)
         poems, seen = [], set()

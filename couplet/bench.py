@@ -1,0 +1,235 @@
+"""`python -m couplet bench`: speed and memory on this machine, fast path beside the naive one.
+
+Every latency is measured after warm-up over repeated runs (median and p95). The naive figures
+come from the reference decoders in the same run (the whole model rerun over the prefix at every
+step, one item at a time), so each speed-up is a ratio measured side by side.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import torch
+
+from .decode import beam_search_naive, sample_naive
+from .generate import REPO_ROOT, CoupletGenerator, Settings
+from .model import CoupletModel, ModelConfig, shift_right
+from .poetry import PoemGenerator, PoemRequest, make_poem_plan, sample_poem_naive
+
+UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
+
+
+def timed(fn, *, warmup: int, repeat: int) -> dict[str, float]:
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t0) * 1000)
+    ts.sort()
+    return {"p50": statistics.median(ts), "p95": ts[min(len(ts) - 1, int(0.95 * len(ts)))]}
+
+
+def _naive_couplet(gen: CoupletGenerator, upper: str, s: Settings):
+    plan, _ = gen.plan(upper, s)
+    if s.beam:
+        return beam_search_naive(gen.model, plan, beam=s.beam)
+    return sample_naive(gen.model, plan, temperature=s.temperature, generator=torch.Generator().manual_seed(0))
+
+
+def _naive_poem(gen: PoemGenerator, req: PoemRequest):
+    seed, _, forced, _ = gen.prepare(req)
+    plan, _ = make_poem_plan(req, forced, gen.tables)
+    ids = torch.tensor([gen.vocab.encode(seed)])
+    return sample_poem_naive(gen.model, plan, gen.tables, ids, temperature=req.temperature, top_k=req.top_k,
+                             top_p=req.top_p, generator=torch.Generator().manual_seed(0))
+
+
+def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, float]:
+    """chars/s of the training step for a fixed config (vocab 6000, emb 192, hidden 320, BiGRU,
+    batch 128 x 7 chars); on CUDA also a bare fused-cuDNN loop with the same shapes."""
+    torch.manual_seed(0)
+    dev = torch.device(device)
+    v, b, n = 6000, 128, 7
+    model = CoupletModel(ModelConfig(vocab_size=v, emb_dim=192, hidden=320)).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    src, tgt = torch.randint(3, v, (b, n), device=dev), torch.randint(3, v, (b, n), device=dev)
+    use_amp = amp and dev.type == "cuda"
+
+    def step():
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits = model(src, shift_right(tgt, 2))
+        loss = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), tgt)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    def rate(fn) -> float:
+        for _ in range(3):
+            fn()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        return b * n * steps / (time.perf_counter() - t0)
+
+    out = {"train_chars_per_s": rate(step)}
+    if dev.type == "cuda":  # the bare loop: the same layers called directly, no rules, no wrappers
+        emb = torch.nn.Embedding(v, 192).to(dev)
+        enc = torch.nn.GRU(192, 320, batch_first=True, bidirectional=True).to(dev)
+        dec = torch.nn.GRU(192 + 320, 320, batch_first=True).to(dev)
+        proj = torch.nn.Linear(640, 192).to(dev)
+        head = torch.nn.Linear(192, v).to(dev)
+        params = [p for m in (emb, enc, dec, proj, head) for p in m.parameters()]
+        bare_opt = torch.optim.AdamW(params, lr=1e-3)
+
+        def bare():
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+                mem, _ = enc(emb(src))
+                mem = mem[..., :320]
+                out_, _ = dec(torch.cat([emb(tgt), mem], dim=-1))
+                logits = head(proj(torch.cat([out_, mem], dim=-1)))
+            loss = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), tgt)
+            bare_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            bare_opt.step()
+        out["train_chars_per_s_bare"] = rate(bare)
+        out["train_vs_bare_ratio"] = out["train_chars_per_s"] / out["train_chars_per_s_bare"]
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def startup_times() -> dict[str, float]:
+    """Process start to first 下联 for the CLI, and to the first served page for the app."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "couplet", "couplet", UPPER7], env=env, check=True, capture_output=True)
+    cli = time.perf_counter() - t0
+    port = _free_port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py"), "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    app = float("nan")
+    try:
+        while time.perf_counter() - t0 < 120 and proc.poll() is None:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+                app = time.perf_counter() - t0
+                break
+            except OSError:
+                time.sleep(0.05)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {"cli_first_result_s": cli, "app_ready_s": app}
+
+
+def rss_child() -> float:
+    """Peak RSS (MB) of a fresh process that loads both models and generates."""
+    code = ("import resource; from couplet.generate import CoupletGenerator; from couplet.poetry import "
+            "PoemGenerator, PoemRequest; c = CoupletGenerator.load(); p = PoemGenerator.load(); "
+            f"c.generate('{UPPER7}'); p.generate(PoemRequest(form='七律', text='春')); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 200, startup: bool = True,
+        log=print) -> dict[str, float]:
+    cg, pg = CoupletGenerator.load(), PoemGenerator.load()
+    r: dict[str, float] = {}
+    w = max(2, repeat // 10)
+    cases = {"greedy": Settings(n=1), "beam5": Settings(n=5, beam=5), "sample": Settings(n=1, temperature=0.8)}
+    for name, s in cases.items():
+        for suffix, upper in (("", UPPER7), ("_20char", UPPER20)):
+            t = timed(lambda: cg.generate(upper, s), warmup=w, repeat=repeat)
+            r[f"couplet_{name}{suffix}_p50_ms"], r[f"couplet_{name}{suffix}_p95_ms"] = t["p50"], t["p95"]
+            t = timed(lambda: _naive_couplet(cg, upper, s), warmup=1, repeat=max(3, repeat // 3))
+            r[f"couplet_{name}{suffix}_p50_ms_naive"] = t["p50"]
+        log(f"couplet {name}: {r[f'couplet_{name}_p50_ms']:.2f} ms (naive {r[f'couplet_{name}_p50_ms_naive']:.2f})")
+    poems = {"poem_7jue": PoemRequest(form="七绝", text="春", n=1),
+             "poem_7lv": PoemRequest(form="七律", text="春", n=1),
+             "poem_7jue_rules": PoemRequest(form="七绝", text="春", n=1, pattern="平起"),
+             "poem_7lv_rules": PoemRequest(form="七律", text="春", n=1, pattern="仄起")}
+    for name, req in poems.items():
+        t = timed(lambda: pg.generate(req), warmup=w, repeat=repeat)
+        r[f"{name}_p50_ms"], r[f"{name}_p95_ms"] = t["p50"], t["p95"]
+        r[f"{name}_p50_ms_naive"] = timed(lambda: _naive_poem(pg, req), warmup=1, repeat=max(3, repeat // 3))["p50"]
+        log(f"{name}: {r[f'{name}_p50_ms']:.2f} ms (naive {r[f'{name}_p50_ms_naive']:.2f})")
+    base = ["春回大地千山秀", "一帆风顺年年好", "天增岁月人增寿", "海内存知己", "书山有路勤为径，学海无涯苦作舟"]
+    lines = [base[i % len(base)] for i in range(batch_lines)]
+    t0 = time.perf_counter()
+    cg.generate_batch(lines, Settings(n=1))
+    r["couplet_batch_per_s"] = batch_lines / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for x in lines[:naive_batch_lines]:
+        _naive_couplet(cg, x, Settings(n=1))
+    r["couplet_batch_per_s_naive"] = naive_batch_lines / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    k = max(1, repeat // 3)
+    for i in range(k):
+        pg.generate(PoemRequest(form="七绝", text="春山", n=10, seed=i))
+    r["poem_batch_per_s"] = 10 * k / (time.perf_counter() - t0)
+    log(f"batch: {r['couplet_batch_per_s']:.0f} couplets/s (naive {r['couplet_batch_per_s_naive']:.0f}), "
+        f"{r['poem_batch_per_s']:.1f} poems/s")
+    r.update(train_speed("cpu"))
+    if torch.cuda.is_available():
+        r.update({f"{k}_cuda": v for k, v in train_speed("cuda").items()})
+    r["peak_rss_mb"] = rss_child()
+    if startup:
+        r.update(startup_times())
+    r["threads"] = torch.get_num_threads()
+    return r
+
+
+TARGETS = {"couplet_greedy_p50_ms": ("<=", 3), "couplet_beam5_p50_ms": ("<=", 10), "poem_7jue_p50_ms": ("<=", 30),
+           "couplet_batch_per_s": (">=", 2000), "cli_first_result_s": ("<=", 3), "app_ready_s": ("<=", 5)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m couplet bench", description=__doc__.splitlines()[0])
+    p.add_argument("--repeat", type=int, default=30, help="timed runs per latency figure")
+    p.add_argument("--batch-lines", type=int, default=10000, help="上联 in the batch-throughput run")
+    p.add_argument("--no-startup", action="store_true", help="skip the CLI and app start-up timings")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    quiet = args.json
+    r = run(repeat=args.repeat, batch_lines=args.batch_lines, startup=not args.no_startup,
+            log=(lambda *_: None) if quiet else print)
+    if args.json:
+        print(json.dumps({k: round(v, 3) for k, v in r.items()}))
+        return 0
+    print()
+    width = max(len(k) for k in r)
+    for k, v in r.items():
+        target = TARGETS.get(k)
+        mark = ""
+        if target:
+            ok = v <= target[1] if target[0] == "<=" else v >= target[1]
+            mark = f"   target {target[0]} {target[1]}: {'met' if ok else 'MISSED'}"
+        print(f"{k:<{width}}  {v:10.2f}{mark}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
