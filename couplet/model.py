@@ -24,17 +24,8 @@ ARCHS = {
 }
 
 
-@dataclass
-class ModelConfig:
-    vocab_size: int
-    cell: str = "gru"            # one of rnn.CELLS
-    bidirectional: bool = True   # encoder only; the decoder runs left to right
-    emb_dim: int = 256           # also the width of the tied output projection
-    hidden: int = 384
-    layers: int = 1
-    dropout: float = 0.1
-    attention: bool = True
-    max_len: int = 64            # longest 上联 accepted at generation time
+class _Config:
+    """Shared by the model configs: a checked cell name and a plain-dict form for checkpoints."""
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -44,8 +35,21 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict):
         return cls(**d)
+
+
+@dataclass
+class ModelConfig(_Config):
+    vocab_size: int
+    cell: str = "gru"            # one of rnn.CELLS
+    bidirectional: bool = True   # encoder only; the decoder runs left to right
+    emb_dim: int = 256           # also the width of the tied output projection
+    hidden: int = 384
+    layers: int = 1
+    dropout: float = 0.1
+    attention: bool = True
+    max_len: int = 64            # longest 上联 accepted at generation time
 
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -117,7 +121,7 @@ def count_parameters(model: nn.Module) -> int:
 
 
 @dataclass
-class PoemConfig:
+class PoemConfig(_Config):
     vocab_size: int
     cell: str = "gru"
     bidirectional: bool = True   # seed encoder only; the poem is written left to right
@@ -126,17 +130,6 @@ class PoemConfig:
     layers: int = 1
     dropout: float = 0.1
     max_seed: int = 4            # seed characters the model reads
-
-    def __post_init__(self):
-        if self.cell not in CELLS:
-            raise ValueError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PoemConfig":
-        return cls(**d)
 
 
 class PoemModel(nn.Module):

@@ -118,41 +118,36 @@ def prepared(corpora, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_generator(prepared):
-    """An untrained tiny model over the fixture vocabulary: rules must hold whatever it predicts."""
+def fixture_vocab(prepared):
     from collections import Counter
 
     from couplet.corpus import read_pairs
-    from couplet.generate import CoupletGenerator
-    from couplet.model import CoupletModel, ModelConfig
-    from couplet.prosody import Prosody
     from couplet.vocab import Vocab
     counts = Counter()
     for split in ("train", "valid", "test"):
         for p in read_pairs(prepared / f"{split}.tsv"):
             counts.update(p.upper + p.lower)
-    vocab = Vocab.build(counts)
-    torch.manual_seed(0)
-    model = CoupletModel(ModelConfig(vocab_size=len(vocab), emb_dim=16, hidden=16, dropout=0.0))
-    return CoupletGenerator(model, vocab, Prosody.load(prepared / "prosody.json"))
+    return Vocab.build(counts)
 
 
 @pytest.fixture(scope="session")
-def tiny_poet(prepared):
-    """An untrained tiny poem model over the fixture vocabulary: the form rules must hold anyway."""
-    from collections import Counter
+def tiny_generator(prepared, fixture_vocab):
+    """An untrained tiny model over the fixture vocabulary: rules must hold whatever it predicts."""
+    from couplet.generate import CoupletGenerator
+    from couplet.model import CoupletModel, ModelConfig
+    from couplet.prosody import Prosody
+    torch.manual_seed(0)
+    model = CoupletModel(ModelConfig(vocab_size=len(fixture_vocab), emb_dim=16, hidden=16, dropout=0.0))
+    return CoupletGenerator(model, fixture_vocab, Prosody.load(prepared / "prosody.json"))
 
-    from couplet.corpus import read_pairs
+
+@pytest.fixture(scope="session")
+def tiny_poet(prepared, fixture_vocab):
+    """An untrained tiny poem model over the fixture vocabulary: the form rules must hold anyway."""
     from couplet.model import PoemConfig, PoemModel
     from couplet.poetry import PoemGenerator, load_corpus_lines
     from couplet.prosody import Prosody
-    from couplet.vocab import Vocab
-    counts = Counter()
-    for split in ("train", "valid", "test"):
-        for p in read_pairs(prepared / f"{split}.tsv"):
-            counts.update(p.upper + p.lower)
-    vocab = Vocab.build(counts)
     torch.manual_seed(0)
-    model = PoemModel(PoemConfig(vocab_size=len(vocab), emb_dim=16, hidden=16, dropout=0.0))
-    return PoemGenerator(model, vocab, Prosody.load(prepared / "prosody.json"),
+    model = PoemModel(PoemConfig(vocab_size=len(fixture_vocab), emb_dim=16, hidden=16, dropout=0.0))
+    return PoemGenerator(model, fixture_vocab, Prosody.load(prepared / "prosody.json"),
                          corpus_lines=load_corpus_lines(prepared / "poems.jsonl"))
