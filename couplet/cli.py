@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m couplet", description="Chinese couplets with RNNs.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("bench", help="measure speed and memory (see `python -m couplet bench --help`)")
+    sub.add_parser("eval", help="BLEU, distinct, perplexity and rule accuracies (see `python -m couplet eval --help`)")
 
     p = sub.add_parser("prepare", help="build training pairs and the tone table from the real corpora")
     p.add_argument("--poetry", default=None,
@@ -234,9 +235,16 @@ def cmd_export(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:  # the benchmark keeps its own flags in couplet.bench
+    if argv[:1] == ["bench"]:  # the benchmark and the evaluation keep their own flags
         from .bench import main as bench_main
         return bench_main(argv[1:])
+    if argv[:1] == ["eval"]:
+        from .evaluate import main as eval_main
+        try:
+            return eval_main(argv[1:])
+        except (CheckpointError, FileNotFoundError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
     try:
         commands = {"prepare": cmd_prepare, "couplet": cmd_couplet, "poem": cmd_poem, "export": cmd_export}

@@ -1,0 +1,263 @@
+"""`python -m couplet eval ...`: how good are couplets and poems, in the numbers this field uses.
+
+Couplets: character BLEU-4 (sacrebleu corpus BLEU with brevity penalty, characters as tokens, and
+the mean of smoothed sentence BLEU), distinct-1/2, perplexity of the reference 下联 (with a
+checkpoint), and rule accuracies: equal length, punctuation aligned, 重字 mirrored, no copied
+上联 char, final 平仄 opposed, position-wise opposition, word-structure (jieba POS) agreement.
+Poems: format, rhyme (平水韵), regulated-verse tone pattern, acrostic, distinct-1/2, copied lines.
+Predictions can come from any system (a file) or be generated with a checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+from .decode import tone_targets
+from .poetry import FORMS, check_form, rhyme_groups, strict_positions, tone_pattern
+from .prosody import EITHER, PING, ZE, Prosody
+from .text import is_han
+
+OPPOSITE = {PING: ZE, ZE: PING}
+
+
+def distinct(lines: list[str], n: int) -> float:
+    grams = [line[i:i + n] for line in lines for i in range(len(line) - n + 1)
+             if all(is_han(c) for c in line[i:i + n])]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def bleu(hyps: list[str], refs: list[str]) -> dict[str, float]:
+    import sacrebleu
+    corpus = sacrebleu.corpus_bleu(hyps, [refs], tokenize="char").score
+    sent = [sacrebleu.sentence_bleu(h, [r], tokenize="char", smooth_method="exp").score for h, r in zip(hyps, refs)]
+    return {"bleu4_corpus": corpus, "bleu4_sentence_mean": sum(sent) / max(len(sent), 1)}
+
+
+@lru_cache(maxsize=1)
+def _posseg():
+    import jieba
+    import jieba.posseg
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.posseg
+
+
+def char_pos(line: str) -> list[str]:
+    """The jieba part-of-speech class (first letter) of the word each char belongs to."""
+    tags = []
+    for word, flag in _posseg().cut(line):
+        tags += [flag[:1]] * len(word)
+    return tags
+
+
+def couplet_rules(upper: str, lower: str, prosody: Prosody) -> dict[str, float | None]:
+    """Per-pair rule checks; None where a rule does not apply."""
+    same_len = len(upper) == len(lower)
+    r: dict[str, float | None] = {"equal_length": float(same_len)}
+    if not same_len:
+        return {**r, "punctuation_aligned": 0.0, "repeats_mirrored": 0.0, "no_copied_char": 0.0,
+                "final_tone_opposed": None, "position_opposition": None, "pos_agreement": None}
+    han = [i for i, c in enumerate(upper) if is_han(c)]
+    r["punctuation_aligned"] = float(all((is_han(a) == is_han(b)) and (is_han(a) or a == b)
+                                         for a, b in zip(upper, lower)))
+    r["repeats_mirrored"] = float(all((upper[i] == upper[j]) == (lower[i] == lower[j])
+                                      for k, i in enumerate(han) for j in han[k + 1:]))
+    r["no_copied_char"] = float(not ({lower[i] for i in han} & set(upper)))
+    last = han[-1] if han else None
+    want = OPPOSITE.get(prosody.tone(upper[last])) if last is not None else None
+    r["final_tone_opposed"] = None if want is None else float(prosody.tone(lower[last]) == want)
+    targets = [(i, t) for i, t in enumerate(tone_targets(upper, prosody, "rhythm")) if t is not None]
+    r["position_opposition"] = (sum(prosody.tone(lower[i]) == t for i, t in targets) / len(targets)
+                                if targets else None)
+    pu, pl = char_pos(upper), char_pos(lower)
+    r["pos_agreement"] = sum(a == b for a, b in zip(pu, pl)) / len(pu) if len(pu) == len(pl) and pu else None
+    return r
+
+
+def _mean(values) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def couplet_metrics(uppers: list[str], hyps: list[str], refs: list[str] | None, prosody: Prosody) -> dict:
+    """BLEU and distinct over all pairs (an empty 下联 scores zero); rule accuracies over the
+    pairs that got a 下联 (`answered`: inputs a system rejects, e.g. for unknown chars, are not
+    counted as rule breaks)."""
+    rules = [couplet_rules(u, h, prosody) for u, h in zip(uppers, hyps) if h]
+    out = {"pairs": len(uppers), "answered": sum(1 for h in hyps if h) / max(len(hyps), 1)}
+    if refs is not None:
+        out.update(bleu(hyps, refs))
+    out["distinct1"], out["distinct2"] = distinct(hyps, 1), distinct(hyps, 2)
+    for key in rules[0] if rules else []:
+        out[key] = _mean(r[key] for r in rules)
+    return out
+
+
+def perplexity(gen, uppers: list[str], refs: list[str]) -> float:
+    """Perplexity of the reference 下联 under a couplet model (pairs it can encode)."""
+    import torch
+    from .model import shift_right
+    nll, chars = 0.0, 0
+    with torch.inference_mode():
+        for u, r in zip(uppers, refs):
+            if len(u) != len(r) or not all(c in gen.vocab.stoi for c in u + r):
+                continue
+            src = torch.tensor([gen.vocab.encode(u)])
+            tgt = torch.tensor([gen.vocab.encode(r)])
+            logits = gen.model(src, shift_right(tgt, gen.vocab.bos_id))
+            nll += torch.nn.functional.cross_entropy(logits[0].float(), tgt[0], reduction="sum").item()
+            chars += len(r)
+    return math.exp(nll / chars) if chars else float("nan")
+
+
+# ---------------------------------------------------------------- poems
+def best_pattern_accuracy(lines: list[str], form: str, prosody: Prosody) -> float:
+    """Share of the strict positions whose tone fits the closer of the 平起/仄起 patterns
+    (with or without the first line rhyming); 中 (either) counts as fitting."""
+    width = FORMS[form][1]
+    bodies = [x.rstrip("，。") for x in lines]
+    best = 0.0
+    for start in (PING, ZE):
+        for first in (True, False):
+            pat = tone_pattern(form, start, first)
+            pos = [(i, j) for i in range(len(bodies)) for j in strict_positions(width)]
+            ok = sum(prosody.tone(bodies[i][j]) in (pat[i][j], EITHER) for i, j in pos)
+            best = max(best, ok / len(pos))
+    return best
+
+
+def poem_metrics(records: list[dict], prosody: Prosody, corpus_lines=None) -> dict:
+    from .poetry import line_hash
+    forms = [r.get("form", "七绝") for r in records]
+    ok_form = [check_form(r["lines"], f) for r, f in zip(records, forms)]
+    out: dict = {"poems": len(records), "format_accuracy": _mean(map(float, ok_form))}
+    rhymes, patterns, acro = [], [], []
+    for r, f, ok in zip(records, forms, ok_form):
+        if not ok:
+            rhymes.append(0.0)
+            continue
+        width = FORMS[f][1]
+        rhymes.append(float(bool(rhyme_groups(r["lines"], prosody, width == 7) or
+                                 rhyme_groups(r["lines"], prosody, False))))
+        patterns.append(best_pattern_accuracy(r["lines"], f, prosody))
+        if r.get("acrostic"):
+            acro.append(float("".join(x[0] for x in r["lines"]) == r["acrostic"]))
+    out["rhyme_accuracy"] = _mean(rhymes)
+    out["tone_pattern_accuracy"] = _mean(patterns)
+    out["acrostic_accuracy"] = _mean(acro)
+    bodies = [x.rstrip("，。") for r in records for x in r["lines"]]
+    out["distinct1"], out["distinct2"] = distinct(bodies, 1), distinct(bodies, 2)
+    if corpus_lines is not None and len(corpus_lines):
+        import torch
+        hashes = torch.tensor([line_hash(b) for b in bodies], dtype=torch.int32)
+        idx = torch.searchsorted(corpus_lines, hashes).clamp(max=len(corpus_lines) - 1)
+        out["copied_line_share"] = (corpus_lines[idx] == hashes).float().mean().item() if len(bodies) else 0.0
+    return out
+
+
+def read_couplet_pairs(path: str | Path, source: str | None) -> tuple[list[str], list[str]]:
+    """上联/下联 from a prepare split (.tsv, optionally one source) or a couplet-dataset dir."""
+    from .corpus import couplet_files, read_pairs
+    from .text import clean_corpus_line
+    p = Path(path)
+    if p.is_dir():
+        ups, refs = [], []
+        for fin, fout in couplet_files(p):
+            ups += [clean_corpus_line(x) for x in fin.read_text(encoding="utf-8-sig").splitlines()]
+            refs += [clean_corpus_line(x) for x in fout.read_text(encoding="utf-8-sig").splitlines()]
+        return ups, refs
+    pairs = [x for x in read_pairs(p) if source in (None, "all") or x.source == source]
+    return [x.upper for x in pairs], [x.lower for x in pairs]
+
+
+def read_predictions(path: str | Path) -> list[str]:
+    p = Path(path)
+    lines = p.read_text(encoding="utf-8-sig").splitlines()
+    if p.suffix == ".jsonl":
+        return [json.loads(x).get("lower", "") for x in lines]
+    if p.suffix == ".tsv":
+        return [x.split("\t")[1] for x in lines[1:]]
+    return lines
+
+
+def _shown(key: str, v) -> str:
+    if v is None:
+        return "—"
+    if key in ("pairs", "poems"):
+        return str(v)
+    if key.startswith(("bleu", "perplexity")):
+        return f"{v:.2f}"
+    return f"{100 * v:.2f}%"
+
+
+def format_table(columns: dict[str, dict]) -> str:
+    """Metrics side by side, one column per system."""
+    names = list(columns)
+    keys = list(dict.fromkeys(k for m in columns.values() for k in m))
+    rows = [f"{'metric':<24}" + "".join(f"{n:>18}" for n in names)]
+    for k in keys:
+        rows.append(f"{k:<24}" + "".join(f"{_shown(k, columns[n].get(k)):>18}" for n in names))
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+    p = argparse.ArgumentParser(prog="python -m couplet eval", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="what", required=True)
+    c = sub.add_parser("couplet", help="evaluate 下联 against references")
+    c.add_argument("--pairs", default="data/processed/test.tsv",
+                   help="a split written by prepare (.tsv) or a couplet-dataset folder (in.txt/out.txt)")
+    c.add_argument("--source", default="couplet", help="with a .tsv: couplet, lvshi, poem or all")
+    c.add_argument("--predictions", default=None, help="下联 from any system: .txt (one per line), .jsonl, .tsv")
+    c.add_argument("--checkpoint", default=None, help="couplet checkpoint to generate with and score perplexity")
+    c.add_argument("--beam", type=int, default=0, help="generate with beam search of this width (0: greedy)")
+    c.add_argument("--limit", type=int, default=0, help="evaluate the first N pairs only (0: all)")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    q = sub.add_parser("poem", help="evaluate generated poems (.jsonl with lines and form)")
+    q.add_argument("--predictions", required=True, help="poems .jsonl, e.g. from `python -m couplet poem --output`")
+    q.add_argument("--poems", default=None, help="poems.jsonl from prepare, for the copied-lines share")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    for x in (c, q):
+        x.add_argument("--prosody", default=None, help="prosody.json (default: checkpoints/prosody.json)")
+    args = p.parse_args(argv)
+    from .generate import DEFAULT_CHECKPOINT, CoupletGenerator, Settings
+    prosody = Prosody.load(args.prosody or DEFAULT_CHECKPOINT.parent / "prosody.json")
+    if args.what == "poem":
+        records = [json.loads(x) for x in Path(args.predictions).read_text(encoding="utf-8").splitlines() if x]
+        records = [r for r in records if "lines" in r]
+        lines = None
+        if args.poems:
+            from .poetry import load_corpus_lines
+            lines = load_corpus_lines(args.poems)
+        m = poem_metrics(records, prosody, lines)
+        print(json.dumps(m, ensure_ascii=False) if args.json else format_table({"poems": m}))
+        return 0
+    uppers, refs = read_couplet_pairs(args.pairs, args.source)
+    if args.limit:
+        uppers, refs = uppers[:args.limit], refs[:args.limit]
+    columns: dict[str, dict] = {}
+    gen = None
+    if args.predictions:
+        hyps = read_predictions(args.predictions)[:len(uppers)]
+        if len(hyps) != len(uppers):
+            print(f"error: {len(hyps)} predictions for {len(uppers)} pairs", file=sys.stderr)
+            return 2
+    else:
+        gen = CoupletGenerator.load(args.checkpoint)
+        results = gen.generate_batch(uppers, Settings(n=1, beam=args.beam))
+        hyps = [r.candidates[0].lower if hasattr(r, "candidates") and r.candidates else "" for r in results]
+    model = couplet_metrics(uppers, hyps, refs, prosody)
+    if gen is not None:
+        model["perplexity"] = perplexity(gen, uppers, refs)
+    columns["model" if args.predictions is None else "predictions"] = model
+    reference = couplet_metrics(uppers, refs, None, prosody)
+    columns["reference 下联"] = reference
+    if args.json:
+        print(json.dumps(columns, ensure_ascii=False))
+    else:
+        print(format_table(columns))
+    return 0
