@@ -2,6 +2,7 @@
 
     python train.py couplet --data data/processed --out runs/couplet
     python train.py poem --data data/processed --out runs/poem
+    python train.py scorer --data data/processed --out runs/scorer
     python train.py couplet --out runs/couplet --resume
     torchrun --nproc-per-node 2 train.py couplet ...        # DistributedDataParallel
 """
@@ -24,6 +25,7 @@ HELP = {
     "layers": "RNN layers in encoder and decoder",
     "dropout": "dropout probability",
     "attention": "couplet: decoder attends over the whole 上联 (--no-attention to turn off)",
+    "decoder": "couplet: --no-decoder trains the per-position tagger baseline (softmax on the encoder)",
     "max_vocab": "vocabulary size cap, reserved ids included",
     "min_count": "minimum count of a character in the training pairs to enter the vocabulary",
     "max_len": "couplet: skip training pairs longer than this",
@@ -44,21 +46,22 @@ HELP = {
 }
 
 
-POEM_DEFAULTS = {"out": "runs/poem", "batch_size": 64, "epochs": 2}
+TASK_DEFAULTS = {"poem": {"out": "runs/poem", "batch_size": 64, "epochs": 2},
+                 "scorer": {"out": "runs/scorer", "emb_dim": 128, "hidden": 128, "epochs": 3, "batch_size": 256}}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Train couplet models.")
     sub = parser.add_subparsers(dest="task", required=True)
-    for task, what in (("couplet", "the N-vs-N couplet model"), ("poem", "the 1-vs-N seeded poem model")):
+    for task, what in (("couplet", "the N-vs-N couplet model"), ("poem", "the 1-vs-N seeded poem model"),
+                       ("scorer", "the N-vs-1 pair scorer used to rerank 下联 candidates")):
         p = sub.add_parser(task, help=f"train {what}", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         for f in fields(TrainConfig):
             if f.name == "task":
                 continue
             flag = "--" + f.name.replace("_", "-")
             default = f.default
-            if task == "poem" and f.name in POEM_DEFAULTS:
-                default = POEM_DEFAULTS[f.name]
+            default = TASK_DEFAULTS.get(task, {}).get(f.name, default)
             if f.type in (bool, "bool"):
                 p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=HELP[f.name])
             else:

@@ -182,6 +182,8 @@ def _stack(plans: list[Plan]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
 
 
 def _index_hidden(hidden, idx):
+    if hidden is None:  # the tagger has no decoder state
+        return None
     if isinstance(hidden, tuple):
         return tuple(h[:, idx] for h in hidden)
     return hidden[:, idx]

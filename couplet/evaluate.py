@@ -19,7 +19,7 @@ from pathlib import Path
 from .decode import tone_targets
 from .poetry import FORMS, check_form, rhyme_groups, strict_positions, tone_pattern
 from .prosody import EITHER, PING, ZE, Prosody
-from .text import is_han
+from .text import InputError, is_han
 
 OPPOSITE = {PING: ZE, ZE: PING}
 
@@ -216,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--checkpoint", default=None, help="couplet checkpoint to generate with and score perplexity")
     c.add_argument("--beam", type=int, default=0, help="generate with beam search of this width (0: greedy)")
     c.add_argument("--limit", type=int, default=0, help="evaluate the first N pairs only (0: all)")
+    c.add_argument("--rerank", action="store_true",
+                   help="also report beam search with the N-vs-1 scorer reranking (checkpoints/scorer)")
     c.add_argument("--json", action="store_true", help="print JSON")
     q = sub.add_parser("poem", help="evaluate generated poems (.jsonl with lines and form)")
     q.add_argument("--predictions", required=True, help="poems .jsonl, e.g. from `python -m couplet poem --output`")
@@ -253,7 +255,20 @@ def main(argv: list[str] | None = None) -> int:
     model = couplet_metrics(uppers, hyps, refs, prosody)
     if gen is not None:
         model["perplexity"] = perplexity(gen, uppers, refs)
-    columns["model" if args.predictions is None else "predictions"] = model
+    name = "predictions" if args.predictions else ("model, beam %d" % args.beam if args.beam else "model, greedy")
+    columns[name] = model
+    if gen is not None and args.rerank:
+        if gen.scorer is None:
+            print("error: --rerank needs a scorer in checkpoints/scorer (python train.py scorer ...)", file=sys.stderr)
+            return 2
+        for label, rerank in (("beam 10", False), ("beam 10 + scorer", True)):
+            hyps = []
+            for u in uppers:
+                try:
+                    hyps.append(gen.generate(u, Settings(n=1, beam=10, rerank=rerank)).candidates[0].lower)
+                except InputError:
+                    hyps.append("")
+            columns[label] = couplet_metrics(uppers, hyps, refs, prosody)
     reference = couplet_metrics(uppers, refs, None, prosody)
     columns["reference 下联"] = reference
     if args.json:

@@ -13,6 +13,7 @@ from .text import InputError, check_input
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "couplet"
+DEFAULT_SCORER = REPO_ROOT / "checkpoints" / "scorer"
 
 
 @dataclass
@@ -28,6 +29,8 @@ class Settings:
     repeats: bool = True
     no_copy: bool = True
     tone: str = "end"
+    rerank: bool = False       # reorder candidates with the pair scorer (when one is loaded)
+    rerank_weight: float = 1.0
 
     def rules(self) -> Rules:
         return Rules(punctuation=self.punctuation, repeats=self.repeats, no_copy=self.no_copy, tone=self.tone)
@@ -40,6 +43,7 @@ class Settings:
 class Candidate:
     lower: str
     score: float  # mean log-probability per character under the model (higher is better)
+    scorer: float | None = None  # log P(real pair) from the N-vs-1 scorer, when reranked
 
 
 @dataclass
@@ -59,18 +63,25 @@ def find_prosody(checkpoint: Path) -> Path:
 
 
 class CoupletGenerator:
-    def __init__(self, model, vocab, prosody: Prosody, meta: dict | None = None):
+    def __init__(self, model, vocab, prosody: Prosody, meta: dict | None = None, scorer=None):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
         self.tables = Tables(vocab, prosody)
         self.known = set(vocab.chars())
+        self.scorer = scorer  # (ScorerModel, its Vocab) or None
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, prosody: str | Path | None = None,
-             device: str = "cpu") -> "CoupletGenerator":
+             scorer: str | Path | None = None, device: str = "cpu") -> "CoupletGenerator":
+        """Load a couplet checkpoint, its tone table, and the pair scorer if one is there."""
         path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
         model, vocab, meta = load_checkpoint(path, device=device, kind="couplet")
         table = Prosody.load(prosody if prosody else find_prosody(path))
-        return cls(model, vocab, table, meta)
+        scorer_path = Path(scorer) if scorer else DEFAULT_SCORER
+        pair_scorer = None
+        if (scorer_path / "checkpoint.json").exists():
+            s_model, s_vocab, _ = load_checkpoint(scorer_path, device=device, kind="scorer")
+            pair_scorer = (s_model.eval(), s_vocab)
+        return cls(model, vocab, table, meta, pair_scorer)
 
     @property
     def max_len(self) -> int:
@@ -95,15 +106,31 @@ class CoupletGenerator:
         settings = settings or Settings()
         plan, notes = self.plan(upper, settings, lock)
         n = max(1, int(settings.n))
+        rerank = settings.rerank and self.scorer is not None
         if settings.beam > 0:
-            ids, scores = beam_search(self.model, plan, beam=max(settings.beam, n), repeats=settings.repeats)
+            width = max(settings.beam, n, 10 if rerank else 0)  # reranking wants a wider N-best
+            ids, scores = beam_search(self.model, plan, beam=width, repeats=settings.repeats)
         else:
             gen = torch.Generator().manual_seed(int(settings.seed))
             rows = n if settings.temperature > 0 else 1
             ids, scores = sample(self.model, [plan] * rows, temperature=settings.temperature,
                                  top_k=settings.top_k, top_p=settings.top_p, generator=gen,
                                  repeats=settings.repeats)
-        return Result(upper=plan.upper, candidates=self._rank(plan, ids, scores)[:n], notes=notes)
+        candidates = self._rank(plan, ids, scores)
+        if rerank:
+            candidates = self.rerank(plan.upper, candidates, settings.rerank_weight)
+        return Result(upper=plan.upper, candidates=candidates[:n], notes=notes)
+
+    @torch.inference_mode()
+    def rerank(self, upper: str, candidates: list[Candidate], weight: float = 1.0) -> list[Candidate]:
+        """Order by model score + weight * log P(real pair) from the N-vs-1 scorer."""
+        model, vocab = self.scorer
+        src = torch.tensor([vocab.encode(upper)] * len(candidates))
+        tgt = torch.tensor([vocab.encode(c.lower) for c in candidates])
+        logp = torch.nn.functional.logsigmoid(model(src, tgt).float()).tolist()
+        for c, lp in zip(candidates, logp):
+            c.scorer = lp
+        return sorted(candidates, key=lambda c: -(c.score + weight * c.scorer))
 
     def _rank(self, plan: Plan, ids: torch.Tensor, scores: torch.Tensor) -> list[Candidate]:
         seen, out = set(), []

@@ -1,9 +1,12 @@
-"""The N-vs-N couplet model: an aligned encoder-decoder whose output length is the input length.
+"""The models. Couplets, N vs N: an aligned encoder-decoder whose output length is the input length.
 
 Encoder: an RNN (uni- or bidirectional) over the 上联 gives one memory vector per position.
 Decoder: a unidirectional RNN that at step t reads [embedding of 下联 char t-1 ; memory_t], then
 attends over all memory vectors (Luong style) and predicts 下联 char t. There is exactly one
 decoder step per 上联 position, so equal length is a property of the structure, not of training.
+With decoder=False the same class is the per-position tagger baseline.
+Poems, 1 vs N: `PoemModel`, a seed vector concatenated to every step of a character LM.
+Pairs, N vs 1: `ScorerModel`, one score for a (上联, 下联) pair, used to rerank candidates.
 Models see ids only; `couplet.vocab` owns the characters.
 """
 from __future__ import annotations
@@ -50,6 +53,7 @@ class ModelConfig(_Config):
     dropout: float = 0.1
     attention: bool = True
     max_len: int = 64            # longest 上联 accepted at generation time
+    decoder: bool = True         # False: a per-position tagger (softmax on the encoder, no decoder)
 
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -65,10 +69,14 @@ class CoupletModel(nn.Module):
         self.encoder = make_rnn(cfg.cell, e, h, num_layers=cfg.layers, dropout=cfg.dropout,
                                 bidirectional=cfg.bidirectional)
         self.to_memory = nn.Linear(h * dirs, h)
-        self.init_hidden = nn.Linear(h, h * cfg.layers)
-        self.decoder = make_rnn(cfg.cell, e + h, h, num_layers=cfg.layers, dropout=cfg.dropout)
-        self.attn_key = nn.Linear(h, h, bias=False) if cfg.attention else None
-        self.combine = nn.Linear(h * (3 if cfg.attention else 2), e)
+        self.attn_key = None
+        if cfg.decoder:
+            self.init_hidden = nn.Linear(h, h * cfg.layers)
+            self.decoder = make_rnn(cfg.cell, e + h, h, num_layers=cfg.layers, dropout=cfg.dropout)
+            self.attn_key = nn.Linear(h, h, bias=False) if cfg.attention else None
+            self.combine = nn.Linear(h * (3 if cfg.attention else 2), e)
+        else:  # the tagger baseline: each position predicted from the encoder alone
+            self.combine = nn.Linear(h, e)
         self.out_bias = nn.Parameter(torch.zeros(cfg.vocab_size))  # weight tied to self.embed
         self.drop = nn.Dropout(cfg.dropout)
 
@@ -78,6 +86,8 @@ class CoupletModel(nn.Module):
         out, _ = self.encoder(x)                                  # (B, T, H*dirs)
         memory = torch.tanh(self.to_memory(self.drop(out)))      # (B, T, H)
         keys = self.attn_key(memory) if self.attn_key is not None else None
+        if not self.cfg.decoder:
+            return memory, None, None
         b, layers, hsz = src.shape[0], self.cfg.layers, self.cfg.hidden
         h0 = torch.tanh(self.init_hidden(memory.mean(dim=1)))    # (B, H*layers)
         h0 = h0.view(b, layers, hsz).transpose(0, 1).contiguous()  # (layers, B, H)
@@ -94,6 +104,9 @@ class CoupletModel(nn.Module):
         """
         t = prev.shape[1]
         mem_t = memory[:, start:start + t]                        # (B, t, H)
+        if not self.cfg.decoder:  # tagger: prev and hidden are not used
+            feat = self.drop(torch.tanh(self.combine(mem_t)))
+            return feat @ self.embed.weight.T + self.out_bias, hidden
         x = torch.cat([self.drop(self.embed(prev)), mem_t], dim=-1)
         out, hidden = self.decoder(x, hidden)                    # (B, t, H)
         parts = [out, mem_t]
@@ -177,4 +190,38 @@ class PoemModel(nn.Module):
         return logits
 
 
-KINDS = {"couplet": (CoupletModel, ModelConfig), "poem": (PoemModel, PoemConfig)}
+@dataclass
+class ScorerConfig(_Config):
+    vocab_size: int
+    cell: str = "gru"
+    bidirectional: bool = True
+    emb_dim: int = 128
+    hidden: int = 128
+    layers: int = 1
+    dropout: float = 0.1
+
+
+class ScorerModel(nn.Module):
+    """N vs 1: an RNN reads a (上联, 下联) pair position by position and outputs one score, the
+    logit of "a real couplet" against corrupted ones (shuffled, mismatched, tone-broken)."""
+
+    def __init__(self, cfg: ScorerConfig):
+        super().__init__()
+        self.cfg = cfg
+        dirs = 2 if cfg.bidirectional else 1
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.emb_dim)
+        self.rnn = make_rnn(cfg.cell, 2 * cfg.emb_dim, cfg.hidden, num_layers=cfg.layers, dropout=cfg.dropout,
+                            bidirectional=cfg.bidirectional)
+        self.head = nn.Linear(2 * cfg.hidden * dirs, 1)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, upper: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
+        """upper, lower (B, T) ids of equal length -> logits (B,)."""
+        x = self.drop(torch.cat([self.embed(upper), self.embed(lower)], dim=-1))   # (B, T, 2E)
+        out, _ = self.rnn(x)                                                       # (B, T, H*dirs)
+        pooled = torch.cat([out.mean(dim=1), out.amax(dim=1)], dim=-1)
+        return self.head(self.drop(pooled)).squeeze(-1)
+
+
+KINDS = {"couplet": (CoupletModel, ModelConfig), "poem": (PoemModel, PoemConfig),
+         "scorer": (ScorerModel, ScorerConfig)}

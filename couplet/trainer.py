@@ -23,7 +23,8 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, load_train_state, read_meta, save_checkpoint
 from .corpus import Pair, read_pairs, split_of
 from .fileio import resolve_dir
-from .model import ARCHS, CoupletModel, ModelConfig, PoemConfig, PoemModel, count_parameters, shift_right
+from .model import (ARCHS, CoupletModel, ModelConfig, PoemConfig, PoemModel, ScorerConfig, ScorerModel,
+                    count_parameters, shift_right)
 from .poetry import FORMS, format_poem
 from .vocab import Vocab
 
@@ -40,6 +41,7 @@ class TrainConfig:
     layers: int = 1
     dropout: float = 0.1
     attention: bool = True
+    decoder: bool = True                 # couplet: False trains the per-position tagger baseline
     max_vocab: int = 7000
     min_count: int = 2
     max_len: int = 32                    # longest training pair; longer ones are skipped
@@ -258,7 +260,8 @@ class CoupletTask:
         c = self.cfg
         cell, bidir = ARCHS[c.arch]
         return CoupletModel(ModelConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
-                                        hidden=c.hidden, layers=c.layers, dropout=c.dropout, attention=c.attention))
+                                        hidden=c.hidden, layers=c.layers, dropout=c.dropout, attention=c.attention,
+                                        decoder=c.decoder))
 
     def load(self, vocab: Vocab) -> tuple[int, int]:
         c, weights, known = self.cfg, parse_sources(self.cfg.sources), set(vocab.chars())
@@ -345,7 +348,76 @@ class PoemTask:
         return {"loss": loss, "ppl": math.exp(loss)}
 
 
-TASKS = {"couplet": CoupletTask, "poem": PoemTask}
+class ScorerTask(CoupletTask):
+    """N vs 1: tell real (上联, 下联) pairs from corrupted ones; selected on validation loss."""
+    kind, best_key = "scorer", "loss"
+
+    def build_model(self, vocab: Vocab) -> torch.nn.Module:
+        c = self.cfg
+        cell, bidir = ARCHS[c.arch]
+        return ScorerModel(ScorerConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
+                                        hidden=c.hidden, layers=c.layers, dropout=c.dropout))
+
+    def load(self, vocab: Vocab) -> tuple[int, int]:
+        from .prosody import PING, ZE, Prosody
+        sizes = super().load(vocab)
+        tones = Prosody.load(Path(self.cfg.data) / "prosody.json")
+        self.tone_of = torch.tensor([{PING: 1, ZE: 2}.get(tones.tone(c) if i >= 3 else None, 0)
+                                     for i, c in enumerate(vocab.itos)])
+        self.pools = {t: torch.nonzero(self.tone_of == t).flatten() for t in (1, 2)}
+        return sizes
+
+    def corrupt(self, src: torch.Tensor, tgt: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """One negative 下联 per row: shuffled chars, another row's 下联, a last char of the 上联's
+        own tone (broken 平仄), or two chars replaced at random."""
+        b, n = tgt.shape
+        kind = torch.randint(0, 4, (b,), generator=g)
+        neg = tgt[torch.roll(torch.arange(b), 1)].clone()                          # mismatched
+        if n > 1:
+            perm = torch.rand(b, n, generator=g).argsort(dim=1)
+            shuffled = tgt.gather(1, perm)
+            neg = torch.where((kind == 0).unsqueeze(1), shuffled, neg)
+        for t in (1, 2):
+            rows = torch.nonzero((kind == 2) & (self.tone_of[src[:, -1]] == t)).flatten()
+            if len(rows):
+                pool = self.pools[t]
+                neg[rows] = tgt[rows]
+                neg[rows, -1] = pool[torch.randint(0, len(pool), (len(rows),), generator=g)]
+        rows = torch.nonzero(kind == 3).flatten()
+        if len(rows):
+            neg[rows] = tgt[rows]
+            pos = torch.randint(0, n, (len(rows), 2), generator=g)
+            pool = torch.cat(list(self.pools.values()))
+            for k in range(2):
+                neg[rows, pos[:, k]] = pool[torch.randint(0, len(pool), (len(rows),), generator=g)]
+        return neg
+
+    def _batch(self, src, tgt, seed: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        neg = self.corrupt(src, tgt, torch.Generator().manual_seed(seed))
+        label = torch.cat([torch.ones(len(src)), (neg != tgt).any(dim=1).logical_not().float()])
+        return (torch.cat([src, src]).to(device), torch.cat([tgt, neg]).to(device), label.to(device))
+
+    def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
+        src, tgt = self.data.batch(item[0], item[1])
+        upper, lower, label = self._batch(src, tgt, item[2], device)
+        return F.binary_cross_entropy_with_logits(model(upper, lower).float(), label), lower.numel()
+
+    @torch.no_grad()
+    def evaluate(self, model, device) -> dict[str, float]:
+        model.eval()
+        data = PairData(self.valid, self.vocab, {s: 1.0 for s in {p.source for p in self.valid}})
+        total = correct = loss = 0.0
+        for n, (src, tgt, _) in data.buckets.items():
+            upper, lower, label = self._batch(src, tgt, n, device)
+            logits = model(upper, lower).float()
+            loss += F.binary_cross_entropy_with_logits(logits, label, reduction="sum").item()
+            correct += ((logits > 0).float() == label).sum().item()
+            total += len(label)
+        model.train()
+        return {"loss": loss / max(total, 1), "accuracy": correct / max(total, 1)}
+
+
+TASKS = {"couplet": CoupletTask, "poem": PoemTask, "scorer": ScorerTask}
 
 
 def _cap_per_source(items: list, cap: int, key) -> list:
@@ -460,7 +532,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
             record["history"].append(entry)
             key = task.best_key if task.best_key in metrics else "ppl"
             log(f"epoch {record['epoch']} step {record['step']}: "
-                + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith("ppl"))
+                + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith(("ppl", "accuracy"))
+                            or task.kind == "scorer")
                 + f", {entry['chars_per_s']:,} chars/s")
             if record["best"] is None or metrics[key] < record["best"]["value"]:
                 record["best"] = {"metric": key, "value": metrics[key], "epoch": record["epoch"],

@@ -128,3 +128,31 @@ def test_generation_rejects_bad_input(tiny_generator):
             tiny_generator.generate(bad)
     res = tiny_generator.generate("天增歲月人增壽")  # traditional input is converted
     assert res.upper == "天增岁月人增寿" and any("traditional" in n for n in res.notes)
+
+
+def test_rules_hold_for_the_tagger_baseline(tiny_generator):
+    from couplet.generate import CoupletGenerator
+    from couplet.model import CoupletModel, ModelConfig
+    torch.manual_seed(1)
+    tagger = CoupletModel(ModelConfig(vocab_size=len(tiny_generator.vocab), cell="lstm", emb_dim=16, hidden=16,
+                                      decoder=False))
+    gen = CoupletGenerator(tagger, tiny_generator.vocab, tiny_generator.prosody)
+    for upper in ("天增岁月人增寿", "海内存知己，天涯若比邻", "风声雨声读书声"):
+        for s in (Settings(n=3, beam=3), Settings(n=2, temperature=1.0, seed=3)):
+            for c in gen.generate(upper, s).candidates:
+                check_rules(gen, upper, c.lower, s)
+
+
+def test_rerank_orders_by_model_plus_scorer(tiny_generator):
+    from couplet.generate import CoupletGenerator
+    from couplet.model import ScorerConfig, ScorerModel
+    torch.manual_seed(2)
+    scorer = ScorerModel(ScorerConfig(vocab_size=len(tiny_generator.vocab), emb_dim=8, hidden=8)).eval()
+    gen = CoupletGenerator(tiny_generator.model, tiny_generator.vocab, tiny_generator.prosody,
+                           scorer=(scorer, tiny_generator.vocab))
+    res = gen.generate("天增岁月人增寿", Settings(n=10, beam=10, rerank=True, rerank_weight=2.0))
+    combined = [c.score + 2.0 * c.scorer for c in res.candidates]
+    assert all(c.scorer is not None and c.scorer <= 0 for c in res.candidates)
+    assert combined == sorted(combined, reverse=True)
+    plain = gen.generate("天增岁月人增寿", Settings(n=10, beam=10))
+    assert sorted(c.lower for c in plain.candidates) == sorted(c.lower for c in res.candidates)

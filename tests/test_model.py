@@ -18,12 +18,12 @@ def batch():
     return src, tgt
 
 
-@pytest.mark.parametrize("arch", list(ARCHS))
-def test_every_structure_learns(arch):
+@pytest.mark.parametrize("arch, decoder", [(a, True) for a in ARCHS] + [("bilstm", False)])
+def test_every_structure_learns(arch, decoder):
     cell, bidir = ARCHS[arch]
     torch.manual_seed(0)
     model = CoupletModel(ModelConfig(vocab_size=len(VOCAB), cell=cell, bidirectional=bidir,
-                                     emb_dim=16, hidden=24, layers=2, dropout=0.0))
+                                     emb_dim=16, hidden=24, layers=2, dropout=0.0, decoder=decoder))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     src, tgt = batch()
     losses = []
@@ -97,3 +97,20 @@ def test_load_checks_vocabulary_size_and_reports_broken_files(tmp_path):
         load_checkpoint(tmp_path / "missing")
     with pytest.raises(ValueError, match="vocabulary"):
         save_checkpoint(tmp_path / "x", model=model, vocab=Vocab(list("春")))
+
+
+def test_scorer_learns_real_from_shuffled():
+    from couplet.model import ScorerConfig, ScorerModel
+    torch.manual_seed(0)
+    model = ScorerModel(ScorerConfig(vocab_size=len(VOCAB), emb_dim=8, hidden=8, dropout=0.0))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-2)
+    src, tgt = batch()
+    neg = tgt.flip(1)
+    upper, lower = torch.cat([src, src]), torch.cat([tgt, neg])
+    label = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    for _ in range(60):
+        loss = F.binary_cross_entropy_with_logits(model(upper, lower), label)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (model(upper, lower) > 0).tolist() == [True, True, False, False]

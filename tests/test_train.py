@@ -66,3 +66,26 @@ def test_ddp_two_processes_on_cpu(prepared, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = json.loads((out / "last" / "checkpoint.json").read_text(encoding="utf-8"))
     assert meta["record"]["epoch"] == 2 and meta["record"]["step"] > 0
+
+
+def test_scorer_task_negatives(prepared, tmp_path):
+    from couplet.prosody import Prosody
+    from couplet.trainer import ScorerTask
+    cfg = TrainConfig(task="scorer", data=str(prepared), out=str(tmp_path / "s"), epochs=2, lr=1e-2,
+                      **{**TINY, "sources": "couplet:1"})
+    rec = train(cfg, log=lambda *_: None)
+    assert rec["history"][-1]["accuracy"] >= 0 and rec["best"]["metric"] == "loss"
+    task = ScorerTask(cfg)
+    task.load(task.build_vocab())
+    n = 7
+    src, tgt = task.data.batch(n, torch.arange(len(task.data.buckets[n][0])))
+    g = torch.Generator().manual_seed(0)
+    neg = task.corrupt(src, tgt, g)
+    assert neg.shape == tgt.shape and (neg != tgt).any(dim=1).float().mean() > 0.8
+    tones = Prosody.load(prepared / "prosody.json")
+    vocab = task.vocab
+    kind = torch.randint(0, 4, (len(src),), generator=torch.Generator().manual_seed(0))
+    for row in torch.nonzero(kind == 2).flatten().tolist():   # tone-broken: last chars share a tone
+        a, b = vocab.itos[src[row, -1]], vocab.itos[neg[row, -1]]
+        if tones.tone(a) in ("平", "仄"):
+            assert tones.tone(a) == tones.tone(b)
