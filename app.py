@@ -9,6 +9,7 @@ import sys
 
 import gradio as gr
 
+from couplet.generate import RERANK_BY_DEFAULT
 from couplet.service import Studio, load_models
 
 CSS = """
@@ -44,12 +45,13 @@ def build_app(studio: Studio) -> gr.Blocks:
                     tone = gr.Radio(["end", "rhythm", "off"], value="end", label="平仄 rule")
                     repeats = gr.Checkbox(value=True, label="重字 rule (and no 上联 char reused)")
                     punct = gr.Checkbox(value=True, label="punctuation in place")
+                    rerank = gr.Checkbox(value=RERANK_BY_DEFAULT, label="rerank with the pair scorer (beam)")
             out = gr.HTML(elem_id="couplet-out")
-            inputs = [upper, temperature, top_k, top_p, n, beam, seed, tone, repeats, punct, lock]
+            inputs = [upper, temperature, top_k, top_p, n, beam, seed, tone, repeats, punct, lock, rerank]
 
-            def couplet(u, t, k, p, n_, b, s, tn, r, pu, lk):
+            def couplet(u, t, k, p, n_, b, s, tn, r, pu, lk, rr):
                 return studio.couplet(u, temperature=t, top_k=k, top_p=p, n=n_, beam=b, seed=s, tone=tn,
-                                      repeats=r, punctuation=pu, lock=lk)
+                                      repeats=r, punctuation=pu, lock=lk, rerank=rr)
             go.click(couplet, inputs, out, api_name="couplet")
             upper.submit(couplet, inputs, out)
 

@@ -22,6 +22,8 @@ def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-punctuation", action="store_true", help="do not copy the 上联's punctuation")
     p.add_argument("--no-repeats", action="store_true", help="do not enforce the 重字 rule")
     p.add_argument("--allow-copy", action="store_true", help="allow 上联 characters in the 下联")
+    p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
+                   help="rerank beam candidates with the pair scorer in checkpoints/scorer")
     p.add_argument("--checkpoint", default=None, help="checkpoint directory (default: checkpoints/couplet)")
     p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
 
@@ -88,12 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args, batch: bool):
-    from .generate import Settings
+    from .generate import RERANK_BY_DEFAULT, Settings
     n = args.n if args.n is not None else (1 if batch else 5)
     beam = args.beam if args.beam is not None else (5 if not batch and args.temperature <= 0 else 0)
     return Settings(n=n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beam=beam,
                     seed=args.seed, punctuation=not args.no_punctuation, repeats=not args.no_repeats,
-                    no_copy=not args.allow_copy, tone=args.tone)
+                    no_copy=not args.allow_copy, tone=args.tone,
+                    rerank=RERANK_BY_DEFAULT if args.rerank is None else args.rerank)
 
 
 def cmd_couplet(args) -> int:

@@ -14,6 +14,7 @@ from .text import InputError, check_input
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "couplet"
 DEFAULT_SCORER = REPO_ROOT / "checkpoints" / "scorer"
+RERANK_BY_DEFAULT = False  # set from the eval numbers (checkpoints/README.md): on only if it helps
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Settings:
     repeats: bool = True
     no_copy: bool = True
     tone: str = "end"
-    rerank: bool = False       # reorder candidates with the pair scorer (when one is loaded)
+    rerank: bool = RERANK_BY_DEFAULT  # reorder beam candidates with the pair scorer (when loaded)
     rerank_weight: float = 1.0
 
     def rules(self) -> Rules:

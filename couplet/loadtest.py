@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                     ok = 'class="poem"' in out
                 else:
                     out = client.predict(UPPERS[(k + i) % len(UPPERS)], 0.0, 0, 1.0, 3, True, 0, "end", True, True,
-                                         "", api_name="/couplet")
+                                         "", False, api_name="/couplet")
                     ok = 'class="cand"' in out
                 with lock:
                     latencies.append(time.perf_counter() - t0)

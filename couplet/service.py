@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import CheckpointError
-from .generate import CoupletGenerator, Settings
+from .generate import RERANK_BY_DEFAULT, CoupletGenerator, Settings
 from .poetry import FORMS, PoemGenerator, PoemRequest, rhyme_lines
 from .prosody import EITHER, PING, ZE
 from .text import InputError, is_han
@@ -64,7 +64,7 @@ class Studio:
     # ------------------------------------------------------------ couplets
     def couplet(self, upper: str, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                 n: int = 5, beam: bool = True, seed: int = 0, tone: str = "end", repeats: bool = True,
-                punctuation: bool = True, lock: str = "") -> str:
+                punctuation: bool = True, lock: str = "", rerank: bool = RERANK_BY_DEFAULT) -> str:
         gen = self.models.couplet
         if gen is None:
             return message(self.models.errors["couplet"])
@@ -72,7 +72,7 @@ class Studio:
         settings = Settings(n=n, temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p or 1.0),
                             beam=max(n, 5) if beam and temperature <= 0 else 0, seed=int(seed or 0),
                             punctuation=bool(punctuation), repeats=bool(repeats), no_copy=bool(repeats),
-                            tone=tone if tone in ("off", "end", "rhythm") else "end")
+                            tone=tone if tone in ("off", "end", "rhythm") else "end", rerank=bool(rerank))
         try:
             res = gen.generate(upper, settings, lock=lock.strip() or None if isinstance(lock, str) else None)
         except InputError as e:
@@ -80,8 +80,9 @@ class Studio:
         tone_of = gen.prosody.tone
         rows = [f'<div class="upper"><span class="label">上联</span>{annotate(res.upper, tone_of)}</div>']
         for i, c in enumerate(res.candidates, 1):
+            scorer = f" · scorer {c.scorer:.2f}" if c.scorer is not None else ""
             rows.append(f'<div class="cand" data-lower="{html.escape(c.lower)}"><span class="label">下联{i}</span>'
-                        f'{annotate(c.lower, tone_of)}<span class="score">{c.score:.2f}</span></div>')
+                        f'{annotate(c.lower, tone_of)}<span class="score">{c.score:.2f}{scorer}</span></div>')
         notes = "".join(message(x, "note") for x in res.notes)
         return f'<div class="couplet">{"".join(rows)}{notes}</div>'
 
@@ -157,6 +158,11 @@ class Studio:
     # ------------------------------------------------------------ models
     def model_info(self) -> str:
         rows = []
+        scorer = self.models.couplet.scorer if self.models.couplet is not None else None
+        if scorer is not None:
+            rows.append(f"**scorer** (N vs 1, reranks 下联 candidates): {scorer[0].cfg.cell}, hidden "
+                        f"{scorer[0].cfg.hidden}, {sum(p.numel() for p in scorer[0].parameters()):,} parameters; "
+                        f"on by default: {RERANK_BY_DEFAULT}")
         for name, gen in (("couplet", self.models.couplet), ("poem", self.models.poem)):
             if gen is None:
                 rows.append(f"**{name}**: {self.models.errors[name]}")
