@@ -5,12 +5,15 @@ This file only lays out the page and wires it to `couplet.service`; all logic li
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-import gradio as gr
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a local tool
 
-from couplet.generate import RERANK_BY_DEFAULT
-from couplet.service import Studio, load_models
+import gradio as gr  # noqa: E402
+
+from couplet.generate import RERANK_BY_DEFAULT  # noqa: E402
+from couplet.service import Studio, load_models  # noqa: E402
 
 CSS = """
 .couplet ruby, .poem ruby { font-size: 1.6em; margin: 0 .08em; ruby-position: over; }
