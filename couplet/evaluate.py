@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--checkpoint", default=None, help="couplet checkpoint to generate with and score perplexity")
     c.add_argument("--beam", type=int, default=0, help="generate with beam search of this width (0: greedy)")
     c.add_argument("--limit", type=int, default=0, help="evaluate the first N pairs only (0: all)")
+    c.add_argument("--tone", choices=("off", "end", "rhythm"), default="end", help="平仄 rule when generating")
     c.add_argument("--rerank", action="store_true",
                    help="also report beam search with the N-vs-1 scorer reranking (checkpoints/scorer)")
     c.add_argument("--json", action="store_true", help="print JSON")
@@ -250,12 +251,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     else:
         gen = CoupletGenerator.load(args.checkpoint)
-        results = gen.generate_batch(uppers, Settings(n=1, beam=args.beam))
+        results = gen.generate_batch(uppers, Settings(n=1, beam=args.beam, tone=args.tone))
         hyps = [r.candidates[0].lower if hasattr(r, "candidates") and r.candidates else "" for r in results]
     model = couplet_metrics(uppers, hyps, refs, prosody)
     if gen is not None:
         model["perplexity"] = perplexity(gen, uppers, refs)
     name = "predictions" if args.predictions else ("model, beam %d" % args.beam if args.beam else "model, greedy")
+    if not args.predictions and args.tone != "end":
+        name += f", tone {args.tone}"
     columns[name] = model
     if gen is not None and args.rerank:
         if gen.scorer is None:
@@ -265,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             hyps = []
             for u in uppers:
                 try:
-                    hyps.append(gen.generate(u, Settings(n=1, beam=10, rerank=rerank)).candidates[0].lower)
+                    hyps.append(gen.generate(u, Settings(n=1, beam=10, rerank=rerank, tone=args.tone))
+                                .candidates[0].lower)
                 except InputError:
                     hyps.append("")
             columns[label] = couplet_metrics(uppers, hyps, refs, prosody)
