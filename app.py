@@ -19,7 +19,7 @@ CSS = """
 .couplet ruby, .poem ruby { font-size: 1.6em; margin: 0 .08em; ruby-position: over; }
 .couplet rt, .poem rt { font-size: .45em; color: #666; }
 ruby.ping { color: #1d4ed8; } ruby.ze { color: #b91c1c; } ruby.either { color: #6b21a8; }
-ruby.mark { text-decoration: underline 3px #d97706; text-underline-offset: .25em; }
+ruby.mark { background: #fde68a; border-radius: 4px; }
 .label { display: inline-block; width: 4em; color: #555; } .score { margin-left: 1em; color: #888; }
 .cand, .upper { margin: .3em 0; } .poem { margin: 1em 0; } .meta, .poem-head { color: #555; }
 .msg.error { color: #b91c1c; font-weight: 600; } .msg.note { color: #92400e; }
