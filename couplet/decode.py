@@ -94,7 +94,7 @@ def tone_targets(upper: str, prosody: Prosody, mode: str) -> list[str | None]:
 
 def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None) -> Plan:
     vocab = tables.vocab
-    n, v = len(upper), len(vocab)
+    n = len(upper)
     src = torch.tensor(vocab.encode(upper), dtype=torch.long)
     base = tables.han.clone()
     if rules.no_copy:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import load_checkpoint
 from .prosody import PING, ZE, Prosody
 from .sampling import sample_next
 from .text import InputError, check_input, is_han
@@ -165,7 +165,7 @@ class PoemTables:
 def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], tables: PoemTables
                    ) -> tuple[PoemPlan, list[str]]:
     n_lines, width = FORMS[req.form]
-    vocab, v = tables.vocab, len(tables.vocab)
+    vocab = tables.vocab
     t_len = n_lines * (width + 1)
     allowed = tables.han.unsqueeze(0).repeat(t_len, 1)
     forced = torch.full((t_len,), -1, dtype=torch.long)

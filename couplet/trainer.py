@@ -25,7 +25,7 @@ from .corpus import Pair, read_pairs, split_of
 from .fileio import resolve_dir
 from .model import (ARCHS, CoupletModel, ModelConfig, PoemConfig, PoemModel, ScorerConfig, ScorerModel,
                     count_parameters, shift_right)
-from .poetry import FORMS, format_poem
+from .poetry import format_poem
 from .vocab import Vocab
 
 
