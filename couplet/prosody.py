@@ -39,8 +39,9 @@ def read_pingshuiyun(path: str | Path) -> tuple[dict[str, list[str]], dict[str, 
         elif current is None:
             continue
         line = re.sub(r"\[[^\]]*\]", "", line)  # glosses such as 重[重复]
+        line = re.sub(r"^其它僻字[:：]", "", line)   # the label before a group's rare characters
         for ch in line:
-            if is_han(ch) and ch not in "其它僻字":
+            if is_han(ch):
                 lst = members.setdefault(ch, [])
                 if current not in lst:
                     lst.append(current)

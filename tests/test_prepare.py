@@ -48,7 +48,8 @@ def test_unspaced_couplet_lines_are_read(corpora, tmp_path):
 def test_tone_table_uses_rhyme_table_before_pypinyin(prepared, corpora):
     rhymes, groups = read_pingshuiyun(corpora["pingshuiyun"])
     assert rhymes["中"] == ["一东平", "一送去"] and groups["十一陌入"] == "仄"
-    assert "长" in rhymes and "其" not in rhymes   # glosses and the 其它僻字 label are not members
+    assert "长" in rhymes and "僻" not in rhymes   # glosses and the 其它僻字 label are not members
+    assert rhymes["其"] == ["四支平"]              # ... but the label's chars count inside a group
     table = Prosody.load(prepared / "prosody.json")
     for ch in "白国石":                              # 入声: 仄 in poetry
         assert table.tone(ch) == "仄"
