@@ -1,0 +1,1 @@
+"""couplet: Chinese couplets and classical poems with recurrent neural networks."""
