@@ -26,7 +26,6 @@ from .text import PUNCT, clean_corpus_line, is_clean, is_han, to_simplified
 
 POEM_FILE = re.compile(r"(^|/)poet\.(tang|song)\.\d+\.json$")
 STRAINS_FILE = re.compile(r"(^|/)strains/json/poet\.(tang|song)\.\d+\.json$")
-SOURCES = ("couplet", "lvshi", "poem")  # real couplets, 颔联/颈联 of 律诗, other `A，B` lines
 SPLIT_PER_MILLE = {"test": 20, "valid": 20}  # by hash of the 上联, the same for every source
 
 

@@ -47,7 +47,6 @@ class Plan:
     forced: torch.Tensor              # (T,) id forced at a position, -1 where free
     link: torch.Tensor                # (T,) earlier position whose output must repeat here, -1
     literal: list[str | None]         # chars written as-is (punctuation, digits, locked chars)
-    tone_target: list[str | None]     # 平/仄 wanted per position, for display and tests
     notes: list[str] = field(default_factory=list)
 
 
@@ -156,7 +155,7 @@ def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None)
                     force(j, ch)
                     link[j] = -1
     return Plan(upper=upper, src=src, allowed=allowed, forced=forced, link=link,
-                literal=literal, tone_target=targets, notes=notes)
+                literal=literal, notes=notes)
 
 
 def _step_mask(plans_allowed: torch.Tensor, forced: torch.Tensor, link: torch.Tensor,

@@ -16,10 +16,11 @@ from pathlib import Path
 import torch
 
 from .checkpoint import load_checkpoint
+from .decode import Tables
 from .prosody import PING, ZE, Prosody
 from .sampling import sample_next
 from .text import InputError, check_input, is_han
-from .vocab import RESERVED, Vocab
+from .vocab import Vocab
 
 FORMS = {"五绝": (4, 5), "七绝": (4, 7), "五律": (8, 5), "七律": (8, 7)}
 MODES = ("keywords", "first", "theme", "acrostic", "embed")
@@ -55,6 +56,11 @@ def tone_pattern(form: str, start: str, first_rhymes: bool) -> list[str]:
 def strict_positions(width: int) -> list[int]:
     """一三五不论，二四六分明: the positions whose tone is enforced (and the last)."""
     return [1, 3, 4] if width == 5 else [1, 3, 5, 6]
+
+
+def first_line_rhymes(form: str, first_rhymes: bool | None) -> bool:
+    """Whether the first line rhymes: as asked, else yes for 七言 and no for 五言."""
+    return first_rhymes if first_rhymes is not None else FORMS[form][1] == 7
 
 
 def rhyme_lines(n_lines: int, first_rhymes: bool) -> list[int]:
@@ -133,23 +139,17 @@ class PoemPlan:
     groups: torch.Tensor         # (G,) bool: rhyme groups allowed at the start
 
 
-class PoemTables:
+class PoemTables(Tables):
+    """The couplet masks (Han, 平, 仄) plus membership of the 平声 rhyme groups."""
+
     def __init__(self, vocab: Vocab, prosody: Prosody):
-        v = len(vocab)
-        self.vocab, self.prosody = vocab, prosody
-        self.han = torch.zeros(v, dtype=torch.bool)
-        self.tone = {PING: torch.zeros(v, dtype=torch.bool), ZE: torch.zeros(v, dtype=torch.bool)}
+        super().__init__(vocab, prosody)
+        self.tone = {PING: self.ping, ZE: self.ze}
         self.group_names = sorted(g for g, t in prosody.groups.items() if t == PING)
         gi = {g: i for i, g in enumerate(self.group_names)}
-        self.member = torch.zeros(v, len(self.group_names), dtype=torch.bool)  # (V, G)
-        for i, ch in enumerate(vocab.itos):
-            if i < len(RESERVED) or not is_han(ch):
-                continue
-            self.han[i] = True
-            t = prosody.tone(ch)
-            if t in self.tone:
-                self.tone[t][i] = True
-            for g in prosody.rhymes.get(ch, []):
+        self.member = torch.zeros(len(vocab), len(self.group_names), dtype=torch.bool)  # (V, G)
+        for i in torch.nonzero(self.han).flatten().tolist():
+            for g in prosody.rhymes.get(vocab.itos[i], []):
                 if g in gi:
                     self.member[i, gi[g]] = True
 
@@ -170,7 +170,7 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
     allowed = tables.han.unsqueeze(0).repeat(t_len, 1)
     forced = torch.full((t_len,), -1, dtype=torch.long)
     notes: list[str] = []
-    first_rhymes = req.first_rhymes if req.first_rhymes is not None else width == 7
+    first_rhymes = first_line_rhymes(req.form, req.first_rhymes)
     patterns = tone_pattern(req.form, req.pattern[0], first_rhymes) if req.pattern != "off" else None
     rhyme_pos = [i * (width + 1) + width - 1 for i in rhyme_lines(n_lines, first_rhymes)]
     for i in range(n_lines):
@@ -398,8 +398,7 @@ class PoemGenerator:
             copied = self.copied(lines)
             if 0 <= req.max_copied < len(copied):
                 continue
-            first_rhymes = req.first_rhymes if req.first_rhymes is not None else plan.width == 7
-            shared = sorted(rhyme_groups(lines, self.prosody, first_rhymes))
+            shared = sorted(rhyme_groups(lines, self.prosody, first_line_rhymes(req.form, req.first_rhymes)))
             group = shared[0].rstrip("平") if shared else None
             poems.append(Poem(lines=lines, score=s / len(row), rhyme_group=group, copied_lines=copied))
         if not poems:

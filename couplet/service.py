@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .checkpoint import CheckpointError
 from .generate import RERANK_BY_DEFAULT, CoupletGenerator, Settings
-from .poetry import FORMS, PoemGenerator, PoemRequest, rhyme_lines
+from .poetry import FORMS, PoemGenerator, PoemRequest, first_line_rhymes, rhyme_lines
 from .prosody import EITHER, PING, ZE
 from .text import InputError, is_han
 
@@ -102,8 +102,7 @@ class Studio:
         except InputError as e:
             return message(str(e))
         n_lines, width = FORMS[req.form]
-        first_rhymes = width == 7
-        rhyme_at = set(rhyme_lines(n_lines, first_rhymes))
+        rhyme_at = set(rhyme_lines(n_lines, first_line_rhymes(req.form, req.first_rhymes)))
         head = f"seed {html.escape(res.seed)}"
         if req.mode == "theme":
             head += f" · keywords (jieba): {html.escape(' '.join(res.keywords))}"
