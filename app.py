@@ -12,7 +12,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 
 import gradio as gr  # noqa: E402
 
-from couplet.generate import RERANK_BY_DEFAULT  # noqa: E402
+from couplet.generate import RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT  # noqa: E402
 from couplet.service import Studio, load_models  # noqa: E402
 
 CSS = """
@@ -45,16 +45,18 @@ def build_app(studio: Studio) -> gr.Blocks:
                     n = gr.Slider(1, 10, value=5, step=1, label="candidates")
                     beam = gr.Checkbox(value=True, label="beam search (at temperature 0)")
                     seed = gr.Number(value=0, precision=0, label="seed")
-                    tone = gr.Radio(["end", "rhythm", "off"], value="end", label="平仄 rule")
+                    tone = gr.Radio(["end", "rhythm", "off"], value=TONE_BY_DEFAULT, label="平仄 rule")
                     repeats = gr.Checkbox(value=True, label="重字 rule (and no 上联 char reused)")
                     punct = gr.Checkbox(value=True, label="punctuation in place")
                     rerank = gr.Checkbox(value=RERANK_BY_DEFAULT, label="rerank with the pair scorer (beam)")
+                    structure = gr.Slider(0, 3, value=STRUCTURE_BY_DEFAULT, step=0.25,
+                                          label="词性相对 weight (same part of speech per position; 0: off)")
             out = gr.HTML(elem_id="couplet-out")
-            inputs = [upper, temperature, top_k, top_p, n, beam, seed, tone, repeats, punct, lock, rerank]
+            inputs = [upper, temperature, top_k, top_p, n, beam, seed, tone, repeats, punct, lock, rerank, structure]
 
-            def couplet(u, t, k, p, n_, b, s, tn, r, pu, lk, rr):
+            def couplet(u, t, k, p, n_, b, s, tn, r, pu, lk, rr, st):
                 return studio.couplet(u, temperature=t, top_k=k, top_p=p, n=n_, beam=b, seed=s, tone=tn,
-                                      repeats=r, punctuation=pu, lock=lk, rerank=rr)
+                                      repeats=r, punctuation=pu, lock=lk, rerank=rr, structure=st)
             go.click(couplet, inputs, out, api_name="couplet")
             upper.submit(couplet, inputs, out)
 

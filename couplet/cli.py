@@ -17,13 +17,17 @@ def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beam", type=int, default=None,
                    help="beam width (default: 5 for one line at temperature 0, off in batch mode)")
     p.add_argument("--seed", type=int, default=0, help="random seed for sampling")
-    p.add_argument("--tone", choices=("off", "end", "rhythm"), default="end",
-                   help="平仄 rule: end = last char opposes the 上联's; rhythm = also even positions")
+    p.add_argument("--tone", choices=("off", "end", "rhythm"), default=None,
+                   help="平仄 rule: end = last char opposes the 上联's; rhythm = also the 2nd, 4th, 6th "
+                        "char of each clause (default: the generator's default)")
     p.add_argument("--no-punctuation", action="store_true", help="do not copy the 上联's punctuation")
     p.add_argument("--no-repeats", action="store_true", help="do not enforce the 重字 rule")
     p.add_argument("--allow-copy", action="store_true", help="allow 上联 characters in the 下联")
     p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
                    help="rerank beam candidates with the pair scorer in checkpoints/scorer")
+    p.add_argument("--structure", type=float, default=None,
+                   help="weight of the 词性相对 rule (same part of speech at each position) when ordering "
+                        "candidates; 0 turns it off (default: the generator's default)")
     p.add_argument("--checkpoint", default=None, help="checkpoint directory (default: checkpoints/couplet)")
     p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
 
@@ -90,13 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args, batch: bool):
-    from .generate import RERANK_BY_DEFAULT, Settings
+    from .generate import RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, Settings
     n = args.n if args.n is not None else (1 if batch else 5)
     beam = args.beam if args.beam is not None else (5 if not batch and args.temperature <= 0 else 0)
     return Settings(n=n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beam=beam,
                     seed=args.seed, punctuation=not args.no_punctuation, repeats=not args.no_repeats,
-                    no_copy=not args.allow_copy, tone=args.tone,
-                    rerank=RERANK_BY_DEFAULT if args.rerank is None else args.rerank)
+                    no_copy=not args.allow_copy, tone=args.tone or TONE_BY_DEFAULT,
+                    rerank=RERANK_BY_DEFAULT if args.rerank is None else args.rerank,
+                    structure=STRUCTURE_BY_DEFAULT if args.structure is None else args.structure)
 
 
 def cmd_couplet(args) -> int:

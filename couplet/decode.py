@@ -5,14 +5,18 @@
 - 重字: where the 上联 repeats a char (positions i, j), the 下联 repeats one at i and j; elsewhere
   the 下联 repeats nothing, and (no_copy) uses no char of the 上联;
 - 平仄: the 下联 ends on 平 when the 上联 ends on 仄 (and on 仄 after 平); "rhythm" also opposes
-  tones at the even positions of every clause.
+  tones at the even positions of every clause;
+- 词性相对 (word structure): a soft rule, applied by reordering the candidates: the share of
+  positions whose word (jieba segmentation) has the same part of speech in both lines.
 
 Rules are masks over the vocabulary built once per input (`Plan`), plus a per-row `used` mask
 for 重字. Greedy, sampling and beam search share one step function.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import torch
 
@@ -24,6 +28,31 @@ from .vocab import RESERVED, Vocab
 
 TONE_MODES = ("off", "end", "rhythm")
 LOCK_BLANKS = "_＿?？□○"
+
+
+@lru_cache(maxsize=1)
+def _posseg():
+    import jieba
+    import jieba.posseg
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.posseg
+
+
+@lru_cache(maxsize=65536)
+def char_pos(line: str) -> tuple[str, ...]:
+    """The jieba part-of-speech class (first letter) of the word each char belongs to."""
+    tags: list[str] = []
+    for word, flag in _posseg().cut(line):
+        tags += [flag[:1]] * len(word)
+    return tuple(tags)
+
+
+def structure_agreement(upper: str, lower: str) -> float | None:
+    """Share of positions whose word has the same part of speech in both lines (None: not comparable)."""
+    pu, pl = char_pos(upper), char_pos(lower)
+    if len(pu) != len(pl) or not pu:
+        return None
+    return sum(a == b for a, b in zip(pu, pl)) / len(pu)
 
 
 @dataclass(frozen=True)

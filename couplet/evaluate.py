@@ -10,12 +10,10 @@ Predictions can come from any system (a file) or be generated with a checkpoint.
 from __future__ import annotations
 
 import json
-import logging
 import math
-from functools import lru_cache
 from pathlib import Path
 
-from .decode import tone_targets
+from .decode import structure_agreement, tone_targets
 from .poetry import FORMS, check_form, rhyme_groups, strict_positions, tone_pattern
 from .prosody import EITHER, PING, ZE, Prosody
 from .text import InputError, is_han
@@ -34,22 +32,6 @@ def bleu(hyps: list[str], refs: list[str]) -> dict[str, float]:
     corpus = sacrebleu.corpus_bleu(hyps, [refs], tokenize="char").score
     sent = [sacrebleu.sentence_bleu(h, [r], tokenize="char", smooth_method="exp").score for h, r in zip(hyps, refs)]
     return {"bleu4_corpus": corpus, "bleu4_sentence_mean": sum(sent) / max(len(sent), 1)}
-
-
-@lru_cache(maxsize=1)
-def _posseg():
-    import jieba
-    import jieba.posseg
-    jieba.setLogLevel(logging.WARNING)
-    return jieba.posseg
-
-
-def char_pos(line: str) -> list[str]:
-    """The jieba part-of-speech class (first letter) of the word each char belongs to."""
-    tags = []
-    for word, flag in _posseg().cut(line):
-        tags += [flag[:1]] * len(word)
-    return tags
 
 
 def couplet_rules(upper: str, lower: str, prosody: Prosody) -> dict[str, float | None]:
@@ -71,8 +53,7 @@ def couplet_rules(upper: str, lower: str, prosody: Prosody) -> dict[str, float |
     targets = [(i, t) for i, t in enumerate(tone_targets(upper, prosody, "rhythm")) if t is not None]
     r["position_opposition"] = (sum(prosody.tone(lower[i]) == t for i, t in targets) / len(targets)
                                 if targets else None)
-    pu, pl = char_pos(upper), char_pos(lower)
-    r["pos_agreement"] = sum(a == b for a, b in zip(pu, pl)) / len(pu) if len(pu) == len(pl) and pu else None
+    r["pos_agreement"] = structure_agreement(upper, lower)
     return r
 
 
@@ -196,9 +177,10 @@ def format_table(columns: dict[str, dict]) -> str:
     """Metrics side by side, one column per system."""
     names = list(columns)
     keys = list(dict.fromkeys(k for m in columns.values() for k in m))
-    rows = [f"{'metric':<24}" + "".join(f"{n:>18}" for n in names)]
+    widths = [max(18, len(n) + 2) for n in names]
+    rows = [f"{'metric':<24}" + "".join(f"{n:>{w}}" for n, w in zip(names, widths))]
     for k in keys:
-        rows.append(f"{k:<24}" + "".join(f"{_shown(k, columns[n].get(k)):>18}" for n in names))
+        rows.append(f"{k:<24}" + "".join(f"{_shown(k, columns[n].get(k)):>{w}}" for n, w in zip(names, widths)))
     return "\n".join(rows)
 
 
@@ -215,7 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--checkpoint", default=None, help="couplet checkpoint to generate with and score perplexity")
     c.add_argument("--beam", type=int, default=0, help="generate with beam search of this width (0: greedy)")
     c.add_argument("--limit", type=int, default=0, help="evaluate the first N pairs only (0: all)")
-    c.add_argument("--tone", choices=("off", "end", "rhythm"), default="end", help="平仄 rule when generating")
+    c.add_argument("--tone", choices=("off", "end", "rhythm"), default=None,
+                   help="平仄 rule when generating (default: the generator's default)")
+    c.add_argument("--structure", type=float, default=None,
+                   help="weight of the 词性相对 (POS agreement) rule when ordering beam candidates "
+                        "(default: the generator's default)")
     c.add_argument("--rerank", action="store_true",
                    help="also report beam search with the N-vs-1 scorer reranking (checkpoints/scorer)")
     c.add_argument("--json", action="store_true", help="print JSON")
@@ -226,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     for x in (c, q):
         x.add_argument("--prosody", default=None, help="prosody.json (default: checkpoints/prosody.json)")
     args = p.parse_args(argv)
-    from .generate import DEFAULT_CHECKPOINT, CoupletGenerator, Settings
+    from .generate import DEFAULT_CHECKPOINT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, CoupletGenerator, Settings
+    args.tone = args.tone or TONE_BY_DEFAULT
+    structure = STRUCTURE_BY_DEFAULT if args.structure is None else args.structure
     prosody = Prosody.load(args.prosody or DEFAULT_CHECKPOINT.parent / "prosody.json")
     if args.what == "poem":
         records = [json.loads(x) for x in Path(args.predictions).read_text(encoding="utf-8").splitlines() if x]
@@ -250,14 +238,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     else:
         gen = CoupletGenerator.load(args.checkpoint)
-        results = gen.generate_batch(uppers, Settings(n=1, beam=args.beam, tone=args.tone))
+        results = gen.generate_batch(uppers, Settings(n=1, beam=args.beam, tone=args.tone, structure=structure))
         hyps = [r.candidates[0].lower if hasattr(r, "candidates") and r.candidates else "" for r in results]
     model = couplet_metrics(uppers, hyps, refs, prosody)
     if gen is not None:
         model["perplexity"] = perplexity(gen, uppers, refs)
     name = "predictions" if args.predictions else ("model, beam %d" % args.beam if args.beam else "model, greedy")
-    if not args.predictions and args.tone != "end":
+    if not args.predictions and args.tone != TONE_BY_DEFAULT:
         name += f", tone {args.tone}"
+    if not args.predictions and structure > 0:
+        name += f", structure {structure:g}"
     columns[name] = model
     if gen is not None and args.rerank:
         if gen.scorer is None:
@@ -267,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
             hyps = []
             for u in uppers:
                 try:
-                    hyps.append(gen.generate(u, Settings(n=1, beam=10, rerank=rerank, tone=args.tone))
+                    hyps.append(gen.generate(u, Settings(n=1, beam=10, rerank=rerank, tone=args.tone,
+                                                         structure=structure))
                                 .candidates[0].lower)
                 except InputError:
                     hyps.append("")

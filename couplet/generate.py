@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import CheckpointError, load_checkpoint
-from .decode import Plan, Rules, Tables, beam_search, make_plan, sample
+from .decode import Plan, Rules, Tables, beam_search, make_plan, sample, structure_agreement
 from .prosody import Prosody
 from .text import InputError, check_input
 
@@ -16,6 +16,9 @@ DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "couplet"
 DEFAULT_SCORER = REPO_ROOT / "checkpoints" / "scorer"
 BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster on 2 cores)
 RERANK_BY_DEFAULT = False  # set from the eval numbers (checkpoints/README.md): on only if it helps
+TONE_BY_DEFAULT = "end"  # 平仄 rule: off | end | rhythm
+STRUCTURE_BY_DEFAULT = 0.0  # weight of the 词性相对 rule in candidate order, set from the eval numbers
+RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
 
 
 @dataclass
@@ -30,9 +33,10 @@ class Settings:
     punctuation: bool = True
     repeats: bool = True
     no_copy: bool = True
-    tone: str = "end"
+    tone: str = TONE_BY_DEFAULT
     rerank: bool = RERANK_BY_DEFAULT  # reorder beam candidates with the pair scorer (when loaded)
     rerank_weight: float = 1.0
+    structure: float = STRUCTURE_BY_DEFAULT  # >0: reorder candidates by score + structure * POS agreement
 
     def rules(self) -> Rules:
         return Rules(punctuation=self.punctuation, repeats=self.repeats, no_copy=self.no_copy, tone=self.tone)
@@ -46,6 +50,7 @@ class Candidate:
     lower: str
     score: float  # mean log-probability per character under the model (higher is better)
     scorer: float | None = None  # log P(real pair) from the N-vs-1 scorer, when reranked
+    structure: float | None = None  # share of positions with the same part of speech, when reordered
 
 
 @dataclass
@@ -108,24 +113,37 @@ class CoupletGenerator:
         settings = settings or Settings()
         plan, notes = self.plan(upper, settings, lock)
         n = max(1, int(settings.n))
-        rerank = settings.rerank and self.scorer is not None
         if settings.beam > 0:
-            width = max(settings.beam, n, 10 if rerank else 0)  # reranking wants a wider N-best
-            ids, scores = beam_search(self.model, plan, beam=width, repeats=settings.repeats)
+            ids, scores = beam_search(self.model, plan, beam=self._width(settings, n), repeats=settings.repeats)
         else:
             gen = torch.Generator().manual_seed(int(settings.seed))
             rows = n if settings.temperature > 0 else 1
             ids, scores = sample(self.model, [plan] * rows, temperature=settings.temperature,
                                  top_k=settings.top_k, top_p=settings.top_p, generator=gen,
                                  repeats=settings.repeats)
+        return Result(upper=plan.upper, candidates=self._order(plan, ids, scores, settings)[:n], notes=notes)
+
+    def _width(self, settings: Settings, n: int) -> int:
+        reorder = (settings.rerank and self.scorer is not None) or settings.structure > 0
+        return max(settings.beam, n, RERANK_WIDTH if reorder else 0)
+
+    def _order(self, plan: Plan, ids: torch.Tensor, scores: torch.Tensor, settings: Settings) -> list[Candidate]:
+        """Distinct candidates, best first: model score, then the optional scorer and structure terms."""
         candidates = self._rank(plan, ids, scores)
+        rerank = settings.rerank and self.scorer is not None
         if rerank:
-            candidates = self.rerank(plan.upper, candidates, settings.rerank_weight)
-        return Result(upper=plan.upper, candidates=candidates[:n], notes=notes)
+            self.rerank(plan.upper, candidates)
+        if settings.structure > 0:
+            for c in candidates:
+                c.structure = structure_agreement(plan.upper, c.lower) or 0.0
+        if rerank or settings.structure > 0:
+            candidates.sort(key=lambda c: -(c.score + settings.rerank_weight * (c.scorer or 0.0)
+                                              + settings.structure * (c.structure or 0.0)))
+        return candidates
 
     @torch.inference_mode()
     def rerank(self, upper: str, candidates: list[Candidate], weight: float = 1.0) -> list[Candidate]:
-        """Order by model score + weight * log P(real pair) from the N-vs-1 scorer."""
+        """Set log P(real pair) from the N-vs-1 scorer; order by model score + weight * that."""
         model, vocab = self.scorer
         src = torch.tensor([vocab.encode(upper)] * len(candidates))
         tgt = torch.tensor([vocab.encode(c.lower) for c in candidates])
@@ -158,8 +176,9 @@ class CoupletGenerator:
         for items in plans.values():
             if settings.beam > 0:
                 for i, plan, notes in items:
-                    ids, scores = beam_search(self.model, plan, beam=settings.beam, repeats=settings.repeats)
-                    results[i] = Result(plan.upper, self._rank(plan, ids[:1], scores[:1]), notes)
+                    ids, scores = beam_search(self.model, plan, beam=self._width(settings, 1),
+                                              repeats=settings.repeats)
+                    results[i] = Result(plan.upper, self._order(plan, ids, scores, settings)[:1], notes)
                 continue
             for start in range(0, len(items), BATCH_ROWS):
                 chunk = items[start:start + BATCH_ROWS]

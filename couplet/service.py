@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import CheckpointError
-from .generate import RERANK_BY_DEFAULT, CoupletGenerator, Settings
+from .generate import RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, CoupletGenerator, Settings
 from .poetry import FORMS, PoemGenerator, PoemRequest, first_line_rhymes, rhyme_lines
 from .prosody import EITHER, PING, ZE
 from .text import InputError, is_han
@@ -63,8 +63,9 @@ class Studio:
 
     # ------------------------------------------------------------ couplets
     def couplet(self, upper: str, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
-                n: int = 5, beam: bool = True, seed: int = 0, tone: str = "end", repeats: bool = True,
-                punctuation: bool = True, lock: str = "", rerank: bool = RERANK_BY_DEFAULT) -> str:
+                n: int = 5, beam: bool = True, seed: int = 0, tone: str = TONE_BY_DEFAULT, repeats: bool = True,
+                punctuation: bool = True, lock: str = "", rerank: bool = RERANK_BY_DEFAULT,
+                structure: float = STRUCTURE_BY_DEFAULT) -> str:
         gen = self.models.couplet
         if gen is None:
             return message(self.models.errors["couplet"])
@@ -72,7 +73,8 @@ class Studio:
         settings = Settings(n=n, temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p or 1.0),
                             beam=max(n, 5) if beam and temperature <= 0 else 0, seed=int(seed or 0),
                             punctuation=bool(punctuation), repeats=bool(repeats), no_copy=bool(repeats),
-                            tone=tone if tone in ("off", "end", "rhythm") else "end", rerank=bool(rerank))
+                            tone=tone if tone in ("off", "end", "rhythm") else TONE_BY_DEFAULT, rerank=bool(rerank),
+                            structure=max(0.0, float(structure or 0.0)))
         try:
             res = gen.generate(upper, settings, lock=lock.strip() or None if isinstance(lock, str) else None)
         except InputError as e:
@@ -81,6 +83,7 @@ class Studio:
         rows = [f'<div class="upper"><span class="label">上联</span>{annotate(res.upper, tone_of)}</div>']
         for i, c in enumerate(res.candidates, 1):
             scorer = f" · scorer {c.scorer:.2f}" if c.scorer is not None else ""
+            scorer += f" · 词性 {100 * c.structure:.0f}%" if c.structure is not None else ""
             rows.append(f'<div class="cand" data-lower="{html.escape(c.lower)}"><span class="label">下联{i}</span>'
                         f'{annotate(c.lower, tone_of)}<span class="score">{c.score:.2f}{scorer}</span></div>')
         notes = "".join(message(x, "note") for x in res.notes)

@@ -42,6 +42,8 @@ class TrainConfig:
     dropout: float = 0.1
     attention: bool = True
     decoder: bool = True                 # couplet: False trains the per-position tagger baseline
+    prev_dropout: float = 0.0            # couplet: share of previous 下联 chars the decoder sees as <unk>
+    init_from: str = ""                  # start from this checkpoint's weights (its architecture and vocab)
     max_vocab: int = 7000
     min_count: int = 2
     max_len: int = 32                    # longest training pair; longer ones are skipped
@@ -64,6 +66,11 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+# Fields that describe the network and its vocabulary; they come from a checkpoint, not the command line.
+ARCH_FIELDS = ("arch", "emb_dim", "hidden", "layers", "dropout", "attention", "decoder", "max_vocab", "min_count",
+               "max_seed")
 
 
 def parse_sources(spec: str) -> dict[str, float]:
@@ -278,7 +285,14 @@ class CoupletTask:
 
     def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
         src, tgt = (t.to(device, non_blocking=True) for t in self.data.batch(item[0], item[1]))
-        logits = model(src, shift_right(tgt, self.vocab.bos_id))
+        prev = shift_right(tgt, self.vocab.bos_id)
+        if self.cfg.prev_dropout > 0:
+            # Word dropout on the decoder input (Bowman et al. 2016): with part of its own history
+            # hidden, the decoder must lean on the aligned 上联 char, which is what a couplet needs.
+            hide = torch.rand(prev.shape, device=prev.device) < self.cfg.prev_dropout
+            hide[:, 0] = False
+            prev = prev.masked_fill(hide, self.vocab.unk_id)
+        logits = model(src, prev)
         return F.cross_entropy(logits.float().transpose(1, 2), tgt), tgt.numel()
 
     def evaluate(self, model, device) -> dict[str, float]:
@@ -454,6 +468,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
         task = TASKS[cfg.task](cfg)
         model, vocab, _ = load_checkpoint(last_dir, device=device, kind=task.kind)
         record = meta["record"]
+    elif cfg.init_from:
+        meta = read_meta(cfg.init_from)
+        saved = TrainConfig.from_dict(meta.get("train_config", {}))
+        for name in ARCH_FIELDS:  # the weights fix the architecture and the vocabulary
+            setattr(cfg, name, getattr(saved, name))
+        task = TASKS[cfg.task](cfg)
+        model, vocab, _ = load_checkpoint(cfg.init_from, device=device, kind=task.kind)
+        torch.manual_seed(cfg.seed)
     else:
         task = TASKS[cfg.task](cfg)
         vocab = task.build_vocab()

@@ -156,3 +156,24 @@ def test_rerank_orders_by_model_plus_scorer(tiny_generator):
     assert combined == sorted(combined, reverse=True)
     plain = gen.generate("天增岁月人增寿", Settings(n=10, beam=10))
     assert sorted(c.lower for c in plain.candidates) == sorted(c.lower for c in res.candidates)
+
+
+def test_structure_rule_reorders_the_same_candidates(tiny_generator):
+    plain = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10))
+    res = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=5.0))
+    combined = [c.score + 5.0 * c.structure for c in res.candidates]
+    assert all(c.structure is not None and 0.0 <= c.structure <= 1.0 for c in res.candidates)
+    assert combined == sorted(combined, reverse=True)
+    assert sorted(c.lower for c in plain.candidates) == sorted(c.lower for c in res.candidates)
+    assert all(c.structure is None for c in plain.candidates)  # weight 0: order untouched, nothing computed
+    best = max(c.structure for c in res.candidates)
+    huge = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=1e6))
+    assert huge.candidates[0].structure == best
+
+
+def test_structure_rule_widens_the_beam_for_one_answer(tiny_generator):
+    one = tiny_generator.generate("天增岁月人增寿", Settings(n=1, beam=1, structure=1e6))
+    wide = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=1e6))
+    assert one.candidates[0].lower == wide.candidates[0].lower
+    batch = tiny_generator.generate_batch(["天增岁月人增寿"], Settings(n=1, beam=1, structure=1e6))
+    assert batch[0].candidates[0].lower == one.candidates[0].lower

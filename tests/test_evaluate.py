@@ -40,6 +40,16 @@ def test_couplet_rules_known_cases(prosody):
     assert couplet_rules("明月几时有", "清风何处来", prosody)["final_tone_opposed"] == 1.0  # 有 仄 -> 来 平
 
 
+def test_structure_agreement_known_cases():
+    from couplet.decode import char_pos, structure_agreement
+    assert len(char_pos("天增岁月人增寿")) == 7
+    assert structure_agreement("天增岁月人增寿", "天增岁月人增寿") == 1.0
+    assert structure_agreement("海阔凭鱼跃", "天高任鸟飞") == 1.0      # two idioms: i / i at every position
+    assert structure_agreement("天增岁月人增寿", "春满") is None
+    m = couplet_rules("海阔凭鱼跃", "天高任鸟飞", Prosody({}, {}, {}))
+    assert m["pos_agreement"] == 1.0
+
+
 def test_couplet_metrics_counts_only_answered_pairs(prosody):
     m = couplet_metrics(["天增岁月人增寿", "明月几时有"], ["春满乾坤福满门", ""], ["春满乾坤福满门", "清风何处来"],
                         prosody)

@@ -55,6 +55,42 @@ def test_resume_continues_the_same_run(prepared, tmp_path):
     assert rec_a["history"][-1]["loss"] == pytest.approx(rec_b["history"][-1]["loss"], rel=1e-5)
 
 
+def test_init_from_fine_tunes_the_saved_network(prepared, tmp_path):
+    """--init-from starts from the saved weights; the architecture on the command line is ignored."""
+    base = TrainConfig(data=str(prepared), out=str(tmp_path / "base"), epochs=2, **TINY)
+    train(base, log=lambda *_: None)
+    before = load_file(str(tmp_path / "base" / "best" / "model.safetensors"))
+    tune = TrainConfig(data=str(prepared), out=str(tmp_path / "tune"), epochs=1, arch="lstm", emb_dim=8, hidden=8,
+                       init_from=str(tmp_path / "base" / "best"), prev_dropout=0.3, lr=1e-3,
+                       **{k: v for k, v in TINY.items() if k not in ("emb_dim", "hidden")})
+    rec = train(tune, log=lambda *_: None)
+    after = load_file(str(tmp_path / "tune" / "last" / "model.safetensors"))
+    assert after.keys() == before.keys() and all(after[k].shape == before[k].shape for k in after)
+    assert any(not torch.equal(after[k], before[k]) for k in after)   # it trained
+    # the first validation after a short, gentle fine-tune stays near the starting model
+    meta = json.loads((tmp_path / "base" / "best" / "checkpoint.json").read_text(encoding="utf-8"))
+    start = meta["record"]["best"]["value"]
+    assert rec["history"][0]["ppl_couplet"] < 2 * start
+
+
+def test_prev_dropout_hides_decoder_history(prepared, tmp_path):
+    from couplet.trainer import CoupletTask
+    cfg = TrainConfig(data=str(prepared), out=str(tmp_path / "x"), prev_dropout=1.0, **TINY)
+    task = CoupletTask(cfg)
+    vocab = task.build_vocab()
+    task.load(vocab)
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def forward(self, src, prev):
+            seen.append(prev)
+            return torch.zeros(*src.shape, len(vocab), requires_grad=True)
+    n, idx, _ = task.data.epoch_batches(0, seed=1, batch_size=4)[0]
+    task.loss(Spy(), (n, idx), torch.device("cpu"))
+    prev = seen[0]
+    assert (prev[:, 0] == vocab.bos_id).all() and (prev[:, 1:] == vocab.unk_id).all()
+
+
 def test_ddp_two_processes_on_cpu(prepared, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
