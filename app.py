@@ -12,7 +12,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 
 import gradio as gr  # noqa: E402
 
-from couplet.generate import RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT  # noqa: E402
+from couplet.generate import ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT  # noqa: E402
 from couplet.service import Studio, load_models  # noqa: E402
 
 CSS = """
@@ -51,12 +51,15 @@ def build_app(studio: Studio) -> gr.Blocks:
                     rerank = gr.Checkbox(value=RERANK_BY_DEFAULT, label="rerank with the pair scorer (beam)")
                     structure = gr.Slider(0, 3, value=STRUCTURE_BY_DEFAULT, step=0.25,
                                           label="词性相对 weight (same part of speech per position; 0: off)")
+                    align = gr.Slider(0, 1, value=ALIGN_BY_DEFAULT, step=0.05,
+                                      label="per-position head weight (0: decoder only)")
             out = gr.HTML(elem_id="couplet-out")
-            inputs = [upper, temperature, top_k, top_p, n, beam, seed, tone, repeats, punct, lock, rerank, structure]
+            inputs = [upper, temperature, top_k, top_p, n, beam, seed, tone, repeats, punct, lock, rerank, structure,
+                      align]
 
-            def couplet(u, t, k, p, n_, b, s, tn, r, pu, lk, rr, st):
+            def couplet(u, t, k, p, n_, b, s, tn, r, pu, lk, rr, st, al):
                 return studio.couplet(u, temperature=t, top_k=k, top_p=p, n=n_, beam=b, seed=s, tone=tn,
-                                      repeats=r, punctuation=pu, lock=lk, rerank=rr, structure=st)
+                                      repeats=r, punctuation=pu, lock=lk, rerank=rr, structure=st, align=al)
             go.click(couplet, inputs, out, api_name="couplet")
             upper.submit(couplet, inputs, out)
 

@@ -26,6 +26,8 @@ HELP = {
     "dropout": "dropout probability",
     "attention": "couplet: decoder attends over the whole 上联 (--no-attention to turn off)",
     "decoder": "couplet: --no-decoder trains the per-position tagger baseline (softmax on the encoder)",
+    "aligned_head": "couplet: also train a per-position softmax on the encoder, mixed into decoding "
+                    "(generation's --align weight)",
     "prev_dropout": "couplet: probability that the decoder sees a previous 下联 char as <unk> (word dropout)",
     "init_from": "fine-tune: start from this checkpoint's weights; architecture and vocabulary come from it",
     "max_vocab": "vocabulary size cap, reserved ids included",

@@ -40,8 +40,9 @@ def timed(fn, *, warmup: int, repeat: int) -> dict[str, float]:
 def _naive_couplet(gen: CoupletGenerator, upper: str, s: Settings):
     plan, _ = gen.plan(upper, s)
     if s.beam:
-        return beam_search_naive(gen.model, plan, beam=s.beam)
-    return sample_naive(gen.model, plan, temperature=s.temperature, generator=torch.Generator().manual_seed(0))
+        return beam_search_naive(gen.model, plan, beam=s.beam, align=s.align)
+    return sample_naive(gen.model, plan, temperature=s.temperature, generator=torch.Generator().manual_seed(0),
+                        align=s.align)
 
 
 def _naive_poem(gen: PoemGenerator, req: PoemRequest):
@@ -156,7 +157,9 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     cg, pg = CoupletGenerator.load(), PoemGenerator.load()
     r: dict[str, float] = {}
     w = max(2, repeat // 10)
-    cases = {"greedy": Settings(n=1), "beam5": Settings(n=5, beam=5), "sample": Settings(n=1, temperature=0.8)}
+    # decoding alone (the structure rule off), so each case can be checked against the naive way
+    cases = {"greedy": Settings(n=1, structure=0.0), "beam5": Settings(n=5, beam=5, structure=0.0),
+             "sample": Settings(n=1, temperature=0.8, structure=0.0)}
     for name, s in cases.items():
         for suffix, upper in (("", UPPER7), ("_20char", UPPER20)):
             t = timed(lambda: cg.generate(upper, s), warmup=w, repeat=repeat)
@@ -164,6 +167,11 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
             t = timed(lambda: _naive_couplet(cg, upper, s), warmup=1, repeat=max(3, repeat // 3))
             r[f"couplet_{name}{suffix}_p50_ms_naive"] = t["p50"]
         log(f"couplet {name}: {r[f'couplet_{name}_p50_ms']:.2f} ms (naive {r[f'couplet_{name}_p50_ms_naive']:.2f})")
+    # what `python -m couplet couplet` and the app do by default: beam 5 plus the structure rule
+    t = timed(lambda: cg.generate(UPPER7, Settings(n=5, beam=5)), warmup=w, repeat=repeat)
+    r["couplet_default_p50_ms"], r["couplet_default_p95_ms"] = t["p50"], t["p95"]
+    log(f"couplet default (beam 5, structure {Settings().structure:g}, align {Settings().align:g}): "
+        f"{t['p50']:.2f} ms")
     poems = {"poem_7jue": PoemRequest(form="七绝", text="春", n=1),
              "poem_7lv": PoemRequest(form="七律", text="春", n=1),
              "poem_7jue_rules": PoemRequest(form="七绝", text="春", n=1, pattern="平起"),

@@ -25,6 +25,9 @@ def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-copy", action="store_true", help="allow 上联 characters in the 下联")
     p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
                    help="rerank beam candidates with the pair scorer in checkpoints/scorer")
+    p.add_argument("--align", type=float, default=None,
+                   help="weight of the model's per-position head mixed with its decoder, 0..1 "
+                        "(models trained with --aligned-head; default: the generator's default)")
     p.add_argument("--structure", type=float, default=None,
                    help="weight of the 词性相对 rule (same part of speech at each position) when ordering "
                         "candidates; 0 turns it off (default: the generator's default)")
@@ -94,14 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args, batch: bool):
-    from .generate import RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, Settings
+    from .generate import ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, Settings
     n = args.n if args.n is not None else (1 if batch else 5)
     beam = args.beam if args.beam is not None else (5 if not batch and args.temperature <= 0 else 0)
     return Settings(n=n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beam=beam,
                     seed=args.seed, punctuation=not args.no_punctuation, repeats=not args.no_repeats,
                     no_copy=not args.allow_copy, tone=args.tone or TONE_BY_DEFAULT,
                     rerank=RERANK_BY_DEFAULT if args.rerank is None else args.rerank,
-                    structure=STRUCTURE_BY_DEFAULT if args.structure is None else args.structure)
+                    structure=STRUCTURE_BY_DEFAULT if args.structure is None else args.structure,
+                    align=ALIGN_BY_DEFAULT if args.align is None else args.align)
 
 
 def cmd_couplet(args) -> int:

@@ -209,6 +209,20 @@ def _stack(plans: list[Plan]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
             torch.stack([p.forced for p in plans]), torch.stack([p.link for p in plans]))
 
 
+def _aligned_prior(model: CoupletModel, memory: torch.Tensor, weight: float) -> torch.Tensor | None:
+    """(R, T, V) log-probs of the model's per-position head, when it has one and weight > 0."""
+    if weight <= 0 or not model.has_aligned_head:
+        return None
+    return torch.log_softmax(model.aligned(memory).float(), dim=-1).cpu()
+
+
+def _mix(logp: torch.Tensor, prior: torch.Tensor | None, t: int, weight: float) -> torch.Tensor:
+    """Product of experts: log p ∝ (1 - w) log p_decoder + w log p_aligned, renormalised."""
+    if prior is None:
+        return logp
+    return torch.log_softmax((1 - weight) * logp + weight * prior[:, t], dim=-1)
+
+
 def _index_hidden(hidden, idx):
     if hidden is None:  # the tagger has no decoder state
         return None
@@ -219,23 +233,25 @@ def _index_hidden(hidden, idx):
 
 @torch.inference_mode()
 def sample(model: CoupletModel, plans: list[Plan], *, temperature: float = 0.0, top_k: int = 0,
-           top_p: float = 1.0, generator: torch.Generator | None = None, repeats: bool = True
-           ) -> tuple[torch.Tensor, torch.Tensor]:
+           top_p: float = 1.0, generator: torch.Generator | None = None, repeats: bool = True,
+           align: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Greedy (temperature 0) or sampled decoding of a batch of same-length plans, one row each.
 
-    Returns ids (R, T) and the sum of the model's log-probabilities of the chosen chars (R,).
+    align: weight of the model's per-position head in the mixed distribution (0: decoder only).
+    Returns ids (R, T) and the sum of the log-probabilities of the chosen chars (R,).
     """
     src, allowed, forced, link = _stack(plans)
     r, n = src.shape
     device = next(model.parameters()).device
     memory, keys, hidden = model.encode(src.to(device))
+    prior = _aligned_prior(model, memory, align)
     out = torch.zeros(r, n, dtype=torch.long)
     used = torch.zeros(r, allowed.shape[-1], dtype=torch.bool)
     score = torch.zeros(r)
     prev = torch.full((r, 1), Vocab.bos_id, dtype=torch.long, device=device)
     for t in range(n):
         logits, hidden = model.decode(prev, memory, keys, hidden, start=t)
-        logp = torch.log_softmax(logits[:, 0].float(), dim=-1).cpu()       # (R, V)
+        logp = _mix(torch.log_softmax(logits[:, 0].float(), dim=-1).cpu(), prior, t, align)   # (R, V)
         mask = _step_mask(allowed, forced, link, out, used, t, repeats)
         tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
                           top_k=top_k, top_p=top_p, generator=generator)
@@ -247,13 +263,14 @@ def sample(model: CoupletModel, plans: list[Plan], *, temperature: float = 0.0, 
 
 
 @torch.inference_mode()
-def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool = True
+def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool = True, align: float = 0.0
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """N-best for one plan: ids (K, T) and summed log-probs (K,), best first."""
     src, allowed, forced, link = _stack([plan])
     n, v = src.shape[1], allowed.shape[-1]
     device = next(model.parameters()).device
     memory, keys, hidden = model.encode(src.to(device))
+    prior = _aligned_prior(model, memory, align)
     out = torch.zeros(1, n, dtype=torch.long)
     used = torch.zeros(1, v, dtype=torch.bool)
     score = torch.zeros(1)
@@ -262,7 +279,7 @@ def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool
         k = out.shape[0]
         logits, hidden = model.decode(prev, memory.expand(k, -1, -1),
                                       keys.expand(k, -1, -1) if keys is not None else None, hidden, start=t)
-        logp = torch.log_softmax(logits[:, 0].float(), dim=-1).cpu()       # (K, V)
+        logp = _mix(torch.log_softmax(logits[:, 0].float(), dim=-1).cpu(), prior, t, align)   # (K, V)
         mask = _step_mask(allowed.expand(k, -1, -1), forced.expand(k, -1), link.expand(k, -1),
                           out, used, t, repeats)
         total = (score.unsqueeze(1) + logp).masked_fill(~mask, float("-inf")).view(-1)
@@ -283,8 +300,8 @@ def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool
 # ---------------------------------------------------------------- reference (naive) decoding
 @torch.inference_mode()
 def sample_naive(model: CoupletModel, plan: Plan, *, temperature: float = 0.0, top_k: int = 0,
-                 top_p: float = 1.0, generator: torch.Generator | None = None, repeats: bool = True
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+                 top_p: float = 1.0, generator: torch.Generator | None = None, repeats: bool = True,
+                 align: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """The simple way, for checking and benchmarking `sample`: one item, and at every step the
     whole model runs again over the prefix (no carried hidden state). Same rules, same result."""
     src, allowed, forced, link = _stack([plan])
@@ -293,9 +310,10 @@ def sample_naive(model: CoupletModel, plan: Plan, *, temperature: float = 0.0, t
     used = torch.zeros(1, allowed.shape[-1], dtype=torch.bool)
     score = torch.zeros(1)
     prev = torch.full((1, 1), Vocab.bos_id, dtype=torch.long)
+    prior = _aligned_prior(model, model.encode(src)[0], align)
     for t in range(n):
         logits = model(src, prev)[:, -1]                                   # recomputes steps 0..t
-        logp = torch.log_softmax(logits.float(), dim=-1)
+        logp = _mix(torch.log_softmax(logits.float(), dim=-1), prior, t, align)
         mask = _step_mask(allowed, forced, link, out, used, t, repeats)
         tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
                           top_k=top_k, top_p=top_p, generator=generator)
@@ -307,17 +325,18 @@ def sample_naive(model: CoupletModel, plan: Plan, *, temperature: float = 0.0, t
 
 
 @torch.inference_mode()
-def beam_search_naive(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool = True
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
+def beam_search_naive(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool = True,
+                      align: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Beam search the simple way: each hypothesis scored on its own by a full forward pass."""
     src, allowed, forced, link = _stack([plan])
     n, v = src.shape[1], allowed.shape[-1]
+    prior = _aligned_prior(model, model.encode(src)[0], align)
     hyps = [(torch.zeros(n, dtype=torch.long), torch.zeros(v, dtype=torch.bool), torch.zeros(()))]
     for t in range(n):
         cands = []
         for ids, used, s in hyps:
             prev = torch.cat([torch.tensor([Vocab.bos_id]), ids[:t]]).unsqueeze(0)
-            logp = torch.log_softmax(model(src, prev)[0, -1].float(), dim=-1)
+            logp = _mix(torch.log_softmax(model(src, prev)[0, -1].float(), dim=-1)[None], prior, t, align)[0]
             mask = _step_mask(allowed, forced, link, ids.unsqueeze(0), used.unsqueeze(0), t, repeats)[0]
             for tok in torch.nonzero(mask).flatten().tolist():
                 cands.append((s + logp[tok], ids, used, tok))  # float32, as in beam_search

@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--limit", type=int, default=0, help="evaluate the first N pairs only (0: all)")
     c.add_argument("--tone", choices=("off", "end", "rhythm"), default=None,
                    help="平仄 rule when generating (default: the generator's default)")
+    c.add_argument("--align", type=float, default=None,
+                   help="weight of the per-position head in decoding (default: the generator's default)")
     c.add_argument("--structure", type=float, default=None,
                    help="weight of the 词性相对 (POS agreement) rule when ordering beam candidates "
                         "(default: the generator's default)")
@@ -212,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     for x in (c, q):
         x.add_argument("--prosody", default=None, help="prosody.json (default: checkpoints/prosody.json)")
     args = p.parse_args(argv)
-    from .generate import DEFAULT_CHECKPOINT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, CoupletGenerator, Settings
+    from .generate import (ALIGN_BY_DEFAULT, DEFAULT_CHECKPOINT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT,
+                           CoupletGenerator, Settings)
+    align = ALIGN_BY_DEFAULT if args.align is None else args.align
     args.tone = args.tone or TONE_BY_DEFAULT
     structure = STRUCTURE_BY_DEFAULT if args.structure is None else args.structure
     prosody = Prosody.load(args.prosody or DEFAULT_CHECKPOINT.parent / "prosody.json")
@@ -238,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     else:
         gen = CoupletGenerator.load(args.checkpoint)
-        results = gen.generate_batch(uppers, Settings(n=1, beam=args.beam, tone=args.tone, structure=structure))
+        results = gen.generate_batch(uppers, Settings(n=1, beam=args.beam, tone=args.tone, structure=structure,
+                                                      align=align))
         hyps = [r.candidates[0].lower if hasattr(r, "candidates") and r.candidates else "" for r in results]
     model = couplet_metrics(uppers, hyps, refs, prosody)
     if gen is not None:
@@ -248,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         name += f", tone {args.tone}"
     if not args.predictions and structure > 0:
         name += f", structure {structure:g}"
+    if gen is not None and align > 0 and gen.model.has_aligned_head:
+        name += f", align {align:g}"
     columns[name] = model
     if gen is not None and args.rerank:
         if gen.scorer is None:
@@ -258,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             for u in uppers:
                 try:
                     hyps.append(gen.generate(u, Settings(n=1, beam=10, rerank=rerank, tone=args.tone,
-                                                         structure=structure))
+                                                         structure=structure, align=align))
                                 .candidates[0].lower)
                 except InputError:
                     hyps.append("")

@@ -17,6 +17,7 @@ DEFAULT_SCORER = REPO_ROOT / "checkpoints" / "scorer"
 BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster on 2 cores)
 RERANK_BY_DEFAULT = False  # set from the eval numbers (checkpoints/README.md): on only if it helps
 TONE_BY_DEFAULT = "end"  # 平仄 rule: off | end | rhythm
+ALIGN_BY_DEFAULT = 0.0  # weight of the per-position head in decoding (models that have one)
 STRUCTURE_BY_DEFAULT = 0.0  # weight of the 词性相对 rule in candidate order, set from the eval numbers
 RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
 
@@ -37,6 +38,7 @@ class Settings:
     rerank: bool = RERANK_BY_DEFAULT  # reorder beam candidates with the pair scorer (when loaded)
     rerank_weight: float = 1.0
     structure: float = STRUCTURE_BY_DEFAULT  # >0: reorder candidates by score + structure * POS agreement
+    align: float = ALIGN_BY_DEFAULT  # mix of decoder and per-position head: 0 decoder only, 1 head only
 
     def rules(self) -> Rules:
         return Rules(punctuation=self.punctuation, repeats=self.repeats, no_copy=self.no_copy, tone=self.tone)
@@ -48,7 +50,7 @@ class Settings:
 @dataclass
 class Candidate:
     lower: str
-    score: float  # mean log-probability per character under the model (higher is better)
+    score: float  # mean log-probability per character under the model's decoding mix (higher is better)
     scorer: float | None = None  # log P(real pair) from the N-vs-1 scorer, when reranked
     structure: float | None = None  # share of positions with the same part of speech, when reordered
 
@@ -114,13 +116,14 @@ class CoupletGenerator:
         plan, notes = self.plan(upper, settings, lock)
         n = max(1, int(settings.n))
         if settings.beam > 0:
-            ids, scores = beam_search(self.model, plan, beam=self._width(settings, n), repeats=settings.repeats)
+            ids, scores = beam_search(self.model, plan, beam=self._width(settings, n), repeats=settings.repeats,
+                                      align=settings.align)
         else:
             gen = torch.Generator().manual_seed(int(settings.seed))
             rows = n if settings.temperature > 0 else 1
             ids, scores = sample(self.model, [plan] * rows, temperature=settings.temperature,
                                  top_k=settings.top_k, top_p=settings.top_p, generator=gen,
-                                 repeats=settings.repeats)
+                                 repeats=settings.repeats, align=settings.align)
         return Result(upper=plan.upper, candidates=self._order(plan, ids, scores, settings)[:n], notes=notes)
 
     def _width(self, settings: Settings, n: int) -> int:
@@ -133,10 +136,11 @@ class CoupletGenerator:
         rerank = settings.rerank and self.scorer is not None
         if rerank:
             self.rerank(plan.upper, candidates)
-        if settings.structure > 0:
+        structure = settings.structure > 0 and len(candidates) > 1
+        if structure:
             for c in candidates:
                 c.structure = structure_agreement(plan.upper, c.lower) or 0.0
-        if rerank or settings.structure > 0:
+        if rerank or structure:
             candidates.sort(key=lambda c: -(c.score + settings.rerank_weight * (c.scorer or 0.0)
                                               + settings.structure * (c.structure or 0.0)))
         return candidates
@@ -177,14 +181,14 @@ class CoupletGenerator:
             if settings.beam > 0:
                 for i, plan, notes in items:
                     ids, scores = beam_search(self.model, plan, beam=self._width(settings, 1),
-                                              repeats=settings.repeats)
+                                              repeats=settings.repeats, align=settings.align)
                     results[i] = Result(plan.upper, self._order(plan, ids, scores, settings)[:1], notes)
                 continue
             for start in range(0, len(items), BATCH_ROWS):
                 chunk = items[start:start + BATCH_ROWS]
                 ids, scores = sample(self.model, [p for _, p, _ in chunk], temperature=settings.temperature,
                                      top_k=settings.top_k, top_p=settings.top_p, generator=gen,
-                                     repeats=settings.repeats)
+                                     repeats=settings.repeats, align=settings.align)
                 for (i, plan, notes), row, s in zip(chunk, ids, scores):
                     results[i] = Result(plan.upper, self._rank(plan, row[None], s[None]), notes)
         return results

@@ -4,7 +4,10 @@ Encoder: an RNN (uni- or bidirectional) over the 上联 gives one memory vector 
 Decoder: a unidirectional RNN that at step t reads [embedding of 下联 char t-1 ; memory_t], then
 attends over all memory vectors (Luong style) and predicts 下联 char t. There is exactly one
 decoder step per 上联 position, so equal length is a property of the structure, not of training.
-With decoder=False the same class is the per-position tagger baseline.
+With decoder=False the same class is the per-position tagger baseline. With aligned_head=True the
+encoder-decoder also has that tagger's per-position softmax, trained jointly; decoding can mix the
+two distributions (a product of experts, as in joint CTC-attention decoding): the decoder writes
+fluent lines, the aligned head keeps each char in step with its 上联 char.
 Poems, 1 vs N: `PoemModel`, a seed vector concatenated to every step of a character LM.
 Pairs, N vs 1: `ScorerModel`, one score for a (上联, 下联) pair, used to rerank candidates.
 Models see ids only; `couplet.vocab` owns the characters.
@@ -54,6 +57,7 @@ class ModelConfig(_Config):
     attention: bool = True
     max_len: int = 64            # longest 上联 accepted at generation time
     decoder: bool = True         # False: a per-position tagger (softmax on the encoder, no decoder)
+    aligned_head: bool = False   # with a decoder: also a per-position softmax on the encoder
 
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -75,6 +79,7 @@ class CoupletModel(nn.Module):
             self.decoder = make_rnn(cfg.cell, e + h, h, num_layers=cfg.layers, dropout=cfg.dropout)
             self.attn_key = nn.Linear(h, h, bias=False) if cfg.attention else None
             self.combine = nn.Linear(h * (3 if cfg.attention else 2), e)
+            self.align = nn.Linear(h, e) if cfg.aligned_head else None
         else:  # the tagger baseline: each position predicted from the encoder alone
             self.combine = nn.Linear(h, e)
         self.out_bias = nn.Parameter(torch.zeros(cfg.vocab_size))  # weight tied to self.embed
@@ -117,10 +122,22 @@ class CoupletModel(nn.Module):
         logits = feat @ self.embed.weight.T + self.out_bias       # (B, t, V)
         return logits, hidden
 
-    def forward(self, src: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        """Teacher forcing: logits (B, T, V) for every position at once."""
+    @property
+    def has_aligned_head(self) -> bool:
+        return self.cfg.decoder and self.cfg.aligned_head
+
+    def aligned(self, memory: torch.Tensor) -> torch.Tensor:
+        """The per-position head: memory (B, T, H) -> logits (B, T, V), no decoder involved."""
+        feat = self.drop(torch.tanh(self.align(memory)))
+        return feat @ self.embed.weight.T + self.out_bias
+
+    def forward(self, src: torch.Tensor, prev: torch.Tensor, *, with_aligned: bool = False):
+        """Teacher forcing: logits (B, T, V) for every position at once; with_aligned also
+        returns the aligned head's logits (B, T, V)."""
         memory, keys, hidden = self.encode(src)
         logits, _ = self.decode(prev, memory, keys, hidden)
+        if with_aligned:
+            return logits, self.aligned(memory)
         return logits
 
 

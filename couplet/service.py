@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import CheckpointError
-from .generate import RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, CoupletGenerator, Settings
+from .generate import (ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, CoupletGenerator,
+                       Settings)
 from .poetry import FORMS, PoemGenerator, PoemRequest, first_line_rhymes, rhyme_lines
 from .prosody import EITHER, PING, ZE
 from .text import InputError, is_han
@@ -65,7 +66,7 @@ class Studio:
     def couplet(self, upper: str, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                 n: int = 5, beam: bool = True, seed: int = 0, tone: str = TONE_BY_DEFAULT, repeats: bool = True,
                 punctuation: bool = True, lock: str = "", rerank: bool = RERANK_BY_DEFAULT,
-                structure: float = STRUCTURE_BY_DEFAULT) -> str:
+                structure: float = STRUCTURE_BY_DEFAULT, align: float = ALIGN_BY_DEFAULT) -> str:
         gen = self.models.couplet
         if gen is None:
             return message(self.models.errors["couplet"])
@@ -74,7 +75,8 @@ class Studio:
                             beam=max(n, 5) if beam and temperature <= 0 else 0, seed=int(seed or 0),
                             punctuation=bool(punctuation), repeats=bool(repeats), no_copy=bool(repeats),
                             tone=tone if tone in ("off", "end", "rhythm") else TONE_BY_DEFAULT, rerank=bool(rerank),
-                            structure=max(0.0, float(structure or 0.0)))
+                            structure=max(0.0, float(structure or 0.0)),
+                            align=min(1.0, max(0.0, float(align or 0.0))))
         try:
             res = gen.generate(upper, settings, lock=lock.strip() or None if isinstance(lock, str) else None)
         except InputError as e:

@@ -42,6 +42,7 @@ class TrainConfig:
     dropout: float = 0.1
     attention: bool = True
     decoder: bool = True                 # couplet: False trains the per-position tagger baseline
+    aligned_head: bool = False           # couplet: add the per-position head, trained jointly with the decoder
     prev_dropout: float = 0.0            # couplet: share of previous 下联 chars the decoder sees as <unk>
     init_from: str = ""                  # start from this checkpoint's weights (its architecture and vocab)
     max_vocab: int = 7000
@@ -268,7 +269,7 @@ class CoupletTask:
         cell, bidir = ARCHS[c.arch]
         return CoupletModel(ModelConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
                                         hidden=c.hidden, layers=c.layers, dropout=c.dropout, attention=c.attention,
-                                        decoder=c.decoder))
+                                        decoder=c.decoder, aligned_head=c.aligned_head and c.decoder))
 
     def load(self, vocab: Vocab) -> tuple[int, int]:
         c, weights, known = self.cfg, parse_sources(self.cfg.sources), set(vocab.chars())
@@ -281,6 +282,7 @@ class CoupletTask:
         self.data = PairData(train, vocab, weights)
         self.valid = valid or train[:1000]  # tiny corpora: measure on training pairs rather than nothing
         self.vocab = vocab
+        self.aligned_head = c.aligned_head and c.decoder
         return len(train), len(valid)
 
     def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
@@ -292,8 +294,12 @@ class CoupletTask:
             hide = torch.rand(prev.shape, device=prev.device) < self.cfg.prev_dropout
             hide[:, 0] = False
             prev = prev.masked_fill(hide, self.vocab.unk_id)
-        logits = model(src, prev)
-        return F.cross_entropy(logits.float().transpose(1, 2), tgt), tgt.numel()
+        if not self.aligned_head:
+            logits = model(src, prev)
+            return F.cross_entropy(logits.float().transpose(1, 2), tgt), tgt.numel()
+        logits, aligned = model(src, prev, with_aligned=True)
+        return (F.cross_entropy(logits.float().transpose(1, 2), tgt)
+                + F.cross_entropy(aligned.float().transpose(1, 2), tgt)), tgt.numel()
 
     def evaluate(self, model, device) -> dict[str, float]:
         return evaluate(model, self.valid, self.vocab, device=device)
@@ -473,9 +479,15 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
         saved = TrainConfig.from_dict(meta.get("train_config", {}))
         for name in ARCH_FIELDS:  # the weights fix the architecture and the vocabulary
             setattr(cfg, name, getattr(saved, name))
+        cfg.aligned_head = cfg.aligned_head or saved.aligned_head  # the one part a fine-tune may add
         task = TASKS[cfg.task](cfg)
-        model, vocab, _ = load_checkpoint(cfg.init_from, device=device, kind=task.kind)
+        start, vocab, _ = load_checkpoint(cfg.init_from, kind=task.kind)
         torch.manual_seed(cfg.seed)
+        model = task.build_model(vocab)
+        missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
+        if unexpected or any(not k.startswith("align.") for k in missing):
+            raise ValueError(f"--init-from {cfg.init_from}: weights do not fit ({missing + unexpected})")
+        model = model.to(device)
     else:
         task = TASKS[cfg.task](cfg)
         vocab = task.build_vocab()

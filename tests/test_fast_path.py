@@ -21,6 +21,48 @@ def test_sample_equals_naive(tiny_generator, upper, temperature):
     torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
 
 
+@pytest.fixture(scope="module")
+def aligned_model(tiny_generator):
+    """A tiny encoder-decoder with the per-position head (untrained)."""
+    from couplet.model import CoupletModel, ModelConfig
+    torch.manual_seed(1)
+    return CoupletModel(ModelConfig(vocab_size=len(tiny_generator.vocab), emb_dim=16, hidden=16, dropout=0.0,
+                                    aligned_head=True)).eval()
+
+
+@pytest.mark.parametrize("upper", UPPERS[:2])
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_mixed_decoding_equals_naive(tiny_generator, aligned_model, upper, temperature):
+    plan = make_plan(upper, tiny_generator.tables, Settings().rules())
+    fast, fs = sample(aligned_model, [plan], temperature=temperature, align=0.4,
+                      generator=torch.Generator().manual_seed(5))
+    slow, ss = sample_naive(aligned_model, plan, temperature=temperature, align=0.4,
+                            generator=torch.Generator().manual_seed(5))
+    assert torch.equal(fast, slow)
+    torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
+    fast, fs = beam_search(aligned_model, plan, beam=4, align=0.4)
+    slow, ss = beam_search_naive(aligned_model, plan, beam=4, align=0.4)
+    assert torch.equal(fast, slow)
+    torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
+
+
+def test_align_weight_moves_between_decoder_and_head(tiny_generator, aligned_model):
+    """0 is the decoder alone; 1 is the head alone, whose greedy pick is its per-position argmax."""
+    upper = "天增岁月人增寿"
+    plan = make_plan(upper, tiny_generator.tables, Settings(tone="off", repeats=False, no_copy=False).rules())
+    base, _ = sample(aligned_model, [plan], align=0.0, repeats=False)
+    ignored = tiny_generator.model  # a model without the head ignores the weight
+    a, _ = sample(ignored, [plan], align=0.0, repeats=False)
+    b, _ = sample(ignored, [plan], align=0.7, repeats=False)
+    assert torch.equal(a, b)
+    head_only, _ = sample(aligned_model, [plan], align=1.0, repeats=False)
+    with torch.no_grad():
+        memory = aligned_model.encode(plan.src[None])[0]
+        logits = aligned_model.aligned(memory)[0].masked_fill(~plan.allowed, float("-inf"))
+    assert torch.equal(head_only[0], logits.argmax(-1))
+    assert base.shape == head_only.shape
+
+
 @pytest.mark.parametrize("upper", UPPERS)
 def test_beam_equals_naive(tiny_generator, upper):
     plan = make_plan(upper, tiny_generator.tables, Settings().rules())

@@ -114,3 +114,18 @@ def test_scorer_learns_real_from_shuffled():
         loss.backward()
         opt.step()
     assert (model(upper, lower) > 0).tolist() == [True, True, False, False]
+
+
+def test_aligned_head_saves_loads_and_trains_with_the_decoder(tmp_path):
+    model = CoupletModel(ModelConfig(vocab_size=len(VOCAB), emb_dim=8, hidden=8, aligned_head=True)).eval()
+    src, tgt = batch()
+    prev = shift_right(tgt, 2)
+    logits, aligned = model(src, prev, with_aligned=True)
+    assert logits.shape == aligned.shape == (*src.shape, len(VOCAB))
+    assert torch.equal(logits, model(src, prev))           # the head does not change the decoder
+    save_checkpoint(tmp_path / "ck", model=model, vocab=VOCAB)
+    loaded, _, _ = load_checkpoint(tmp_path / "ck")
+    assert loaded.has_aligned_head
+    assert torch.equal(aligned, loaded(src, prev, with_aligned=True)[1])
+    plain = CoupletModel(ModelConfig(vocab_size=len(VOCAB), emb_dim=8, hidden=8))
+    assert not plain.has_aligned_head and not any(k.startswith("align.") for k in plain.state_dict())
