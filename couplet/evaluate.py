@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from .decode import structure_agreement, tone_targets
@@ -184,6 +185,21 @@ def format_table(columns: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
+def column_name(path, settings, mixed: bool) -> str:
+    """A table column label: which checkpoint, decoded how."""
+    p = Path(path) if path else Path("checkpoints/couplet")
+    name = f"{p.parent.name}/{p.name}" if p.name in ("best", "last") else p.name
+    name += f", beam {settings.beam}" if settings.beam else ", greedy"
+    from .generate import TONE_BY_DEFAULT
+    if settings.tone != TONE_BY_DEFAULT:
+        name += f", tone {settings.tone}"
+    if settings.structure > 0 and settings.beam:
+        name += f", structure {settings.structure:g}"
+    if mixed and settings.align > 0:
+        name += f", align {settings.align:g}"
+    return name
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
@@ -194,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="a split written by prepare (.tsv) or a couplet-dataset folder (in.txt/out.txt)")
     c.add_argument("--source", default="couplet", help="with a .tsv: couplet, lvshi, poem or all")
     c.add_argument("--predictions", default=None, help="下联 from any system: .txt (one per line), .jsonl, .tsv")
-    c.add_argument("--checkpoint", default=None, help="couplet checkpoint to generate with and score perplexity")
+    c.add_argument("--checkpoint", nargs="*", default=None,
+                   help="couplet checkpoint(s) to generate with and score perplexity; several give one column "
+                        "each, decoded the same way (default: checkpoints/couplet)")
     c.add_argument("--beam", type=int, default=0, help="generate with beam search of this width (0: greedy)")
     c.add_argument("--limit", type=int, default=0, help="evaluate the first N pairs only (0: all)")
     c.add_argument("--tone", choices=("off", "end", "rhythm"), default=None,
@@ -234,42 +252,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         uppers, refs = uppers[:args.limit], refs[:args.limit]
     columns: dict[str, dict] = {}
-    gen = None
     if args.predictions:
         hyps = read_predictions(args.predictions)[:len(uppers)]
         if len(hyps) != len(uppers):
             print(f"error: {len(hyps)} predictions for {len(uppers)} pairs", file=sys.stderr)
             return 2
-    else:
-        gen = CoupletGenerator.load(args.checkpoint)
-        results = gen.generate_batch(uppers, Settings(n=1, beam=args.beam, tone=args.tone, structure=structure,
-                                                      align=align))
+        columns["predictions"] = couplet_metrics(uppers, hyps, refs, prosody)
+    settings = Settings(n=1, beam=args.beam, tone=args.tone, structure=structure, align=align)
+    for path in args.checkpoint or ([] if args.predictions else [None]):
+        gen = CoupletGenerator.load(path)
+        results = gen.generate_batch(uppers, settings)
         hyps = [r.candidates[0].lower if hasattr(r, "candidates") and r.candidates else "" for r in results]
-    model = couplet_metrics(uppers, hyps, refs, prosody)
-    if gen is not None:
-        model["perplexity"] = perplexity(gen, uppers, refs)
-    name = "predictions" if args.predictions else ("model, beam %d" % args.beam if args.beam else "model, greedy")
-    if not args.predictions and args.tone != TONE_BY_DEFAULT:
-        name += f", tone {args.tone}"
-    if not args.predictions and structure > 0:
-        name += f", structure {structure:g}"
-    if gen is not None and align > 0 and gen.model.has_aligned_head:
-        name += f", align {align:g}"
-    columns[name] = model
-    if gen is not None and args.rerank:
-        if gen.scorer is None:
-            print("error: --rerank needs a scorer in checkpoints/scorer (python train.py scorer ...)", file=sys.stderr)
-            return 2
-        for label, rerank in (("beam 10", False), ("beam 10 + scorer", True)):
-            hyps = []
-            for u in uppers:
-                try:
-                    hyps.append(gen.generate(u, Settings(n=1, beam=10, rerank=rerank, tone=args.tone,
-                                                         structure=structure, align=align))
-                                .candidates[0].lower)
-                except InputError:
-                    hyps.append("")
-            columns[label] = couplet_metrics(uppers, hyps, refs, prosody)
+        m = couplet_metrics(uppers, hyps, refs, prosody)
+        m["perplexity"] = perplexity(gen, uppers, refs)
+        columns[column_name(path, settings, gen.model.has_aligned_head)] = m
+        if args.rerank:
+            if gen.scorer is None:
+                print("error: --rerank needs a scorer in checkpoints/scorer (python train.py scorer ...)",
+                      file=sys.stderr)
+                return 2
+            for label, rerank in (("beam 10", False), ("beam 10 + scorer", True)):
+                wide = replace(settings, beam=10, rerank=rerank)
+                hyps = []
+                for u in uppers:
+                    try:
+                        hyps.append(gen.generate(u, wide).candidates[0].lower)
+                    except InputError:
+                        hyps.append("")
+                columns[f"{column_name(path, settings, False).split(',')[0]}, {label}"] = \
+                    couplet_metrics(uppers, hyps, refs, prosody)
     reference = couplet_metrics(uppers, refs, None, prosody)
     columns["reference 下联"] = reference
     if args.json:
