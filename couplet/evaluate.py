@@ -265,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         hyps = [r.candidates[0].lower if hasattr(r, "candidates") and r.candidates else "" for r in results]
         m = couplet_metrics(uppers, hyps, refs, prosody)
         m["perplexity"] = perplexity(gen, uppers, refs)
-        columns[column_name(path, settings, gen.model.has_aligned_head)] = m
+        name = column_name(path, settings, gen.model.has_aligned_head)
+        columns[name if name not in columns else f"{name} ({len(columns) + 1})"] = m
         if args.rerank:
             if gen.scorer is None:
                 print("error: --rerank needs a scorer in checkpoints/scorer (python train.py scorer ...)",

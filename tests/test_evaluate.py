@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from couplet.evaluate import (best_pattern_accuracy, bleu, couplet_metrics, couplet_rules, distinct,
                               poem_metrics)
@@ -82,3 +83,32 @@ def test_eval_cli_on_a_predictions_file(prepared, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["predictions"]["bleu4_corpus"] == pytest.approx(100)
     assert out["predictions"]["pairs"] == len(pairs)
+
+
+def test_eval_cli_puts_checkpoints_side_by_side(prepared, tmp_path, capsys):
+    """Two checkpoints, one table, decoded the same way; the predictions column beside them."""
+    from couplet.checkpoint import save_checkpoint
+    from couplet.cli import main
+    from couplet.generate import REPO_ROOT
+    from couplet.model import CoupletModel, ModelConfig
+    from couplet.vocab import Vocab
+    shipped = REPO_ROOT / "checkpoints" / "couplet"
+    vocab = Vocab.from_json(json.loads((shipped / "checkpoint.json").read_text(encoding="utf-8"))["vocab"])
+    torch.manual_seed(0)
+    tagger = CoupletModel(ModelConfig(vocab_size=len(vocab), emb_dim=8, hidden=8, decoder=False))
+    save_checkpoint(tmp_path / "tagger" / "best", model=tagger, vocab=vocab)
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("天增岁月人增寿\t春满乾坤福满门\tcouplet\n海阔凭鱼跃\t天高任鸟飞\tcouplet\n", encoding="utf-8")
+    pred = tmp_path / "pred.txt"
+    pred.write_text("春满乾坤福满门\n天高任鸟飞\n", encoding="utf-8")
+    rc = main(["eval", "couplet", "--pairs", str(pairs), "--beam", "2", "--json", "--predictions", str(pred),
+               "--checkpoint", str(shipped), str(tmp_path / "tagger" / "best")])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert list(out) == ["predictions", "couplet, beam 2", "tagger/best, beam 2", "reference 下联"]
+    assert out["predictions"]["bleu4_corpus"] == pytest.approx(100)
+    for name in ("couplet, beam 2", "tagger/best, beam 2"):
+        assert out[name]["pairs"] == 2 and out[name]["equal_length"] == 1.0
+        assert out[name]["perplexity"] > 1
+    # an untrained tagger is far less sure of the references than the shipped model
+    assert out["tagger/best, beam 2"]["perplexity"] > 10 * out["couplet, beam 2"]["perplexity"]
