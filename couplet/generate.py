@@ -16,9 +16,9 @@ DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "couplet"
 DEFAULT_SCORER = REPO_ROOT / "checkpoints" / "scorer"
 BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster on 2 cores)
 RERANK_BY_DEFAULT = False  # set from the eval numbers (checkpoints/README.md): on only if it helps
-TONE_BY_DEFAULT = "end"  # 平仄 rule: off | end | rhythm
-ALIGN_BY_DEFAULT = 0.0  # weight of the per-position head in decoding (models that have one)
-STRUCTURE_BY_DEFAULT = 0.0  # weight of the 词性相对 rule in candidate order, set from the eval numbers
+TONE_BY_DEFAULT = "rhythm"  # 平仄 rule: off | end | rhythm; set from the eval numbers
+ALIGN_BY_DEFAULT = 0.3  # weight of the per-position head in decoding (models that have one)
+STRUCTURE_BY_DEFAULT = 0.5  # weight of the 词性相对 rule in candidate order, set from the eval numbers
 RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
 
 

@@ -83,7 +83,7 @@ def test_same_seed_same_output_and_greedy_is_deterministic(tiny_generator):
 
 
 def test_beam_returns_sorted_n_best_and_greedy_is_its_own_width_one(tiny_generator):
-    res = tiny_generator.generate("书山有路勤为径", Settings(n=4, beam=4))
+    res = tiny_generator.generate("书山有路勤为径", Settings(n=4, beam=4, structure=0.0))
     scores = [c.score for c in res.candidates]
     assert scores == sorted(scores, reverse=True) and len(set(c.lower for c in res.candidates)) == len(scores)
     greedy = tiny_generator.generate("书山有路勤为径", Settings(temperature=0)).candidates[0]
@@ -150,16 +150,17 @@ def test_rerank_orders_by_model_plus_scorer(tiny_generator):
     scorer = ScorerModel(ScorerConfig(vocab_size=len(tiny_generator.vocab), emb_dim=8, hidden=8)).eval()
     gen = CoupletGenerator(tiny_generator.model, tiny_generator.vocab, tiny_generator.prosody,
                            scorer=(scorer, tiny_generator.vocab))
-    res = gen.generate("天增岁月人增寿", Settings(n=10, beam=10, rerank=True, rerank_weight=2.0))
+    res = gen.generate("天增岁月人增寿", Settings(n=10, beam=10, rerank=True, rerank_weight=2.0,
+                                                                structure=0.0))
     combined = [c.score + 2.0 * c.scorer for c in res.candidates]
     assert all(c.scorer is not None and c.scorer <= 0 for c in res.candidates)
     assert combined == sorted(combined, reverse=True)
-    plain = gen.generate("天增岁月人增寿", Settings(n=10, beam=10))
+    plain = gen.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=0.0))
     assert sorted(c.lower for c in plain.candidates) == sorted(c.lower for c in res.candidates)
 
 
 def test_structure_rule_reorders_the_same_candidates(tiny_generator):
-    plain = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10))
+    plain = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=0.0))
     res = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=5.0))
     combined = [c.score + 5.0 * c.structure for c in res.candidates]
     assert all(c.structure is not None and 0.0 <= c.structure <= 1.0 for c in res.candidates)

@@ -101,7 +101,8 @@ def test_eval_cli_puts_checkpoints_side_by_side(prepared, tmp_path, capsys):
     pairs.write_text("天增岁月人增寿\t春满乾坤福满门\tcouplet\n海阔凭鱼跃\t天高任鸟飞\tcouplet\n", encoding="utf-8")
     pred = tmp_path / "pred.txt"
     pred.write_text("春满乾坤福满门\n天高任鸟飞\n", encoding="utf-8")
-    rc = main(["eval", "couplet", "--pairs", str(pairs), "--beam", "2", "--json", "--predictions", str(pred),
+    rc = main(["eval", "couplet", "--pairs", str(pairs), "--beam", "2", "--structure", "0", "--align", "0", "--json",
+               "--predictions", str(pred),
                "--checkpoint", str(shipped), str(tmp_path / "tagger" / "best")])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0
