@@ -30,6 +30,8 @@ HELP = {
                     "(generation's --align weight)",
     "prev_dropout": "couplet: probability that the decoder sees a previous 下联 char as <unk> (word dropout)",
     "init_from": "fine-tune: start from this checkpoint's weights; architecture and vocabulary come from it",
+    "structure_sampling": "couplet: 0..1; draw each training pair (1 - s + s * its POS agreement) times as often, "
+                          "so structurally parallel references weigh more",
     "max_vocab": "vocabulary size cap, reserved ids included",
     "min_count": "minimum count of a character in the training pairs to enter the vocabulary",
     "max_len": "couplet: skip training pairs longer than this",

@@ -44,6 +44,7 @@ class TrainConfig:
     decoder: bool = True                 # couplet: False trains the per-position tagger baseline
     aligned_head: bool = False           # couplet: add the per-position head, trained jointly with the decoder
     prev_dropout: float = 0.0            # couplet: share of previous 下联 chars the decoder sees as <unk>
+    structure_sampling: float = 0.0      # couplet: s in [0, 1]; a pair is drawn (1 - s + s * POS agreement) as often
     init_from: str = ""                  # start from this checkpoint's weights (its architecture and vocab)
     max_vocab: int = 7000
     min_count: int = 2
@@ -72,6 +73,19 @@ class TrainConfig:
 # Fields that describe the network and its vocabulary; they come from a checkpoint, not the command line.
 ARCH_FIELDS = ("arch", "emb_dim", "hidden", "layers", "dropout", "attention", "decoder", "max_vocab", "min_count",
                "max_seed")
+
+
+def structure_weights(pairs: list[Pair], strength: float) -> dict[Pair, float] | None:
+    """Per-pair sampling multipliers that favour structurally parallel references (词性相对):
+    1 - strength + strength * (share of positions with the same part of speech in both lines)."""
+    if strength <= 0:
+        return None
+    from .decode import structure_agreement
+    out = {}
+    for p in tqdm(pairs, desc="structure of training pairs", unit="pair", mininterval=5.0):
+        agree = structure_agreement(p.upper, p.lower)
+        out[p] = 1.0 - strength + strength * (agree if agree is not None else 0.0)
+    return out
 
 
 def parse_sources(spec: str) -> dict[str, float]:
@@ -114,8 +128,10 @@ def bucket_batches(weights: dict[int, torch.Tensor], *, epoch: int, seed: int, b
 class PairData:
     """Training pairs grouped by length: each batch holds one length, so no padding is needed."""
 
-    def __init__(self, pairs: list[Pair], vocab: Vocab, weights: dict[str, float]):
+    def __init__(self, pairs: list[Pair], vocab: Vocab, weights: dict[str, float],
+                 pair_weight: dict[Pair, float] | None = None):
         self.buckets: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        self.scale: dict[int, torch.Tensor] = {}  # per-pair multiplier of the source weight
         by_len: dict[int, list[Pair]] = {}
         for p in pairs:
             if p.source in weights:
@@ -127,9 +143,10 @@ class PairData:
             tgt = torch.tensor([vocab.encode(p.lower) for p in ps], dtype=torch.long)
             tag = torch.tensor([src_ids[p.source] for p in ps], dtype=torch.long)
             self.buckets[n] = (src, tgt, tag)
+            self.scale[n] = torch.tensor([pair_weight.get(p, 1.0) if pair_weight else 1.0 for p in ps])
 
     def epoch_batches(self, epoch: int, *, seed: int, batch_size: int, max_pairs: int = 0):
-        return bucket_batches({n: self.weight_of[tag] for n, (_, _, tag) in self.buckets.items()},
+        return bucket_batches({n: self.weight_of[tag] * self.scale[n] for n, (_, _, tag) in self.buckets.items()},
                               epoch=epoch, seed=seed, batch_size=batch_size, max_items=max_pairs)
 
     def batch(self, n: int, idx: torch.Tensor, batch_seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -279,7 +296,7 @@ class CoupletTask:
         train = [p for p in read_pairs(Path(c.data) / "train.tsv") if usable(p)]
         valid = _cap_per_source([p for p in read_pairs(Path(c.data) / "valid.tsv") if usable(p)],
                                 c.valid_max_pairs, key=lambda p: p.source)
-        self.data = PairData(train, vocab, weights)
+        self.data = PairData(train, vocab, weights, pair_weight=structure_weights(train, c.structure_sampling))
         self.valid = valid or train[:1000]  # tiny corpora: measure on training pairs rather than nothing
         self.vocab = vocab
         self.aligned_head = c.aligned_head and c.decoder

@@ -125,3 +125,26 @@ def test_scorer_task_negatives(prepared, tmp_path):
         a, b = vocab.itos[src[row, -1]], vocab.itos[neg[row, -1]]
         if tones.tone(a) in ("平", "仄"):
             assert tones.tone(a) == tones.tone(b)
+
+
+def test_structure_sampling_favours_parallel_references(prepared, tmp_path):
+    from couplet.corpus import Pair
+    from couplet.decode import structure_agreement
+    from couplet.trainer import PairData, structure_weights
+    from couplet.vocab import Vocab
+    from collections import Counter
+    parallel = Pair("海阔凭鱼跃", "天高任鸟飞", "couplet")       # idiom against idiom: agreement 1
+    pairs = [parallel, Pair("天增岁月人增寿", "春满乾坤福满门", "couplet")]
+    assert structure_weights(pairs, 0.0) is None
+    w = structure_weights(pairs, 1.0)
+    assert w[parallel] == 1.0 and w[pairs[1]] == pytest.approx(structure_agreement(pairs[1].upper, pairs[1].lower))
+    half = structure_weights(pairs, 0.5)
+    assert half[pairs[1]] == pytest.approx(0.5 + 0.5 * w[pairs[1]])
+    counts = Counter(c for p in pairs for c in p.upper + p.lower)
+    vocab = Vocab.build(counts)
+    data = PairData(pairs, vocab, {"couplet": 4.0}, pair_weight={parallel: 1.0, pairs[1]: 0.0})
+    drawn = [len(idx) for epoch in range(3) for n, idx, _ in data.epoch_batches(epoch, seed=1, batch_size=100)
+             if n == 7]
+    assert sum(drawn) == 0                                   # weight 0: never drawn
+    five = [len(idx) for n, idx, _ in data.epoch_batches(0, seed=1, batch_size=100) if n == 5]
+    assert sum(five) == 4                                    # weight 4 x 1.0: four times per epoch
