@@ -141,7 +141,9 @@ def cmd_couplet(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     print(f"上联  {res.upper}")
     for i, c in enumerate(res.candidates, 1):
-        print(f"下联{i} {c.lower}   ({c.score:.2f})")
+        extra = f", 词性 {100 * c.structure:.0f}%" if c.structure is not None else ""
+        extra += f", scorer {c.scorer:.2f}" if c.scorer is not None else ""
+        print(f"下联{i} {c.lower}   ({c.score:.2f}{extra})")
     return 0
 
 
