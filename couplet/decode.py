@@ -216,11 +216,13 @@ def _aligned_prior(model: CoupletModel, memory: torch.Tensor, weight: float) -> 
     return torch.log_softmax(model.aligned(memory).float(), dim=-1).cpu()
 
 
-def _mix(logp: torch.Tensor, prior: torch.Tensor | None, t: int, weight: float) -> torch.Tensor:
-    """Product of experts: log p ∝ (1 - w) log p_decoder + w log p_aligned, renormalised."""
+def _log_probs(logits: torch.Tensor, prior: torch.Tensor | None, t: int, weight: float) -> torch.Tensor:
+    """Log-probs (R, V) of the next char: the decoder's, or the product of experts
+    log p ∝ (1 - w) log p_decoder + w log p_head. The decoder's own normaliser is a per-row constant,
+    so one log_softmax over (1 - w) * logits + w * log p_head gives the same distribution."""
     if prior is None:
-        return logp
-    return torch.log_softmax((1 - weight) * logp + weight * prior[:, t], dim=-1)
+        return torch.log_softmax(logits, dim=-1)
+    return torch.log_softmax((1 - weight) * logits + weight * prior[:, t], dim=-1)
 
 
 def _index_hidden(hidden, idx):
@@ -251,7 +253,7 @@ def sample(model: CoupletModel, plans: list[Plan], *, temperature: float = 0.0, 
     prev = torch.full((r, 1), Vocab.bos_id, dtype=torch.long, device=device)
     for t in range(n):
         logits, hidden = model.decode(prev, memory, keys, hidden, start=t)
-        logp = _mix(torch.log_softmax(logits[:, 0].float(), dim=-1).cpu(), prior, t, align)   # (R, V)
+        logp = _log_probs(logits[:, 0].float().cpu(), prior, t, align)      # (R, V)
         mask = _step_mask(allowed, forced, link, out, used, t, repeats)
         tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
                           top_k=top_k, top_p=top_p, generator=generator)
@@ -279,7 +281,7 @@ def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool
         k = out.shape[0]
         logits, hidden = model.decode(prev, memory.expand(k, -1, -1),
                                       keys.expand(k, -1, -1) if keys is not None else None, hidden, start=t)
-        logp = _mix(torch.log_softmax(logits[:, 0].float(), dim=-1).cpu(), prior, t, align)   # (K, V)
+        logp = _log_probs(logits[:, 0].float().cpu(), prior, t, align)      # (K, V)
         mask = _step_mask(allowed.expand(k, -1, -1), forced.expand(k, -1), link.expand(k, -1),
                           out, used, t, repeats)
         total = (score.unsqueeze(1) + logp).masked_fill(~mask, float("-inf")).view(-1)
@@ -313,7 +315,7 @@ def sample_naive(model: CoupletModel, plan: Plan, *, temperature: float = 0.0, t
     prior = _aligned_prior(model, model.encode(src)[0], align)
     for t in range(n):
         logits = model(src, prev)[:, -1]                                   # recomputes steps 0..t
-        logp = _mix(torch.log_softmax(logits.float(), dim=-1), prior, t, align)
+        logp = _log_probs(logits.float(), prior, t, align)
         mask = _step_mask(allowed, forced, link, out, used, t, repeats)
         tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
                           top_k=top_k, top_p=top_p, generator=generator)
@@ -336,7 +338,7 @@ def beam_search_naive(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats
         cands = []
         for ids, used, s in hyps:
             prev = torch.cat([torch.tensor([Vocab.bos_id]), ids[:t]]).unsqueeze(0)
-            logp = _mix(torch.log_softmax(model(src, prev)[0, -1].float(), dim=-1)[None], prior, t, align)[0]
+            logp = _log_probs(model(src, prev)[0, -1:].float(), prior, t, align)[0]
             mask = _step_mask(allowed, forced, link, ids.unsqueeze(0), used.unsqueeze(0), t, repeats)[0]
             for tok in torch.nonzero(mask).flatten().tolist():
                 cands.append((s + logp[tok], ids, used, tok))  # float32, as in beam_search
