@@ -17,7 +17,7 @@ from pathlib import Path
 from .decode import structure_agreement, tone_targets
 from .poetry import FORMS, check_form, rhyme_groups, strict_positions, tone_pattern
 from .prosody import EITHER, PING, ZE, Prosody
-from .text import InputError, is_han
+from .text import is_han
 
 OPPOSITE = {PING: ZE, ZE: PING}
 
@@ -185,6 +185,12 @@ def format_table(columns: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
+def best_lowers(gen, uppers: list[str], settings) -> list[str]:
+    """The best 下联 for each 上联; an empty string where the input is refused."""
+    results = gen.generate_batch(uppers, settings)
+    return [r.candidates[0].lower if hasattr(r, "candidates") and r.candidates else "" for r in results]
+
+
 def column_name(path, settings, mixed: bool) -> str:
     """A table column label: which checkpoint, decoded how."""
     p = Path(path) if path else Path("checkpoints/couplet")
@@ -261,9 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(n=1, beam=args.beam, tone=args.tone, structure=structure, align=align)
     for path in args.checkpoint or ([] if args.predictions else [None]):
         gen = CoupletGenerator.load(path)
-        results = gen.generate_batch(uppers, settings)
-        hyps = [r.candidates[0].lower if hasattr(r, "candidates") and r.candidates else "" for r in results]
-        m = couplet_metrics(uppers, hyps, refs, prosody)
+        m = couplet_metrics(uppers, best_lowers(gen, uppers, settings), refs, prosody)
         m["perplexity"] = perplexity(gen, uppers, refs)
         name = column_name(path, settings, gen.model.has_aligned_head)
         columns[name if name not in columns else f"{name} ({len(columns) + 1})"] = m
@@ -273,13 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
                 return 2
             for label, rerank in (("beam 10", False), ("beam 10 + scorer", True)):
-                wide = replace(settings, beam=10, rerank=rerank)
-                hyps = []
-                for u in uppers:
-                    try:
-                        hyps.append(gen.generate(u, wide).candidates[0].lower)
-                    except InputError:
-                        hyps.append("")
+                hyps = best_lowers(gen, uppers, replace(settings, beam=10, rerank=rerank))
                 columns[f"{column_name(path, settings, False).split(',')[0]}, {label}"] = \
                     couplet_metrics(uppers, hyps, refs, prosody)
     reference = couplet_metrics(uppers, refs, None, prosody)

@@ -493,7 +493,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
         record = meta["record"]
     elif cfg.init_from:
         meta = read_meta(cfg.init_from)
-        saved = TrainConfig.from_dict(meta.get("train_config", {}))
+        if "train_config" not in meta:
+            raise ValueError(f"--init-from {cfg.init_from}: no train_config in its checkpoint.json "
+                             "(it was not written by train.py or export)")
+        saved = TrainConfig.from_dict(meta["train_config"])
         for name in ARCH_FIELDS:  # the weights fix the architecture and the vocabulary
             setattr(cfg, name, getattr(saved, name))
         cfg.aligned_head = cfg.aligned_head or saved.aligned_head  # the one part a fine-tune may add
