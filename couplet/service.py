@@ -174,9 +174,13 @@ class Studio:
             cfg, meta = gen.model.cfg, gen.meta
             arch = meta.get("train_config", {}).get("arch", cfg.cell)
             best = (meta.get("record") or {}).get("best") or {}
+            head = ", with the per-position head" if getattr(cfg, "aligned_head", False) else ""
+            stage = "fine-tuned from an earlier run for" if meta.get("train_config", {}).get("init_from") else "trained"
             rows.append(f"**{name}**: {arch} ({cfg.cell}, hidden {cfg.hidden}, embedding {cfg.emb_dim}, "
-                        f"{cfg.layers} layer(s)), {meta.get('parameters', 0):,} parameters, vocabulary "
-                        f"{len(gen.vocab):,}; trained {best.get('epoch', '?')} epochs on "
+                        f"{cfg.layers} layer(s){head}), {meta.get('parameters', 0):,} parameters, vocabulary "
+                        f"{len(gen.vocab):,}; {stage} {best.get('epoch', '?')} epochs on "
                         f"{meta.get('train_config', {}).get('sources', 'poems') if name == 'couplet' else 'Tang/Song poems'}"
                         f"; best validation {best.get('metric', 'ppl')} {best.get('value', float('nan')):.1f}")
+        rows.append(f"**couplet decoding defaults**: 平仄 rule {TONE_BY_DEFAULT}, 词性相对 weight "
+                    f"{STRUCTURE_BY_DEFAULT:g}, per-position head weight {ALIGN_BY_DEFAULT:g} (models that have one)")
         return "\n\n".join(rows)
