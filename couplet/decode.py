@@ -183,6 +183,11 @@ def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None)
                 for j in group:
                     force(j, ch)
                     link[j] = -1
+        if rules.repeats:  # a locked char is taken: no free position may repeat it
+            locked = [vocab.stoi[c] for c in set(lock) if c not in LOCK_BLANKS and is_han(c) and c in vocab]
+            free = forced < 0
+            for idx in locked:
+                allowed[free, idx] = False
     return Plan(upper=upper, src=src, allowed=allowed, forced=forced, link=link,
                 literal=literal, notes=notes)
 

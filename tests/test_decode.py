@@ -98,6 +98,15 @@ def test_lock_pattern_keeps_fixed_chars(tiny_generator):
         tiny_generator.generate("天增岁月人增寿", lock="春_")
 
 
+@pytest.mark.parametrize("lock", ["春______", "___春___", "______春", "_满___满_", "春_乾__满_"])
+@pytest.mark.parametrize("settings", [Settings(n=5, beam=5), Settings(n=5, temperature=1.5, seed=3)])
+def test_a_locked_char_is_not_repeated_elsewhere(tiny_generator, lock, settings):
+    from couplet.evaluate import couplet_rules
+    for c in tiny_generator.generate("天增岁月人增寿", settings, lock=lock).candidates:
+        assert all(c.lower[i] == ch for i, ch in enumerate(lock) if ch != "_")
+        assert couplet_rules("天增岁月人增寿", c.lower, tiny_generator.prosody)["repeats_mirrored"] == 1.0, c.lower
+
+
 def test_rules_can_be_switched_off(tiny_generator):
     s = Settings(n=1, beam=2, punctuation=False, repeats=False, no_copy=False, tone="off")
     res = tiny_generator.generate("海内存知己，天涯若比邻", s)
