@@ -275,6 +275,10 @@ class CoupletTask:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
 
+    @property
+    def aligned_head(self) -> bool:
+        return self.cfg.aligned_head and self.cfg.decoder
+
     def build_vocab(self) -> Vocab:
         counts: Counter = Counter()
         for p in read_pairs(Path(self.cfg.data) / "train.tsv"):
@@ -286,7 +290,7 @@ class CoupletTask:
         cell, bidir = ARCHS[c.arch]
         return CoupletModel(ModelConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
                                         hidden=c.hidden, layers=c.layers, dropout=c.dropout, attention=c.attention,
-                                        decoder=c.decoder, aligned_head=c.aligned_head and c.decoder))
+                                        decoder=c.decoder, aligned_head=self.aligned_head))
 
     def load(self, vocab: Vocab) -> tuple[int, int]:
         c, weights, known = self.cfg, parse_sources(self.cfg.sources), set(vocab.chars())
@@ -299,7 +303,6 @@ class CoupletTask:
         self.data = PairData(train, vocab, weights, pair_weight=structure_weights(train, c.structure_sampling))
         self.valid = valid or train[:1000]  # tiny corpora: measure on training pairs rather than nothing
         self.vocab = vocab
-        self.aligned_head = c.aligned_head and c.decoder
         return len(train), len(valid)
 
     def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
