@@ -46,6 +46,11 @@ HELP = {
     "save_every": "write a resumable checkpoint every N steps (0: only at epoch ends)",
     "max_steps": "stop after N optimizer steps (0: no limit)",
     "max_pairs": "use at most N training pairs per epoch (0: all)",
+    "max_minutes": "stop after this many minutes of training (summed over --resume stretches); the learning "
+                   "rate then decays over that time instead of over the epochs (0: no limit)",
+    "eval_every": "validate (and keep best/) every N steps inside an epoch (0: only at epoch ends)",
+    "unk_rate": "couplet: share of 上联 Han characters replaced by <unk> in training, so the model can answer "
+                "characters outside its vocabulary",
     "valid_max_pairs": "use at most N validation pairs per source (0: all)",
     "device": "auto, cpu, cuda",
     "amp": "bf16 mixed precision on CUDA (--no-amp to turn off)",

@@ -98,7 +98,7 @@ class CoupletGenerator:
 
     def plan(self, upper: str, settings: Settings, lock: str | None = None) -> tuple[Plan, list[str]]:
         """Check the input (raises InputError) and build its decoding plan."""
-        checked = check_input(upper, known=self.known, max_len=self.max_len)
+        checked = check_input(upper, known=self.known, max_len=self.max_len, allow_unknown=True)
         if lock is not None:
             lock = "".join(lock.split())
         try:

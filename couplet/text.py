@@ -69,8 +69,11 @@ class CheckedInput:
 
 
 def check_input(text: object, *, known: "set[str] | None" = None, max_len: int = 64,
-                what: str = "上联") -> CheckedInput:
-    """Validate and normalise one user line; raise InputError with a clear message."""
+                what: str = "上联", allow_unknown: bool = False) -> CheckedInput:
+    """Validate and normalise one user line; raise InputError with a clear message.
+
+    known: the model's characters; an unknown Han char is first mapped to a known variant form, and
+    if none exists it is refused, or with allow_unknown kept (the couplet model reads it as <unk>)."""
     if not isinstance(text, str) or not text.strip():
         raise InputError(f"{what} is empty: type a line of Chinese characters.")
     controls = sorted({c for c in text if unicodedata.category(c) in ("Cc", "Cf")
@@ -95,8 +98,29 @@ def check_input(text: object, *, known: "set[str] | None" = None, max_len: int =
     if len(line) > max_len:
         raise InputError(f"{what} is {len(line)} characters long; the limit is {max_len}.")
     if known is not None:
+        mapped = "".join(c if c in known or not is_han(c) else variant_of(c, known) for c in line)
+        if mapped != line:
+            notes.append(f"variant characters mapped: {line} → {mapped}")
+            line = mapped
         unknown = sorted({c for c in line if is_han(c) and c not in known}, key=line.index)
-        if unknown:
+        if unknown and not allow_unknown:
             raise InputError(f"{what} has characters the model does not know: {' '.join(unknown)}; "
                              "replace them with more common ones.")
+        if unknown:
+            notes.append(f"read as unknown characters (outside the model's vocabulary): {' '.join(unknown)}")
     return CheckedInput(text=line, notes=notes)
+
+
+@lru_cache(maxsize=4)
+def _converter(config: str):
+    import opencc
+    return opencc.OpenCC(config)
+
+
+def variant_of(ch: str, known: "set[str]") -> str:
+    """A known form of an unknown char: its Taiwan/Hong Kong standard or simplified variant, else itself."""
+    for config in ("tw2s", "hk2s", "t2s", "s2t", "s2tw", "s2hk"):
+        alt = _converter(config).convert(ch)
+        if len(alt) == 1 and alt in known:
+            return alt
+    return ch

@@ -26,7 +26,8 @@ from .fileio import resolve_dir
 from .model import (ARCHS, CoupletModel, ModelConfig, PoemConfig, PoemModel, ScorerConfig, ScorerModel,
                     count_parameters, shift_right)
 from .poetry import format_poem
-from .vocab import Vocab
+from .text import is_han
+from .vocab import RESERVED, Vocab
 
 
 @dataclass
@@ -45,6 +46,7 @@ class TrainConfig:
     aligned_head: bool = False           # couplet: add the per-position head, trained jointly with the decoder
     prev_dropout: float = 0.0            # couplet: share of previous 下联 chars the decoder sees as <unk>
     structure_sampling: float = 0.0      # couplet: s in [0, 1]; a pair is drawn (1 - s + s * POS agreement) as often
+    unk_rate: float = 0.0                # couplet: share of 上联 Han chars the encoder sees as <unk>
     init_from: str = ""                  # start from this checkpoint's weights (its architecture and vocab)
     max_vocab: int = 7000
     min_count: int = 2
@@ -60,6 +62,8 @@ class TrainConfig:
     save_every: int = 500                # steps between resumable checkpoints (0: each epoch)
     max_steps: int = 0                   # stop after this many steps (0: no limit)
     max_pairs: int = 0                   # cap on training pairs per epoch (0: all), for quick runs
+    max_minutes: float = 0.0             # stop after this much training time; the lr decays over it (0: off)
+    eval_every: int = 0                  # steps between validations inside an epoch (0: only at epoch ends)
     valid_max_pairs: int = 0             # cap per validation source (0: all)
     device: str = "auto"
     amp: bool = True                     # bf16 autocast on CUDA
@@ -216,11 +220,14 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device(name)
 
 
-def lr_lambda(step: int, *, warmup: int, total: int) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak."""
+def lr_lambda(step: int, *, warmup: int, total: int, time_progress=None) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak, over the steps or, for a run with a
+    time budget, over that time (time_progress() in [0, 1])."""
     if step < warmup:
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    if time_progress is not None:
+        progress = time_progress()
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
@@ -296,10 +303,17 @@ class CoupletTask:
         c, weights, known = self.cfg, parse_sources(self.cfg.sources), set(vocab.chars())
 
         def usable(p: Pair) -> bool:
-            return p.source in weights and len(p.upper) <= c.max_len and all(ch in known for ch in p.upper + p.lower)
+            return p.source in weights and len(p.upper) <= c.max_len
+
+        def known_only(p: Pair) -> bool:
+            return usable(p) and all(ch in known for ch in p.upper + p.lower)
+        # Training keeps pairs with rare chars: they reach the encoder as <unk> (the path generation uses
+        # for chars it does not know) and, in the 下联, are left out of the loss. Validation keeps to
+        # in-vocabulary pairs, so perplexities of models with one vocabulary compare.
         train = [p for p in read_pairs(Path(c.data) / "train.tsv") if usable(p)]
-        valid = _cap_per_source([p for p in read_pairs(Path(c.data) / "valid.tsv") if usable(p)],
+        valid = _cap_per_source([p for p in read_pairs(Path(c.data) / "valid.tsv") if known_only(p)],
                                 c.valid_max_pairs, key=lambda p: p.source)
+        self.han_ids = torch.tensor([i >= len(RESERVED) and is_han(ch) for i, ch in enumerate(vocab.itos)])
         self.data = PairData(train, vocab, weights, pair_weight=structure_weights(train, c.structure_sampling))
         self.valid = valid or train[:1000]  # tiny corpora: measure on training pairs rather than nothing
         self.vocab = vocab
@@ -308,18 +322,25 @@ class CoupletTask:
     def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
         src, tgt = (t.to(device, non_blocking=True) for t in self.data.batch(item[0], item[1]))
         prev = shift_right(tgt, self.vocab.bos_id)
+        unk = self.vocab.unk_id
+        if self.cfg.unk_rate > 0:
+            # Word dropout on the encoder side: the model learns to answer a 上联 char it cannot see,
+            # which is what generation does with a char outside the vocabulary.
+            hide = (torch.rand(src.shape, device=src.device) < self.cfg.unk_rate) & self.han_ids.to(src.device)[src]
+            src = src.masked_fill(hide, unk)
         if self.cfg.prev_dropout > 0:
             # Word dropout on the decoder input (Bowman et al. 2016): with part of its own history
             # hidden, the decoder must lean on the aligned 上联 char, which is what a couplet needs.
             hide = torch.rand(prev.shape, device=prev.device) < self.cfg.prev_dropout
             hide[:, 0] = False
-            prev = prev.masked_fill(hide, self.vocab.unk_id)
+            prev = prev.masked_fill(hide, unk)
+        # a 下联 char outside the vocabulary is <unk>: nothing to learn there (decoding never emits it)
         if not self.aligned_head:
             logits = model(src, prev)
-            return F.cross_entropy(logits.float().transpose(1, 2), tgt), tgt.numel()
+            return F.cross_entropy(logits.float().transpose(1, 2), tgt, ignore_index=unk), tgt.numel()
         logits, aligned = model(src, prev, with_aligned=True)
-        return (F.cross_entropy(logits.float().transpose(1, 2), tgt)
-                + F.cross_entropy(aligned.float().transpose(1, 2), tgt)), tgt.numel()
+        return (F.cross_entropy(logits.float().transpose(1, 2), tgt, ignore_index=unk)
+                + F.cross_entropy(aligned.float().transpose(1, 2), tgt, ignore_index=unk)), tgt.numel()
 
     def evaluate(self, model, device) -> dict[str, float]:
         return evaluate(model, self.valid, self.vocab, device=device)
@@ -490,6 +511,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
         meta = read_meta(last_dir)
         saved = TrainConfig.from_dict(meta["train_config"])
         saved.epochs, saved.max_steps, saved.device = cfg.epochs, cfg.max_steps, cfg.device
+        saved.max_minutes = cfg.max_minutes
         cfg = saved  # the architecture and the data come from the run, not the command line
         task = TASKS[cfg.task](cfg)
         model, vocab, _ = load_checkpoint(last_dir, device=device, kind=task.kind)
@@ -522,8 +544,17 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     per_epoch = len(task.data.epoch_batches(0, seed=cfg.seed, batch_size=cfg.batch_size, max_pairs=cfg.max_pairs)) // world
     total_steps = max(1, per_epoch * cfg.epochs)
+    record.setdefault("seconds", 0.0)  # training time so far, over all stretches of the run
+    budget = cfg.max_minutes * 60
+    stretch_start = time.perf_counter()
+    seconds_before = record["seconds"]
+
+    def elapsed() -> float:
+        return seconds_before + time.perf_counter() - stretch_start
+
+    time_progress = (lambda: min(1.0, elapsed() / budget)) if budget > 0 else None
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_lambda(s, warmup=cfg.warmup_steps, total=total_steps))
+        optimizer, lambda s: lr_lambda(s, warmup=cfg.warmup_steps, total=total_steps, time_progress=time_progress))
     if resume:
         _set_rng_state(load_train_state(last_dir, optimizer))
         scheduler.load_state_dict(meta["scheduler"])
@@ -550,6 +581,26 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
                         optimizer=optimizer if with_state else None,
                         rng=_rng_state() if with_state else None)
 
+    def validate(loss_avg, chars: int, t0: float) -> None:
+        """Validation metrics; best/ when they improve; last/ (resumable) always."""
+        record["seconds"] = round(elapsed(), 1)
+        metrics = task.evaluate(model, device)
+        if not is_main:
+            return
+        entry = {"epoch": record["epoch"], "step": record["step"], "seconds": record["seconds"],
+                 "train_loss": loss_avg, "chars_per_s": round(chars / max(time.perf_counter() - t0, 1e-9)), **metrics}
+        record["history"].append(entry)
+        key = task.best_key if task.best_key in metrics else "ppl"
+        log(f"epoch {record['epoch']} step {record['step']} ({record['seconds']:.0f} s): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith(("ppl", "accuracy"))
+                        or task.kind == "scorer")
+            + f", {entry['chars_per_s']:,} chars/s")
+        if record["best"] is None or metrics[key] < record["best"]["value"]:
+            record["best"] = {"metric": key, "value": metrics[key], "epoch": record["epoch"],
+                              "step": record["step"]}
+            checkpoint(best_dir, with_state=False)
+        checkpoint(last_dir, with_state=True)
+
     done = False
     while record["epoch"] < cfg.epochs and not done:
         epoch = record["epoch"]
@@ -573,30 +624,19 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
             bar.update(1)
             bar.set_postfix(loss=f"{loss_avg:.3f}", chars_s=f"{chars / (time.perf_counter() - t0):,.0f}",
                             refresh=False)
-            if cfg.max_steps and record["step"] >= cfg.max_steps:
+            if (cfg.max_steps and record["step"] >= cfg.max_steps) or (budget > 0 and elapsed() >= budget):
                 done = True
                 break
-            if is_main and cfg.save_every and record["step"] % cfg.save_every == 0:
+            if cfg.eval_every and record["step"] % cfg.eval_every == 0:
+                validate(loss_avg, chars, t0)
+            elif is_main and cfg.save_every and record["step"] % cfg.save_every == 0:
+                record["seconds"] = round(elapsed(), 1)
                 checkpoint(last_dir, with_state=True)
         bar.close()
         if record["batch_in_epoch"] >= len(batches):
             record["epoch"] += 1
             record["batch_in_epoch"] = 0
-        metrics = task.evaluate(model, device)
-        if is_main:
-            entry = {"epoch": record["epoch"], "step": record["step"], "train_loss": loss_avg,
-                     "chars_per_s": round(chars / max(time.perf_counter() - t0, 1e-9)), **metrics}
-            record["history"].append(entry)
-            key = task.best_key if task.best_key in metrics else "ppl"
-            log(f"epoch {record['epoch']} step {record['step']}: "
-                + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith(("ppl", "accuracy"))
-                            or task.kind == "scorer")
-                + f", {entry['chars_per_s']:,} chars/s")
-            if record["best"] is None or metrics[key] < record["best"]["value"]:
-                record["best"] = {"metric": key, "value": metrics[key], "epoch": record["epoch"],
-                                  "step": record["step"]}
-                checkpoint(best_dir, with_state=False)
-            checkpoint(last_dir, with_state=True)
+        validate(loss_avg, chars, t0)
         if world > 1:
             dist.barrier()
     if world > 1:

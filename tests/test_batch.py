@@ -6,7 +6,7 @@ from couplet import batch as batch_mod
 from couplet.batch import run_batch
 from couplet.generate import Settings
 
-LINES = ["天增岁月人增寿", "", "hello", "爆竹声中辞旧岁", "春回龘地", "明月几时有", "海内存知己，天涯若比邻"] * 5
+LINES = ["天增岁月人增寿", "", "hello", "爆竹声中辞旧岁", "春回😀地", "明月几时有", "海内存知己，天涯若比邻", "春回龘地"] * 5
 
 
 def _write(tmp_path, lines):
@@ -33,7 +33,7 @@ def test_batch_output_is_aligned_with_bad_lines(tiny_generator, tmp_path, suffix
         rows = [r["lower"] for r in recs]
     assert len(rows) == len(LINES)
     for upper, lower in zip(LINES, rows):
-        good = upper in ("天增岁月人增寿", "爆竹声中辞旧岁", "明月几时有", "海内存知己，天涯若比邻")
+        good = upper in ("天增岁月人增寿", "爆竹声中辞旧岁", "明月几时有", "海内存知己，天涯若比邻", "春回龘地")
         assert (len(lower) == len(upper)) if good else lower == ""
     assert counts["bad"] == 15 and len(warnings) == 15
     assert not list(tmp_path.glob("*.partial*"))

@@ -132,11 +132,29 @@ def test_sampling_is_a_pure_function_of_logits():
 
 
 def test_generation_rejects_bad_input(tiny_generator):
-    for bad in ("", "   ", "😀😀", "abc", "春" * 100, "春回龘"):
+    for bad in ("", "   ", "😀😀", "abc", "春" * 100):
         with pytest.raises(InputError):
             tiny_generator.generate(bad)
     res = tiny_generator.generate("天增歲月人增壽")  # traditional input is converted
     assert res.upper == "天增岁月人增寿" and any("traditional" in n for n in res.notes)
+
+
+@pytest.mark.parametrize("settings", [Settings(n=3, beam=3), Settings(n=1), Settings(n=2, temperature=1.0, seed=5)])
+def test_unknown_characters_are_answered_never_emitted(tiny_generator, settings):
+    # 龘 and 䶵 are outside the vocabulary; 龘 twice is a 重字 the 下联 must mirror
+    upper = "龘风龘雨䶵春秋"
+    res = tiny_generator.generate(upper, settings)
+    assert res.candidates and any("unknown" in n for n in res.notes)
+    for c in res.candidates:
+        assert len(c.lower) == len(upper) and c.lower[0] == c.lower[2]
+        assert all(ch in tiny_generator.known for ch in c.lower)
+        assert len(set(c.lower)) == len(c.lower) - 1
+
+
+def test_variant_forms_are_mapped_before_the_unknown_path():
+    from couplet.text import check_input
+    checked = check_input("爲", known={"为"}, max_len=8)
+    assert checked.text == "为" and checked.notes
 
 
 def test_rules_hold_for_the_tagger_baseline(tiny_generator):

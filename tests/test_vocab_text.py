@@ -37,6 +37,11 @@ def test_check_input_rejects_with_clear_message(bad, words):
         check_input(bad, known=set("春回大地"), max_len=64)
 
 
+def test_check_input_keeps_unknown_characters_when_asked():
+    checked = check_input("春回龘地", known=set("春回大地"), max_len=64, allow_unknown=True)
+    assert checked.text == "春回龘地" and "龘" in checked.notes[-1]
+
+
 def test_check_input_converts_traditional_and_width():
     checked = check_input("國 破 山 河 在,", max_len=64)
     assert checked.text == "国破山河在，"
