@@ -31,6 +31,12 @@ def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--structure", type=float, default=None,
                    help="weight of the 词性相对 rule (same part of speech at each position) when ordering "
                         "candidates; 0 turns it off (default: the generator's default)")
+    p.add_argument("--diversity", type=float, default=None,
+                   help="diverse beam search: penalty on a char an earlier candidate took at the same position; "
+                        "0 = plain beam (default: the generator's default)")
+    p.add_argument("--freq-penalty", type=float, default=None,
+                   help="subtract this times log p(char) of the training 下联 unigram, against stock chars "
+                        "(default: the generator's default)")
     p.add_argument("--checkpoint", default=None, help="checkpoint directory (default: checkpoints/couplet)")
     p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
 
@@ -93,11 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fp32", action="store_true", help="keep fp32 weights")
     p.add_argument("--poems", default=None,
                    help="poem models: poems.jsonl from prepare, indexed so generation can report copied lines")
+    p.add_argument("--counts-from", default=None,
+                   help="couplet models trained before 下联 counts were stored: train.tsv from prepare; the "
+                        "counts are taken over the sources the model was trained on (for --freq-penalty)")
     return parser
 
 
 def _settings(args, batch: bool):
-    from .generate import ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, Settings
+    from .generate import (ALIGN_BY_DEFAULT, DIVERSITY_BY_DEFAULT, FREQ_PENALTY_BY_DEFAULT, RERANK_BY_DEFAULT,
+                           STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, Settings)
     n = args.n if args.n is not None else (1 if batch else 5)
     beam = args.beam if args.beam is not None else (5 if not batch and args.temperature <= 0 else 0)
     return Settings(n=n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beam=beam,
@@ -105,7 +115,9 @@ def _settings(args, batch: bool):
                     no_copy=not args.allow_copy, tone=args.tone or TONE_BY_DEFAULT,
                     rerank=RERANK_BY_DEFAULT if args.rerank is None else args.rerank,
                     structure=STRUCTURE_BY_DEFAULT if args.structure is None else args.structure,
-                    align=ALIGN_BY_DEFAULT if args.align is None else args.align)
+                    align=ALIGN_BY_DEFAULT if args.align is None else args.align,
+                    diversity=DIVERSITY_BY_DEFAULT if args.diversity is None else args.diversity,
+                    freq_penalty=FREQ_PENALTY_BY_DEFAULT if args.freq_penalty is None else args.freq_penalty)
 
 
 def cmd_couplet(args) -> int:
@@ -231,6 +243,11 @@ def cmd_export(args) -> int:
     model, vocab, meta = load_checkpoint(args.src)
     extra = {k: v for k, v in read_meta(args.src).items()
              if k not in ("format", "kind", "config", "vocab", "optimizer", "scheduler")}
+    if args.counts_from:
+        from .corpus import read_pairs
+        from .trainer import lower_counts, parse_sources
+        sources = parse_sources(extra.get("train_config", {}).get("sources", "couplet:1"))
+        extra["lower_counts"] = lower_counts([p for p in read_pairs(args.counts_from) if p.source in sources], vocab)
     save_checkpoint(args.dst, model=model, vocab=vocab, kind=meta.get("kind", "couplet"),
                     extra=extra, half=not args.fp32)
     for p in (Path(args.src) / "prosody.json", Path(args.src).parent / "prosody.json"):

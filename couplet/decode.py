@@ -270,18 +270,34 @@ def sample(model: CoupletModel, plans: list[Plan], *, temperature: float = 0.0, 
 
 
 @torch.inference_mode()
-def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool = True, align: float = 0.0
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """N-best for one plan: ids (K, T) and summed log-probs (K,), best first."""
+def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool = True, align: float = 0.0,
+                groups: int = 1, group_beam: int = 2, diversity: float = 0.0,
+                log_freq: torch.Tensor | None = None, freq_penalty: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """N-best for one plan: ids (K, T) and summed model log-probs (K,), best first.
+
+    groups > 1 is diverse beam search (Vijayakumar et al. 2016): the first group is the plain beam of
+    width `beam`, and groups - 1 more of width `group_beam` run in step with it; at each step a group
+    pays `diversity` for every earlier group that chose the same char there, so the groups settle on
+    different lines instead of one line with a char swapped. The first group never pays, so the
+    best line is the one plain beam search finds.
+    freq_penalty subtracts freq_penalty * log p(char) (log_freq: the 下联 unigram, (V,)) from every
+    step's score, an anti-language-model term (Li et al. 2016, MMI-antiLM) against stock chars.
+    Both shape the search and the order; the returned scores are the model's own log-probs.
+    """
     src, allowed, forced, link = _stack([plan])
     n, v = src.shape[1], allowed.shape[-1]
     device = next(model.parameters()).device
     memory, keys, hidden = model.encode(src.to(device))
     prior = _aligned_prior(model, memory, align)
-    out = torch.zeros(1, n, dtype=torch.long)
-    used = torch.zeros(1, v, dtype=torch.bool)
-    score = torch.zeros(1)
-    prev = torch.full((1, 1), Vocab.bos_id, dtype=torch.long, device=device)
+    bonus = -freq_penalty * log_freq if (log_freq is not None and freq_penalty) else None
+    g_count = max(1, groups)
+    group = torch.arange(g_count)                 # group of each row; all rows start at BOS
+    out = torch.zeros(g_count, n, dtype=torch.long)
+    used = torch.zeros(g_count, v, dtype=torch.bool)
+    score = torch.zeros(g_count)                  # search score (model + frequency term)
+    logp_sum = torch.zeros(g_count)               # the model's own log-prob
+    hidden = _index_hidden(hidden, torch.zeros(g_count, dtype=torch.long, device=device))
+    prev = torch.full((g_count, 1), Vocab.bos_id, dtype=torch.long, device=device)
     for t in range(n):
         k = out.shape[0]
         logits, hidden = model.decode(prev, memory.expand(k, -1, -1),
@@ -289,19 +305,32 @@ def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool
         logp = _log_probs(logits[:, 0].float().cpu(), prior, t, align)      # (K, V)
         mask = _step_mask(allowed.expand(k, -1, -1), forced.expand(k, -1), link.expand(k, -1),
                           out, used, t, repeats)
-        total = (score.unsqueeze(1) + logp).masked_fill(~mask, float("-inf")).view(-1)
-        width = min(beam, int(torch.isfinite(total).sum()))
-        best = torch.topk(total, max(width, 1)).indices
-        rows, tok = best // v, best % v
+        step = logp if bonus is None else logp + bonus
+        total = (score.unsqueeze(1) + step).masked_fill(~mask, float("-inf"))   # (K, V)
+        taken = torch.zeros(v)                    # how many earlier groups chose each char at step t
+        rows_all, tok_all = [], []
+        for g in range(g_count):
+            mine = torch.nonzero(group == g).flatten()
+            cand = (total[mine] - diversity * taken).view(-1) if diversity and g else total[mine].view(-1)
+            width = min(beam if g == 0 else group_beam, int(torch.isfinite(cand).sum()))
+            best = torch.topk(cand, max(width, 1)).indices
+            rows, tok = mine[best // v], best % v
+            taken.index_add_(0, tok, torch.ones(len(tok)))
+            rows_all.append(rows)
+            tok_all.append(tok)
+        rows, tok = torch.cat(rows_all), torch.cat(tok_all)
+        score = total[rows, tok]
+        logp_sum = logp_sum[rows] + logp[rows, tok]
+        group = group[rows]
         out = out[rows].clone()
         out[:, t] = tok
         used = used[rows].clone()
         if forced[0, t] < 0:
             used[torch.arange(len(rows)), tok] = True
-        score = total[best]
         hidden = _index_hidden(hidden, rows.to(device))
         prev = tok.view(-1, 1).to(device)
-    return out, score
+    order = torch.argsort(score, descending=True, stable=True)
+    return out[order], logp_sum[order]
 
 
 # ---------------------------------------------------------------- reference (naive) decoding

@@ -228,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--structure", type=float, default=None,
                    help="weight of the 词性相对 (POS agreement) rule when ordering beam candidates "
                         "(default: the generator's default)")
+    c.add_argument("--freq-penalty", type=float, default=None,
+                   help="weight of the anti-LM frequency term (default: the generator's)")
     c.add_argument("--rerank", action="store_true",
                    help="also report beam search with the N-vs-1 scorer reranking (checkpoints/scorer)")
     c.add_argument("--json", action="store_true", help="print JSON")
@@ -238,8 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     for x in (c, q):
         x.add_argument("--prosody", default=None, help="prosody.json (default: checkpoints/prosody.json)")
     args = p.parse_args(argv)
-    from .generate import (ALIGN_BY_DEFAULT, DEFAULT_CHECKPOINT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT,
-                           CoupletGenerator, Settings)
+    from .generate import (ALIGN_BY_DEFAULT, DEFAULT_CHECKPOINT, FREQ_PENALTY_BY_DEFAULT, STRUCTURE_BY_DEFAULT,
+                           TONE_BY_DEFAULT, CoupletGenerator, Settings)
     align = ALIGN_BY_DEFAULT if args.align is None else args.align
     args.tone = args.tone or TONE_BY_DEFAULT
     structure = STRUCTURE_BY_DEFAULT if args.structure is None else args.structure
@@ -264,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {len(hyps)} predictions for {len(uppers)} pairs", file=sys.stderr)
             return 2
         columns["predictions"] = couplet_metrics(uppers, hyps, refs, prosody)
-    settings = Settings(n=1, beam=args.beam, tone=args.tone, structure=structure, align=align)
+    freq = FREQ_PENALTY_BY_DEFAULT if args.freq_penalty is None else args.freq_penalty
+    settings = Settings(n=1, beam=args.beam, tone=args.tone, structure=structure, align=align, freq_penalty=freq)
     for path in args.checkpoint or ([] if args.predictions else [None]):
         gen = CoupletGenerator.load(path)
         m = couplet_metrics(uppers, best_lowers(gen, uppers, settings), refs, prosody)

@@ -1,6 +1,7 @@
 """The generation API used by the CLI, batch jobs and the app: text in, checked 下联 out."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,9 @@ TONE_BY_DEFAULT = "rhythm"  # 平仄 rule: off | end | rhythm; set from the eval
 ALIGN_BY_DEFAULT = 0.3  # weight of the per-position head in decoding (models that have one)
 STRUCTURE_BY_DEFAULT = 0.5  # weight of the 词性相对 rule in candidate order, set from the eval numbers
 RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
+DIVERSITY_BY_DEFAULT = 1.0  # diverse beam search: penalty per earlier group that chose the same char
+FREQ_PENALTY_BY_DEFAULT = 0.0  # weight of the anti-LM term against stock chars; set from the eval numbers
+MIN_DIFFERENCE = 1 / 3  # any two candidates shown differ in at least this share of their free positions
 
 
 @dataclass
@@ -39,6 +43,8 @@ class Settings:
     rerank_weight: float = 1.0
     structure: float = STRUCTURE_BY_DEFAULT  # >0: reorder candidates by score + structure * POS agreement
     align: float = ALIGN_BY_DEFAULT  # mix of decoder and per-position head: 0 decoder only, 1 head only
+    diversity: float = DIVERSITY_BY_DEFAULT  # >0 and n > 1: diverse beam search, one group per candidate
+    freq_penalty: float = FREQ_PENALTY_BY_DEFAULT  # subtract this * log p(char) of the 下联 unigram
 
     def rules(self) -> Rules:
         return Rules(punctuation=self.punctuation, repeats=self.repeats, no_copy=self.no_copy, tone=self.tone)
@@ -53,6 +59,7 @@ class Candidate:
     score: float  # mean log-probability per character under the model's decoding mix (higher is better)
     scorer: float | None = None  # log P(real pair) from the N-vs-1 scorer, when reranked
     structure: float | None = None  # share of positions with the same part of speech, when reordered
+    ranking: float | None = None  # what the order starts from: score less the frequency term, per char
 
 
 @dataclass
@@ -77,6 +84,11 @@ class CoupletGenerator:
         self.tables = Tables(vocab, prosody)
         self.known = set(vocab.chars())
         self.scorer = scorer  # (ScorerModel, its Vocab) or None
+        counts = self.meta.get("lower_counts")  # 下联 char counts of the training data, for freq_penalty
+        self.log_freq = None
+        if counts and len(counts) == len(vocab):
+            c = torch.tensor(counts, dtype=torch.float) + 1.0
+            self.log_freq = (c / c.sum()).log()
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, prosody: str | Path | None = None,
@@ -116,23 +128,51 @@ class CoupletGenerator:
         plan, notes = self.plan(upper, settings, lock)
         n = max(1, int(settings.n))
         if settings.beam > 0:
-            ids, scores = beam_search(self.model, plan, beam=self._width(settings, n), repeats=settings.repeats,
-                                      align=settings.align)
+            ids, scores = self._beam(plan, settings, n)
         else:
             gen = torch.Generator().manual_seed(int(settings.seed))
-            rows = n if settings.temperature > 0 else 1
+            rows = 2 * n if settings.temperature > 0 else 1  # spare rows: near-duplicates are dropped
             ids, scores = sample(self.model, [plan] * rows, temperature=settings.temperature,
                                  top_k=settings.top_k, top_p=settings.top_p, generator=gen,
                                  repeats=settings.repeats, align=settings.align)
-        return Result(upper=plan.upper, candidates=self._order(plan, ids, scores, settings)[:n], notes=notes)
+        candidates = self._apart(plan, self._order(plan, ids, scores, settings))
+        if len(candidates) < n and (settings.beam > 0 or settings.temperature > 0):
+            notes.append(f"{len(candidates)} of the {n} candidates asked for differ from each other in at least "
+                         f"a third of their characters; the rest were near-duplicates and are not shown")
+        return Result(upper=plan.upper, candidates=candidates[:n], notes=notes)
+
+    def _beam(self, plan: Plan, settings: Settings, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Beam search as the settings say: diverse groups (one per further candidate) when n > 1."""
+        groups = n if settings.diversity > 0 and n > 1 else 1
+        return beam_search(self.model, plan, beam=self._width(settings, n if groups == 1 else 1),
+                           repeats=settings.repeats, align=settings.align, groups=groups,
+                           diversity=settings.diversity, log_freq=self.log_freq, freq_penalty=settings.freq_penalty)
 
     def _width(self, settings: Settings, n: int) -> int:
         reorder = (settings.rerank and self.scorer is not None) or settings.structure > 0
         return max(settings.beam, n, RERANK_WIDTH if reorder else 0)
 
+    @staticmethod
+    def _apart(plan: Plan, candidates: list[Candidate]) -> list[Candidate]:
+        """Candidates in order, each kept only if it differs from every kept one in at least
+        MIN_DIFFERENCE of the free positions (not punctuation or locked chars)."""
+        free = [i for i, lit in enumerate(plan.literal) if lit is None]
+        need = max(1, math.ceil(MIN_DIFFERENCE * len(free)))
+        kept: list[Candidate] = []
+        for c in candidates:
+            if all(sum(c.lower[i] != k.lower[i] for i in free) >= need for k in kept):
+                kept.append(c)
+        return kept
+
     def _order(self, plan: Plan, ids: torch.Tensor, scores: torch.Tensor, settings: Settings) -> list[Candidate]:
         """Distinct candidates, best first: model score, then the optional scorer and structure terms."""
         candidates = self._rank(plan, ids, scores)
+        for c in candidates:
+            c.ranking = c.score
+            if self.log_freq is not None and settings.freq_penalty:
+                ids_c = [self.vocab.stoi.get(ch, self.vocab.unk_id) for ch in c.lower]
+                c.ranking -= settings.freq_penalty * float(self.log_freq[ids_c].mean())
+        candidates.sort(key=lambda c: -c.ranking)
         rerank = settings.rerank and self.scorer is not None
         if rerank:
             self.rerank(plan.upper, candidates)
@@ -141,7 +181,7 @@ class CoupletGenerator:
             for c in candidates:
                 c.structure = structure_agreement(plan.upper, c.lower) or 0.0
         if rerank or structure:
-            candidates.sort(key=lambda c: -(c.score + settings.rerank_weight * (c.scorer or 0.0)
+            candidates.sort(key=lambda c: -(c.ranking + settings.rerank_weight * (c.scorer or 0.0)
                                               + settings.structure * (c.structure or 0.0)))
         return candidates
 
@@ -180,8 +220,7 @@ class CoupletGenerator:
         for items in plans.values():
             if settings.beam > 0:
                 for i, plan, notes in items:
-                    ids, scores = beam_search(self.model, plan, beam=self._width(settings, 1),
-                                              repeats=settings.repeats, align=settings.align)
+                    ids, scores = self._beam(plan, settings, 1)
                     results[i] = Result(plan.upper, self._order(plan, ids, scores, settings)[:1], notes)
                 continue
             for start in range(0, len(items), BATCH_ROWS):

@@ -92,6 +92,13 @@ def structure_weights(pairs: list[Pair], strength: float) -> dict[Pair, float] |
     return out
 
 
+def lower_counts(pairs: list[Pair], vocab: Vocab) -> list[int]:
+    """How often each vocabulary id appears in the training 下联: the unigram that generation's
+    frequency penalty (anti-LM) divides out. Stored in the checkpoint."""
+    counts = Counter(ch for p in pairs for ch in p.lower)
+    return [counts.get(ch, 0) if i >= len(RESERVED) else 0 for i, ch in enumerate(vocab.itos)]
+
+
 def parse_sources(spec: str) -> dict[str, float]:
     out = {}
     for part in spec.split(","):
@@ -315,6 +322,7 @@ class CoupletTask:
                                 c.valid_max_pairs, key=lambda p: p.source)
         self.han_ids = torch.tensor([i >= len(RESERVED) and is_han(ch) for i, ch in enumerate(vocab.itos)])
         self.data = PairData(train, vocab, weights, pair_weight=structure_weights(train, c.structure_sampling))
+        self.extra = {"lower_counts": lower_counts(train, vocab)}
         self.valid = valid or train[:1000]  # tiny corpora: measure on training pairs rather than nothing
         self.vocab = vocab
         return len(train), len(valid)
@@ -576,7 +584,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
 
     def checkpoint(path: Path, with_state: bool) -> None:
         extra = {"train_config": asdict(cfg), "record": record, "scheduler": scheduler.state_dict(),
-                 "parameters": count_parameters(model)}
+                 "parameters": count_parameters(model), **getattr(task, "extra", {})}
         save_checkpoint(path, model=model, vocab=vocab, kind=task.kind, extra=extra,
                         optimizer=optimizer if with_state else None,
                         rng=_rng_state() if with_state else None)

@@ -170,7 +170,8 @@ def test_rules_hold_for_the_tagger_baseline(tiny_generator):
                 check_rules(gen, upper, c.lower, s)
 
 
-def test_rerank_orders_by_model_plus_scorer(tiny_generator):
+def test_rerank_orders_by_model_plus_scorer(tiny_generator, monkeypatch):
+    monkeypatch.setattr("couplet.generate.MIN_DIFFERENCE", 0.0)  # compare whole N-best lists
     from couplet.generate import CoupletGenerator
     from couplet.model import ScorerConfig, ScorerModel
     torch.manual_seed(2)
@@ -178,30 +179,68 @@ def test_rerank_orders_by_model_plus_scorer(tiny_generator):
     gen = CoupletGenerator(tiny_generator.model, tiny_generator.vocab, tiny_generator.prosody,
                            scorer=(scorer, tiny_generator.vocab))
     res = gen.generate("天增岁月人增寿", Settings(n=10, beam=10, rerank=True, rerank_weight=2.0,
-                                                                structure=0.0))
+                                                                structure=0.0, diversity=0.0))
     combined = [c.score + 2.0 * c.scorer for c in res.candidates]
     assert all(c.scorer is not None and c.scorer <= 0 for c in res.candidates)
     assert combined == sorted(combined, reverse=True)
-    plain = gen.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=0.0))
+    plain = gen.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=0.0, diversity=0.0))
     assert sorted(c.lower for c in plain.candidates) == sorted(c.lower for c in res.candidates)
 
 
-def test_structure_rule_reorders_the_same_candidates(tiny_generator):
-    plain = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=0.0))
-    res = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=5.0))
+def test_structure_rule_reorders_the_same_candidates(tiny_generator, monkeypatch):
+    monkeypatch.setattr("couplet.generate.MIN_DIFFERENCE", 0.0)
+    plain = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=0.0, diversity=0.0))
+    res = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=5.0, diversity=0.0))
     combined = [c.score + 5.0 * c.structure for c in res.candidates]
     assert all(c.structure is not None and 0.0 <= c.structure <= 1.0 for c in res.candidates)
     assert combined == sorted(combined, reverse=True)
     assert sorted(c.lower for c in plain.candidates) == sorted(c.lower for c in res.candidates)
     assert all(c.structure is None for c in plain.candidates)  # weight 0: order untouched, nothing computed
     best = max(c.structure for c in res.candidates)
-    huge = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=1e6))
+    huge = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=1e6, diversity=0.0))
     assert huge.candidates[0].structure == best
 
 
 def test_structure_rule_widens_the_beam_for_one_answer(tiny_generator):
     one = tiny_generator.generate("天增岁月人增寿", Settings(n=1, beam=1, structure=1e6))
-    wide = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=1e6))
+    wide = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=1e6, diversity=0.0))
     assert one.candidates[0].lower == wide.candidates[0].lower
     batch = tiny_generator.generate_batch(["天增岁月人增寿"], Settings(n=1, beam=1, structure=1e6))
     assert batch[0].candidates[0].lower == one.candidates[0].lower
+
+
+@pytest.mark.parametrize("upper", ["天增岁月人增寿", "海内存知己，天涯若比邻", "风声雨声读书声"])
+@pytest.mark.parametrize("settings", [Settings(n=5, beam=5), Settings(n=5, beam=5, diversity=0.0),
+                                      Settings(n=4, temperature=1.2, seed=3), Settings(n=5, beam=5, freq_penalty=0.3)])
+def test_candidates_are_real_alternatives(tiny_generator, upper, settings):
+    import math
+    res = tiny_generator.generate(upper, settings)
+    free = [i for i, ch in enumerate(upper) if is_han(ch)]
+    need = math.ceil(len(free) / 3)
+    lows = [c.lower for c in res.candidates]
+    assert lows and all(sum(a[i] != b[i] for i in free) >= need for k, a in enumerate(lows) for b in lows[k + 1:])
+    assert len(lows) == settings.n or any("near-duplicates" in n for n in res.notes)
+    for c in res.candidates:
+        check_rules(tiny_generator, upper, c.lower, settings)
+
+
+def test_diverse_groups_keep_the_plain_best_first(tiny_generator):
+    for upper in ("天增岁月人增寿", "书山有路勤为径"):
+        plain = tiny_generator.generate(upper, Settings(n=1, beam=5, structure=0.0)).candidates[0]
+        diverse = tiny_generator.generate(upper, Settings(n=5, beam=5, structure=0.0, diversity=3.0))
+        assert diverse.candidates[0].lower == plain.lower
+
+
+def test_frequency_penalty_moves_away_from_frequent_chars(tiny_generator):
+    import torch as T
+    gen = tiny_generator
+    freq = T.zeros(len(gen.vocab))
+    plain = gen.generate("天增岁月人增寿", Settings(n=1, beam=5, structure=0.0)).candidates[0].lower
+    for ch in set(plain):  # make the plain answer's chars the most frequent ones
+        freq[gen.vocab.stoi[ch]] = 10.0
+    gen.log_freq = T.log_softmax(freq, dim=0)
+    try:
+        pushed = gen.generate("天增岁月人增寿", Settings(n=1, beam=5, structure=0.0, freq_penalty=5.0)).candidates[0]
+    finally:
+        gen.log_freq = None
+    assert sum(a != b for a, b in zip(pushed.lower, plain)) >= 3
