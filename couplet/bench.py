@@ -20,7 +20,7 @@ import torch
 from .decode import beam_search_naive, sample_naive
 from .generate import REPO_ROOT, CoupletGenerator, Settings
 from .model import CoupletModel, ModelConfig, shift_right
-from .poetry import PoemGenerator, PoemRequest, make_poem_plan, sample_poem_naive
+from .poetry import PoemGenerator, PoemRequest, sample_poem_naive
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
 
@@ -46,8 +46,7 @@ def _naive_couplet(gen: CoupletGenerator, upper: str, s: Settings):
 
 
 def _naive_poem(gen: PoemGenerator, req: PoemRequest):
-    seed, _, forced, _ = gen.prepare(req)
-    plan, _ = make_poem_plan(req, forced, gen.tables)
+    seed, _, plan, _ = gen.plan(req)
     ids = torch.tensor([gen.vocab.encode(seed)])
     return sample_poem_naive(gen.model, plan, gen.tables, ids, temperature=req.temperature, top_k=req.top_k,
                              top_p=req.top_p, generator=torch.Generator().manual_seed(0))
@@ -207,6 +206,33 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     return r
 
 
+def compare_couplet(paths: list[str], *, repeat: int = 30, batch_lines: int = 2000, log=print) -> dict[str, float]:
+    """The default 下联 path (7 chars) and greedy batch throughput for several couplet checkpoints,
+    interleaved in one run so that their ratios hold on any machine; ratios are to the first path."""
+    gens = {p: CoupletGenerator.load(p) for p in paths}
+    base = ["春回大地千山秀", "一帆风顺年年好", "天增岁月人增寿", "海内存知己", "书山有路勤为径，学海无涯苦作舟"]
+    lines = [base[i % len(base)] for i in range(batch_lines)]
+    lat: dict[str, list[float]] = {p: [] for p in paths}
+    rate: dict[str, list[float]] = {p: [] for p in paths}
+    for g in gens.values():
+        g.generate(UPPER7, Settings())
+    for _ in range(3):  # alternate the models so that machine noise falls on both
+        for p, g in gens.items():
+            lat[p].append(timed(lambda: g.generate(UPPER7, Settings()), warmup=2, repeat=max(3, repeat // 3))["p50"])
+            t0 = time.perf_counter()
+            g.generate_batch(lines, Settings(n=1))
+            rate[p].append(batch_lines / (time.perf_counter() - t0))
+    r: dict[str, float] = {}
+    first = paths[0]
+    for i, p in enumerate(paths):
+        r[f"compare{i}_default_p50_ms"] = statistics.median(lat[p])
+        r[f"compare{i}_batch_per_s"] = statistics.median(rate[p])
+        r[f"compare{i}_default_vs_first"] = r[f"compare{i}_default_p50_ms"] / statistics.median(lat[first])
+        r[f"compare{i}_batch_vs_first"] = r[f"compare{i}_batch_per_s"] / statistics.median(rate[first])
+        log(f"[{i}] {p}: default {r[f'compare{i}_default_p50_ms']:.2f} ms, batch {r[f'compare{i}_batch_per_s']:.0f}/s")
+    return r
+
+
 TARGETS = {"couplet_greedy_p50_ms": ("<=", 3), "couplet_beam5_p50_ms": ("<=", 10), "poem_7jue_p50_ms": ("<=", 30),
            "couplet_batch_per_s": (">=", 2000), "cli_first_result_s": ("<=", 3), "app_ready_s": ("<=", 5)}
 
@@ -218,10 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-lines", type=int, default=10000, help="上联 in the batch-throughput run")
     p.add_argument("--no-startup", action="store_true", help="skip the CLI and app start-up timings")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--compare", nargs="+", default=None, metavar="CHECKPOINT",
+                   help="only compare couplet checkpoints side by side (default path and batch), "
+                        "ratios to the first one")
     args = p.parse_args(argv)
     quiet = args.json
-    r = run(repeat=args.repeat, batch_lines=args.batch_lines, startup=not args.no_startup,
-            log=(lambda *_: None) if quiet else print)
+    if args.compare:
+        r = compare_couplet(args.compare, repeat=args.repeat, log=(lambda *_: None) if quiet else print)
+    else:
+        r = run(repeat=args.repeat, batch_lines=args.batch_lines, startup=not args.no_startup,
+                log=(lambda *_: None) if quiet else print)
     if args.json:
         print(json.dumps({k: round(v, 3) for k, v in r.items()}))
         return 0

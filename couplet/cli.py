@@ -259,7 +259,9 @@ def cmd_export(args) -> int:
 
         from .fileio import atomic_write_bytes
         from .poetry import load_corpus_lines
-        atomic_write_bytes(Path(args.dst) / "lines.safetensors", save({"hashes": load_corpus_lines(args.poems)}))
+        from .poetry import attested_doubles
+        atomic_write_bytes(Path(args.dst) / "lines.safetensors",
+                           save({"hashes": load_corpus_lines(args.poems), "doubles": attested_doubles(args.poems)}))
     print(f"exported {args.src} → {args.dst}")
     return 0
 

@@ -22,7 +22,8 @@ ALIGN_BY_DEFAULT = 0.3  # weight of the per-position head in decoding (models th
 STRUCTURE_BY_DEFAULT = 0.5  # weight of the 词性相对 rule in candidate order, set from the eval numbers
 RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
 DIVERSITY_BY_DEFAULT = 1.0  # diverse beam search: penalty per earlier group that chose the same char
-FREQ_PENALTY_BY_DEFAULT = 0.0  # weight of the anti-LM term against stock chars; set from the eval numbers
+FREQ_PENALTY_BY_DEFAULT = 0.2  # anti-LM weight against stock chars; chosen on the validation split (model card)
+MMI_BY_DEFAULT = 0.6  # weight of log p(上联 | 下联) when ordering candidates (MMI-bidi); chosen on validation
 MIN_DIFFERENCE = 1 / 3  # any two candidates shown differ in at least this share of their free positions
 
 
@@ -45,6 +46,7 @@ class Settings:
     align: float = ALIGN_BY_DEFAULT  # mix of decoder and per-position head: 0 decoder only, 1 head only
     diversity: float = DIVERSITY_BY_DEFAULT  # >0 and n > 1: diverse beam search, one group per candidate
     freq_penalty: float = FREQ_PENALTY_BY_DEFAULT  # subtract this * log p(char) of the 下联 unigram
+    mmi: float = MMI_BY_DEFAULT  # >0: add this * mean log p(上联 | 下联), the same model read backwards
 
     def rules(self) -> Rules:
         return Rules(punctuation=self.punctuation, repeats=self.repeats, no_copy=self.no_copy, tone=self.tone)
@@ -60,6 +62,7 @@ class Candidate:
     scorer: float | None = None  # log P(real pair) from the N-vs-1 scorer, when reranked
     structure: float | None = None  # share of positions with the same part of speech, when reordered
     ranking: float | None = None  # what the order starts from: score less the frequency term, per char
+    backward: float | None = None  # mean log p(上联 | 下联) under the same model, when mmi > 0
 
 
 @dataclass
@@ -172,6 +175,10 @@ class CoupletGenerator:
             if self.log_freq is not None and settings.freq_penalty:
                 ids_c = [self.vocab.stoi.get(ch, self.vocab.unk_id) for ch in c.lower]
                 c.ranking -= settings.freq_penalty * float(self.log_freq[ids_c].mean())
+        if settings.mmi > 0 and len(candidates) > 1:
+            for c, back in zip(candidates, self.backward(plan.upper, [c.lower for c in candidates])):
+                c.backward = back
+                c.ranking += settings.mmi * back
         candidates.sort(key=lambda c: -c.ranking)
         rerank = settings.rerank and self.scorer is not None
         if rerank:
@@ -184,6 +191,18 @@ class CoupletGenerator:
             candidates.sort(key=lambda c: -(c.ranking + settings.rerank_weight * (c.scorer or 0.0)
                                               + settings.structure * (c.structure or 0.0)))
         return candidates
+
+    @torch.inference_mode()
+    def backward(self, upper: str, lowers: list[str]) -> list[float]:
+        """Mean log p(上联 | 下联) for each candidate: the couplet model read backwards, which asks how
+        well a 下联 explains its own 上联 (Li et al. 2016, MMI-bidi); stock lines explain little."""
+        from .model import shift_right
+        src = torch.tensor([self.vocab.encode(x) for x in lowers])
+        tgt = torch.tensor([self.vocab.encode(upper)] * len(lowers))
+        logp = torch.log_softmax(self.model(src, shift_right(tgt, self.vocab.bos_id)).float(), dim=-1)
+        tok = logp.gather(2, tgt.unsqueeze(2)).squeeze(2)                     # (K, T)
+        known = tgt != self.vocab.unk_id
+        return ((tok * known).sum(1) / known.sum(1).clamp(min=1)).tolist()
 
     @torch.inference_mode()
     def rerank(self, upper: str, candidates: list[Candidate], weight: float = 1.0) -> list[Candidate]:

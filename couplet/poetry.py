@@ -106,6 +106,12 @@ class PoemRequest:
     top_p: float = 0.95
     seed: int = 0
     max_copied: int = -1         # reject poems with more lines copied from the corpus (-1: no limit)
+    # degenerate repeats, each rule switchable: a char three times in a line; a doubled char (AA)
+    # that the classical corpus never doubles; a bigram twice in the poem; a seed char more than once
+    no_triples: bool = True
+    no_doubles: bool = True
+    no_repeat_bigrams: bool = True
+    seed_once: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -137,13 +143,20 @@ class PoemPlan:
     rhyme_pos: list[int]         # positions (in the T steps) of rhyme chars
     line_end: dict[int, int]     # position of a line's last char -> line index
     groups: torch.Tensor         # (G,) bool: rhyme groups allowed at the start
+    repeat_rules: tuple[bool, bool, bool] = (False, False, False)  # no_triples, no_doubles, no_repeat_bigrams
+    limited: torch.Tensor | None = None  # (V,) bool: seed chars a free position may use only once in all
 
 
 class PoemTables(Tables):
-    """The couplet masks (Han, 平, 仄) plus membership of the 平声 rhyme groups."""
+    """The couplet masks (Han, 平, 仄) plus membership of the 平声 rhyme groups, and the chars the
+    classical corpus doubles (萧萧, 依依): `double_ok`."""
 
-    def __init__(self, vocab: Vocab, prosody: Prosody):
+    def __init__(self, vocab: Vocab, prosody: Prosody, doubles: str = ""):
         super().__init__(vocab, prosody)
+        self.double_ok = torch.zeros(len(vocab), dtype=torch.bool)
+        for ch in doubles:
+            if ch in vocab.stoi:
+                self.double_ok[vocab.stoi[ch]] = True
         self.tone = {PING: self.ping, ZE: self.ze}
         self.group_names = sorted(g for g, t in prosody.groups.items() if t == PING)
         gi = {g: i for i, g in enumerate(self.group_names)}
@@ -162,8 +175,8 @@ class PoemTables(Tables):
         return hits[0]
 
 
-def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], tables: PoemTables
-                   ) -> tuple[PoemPlan, list[str]]:
+def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], tables: PoemTables,
+                   seed: str = "") -> tuple[PoemPlan, list[str]]:
     n_lines, width = FORMS[req.form]
     vocab = tables.vocab
     t_len = n_lines * (width + 1)
@@ -208,7 +221,12 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
         free = [i * (width + 1) + j for j in range(width) if forced[i * (width + 1) + j] < 0]
         if free:
             line_end[free[-1]] = i
-    return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups), notes
+    limited = None
+    if req.seed_once and seed:
+        limited = torch.zeros(len(vocab), dtype=torch.bool)
+        limited[[vocab.stoi[c] for c in seed if c in vocab.stoi]] = True
+    rules = (req.no_triples, req.no_doubles, req.no_repeat_bigrams)
+    return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, limited), notes
 
 
 # ---------------------------------------------------------------- decoding
@@ -230,6 +248,7 @@ class PoemState:
         mask = plan.allowed[t].unsqueeze(0).repeat(rows, 1)
         if plan.forced[t] >= 0:
             return mask
+        self._no_degenerate_repeats(t, mask)
         if t in plan.rhyme_pos:
             rhyming = (self.groups.float() @ self.member_f.T) > 0                 # (R, V)
             narrowed = mask & rhyming & ~self.used_rhyme
@@ -249,6 +268,33 @@ class PoemState:
                     ok = narrowed.any(dim=1)
                     mask[ok] = narrowed[ok]
         return mask
+
+    def _no_degenerate_repeats(self, t: int, mask: torch.Tensor) -> None:
+        """Narrow the (R, V) mask at free step t by the repeat rules, where a row keeps a choice."""
+        plan, out = self.plan, self.out
+        triples, doubles, bigrams = plan.repeat_rules
+        if not (triples or doubles or bigrams or plan.limited is not None):
+            return
+        rows, v = mask.shape
+        start = t - t % (plan.width + 1)                        # first position of this line
+        banned = torch.zeros(rows, v)
+        if triples and t > start:
+            counts = torch.zeros(rows, v).scatter_add_(1, out[:, start:t], torch.ones(rows, t - start))
+            banned += counts >= 2
+        if t > start:
+            prev = out[:, t - 1]
+            if doubles:
+                bad = ~self.tables.double_ok[prev]
+                banned[bad, prev[bad]] += 1
+            if bigrams and t >= 2:                              # a bigram (prev, x) seen before bans x
+                seen = (out[:, :t - 1] == prev.unsqueeze(1)).float()
+                banned.scatter_add_(1, out[:, 1:t], seen)
+        if plan.limited is not None and t > 0:
+            used = torch.zeros(rows, v).scatter_add_(1, out[:, :t], torch.ones(rows, t)) > 0
+            banned += used & plan.limited
+        narrowed = mask & (banned == 0)
+        ok = narrowed.any(dim=1)
+        mask[ok] = narrowed[ok]
 
     def update(self, t: int, tok: torch.Tensor) -> None:
         self.out[:, t] = tok
@@ -303,9 +349,9 @@ def sample_poem_naive(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch
 # ---------------------------------------------------------------- the generator
 class PoemGenerator:
     def __init__(self, model, vocab: Vocab, prosody: Prosody, meta: dict | None = None,
-                 corpus_lines: torch.Tensor | None = None):
+                 corpus_lines: torch.Tensor | None = None, doubles: str = ""):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
-        self.tables = PoemTables(vocab, prosody)
+        self.tables = PoemTables(vocab, prosody, doubles)
         self.known = set(vocab.chars())
         self.corpus_lines = corpus_lines  # sorted int32 hashes of the corpus lines
 
@@ -318,10 +364,12 @@ class PoemGenerator:
         path = Path(checkpoint) if checkpoint else DEFAULT_POEM_CHECKPOINT
         model, vocab, meta = load_checkpoint(path, device=device, kind="poem")
         table = Prosody.load(prosody if prosody else find_prosody(path))
-        lines = None
+        lines, doubles = None, ""
         if (path / "lines.safetensors").exists():
-            lines = load_file(str(path / "lines.safetensors"))["hashes"]
-        return cls(model, vocab, table, meta, lines)
+            tables = load_file(str(path / "lines.safetensors"))
+            lines = tables["hashes"]
+            doubles = "".join(map(chr, tables["doubles"].tolist())) if "doubles" in tables else ""
+        return cls(model, vocab, table, meta, lines, doubles)
 
     def copied(self, lines: list[str]) -> list[int]:
         if self.corpus_lines is None or not len(self.corpus_lines):
@@ -375,9 +423,15 @@ class PoemGenerator:
             forced[(i, pos)] = ch
         return chars[:max_seed], [chars], forced, notes
 
-    def generate(self, req: PoemRequest) -> PoemResult:
+    def plan(self, req: PoemRequest) -> tuple[str, list[str], PoemPlan, list[str]]:
+        """Validate a request and build its decoding plan: (seed chars, keywords, plan, notes).
+        Keyword and theme seeds are the chars a free position may use once (seed_once)."""
         seed, words, forced, notes = self.prepare(req)
-        plan, plan_notes = make_poem_plan(req, forced, self.tables)
+        plan, plan_notes = make_poem_plan(req, forced, self.tables, seed if req.mode in ("keywords", "theme") else "")
+        return seed, words, plan, notes + plan_notes
+
+    def generate(self, req: PoemRequest) -> PoemResult:
+        seed, words, plan, notes = self.plan(req)
         seed_ids = torch.tensor([self.vocab.encode(seed)], dtype=torch.long)
         n = max(1, req.n)
         gen = torch.Generator().manual_seed(int(req.seed))
@@ -403,7 +457,7 @@ class PoemGenerator:
             poems.append(Poem(lines=lines, score=s / len(row), rhyme_group=group, copied_lines=copied))
         if not poems:
             notes.append("every candidate broke the copy limit; raise --max-copied or the temperature")
-        return PoemResult(request=req, seed=seed, keywords=words, poems=poems[:n], notes=notes + plan_notes)
+        return PoemResult(request=req, seed=seed, keywords=words, poems=poems[:n], notes=notes)
 
 
 def load_corpus_lines(poems_path: str | Path) -> torch.Tensor:
@@ -414,6 +468,18 @@ def load_corpus_lines(poems_path: str | Path) -> torch.Tensor:
         for line in f:
             hashes.update(line_hash(x) for x in json.loads(line)["lines"])
     return torch.tensor(sorted(hashes), dtype=torch.int32)
+
+
+def attested_doubles(poems_path: str | Path, min_count: int = 5) -> torch.Tensor:
+    """Code points of the chars that the prepared poems double (萧萧, 依依) at least min_count times."""
+    import json
+    from collections import Counter
+    counts: Counter = Counter()
+    with open(poems_path, encoding="utf-8") as f:
+        for line in f:
+            for x in json.loads(line)["lines"]:
+                counts.update(a for a, b in zip(x, x[1:]) if a == b)
+    return torch.tensor(sorted(ord(c) for c, k in counts.items() if k >= min_count), dtype=torch.int32)
 
 
 def check_form(lines: list[str], form: str) -> bool:

@@ -5,7 +5,7 @@ import torch
 
 from couplet.decode import beam_search, beam_search_naive, make_plan, sample, sample_naive
 from couplet.generate import Settings
-from couplet.poetry import PoemRequest, make_poem_plan, sample_poem_naive, sample_poems
+from couplet.poetry import PoemRequest, sample_poem_naive, sample_poems
 
 UPPERS = ["天增岁月人增寿", "海内存知己，天涯若比邻", "明月几时有", "书山有路勤为径，学海无涯苦作舟"]
 
@@ -76,8 +76,7 @@ def test_beam_equals_naive(tiny_generator, upper):
                                               ("七绝", "first", "春")])
 def test_poem_sample_equals_naive(tiny_poet, form, mode, text):
     req = PoemRequest(form=form, mode=mode, text=text, pattern="平起")
-    seed, _, forced, _ = tiny_poet.prepare(req)
-    plan, _ = make_poem_plan(req, forced, tiny_poet.tables)
+    seed, _, plan, _ = tiny_poet.plan(req)
     seed_ids = torch.tensor([tiny_poet.vocab.encode(seed)])
     fast, fs = sample_poems(tiny_poet.model, plan, tiny_poet.tables, seed_ids, rows=1, temperature=0.9, top_k=0,
                             top_p=1.0, generator=torch.Generator().manual_seed(2))

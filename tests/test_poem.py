@@ -1,5 +1,6 @@
 """Poem rules as properties: exact forms, rhyme, acrostic and 嵌字, patterns, bad input, batch."""
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -164,3 +165,40 @@ def test_poem_batch_resume(tiny_poet, tmp_path, monkeypatch):
     assert [r["input_line"] for r in recs if "error" in r] == [2, 6, 10]
     assert all(check_form(r["lines"], "五绝") for r in recs if "error" not in r)
     assert all(r["settings"]["seed"] == 4 for r in recs)
+
+
+def _repeats(lines: list[str], seed: str = "") -> list[str]:
+    """The degenerate repeats of a poem, as the poem rules define them (empty: none)."""
+    bodies = [x.rstrip("，。") for x in lines]
+    found = [f"{c}×3 in {b}" for b in bodies for c in set(b) if b.count(c) >= 3]
+    found += [f"{a}{a} in {b}" for b in bodies for a, c in zip(b, b[1:]) if a == c]
+    grams = [b[i:i + 2] for b in bodies for i in range(len(b) - 1)]
+    found += [f"bigram {g} twice" for g in set(grams) if grams.count(g) > 1]
+    text = "".join(bodies)
+    found += [f"seed {c} ×{text.count(c)}" for c in seed if text.count(c) > 1]
+    return found
+
+
+@pytest.mark.parametrize("form", ["五绝", "七绝", "七律"])
+@pytest.mark.parametrize("mode, text", [("keywords", "春 山"), ("acrostic", None), ("first", "明")])
+def test_no_degenerate_repeats(tiny_poet, form, mode, text):
+    n_lines = 8 if form == "七律" else 4
+    text = text or "".join(c for c in tiny_poet.vocab.chars() if is_han(c))[:n_lines]
+    seed = "春山" if mode == "keywords" else ""
+    on = off = 0
+    for k in range(4):
+        req = PoemRequest(form=form, mode=mode, text=text, n=3, temperature=0.3, seed=k)
+        for poem in tiny_poet.generate(req).poems:
+            assert _repeats(poem.lines, seed) == []
+            on += 1
+        loose = replace(req, no_triples=False, no_doubles=False, no_repeat_bigrams=False, seed_once=False)
+        off += sum(bool(_repeats(p.lines, seed)) for p in tiny_poet.generate(loose).poems)
+    assert on and off  # the untrained model repeats itself when the rules are off
+
+
+def test_attested_doubles_are_allowed(tiny_poet, prepared):
+    from couplet.poetry import PoemTables, attested_doubles
+    doubles = "".join(map(chr, attested_doubles(prepared / "poems.jsonl", min_count=1).tolist()))
+    tables = PoemTables(tiny_poet.vocab, tiny_poet.prosody, doubles)
+    assert all(tables.double_ok[tiny_poet.vocab.stoi[c]] for c in doubles if c in tiny_poet.vocab.stoi)
+    assert int(tables.double_ok.sum()) == sum(c in tiny_poet.vocab.stoi for c in doubles)
