@@ -206,19 +206,23 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     return r
 
 
-def compare_couplet(paths: list[str], *, repeat: int = 30, batch_lines: int = 2000, log=print) -> dict[str, float]:
+def compare_couplet(paths: list[str], *, repeat: int = 30, batch_lines: int = 2000, int8: bool | None = None,
+                    log=print) -> dict[str, float]:
     """The default 下联 path (7 chars) and greedy batch throughput for several couplet checkpoints,
     interleaved in one run so that their ratios hold on any machine; ratios are to the first path."""
-    gens = {p: CoupletGenerator.load(p) for p in paths}
+    # "DIR:int8" loads DIR's int8 copy, "DIR:fp32" its fp32 weights, plain "DIR" the generator's default
+    mode = {"int8": True, "fp32": False}
+    gens = {p: CoupletGenerator.load(p.rsplit(":", 1)[0], int8=mode.get(p.rsplit(":", 1)[-1], int8)) for p in paths}
+    default = Settings(n=5, beam=5)  # what the CLI and the app do for one 上联
     base = ["春回大地千山秀", "一帆风顺年年好", "天增岁月人增寿", "海内存知己", "书山有路勤为径，学海无涯苦作舟"]
     lines = [base[i % len(base)] for i in range(batch_lines)]
     lat: dict[str, list[float]] = {p: [] for p in paths}
     rate: dict[str, list[float]] = {p: [] for p in paths}
     for g in gens.values():
-        g.generate(UPPER7, Settings())
+        g.generate(UPPER7, default)
     for _ in range(3):  # alternate the models so that machine noise falls on both
         for p, g in gens.items():
-            lat[p].append(timed(lambda: g.generate(UPPER7, Settings()), warmup=2, repeat=max(3, repeat // 3))["p50"])
+            lat[p].append(timed(lambda: g.generate(UPPER7, default), warmup=2, repeat=max(3, repeat // 3))["p50"])
             t0 = time.perf_counter()
             g.generate_batch(lines, Settings(n=1))
             rate[p].append(batch_lines / (time.perf_counter() - t0))
@@ -246,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--compare", nargs="+", default=None, metavar="CHECKPOINT",
                    help="only compare couplet checkpoints side by side (default path and batch), "
-                        "ratios to the first one")
+                        "ratios to the first one; DIR:int8 or DIR:fp32 picks the weights")
     args = p.parse_args(argv)
     quiet = args.json
     if args.compare:

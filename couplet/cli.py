@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=None, help="batch output: .txt, .jsonl or .tsv")
     p.add_argument("--lock", default=None, help="下联 pattern with fixed chars and _ blanks, e.g. 春_大_万家_")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
+                   help="decode with an int8 copy of the model (faster on CPU; default: the generator's)")
     _add_decoding_flags(p)
 
     p = sub.add_parser("poem", help="write classical poems from a seed (keywords, theme, acrostic ...)")
@@ -126,7 +128,7 @@ def cmd_couplet(args) -> int:
     if (args.input is None) == (args.upper is None):
         print("error: give a 上联, or --input FILE with --output FILE", file=sys.stderr)
         return 2
-    gen = CoupletGenerator.load(args.checkpoint, prosody=args.prosody)
+    gen = CoupletGenerator.load(args.checkpoint, prosody=args.prosody, int8=args.int8)
     if args.input is not None:
         from .batch import run_batch
         if not args.output:

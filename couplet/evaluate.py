@@ -191,7 +191,7 @@ def best_lowers(gen, uppers: list[str], settings) -> list[str]:
     return [r.candidates[0].lower if hasattr(r, "candidates") and r.candidates else "" for r in results]
 
 
-def column_name(path, settings, mixed: bool) -> str:
+def column_name(path, settings, mixed: bool, int8: bool | None = None) -> str:
     """A table column label: which checkpoint, decoded how."""
     p = Path(path) if path else Path("checkpoints/couplet")
     name = f"{p.parent.name}/{p.name}" if p.name in ("best", "last") else p.name
@@ -203,6 +203,9 @@ def column_name(path, settings, mixed: bool) -> str:
         name += f", structure {settings.structure:g}"
     if mixed and settings.align > 0:
         name += f", align {settings.align:g}"
+    from .generate import INT8_BY_DEFAULT
+    if int8 is not None and int8 != INT8_BY_DEFAULT:
+        name += ", int8" if int8 else ", fp32"
     return name
 
 
@@ -228,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--structure", type=float, default=None,
                    help="weight of the 词性相对 (POS agreement) rule when ordering beam candidates "
                         "(default: the generator's default)")
+    c.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
+                   help="decode with the int8 copy of each model (default: the generator's)")
     c.add_argument("--freq-penalty", type=float, default=None,
                    help="weight of the anti-LM frequency term (default: the generator's)")
     c.add_argument("--rerank", action="store_true",
@@ -269,10 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     freq = FREQ_PENALTY_BY_DEFAULT if args.freq_penalty is None else args.freq_penalty
     settings = Settings(n=1, beam=args.beam, tone=args.tone, structure=structure, align=align, freq_penalty=freq)
     for path in args.checkpoint or ([] if args.predictions else [None]):
-        gen = CoupletGenerator.load(path)
+        gen = CoupletGenerator.load(path, int8=args.int8)
         m = couplet_metrics(uppers, best_lowers(gen, uppers, settings), refs, prosody)
         m["perplexity"] = perplexity(gen, uppers, refs)
-        name = column_name(path, settings, gen.model.has_aligned_head)
+        name = column_name(path, settings, gen.model.has_aligned_head, int8=gen.model.out_proj is not None)
         columns[name if name not in columns else f"{name} ({len(columns) + 1})"] = m
         if args.rerank:
             if gen.scorer is None:

@@ -180,7 +180,7 @@ def test_rerank_orders_by_model_plus_scorer(tiny_generator, monkeypatch):
                            scorer=(scorer, tiny_generator.vocab))
     res = gen.generate("天增岁月人增寿", Settings(n=10, beam=10, rerank=True, rerank_weight=2.0,
                                                                 structure=0.0, diversity=0.0))
-    combined = [c.score + 2.0 * c.scorer for c in res.candidates]
+    combined = [c.ranking + 2.0 * c.scorer for c in res.candidates]
     assert all(c.scorer is not None and c.scorer <= 0 for c in res.candidates)
     assert combined == sorted(combined, reverse=True)
     plain = gen.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=0.0, diversity=0.0))
@@ -191,7 +191,7 @@ def test_structure_rule_reorders_the_same_candidates(tiny_generator, monkeypatch
     monkeypatch.setattr("couplet.generate.MIN_DIFFERENCE", 0.0)
     plain = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=0.0, diversity=0.0))
     res = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=5.0, diversity=0.0))
-    combined = [c.score + 5.0 * c.structure for c in res.candidates]
+    combined = [c.ranking + 5.0 * c.structure for c in res.candidates]
     assert all(c.structure is not None and 0.0 <= c.structure <= 1.0 for c in res.candidates)
     assert combined == sorted(combined, reverse=True)
     assert sorted(c.lower for c in plain.candidates) == sorted(c.lower for c in res.candidates)

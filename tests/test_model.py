@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from couplet.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from couplet.model import ARCHS, CoupletModel, ModelConfig, shift_right
+from couplet.generate import Settings
 from couplet.vocab import Vocab
 
 VOCAB = Vocab(list("，天增岁月人寿春满乾坤福门爆竹声中辞旧梅花香里报新"))
@@ -129,3 +130,20 @@ def test_aligned_head_saves_loads_and_trains_with_the_decoder(tmp_path):
     assert torch.equal(aligned, loaded(src, prev, with_aligned=True)[1])
     plain = CoupletModel(ModelConfig(vocab_size=len(VOCAB), emb_dim=8, hidden=8))
     assert not plain.has_aligned_head and not any(k.startswith("align.") for k in plain.state_dict())
+
+
+def test_int8_copy_keeps_the_logits_and_the_rules(tiny_generator):
+    from couplet.generate import CoupletGenerator
+    from couplet.model import quantized
+    torch.manual_seed(3)
+    model = tiny_generator.model
+    q = quantized(model)
+    src = torch.randint(10, len(tiny_generator.vocab), (4, 7))
+    prev = torch.randint(10, len(tiny_generator.vocab), (4, 7))
+    with torch.no_grad():
+        ref, got = model(src, prev), q(src, prev)
+    assert q.out_proj is not None and model.out_proj is None  # the fp32 model is untouched
+    assert (got - ref).abs().max() < 0.05 * ref.abs().max()
+    gen = CoupletGenerator(q, tiny_generator.vocab, tiny_generator.prosody)
+    for c in gen.generate("天增岁月人增寿", Settings(n=3, beam=3)).candidates:
+        assert len(c.lower) == 7 and c.lower[1] == c.lower[5]  # 增 repeats, so must the 下联
