@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                         "each, decoded the same way (default: checkpoints/couplet)")
     c.add_argument("--beam", type=int, default=0, help="generate with beam search of this width (0: greedy)")
     c.add_argument("--limit", type=int, default=0, help="evaluate the first N pairs only (0: all)")
+    c.add_argument("--sample", type=int, default=0,
+                   help="evaluate N pairs drawn at random (seed 0) instead of the whole file (0: all)")
     c.add_argument("--tone", choices=("off", "end", "rhythm"), default=None,
                    help="平仄 rule when generating (default: the generator's default)")
     c.add_argument("--align", type=float, default=None,
@@ -262,6 +264,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(m, ensure_ascii=False) if args.json else format_table({"poems": m}))
         return 0
     uppers, refs = read_couplet_pairs(args.pairs, args.source)
+    if args.sample:
+        import random
+        pairs = list(zip(uppers, refs))
+        random.Random(0).shuffle(pairs)
+        uppers, refs = [u for u, _ in pairs[:args.sample]], [r for _, r in pairs[:args.sample]]
     if args.limit:
         uppers, refs = uppers[:args.limit], refs[:args.limit]
     columns: dict[str, dict] = {}
