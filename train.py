@@ -12,6 +12,7 @@ import argparse
 import sys
 from dataclasses import fields
 
+from couplet.checkpoint import CheckpointError
 from couplet.model import ARCHS
 from couplet.trainer import TrainConfig, train
 
@@ -96,8 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg.epochs, cfg.max_pairs, cfg.valid_max_pairs, cfg.batch_size = 1, 2048, 200, 64
     try:
         record = train(cfg, resume=args.resume)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e.filename or ''}: {e.strerror or e}; the last saved checkpoint is kept, "
+              "rerun with --resume", file=sys.stderr)
         return 2
     best = record.get("best") or {}
     print(f"done: step {record['step']}, best {best.get('metric')} {best.get('value', float('nan')):.3f}")

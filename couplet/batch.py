@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -35,8 +36,30 @@ def chunk_seed(seed: int, first_line: int) -> int:
 def resumable_write(*, inputs: list[str], output: Path, fingerprint: dict, header: str, chunk: int,
                     produce: Callable[[int, list[str]], str], warn: Callable[[str], None],
                     progress: bool, desc: str) -> int:
-    """Write produce(first_index, chunk_lines) for each chunk; return the index resumed at."""
+    """Write produce(first_index, chunk_lines) for each chunk; return the index resumed at.
+    The run holds an exclusive lock on OUTPUT.lock, so two runs never write one output."""
     output.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(output):
+        return _write_chunks(inputs=inputs, output=output, fingerprint=fingerprint, header=header, chunk=chunk,
+                             produce=produce, warn=warn, progress=progress, desc=desc)
+
+
+@contextmanager
+def _exclusive(output: Path):
+    import fcntl
+    lock_path = output.with_name(output.name + ".lock")
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BatchError(f"another run is writing {output}; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            lock_path.unlink(missing_ok=True)
+
+
+def _write_chunks(*, inputs, output, fingerprint, header, chunk, produce, warn, progress, desc) -> int:
     partial = output.with_name(output.name + ".partial")
     state_path = output.with_name(output.name + ".partial.json")
     start = 0
@@ -73,14 +96,29 @@ def _fingerprint(input_path: Path, settings: dict, checkpoint: str) -> dict:
             "checkpoint": checkpoint}
 
 
-def _read_inputs(input_path: Path) -> list[str]:
-    return input_path.read_text(encoding="utf-8-sig").splitlines()
+class BatchError(ValueError):
+    """A batch job cannot start or go on; the message names the file and what to do."""
+
+
+def read_lines(input_path: str | Path) -> list[str]:
+    """Input records split on newlines only (\r\n tolerated): a line holding another separator
+    (U+2028, \x0b, \x1c ...) stays one record, so outputs stay aligned with the input."""
+    text = Path(input_path).read_text(encoding="utf-8-sig")
+    lines = [x[:-1] if x.endswith("\r") else x for x in text.split("\n")]
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def check_paths(input_path: str | Path, output: Path) -> None:
+    """Refuse an output that is the input file itself (it would be overwritten)."""
+    inp = Path(input_path)
+    if inp.resolve() == output.resolve() or (output.exists() and os.path.samefile(inp, output)):
+        raise BatchError(f"--output {output} is the input file; write to another file")
 
 
 def _check_suffix(output: Path, formats: tuple[str, ...]) -> str:
     fmt = output.suffix.lower()
     if fmt not in formats:
-        raise ValueError(f"output must end in {', '.join(formats)}, not {output.name!r}")
+        raise BatchError(f"output must end in {', '.join(formats)}, not {output.name!r}")
     return fmt
 
 
@@ -110,7 +148,8 @@ def run_batch(gen, input_path: str | Path, output_path: str | Path, settings, *,
     from .generate import Settings
     inp, out = Path(input_path), Path(output_path)
     fmt = _check_suffix(out, COUPLET_FORMATS)
-    lines = _read_inputs(inp)
+    check_paths(inp, out)
+    lines = read_lines(inp)
     counts = {"lines": len(lines), "ok": 0, "bad": 0}
 
     def produce(lo: int, block: list[str]) -> str:
@@ -156,11 +195,14 @@ def format_poems(fmt: str, *, index: int, text: str, result, settings: dict) -> 
 
 
 def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Path, *, fingerprint: dict,
-                   chunk: int = 16, warn: Callable[[str], None] = print, progress: bool = True) -> dict:
+                   chunk: int = 16, warn: Callable[[str], None] = print, progress: bool = True,
+                   input_path: str | Path | None = None) -> dict:
     """Write the poems for each request (one per input line); returns counts."""
     from dataclasses import replace
     out = Path(output_path)
     fmt = _check_suffix(out, POEM_FORMATS)
+    if input_path is not None:
+        check_paths(input_path, out)
     counts = {"lines": len(texts), "ok": 0, "bad": 0}
 
     def produce(lo: int, block: list[str]) -> str:

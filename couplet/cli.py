@@ -122,28 +122,34 @@ def _settings(args, batch: bool):
                     freq_penalty=FREQ_PENALTY_BY_DEFAULT if args.freq_penalty is None else args.freq_penalty)
 
 
+def tqdm_write(message: str) -> None:
+    """A warning on its own line, not on the progress bar's."""
+    from tqdm import tqdm
+    tqdm.write(message, file=sys.stderr)
+
+
 def cmd_couplet(args) -> int:
     from .generate import CoupletGenerator
     from .text import InputError
     if (args.input is None) == (args.upper is None):
         print("error: give a 上联, or --input FILE with --output FILE", file=sys.stderr)
         return 2
+    settings = _settings(args, batch=args.input is not None).check()  # before the model loads
     gen = CoupletGenerator.load(args.checkpoint, prosody=args.prosody, int8=args.int8)
     if args.input is not None:
         from .batch import run_batch
         if not args.output:
             print("error: --input needs --output (.txt, .jsonl or .tsv)", file=sys.stderr)
             return 2
-        if not Path(args.input).exists():
-            print(f"error: {args.input} does not exist", file=sys.stderr)
+        if not Path(args.input).is_file():
+            print(f"error: {args.input} is not a file", file=sys.stderr)
             return 2
-        counts = run_batch(gen, args.input, args.output, _settings(args, batch=True),
-                           checkpoint=str(args.checkpoint or "default"),
-                           warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+        counts = run_batch(gen, args.input, args.output, settings, checkpoint=gen.identity,
+                           warn=lambda m: tqdm_write(f"warning: {m}"))
         print(f"wrote {args.output}: {counts['ok']} 下联, {counts['bad']} bad lines left empty")
         return 0
     try:
-        res = gen.generate(args.upper, _settings(args, batch=False), lock=args.lock)
+        res = gen.generate(args.upper, settings, lock=args.lock)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -190,13 +196,17 @@ def cmd_poem(args) -> int:
         if not args.output:
             print("error: --input needs --output (.jsonl or .txt)", file=sys.stderr)
             return 2
-        texts = Path(args.input).read_text(encoding="utf-8-sig").splitlines()
+        if not Path(args.input).is_file():
+            print(f"error: {args.input} is not a file", file=sys.stderr)
+            return 2
+        from .batch import read_lines
+        texts = read_lines(args.input)
         reqs = [_poem_request(args, args.mode, t) for t in texts]
         import hashlib
         fingerprint = {"input_sha256": hashlib.sha256(Path(args.input).read_bytes()).hexdigest(),
-                       "request": reqs[0].to_dict() if reqs else {}, "checkpoint": str(args.checkpoint)}
-        counts = run_poem_batch(gen, reqs, texts, args.output, fingerprint=fingerprint,
-                                warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+                       "request": reqs[0].to_dict() if reqs else {}, "checkpoint": gen.identity}
+        counts = run_poem_batch(gen, reqs, texts, args.output, fingerprint=fingerprint, input_path=args.input,
+                                warn=lambda m: tqdm_write(f"warning: {m}"))
         print(f"wrote {args.output}: {counts['ok']} seeds, {counts['bad']} bad lines")
         return 0
     mode, text = next(((m, getattr(args, m)) for m in ("keywords", "first", "theme", "acrostic", "embed")
@@ -250,20 +260,16 @@ def cmd_export(args) -> int:
         from .trainer import lower_counts, parse_sources
         sources = parse_sources(extra.get("train_config", {}).get("sources", "couplet:1"))
         extra["lower_counts"] = lower_counts([p for p in read_pairs(args.counts_from) if p.source in sources], vocab)
+    tables = {}
+    if args.poems:
+        from .poetry import attested_doubles, load_corpus_lines
+        tables["lines.safetensors"] = {"hashes": load_corpus_lines(args.poems), "doubles": attested_doubles(args.poems)}
     save_checkpoint(args.dst, model=model, vocab=vocab, kind=meta.get("kind", "couplet"),
-                    extra=extra, half=not args.fp32)
+                    extra=extra, half=not args.fp32, tables=tables)
     for p in (Path(args.src) / "prosody.json", Path(args.src).parent / "prosody.json"):
         if p.exists():
             shutil.copyfile(p, Path(args.dst).parent / "prosody.json")
             break
-    if args.poems:
-        from safetensors.torch import save
-
-        from .fileio import atomic_write_bytes
-        from .poetry import load_corpus_lines
-        from .poetry import attested_doubles
-        atomic_write_bytes(Path(args.dst) / "lines.safetensors",
-                           save({"hashes": load_corpus_lines(args.poems), "doubles": attested_doubles(args.poems)}))
     print(f"exported {args.src} → {args.dst}")
     return 0
 
@@ -286,4 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         return commands[args.command](args)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # disk full, read-only, a directory where a file should be ...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}. Fix that and rerun the same command; finished work is kept "
+              "and a batch continues where it stopped.", file=sys.stderr)
         return 2

@@ -203,7 +203,7 @@ def column_name(path, settings, mixed: bool, int8: bool | None = None) -> str:
         name += f", structure {settings.structure:g}"
     if mixed and settings.align > 0:
         name += f", align {settings.align:g}"
-    from .generate import INT8_BY_DEFAULT
+    from .model import INT8_BY_DEFAULT
     if int8 is not None and int8 != INT8_BY_DEFAULT:
         name += ", int8" if int8 else ", fp32"
     return name

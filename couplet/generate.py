@@ -7,11 +7,12 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint
-from .model import quantized
-from .decode import Plan, Rules, Tables, beam_search, make_plan, sample, structure_agreement
+from .checkpoint import CheckpointError, load_checkpoint, load_prosody
+from .checkpoint import identity as checkpoint_identity
+from .model import INT8_BY_DEFAULT, quantized
+from .decode import LOCK_BLANKS, TONE_MODES, Plan, Rules, Tables, beam_search, make_plan, sample, structure_agreement
 from .prosody import Prosody
-from .text import InputError, check_input
+from .text import PUNCT, InputError, check_input, check_ranges, is_han, variant_of
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "couplet"
@@ -25,30 +26,45 @@ RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants 
 DIVERSITY_BY_DEFAULT = 1.0  # diverse beam search: penalty per earlier group that chose the same char
 FREQ_PENALTY_BY_DEFAULT = 0.2  # anti-LM weight against stock chars; chosen on the validation split (model card)
 MMI_BY_DEFAULT = 0.6  # weight of log p(上联 | 下联) when ordering candidates (MMI-bidi); chosen on validation
-INT8_BY_DEFAULT = True  # decode with the int8 copy: BLEU and perplexity within 2% on validation (model card)
 MIN_DIFFERENCE = 1 / 3  # any two candidates shown differ in at least this share of their free positions
+
+
+MAX_CANDIDATES = 20  # n and beam width: one line's candidates fit one screen and a few MB
+SEED_MAX = 2 ** 63 - 1
+
+
+def _num(default, low, high):
+    return field(default=default, metadata={"range": (low, high)})
 
 
 @dataclass
 class Settings:
-    """How to decode; stored beside every batch output so results can be reproduced."""
-    n: int = 5                 # candidates wanted
-    temperature: float = 0.0   # 0 = greedy / beam
-    top_k: int = 0
-    top_p: float = 1.0
-    beam: int = 0              # >0: beam search of this width (temperature is ignored)
-    seed: int = 0
+    """How to decode; stored beside every batch output so results can be reproduced.
+    Numbers declare their range here; `check()` enforces it for the CLI, the app and the API."""
+    n: int = _num(5, 1, MAX_CANDIDATES)                  # candidates wanted
+    temperature: float = _num(0.0, 0.0, 5.0)             # 0 = greedy / beam
+    top_k: int = _num(0, 0, 10 ** 9)  # clamped to the vocabulary when used
+    top_p: float = _num(1.0, 0.01, 1.0)
+    beam: int = _num(0, 0, MAX_CANDIDATES)               # >0: beam search of this width (temperature is ignored)
+    seed: int = _num(0, 0, SEED_MAX)
     punctuation: bool = True
     repeats: bool = True
     no_copy: bool = True
     tone: str = TONE_BY_DEFAULT
-    rerank: bool = RERANK_BY_DEFAULT  # reorder beam candidates with the pair scorer (when loaded)
-    rerank_weight: float = 1.0
-    structure: float = STRUCTURE_BY_DEFAULT  # >0: reorder candidates by score + structure * POS agreement
-    align: float = ALIGN_BY_DEFAULT  # mix of decoder and per-position head: 0 decoder only, 1 head only
-    diversity: float = DIVERSITY_BY_DEFAULT  # >0 and n > 1: diverse beam search, one group per candidate
-    freq_penalty: float = FREQ_PENALTY_BY_DEFAULT  # subtract this * log p(char) of the 下联 unigram
-    mmi: float = MMI_BY_DEFAULT  # >0: add this * mean log p(上联 | 下联), the same model read backwards
+    rerank: bool = RERANK_BY_DEFAULT  # reorder beam candidates with the pair scorer (loaded when asked for)
+    rerank_weight: float = _num(1.0, 0.0, 10.0)
+    structure: float = _num(STRUCTURE_BY_DEFAULT, 0.0, 1e6)  # >0: reorder by score + structure * POS agreement
+    align: float = _num(ALIGN_BY_DEFAULT, 0.0, 1.0)  # mix of decoder and per-position head: 0 decoder only
+    diversity: float = _num(DIVERSITY_BY_DEFAULT, 0.0, 10.0)  # >0 and n > 1: diverse beam search
+    freq_penalty: float = _num(FREQ_PENALTY_BY_DEFAULT, 0.0, 10.0)  # subtract this * log p(char) of the 下联 unigram
+    mmi: float = _num(MMI_BY_DEFAULT, 0.0, 5.0)  # >0: add this * mean log p(上联 | 下联), the model read backwards
+
+    def check(self) -> "Settings":
+        """Raise InputError for a number out of range, NaN or infinite, or an unknown tone rule."""
+        check_ranges(self)
+        if self.tone not in TONE_MODES:
+            raise InputError(f"--tone must be one of {', '.join(TONE_MODES)}, not {self.tone!r}")
+        return self
 
     def rules(self) -> Rules:
         return Rules(punctuation=self.punctuation, repeats=self.repeats, no_copy=self.no_copy, tone=self.tone)
@@ -74,21 +90,28 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
 
-def find_prosody(checkpoint: Path) -> Path:
-    for p in (checkpoint / "prosody.json", checkpoint.parent / "prosody.json",
-              DEFAULT_CHECKPOINT.parent / "prosody.json"):
-        if p.exists():
-            return p
-    raise CheckpointError(f"no prosody.json beside {checkpoint}; run `python -m couplet prepare` "
-                          "and pass --prosody data/processed/prosody.json")
+def check_lock(lock: object, known: set[str]) -> str:
+    """A lock pattern as the decoder reads it: Han chars (converted like the 上联), punctuation and
+    blanks; anything else (letters, emoji, control chars) is an InputError."""
+    if not isinstance(lock, str):
+        raise InputError("the lock pattern must be text, e.g. 春_大_万家_")
+    raw = "".join(lock.split())
+    bad = sorted({c for c in raw if not (is_han(c) or c in LOCK_BLANKS or c in PUNCT)}, key=raw.index)
+    if bad:
+        shown = " ".join(c if c.isprintable() else f"U+{ord(c):04X}" for c in bad)
+        raise InputError(f"the lock pattern may hold Chinese characters and _ for blanks only, not {shown}")
+    return "".join(variant_of(c, known) if is_han(c) and c not in known else c for c in raw)
 
 
 class CoupletGenerator:
-    def __init__(self, model, vocab, prosody: Prosody, meta: dict | None = None, scorer=None):
+    def __init__(self, model, vocab, prosody: Prosody, meta: dict | None = None, scorer=None,
+                 scorer_path: Path | None = None, identity: str = "in-memory model"):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
         self.tables = Tables(vocab, prosody)
         self.known = set(vocab.chars())
-        self.scorer = scorer  # (ScorerModel, its Vocab) or None
+        self._scorer = scorer  # (ScorerModel, its Vocab); else loaded from scorer_path when rerank asks
+        self.scorer_path = scorer_path
+        self.identity = identity  # path and weights hash: what batch fingerprints record
         counts = self.meta.get("lower_counts")  # 下联 char counts of the training data, for freq_penalty
         self.log_freq = None
         if counts and len(counts) == len(vocab):
@@ -99,19 +122,26 @@ class CoupletGenerator:
     def load(cls, checkpoint: str | Path | None = None, *, prosody: str | Path | None = None,
              scorer: str | Path | None = None, device: str = "cpu", int8: bool | None = None
              ) -> "CoupletGenerator":
-        """Load a couplet checkpoint, its tone table, and the pair scorer if one is there.
+        """Load a couplet checkpoint and its tone table; the pair scorer is loaded when first asked for.
         int8: decode with a dynamically quantized copy (CPU; default INT8_BY_DEFAULT)."""
         path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
         model, vocab, meta = load_checkpoint(path, device=device, kind="couplet")
         if (INT8_BY_DEFAULT if int8 is None else int8) and device == "cpu":
             model = quantized(model)
-        table = Prosody.load(prosody if prosody else find_prosody(path))
-        scorer_path = Path(scorer) if scorer else DEFAULT_SCORER
-        pair_scorer = None
-        if (scorer_path / "checkpoint.json").exists():
-            s_model, s_vocab, _ = load_checkpoint(scorer_path, device=device, kind="scorer")
-            pair_scorer = (s_model.eval(), s_vocab)
-        return cls(model, vocab, table, meta, pair_scorer)
+        return cls(model, vocab, load_prosody(path, prosody), meta, scorer_path=Path(scorer) if scorer else DEFAULT_SCORER,
+                   identity=checkpoint_identity(path, meta))
+
+    @property
+    def scorer(self):
+        """The N-vs-1 pair scorer (model, vocab), loaded on first use; None if there is none.
+        A broken scorer is an InputError for the request that asked to rerank, nothing else."""
+        if self._scorer is None and self.scorer_path is not None and (self.scorer_path / "checkpoint.json").exists():
+            try:
+                s_model, s_vocab, _ = load_checkpoint(self.scorer_path, kind="scorer")
+            except CheckpointError as e:
+                raise InputError(f"reranking is unavailable: {e}") from e
+            self._scorer = (s_model.eval(), s_vocab)
+        return self._scorer
 
     @property
     def max_len(self) -> int:
@@ -121,7 +151,7 @@ class CoupletGenerator:
         """Check the input (raises InputError) and build its decoding plan."""
         checked = check_input(upper, known=self.known, max_len=self.max_len, allow_unknown=True)
         if lock is not None:
-            lock = "".join(lock.split())
+            lock = check_lock(lock, self.known)
         try:
             plan = make_plan(checked.text, self.tables, settings.rules(), lock=lock or None)
         except ValueError as e:
@@ -133,7 +163,7 @@ class CoupletGenerator:
 
     def generate(self, upper: str, settings: Settings | None = None, *, lock: str | None = None) -> Result:
         """Candidates for one 上联, best first. Raises InputError for bad input."""
-        settings = settings or Settings()
+        settings = (settings or Settings()).check()
         plan, notes = self.plan(upper, settings, lock)
         n = max(1, int(settings.n))
         if settings.beam > 0:
@@ -232,6 +262,7 @@ class CoupletGenerator:
 
     def generate_batch(self, uppers: list[str], settings: Settings) -> list[Result | InputError]:
         """One best 下联 per input; same-length inputs are decoded together (greedy/sampling)."""
+        settings.check()
         results: list[Result | InputError] = [None] * len(uppers)  # type: ignore[list-item]
         plans: dict[int, list[tuple[int, Plan, list[str]]]] = {}
         for i, text in enumerate(uppers):

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, load_prosody, load_table
 from .decode import Tables
+from .model import INT8_BY_DEFAULT, quantized
 from .prosody import PING, ZE, Prosody
 from .sampling import sample_next
-from .text import InputError, check_input, is_han
+from .text import InputError, check_input, check_ranges, is_han
 from .vocab import Vocab
 
 FORMS = {"五绝": (4, 5), "七绝": (4, 7), "五律": (8, 5), "七律": (8, 7)}
@@ -91,21 +93,29 @@ def line_hash(line: str) -> int:
 
 
 # ---------------------------------------------------------------- requests and plans
+MAX_POEMS = 20  # poems per request
+
+
+def _num(default, low, high):
+    return field(default=default, metadata={"range": (low, high)})
+
+
 @dataclass
 class PoemRequest:
+    """One poem request; numbers declare their range, checked by `PoemGenerator.prepare`."""
     form: str = "七绝"
     mode: str = "keywords"       # keywords | first | theme | acrostic | embed
     text: str = ""               # the keywords, first char, theme, acrostic or embedded chars
-    embed_pos: int = 1           # 嵌字: 1-based position in each line
+    embed_pos: int = _num(1, 1, 7)   # 嵌字: 1-based position in each line
     rhyme: str = "auto"          # a 平水韵 平 group name (e.g. 七阳), or auto
     first_rhymes: bool | None = None  # first line rhymes; default: yes for 七言, no for 五言
     pattern: str = "off"         # off | 平起 | 仄起 (regulated-verse 平仄)
-    n: int = 5
-    temperature: float = 0.8
-    top_k: int = 0
-    top_p: float = 0.95
-    seed: int = 0
-    max_copied: int = -1         # reject poems with more lines copied from the corpus (-1: no limit)
+    n: int = _num(5, 1, MAX_POEMS)
+    temperature: float = _num(0.8, 0.0, 5.0)
+    top_k: int = _num(0, 0, 10 ** 9)  # clamped to the vocabulary when used
+    top_p: float = _num(0.95, 0.01, 1.0)
+    seed: int = _num(0, 0, 2 ** 63 - 1)
+    max_copied: int = _num(-1, -1, 8)  # reject poems with more lines copied from the corpus (-1: no limit)
     # degenerate repeats, each rule switchable: a char three times in a line; a doubled char (AA)
     # that the classical corpus never doubles; a bigram twice in the poem; a seed char more than once
     no_triples: bool = True
@@ -357,18 +367,16 @@ class PoemGenerator:
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, prosody: str | Path | None = None,
-             device: str = "cpu") -> "PoemGenerator":
-        from safetensors.torch import load_file
-
-        from .generate import find_prosody
+             device: str = "cpu", int8: bool | None = None) -> "PoemGenerator":
+        """Load a poem checkpoint, its tone table and its tables; int8: decode with a quantized copy."""
         path = Path(checkpoint) if checkpoint else DEFAULT_POEM_CHECKPOINT
         model, vocab, meta = load_checkpoint(path, device=device, kind="poem")
-        table = Prosody.load(prosody if prosody else find_prosody(path))
-        lines, doubles = None, ""
-        if (path / "lines.safetensors").exists():
-            tables = load_file(str(path / "lines.safetensors"))
-            lines = tables["hashes"]
-            doubles = "".join(map(chr, tables["doubles"].tolist())) if "doubles" in tables else ""
+        if (INT8_BY_DEFAULT if int8 is None else int8) and device == "cpu":
+            model = quantized(model)
+        table = load_prosody(path, prosody)
+        tables = load_table(path, "lines.safetensors") or {}
+        lines = tables.get("hashes")
+        doubles = "".join(map(chr, tables["doubles"].tolist())) if "doubles" in tables else ""
         return cls(model, vocab, table, meta, lines, doubles)
 
     def copied(self, lines: list[str]) -> list[int]:
@@ -384,6 +392,7 @@ class PoemGenerator:
 
     def prepare(self, req: PoemRequest) -> tuple[str, list[str], dict[tuple[int, int], str], list[str]]:
         """Validate a request: (seed chars, keywords shown to the user, forced chars, notes)."""
+        check_ranges(req)
         if req.form not in FORMS:
             raise InputError(f"unknown form {req.form!r}; choose one of {'、'.join(FORMS)}")
         if req.mode not in MODES:
@@ -403,8 +412,9 @@ class PoemGenerator:
                 raise InputError("the theme gives no keyword the model knows; try other words")
             return seed_chars(words, max_seed), words, forced, notes
         chars = self._check_chars(req.text, what)
-        if req.mode == "keywords":
-            words = req.text.replace("，", " ").replace(",", " ").split()
+        if req.mode == "keywords":  # each word checked (and converted) as the whole text was
+            parts = [w for w in re.split(r"[\s,，、]+", req.text) if any(is_han(c) for c in w)]
+            words = [self._check_chars(w, what) for w in parts]
             return seed_chars(words or [chars], max_seed), words or [chars], forced, notes
         if req.mode == "first":
             if len(chars) != 1:

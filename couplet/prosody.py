@@ -118,10 +118,16 @@ class Prosody:
 
     @classmethod
     def load(cls, path: str | Path) -> "Prosody":
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if data.get("format") != "couplet-prosody/1":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (ValueError, RecursionError, OSError) as e:
+            raise ValueError(f"{path} is not a readable JSON file ({str(e)[:120]})") from e
+        if not isinstance(data, dict) or data.get("format") != "couplet-prosody/1":
             raise ValueError(f"{path} is not a prosody table written by `couplet prepare`")
-        return cls(data["tones"], data["rhymes"], data["groups"])
+        parts = [data.get(k) for k in ("tones", "rhymes", "groups")]
+        if not all(isinstance(x, dict) for x in parts):
+            raise ValueError(f"{path} lacks its tones, rhymes or groups; rerun `couplet prepare`")
+        return cls(*parts)
 
 
 @lru_cache(maxsize=4096)

@@ -22,8 +22,9 @@ def filter_logits(logits: torch.Tensor, *, top_k: int = 0, top_p: float = 1.0) -
 
 def sample_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """Next ids (B,) from logits (B, V); masked entries are -inf. temperature 0 = argmax."""
-    if temperature <= 0:
+    """Next ids (B,) from logits (B, V); masked entries are -inf. temperature 0 = argmax, and so is a
+    temperature too small to divide by (below 1e-3 the distribution is argmax to float precision)."""
+    if not temperature > 1e-3:
         return logits.argmax(dim=-1)
     logits = filter_logits(logits.float() / temperature, top_k=top_k, top_p=top_p)
     probs = torch.softmax(logits, dim=-1)

@@ -162,11 +162,14 @@ class Studio:
     # ------------------------------------------------------------ models
     def model_info(self) -> str:
         rows = []
-        scorer = self.models.couplet.scorer if self.models.couplet is not None else None
+        try:
+            scorer = self.models.couplet.scorer if self.models.couplet is not None else None
+        except InputError as e:
+            scorer, rows = None, [f"**scorer**: {e}"]
         if scorer is not None:
             rows.append(f"**scorer** (N vs 1, reranks 下联 candidates): {scorer[0].cfg.cell}, hidden "
                         f"{scorer[0].cfg.hidden}, {sum(p.numel() for p in scorer[0].parameters()):,} parameters; "
-                        f"on by default: {RERANK_BY_DEFAULT}")
+                        f"{'on' if RERANK_BY_DEFAULT else 'off'} by default")
         for name, gen in (("couplet", self.models.couplet), ("poem", self.models.poem)):
             if gen is None:
                 rows.append(f"**{name}**: {self.models.errors[name]}")

@@ -1,8 +1,9 @@
 """Character classes, normalisation and user-input checks shared by prepare and generation."""
 from __future__ import annotations
 
+import math
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
 # Chinese punctuation kept in the data; ASCII punctuation is mapped onto it.
@@ -124,3 +125,21 @@ def variant_of(ch: str, known: "set[str]") -> str:
         if len(alt) == 1 and alt in known:
             return alt
     return ch
+
+
+def check_ranges(obj) -> None:
+    """Check every dataclass field that declares metadata["range"] = (low, high): a finite number
+    (an integer for int fields) within the range. Raise InputError naming the field and the range."""
+    for f in fields(obj):
+        bounds = f.metadata.get("range")
+        if bounds is None:
+            continue
+        low, high = bounds
+        value = getattr(obj, f.name)
+        want_int = f.type in (int, "int")
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(f"{flag} must be a number from {low} to {high}, not {value!r}")
+        if not math.isfinite(value) or not low <= value <= high or (want_int and value != int(value)):
+            kind = "a whole number" if want_int else "a number"
+            raise InputError(f"{flag} must be {kind} from {low} to {high}, not {value!r}")

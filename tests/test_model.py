@@ -92,7 +92,7 @@ def test_load_checks_vocabulary_size_and_reports_broken_files(tmp_path):
     with pytest.raises(CheckpointError, match="vocabulary"):
         load_checkpoint(tmp_path / "ck")
     meta_path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(CheckpointError, match="not valid JSON"):
+    with pytest.raises(CheckpointError, match="not a readable JSON"):
         load_checkpoint(tmp_path / "ck")
     with pytest.raises(CheckpointError, match="train one"):
         load_checkpoint(tmp_path / "missing")
