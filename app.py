@@ -13,7 +13,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 import gradio as gr  # noqa: E402
 
 from couplet.generate import ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT  # noqa: E402
-from couplet.service import Studio, load_models  # noqa: E402
+from couplet.service import MAX_UPLOAD, TEMP_TTL_S, Studio, load_models  # noqa: E402
 
 CSS = """
 .couplet ruby, .poem ruby { font-size: 1.6em; margin: 0 .08em; ruby-position: over; }
@@ -28,8 +28,10 @@ EXAMPLES = ["春回大地千山秀", "一帆风顺年年好", "天增岁月人�
 
 
 def build_app(studio: Studio) -> gr.Blocks:
-    with gr.Blocks(title="对联 · 写诗") as demo:
+    with gr.Blocks(title="对联 · 写诗", delete_cache=(TEMP_TTL_S, TEMP_TTL_S)) as demo:
         gr.Markdown("# 对联 · 写诗 — couplets and classical poems with RNNs")
+        for err in studio.models.errors.values():  # what did not load; the rest is served
+            gr.Markdown(f"**Not available:** {err}")
         with gr.Tab("对联", id="couplet"):
             with gr.Row():
                 with gr.Column(scale=3):
@@ -125,7 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     demo = build_app(Studio(models))
     demo.queue(default_concurrency_limit=args.concurrency, max_size=256)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, show_error=False)
+    try:
+        demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, show_error=False,
+                    max_file_size=MAX_UPLOAD)
+    except OSError as e:
+        print(f"error: cannot listen on {args.host}:{args.port} ({e}); is it taken? choose another with --port",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -35,13 +36,13 @@ def chunk_seed(seed: int, first_line: int) -> int:
 
 def resumable_write(*, inputs: list[str], output: Path, fingerprint: dict, header: str, chunk: int,
                     produce: Callable[[int, list[str]], str], warn: Callable[[str], None],
-                    progress: bool, desc: str) -> int:
+                    progress: bool, desc: str, deadline: float | None = None) -> int:
     """Write produce(first_index, chunk_lines) for each chunk; return the index resumed at.
     The run holds an exclusive lock on OUTPUT.lock, so two runs never write one output."""
     output.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(output):
         return _write_chunks(inputs=inputs, output=output, fingerprint=fingerprint, header=header, chunk=chunk,
-                             produce=produce, warn=warn, progress=progress, desc=desc)
+                             produce=produce, warn=warn, progress=progress, desc=desc, deadline=deadline)
 
 
 @contextmanager
@@ -59,7 +60,8 @@ def _exclusive(output: Path):
             lock_path.unlink(missing_ok=True)
 
 
-def _write_chunks(*, inputs, output, fingerprint, header, chunk, produce, warn, progress, desc) -> int:
+def _write_chunks(*, inputs, output, fingerprint, header, chunk, produce, warn, progress, desc,
+                  deadline: float | None = None) -> int:
     partial = output.with_name(output.name + ".partial")
     state_path = output.with_name(output.name + ".partial.json")
     start = 0
@@ -78,6 +80,9 @@ def _write_chunks(*, inputs, output, fingerprint, header, chunk, produce, warn, 
     bar = tqdm(total=len(inputs), initial=start, desc=desc, unit="line", disable=not progress)
     with open(partial, "a", encoding="utf-8") as f:
         for lo in range(start, len(inputs), chunk):
+            if deadline is not None and time.monotonic() > deadline:
+                warn(f"time limit reached: stopped after {lo} of {len(inputs)} lines")
+                break
             block = inputs[lo:lo + chunk]
             f.write(produce(lo, block))
             f.flush()
@@ -143,7 +148,8 @@ def format_couplet(fmt: str, *, index: int, upper: str, result, settings: dict) 
 
 
 def run_batch(gen, input_path: str | Path, output_path: str | Path, settings, *, checkpoint: str = "",
-              chunk: int = 256, warn: Callable[[str], None] = print, progress: bool = True) -> dict:
+              chunk: int = 256, warn: Callable[[str], None] = print, progress: bool = True,
+              deadline: float | None = None) -> dict:
     """One 下联 per input line into output_path; returns counts."""
     from .generate import Settings
     inp, out = Path(input_path), Path(output_path)
@@ -167,7 +173,7 @@ def run_batch(gen, input_path: str | Path, output_path: str | Path, settings, *,
     counts["resumed_at"] = resumable_write(
         inputs=lines, output=out, fingerprint=_fingerprint(inp, settings.to_dict(), checkpoint),
         header=TSV_HEADER if fmt == ".tsv" else "", chunk=chunk, produce=produce, warn=warn,
-        progress=progress, desc=f"couplets → {out.name}")
+        progress=progress, desc=f"couplets → {out.name}", deadline=deadline)
     return counts
 
 
@@ -196,7 +202,7 @@ def format_poems(fmt: str, *, index: int, text: str, result, settings: dict) -> 
 
 def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Path, *, fingerprint: dict,
                    chunk: int = 16, warn: Callable[[str], None] = print, progress: bool = True,
-                   input_path: str | Path | None = None) -> dict:
+                   input_path: str | Path | None = None, deadline: float | None = None) -> dict:
     """Write the poems for each request (one per input line); returns counts."""
     from dataclasses import replace
     out = Path(output_path)
@@ -221,5 +227,5 @@ def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Pat
 
     counts["resumed_at"] = resumable_write(inputs=texts, output=out, fingerprint=fingerprint, header="",
                                            chunk=chunk, produce=produce, warn=warn, progress=progress,
-                                           desc=f"poems → {out.name}")
+                                           desc=f"poems → {out.name}", deadline=deadline)
     return counts

@@ -5,8 +5,12 @@ user text is HTML-escaped before it reaches the page.
 """
 from __future__ import annotations
 
+import functools
 import html
+import logging
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +21,44 @@ from .poetry import FORMS, PoemGenerator, PoemRequest, first_line_rhymes, rhyme_
 from .prosody import EITHER, PING, ZE
 from .text import InputError, is_han
 
-MAX_BATCH_LINES = 5000
+MAX_BATCH_LINES = 2000  # per upload; the CLI takes any number
+BATCH_SECONDS = 120  # a page batch stops after this long and returns what it has
+MAX_UPLOAD = "2mb"  # gradio's max_file_size for uploads
+TEMP_TTL_S = 3600  # batch results older than this are removed
 TONE_CLASS = {PING: "ping", ZE: "ze", EITHER: "either"}
 
 
 def message(text: str, kind: str = "error") -> str:
     return f'<div class="msg {kind}">{html.escape(text)}</div>'
+
+
+def friendly(fn):
+    """A page handler never raises: bad values become a message, anything else a logged error."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (InputError, ValueError, TypeError, OverflowError) as e:
+            out = message(f"bad request: {e}")
+        except Exception:  # noqa: BLE001 - the page must answer; the log keeps the traceback
+            logging.getLogger("couplet").exception("request failed")
+            out = message("something went wrong on the server; the error was logged")
+        return (None, out) if fn.__name__ == "batch" else out
+    return wrapper
+
+
+def remove_old_results(root: str | Path | None = None, ttl: float = TEMP_TTL_S) -> int:
+    """Delete page batch folders older than ttl seconds; return how many were removed."""
+    root = Path(root or tempfile.gettempdir())
+    removed = 0
+    for d in root.glob("couplet-batch-*"):
+        try:
+            if time.time() - d.stat().st_mtime > ttl:
+                shutil.rmtree(d, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def annotate(line: str, tone_of, marks: set[int] = frozenset()) -> str:
@@ -63,6 +99,7 @@ class Studio:
         self.models = models
 
     # ------------------------------------------------------------ couplets
+    @friendly
     def couplet(self, upper: str, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                 n: int = 5, beam: bool = True, seed: int = 0, tone: str = TONE_BY_DEFAULT, repeats: bool = True,
                 punctuation: bool = True, lock: str = "", rerank: bool = RERANK_BY_DEFAULT,
@@ -92,6 +129,7 @@ class Studio:
         return f'<div class="couplet">{"".join(rows)}{notes}</div>'
 
     # ------------------------------------------------------------ poems
+    @friendly
     def poem(self, text: str, *, form: str = "七绝", mode: str = "keywords", embed_pos: int = 1,
              rhyme: str = "auto", pattern: str = "off", temperature: float = 0.8, top_k: int = 0,
              top_p: float = 0.95, n: int = 3, seed: int = 0) -> str:
@@ -125,15 +163,19 @@ class Studio:
         return "".join(parts)
 
     # ------------------------------------------------------------ batch
+    @friendly
     def batch(self, file_path: str | None, *, kind: str = "couplet", fmt: str = ".jsonl", mode: str = "keywords",
               form: str = "七绝", seed: int = 0) -> tuple[str | None, str]:
         from .batch import run_batch, run_poem_batch
         if not file_path:
             return None, message("upload a .txt file with one 上联 or seed per line")
+        from .batch import read_lines
         try:
-            lines = Path(file_path).read_text(encoding="utf-8-sig").splitlines()
+            lines = read_lines(file_path)
         except (UnicodeDecodeError, OSError):
             return None, message("the file is not UTF-8 text")
+        remove_old_results()
+        deadline = time.monotonic() + BATCH_SECONDS
         if len(lines) > MAX_BATCH_LINES:
             return None, message(f"the file has {len(lines)} lines; the page takes at most {MAX_BATCH_LINES} "
                                  "(use `python -m couplet ... --input` for more)")
@@ -145,7 +187,7 @@ class Studio:
             if fmt not in (".txt", ".jsonl", ".tsv"):
                 return None, message("couplet results can be .txt, .jsonl or .tsv")
             counts = run_batch(self.models.couplet, file_path, out, Settings(n=1, seed=int(seed or 0)),
-                               warn=warnings.append, progress=False)
+                               warn=warnings.append, progress=False, deadline=deadline)
         else:
             if self.models.poem is None:
                 return None, message(self.models.errors["poem"])
@@ -153,7 +195,7 @@ class Studio:
                 return None, message("poem results can be .txt or .jsonl")
             reqs = [PoemRequest(form=form, mode=mode, text=t, n=1, seed=int(seed or 0)) for t in lines]
             counts = run_poem_batch(self.models.poem, reqs, lines, out, fingerprint={"page": True},
-                                    warn=warnings.append, progress=False)
+                                    warn=warnings.append, progress=False, deadline=deadline)
         text = f"{counts['ok']} done, {counts['bad']} bad lines"
         if warnings:
             text += ": " + "; ".join(warnings[:5]) + (" …" if len(warnings) > 5 else "")

@@ -77,6 +77,10 @@ def check_input(text: object, *, known: "set[str] | None" = None, max_len: int =
     if none exists it is refused, or with allow_unknown kept (the couplet model reads it as <unk>)."""
     if not isinstance(text, str) or not text.strip():
         raise InputError(f"{what} is empty: type a line of Chinese characters.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{what} holds an invalid character (a lone surrogate); retype the line.") from None
     controls = sorted({c for c in text if unicodedata.category(c) in ("Cc", "Cf")
                        and c not in "\t\r\n\u200d"})
     if controls:
