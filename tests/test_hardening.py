@@ -229,6 +229,11 @@ def test_the_app_serves_what_loaded(tmp_path, tiny_dirs):
     models.couplet.scorer_path, models.couplet._scorer = scorer, None
     assert 'class="cand"' in studio.couplet("天增岁月人增寿", rerank=False)  # a broken scorer blocks nothing
     assert "reranking is unavailable" in studio.couplet("天增岁月人增寿", rerank=True)
+    couplet = _copy(tiny_dirs / "couplet", tmp_path / "couplet")
+    (couplet / "checkpoint.json").write_text("{}", encoding="utf-8")
+    models = load_models(str(couplet), str(tiny_dirs / "poem"))
+    assert models.couplet is None and models.poem is not None  # and the other way round
+    assert 'class="poem"' in Studio(models).poem("春")
 
 
 def test_page_requests_with_bad_values_are_messages(tiny_generator, tiny_poet):
