@@ -262,8 +262,9 @@ def cmd_export(args) -> int:
         extra["lower_counts"] = lower_counts([p for p in read_pairs(args.counts_from) if p.source in sources], vocab)
     tables = {}
     if args.poems:
-        from .poetry import attested_doubles, load_corpus_lines
-        tables["lines.safetensors"] = {"hashes": load_corpus_lines(args.poems), "doubles": attested_doubles(args.poems)}
+        from .poetry import attested_bigrams, attested_doubles, load_corpus_lines
+        tables["lines.safetensors"] = {"hashes": load_corpus_lines(args.poems), "doubles": attested_doubles(args.poems),
+                                       "bigrams": attested_bigrams(args.poems, vocab)}
     save_checkpoint(args.dst, model=model, vocab=vocab, kind=meta.get("kind", "couplet"),
                     extra=extra, half=not args.fp32, tables=tables)
     for p in (Path(args.src) / "prosody.json", Path(args.src).parent / "prosody.json"):

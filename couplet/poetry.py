@@ -116,12 +116,14 @@ class PoemRequest:
     top_p: float = _num(0.95, 0.01, 1.0)
     seed: int = _num(0, 0, 2 ** 63 - 1)
     max_copied: int = _num(-1, -1, 8)  # reject poems with more lines copied from the corpus (-1: no limit)
+    draws: int = _num(4, 1, 16)  # sampled poems per poem returned; the best-scored are kept (sample and rank)
     # degenerate repeats, each rule switchable: a char three times in a line; a doubled char (AA)
     # that the classical corpus never doubles; a bigram twice in the poem; a seed char more than once
     no_triples: bool = True
     no_doubles: bool = True
     no_repeat_bigrams: bool = True
     seed_once: bool = True
+    attested_bigrams: bool = True  # each pair of neighbouring chars in a line is attested in the classical poems
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,19 +156,25 @@ class PoemPlan:
     line_end: dict[int, int]     # position of a line's last char -> line index
     groups: torch.Tensor         # (G,) bool: rhyme groups allowed at the start
     repeat_rules: tuple[bool, bool, bool] = (False, False, False)  # no_triples, no_doubles, no_repeat_bigrams
+    attested: bool = False                # neighbours within a line must be an attested bigram
     limited: torch.Tensor | None = None  # (V,) bool: seed chars a free position may use only once in all
 
 
 class PoemTables(Tables):
-    """The couplet masks (Han, 平, 仄) plus membership of the 平声 rhyme groups, and the chars the
-    classical corpus doubles (萧萧, 依依): `double_ok`."""
+    """The couplet masks (Han, 平, 仄) plus membership of the 平声 rhyme groups, the chars the
+    classical corpus doubles (萧萧, 依依) and the bigrams it uses."""
 
-    def __init__(self, vocab: Vocab, prosody: Prosody, doubles: str = ""):
+    def __init__(self, vocab: Vocab, prosody: Prosody, doubles: str = "", bigrams: torch.Tensor | None = None):
         super().__init__(vocab, prosody)
         self.double_ok = torch.zeros(len(vocab), dtype=torch.bool)
         for ch in doubles:
             if ch in vocab.stoi:
                 self.double_ok[vocab.stoi[ch]] = True
+        # attested bigrams as sorted keys a * V + b; row a's followers sit between starts[a] and starts[a + 1]
+        self.bigrams, self.bigram_starts = bigrams, None
+        if bigrams is not None and len(bigrams):
+            v = len(vocab)
+            self.bigram_starts = torch.searchsorted(bigrams, torch.arange(v + 1, dtype=torch.int64) * v)
         self.tone = {PING: self.ping, ZE: self.ze}
         self.group_names = sorted(g for g, t in prosody.groups.items() if t == PING)
         gi = {g: i for i, g in enumerate(self.group_names)}
@@ -175,6 +183,15 @@ class PoemTables(Tables):
             for g in prosody.rhymes.get(vocab.itos[i], []):
                 if g in gi:
                     self.member[i, gi[g]] = True
+
+    def followers(self, prev: torch.Tensor) -> torch.Tensor:
+        """(R, V) bool: the chars attested right after each row's previous char."""
+        v = len(self.vocab)
+        out = torch.zeros(len(prev), v, dtype=torch.bool)
+        for r, a in enumerate(prev.tolist()):
+            keys = self.bigrams[self.bigram_starts[a]:self.bigram_starts[a + 1]]
+            out[r, (keys - a * v).long()] = True
+        return out
 
     def find_group(self, name: str) -> int:
         hits = [i for i, g in enumerate(self.group_names) if name and (g == name or g.rstrip("平") == name
@@ -236,7 +253,8 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
         limited = torch.zeros(len(vocab), dtype=torch.bool)
         limited[[vocab.stoi[c] for c in seed if c in vocab.stoi]] = True
     rules = (req.no_triples, req.no_doubles, req.no_repeat_bigrams)
-    return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, limited), notes
+    attested = req.attested_bigrams and tables.bigram_starts is not None
+    return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited), notes
 
 
 # ---------------------------------------------------------------- decoding
@@ -280,10 +298,11 @@ class PoemState:
         return mask
 
     def _no_degenerate_repeats(self, t: int, mask: torch.Tensor) -> None:
-        """Narrow the (R, V) mask at free step t by the repeat rules, where a row keeps a choice."""
+        """Narrow the (R, V) mask at free step t by the repeat rules and the attested-bigram rule,
+        where a row keeps a choice."""
         plan, out = self.plan, self.out
         triples, doubles, bigrams = plan.repeat_rules
-        if not (triples or doubles or bigrams or plan.limited is not None):
+        if not (triples or doubles or bigrams or plan.attested or plan.limited is not None):
             return
         rows, v = mask.shape
         start = t - t % (plan.width + 1)                        # first position of this line
@@ -293,6 +312,8 @@ class PoemState:
             banned += counts >= 2
         if t > start:
             prev = out[:, t - 1]
+            if plan.attested:
+                banned += ~self.tables.followers(prev)
             if doubles:
                 bad = ~self.tables.double_ok[prev]
                 banned[bad, prev[bad]] += 1
@@ -359,9 +380,9 @@ def sample_poem_naive(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch
 # ---------------------------------------------------------------- the generator
 class PoemGenerator:
     def __init__(self, model, vocab: Vocab, prosody: Prosody, meta: dict | None = None,
-                 corpus_lines: torch.Tensor | None = None, doubles: str = ""):
+                 corpus_lines: torch.Tensor | None = None, doubles: str = "", bigrams: torch.Tensor | None = None):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
-        self.tables = PoemTables(vocab, prosody, doubles)
+        self.tables = PoemTables(vocab, prosody, doubles, bigrams)
         self.known = set(vocab.chars())
         self.corpus_lines = corpus_lines  # sorted int32 hashes of the corpus lines
 
@@ -377,7 +398,7 @@ class PoemGenerator:
         tables = load_table(path, "lines.safetensors") or {}
         lines = tables.get("hashes")
         doubles = "".join(map(chr, tables["doubles"].tolist())) if "doubles" in tables else ""
-        return cls(model, vocab, table, meta, lines, doubles)
+        return cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"))
 
     def copied(self, lines: list[str]) -> list[int]:
         if self.corpus_lines is None or not len(self.corpus_lines):
@@ -445,9 +466,9 @@ class PoemGenerator:
         seed_ids = torch.tensor([self.vocab.encode(seed)], dtype=torch.long)
         n = max(1, req.n)
         gen = torch.Generator().manual_seed(int(req.seed))
-        rows = n if req.temperature > 0 else 1
+        rows = n * req.draws if req.temperature > 0 else 1  # draw more, keep the best-scored n
         if req.max_copied >= 0 and req.temperature > 0:
-            rows = 3 * n  # draw extra so that enough pass the copy limit
+            rows = max(rows, 3 * n)  # draw extra so that enough pass the copy limit
         ids, scores = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
                                            temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
                                            generator=gen)
@@ -490,6 +511,21 @@ def attested_doubles(poems_path: str | Path, min_count: int = 5) -> torch.Tensor
             for x in json.loads(line)["lines"]:
                 counts.update(a for a, b in zip(x, x[1:]) if a == b)
     return torch.tensor(sorted(ord(c) for c, k in counts.items() if k >= min_count), dtype=torch.int32)
+
+
+def attested_bigrams(poems_path: str | Path, vocab: Vocab, min_count: int = 2) -> torch.Tensor:
+    """Sorted keys a * V + b (vocabulary ids) of the neighbouring char pairs that the prepared
+    poems use at least min_count times within a line: the classical usage the poem rule keeps to."""
+    import json
+    from collections import Counter
+    counts: Counter = Counter()
+    with open(poems_path, encoding="utf-8") as f:
+        for line in f:
+            for x in json.loads(line)["lines"]:
+                counts.update(zip(x, x[1:]))
+    v, ids = len(vocab), vocab.stoi
+    keys = [ids[a] * v + ids[b] for (a, b), k in counts.items() if k >= min_count and a in ids and b in ids]
+    return torch.tensor(sorted(keys), dtype=torch.int64)
 
 
 def check_form(lines: list[str], form: str) -> bool:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+NUCLEUS_SHORTLIST = 512  # top-p looks at this many best tokens first; a full sort only when they hold too little
+
 
 def filter_logits(logits: torch.Tensor, *, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
     """Set logits outside the top-k / nucleus (top-p) to -inf. logits: (B, V)."""
@@ -11,21 +13,28 @@ def filter_logits(logits: torch.Tensor, *, top_k: int = 0, top_p: float = 1.0) -
         kth = torch.topk(logits, k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if 0.0 < top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        probs = torch.softmax(sorted_logits, dim=-1)
+        probs = torch.softmax(logits, dim=-1)
+        k = min(NUCLEUS_SHORTLIST, logits.shape[-1])
+        top, order = torch.topk(probs, k, dim=-1)            # sorted, best first
+        if not bool((top.sum(dim=-1) >= top_p).all()):     # the nucleus is wider: sort everything
+            top, order = torch.sort(probs, descending=True, dim=-1)
         # drop a token when the tokens before it already hold top_p of the mass
-        drop = (probs.cumsum(dim=-1) - probs) >= top_p
-        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+        keep = (top.cumsum(dim=-1) - top) < top_p
+        mask = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, keep)
+        logits = logits.masked_fill(~mask, float("-inf"))
     return logits
 
 
 def sample_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """Next ids (B,) from logits (B, V); masked entries are -inf. temperature 0 = argmax, and so is a
-    temperature too small to divide by (below 1e-3 the distribution is argmax to float precision)."""
+    temperature too small to divide by (below 1e-3 the distribution is argmax to float precision).
+    Sampling inverts the cumulative distribution at one uniform draw per row (cheaper than
+    torch.multinomial here, and the same distribution)."""
     if not temperature > 1e-3:
         return logits.argmax(dim=-1)
     logits = filter_logits(logits.float() / temperature, top_k=top_k, top_p=top_p)
-    probs = torch.softmax(logits, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    cdf = torch.softmax(logits, dim=-1).cumsum(dim=-1)
+    u = torch.rand(cdf.shape[0], 1, generator=generator) * cdf[:, -1:]
+    # right=True: the first token whose cumulative mass exceeds u, so a zero-probability token is never chosen
+    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=cdf.shape[-1] - 1)

@@ -202,3 +202,25 @@ def test_attested_doubles_are_allowed(tiny_poet, prepared):
     tables = PoemTables(tiny_poet.vocab, tiny_poet.prosody, doubles)
     assert all(tables.double_ok[tiny_poet.vocab.stoi[c]] for c in doubles if c in tiny_poet.vocab.stoi)
     assert int(tables.double_ok.sum()) == sum(c in tiny_poet.vocab.stoi for c in doubles)
+
+
+def test_attested_bigram_rule(tiny_poet, prepared):
+    from couplet.poetry import PoemGenerator, attested_bigrams
+    keys = attested_bigrams(prepared / "poems.jsonl", tiny_poet.vocab, min_count=1)
+    v = len(tiny_poet.vocab)
+    pairs = {(int(k) // v, int(k) % v) for k in keys}
+    gen = PoemGenerator(tiny_poet.model, tiny_poet.vocab, tiny_poet.prosody, bigrams=keys)
+    a = next(iter(pairs))[0]
+    assert set(torch.nonzero(gen.tables.followers(torch.tensor([a]))[0]).flatten().tolist()) == \
+        {b for x, b in pairs if x == a}
+
+    def attested_share(**kw):
+        ok = total = 0
+        for k in range(6):
+            for p in gen.generate(PoemRequest(form="五绝", text="春", n=2, seed=k, **kw)).poems:
+                for line in p.lines:
+                    ids = tiny_poet.vocab.encode(line.rstrip("，。"))
+                    ok += sum((x, y) in pairs for x, y in zip(ids, ids[1:]))
+                    total += len(ids) - 1
+        return ok / total
+    assert attested_share() > attested_share(attested_bigrams=False)
