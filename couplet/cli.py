@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--max-copied", type=int, default=-1,
                    help="drop poems with more lines copied verbatim from the corpus (-1: no limit)")
+    from .poetry import PoemRequest
+    p.add_argument("--draws", type=int, default=PoemRequest.draws,
+                   help="poems sampled for each one returned; the best-scored are kept")
+    p.add_argument("--parallel", type=float, default=PoemRequest.parallel,
+                   help="律诗: weight of the couplet model in the even lines of the 颔联 and 颈联 (0: off)")
+    p.add_argument("--allow-repeats", action="store_true",
+                   help="turn off the rules against degenerate repeats and unattested bigrams")
     p.add_argument("--output", default=None, help="write to .jsonl or .txt instead of printing")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--checkpoint", default=None, help="poem checkpoint directory (default: checkpoints/poem)")
@@ -172,7 +179,9 @@ def _poem_request(args, mode: str, text: str):
     return PoemRequest(form=args.form, mode=mode, text=text, embed_pos=args.embed_pos, rhyme=args.rhyme,
                        first_rhymes=args.first_rhymes, pattern=args.pattern, n=args.n,
                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                       max_copied=args.max_copied)
+                       max_copied=args.max_copied, draws=args.draws, parallel=args.parallel,
+                       **({"no_triples": False, "no_doubles": False, "no_repeat_bigrams": False, "seed_once": False,
+                           "attested_bigrams": False} if args.allow_repeats else {}))
 
 
 def print_poems(res) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_checkpoint, load_prosody, load_table
+from .checkpoint import CheckpointError, load_checkpoint, load_prosody, load_table
 from .decode import Tables
 from .model import INT8_BY_DEFAULT, quantized
 from .prosody import PING, ZE, Prosody
@@ -124,6 +124,7 @@ class PoemRequest:
     no_repeat_bigrams: bool = True
     seed_once: bool = True
     attested_bigrams: bool = True  # each pair of neighbouring chars in a line is attested in the classical poems
+    parallel: float = _num(0.5, 0.0, 1.0)  # 律诗: weight of the couplet model in the 颔联/颈联's even lines
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -336,12 +337,60 @@ class PoemState:
             self.used_rhyme[torch.arange(len(tok)), tok] = True
 
 
+class PairedLines:
+    """律诗: the 颔联 and 颈联 are couplets. While the even line of each is written, the couplet model
+    reads the odd line as its 上联 and its log-probs are mixed into the poem model's, log p ∝
+    (1 - w) log p_poem + w log p_couplet, and the odd line's chars are kept out of the even line
+    (where a char remains), so the pair is parallel as a 对联 is."""
+
+    def __init__(self, couplet_model, couplet_vocab: Vocab, poem_vocab: Vocab, plan: PoemPlan, weight: float):
+        self.model, self.weight, self.width = couplet_model, weight, plan.width + 1
+        self.to_couplet = torch.tensor([couplet_vocab.stoi.get(c, couplet_vocab.unk_id) for c in poem_vocab.itos])
+        self.known = self.to_couplet != couplet_vocab.unk_id          # poem ids the couplet model can write
+        self.even = {3, 5} if plan.n_lines == 8 else set()            # line index -> the odd line before it
+        self.state = None
+
+    def active(self, t: int) -> bool:
+        return t // self.width in self.even and t % self.width < self.width - 1
+
+    def mix(self, t: int, logp: torch.Tensor, out: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mixed log-probs (R, V) for step t; narrows `mask` in place (no char of the odd line)."""
+        line, col = divmod(t, self.width)
+        upper = out[:, (line - 1) * self.width:(line - 1) * self.width + self.width - 1]     # (R, width)
+        if col == 0:
+            memory, keys, hidden = self.model.encode(self.to_couplet[upper])
+            self.state = (memory, keys, hidden, torch.full((len(out), 1), Vocab.bos_id, dtype=torch.long))
+        memory, keys, hidden, prev = self.state
+        logits, hidden = self.model.decode(prev, memory, keys, hidden, start=col)
+        self.state = (memory, keys, hidden, prev)
+        pair = torch.log_softmax(logits[:, 0].float(), dim=-1)[:, self.to_couplet]           # (R, V poem)
+        pair = pair.masked_fill(~self.known, -30.0)  # chars the couplet model lacks: possible, unlikely
+        narrowed = mask.clone()
+        narrowed.scatter_(1, upper, False)
+        ok = narrowed.any(dim=1)
+        mask[ok] = narrowed[ok]
+        return torch.log_softmax((1 - self.weight) * logp + self.weight * pair, dim=-1)
+
+    def advance(self, t: int, tok: torch.Tensor) -> None:
+        if self.state is not None and self.active(t):
+            memory, keys, hidden, _ = self.state
+            self.state = (memory, keys, hidden, self.to_couplet[tok].view(-1, 1))
+
+
+def _step(logp: torch.Tensor, state: "PoemState", pair: PairedLines | None, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The log-probs to sample from at step t and the mask they obey (rules, then the pair mix)."""
+    mask = state.mask(t)
+    if pair is not None and pair.active(t):
+        logp = pair.mix(t, logp, state.out, mask)
+    return logp, mask
+
+
 @torch.inference_mode()
 def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *, rows: int,
-                 temperature: float, top_k: int, top_p: float, generator: torch.Generator
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+                 temperature: float, top_k: int, top_p: float, generator: torch.Generator,
+                 pair: PairedLines | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Write `rows` poems at once: seed encoded once, one decoder step per char, hidden state
-    carried. Returns ids (R, T) and summed log-probs (R,)."""
+    carried. Returns ids (R, T) and summed log-probs (R,) of the distribution sampled from."""
     device = next(model.parameters()).device
     vec, hidden = model.encode(seed_ids.to(device).expand(rows, -1))
     state = PoemState(plan, tables, rows)
@@ -349,10 +398,12 @@ def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tens
     prev = torch.full((rows, 1), Vocab.bos_id, dtype=torch.long, device=device)
     for t in range(plan.allowed.shape[0]):
         logits, hidden = model.decode(prev, vec, hidden)
-        logp = torch.log_softmax(logits[:, 0].float(), dim=-1).cpu()
-        tok = sample_next(logp.masked_fill(~state.mask(t), float("-inf")), temperature=temperature,
+        logp, mask = _step(torch.log_softmax(logits[:, 0].float(), dim=-1).cpu(), state, pair, t)
+        tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
                           top_k=top_k, top_p=top_p, generator=generator)
         state.update(t, tok)
+        if pair is not None:
+            pair.advance(t, tok)
         score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
         prev = tok.view(rows, 1).to(device)
     return state.out, score
@@ -360,18 +411,20 @@ def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tens
 
 @torch.inference_mode()
 def sample_poem_naive(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *,
-                      temperature: float, top_k: int, top_p: float, generator: torch.Generator
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
+                      temperature: float, top_k: int, top_p: float, generator: torch.Generator,
+                      pair: PairedLines | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The simple way, for checking and benchmarking: one poem, the whole model rerun over the
     prefix at every step. Same rules, same result as `sample_poems` with one row."""
     state = PoemState(plan, tables, 1)
     score = torch.zeros(1)
     prev = torch.full((1, 1), Vocab.bos_id, dtype=torch.long)
     for t in range(plan.allowed.shape[0]):
-        logp = torch.log_softmax(model(seed_ids, prev)[:, -1].float(), dim=-1)
-        tok = sample_next(logp.masked_fill(~state.mask(t), float("-inf")), temperature=temperature,
+        logp, mask = _step(torch.log_softmax(model(seed_ids, prev)[:, -1].float(), dim=-1), state, pair, t)
+        tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
                           top_k=top_k, top_p=top_p, generator=generator)
         state.update(t, tok)
+        if pair is not None:
+            pair.advance(t, tok)
         score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
         prev = torch.cat([prev, tok.view(1, 1)], dim=1)
     return state.out, score
@@ -380,11 +433,14 @@ def sample_poem_naive(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch
 # ---------------------------------------------------------------- the generator
 class PoemGenerator:
     def __init__(self, model, vocab: Vocab, prosody: Prosody, meta: dict | None = None,
-                 corpus_lines: torch.Tensor | None = None, doubles: str = "", bigrams: torch.Tensor | None = None):
+                 corpus_lines: torch.Tensor | None = None, doubles: str = "", bigrams: torch.Tensor | None = None,
+                 couplet_path: Path | None = None):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
         self.tables = PoemTables(vocab, prosody, doubles, bigrams)
         self.known = set(vocab.chars())
         self.corpus_lines = corpus_lines  # sorted int32 hashes of the corpus lines
+        self.couplet_path = couplet_path  # the couplet model for the 律诗's middle couplets, loaded when needed
+        self._couplet = None
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, prosody: str | Path | None = None,
@@ -398,7 +454,24 @@ class PoemGenerator:
         tables = load_table(path, "lines.safetensors") or {}
         lines = tables.get("hashes")
         doubles = "".join(map(chr, tables["doubles"].tolist())) if "doubles" in tables else ""
-        return cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"))
+        from .generate import DEFAULT_CHECKPOINT
+        quantize = (INT8_BY_DEFAULT if int8 is None else int8) and device == "cpu"
+        gen = cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT)
+        gen.couplet_int8 = quantize
+        return gen
+
+    couplet_int8 = False
+
+    def couplet_model(self):
+        """(couplet model, its vocab) for PairedLines, loaded on first use; None if it cannot be."""
+        if self._couplet is None and self.couplet_path is not None:
+            try:
+                model, vocab, _ = load_checkpoint(self.couplet_path, kind="couplet")
+            except CheckpointError:
+                self.couplet_path = None
+                return None
+            self._couplet = (quantized(model) if self.couplet_int8 else model, vocab)
+        return self._couplet
 
     def copied(self, lines: list[str]) -> list[int]:
         if self.corpus_lines is None or not len(self.corpus_lines):
@@ -469,9 +542,16 @@ class PoemGenerator:
         rows = n * req.draws if req.temperature > 0 else 1  # draw more, keep the best-scored n
         if req.max_copied >= 0 and req.temperature > 0:
             rows = max(rows, 3 * n)  # draw extra so that enough pass the copy limit
+        pair = None
+        if plan.n_lines == 8 and req.parallel > 0:
+            couplet = self.couplet_model()
+            if couplet is None:
+                notes.append("no couplet model: the 颔联 and 颈联 are written by the poem model alone")
+            else:
+                pair = PairedLines(couplet[0], couplet[1], self.vocab, plan, req.parallel)
         ids, scores = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
-                                           temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
-                                           generator=gen)
+                                   temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
+                                   generator=gen, pair=pair)
         poems, seen = [], set()
         for row, s in sorted(zip(ids.tolist(), scores.tolist()), key=lambda x: -x[1]):
             text = self.vocab.decode(row)

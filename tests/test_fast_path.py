@@ -92,3 +92,22 @@ def test_batched_rows_equal_single_rows(tiny_generator):
     batched = [r.candidates[0].lower for r in tiny_generator.generate_batch(lines, Settings(n=1))]
     single = [tiny_generator.generate(x, Settings(n=1)).candidates[0].lower for x in lines]
     assert batched == single
+
+
+def test_paired_lines_fast_equals_naive(tiny_poet, tiny_generator):
+    """律诗 with the couplet model mixed into the 颔联/颈联: the fast and the naive loop agree."""
+    from couplet.poetry import PairedLines
+    req = PoemRequest(form="七律", mode="keywords", text="明月")
+    seed, _, plan, _ = tiny_poet.plan(req)
+    seed_ids = torch.tensor([tiny_poet.vocab.encode(seed)])
+    runs = []
+    for fn, extra in ((sample_poems, {"rows": 1}), (sample_poem_naive, {})):
+        pair = PairedLines(tiny_generator.model, tiny_generator.vocab, tiny_poet.vocab, plan, 0.5)
+        runs.append(fn(tiny_poet.model, plan, tiny_poet.tables, seed_ids, temperature=0.9, top_k=0, top_p=1.0,
+                       generator=torch.Generator().manual_seed(4), pair=pair, **extra))
+    assert torch.equal(runs[0][0], runs[1][0])
+    torch.testing.assert_close(runs[0][1], runs[1][1], rtol=1e-4, atol=1e-4)
+    lines = tiny_poet.vocab.decode(runs[0][0][0].tolist())
+    w = plan.width + 1
+    for odd, even in ((2, 3), (4, 5)):
+        assert not set(lines[odd * w:odd * w + plan.width]) & set(lines[even * w:even * w + plan.width])
