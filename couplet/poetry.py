@@ -88,6 +88,13 @@ def seed_chars(words: list[str], max_seed: int) -> str:
     return "".join(dict.fromkeys(c for w in words for c in w if is_han(c)))[:max_seed]
 
 
+def request_seed(req: "PoemRequest") -> int:
+    """The RNG seed of a request: the user's seed mixed with the form and the seed text, so that one
+    seed gives one poem per request and different requests do not share their first lines."""
+    key = f"{req.seed}|{req.form}|{req.mode}|{req.text}".encode("utf-8")
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") & (2 ** 63 - 1)
+
+
 def line_hash(line: str) -> int:
     return int.from_bytes(hashlib.blake2b(line.encode("utf-8"), digest_size=4).digest(), "little", signed=True)
 
@@ -269,6 +276,8 @@ class PoemState:
         self.groups = plan.groups.unsqueeze(0).repeat(rows, 1)            # (R, G)
         self.used_rhyme = torch.zeros(rows, v, dtype=torch.bool)
         self.member_f = tables.member.float()
+        self.banned_now: torch.Tensor | None = None      # (R, V) what the soft rules ban at this step
+        self.relaxed = torch.zeros(rows, dtype=torch.long)  # steps where a row broke a soft rule, having no choice
 
     def mask(self, t: int) -> torch.Tensor:
         """(R, V) chars allowed at step t, given what each row has written so far."""
@@ -277,7 +286,6 @@ class PoemState:
         mask = plan.allowed[t].unsqueeze(0).repeat(rows, 1)
         if plan.forced[t] >= 0:
             return mask
-        self._no_degenerate_repeats(t, mask)
         if t in plan.rhyme_pos:
             rhyming = (self.groups.float() @ self.member_f.T) > 0                 # (R, V)
             narrowed = mask & rhyming & ~self.used_rhyme
@@ -296,6 +304,7 @@ class PoemState:
                     narrowed[same, out[same, k * width + j]] = False
                     ok = narrowed.any(dim=1)
                     mask[ok] = narrowed[ok]
+        self._no_degenerate_repeats(t, mask)  # last: the rhyme and the no-repeated-line rules come first
         return mask
 
     def _no_degenerate_repeats(self, t: int, mask: torch.Tensor) -> None:
@@ -327,9 +336,13 @@ class PoemState:
         narrowed = mask & (banned == 0)
         ok = narrowed.any(dim=1)
         mask[ok] = narrowed[ok]
+        self.banned_now = banned > 0
 
     def update(self, t: int, tok: torch.Tensor) -> None:
         self.out[:, t] = tok
+        if self.banned_now is not None:
+            self.relaxed += self.banned_now[torch.arange(len(tok)), tok].long()
+            self.banned_now = None
         if t in self.plan.rhyme_pos:
             narrowed = self.groups & self.tables.member[tok]
             keep = narrowed.any(dim=1)
@@ -388,9 +401,10 @@ def _step(logp: torch.Tensor, state: "PoemState", pair: PairedLines | None, t: i
 @torch.inference_mode()
 def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *, rows: int,
                  temperature: float, top_k: int, top_p: float, generator: torch.Generator,
-                 pair: PairedLines | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 pair: PairedLines | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Write `rows` poems at once: seed encoded once, one decoder step per char, hidden state
-    carried. Returns ids (R, T) and summed log-probs (R,) of the distribution sampled from."""
+    carried. Returns ids (R, T), summed log-probs (R,) of the distribution sampled from, and how
+    many times each row had to break a soft rule (R,)."""
     device = next(model.parameters()).device
     vec, hidden = model.encode(seed_ids.to(device).expand(rows, -1))
     state = PoemState(plan, tables, rows)
@@ -406,13 +420,13 @@ def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tens
             pair.advance(t, tok)
         score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
         prev = tok.view(rows, 1).to(device)
-    return state.out, score
+    return state.out, score, state.relaxed
 
 
 @torch.inference_mode()
 def sample_poem_naive(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *,
                       temperature: float, top_k: int, top_p: float, generator: torch.Generator,
-                      pair: PairedLines | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                      pair: PairedLines | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The simple way, for checking and benchmarking: one poem, the whole model rerun over the
     prefix at every step. Same rules, same result as `sample_poems` with one row."""
     state = PoemState(plan, tables, 1)
@@ -427,7 +441,7 @@ def sample_poem_naive(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch
             pair.advance(t, tok)
         score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
         prev = torch.cat([prev, tok.view(1, 1)], dim=1)
-    return state.out, score
+    return state.out, score, state.relaxed
 
 
 # ---------------------------------------------------------------- the generator
@@ -538,7 +552,7 @@ class PoemGenerator:
         seed, words, plan, notes = self.plan(req)
         seed_ids = torch.tensor([self.vocab.encode(seed)], dtype=torch.long)
         n = max(1, req.n)
-        gen = torch.Generator().manual_seed(int(req.seed))
+        gen = torch.Generator().manual_seed(request_seed(req))
         rows = n * req.draws if req.temperature > 0 else 1  # draw more, keep the best-scored n
         if req.max_copied >= 0 and req.temperature > 0:
             rows = max(rows, 3 * n)  # draw extra so that enough pass the copy limit
@@ -549,11 +563,12 @@ class PoemGenerator:
                 notes.append("no couplet model: the 颔联 and 颈联 are written by the poem model alone")
             else:
                 pair = PairedLines(couplet[0], couplet[1], self.vocab, plan, req.parallel)
-        ids, scores = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
-                                   temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
-                                   generator=gen, pair=pair)
+        ids, scores, relaxed = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
+                                            temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
+                                            generator=gen, pair=pair)
         poems, seen = [], set()
-        for row, s in sorted(zip(ids.tolist(), scores.tolist()), key=lambda x: -x[1]):
+        # poems that kept every soft rule first, then by score
+        for row, s, _ in sorted(zip(ids.tolist(), scores.tolist(), relaxed.tolist()), key=lambda x: (x[2], -x[1])):
             text = self.vocab.decode(row)
             if text in seen:
                 continue

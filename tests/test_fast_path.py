@@ -78,9 +78,9 @@ def test_poem_sample_equals_naive(tiny_poet, form, mode, text):
     req = PoemRequest(form=form, mode=mode, text=text, pattern="平起")
     seed, _, plan, _ = tiny_poet.plan(req)
     seed_ids = torch.tensor([tiny_poet.vocab.encode(seed)])
-    fast, fs = sample_poems(tiny_poet.model, plan, tiny_poet.tables, seed_ids, rows=1, temperature=0.9, top_k=0,
+    fast, fs, _ = sample_poems(tiny_poet.model, plan, tiny_poet.tables, seed_ids, rows=1, temperature=0.9, top_k=0,
                             top_p=1.0, generator=torch.Generator().manual_seed(2))
-    slow, ss = sample_poem_naive(tiny_poet.model, plan, tiny_poet.tables, seed_ids, temperature=0.9, top_k=0,
+    slow, ss, _ = sample_poem_naive(tiny_poet.model, plan, tiny_poet.tables, seed_ids, temperature=0.9, top_k=0,
                                  top_p=1.0, generator=torch.Generator().manual_seed(2))
     assert torch.equal(fast, slow)
     torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
