@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 from couplet.checkpoint import CheckpointError
 from couplet.model import ARCHS
@@ -93,8 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     values["task"] = args.task
     cfg = TrainConfig(**values)
     if args.dry_run:
-        cfg.emb_dim, cfg.hidden, cfg.max_vocab = 32, 32, 2000
+        cfg.emb_dim, cfg.hidden, cfg.max_vocab, cfg.min_count = 32, 32, 2000, 1
         cfg.epochs, cfg.max_pairs, cfg.valid_max_pairs, cfg.batch_size = 1, 2048, 200, 64
+        if not (Path(cfg.data) / "train.tsv").exists():  # a fresh clone: nothing prepared yet
+            from couplet.sample import prepare_sample
+            print(f"no prepared data in {cfg.data}: the dry run uses the built-in sample "
+                  "(run `python -m couplet prepare ...` for the real corpora, see data/README.md)")
+            cfg.data = str(prepare_sample())
+    elif not (Path(cfg.data) / ("poems.jsonl" if cfg.task == "poem" else "train.tsv")).exists() and not args.resume:
+        print(f"error: no prepared data in {cfg.data}; run `python -m couplet prepare ...` first "
+              "(data/README.md says where to get the corpora), or try --dry-run", file=sys.stderr)
+        return 2
     try:
         record = train(cfg, resume=args.resume)
     except (FileNotFoundError, ValueError, CheckpointError) as e:

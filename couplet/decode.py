@@ -181,6 +181,13 @@ def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None)
                 # a locked char also fills the positions that repeat it under the 重字 rule
                 group = [j for j in range(n) if upper[j] == upper[i]] if rules.repeats else [i]
                 for j in group:
+                    why = []
+                    if rules.no_copy and ch in upper:
+                        why.append("it is in the 上联")
+                    if targets[j] is not None and tables.prosody.tone(ch) not in (targets[j], None):
+                        why.append(f"position {j + 1} wants {targets[j]} (平仄 rule)")
+                    if why:
+                        notes.append(f"locked {ch} kept as asked, though {' and '.join(why)}")
                     force(j, ch)
                     link[j] = -1
         if rules.repeats:  # a locked char is taken: no free position may repeat it

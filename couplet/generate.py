@@ -149,7 +149,7 @@ class CoupletGenerator:
 
     def plan(self, upper: str, settings: Settings, lock: str | None = None) -> tuple[Plan, list[str]]:
         """Check the input (raises InputError) and build its decoding plan."""
-        checked = check_input(upper, known=self.known, max_len=self.max_len, allow_unknown=True)
+        checked = check_input(upper, known=self.known, max_len=self.max_len, allow_unknown=True, han_only=True)
         if lock is not None:
             lock = check_lock(lock, self.known)
         try:
@@ -174,6 +174,8 @@ class CoupletGenerator:
             ids, scores = sample(self.model, [plan] * rows, temperature=settings.temperature,
                                  top_k=settings.top_k, top_p=settings.top_p, generator=gen,
                                  repeats=settings.repeats, align=settings.align)
+        if settings.beam == 0 and settings.temperature <= 0 and n > 1:
+            notes.append(f"greedy decoding gives one 下联; for {n}, use beam search (--beam) or a temperature above 0")
         candidates = self._apart(plan, self._order(plan, ids, scores, settings))
         if len(candidates) < n and (settings.beam > 0 or settings.temperature > 0):
             notes.append(f"{len(candidates)} of the {n} candidates asked for differ from each other in at least "

@@ -70,7 +70,7 @@ class CheckedInput:
 
 
 def check_input(text: object, *, known: "set[str] | None" = None, max_len: int = 64,
-                what: str = "上联", allow_unknown: bool = False) -> CheckedInput:
+                what: str = "上联", allow_unknown: bool = False, han_only: bool = False) -> CheckedInput:
     """Validate and normalise one user line; raise InputError with a clear message.
 
     known: the model's characters; an unknown Han char is first mapped to a known variant form, and
@@ -102,6 +102,11 @@ def check_input(text: object, *, known: "set[str] | None" = None, max_len: int =
         raise InputError(f"{what} has no Chinese characters: {line[:40]!r}.")
     if len(line) > max_len:
         raise InputError(f"{what} is {len(line)} characters long; the limit is {max_len}.")
+    if han_only:
+        other = sorted({c for c in line if not (is_han(c) or c in PUNCT)}, key=line.index)
+        if other:
+            raise InputError(f"{what} holds {' '.join(other)}: a couplet takes Chinese characters and "
+                             "punctuation only; write numbers in Chinese characters (2025 → 二〇二五).")
     if known is not None:
         mapped = "".join(c if c in known or not is_han(c) else variant_of(c, known) for c in line)
         if mapped != line:

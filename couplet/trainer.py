@@ -371,9 +371,13 @@ class PoemTask:
                     out.append(p)
         return out
 
+    def _train_poems(self) -> list[dict]:
+        """The train split; for a tiny corpus (the built-in sample) with none there, every poem."""
+        return self._poems("train") or [p for split in ("valid", "test") for p in self._poems(split)]
+
     def build_vocab(self) -> Vocab:
         counts: Counter = Counter()
-        for p in self._poems("train"):
+        for p in self._train_poems():
             counts.update(format_poem(p["lines"]))
         return Vocab.build(counts, min_count=self.cfg.min_count, max_size=self.cfg.max_vocab)
 
@@ -388,7 +392,7 @@ class PoemTask:
 
         def usable(p: dict) -> bool:
             return all(ch in known for line in p["lines"] for ch in line)
-        train = [p for p in self._poems("train") if usable(p)]
+        train = [p for p in self._train_poems() if usable(p)]
         valid = [p for p in self._poems("valid") if usable(p)]
         if self.cfg.valid_max_pairs:
             valid = valid[: self.cfg.valid_max_pairs]

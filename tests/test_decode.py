@@ -244,3 +244,20 @@ def test_frequency_penalty_moves_away_from_frequent_chars(tiny_generator):
     finally:
         gen.log_freq = None
     assert sum(a != b for a, b in zip(pushed.lower, plain)) >= 3
+
+
+def test_latin_letters_and_digits_are_refused_not_copied(tiny_generator):
+    for bad in ("春风送暖abc", "2025春回大地"):
+        with pytest.raises(InputError, match="Chinese characters"):
+            tiny_generator.generate(bad)
+
+
+def test_a_lock_that_breaks_a_rule_is_noted(tiny_generator):
+    res = tiny_generator.generate("明月松间照", Settings(n=1, beam=2), lock="____月")
+    assert res.candidates[0].lower.endswith("月")
+    assert any("locked 月" in n and "上联" in n for n in res.notes)
+
+
+def test_fewer_results_than_asked_say_why(tiny_generator):
+    res = tiny_generator.generate("天增岁月人增寿", Settings(n=3, beam=0))
+    assert len(res.candidates) == 1 and any("greedy" in n for n in res.notes)

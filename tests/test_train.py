@@ -148,3 +148,14 @@ def test_structure_sampling_favours_parallel_references(prepared, tmp_path):
     assert sum(drawn) == 0                                   # weight 0: never drawn
     five = [len(idx) for n, idx, _ in data.epoch_batches(0, seed=1, batch_size=100) if n == 5]
     assert sum(five) == 4                                    # weight 4 x 1.0: four times per epoch
+
+
+@pytest.mark.parametrize("task", ["couplet", "poem"])
+def test_dry_run_works_on_a_fresh_clone(tmp_path, capsys, task):
+    """No `prepare` yet: the dry run trains on the built-in sample and says so."""
+    import train as train_cli
+    rc = train_cli.main([task, "--dry-run", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "dry")])
+    assert rc == 0 and (tmp_path / "dry" / "best" / "checkpoint.json").exists()
+    assert "built-in sample" in capsys.readouterr().out
+    assert train_cli.main([task, "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 2
+    assert "prepare" in capsys.readouterr().err
