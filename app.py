@@ -111,11 +111,12 @@ def build_app(studio: Studio) -> gr.Blocks:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve the couplet and poem generators in a web page.")
+    parser = argparse.ArgumentParser(description="Serve the couplet and poem generators in a web page.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on")
-    parser.add_argument("--couplet-checkpoint", default=None, help="couplet checkpoint (default: checkpoints/couplet)")
-    parser.add_argument("--poem-checkpoint", default=None, help="poem checkpoint (default: checkpoints/poem)")
+    parser.add_argument("--couplet-checkpoint", default=None, help="couplet checkpoint (none: checkpoints/couplet)")
+    parser.add_argument("--poem-checkpoint", default=None, help="poem checkpoint (none: checkpoints/poem)")
     parser.add_argument("--concurrency", type=int, default=4, help="requests generated at the same time")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = parser.parse_args(argv)

@@ -59,6 +59,11 @@ HELP = {
 }
 
 
+# Flags that mean something for one task only; the others do not list them.
+ONLY_FOR = {"max_seed": ("poem",), "sources": ("couplet", "scorer"), "attention": ("couplet",),
+            "decoder": ("couplet",), "aligned_head": ("couplet",), "prev_dropout": ("couplet",),
+            "structure_sampling": ("couplet",), "unk_rate": ("couplet",), "max_len": ("couplet", "scorer")}
+
 TASK_DEFAULTS = {"poem": {"out": "runs/poem", "batch_size": 64, "epochs": 2},
                  "scorer": {"out": "runs/scorer", "emb_dim": 128, "hidden": 128, "epochs": 3, "batch_size": 256}}
 
@@ -70,12 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
                        ("scorer", "the N-vs-1 pair scorer used to rerank 下联 candidates")):
         p = sub.add_parser(task, help=f"train {what}", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         for f in fields(TrainConfig):
-            if f.name == "task":
+            if f.name == "task" or task not in ONLY_FOR.get(f.name, (task,)):
                 continue
             flag = "--" + f.name.replace("_", "-")
             default = f.default
             default = TASK_DEFAULTS.get(task, {}).get(f.name, default)
-            if f.type in (bool, "bool"):
+            if default == "":  # shown as "none" rather than an empty default
+                p.add_argument(flag, default=argparse.SUPPRESS, metavar=f.name.upper(),
+                               help=HELP[f.name] + " (default: none)")
+            elif f.type in (bool, "bool"):
                 p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=HELP[f.name])
             else:
                 kwargs = {"choices": list(ARCHS)} if f.name == "arch" else {}
@@ -90,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "task"}
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "task" and hasattr(args, f.name)}
+    # flags of another task, or left unset (SUPPRESS), take the config's defaults
     values["task"] = args.task
     cfg = TrainConfig(**values)
     if args.dry_run:

@@ -243,7 +243,8 @@ TARGETS = {"couplet_greedy_p50_ms": ("<=", 3), "couplet_beam5_p50_ms": ("<=", 10
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    p = argparse.ArgumentParser(prog="python -m couplet bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m couplet bench", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--repeat", type=int, default=30, help="timed runs per latency figure")
     p.add_argument("--batch-lines", type=int, default=10000, help="上联 in the batch-throughput run")
     p.add_argument("--no-startup", action="store_true", help="skip the CLI and app start-up timings")

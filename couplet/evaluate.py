@@ -82,8 +82,9 @@ def perplexity(gen, uppers: list[str], refs: list[str]) -> float:
     import torch
     from .model import shift_right
     nll, chars = 0.0, 0
+    from tqdm import tqdm
     with torch.inference_mode():
-        for u, r in zip(uppers, refs):
+        for u, r in tqdm(list(zip(uppers, refs)), desc="perplexity", unit="pair", mininterval=1.0):
             if len(u) != len(r) or not all(c in gen.vocab.stoi for c in u + r):
                 continue
             src = torch.tensor([gen.vocab.encode(u)])
@@ -185,9 +186,14 @@ def format_table(columns: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
-def best_lowers(gen, uppers: list[str], settings) -> list[str]:
+def best_lowers(gen, uppers: list[str], settings, progress: bool = True) -> list[str]:
     """The best 下联 for each 上联; an empty string where the input is refused."""
-    results = gen.generate_batch(uppers, settings)
+    from tqdm import tqdm
+    results = []
+    with tqdm(total=len(uppers), desc="decode", unit="pair", disable=not progress, mininterval=1.0) as bar:
+        for i in range(0, len(uppers), 64):
+            results += gen.generate_batch(uppers[i:i + 64], settings)
+            bar.update(len(uppers[i:i + 64]))
     return [r.candidates[0].lower if hasattr(r, "candidates") and r.candidates else "" for r in results]
 
 
