@@ -6,8 +6,8 @@
 
 Nothing needs pickle. The architecture is rebuilt from the saved config. Loading checks the
 JSON's structure, the config's keys and sizes, the sha256 of each weights file (stored in the
-JSON), and every tensor's name and shape against the config before anything is allocated, so a
-damaged or foreign checkpoint is one clear `CheckpointError`. Directories are replaced atomically.
+JSON), and every tensor's name and shape against the config (whose sizes are bounded first), so
+a damaged or foreign checkpoint is one clear `CheckpointError`. Directories are replaced atomically.
 """
 from __future__ import annotations
 
@@ -163,8 +163,8 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", kin
     if cfg.vocab_size != len(vocab):
         raise CheckpointError(f"{path}: config says {cfg.vocab_size} ids, vocabulary has {len(vocab)}")
     weights = _verified(d, "model.safetensors", meta)
-    with torch.device("meta"):  # the expected tensors, without allocating them
-        expected = {k: tuple(v.shape) for k, v in model_cls(cfg).state_dict().items()}
+    model = model_cls(cfg)  # its size is bounded by SIZE_LIMITS, so building it first is safe
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in weights.items()}
     if got != expected:
         missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
@@ -173,7 +173,6 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", kin
                  else "", "wrong shape " + ", ".join(f"{k} {got[k]} (want {expected[k]})" for k in wrong[:3])
                  if wrong else ""]
         raise CheckpointError(f"{path}: weights do not fit the config: {'; '.join(p for p in parts if p)}")
-    model = model_cls(cfg)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
     return model.to(device).eval(), vocab, meta
 
