@@ -237,8 +237,7 @@ def compare_couplet(paths: list[str], *, repeat: int = 30, batch_lines: int = 20
     return r
 
 
-TARGETS = {"couplet_greedy_p50_ms": ("<=", 3), "couplet_beam5_p50_ms": ("<=", 10), "poem_7jue_p50_ms": ("<=", 30),
-           "couplet_batch_per_s": (">=", 2000), "cli_first_result_s": ("<=", 3), "app_ready_s": ("<=", 5)}
+TARGETS = {"poem_7jue_p50_ms": ("<=", 60), "cli_first_result_s": ("<=", 2), "app_ready_s": ("<=", 5)}
 
 
 def main(argv: list[str] | None = None) -> int:
