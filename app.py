@@ -23,6 +23,9 @@ ruby.mark { background: #fde68a; border-radius: 4px; }
 .label { display: inline-block; width: 4em; color: #555; } .score { margin-left: 1em; color: #888; }
 .cand, .upper { margin: .3em 0; } .poem { margin: 1em 0; } .meta, .poem-head { color: #555; }
 .msg.error { color: #b91c1c; font-weight: 600; } .msg.note { color: #92400e; }
+.couplet rt, .poem rt, .legend rt { user-select: none; }  /* copying a line copies its characters only */
+.copy { margin-left: .8em; font-size: .85em; cursor: pointer; } .legend { color: #555; font-size: .9em; }
+.cand ruby { cursor: pointer; } .mark-key { background: #fde68a; border-radius: 4px; }
 """
 EXAMPLES = ["春回大地千山秀", "一帆风顺年年好", "天增岁月人增寿", "海内存知己，天涯若比邻", "书山有路勤为径"]
 
@@ -33,29 +36,32 @@ def build_app(studio: Studio) -> gr.Blocks:
         for err in studio.models.errors.values():  # what did not load; the rest is served
             gr.Markdown(f"**Not available:** {err}")
         with gr.Tab("对联", id="couplet"):
+            # the answer sits right under the button; the expert knobs are folded away
+            upper = gr.Textbox(label="上联", lines=1, max_lines=3, elem_id="upper")
             with gr.Row():
-                with gr.Column(scale=3):
-                    upper = gr.Textbox(label="上联", lines=1, max_lines=3, elem_id="upper")
-                    gr.Examples(EXAMPLES, inputs=upper)
-                    lock = gr.Textbox(label="Lock and regenerate: 下联 pattern, _ for blanks (e.g. 春_大_万家_)",
-                                      elem_id="lock")
-                    go = gr.Button("写下联", variant="primary", elem_id="couplet-go")
-                with gr.Column(scale=2):
-                    temperature = gr.Slider(0, 2, value=0, step=0.05, label="temperature (0 = greedy / beam)")
+                go = gr.Button("写下联", variant="primary", elem_id="couplet-go", scale=2)
+                n = gr.Slider(1, 10, value=5, step=1, label="candidates", scale=1)
+                temperature = gr.Slider(0, 2, value=0, step=0.05, label="temperature (0 = beam search)", scale=1)
+            out = gr.HTML(elem_id="couplet-out")
+            lock = gr.Textbox(label="Lock and regenerate: 下联 pattern, _ for blanks (e.g. 春_大_万家_); "
+                                    "or click a character of a candidate", elem_id="lock")
+            gr.Examples(EXAMPLES, inputs=upper)
+            with gr.Accordion("advanced", open=False, elem_id="couplet-advanced"):
+                with gr.Row():
                     top_k = gr.Slider(0, 100, value=0, step=1, label="top-k (0: off)")
                     top_p = gr.Slider(0.05, 1, value=1, step=0.05, label="top-p")
-                    n = gr.Slider(1, 10, value=5, step=1, label="candidates")
+                    seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+                with gr.Row():
                     beam = gr.Checkbox(value=True, label="beam search (at temperature 0)")
-                    seed = gr.Number(value=0, precision=0, label="seed")
                     tone = gr.Radio(["end", "rhythm", "off"], value=TONE_BY_DEFAULT, label="平仄 rule")
                     repeats = gr.Checkbox(value=True, label="重字 rule (and no 上联 char reused)")
                     punct = gr.Checkbox(value=True, label="punctuation in place")
+                with gr.Row():
                     rerank = gr.Checkbox(value=RERANK_BY_DEFAULT, label="rerank with the pair scorer (beam)")
                     structure = gr.Slider(0, 3, value=STRUCTURE_BY_DEFAULT, step=0.25,
                                           label="词性相对 weight (same part of speech per position; 0: off)")
                     align = gr.Slider(0, 1, value=ALIGN_BY_DEFAULT, step=0.05,
                                       label="per-position head weight (0: decoder only)")
-            out = gr.HTML(elem_id="couplet-out")
             inputs = [upper, temperature, top_k, top_p, n, beam, seed, tone, repeats, punct, lock, rerank, structure,
                       align]
 
@@ -76,7 +82,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                     embed_pos = gr.Slider(1, 7, value=1, step=1, label="嵌字 position")
                     pgo = gr.Button("写诗", variant="primary", elem_id="poem-go")
                 with gr.Column(scale=2):
-                    rhyme = gr.Textbox(value="auto", label="韵 (平水韵 平声 group such as 七阳, or auto)")
+                    rhyme = gr.Dropdown(["auto"] + studio.rhyme_groups(), value="auto",
+                                        label="韵 (平水韵 平声 group, or auto)")
                     pattern = gr.Radio(["off", "平起", "仄起"], value="off", label="平仄 pattern")
                     ptemp = gr.Slider(0, 2, value=0.8, step=0.05, label="temperature")
                     ptop_k = gr.Slider(0, 100, value=0, step=1, label="top-k (0: off)")
@@ -90,6 +97,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                 return studio.poem(tx, form=f, mode=m, embed_pos=e, rhyme=r, pattern=pa, temperature=t,
                                    top_k=k, top_p=p, n=n_, seed=s)
             pgo.click(poem, pinputs, pout, api_name="poem")
+            form.change(lambda f: gr.update(maximum=5 if f in ("五绝", "五律") else 7, value=1), form, embed_pos)
 
         with gr.Tab("批量 batch", id="batch"):
             upload = gr.File(label="one 上联 or seed per line (.txt)", file_types=[".txt"], type="filepath")
@@ -97,8 +105,11 @@ def build_app(studio: Studio) -> gr.Blocks:
                 kind = gr.Radio(["couplet", "poem"], value="couplet", label="what to write")
                 fmt = gr.Radio([".jsonl", ".txt", ".tsv"], value=".jsonl", label="result file")
                 bmode = gr.Radio(["keywords", "first", "theme", "acrostic", "embed"], value="keywords",
-                                 label="poem seed mode")
-                bform = gr.Radio(["五绝", "七绝", "五律", "七律"], value="七绝", label="poem form")
+                                 label="poem seed mode", visible=False)
+                bform = gr.Radio(["五绝", "七绝", "五律", "七律"], value="七绝", label="poem form", visible=False)
+            kind.change(lambda k: [gr.update(visible=k == "poem")] * 2 + [
+                gr.update(choices=[".jsonl", ".txt"] if k == "poem" else [".jsonl", ".txt", ".tsv"], value=".jsonl")],
+                kind, [bmode, bform, fmt])
             bgo = gr.Button("run", variant="primary")
             result = gr.File(label="result")
             bmsg = gr.HTML()

@@ -26,6 +26,17 @@ BATCH_SECONDS = 120  # a page batch stops after this long and returns what it ha
 MAX_UPLOAD = "2mb"  # gradio's max_file_size for uploads
 TEMP_TTL_S = 3600  # batch results older than this are removed
 TONE_CLASS = {PING: "ping", ZE: "ze", EITHER: "either"}
+LEGEND = ('<div class="legend">tones: <ruby class="ping">平<rt>平</rt></ruby> blue · <ruby class="ze">仄<rt>仄</rt>'
+          '</ruby> red · <ruby class="either">中<rt>中</rt></ruby> either; <span class="mark-key">underlaid</span>: locked, '
+          'rhyme, acrostic or 嵌字 characters</div>')
+# A click on a character of a candidate locks it there (in the lock box) and writes the 下联 again.
+LOCK_ON_CLICK = ("var r=event.target.closest('ruby');if(!r)return;var c=this,rs=[...c.querySelectorAll('ruby')],"
+                 "i=rs.indexOf(r),low=c.dataset.lower,box=document.querySelector('#lock textarea');"
+                 "var cur=box.value.length===low.length?box.value:'_'.repeat(low.length);"
+                 "box.value=cur.slice(0,i)+low[i]+cur.slice(i+1);box.dispatchEvent(new Event('input',{bubbles:true}));"
+                 "setTimeout(function(){document.querySelector('#couplet-go').click()},100);")
+COPY_ON_CLICK = ("event.stopPropagation();navigator.clipboard&&navigator.clipboard.writeText("
+                 "this.parentElement.dataset.lower);this.textContent='已复制';")
 
 
 def message(text: str, kind: str = "error") -> str:
@@ -120,13 +131,16 @@ class Studio:
             return message(str(e))
         tone_of = gen.prosody.tone
         rows = [f'<div class="upper"><span class="label">上联</span>{annotate(res.upper, tone_of)}</div>']
+        locked = {i for i, ch in enumerate("".join(lock.split()) if isinstance(lock, str) else "") if is_han(ch)}
         for i, c in enumerate(res.candidates, 1):
             scorer = f" · scorer {c.scorer:.2f}" if c.scorer is not None else ""
             scorer += f" · 词性 {100 * c.structure:.0f}%" if c.structure is not None else ""
-            rows.append(f'<div class="cand" data-lower="{html.escape(c.lower)}"><span class="label">下联{i}</span>'
-                        f'{annotate(c.lower, tone_of)}<span class="score">{c.score:.2f}{scorer}</span></div>')
+            rows.append(f'<div class="cand" data-lower="{html.escape(c.lower)}" onclick="{html.escape(LOCK_ON_CLICK)}">'
+                        f'<span class="label">下联{i}</span>{annotate(c.lower, tone_of, locked)}'
+                        f'<span class="score">{c.score:.2f}{scorer}</span>'
+                        f'<button class="copy" onclick="{html.escape(COPY_ON_CLICK)}">复制</button></div>')
         notes = "".join(message(x, "note") for x in res.notes)
-        return f'<div class="couplet">{"".join(rows)}{notes}</div>'
+        return f'<div class="couplet">{"".join(rows)}{notes}{LEGEND}</div>'
 
     # ------------------------------------------------------------ poems
     @friendly
@@ -160,7 +174,7 @@ class Studio:
                          f'<div class="meta">[{k}] 韵 {html.escape(p.rhyme_group or "—")} · score {p.score:.2f}'
                          f'{html.escape(copied)}</div>{"".join(lines)}</div>')
         parts += [message(x, "note") for x in res.notes]
-        return "".join(parts)
+        return "".join(parts) + LEGEND
 
     # ------------------------------------------------------------ batch
     @friendly
@@ -196,10 +210,16 @@ class Studio:
             reqs = [PoemRequest(form=form, mode=mode, text=t, n=1, seed=int(seed or 0)) for t in lines]
             counts = run_poem_batch(self.models.poem, reqs, lines, out, fingerprint={"page": True},
                                     warn=warnings.append, progress=False, deadline=deadline)
-        text = f"{counts['ok']} done, {counts['bad']} bad lines"
+        text = f"{counts['ok']} done, {counts['bad']} bad line{'' if counts['bad'] == 1 else 's'}"
         if warnings:
-            text += ": " + "; ".join(warnings[:5]) + (" …" if len(warnings) > 5 else "")
+            text += ": " + "; ".join(w.rstrip(".") for w in warnings[:5]) + (" …" if len(warnings) > 5 else "")
         return str(out), message(text, "note")
+
+    def rhyme_groups(self) -> list[str]:
+        """The 平声 groups of 平水韵 in their order (一东 … 十五咸), for the rhyme menu."""
+        if self.models.poem is None:
+            return []
+        return [g.rstrip("平") for g, t in self.models.poem.prosody.groups.items() if t == PING]
 
     # ------------------------------------------------------------ models
     def model_info(self) -> str:

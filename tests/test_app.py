@@ -112,16 +112,33 @@ def test_page_in_headless_chromium(served_app):
         browser = pw.chromium.launch(executable_path=_chromium(), args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.goto(served_app)
-        # 对联: type a 上联, click, read the 下联 candidates
-        page.locator("#upper textarea").fill("春回大地千山秀")
-        page.locator("#couplet-go").click()
-        cand = page.locator("#couplet-out .cand").first
-        expect(cand).to_be_visible(timeout=30000)
+        # the first 下联 shows without scrolling, on a laptop and on a phone
+        for name, size in (("app-phone.png", {"width": 390, "height": 844}), ("app-couplet.png", None)):
+            page = browser.new_page(viewport=size or {"width": 1280, "height": 800})
+            page.goto(served_app)
+            page.locator("#upper textarea").fill("春回大地千山秀")
+            page.locator("#couplet-go").click()
+            cand = page.locator("#couplet-out .cand").first
+            expect(cand).to_be_visible(timeout=30000)
+            box, height = cand.bounding_box(), page.viewport_size["height"]
+            assert box["y"] + box["height"] <= height, f"first 下联 below the fold at {page.viewport_size}"
+            page.screenshot(path=str(ARTIFACTS / name))
         lowers = page.locator("#couplet-out .cand").evaluate_all("els => els.map(e => e.dataset.lower)")
         assert lowers and all(len(x) == 7 for x in lowers)
-        page.screenshot(path=str(ARTIFACTS / "app-couplet.png"), full_page=True)
+        # selecting a 下联 selects its characters, not the tone marks above them
+        selected = cand.evaluate("""el => { const r = document.createRange();
+            r.setStartBefore(el.querySelector('ruby')); r.setEndAfter([...el.querySelectorAll('ruby')].pop());
+            const s = window.getSelection(); s.removeAllRanges(); s.addRange(r); return s.toString(); }""")
+        assert selected.replace("\n", "") == lowers[0], selected
+        # clicking a character of the second candidate locks it there and writes again
+        second = page.locator("#couplet-out .cand").nth(1)
+        ch = lowers[1][2]
+        second.locator("ruby").nth(2).click()
+        expect(page.locator("#lock textarea")).to_have_value(f"__{ch}____", timeout=10000)
+        page.wait_for_function(f"""() => [...document.querySelectorAll('#couplet-out .cand')].length > 0 &&
+            [...document.querySelectorAll('#couplet-out .cand')].every(e => e.dataset.lower[2] === '{ch}')""",
+                               timeout=30000)
+        page.locator("#lock textarea").fill("")
         # bad input: a message in the page, no injected markup
         page.locator("#upper textarea").fill("<script>alert(1)</script>")
         page.locator("#couplet-go").click()
