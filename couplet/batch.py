@@ -36,13 +36,15 @@ def chunk_seed(seed: int, first_line: int) -> int:
 
 def resumable_write(*, inputs: list[str], output: Path, fingerprint: dict, header: str, chunk: int,
                     produce: Callable[[int, list[str]], str], warn: Callable[[str], None],
-                    progress: bool, desc: str, deadline: float | None = None) -> int:
+                    progress: bool, desc: str, deadline: float | None = None, counts: dict | None = None,
+                    overwrite: bool = False) -> int:
     """Write produce(first_index, chunk_lines) for each chunk; return the index resumed at.
     The run holds an exclusive lock on OUTPUT.lock, so two runs never write one output."""
     output.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(output):
         return _write_chunks(inputs=inputs, output=output, fingerprint=fingerprint, header=header, chunk=chunk,
-                             produce=produce, warn=warn, progress=progress, desc=desc, deadline=deadline)
+                             produce=produce, warn=warn, progress=progress, desc=desc, deadline=deadline,
+                             counts=counts, overwrite=overwrite)
 
 
 @contextmanager
@@ -61,13 +63,20 @@ def _exclusive(output: Path):
 
 
 def _write_chunks(*, inputs, output, fingerprint, header, chunk, produce, warn, progress, desc,
-                  deadline: float | None = None) -> int:
+                  deadline: float | None = None, counts: dict | None = None, overwrite: bool = False) -> int:
     partial = output.with_name(output.name + ".partial")
     state_path = output.with_name(output.name + ".partial.json")
     start = 0
+    counts = counts if counts is not None else {}
     state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.exists() else {}
-    if partial.exists() and state.get("fingerprint") == fingerprint:
+    resumable = partial.exists() and state.get("fingerprint") == fingerprint
+    if output.exists() and not resumable and not overwrite:
+        raise BatchError(f"{output} already exists (a finished run?); pass --overwrite to write it again, "
+                         "or choose another --output")
+    if resumable:
         start = state["done"]
+        for k, v in state.get("counts", {}).items():  # the summary covers the whole run, not this stretch
+            counts[k] = counts.get(k, 0) + v
         with open(partial, "r+b") as f:
             f.truncate(state["offset"])  # drop a chunk that was cut off mid-write
         if start:
@@ -88,7 +97,7 @@ def _write_chunks(*, inputs, output, fingerprint, header, chunk, produce, warn, 
             f.flush()
             os.fsync(f.fileno())
             atomic_write_text(state_path, json.dumps({"fingerprint": fingerprint, "done": lo + len(block),
-                                                      "offset": f.tell()}))
+                                                      "offset": f.tell(), "counts": counts}))
             bar.update(len(block))
     bar.close()
     os.replace(partial, output)
@@ -149,14 +158,14 @@ def format_couplet(fmt: str, *, index: int, upper: str, result, settings: dict) 
 
 def run_batch(gen, input_path: str | Path, output_path: str | Path, settings, *, checkpoint: str = "",
               chunk: int = 256, warn: Callable[[str], None] = print, progress: bool = True,
-              deadline: float | None = None) -> dict:
-    """One 下联 per input line into output_path; returns counts."""
+              deadline: float | None = None, overwrite: bool = False) -> dict:
+    """One 下联 per input line into output_path; returns counts (of the whole run, resumed or not)."""
     from .generate import Settings
     inp, out = Path(input_path), Path(output_path)
     fmt = _check_suffix(out, COUPLET_FORMATS)
     check_paths(inp, out)
     lines = read_lines(inp)
-    counts = {"lines": len(lines), "ok": 0, "bad": 0}
+    counts = {"ok": 0, "bad": 0}
 
     def produce(lo: int, block: list[str]) -> str:
         chunk_settings = Settings(**{**settings.to_dict(), "seed": chunk_seed(settings.seed, lo)})
@@ -173,7 +182,8 @@ def run_batch(gen, input_path: str | Path, output_path: str | Path, settings, *,
     counts["resumed_at"] = resumable_write(
         inputs=lines, output=out, fingerprint=_fingerprint(inp, settings.to_dict(), checkpoint),
         header=TSV_HEADER if fmt == ".tsv" else "", chunk=chunk, produce=produce, warn=warn,
-        progress=progress, desc=f"couplets → {out.name}", deadline=deadline)
+        progress=progress, desc=f"couplets → {out.name}", deadline=deadline, counts=counts, overwrite=overwrite)
+    counts["lines"] = len(lines)
     return counts
 
 
@@ -202,14 +212,15 @@ def format_poems(fmt: str, *, index: int, text: str, result, settings: dict) -> 
 
 def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Path, *, fingerprint: dict,
                    chunk: int = 16, warn: Callable[[str], None] = print, progress: bool = True,
-                   input_path: str | Path | None = None, deadline: float | None = None) -> dict:
+                   input_path: str | Path | None = None, deadline: float | None = None,
+                   overwrite: bool = False) -> dict:
     """Write the poems for each request (one per input line); returns counts."""
     from dataclasses import replace
     out = Path(output_path)
     fmt = _check_suffix(out, POEM_FORMATS)
     if input_path is not None:
         check_paths(input_path, out)
-    counts = {"lines": len(texts), "ok": 0, "bad": 0}
+    counts = {"ok": 0, "bad": 0}
 
     def produce(lo: int, block: list[str]) -> str:
         parts = []
@@ -227,5 +238,7 @@ def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Pat
 
     counts["resumed_at"] = resumable_write(inputs=texts, output=out, fingerprint=fingerprint, header="",
                                            chunk=chunk, produce=produce, warn=warn, progress=progress,
-                                           desc=f"poems → {out.name}", deadline=deadline)
+                                           desc=f"poems → {out.name}", deadline=deadline, counts=counts,
+                                           overwrite=overwrite)
+    counts["lines"] = len(texts)
     return counts

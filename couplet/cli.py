@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("upper", nargs="?", help="the 上联")
     p.add_argument("--input", default=None, help="file with one 上联 per line (batch mode)")
     p.add_argument("--output", default=None, help="batch output: .txt, .jsonl or .tsv")
+    p.add_argument("--overwrite", action="store_true", help="batch: write over a finished output file")
     p.add_argument("--lock", default=None, help="下联 pattern with fixed chars and _ blanks, e.g. 春_大_万家_")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-repeats", action="store_true",
                    help="turn off the rules against degenerate repeats and unattested bigrams")
     p.add_argument("--output", default=None, help="write to .jsonl or .txt instead of printing")
+    p.add_argument("--overwrite", action="store_true", help="batch: write over a finished output file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--checkpoint", default=None, help="poem checkpoint directory (default: checkpoints/poem)")
     p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
@@ -152,7 +154,7 @@ def cmd_couplet(args) -> int:
             print(f"error: {args.input} is not a file", file=sys.stderr)
             return 2
         counts = run_batch(gen, args.input, args.output, settings, checkpoint=gen.identity,
-                           warn=lambda m: tqdm_write(f"warning: {m}"))
+                           warn=lambda m: tqdm_write(f"warning: {m}"), overwrite=args.overwrite)
         print(f"wrote {args.output}: {counts['ok']} 下联, {counts['bad']} bad lines left empty")
         return 0
     try:
@@ -215,7 +217,7 @@ def cmd_poem(args) -> int:
         fingerprint = {"input_sha256": hashlib.sha256(Path(args.input).read_bytes()).hexdigest(),
                        "request": reqs[0].to_dict() if reqs else {}, "checkpoint": gen.identity}
         counts = run_poem_batch(gen, reqs, texts, args.output, fingerprint=fingerprint, input_path=args.input,
-                                warn=lambda m: tqdm_write(f"warning: {m}"))
+                                warn=lambda m: tqdm_write(f"warning: {m}"), overwrite=args.overwrite)
         print(f"wrote {args.output}: {counts['ok']} seeds, {counts['bad']} bad lines")
         return 0
     mode, text = next(((m, getattr(args, m)) for m in ("keywords", "first", "theme", "acrostic", "embed")

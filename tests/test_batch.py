@@ -81,3 +81,30 @@ def test_unknown_output_format(tiny_generator, tmp_path):
     with pytest.raises(ValueError, match="output must end"):
         run_batch(tiny_generator, _write(tmp_path, LINES[:1]), tmp_path / "x.csv", Settings(), progress=False)
     assert batch_mod.COUPLET_FORMATS == (".txt", ".jsonl", ".tsv")
+
+
+def test_a_finished_batch_is_not_redone_silently_and_counts_cover_the_whole_run(tiny_generator, tmp_path,
+                                                                                monkeypatch):
+    from couplet.batch import BatchError
+    inp, out = _write(tmp_path, LINES), tmp_path / "lowers.txt"
+    full = run_batch(tiny_generator, inp, out, Settings(n=1), warn=lambda m: None, progress=False, chunk=8)
+    with pytest.raises(BatchError, match="already exists"):
+        run_batch(tiny_generator, inp, out, Settings(n=1), warn=lambda m: None, progress=False, chunk=8)
+    again = run_batch(tiny_generator, inp, out, Settings(n=1), warn=lambda m: None, progress=False, chunk=8,
+                      overwrite=True)
+    assert (again["ok"], again["bad"]) == (full["ok"], full["bad"])
+    # interrupted after the second chunk, then resumed: the summary counts every line once
+    out2 = tmp_path / "resumed.txt"
+    real, calls = batch_mod.atomic_write_text, []
+
+    def stop(path, text):
+        calls.append(path)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(path, text)
+    monkeypatch.setattr(batch_mod, "atomic_write_text", stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(tiny_generator, inp, out2, Settings(n=1), warn=lambda m: None, progress=False, chunk=8)
+    monkeypatch.setattr(batch_mod, "atomic_write_text", real)
+    resumed = run_batch(tiny_generator, inp, out2, Settings(n=1), warn=lambda m: None, progress=False, chunk=8)
+    assert resumed["resumed_at"] > 0 and (resumed["ok"], resumed["bad"]) == (full["ok"], full["bad"])
