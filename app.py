@@ -113,8 +113,9 @@ def build_app(studio: Studio) -> gr.Blocks:
             bgo = gr.Button("run", variant="primary")
             result = gr.File(label="result")
             bmsg = gr.HTML()
-            bgo.click(lambda f, k, x, m, fo: studio.batch(f, kind=k, fmt=x, mode=m, form=fo),
-                      [upload, kind, fmt, bmode, bform], [result, bmsg], api_name="batch")
+            def batch(f, k, x, m, fo, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 - gradio's idiom
+                return studio.batch(f, kind=k, fmt=x, mode=m, form=fo, progress=True)
+            bgo.click(batch, [upload, kind, fmt, bmode, bform], [result, bmsg], api_name="batch")
 
         with gr.Tab("模型 models", id="models"):
             gr.Markdown(studio.model_info())

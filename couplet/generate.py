@@ -21,8 +21,9 @@ BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster
 RERANK_BY_DEFAULT = False  # set from the eval numbers (checkpoints/README.md): on only if it helps
 TONE_BY_DEFAULT = "rhythm"  # 平仄 rule: off | end | rhythm; set from the eval numbers
 ALIGN_BY_DEFAULT = 0.3  # weight of the per-position head in decoding (models that have one)
-STRUCTURE_BY_DEFAULT = 0.5  # weight of the 词性相对 rule in candidate order, set from the eval numbers
+STRUCTURE_BY_DEFAULT = 1.0  # weight of the 词性相对 rule, relative to the N-best spread; set from the eval numbers
 RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
+STRUCTURE_RELATIVE = True  # the 词性 weight is relative to the N-best's score spread (model card)
 DIVERSITY_BY_DEFAULT = 1.0  # diverse beam search: penalty per earlier group that chose the same char
 FREQ_PENALTY_BY_DEFAULT = 0.2  # anti-LM weight against stock chars; chosen on the validation split (model card)
 MMI_BY_DEFAULT = 0.6  # weight of log p(上联 | 下联) when ordering candidates (MMI-bidi); chosen on validation
@@ -226,8 +227,12 @@ class CoupletGenerator:
             for c in candidates:
                 c.structure = structure_agreement(plan.upper, c.lower) or 0.0
         if rerank or structure:
+            # the 词性 term is scaled by the spread of the N-best's scores, so it reorders close
+            # candidates but never lifts one over a clearly better-scored line
+            rankings = [c.ranking for c in candidates]
+            spread = (max(rankings) - min(rankings)) if STRUCTURE_RELATIVE else 1.0
             candidates.sort(key=lambda c: -(c.ranking + settings.rerank_weight * (c.scorer or 0.0)
-                                              + settings.structure * (c.structure or 0.0)))
+                                              + settings.structure * spread * (c.structure or 0.0)))
         return candidates
 
     @torch.inference_mode()

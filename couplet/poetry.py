@@ -583,6 +583,9 @@ class PoemGenerator:
             poems.append(Poem(lines=lines, score=s / len(row), rhyme_group=group, copied_lines=copied))
         if not poems:
             notes.append("every candidate broke the copy limit; raise --max-copied or the temperature")
+        elif len(poems) < n:
+            notes.append(f"{len(poems)} of the {n} poems asked for: at temperature 0 there is one poem per seed"
+                         if req.temperature <= 0 else f"{len(poems)} of the {n} poems asked for were distinct")
         return PoemResult(request=req, seed=seed, keywords=words, poems=poems[:n], notes=notes)
 
 

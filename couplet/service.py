@@ -168,6 +168,8 @@ class Studio:
             lines = []
             for i, line in enumerate(p.lines):
                 marks = {width - 1} if i in rhyme_at else set()
+                if req.mode in ("acrostic", "embed"):  # the characters the user placed
+                    marks.add(0 if req.mode == "acrostic" else req.embed_pos - 1)
                 lines.append(f'<div class="line">{annotate(line, gen.prosody.tone, marks)}</div>')
             copied = f" · copied lines {p.copied_lines}" if p.copied_lines else ""
             parts.append(f'<div class="poem" data-lines="{html.escape("|".join(p.lines))}">'
@@ -179,7 +181,8 @@ class Studio:
     # ------------------------------------------------------------ batch
     @friendly
     def batch(self, file_path: str | None, *, kind: str = "couplet", fmt: str = ".jsonl", mode: str = "keywords",
-              form: str = "七绝", seed: int = 0) -> tuple[str | None, str]:
+              form: str = "七绝", seed: int = 0, progress: bool = False) -> tuple[str | None, str]:
+        """progress: show a tqdm bar (the page tracks it with gr.Progress)."""
         from .batch import run_batch, run_poem_batch
         if not file_path:
             return None, message("upload a .txt file with one 上联 or seed per line")
@@ -201,7 +204,7 @@ class Studio:
             if fmt not in (".txt", ".jsonl", ".tsv"):
                 return None, message("couplet results can be .txt, .jsonl or .tsv")
             counts = run_batch(self.models.couplet, file_path, out, Settings(n=1, seed=int(seed or 0)),
-                               warn=warnings.append, progress=False, deadline=deadline)
+                               warn=warnings.append, progress=progress, deadline=deadline)
         else:
             if self.models.poem is None:
                 return None, message(self.models.errors["poem"])
@@ -209,7 +212,7 @@ class Studio:
                 return None, message("poem results can be .txt or .jsonl")
             reqs = [PoemRequest(form=form, mode=mode, text=t, n=1, seed=int(seed or 0)) for t in lines]
             counts = run_poem_batch(self.models.poem, reqs, lines, out, fingerprint={"page": True},
-                                    warn=warnings.append, progress=False, deadline=deadline)
+                                    warn=warnings.append, progress=progress, deadline=deadline)
         text = f"{counts['ok']} done, {counts['bad']} bad line{'' if counts['bad'] == 1 else 's'}"
         if warnings:
             text += ": " + "; ".join(w.rstrip(".") for w in warnings[:5]) + (" …" if len(warnings) > 5 else "")

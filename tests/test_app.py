@@ -157,3 +157,10 @@ def test_page_in_headless_chromium(served_app):
         assert "".join(x[0] for x in lines) == "春夏秋冬" and [x[-1] for x in lines] == list("，。，。")
         page.screenshot(path=str(ARTIFACTS / "app-poem.png"), full_page=True)
         browser.close()
+
+
+def test_placed_characters_are_marked_and_fewer_poems_say_why(studio):
+    out = studio.poem("春山风月", mode="acrostic", form="五绝", n=1)
+    assert out.count('class="ping mark"') + out.count('class="ze mark"') + out.count('class="either mark"') >= 4
+    out = studio.poem("春", form="五绝", n=3, temperature=0)
+    assert out.count('class="poem"') == 1 and "one poem per seed" in out

@@ -191,7 +191,8 @@ def test_structure_rule_reorders_the_same_candidates(tiny_generator, monkeypatch
     monkeypatch.setattr("couplet.generate.MIN_DIFFERENCE", 0.0)
     plain = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=0.0, diversity=0.0))
     res = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=5.0, diversity=0.0))
-    combined = [c.ranking + 5.0 * c.structure for c in res.candidates]
+    spread = max(c.ranking for c in res.candidates) - min(c.ranking for c in res.candidates)
+    combined = [c.ranking + 5.0 * spread * c.structure for c in res.candidates]
     assert all(c.structure is not None and 0.0 <= c.structure <= 1.0 for c in res.candidates)
     assert combined == sorted(combined, reverse=True)
     assert sorted(c.lower for c in plain.candidates) == sorted(c.lower for c in res.candidates)
@@ -261,3 +262,13 @@ def test_a_lock_that_breaks_a_rule_is_noted(tiny_generator):
 def test_fewer_results_than_asked_say_why(tiny_generator):
     res = tiny_generator.generate("天增岁月人增寿", Settings(n=3, beam=0))
     assert len(res.candidates) == 1 and any("greedy" in n for n in res.notes)
+
+
+def test_structure_rule_does_not_bury_a_clearly_better_line(tiny_generator):
+    """The 词性 term is relative to the N-best's spread: with weight 1 a candidate moves past another
+    only if their scores differ by less than the whole spread times the agreement gap."""
+    res = tiny_generator.generate("书山有路勤为径", Settings(n=5, beam=5, structure=1.0, diversity=0.0))
+    best = max(res.candidates, key=lambda c: c.ranking)
+    spread = best.ranking - min(c.ranking for c in res.candidates)
+    first = res.candidates[0]
+    assert first is best or best.ranking - first.ranking <= spread * (first.structure - best.structure) + 1e-9
