@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, load_prosody, load_table
+from .checkpoint import identity as checkpoint_identity
 from .decode import Tables
 from .model import INT8_BY_DEFAULT, quantized
 from .prosody import PING, ZE, Prosody
@@ -455,6 +456,7 @@ class PoemGenerator:
         self.corpus_lines = corpus_lines  # sorted int32 hashes of the corpus lines
         self.couplet_path = couplet_path  # the couplet model for the 律诗's middle couplets, loaded when needed
         self._couplet = None
+        self.identity = "in-memory model"  # path and weights hash: what batch fingerprints record
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, prosody: str | Path | None = None,
@@ -472,6 +474,7 @@ class PoemGenerator:
         quantize = (INT8_BY_DEFAULT if int8 is None else int8) and device == "cpu"
         gen = cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT)
         gen.couplet_int8 = quantize
+        gen.identity = checkpoint_identity(path, meta)
         return gen
 
     couplet_int8 = False

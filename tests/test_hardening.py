@@ -300,3 +300,17 @@ def test_poem_api_fuzz_gives_a_result_or_a_clear_message(tiny_poet, text, n, tem
 def test_cli_fuzz_never_shows_a_traceback(capsys, tiny_dirs, upper, flag, value):
     rc, _, _ = cli(capsys, "couplet", upper, flag, value, "--checkpoint", tiny_dirs / "couplet")
     assert rc in (0, 2)
+
+
+def test_cli_poem_batch_runs_and_checkpoints_have_an_identity(capsys, tmp_path, tiny_dirs):
+    """The poem batch command end to end; the fingerprint names the checkpoint by path and hash."""
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("春\n明月\n", encoding="utf-8")
+    rc, out, err = cli(capsys, "poem", "--form", "五绝", "--input", seeds, "--output", tmp_path / "p.jsonl",
+                       "--checkpoint", tiny_dirs / "poem")
+    assert rc == 0, err
+    recs = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {r["input_line"] for r in recs} == {1, 2} and all(len(r["lines"]) == 4 for r in recs)
+    from couplet.checkpoint import identity
+    a, b = identity(tiny_dirs / "couplet"), identity(tiny_dirs / "poem")
+    assert a != b and "@" in a
