@@ -167,6 +167,7 @@ class PoemPlan:
     repeat_rules: tuple[bool, bool, bool] = (False, False, False)  # no_triples, no_doubles, no_repeat_bigrams
     attested: bool = False                # neighbours within a line must be an attested bigram
     limited: torch.Tensor | None = None  # (V,) bool: seed chars a free position may use only once in all
+    reserved: torch.Tensor | None = None  # (V,) bool: chars the user placed, kept off the free positions
 
 
 class PoemTables(Tables):
@@ -258,12 +259,16 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
         if free:
             line_end[free[-1]] = i
     limited = None
-    if req.seed_once and seed:
+    placed = {c for c in forced_chars.values() if c in vocab.stoi}
+    once = placed if placed else {c for c in seed if c in vocab.stoi}
+    if req.seed_once and once:
         limited = torch.zeros(len(vocab), dtype=torch.bool)
-        limited[[vocab.stoi[c] for c in seed if c in vocab.stoi]] = True
+        limited[[vocab.stoi[c] for c in once]] = True
+    reserved = limited if (limited is not None and placed) else None  # placed chars: never at a free position
     rules = (req.no_triples, req.no_doubles, req.no_repeat_bigrams)
     attested = req.attested_bigrams and tables.bigram_starts is not None
-    return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited), notes
+    return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited,
+                    reserved), notes
 
 
 # ---------------------------------------------------------------- decoding
@@ -313,7 +318,7 @@ class PoemState:
         where a row keeps a choice."""
         plan, out = self.plan, self.out
         triples, doubles, bigrams = plan.repeat_rules
-        if not (triples or doubles or bigrams or plan.attested or plan.limited is not None):
+        if not (triples or doubles or bigrams or plan.attested or plan.limited is not None or plan.reserved is not None):
             return
         rows, v = mask.shape
         start = t - t % (plan.width + 1)                        # first position of this line
@@ -331,7 +336,9 @@ class PoemState:
             if bigrams and t >= 2:                              # a bigram (prev, x) seen before bans x
                 seen = (out[:, :t - 1] == prev.unsqueeze(1)).float()
                 banned.scatter_add_(1, out[:, 1:t], seen)
-        if plan.limited is not None and t > 0:
+        if plan.reserved is not None:
+            banned += plan.reserved
+        elif plan.limited is not None and t > 0:
             used = torch.zeros(rows, v).scatter_add_(1, out[:, :t], torch.ones(rows, t)) > 0
             banned += used & plan.limited
         narrowed = mask & (banned == 0)
@@ -546,9 +553,10 @@ class PoemGenerator:
 
     def plan(self, req: PoemRequest) -> tuple[str, list[str], PoemPlan, list[str]]:
         """Validate a request and build its decoding plan: (seed chars, keywords, plan, notes).
-        Keyword and theme seeds are the chars a free position may use once (seed_once)."""
+        With seed_once, a keyword or theme seed char is used once, and a char the user placed (first
+        char, acrostic, 嵌字) appears only where it was placed."""
         seed, words, forced, notes = self.prepare(req)
-        plan, plan_notes = make_poem_plan(req, forced, self.tables, seed if req.mode in ("keywords", "theme") else "")
+        plan, plan_notes = make_poem_plan(req, forced, self.tables, seed)
         return seed, words, plan, notes + plan_notes
 
     def generate(self, req: PoemRequest) -> PoemResult:

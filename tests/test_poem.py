@@ -224,3 +224,14 @@ def test_attested_bigram_rule(tiny_poet, prepared):
                     total += len(ids) - 1
         return ok / total
     assert attested_share() > attested_share(attested_bigrams=False)
+
+
+@pytest.mark.parametrize("mode", ["acrostic", "embed"])
+def test_placed_characters_appear_only_where_placed(tiny_poet, mode):
+    heads = "".join(c for c in tiny_poet.vocab.chars() if is_han(c))[:4]
+    for k in range(4):
+        res = tiny_poet.generate(PoemRequest(form="五绝", mode=mode, text=heads, embed_pos=2, n=2, seed=k,
+                                             temperature=0.3))
+        for p in res.poems:
+            body = "".join(x.rstrip("，。") for x in p.lines)
+            assert all(body.count(c) == heads.count(c) for c in set(heads)), p.lines
