@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-from .checkpoint import CheckpointError
 
 
 def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
@@ -288,6 +287,10 @@ def cmd_export(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["couplet"] and "--input" not in argv:  # one 上联: jieba loads beside torch
+        from .postag import start_helper
+        start_helper()
+    from .checkpoint import CheckpointError
     if argv[:1] == ["bench"]:  # the benchmark and the evaluation keep their own flags
         from .bench import main as bench_main
         return bench_main(argv[1:])

@@ -14,13 +14,13 @@ for 重字. Greedy, sampling and beam search share one step function.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import torch
 
 from .model import CoupletModel
+from .postag import char_pos, structure_agreement  # noqa: F401 (the rule's helpers live there)
 from .prosody import PING, ZE, Prosody
 from .sampling import sample_next
 from .text import is_han
@@ -28,31 +28,6 @@ from .vocab import RESERVED, Vocab
 
 TONE_MODES = ("off", "end", "rhythm")
 LOCK_BLANKS = "_＿?？□○"
-
-
-@lru_cache(maxsize=1)
-def _posseg():
-    import jieba
-    import jieba.posseg
-    jieba.setLogLevel(logging.WARNING)
-    return jieba.posseg
-
-
-@lru_cache(maxsize=65536)
-def char_pos(line: str) -> tuple[str, ...]:
-    """The jieba part-of-speech class (first letter) of the word each char belongs to."""
-    tags: list[str] = []
-    for word, flag in _posseg().cut(line):
-        tags += [flag[:1]] * len(word)
-    return tuple(tags)
-
-
-def structure_agreement(upper: str, lower: str) -> float | None:
-    """Share of positions whose word has the same part of speech in both lines (None: not comparable)."""
-    pu, pl = char_pos(upper), char_pos(lower)
-    if len(pu) != len(pl) or not pu:
-        return None
-    return sum(a == b for a, b in zip(pu, pl)) / len(pu)
 
 
 @dataclass(frozen=True)

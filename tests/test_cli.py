@@ -87,3 +87,12 @@ def test_poem_seed_steers_the_poem():
         across.append(overlap(a1, b1))
         assert sum(any(c in p for c in a) for p in a1) >= 6
     assert sum(within) > 1.1 * sum(across)
+
+
+def test_the_pos_helper_tags_like_this_process():
+    """A one-shot command loads jieba in a forked helper while torch loads; the tags are the same."""
+    code = ("from couplet.postag import start_helper, char_pos, _tags; started = start_helper(); "
+            "import torch; line = '海内存知己，天涯若比邻'; print(started, char_pos(line) == _tags(line))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert proc.stdout.split() == ["True", "True"], proc.stderr
