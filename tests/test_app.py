@@ -164,3 +164,10 @@ def test_placed_characters_are_marked_and_fewer_poems_say_why(studio):
     assert out.count('class="ping mark"') + out.count('class="ze mark"') + out.count('class="either mark"') >= 4
     out = studio.poem("春", form="五绝", n=3, temperature=0)
     assert out.count('class="poem"') == 1 and "one poem per seed" in out
+
+
+def test_a_taken_port_is_one_line(served_app):
+    port = served_app.rsplit(":", 1)[1]
+    proc = subprocess.run([sys.executable, str(ROOT / "app.py"), "--port", port], capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 2 and "choose another with --port" in proc.stderr and "Traceback" not in proc.stderr

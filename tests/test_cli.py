@@ -96,3 +96,24 @@ def test_the_pos_helper_tags_like_this_process():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert proc.stdout.split() == ["True", "True"], proc.stderr
+
+
+def test_help_shows_defaults_and_only_the_task_flags():
+    app = subprocess.run([sys.executable, str(ROOT / "app.py"), "--help"], capture_output=True, text=True, timeout=120)
+    assert "(default: 7860)" in " ".join(app.stdout.split())
+    train = subprocess.run([sys.executable, str(ROOT / "train.py"), "couplet", "--help"], capture_output=True,
+                           text=True, timeout=120)
+    text = " ".join(train.stdout.split())  # argparse wraps lines at the terminal width
+    assert "--max-seed" not in text and "(default: none)" in text and "(default: )" not in text
+    bench = run("bench", "--help")
+    assert "(default: 30)" in " ".join(bench.stdout.split())
+
+
+def test_the_readme_batch_examples_run(tmp_path):
+    out = tmp_path / "lowers.jsonl"
+    proc = run("couplet", "--input", str(ROOT / "data/examples/uppers.txt"), "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    n = len((ROOT / "data/examples/uppers.txt").read_text(encoding="utf-8").splitlines())
+    assert len(out.read_text(encoding="utf-8").splitlines()) == n
+    again = run("couplet", "--input", str(ROOT / "data/examples/uppers.txt"), "--output", str(out))
+    assert again.returncode == 2 and "--overwrite" in again.stderr
