@@ -109,6 +109,46 @@ def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, 
     return out
 
 
+def couplet_floor(cfg, *, chars: int, rows: int, int8: bool, repeat: int = 50) -> float:
+    """Milliseconds that the matrix products of decoding `rows` 下联 of `chars` characters take alone,
+    with the model's real shapes and weight precision (fp32, or int8 as `model.quantized` makes
+    it) and nothing else: the encoder's input and recurrent products (both directions), the memory
+    and key projections, the per-position head once per line, then per step the decoder GRU's two
+    products, the attention over the 上联, the combine layer and the output projection. This is the
+    floor of the work on this machine; the rest of a measured time is framework and Python overhead."""
+    import warnings
+    e, h, v, t = cfg.emb_dim, cfg.hidden, cfg.vocab_size, chars
+    g = 4 if cfg.cell == "lstm" else 3
+    dirs = 2 if cfg.bidirectional else 1
+    shapes = {"enc_ih": (e, g * h), "enc_hh": (h, g * h), "mem": (h * dirs, h), "key": (h, h), "align": (h, e),
+              "dec_ih": (e + h, g * h), "dec_hh": (h, g * h), "comb": (3 * h, e), "out": (e, v)}
+    layers = torch.nn.ModuleDict({k: torch.nn.Linear(*shape) for k, shape in shapes.items()}).eval()
+    if int8:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layers = torch.ao.quantization.quantize_dynamic(layers, {torch.nn.Linear}, dtype=torch.qint8)
+    x = {k: torch.randn(rows, shape[0]) for k, shape in shapes.items()}
+    x_line = torch.randn(rows * t, h * dirs)
+    mem = torch.randn(rows, t, h)
+
+    @torch.inference_mode()
+    def once():
+        for _ in range(t * dirs):                      # encoder, one step per char and direction
+            layers["enc_ih"](x["enc_ih"])
+            layers["enc_hh"](x["enc_hh"])
+        hidden = layers["mem"](x_line)
+        layers["key"](hidden)
+        if cfg.aligned_head:
+            layers["out"](layers["align"](hidden))
+        for _ in range(t):                             # decoder steps
+            layers["dec_ih"](x["dec_ih"])
+            layers["dec_hh"](x["dec_hh"])
+            torch.bmm(mem, x["key"].unsqueeze(2))       # attention scores
+            layers["comb"](x["comb"])
+            layers["out"](x["out"])
+    return timed(once, warmup=3, repeat=repeat)["p50"]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -196,6 +236,21 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     r["poem_batch_per_s"] = 10 * k / (time.perf_counter() - t0)
     log(f"batch: {r['couplet_batch_per_s']:.0f} couplets/s (naive {r['couplet_batch_per_s_naive']:.0f}), "
         f"{r['poem_batch_per_s']:.1f} poems/s")
+    # the floor of the same work, in the same run: ratios hold across machines where times do not
+    cfg, int8 = cg.model.cfg, cg.model.out_proj is not None
+    r["couplet_greedy_floor_ms"] = couplet_floor(cfg, chars=len(UPPER7), rows=1, int8=int8)
+    r["couplet_greedy_vs_floor"] = r["couplet_greedy_p50_ms"] / r["couplet_greedy_floor_ms"]
+    r["couplet_beam5_floor_ms"] = couplet_floor(cfg, chars=len(UPPER7), rows=5, int8=int8)
+    r["couplet_beam5_vs_floor"] = r["couplet_beam5_p50_ms"] / r["couplet_beam5_floor_ms"]
+    from .generate import BATCH_ROWS
+    chars_per_line = round(sum(map(len, base)) / len(base))
+    batch_floor = couplet_floor(cfg, chars=chars_per_line, rows=BATCH_ROWS, int8=int8, repeat=5)
+    r["couplet_batch_limit_per_s"] = BATCH_ROWS / (batch_floor / 1000)
+    r["couplet_batch_vs_limit"] = r["couplet_batch_per_s"] / r["couplet_batch_limit_per_s"]
+    log(f"floors ({'int8' if int8 else 'fp32'} products alone): greedy {r['couplet_greedy_floor_ms']:.2f} ms "
+        f"(measured {r['couplet_greedy_vs_floor']:.1f}x), beam-5 {r['couplet_beam5_floor_ms']:.2f} ms "
+        f"({r['couplet_beam5_vs_floor']:.1f}x), batch limit {r['couplet_batch_limit_per_s']:.0f}/s "
+        f"(measured {100 * r['couplet_batch_vs_limit']:.0f}%)")
     r.update(train_speed("cpu"))
     if torch.cuda.is_available():
         r.update({f"{k}_cuda": v for k, v in train_speed("cuda").items()})

@@ -147,3 +147,10 @@ def test_int8_copy_keeps_the_logits_and_the_rules(tiny_generator):
     gen = CoupletGenerator(q, tiny_generator.vocab, tiny_generator.prosody)
     for c in gen.generate("天增岁月人增寿", Settings(n=3, beam=3)).candidates:
         assert len(c.lower) == 7 and c.lower[1] == c.lower[5]  # 增 repeats, so must the 下联
+
+
+def test_bench_floor_runs_for_both_precisions():
+    from couplet.bench import couplet_floor
+    cfg = ModelConfig(vocab_size=50, emb_dim=8, hidden=8, aligned_head=True)
+    assert couplet_floor(cfg, chars=5, rows=2, int8=False, repeat=2) > 0
+    assert couplet_floor(cfg, chars=5, rows=2, int8=True, repeat=2) > 0
