@@ -9,33 +9,25 @@ from pathlib import Path
 
 
 def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n", type=int, default=None, help="number of candidates (default 5; 1 in batch mode)")
-    p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature; 0 = greedy/beam")
-    p.add_argument("--top-k", type=int, default=0, help="sample only among the k most likely chars (0: off)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1: off)")
-    p.add_argument("--beam", type=int, default=None,
-                   help="beam width (default: 5 for one line at temperature 0, off in batch mode)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for sampling")
-    p.add_argument("--tone", choices=("off", "end", "rhythm"), default=None,
-                   help="平仄 rule: end = last char opposes the 上联's; rhythm = also the 2nd, 4th, 6th "
-                        "char of each clause (default: the generator's default)")
-    p.add_argument("--no-punctuation", action="store_true", help="do not copy the 上联's punctuation")
-    p.add_argument("--no-repeats", action="store_true", help="do not enforce the 重字 rule")
-    p.add_argument("--allow-copy", action="store_true", help="allow 上联 characters in the 下联")
-    p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
-                   help="rerank beam candidates with the pair scorer in checkpoints/scorer")
-    p.add_argument("--align", type=float, default=None,
-                   help="weight of the model's per-position head mixed with its decoder, 0..1 "
-                        "(models trained with --aligned-head; default: the generator's default)")
-    p.add_argument("--structure", type=float, default=None,
-                   help="weight of the 词性相对 rule (same part of speech at each position) when ordering "
-                        "candidates; 0 turns it off (default: the generator's default)")
-    p.add_argument("--diversity", type=float, default=None,
-                   help="diverse beam search: penalty on a char an earlier candidate took at the same position; "
-                        "0 = plain beam (default: the generator's default)")
-    p.add_argument("--freq-penalty", type=float, default=None,
-                   help="subtract this times log p(char) of the training 下联 unigram, against stock chars "
-                        "(default: the generator's default)")
+    """One flag per `Settings` field, with its help, choices and default from there."""
+    from dataclasses import MISSING, fields
+
+    from .generate import Settings
+    for f in fields(Settings):
+        meta, name = f.metadata, "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        if f.type in (bool, "bool"):
+            if "flag" in meta:  # a rule that is on unless this flag turns it off
+                p.add_argument(meta["flag"], dest=f.name, action="store_const", const=not default, default=None,
+                               help=meta["help"])
+            else:
+                p.add_argument(name, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"{meta['help']} (default: {'on' if default else 'off'})")
+            continue
+        kind = {"int": int, "float": float}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
+        extra = {"choices": meta["choices"]} if "choices" in meta else {}
+        shown = "" if f.name in ("n", "beam") else f" (default: {default})"
+        p.add_argument(name, dest=f.name, type=kind, default=None, help=meta["help"] + shown, **extra)
     p.add_argument("--checkpoint", default=None, help="checkpoint directory (default: checkpoints/couplet)")
     p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
 
@@ -116,18 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args, batch: bool):
-    from .generate import (ALIGN_BY_DEFAULT, DIVERSITY_BY_DEFAULT, FREQ_PENALTY_BY_DEFAULT, RERANK_BY_DEFAULT,
-                           STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, Settings)
-    n = args.n if args.n is not None else (1 if batch else 5)
-    beam = args.beam if args.beam is not None else (5 if not batch and args.temperature <= 0 else 0)
-    return Settings(n=n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beam=beam,
-                    seed=args.seed, punctuation=not args.no_punctuation, repeats=not args.no_repeats,
-                    no_copy=not args.allow_copy, tone=args.tone or TONE_BY_DEFAULT,
-                    rerank=RERANK_BY_DEFAULT if args.rerank is None else args.rerank,
-                    structure=STRUCTURE_BY_DEFAULT if args.structure is None else args.structure,
-                    align=ALIGN_BY_DEFAULT if args.align is None else args.align,
-                    diversity=DIVERSITY_BY_DEFAULT if args.diversity is None else args.diversity,
-                    freq_penalty=FREQ_PENALTY_BY_DEFAULT if args.freq_penalty is None else args.freq_penalty)
+    """Settings from the flags given; what was not given keeps the field's default, except the CLI's
+    policy for n and beam: one line gets BEAM_FOR_ONE_LINE candidates by beam search at
+    temperature 0, a batch one greedy 下联 per line."""
+    from dataclasses import fields
+
+    from .generate import BEAM_FOR_ONE_LINE, Settings
+    given = {f.name: getattr(args, f.name) for f in fields(Settings) if getattr(args, f.name, None) is not None}
+    if batch:
+        given.setdefault("n", 1)
+    elif given.get("temperature", Settings.temperature) <= 0:
+        given.setdefault("beam", BEAM_FOR_ONE_LINE)
+    return Settings(**given)
 
 
 def tqdm_write(message: str) -> None:

@@ -34,31 +34,47 @@ MAX_CANDIDATES = 20  # n and beam width: one line's candidates fit one screen an
 SEED_MAX = 2 ** 63 - 1
 
 
-def _num(default, low, high):
-    return field(default=default, metadata={"range": (low, high)})
+BEAM_FOR_ONE_LINE = 5  # the CLI's beam width for one 上联 at temperature 0 (batches decode greedily)
+
+
+def _num(default, low, high, help: str):
+    return field(default=default, metadata={"range": (low, high), "help": help})
+
+
+def _switch(default, help: str, flag: str | None = None):
+    """A rule switch; `flag` names a CLI flag that turns it off (e.g. --no-punctuation)."""
+    return field(default=default, metadata={"help": help, **({"flag": flag} if flag else {})})
 
 
 @dataclass
 class Settings:
     """How to decode; stored beside every batch output so results can be reproduced.
-    Numbers declare their range here; `check()` enforces it for the CLI, the app and the API."""
-    n: int = _num(5, 1, MAX_CANDIDATES)                  # candidates wanted
-    temperature: float = _num(0.0, 0.0, 5.0)             # 0 = greedy / beam
-    top_k: int = _num(0, 0, 10 ** 9)  # clamped to the vocabulary when used
-    top_p: float = _num(1.0, 0.01, 1.0)
-    beam: int = _num(0, 0, MAX_CANDIDATES)               # >0: beam search of this width (temperature is ignored)
-    seed: int = _num(0, 0, SEED_MAX)
-    punctuation: bool = True
-    repeats: bool = True
-    no_copy: bool = True
-    tone: str = TONE_BY_DEFAULT
-    rerank: bool = RERANK_BY_DEFAULT  # reorder beam candidates with the pair scorer (loaded when asked for)
-    rerank_weight: float = _num(1.0, 0.0, 10.0)
-    structure: float = _num(STRUCTURE_BY_DEFAULT, 0.0, 1e6)  # >0: reorder by score + structure * POS agreement
-    align: float = _num(ALIGN_BY_DEFAULT, 0.0, 1.0)  # mix of decoder and per-position head: 0 decoder only
-    diversity: float = _num(DIVERSITY_BY_DEFAULT, 0.0, 10.0)  # >0 and n > 1: diverse beam search
-    freq_penalty: float = _num(FREQ_PENALTY_BY_DEFAULT, 0.0, 10.0)  # subtract this * log p(char) of the 下联 unigram
-    mmi: float = _num(MMI_BY_DEFAULT, 0.0, 5.0)  # >0: add this * mean log p(上联 | 下联), the model read backwards
+    The one home of every decoding default, range and help text: the CLI builds its flags from
+    these fields, and `check()` enforces the ranges for the CLI, the app and the API."""
+    n: int = _num(5, 1, MAX_CANDIDATES, "number of candidates (the CLI: 5 for one line, 1 in batch mode)")
+    temperature: float = _num(0.0, 0.0, 5.0, "sampling temperature; 0 = greedy or beam search")
+    top_k: int = _num(0, 0, 10 ** 9, "sample only among the k most likely chars (0: off; clamped to the vocabulary)")
+    top_p: float = _num(1.0, 0.01, 1.0, "nucleus sampling mass (1: off)")
+    beam: int = _num(0, 0, MAX_CANDIDATES, "beam width (the CLI: 5 for one line at temperature 0, off in batch mode)")
+    seed: int = _num(0, 0, SEED_MAX, "random seed for sampling")
+    punctuation: bool = _switch(True, "do not copy the 上联's punctuation", "--no-punctuation")
+    repeats: bool = _switch(True, "do not enforce the 重字 rule", "--no-repeats")
+    no_copy: bool = _switch(True, "allow 上联 characters in the 下联", "--allow-copy")
+    tone: str = field(default=TONE_BY_DEFAULT, metadata={
+        "help": "平仄 rule: end = last char opposes the 上联's; rhythm = also the 2nd, 4th, 6th char of each clause",
+        "choices": TONE_MODES})
+    rerank: bool = _switch(RERANK_BY_DEFAULT, "rerank beam candidates with the pair scorer in checkpoints/scorer")
+    rerank_weight: float = _num(1.0, 0.0, 10.0, "weight of the pair scorer's log-probability when reranking")
+    structure: float = _num(STRUCTURE_BY_DEFAULT, 0.0, 1e6, "weight of the 词性相对 rule (same part of speech at "
+                            "each position) when ordering candidates, relative to their score spread; 0 = off")
+    align: float = _num(ALIGN_BY_DEFAULT, 0.0, 1.0, "weight of the model's per-position head mixed with its "
+                        "decoder, 0..1 (models trained with --aligned-head)")
+    diversity: float = _num(DIVERSITY_BY_DEFAULT, 0.0, 10.0, "diverse beam search: penalty on a char an earlier "
+                            "candidate took at the same position; 0 = plain beam")
+    freq_penalty: float = _num(FREQ_PENALTY_BY_DEFAULT, 0.0, 10.0, "subtract this times log p(char) of the "
+                               "training 下联 unigram, against stock chars")
+    mmi: float = _num(MMI_BY_DEFAULT, 0.0, 5.0, "order candidates with this times mean log p(上联 | 下联), "
+                      "the model read backwards; 0 = off")
 
     def check(self) -> "Settings":
         """Raise InputError for a number out of range, NaN or infinite, or an unknown tone rule."""

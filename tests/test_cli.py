@@ -117,3 +117,19 @@ def test_the_readme_batch_examples_run(tmp_path):
     assert len(out.read_text(encoding="utf-8").splitlines()) == n
     again = run("couplet", "--input", str(ROOT / "data/examples/uppers.txt"), "--output", str(out))
     assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+def test_couplet_flags_come_from_settings():
+    """Every Settings field is a flag; a flag not given leaves the field's default (one home)."""
+    from dataclasses import fields, replace
+
+    from couplet.cli import _settings, build_parser
+    from couplet.generate import BEAM_FOR_ONE_LINE
+    parser = build_parser()
+    args = parser.parse_args(["couplet", "春回大地千山秀"])
+    assert all(hasattr(args, f.name) and getattr(args, f.name) is None for f in fields(Settings))
+    assert _settings(args, batch=False) == replace(Settings(), beam=BEAM_FOR_ONE_LINE)
+    assert _settings(args, batch=True) == replace(Settings(), n=1)
+    args = parser.parse_args(["couplet", "x", "--no-punctuation", "--mmi", "0.3", "--tone", "end"])
+    s = _settings(args, batch=False)
+    assert (s.punctuation, s.mmi, s.tone) == (False, 0.3, "end")
