@@ -12,7 +12,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 
 import gradio as gr  # noqa: E402
 
-from couplet.generate import ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT  # noqa: E402
+from couplet.generate import ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, Settings  # noqa: E402,E501
 from couplet.service import MAX_UPLOAD, TEMP_TTL_S, Studio, load_models  # noqa: E402
 
 CSS = """
@@ -40,17 +40,18 @@ def build_app(studio: Studio) -> gr.Blocks:
             upper = gr.Textbox(label="上联", lines=1, max_lines=3, elem_id="upper")
             with gr.Row():
                 go = gr.Button("写下联", variant="primary", elem_id="couplet-go", scale=2)
-                n = gr.Slider(1, 10, value=5, step=1, label="candidates", scale=1)
-                temperature = gr.Slider(0, 2, value=0, step=0.05, label="temperature (0 = beam search)", scale=1)
+                n = gr.Slider(1, 10, value=Settings.n, step=1, label="candidates", scale=1)
+                temperature = gr.Slider(0, 2, value=Settings.temperature, step=0.05,
+                                        label="temperature (0 = beam search)", scale=1)
             out = gr.HTML(elem_id="couplet-out")
             lock = gr.Textbox(label="Lock and regenerate: 下联 pattern, _ for blanks (e.g. 春_大_万家_); "
                                     "or click a character of a candidate", elem_id="lock")
             gr.Examples(EXAMPLES, inputs=upper)
             with gr.Accordion("advanced", open=False, elem_id="couplet-advanced"):
                 with gr.Row():
-                    top_k = gr.Slider(0, 100, value=0, step=1, label="top-k (0: off)")
-                    top_p = gr.Slider(0.05, 1, value=1, step=0.05, label="top-p")
-                    seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+                    top_k = gr.Slider(0, 100, value=Settings.top_k, step=1, label="top-k (0: off)")
+                    top_p = gr.Slider(0.05, 1, value=Settings.top_p, step=0.05, label="top-p")
+                    seed = gr.Number(value=Settings.seed, precision=0, minimum=0, label="seed")
                 with gr.Row():
                     beam = gr.Checkbox(value=True, label="beam search (at temperature 0)")
                     tone = gr.Radio(["end", "rhythm", "off"], value=TONE_BY_DEFAULT, label="平仄 rule")

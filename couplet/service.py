@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import CheckpointError
-from .generate import (ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, CoupletGenerator,
-                       Settings)
+from .generate import (ALIGN_BY_DEFAULT, BEAM_FOR_ONE_LINE, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT,
+                       CoupletGenerator, Settings)
 from .poetry import FORMS, PoemGenerator, PoemRequest, first_line_rhymes, rhyme_lines
 from .prosody import EITHER, PING, ZE
 from .text import InputError, is_han
@@ -118,13 +118,12 @@ class Studio:
         gen = self.models.couplet
         if gen is None:
             return message(self.models.errors["couplet"])
-        n = max(1, min(int(n or 1), 10))
-        settings = Settings(n=n, temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p or 1.0),
-                            beam=max(n, 5) if beam and temperature <= 0 else 0, seed=int(seed or 0),
+        # the page's values go through Settings.check like the CLI's (a bad one is a message)
+        settings = Settings(n=int(n), temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p),
+                            beam=BEAM_FOR_ONE_LINE if beam and temperature <= 0 else 0, seed=int(seed or 0),
                             punctuation=bool(punctuation), repeats=bool(repeats), no_copy=bool(repeats),
-                            tone=tone if tone in ("off", "end", "rhythm") else TONE_BY_DEFAULT, rerank=bool(rerank),
-                            structure=max(0.0, float(structure or 0.0)),
-                            align=min(1.0, max(0.0, float(align or 0.0))))
+                            tone=tone, rerank=bool(rerank), structure=float(structure or 0.0),
+                            align=float(align or 0.0))
         try:
             res = gen.generate(upper, settings, lock=lock.strip() or None if isinstance(lock, str) else None)
         except InputError as e:
