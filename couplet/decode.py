@@ -15,7 +15,6 @@ for 重字. Greedy, sampling and beam search share one step function.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import torch
 

@@ -1,16 +1,13 @@
-"""Poems, 1 vs N: forms, seeds, the rules of regulated verse, and constrained generation.
-
-This module owns the rules of a poem: line length and count, alternating ，。, 平水韵 rhyme on
-the even lines (and the first line of 七言 by default), optional 平仄 patterns of regulated
-verse (平起/仄起), acrostic (藏头) and 嵌字 placement, no repeated line, no repeated rhyme char.
-They are masks over the vocabulary applied at every step, so each poem has the exact form asked.
+"""Poems, 1 vs N: the generator (seeds, jieba keywords, sampling and ranking), its result types and
+the corpus tables it ships with (copied-line hashes, attested doubles and bigrams). The rules of
+a poem and the decoding loop live in `couplet.poemrules`; their names are re-exported here.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,56 +15,16 @@ import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
-from .decode import Tables
 from .model import INT8_BY_DEFAULT, quantized
-from .prosody import PING, ZE, Prosody
-from .sampling import sample_next
+from .poemrules import (FORMS, MODES, PairedLines, PoemPlan, PoemRequest, PoemState, PoemTables,  # noqa: F401 (re-exported)
+                        check_form, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
+                        rhyme_lines, sample_poem_naive, sample_poems, strict_positions, tone_pattern)
+from .prosody import Prosody
 from .text import InputError, check_input, check_ranges, is_han
 from .vocab import Vocab
 
-FORMS = {"五绝": (4, 5), "七绝": (4, 7), "五律": (8, 5), "七律": (8, 7)}
-MODES = ("keywords", "first", "theme", "acrostic", "embed")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POEM_CHECKPOINT = REPO_ROOT / "checkpoints" / "poem"
-
-# The four basic 五言 lines; 七言 lines put two chars of the opposite tone in front.
-_BASE = {"A": "仄仄平平仄", "B": "平平仄仄平", "C": "平平平仄仄", "D": "仄仄仄平平"}
-_PREFIX7 = {"A": "平平", "B": "仄仄", "C": "仄仄", "D": "平平"}
-_SEQUENCES = {("A", False): "ABCD", ("A", True): "DBCD", ("C", False): "CDAB", ("C", True): "BDAB"}
-
-
-def punct_after(i: int) -> str:
-    return "，" if i % 2 == 0 else "。"
-
-
-def format_poem(lines: list[str]) -> str:
-    """Lines joined with alternating ，。 — the text the poem model reads and writes."""
-    return "".join(line + punct_after(i) for i, line in enumerate(lines))
-
-
-def tone_pattern(form: str, start: str, first_rhymes: bool) -> list[str]:
-    """平仄 pattern of each line for a form, 平起 or 仄起 (by the 2nd char of the first line)."""
-    n_lines, width = FORMS[form]
-    for first in "AC":
-        seq = _SEQUENCES[(first, first_rhymes)]
-        lines = [(_PREFIX7[c] + _BASE[c]) if width == 7 else _BASE[c] for c in seq]
-        if lines[0][1] == start:
-            return (lines * 2)[:n_lines]
-    raise ValueError(f"start must be 平 or 仄, not {start!r}")
-
-
-def strict_positions(width: int) -> list[int]:
-    """一三五不论，二四六分明: the positions whose tone is enforced (and the last)."""
-    return [1, 3, 4] if width == 5 else [1, 3, 5, 6]
-
-
-def first_line_rhymes(form: str, first_rhymes: bool | None) -> bool:
-    """Whether the first line rhymes: as asked, else yes for 七言 and no for 五言."""
-    return first_rhymes if first_rhymes is not None else FORMS[form][1] == 7
-
-
-def rhyme_lines(n_lines: int, first_rhymes: bool) -> list[int]:
-    return ([0] if first_rhymes else []) + list(range(1, n_lines, 2))
 
 
 @lru_cache(maxsize=1)
@@ -100,44 +57,6 @@ def line_hash(line: str) -> int:
     return int.from_bytes(hashlib.blake2b(line.encode("utf-8"), digest_size=4).digest(), "little", signed=True)
 
 
-# ---------------------------------------------------------------- requests and plans
-MAX_POEMS = 20  # poems per request
-
-
-def _num(default, low, high):
-    return field(default=default, metadata={"range": (low, high)})
-
-
-@dataclass
-class PoemRequest:
-    """One poem request; numbers declare their range, checked by `PoemGenerator.prepare`."""
-    form: str = "七绝"
-    mode: str = "keywords"       # keywords | first | theme | acrostic | embed
-    text: str = ""               # the keywords, first char, theme, acrostic or embedded chars
-    embed_pos: int = _num(1, 1, 7)   # 嵌字: 1-based position in each line
-    rhyme: str = "auto"          # a 平水韵 平 group name (e.g. 七阳), or auto
-    first_rhymes: bool | None = None  # first line rhymes; default: yes for 七言, no for 五言
-    pattern: str = "off"         # off | 平起 | 仄起 (regulated-verse 平仄)
-    n: int = _num(5, 1, MAX_POEMS)
-    temperature: float = _num(0.8, 0.0, 5.0)
-    top_k: int = _num(0, 0, 10 ** 9)  # clamped to the vocabulary when used
-    top_p: float = _num(0.95, 0.01, 1.0)
-    seed: int = _num(0, 0, 2 ** 63 - 1)
-    max_copied: int = _num(-1, -1, 8)  # reject poems with more lines copied from the corpus (-1: no limit)
-    draws: int = _num(4, 1, 16)  # sampled poems per poem returned; the best-scored are kept (sample and rank)
-    # degenerate repeats, each rule switchable: a char three times in a line; a doubled char (AA)
-    # that the classical corpus never doubles; a bigram twice in the poem; a seed char more than once
-    no_triples: bool = True
-    no_doubles: bool = True
-    no_repeat_bigrams: bool = True
-    seed_once: bool = True
-    attested_bigrams: bool = True  # each pair of neighbouring chars in a line is attested in the classical poems
-    parallel: float = _num(0.5, 0.0, 1.0)  # 律诗: weight of the couplet model in the 颔联/颈联's even lines
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 @dataclass
 class Poem:
     lines: list[str]             # with punctuation
@@ -153,303 +72,6 @@ class PoemResult:
     keywords: list[str]
     poems: list[Poem]
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class PoemPlan:
-    n_lines: int
-    width: int
-    allowed: torch.Tensor        # (T, V) static masks
-    forced: torch.Tensor         # (T,) id or -1
-    rhyme_pos: list[int]         # positions (in the T steps) of rhyme chars
-    line_end: dict[int, int]     # position of a line's last char -> line index
-    groups: torch.Tensor         # (G,) bool: rhyme groups allowed at the start
-    repeat_rules: tuple[bool, bool, bool] = (False, False, False)  # no_triples, no_doubles, no_repeat_bigrams
-    attested: bool = False                # neighbours within a line must be an attested bigram
-    limited: torch.Tensor | None = None  # (V,) bool: seed chars a free position may use only once in all
-    reserved: torch.Tensor | None = None  # (V,) bool: chars the user placed, kept off the free positions
-
-
-class PoemTables(Tables):
-    """The couplet masks (Han, 平, 仄) plus membership of the 平声 rhyme groups, the chars the
-    classical corpus doubles (萧萧, 依依) and the bigrams it uses."""
-
-    def __init__(self, vocab: Vocab, prosody: Prosody, doubles: str = "", bigrams: torch.Tensor | None = None):
-        super().__init__(vocab, prosody)
-        self.double_ok = torch.zeros(len(vocab), dtype=torch.bool)
-        for ch in doubles:
-            if ch in vocab.stoi:
-                self.double_ok[vocab.stoi[ch]] = True
-        # attested bigrams as sorted keys a * V + b; row a's followers sit between starts[a] and starts[a + 1]
-        self.bigrams, self.bigram_starts = bigrams, None
-        if bigrams is not None and len(bigrams):
-            v = len(vocab)
-            self.bigram_starts = torch.searchsorted(bigrams, torch.arange(v + 1, dtype=torch.int64) * v)
-        self.tone = {PING: self.ping, ZE: self.ze}
-        self.group_names = sorted(g for g, t in prosody.groups.items() if t == PING)
-        gi = {g: i for i, g in enumerate(self.group_names)}
-        self.member = torch.zeros(len(vocab), len(self.group_names), dtype=torch.bool)  # (V, G)
-        for i in torch.nonzero(self.han).flatten().tolist():
-            for g in prosody.rhymes.get(vocab.itos[i], []):
-                if g in gi:
-                    self.member[i, gi[g]] = True
-
-    def followers(self, prev: torch.Tensor) -> torch.Tensor:
-        """(R, V) bool: the chars attested right after each row's previous char."""
-        v = len(self.vocab)
-        out = torch.zeros(len(prev), v, dtype=torch.bool)
-        for r, a in enumerate(prev.tolist()):
-            keys = self.bigrams[self.bigram_starts[a]:self.bigram_starts[a + 1]]
-            out[r, (keys - a * v).long()] = True
-        return out
-
-    def find_group(self, name: str) -> int:
-        hits = [i for i, g in enumerate(self.group_names) if name and (g == name or g.rstrip("平") == name
-                                                                       or g[-2:-1] == name)]
-        if len(hits) != 1:
-            some = "、".join(g.rstrip("平") for g in self.group_names[:8])
-            raise InputError(f"unknown rhyme group {name!r}; use a 平声 group of 平水韵 such as {some} …")
-        return hits[0]
-
-
-def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], tables: PoemTables,
-                   seed: str = "") -> tuple[PoemPlan, list[str]]:
-    n_lines, width = FORMS[req.form]
-    vocab = tables.vocab
-    t_len = n_lines * (width + 1)
-    allowed = tables.han.unsqueeze(0).repeat(t_len, 1)
-    forced = torch.full((t_len,), -1, dtype=torch.long)
-    notes: list[str] = []
-    first_rhymes = first_line_rhymes(req.form, req.first_rhymes)
-    patterns = tone_pattern(req.form, req.pattern[0], first_rhymes) if req.pattern != "off" else None
-    rhyme_pos = [i * (width + 1) + width - 1 for i in rhyme_lines(n_lines, first_rhymes)]
-    for i in range(n_lines):
-        p = i * (width + 1) + width
-        allowed[p] = False
-        forced[p] = vocab.stoi[punct_after(i)]
-        allowed[p, forced[p]] = True
-        if patterns:
-            for j in strict_positions(width):
-                narrowed = allowed[i * (width + 1) + j] & tables.tone[patterns[i][j]]
-                if narrowed.any():
-                    allowed[i * (width + 1) + j] = narrowed
-    for p in rhyme_pos:  # rhyme chars are 平 in a 平声 group
-        allowed[p] &= tables.member.any(dim=1)
-    for (i, j), ch in forced_chars.items():
-        p = i * (width + 1) + j
-        if not allowed[p, vocab.stoi[ch]]:
-            notes.append(f"{ch} in line {i + 1} breaks the tone or rhyme rule there; kept as asked")
-        allowed[p] = False
-        forced[p] = vocab.stoi[ch]
-        allowed[p, forced[p]] = True
-    groups = torch.ones(len(tables.group_names), dtype=torch.bool)
-    if req.rhyme not in ("", "auto"):
-        groups[:] = False
-        groups[tables.find_group(req.rhyme)] = True
-    free_rhymes = [p for p in rhyme_pos if forced[p] < 0]
-    if free_rhymes:  # a group needs a distinct allowed char for every rhyme position
-        fits = (tables.member & allowed[free_rhymes[-1]].unsqueeze(1)).sum(0) >= len(rhyme_pos)
-        if (groups & fits).any():
-            groups &= fits
-        else:
-            notes.append("the rhyme group has too few characters for this form; some rhymes may break")
-    line_end = {}  # last free position of each line -> line index (where a repeat is blocked)
-    for i in range(n_lines):
-        free = [i * (width + 1) + j for j in range(width) if forced[i * (width + 1) + j] < 0]
-        if free:
-            line_end[free[-1]] = i
-    limited = None
-    placed = {c for c in forced_chars.values() if c in vocab.stoi}
-    once = placed if placed else {c for c in seed if c in vocab.stoi}
-    if req.seed_once and once:
-        limited = torch.zeros(len(vocab), dtype=torch.bool)
-        limited[[vocab.stoi[c] for c in once]] = True
-    reserved = limited if (limited is not None and placed) else None  # placed chars: never at a free position
-    rules = (req.no_triples, req.no_doubles, req.no_repeat_bigrams)
-    attested = req.attested_bigrams and tables.bigram_starts is not None
-    return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited,
-                    reserved), notes
-
-
-# ---------------------------------------------------------------- decoding
-class PoemState:
-    """Per-row decoding state: chosen ids, rhyme groups still open, rhyme chars used."""
-
-    def __init__(self, plan: PoemPlan, tables: PoemTables, rows: int):
-        t_len, v = plan.allowed.shape
-        self.plan, self.tables = plan, tables
-        self.out = torch.zeros(rows, t_len, dtype=torch.long)
-        self.groups = plan.groups.unsqueeze(0).repeat(rows, 1)            # (R, G)
-        self.used_rhyme = torch.zeros(rows, v, dtype=torch.bool)
-        self.member_f = tables.member.float()
-        self.banned_now: torch.Tensor | None = None      # (R, V) what the soft rules ban at this step
-        self.relaxed = torch.zeros(rows, dtype=torch.long)  # steps where a row broke a soft rule, having no choice
-
-    def mask(self, t: int) -> torch.Tensor:
-        """(R, V) chars allowed at step t, given what each row has written so far."""
-        plan, out = self.plan, self.out
-        rows = out.shape[0]
-        mask = plan.allowed[t].unsqueeze(0).repeat(rows, 1)
-        if plan.forced[t] >= 0:
-            return mask
-        if t in plan.rhyme_pos:
-            rhyming = (self.groups.float() @ self.member_f.T) > 0                 # (R, V)
-            narrowed = mask & rhyming & ~self.used_rhyme
-            ok = narrowed.any(dim=1)
-            mask[ok] = narrowed[ok]
-        if t in plan.line_end:  # no line may repeat an earlier one
-            width = plan.width + 1
-            line = plan.line_end[t]
-            j = t - line * width                                                 # column of this step
-            rest = plan.forced[t + 1:(line + 1) * width - 1]                     # forced chars after it
-            for k in range(line):
-                same = (out[:, k * width: k * width + j] == out[:, line * width: t]).all(dim=1)
-                same &= (out[:, k * width + j + 1: (k + 1) * width - 1] == rest).all(dim=1)
-                if same.any():
-                    narrowed = mask.clone()
-                    narrowed[same, out[same, k * width + j]] = False
-                    ok = narrowed.any(dim=1)
-                    mask[ok] = narrowed[ok]
-        self._no_degenerate_repeats(t, mask)  # last: the rhyme and the no-repeated-line rules come first
-        return mask
-
-    def _no_degenerate_repeats(self, t: int, mask: torch.Tensor) -> None:
-        """Narrow the (R, V) mask at free step t by the repeat rules and the attested-bigram rule,
-        where a row keeps a choice."""
-        plan, out = self.plan, self.out
-        triples, doubles, bigrams = plan.repeat_rules
-        if not (triples or doubles or bigrams or plan.attested or plan.limited is not None or plan.reserved is not None):
-            return
-        rows, v = mask.shape
-        start = t - t % (plan.width + 1)                        # first position of this line
-        banned = torch.zeros(rows, v)
-        if triples and t > start:
-            counts = torch.zeros(rows, v).scatter_add_(1, out[:, start:t], torch.ones(rows, t - start))
-            banned += counts >= 2
-        if t > start:
-            prev = out[:, t - 1]
-            if plan.attested:
-                banned += ~self.tables.followers(prev)
-            if doubles:
-                bad = ~self.tables.double_ok[prev]
-                banned[bad, prev[bad]] += 1
-            if bigrams and t >= 2:                              # a bigram (prev, x) seen before bans x
-                seen = (out[:, :t - 1] == prev.unsqueeze(1)).float()
-                banned.scatter_add_(1, out[:, 1:t], seen)
-        if plan.reserved is not None:
-            banned += plan.reserved
-        elif plan.limited is not None and t > 0:
-            used = torch.zeros(rows, v).scatter_add_(1, out[:, :t], torch.ones(rows, t)) > 0
-            banned += used & plan.limited
-        narrowed = mask & (banned == 0)
-        ok = narrowed.any(dim=1)
-        mask[ok] = narrowed[ok]
-        self.banned_now = banned > 0
-
-    def update(self, t: int, tok: torch.Tensor) -> None:
-        self.out[:, t] = tok
-        if self.banned_now is not None:
-            self.relaxed += self.banned_now[torch.arange(len(tok)), tok].long()
-            self.banned_now = None
-        if t in self.plan.rhyme_pos:
-            narrowed = self.groups & self.tables.member[tok]
-            keep = narrowed.any(dim=1)
-            self.groups[keep] = narrowed[keep]
-            self.used_rhyme[torch.arange(len(tok)), tok] = True
-
-
-class PairedLines:
-    """律诗: the 颔联 and 颈联 are couplets. While the even line of each is written, the couplet model
-    reads the odd line as its 上联 and its log-probs are mixed into the poem model's, log p ∝
-    (1 - w) log p_poem + w log p_couplet, and the odd line's chars are kept out of the even line
-    (where a char remains), so the pair is parallel as a 对联 is."""
-
-    def __init__(self, couplet_model, couplet_vocab: Vocab, poem_vocab: Vocab, plan: PoemPlan, weight: float):
-        self.model, self.weight, self.width = couplet_model, weight, plan.width + 1
-        self.to_couplet = torch.tensor([couplet_vocab.stoi.get(c, couplet_vocab.unk_id) for c in poem_vocab.itos])
-        self.known = self.to_couplet != couplet_vocab.unk_id          # poem ids the couplet model can write
-        self.even = {3, 5} if plan.n_lines == 8 else set()            # line index -> the odd line before it
-        self.state = None
-
-    def active(self, t: int) -> bool:
-        return t // self.width in self.even and t % self.width < self.width - 1
-
-    def mix(self, t: int, logp: torch.Tensor, out: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mixed log-probs (R, V) for step t; narrows `mask` in place (no char of the odd line)."""
-        line, col = divmod(t, self.width)
-        upper = out[:, (line - 1) * self.width:(line - 1) * self.width + self.width - 1]     # (R, width)
-        if col == 0:
-            memory, keys, hidden = self.model.encode(self.to_couplet[upper])
-            self.state = (memory, keys, hidden, torch.full((len(out), 1), Vocab.bos_id, dtype=torch.long))
-        memory, keys, hidden, prev = self.state
-        logits, hidden = self.model.decode(prev, memory, keys, hidden, start=col)
-        self.state = (memory, keys, hidden, prev)
-        pair = torch.log_softmax(logits[:, 0].float(), dim=-1)[:, self.to_couplet]           # (R, V poem)
-        pair = pair.masked_fill(~self.known, -30.0)  # chars the couplet model lacks: possible, unlikely
-        narrowed = mask.clone()
-        narrowed.scatter_(1, upper, False)
-        ok = narrowed.any(dim=1)
-        mask[ok] = narrowed[ok]
-        return torch.log_softmax((1 - self.weight) * logp + self.weight * pair, dim=-1)
-
-    def advance(self, t: int, tok: torch.Tensor) -> None:
-        if self.state is not None and self.active(t):
-            memory, keys, hidden, _ = self.state
-            self.state = (memory, keys, hidden, self.to_couplet[tok].view(-1, 1))
-
-
-def _step(logp: torch.Tensor, state: "PoemState", pair: PairedLines | None, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The log-probs to sample from at step t and the mask they obey (rules, then the pair mix)."""
-    mask = state.mask(t)
-    if pair is not None and pair.active(t):
-        logp = pair.mix(t, logp, state.out, mask)
-    return logp, mask
-
-
-@torch.inference_mode()
-def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *, rows: int,
-                 temperature: float, top_k: int, top_p: float, generator: torch.Generator,
-                 pair: PairedLines | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Write `rows` poems at once: seed encoded once, one decoder step per char, hidden state
-    carried. Returns ids (R, T), summed log-probs (R,) of the distribution sampled from, and how
-    many times each row had to break a soft rule (R,)."""
-    device = next(model.parameters()).device
-    vec, hidden = model.encode(seed_ids.to(device).expand(rows, -1))
-    state = PoemState(plan, tables, rows)
-    score = torch.zeros(rows)
-    prev = torch.full((rows, 1), Vocab.bos_id, dtype=torch.long, device=device)
-    for t in range(plan.allowed.shape[0]):
-        logits, hidden = model.decode(prev, vec, hidden)
-        logp, mask = _step(torch.log_softmax(logits[:, 0].float(), dim=-1).cpu(), state, pair, t)
-        tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
-                          top_k=top_k, top_p=top_p, generator=generator)
-        state.update(t, tok)
-        if pair is not None:
-            pair.advance(t, tok)
-        score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
-        prev = tok.view(rows, 1).to(device)
-    return state.out, score, state.relaxed
-
-
-@torch.inference_mode()
-def sample_poem_naive(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *,
-                      temperature: float, top_k: int, top_p: float, generator: torch.Generator,
-                      pair: PairedLines | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The simple way, for checking and benchmarking: one poem, the whole model rerun over the
-    prefix at every step. Same rules, same result as `sample_poems` with one row."""
-    state = PoemState(plan, tables, 1)
-    score = torch.zeros(1)
-    prev = torch.full((1, 1), Vocab.bos_id, dtype=torch.long)
-    for t in range(plan.allowed.shape[0]):
-        logp, mask = _step(torch.log_softmax(model(seed_ids, prev)[:, -1].float(), dim=-1), state, pair, t)
-        tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
-                          top_k=top_k, top_p=top_p, generator=generator)
-        state.update(t, tok)
-        if pair is not None:
-            pair.advance(t, tok)
-        score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
-        prev = torch.cat([prev, tok.view(1, 1)], dim=1)
-    return state.out, score, state.relaxed
 
 
 # ---------------------------------------------------------------- the generator
@@ -637,20 +259,3 @@ def attested_bigrams(poems_path: str | Path, vocab: Vocab, min_count: int = 2) -
     return torch.tensor(sorted(keys), dtype=torch.int64)
 
 
-def check_form(lines: list[str], form: str) -> bool:
-    n_lines, width = FORMS[form]
-    return len(lines) == n_lines and all(
-        len(x) == width + 1 and all(is_han(c) for c in x[:-1]) and x[-1] == punct_after(i)
-        for i, x in enumerate(lines))
-
-
-def rhyme_groups(lines: list[str], prosody: Prosody, first_rhymes: bool) -> set[str]:
-    """The 平声 groups shared by every rhyme char of the poem (empty: the rhyme is broken)."""
-    ends = [lines[i].rstrip("，。")[-1] for i in rhyme_lines(len(lines), first_rhymes)]
-    if len(set(ends)) != len(ends):  # the same rhyme char twice does not count
-        return set()
-    shared = None
-    for ch in ends:
-        groups = {g for g in prosody.rhymes.get(ch, []) if prosody.groups.get(g) == PING}
-        shared = groups if shared is None else shared & groups
-    return shared or set()
