@@ -259,7 +259,7 @@ def cmd_export(args) -> int:
              if k not in ("format", "kind", "config", "vocab", "optimizer", "scheduler")}
     if args.counts_from:
         from .corpus import read_pairs
-        from .trainer import lower_counts, parse_sources
+        from .tasks import lower_counts, parse_sources
         sources = parse_sources(extra.get("train_config", {}).get("sources", "couplet:1"))
         extra["lower_counts"] = lower_counts([p for p in read_pairs(args.counts_from) if p.source in sources], vocab)
     tables = {}

@@ -1,8 +1,9 @@
-"""Training: data batching, the loop, validation, checkpoints, resume, DDP.
+"""Training: the config, the loop, validation, checkpoints, resume, DDP, time budgets.
 
-Two tasks share the loop: `couplet` (上联 -> 下联 pairs) and `poem` (seeded poem language model).
-Run through `train.py couplet|poem ...` (single process) or `torchrun --nproc-per-node N train.py
-...` (DistributedDataParallel; gloo on CPU, nccl on CUDA).
+Three tasks share the loop (`couplet.tasks`): `couplet` (上联 -> 下联 pairs), `poem` (the seeded
+poem language model) and `scorer` (the N-vs-1 pair scorer). Run through `train.py
+couplet|poem|scorer ...` (single process) or `torchrun --nproc-per-node N train.py ...`
+(DistributedDataParallel; gloo on CPU, nccl on CUDA).
 """
 from __future__ import annotations
 
@@ -11,28 +12,22 @@ import os
 import random
 import shutil
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, load_train_state, read_meta, save_checkpoint
-from .corpus import Pair, read_pairs, split_of
 from .fileio import resolve_dir
-from .model import (ARCHS, CoupletModel, ModelConfig, PoemConfig, PoemModel, ScorerConfig, ScorerModel,
-                    count_parameters, shift_right)
-from .poetry import format_poem
-from .text import is_han
-from .vocab import RESERVED, Vocab
+from .model import count_parameters
+from .tasks import TASKS
 
 
 @dataclass
 class TrainConfig:
-    task: str = "couplet"                # couplet | poem
+    task: str = "couplet"                # couplet | poem | scorer
     data: str = "data/processed"
     out: str = "runs/couplet"
     sources: str = "couplet:3,lvshi:1"   # source:weight; weights above 1 repeat, below 1 subsample
@@ -79,141 +74,6 @@ ARCH_FIELDS = ("arch", "emb_dim", "hidden", "layers", "dropout", "attention", "d
                "max_seed")
 
 
-def structure_weights(pairs: list[Pair], strength: float) -> dict[Pair, float] | None:
-    """Per-pair sampling multipliers that favour structurally parallel references (词性相对):
-    1 - strength + strength * (share of positions with the same part of speech in both lines)."""
-    if strength <= 0:
-        return None
-    from .decode import structure_agreement
-    out = {}
-    for p in tqdm(pairs, desc="structure of training pairs", unit="pair", mininterval=5.0):
-        agree = structure_agreement(p.upper, p.lower)
-        out[p] = 1.0 - strength + strength * (agree if agree is not None else 0.0)
-    return out
-
-
-def lower_counts(pairs: list[Pair], vocab: Vocab) -> list[int]:
-    """How often each vocabulary id appears in the training 下联: the unigram that generation's
-    frequency penalty (anti-LM) divides out. Stored in the checkpoint."""
-    counts = Counter(ch for p in pairs for ch in p.lower)
-    return [counts.get(ch, 0) if i >= len(RESERVED) else 0 for i, ch in enumerate(vocab.itos)]
-
-
-def parse_sources(spec: str) -> dict[str, float]:
-    out = {}
-    for part in spec.split(","):
-        name, _, w = part.strip().partition(":")
-        out[name] = float(w) if w else 1.0
-    return out
-
-
-# ---------------------------------------------------------------- data
-def bucket_batches(weights: dict[int, torch.Tensor], *, epoch: int, seed: int, batch_size: int,
-                   max_items: int = 0) -> list[tuple[int, torch.Tensor, int]]:
-    """(bucket, row indices, batch seed) per batch; a pure function of (seed, epoch).
-
-    weights[bucket] holds one weight per row: above 1 repeats the row, below 1 keeps it with
-    that probability. Every batch comes from one bucket (one length), so nothing is padded.
-    """
-    g = torch.Generator().manual_seed(seed * 1000 + epoch)
-    batches = []
-    for n, w in weights.items():
-        reps = w.floor().long() + (torch.rand(len(w), generator=g) < (w - w.floor())).long()
-        idx = torch.repeat_interleave(torch.arange(len(w)), reps)
-        idx = idx[torch.randperm(len(idx), generator=g)]
-        batches += [(n, idx[i:i + batch_size]) for i in range(0, len(idx), batch_size)]
-    order = torch.randperm(len(batches), generator=g).tolist()
-    seeds = torch.randint(0, 2 ** 31 - 1, (len(batches),), generator=g).tolist()
-    batches = [(*batches[i], s) for i, s in zip(order, seeds)]
-    if max_items:
-        keep, total = [], 0
-        for b in batches:
-            if total >= max_items:
-                break
-            keep.append(b)
-            total += len(b[1])
-        batches = keep
-    return batches
-
-
-class PairData:
-    """Training pairs grouped by length: each batch holds one length, so no padding is needed."""
-
-    def __init__(self, pairs: list[Pair], vocab: Vocab, weights: dict[str, float],
-                 pair_weight: dict[Pair, float] | None = None):
-        self.buckets: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-        self.scale: dict[int, torch.Tensor] = {}  # per-pair multiplier of the source weight
-        by_len: dict[int, list[Pair]] = {}
-        for p in pairs:
-            if p.source in weights:
-                by_len.setdefault(len(p.upper), []).append(p)
-        src_ids = {s: i for i, s in enumerate(sorted(weights))}
-        self.weight_of = torch.tensor([weights[s] for s in sorted(weights)])
-        for n, ps in sorted(by_len.items()):
-            src = torch.tensor([vocab.encode(p.upper) for p in ps], dtype=torch.long)
-            tgt = torch.tensor([vocab.encode(p.lower) for p in ps], dtype=torch.long)
-            tag = torch.tensor([src_ids[p.source] for p in ps], dtype=torch.long)
-            self.buckets[n] = (src, tgt, tag)
-            self.scale[n] = torch.tensor([pair_weight.get(p, 1.0) if pair_weight else 1.0 for p in ps])
-
-    def epoch_batches(self, epoch: int, *, seed: int, batch_size: int, max_pairs: int = 0):
-        return bucket_batches({n: self.weight_of[tag] * self.scale[n] for n, (_, _, tag) in self.buckets.items()},
-                              epoch=epoch, seed=seed, batch_size=batch_size, max_items=max_pairs)
-
-    def batch(self, n: int, idx: torch.Tensor, batch_seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        src, tgt, _ = self.buckets[n]
-        return src[idx], tgt[idx]
-
-
-class PoemData:
-    """Poems grouped by text length (form), with candidate seed chars drawn from each poem."""
-
-    def __init__(self, poems: list[dict], vocab: Vocab, max_seed: int, candidates: int = 8):
-        self.max_seed = max_seed
-        by_len: dict[int, list[tuple[list[int], list[int], list[int]]]] = {}
-        for p in poems:
-            text = format_poem(p["lines"])
-            kw = [c for w in p.get("keywords", []) for c in w if c in vocab.stoi]
-            kw = list(dict.fromkeys(kw))[:candidates] or [p["lines"][0][0]]
-            heads = [line[0] for line in p["lines"]][:max_seed]
-            by_len.setdefault(len(text), []).append(
-                (vocab.encode(text), vocab.encode("".join(kw)), vocab.encode("".join(heads))))
-        self.buckets = {}
-        for n, rows in sorted(by_len.items()):
-            text = torch.tensor([r[0] for r in rows], dtype=torch.long)
-            kw = torch.zeros(len(rows), candidates, dtype=torch.long)
-            heads = torch.zeros(len(rows), max_seed, dtype=torch.long)
-            for i, (_, k, h) in enumerate(rows):
-                kw[i, :len(k)] = torch.tensor(k)
-                heads[i, :len(h)] = torch.tensor(h)
-            self.buckets[n] = (text, kw, heads)
-
-    def epoch_batches(self, epoch: int, *, seed: int, batch_size: int, max_pairs: int = 0):
-        return bucket_batches({n: torch.ones(len(t)) for n, (t, _, _) in self.buckets.items()},
-                              epoch=epoch, seed=seed, batch_size=batch_size, max_items=max_pairs)
-
-    def batch(self, n: int, idx: torch.Tensor, batch_seed: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(seed (B, max_seed), text (B, T)). Seeds mix the generation modes: keywords (70%),
-        the first char (15%), the line-initial chars of an acrostic (15%). batch_seed None: the
-        first keyword candidates, for a deterministic validation."""
-        text, kw, heads = (t[idx] for t in self.buckets[n])
-        b, s = len(idx), self.max_seed
-        if batch_seed is None:
-            return kw[:, :s].clone(), text
-        g = torch.Generator().manual_seed(batch_seed)
-        real = kw != 0
-        order = torch.rand(kw.shape, generator=g).masked_fill(~real, 2.0).argsort(dim=1)
-        picked = kw.gather(1, order)[:, :s]
-        k = (torch.rand(b, generator=g) * real.sum(1).clamp(max=s)).long() + 1   # 1..available
-        seed = picked.masked_fill(torch.arange(s).unsqueeze(0) >= k.unsqueeze(1), 0)
-        mode = torch.rand(b, generator=g)
-        first = torch.zeros_like(seed)
-        first[:, 0] = text[:, 0]
-        seed = torch.where((mode < 0.15).unsqueeze(1), first, seed)
-        seed = torch.where((mode > 0.85).unsqueeze(1), heads, seed)
-        return seed, text
-
-
 # ---------------------------------------------------------------- loop helpers
 def _dist_info() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
@@ -238,36 +98,6 @@ def lr_lambda(step: int, *, warmup: int, total: int, time_progress=None) -> floa
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-@torch.no_grad()
-def evaluate(model: CoupletModel, pairs: list[Pair], vocab: Vocab, *, device: torch.device,
-             batch_size: int = 512) -> dict[str, float]:
-    """Mean cross-entropy and perplexity of the reference 下联, per source and overall."""
-    model.eval()
-    names = sorted({p.source for p in pairs})
-    data = PairData(pairs, vocab, {s: 1.0 for s in names})
-    sums: Counter = Counter()
-    for n, (src_all, tgt_all, tag_all) in data.buckets.items():
-        for i in range(0, len(src_all), batch_size):
-            src, tgt = src_all[i:i + batch_size].to(device), tgt_all[i:i + batch_size].to(device)
-            logits = model(src, shift_right(tgt, vocab.bos_id)).float()
-            nll = F.cross_entropy(logits.transpose(1, 2), tgt, reduction="none").sum(dim=1).cpu()
-            for tag, v in zip(tag_all[i:i + batch_size].tolist(), nll.tolist()):
-                sums[f"nll/{tag}"] += v
-                sums[f"chars/{tag}"] += n
-    out = {}
-    total_nll = total_chars = 0.0
-    for i, name in enumerate(names):
-        nll, chars = sums[f"nll/{i}"], sums[f"chars/{i}"]
-        if chars:
-            out[f"loss_{name}"] = nll / chars
-            out[f"ppl_{name}"] = math.exp(nll / chars)
-            total_nll, total_chars = total_nll + nll, total_chars + chars
-    out["loss"] = total_nll / max(total_chars, 1)
-    out["ppl"] = math.exp(out["loss"])
-    model.train()
-    return out
-
-
 def _rng_state() -> dict[str, torch.Tensor]:
     state = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -279,230 +109,6 @@ def _set_rng_state(state: dict[str, torch.Tensor]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["cuda"])
-
-
-# ---------------------------------------------------------------- tasks
-class CoupletTask:
-    """上联 -> 下联 pairs from train.tsv/valid.tsv; selected on the real couplets' perplexity."""
-    kind, best_key = "couplet", "ppl_couplet"
-
-    def __init__(self, cfg: TrainConfig):
-        self.cfg = cfg
-
-    @property
-    def aligned_head(self) -> bool:
-        return self.cfg.aligned_head and self.cfg.decoder
-
-    def build_vocab(self) -> Vocab:
-        counts: Counter = Counter()
-        for p in read_pairs(Path(self.cfg.data) / "train.tsv"):
-            counts.update(p.upper + p.lower)
-        return Vocab.build(counts, min_count=self.cfg.min_count, max_size=self.cfg.max_vocab)
-
-    def build_model(self, vocab: Vocab) -> torch.nn.Module:
-        c = self.cfg
-        cell, bidir = ARCHS[c.arch]
-        return CoupletModel(ModelConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
-                                        hidden=c.hidden, layers=c.layers, dropout=c.dropout, attention=c.attention,
-                                        decoder=c.decoder, aligned_head=self.aligned_head))
-
-    def load(self, vocab: Vocab) -> tuple[int, int]:
-        c, weights, known = self.cfg, parse_sources(self.cfg.sources), set(vocab.chars())
-
-        def usable(p: Pair) -> bool:
-            return p.source in weights and len(p.upper) <= c.max_len
-
-        def known_only(p: Pair) -> bool:
-            return usable(p) and all(ch in known for ch in p.upper + p.lower)
-        # Training keeps pairs with rare chars: they reach the encoder as <unk> (the path generation uses
-        # for chars it does not know) and, in the 下联, are left out of the loss. Validation keeps to
-        # in-vocabulary pairs, so perplexities of models with one vocabulary compare.
-        train = [p for p in read_pairs(Path(c.data) / "train.tsv") if usable(p)]
-        valid = _cap_per_source([p for p in read_pairs(Path(c.data) / "valid.tsv") if known_only(p)],
-                                c.valid_max_pairs, key=lambda p: p.source)
-        self.han_ids = torch.tensor([i >= len(RESERVED) and is_han(ch) for i, ch in enumerate(vocab.itos)])
-        self.data = PairData(train, vocab, weights, pair_weight=structure_weights(train, c.structure_sampling))
-        self.extra = {"lower_counts": lower_counts(train, vocab)}
-        self.valid = valid or train[:1000]  # tiny corpora: measure on training pairs rather than nothing
-        self.vocab = vocab
-        return len(train), len(valid)
-
-    def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
-        src, tgt = (t.to(device, non_blocking=True) for t in self.data.batch(item[0], item[1]))
-        prev = shift_right(tgt, self.vocab.bos_id)
-        unk = self.vocab.unk_id
-        if self.cfg.unk_rate > 0:
-            # Word dropout on the encoder side: the model learns to answer a 上联 char it cannot see,
-            # which is what generation does with a char outside the vocabulary.
-            hide = (torch.rand(src.shape, device=src.device) < self.cfg.unk_rate) & self.han_ids.to(src.device)[src]
-            src = src.masked_fill(hide, unk)
-        if self.cfg.prev_dropout > 0:
-            # Word dropout on the decoder input (Bowman et al. 2016): with part of its own history
-            # hidden, the decoder must lean on the aligned 上联 char, which is what a couplet needs.
-            hide = torch.rand(prev.shape, device=prev.device) < self.cfg.prev_dropout
-            hide[:, 0] = False
-            prev = prev.masked_fill(hide, unk)
-        # a 下联 char outside the vocabulary is <unk>: nothing to learn there (decoding never emits it)
-        if not self.aligned_head:
-            logits = model(src, prev)
-            return F.cross_entropy(logits.float().transpose(1, 2), tgt, ignore_index=unk), tgt.numel()
-        logits, aligned = model(src, prev, with_aligned=True)
-        return (F.cross_entropy(logits.float().transpose(1, 2), tgt, ignore_index=unk)
-                + F.cross_entropy(aligned.float().transpose(1, 2), tgt, ignore_index=unk)), tgt.numel()
-
-    def evaluate(self, model, device) -> dict[str, float]:
-        return evaluate(model, self.valid, self.vocab, device=device)
-
-
-class PoemTask:
-    """Seeded poem language model over poems.jsonl (split by hash of the first line)."""
-    kind, best_key = "poem", "ppl"
-
-    def __init__(self, cfg: TrainConfig):
-        self.cfg = cfg
-
-    def _poems(self, split: str) -> list[dict]:
-        import json
-        out = []
-        with open(Path(self.cfg.data) / "poems.jsonl", encoding="utf-8") as f:
-            for line in f:
-                p = json.loads(line)
-                if split_of(p["lines"][0]) == split:
-                    out.append(p)
-        return out
-
-    def _train_poems(self) -> list[dict]:
-        """The train split; for a tiny corpus (the built-in sample) with none there, every poem."""
-        return self._poems("train") or [p for split in ("valid", "test") for p in self._poems(split)]
-
-    def build_vocab(self) -> Vocab:
-        counts: Counter = Counter()
-        for p in self._train_poems():
-            counts.update(format_poem(p["lines"]))
-        return Vocab.build(counts, min_count=self.cfg.min_count, max_size=self.cfg.max_vocab)
-
-    def build_model(self, vocab: Vocab) -> torch.nn.Module:
-        c = self.cfg
-        cell, bidir = ARCHS[c.arch]
-        return PoemModel(PoemConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
-                                    hidden=c.hidden, layers=c.layers, dropout=c.dropout, max_seed=c.max_seed))
-
-    def load(self, vocab: Vocab) -> tuple[int, int]:
-        known = set(vocab.chars())
-
-        def usable(p: dict) -> bool:
-            return all(ch in known for line in p["lines"] for ch in line)
-        train = [p for p in self._train_poems() if usable(p)]
-        valid = [p for p in self._poems("valid") if usable(p)]
-        if self.cfg.valid_max_pairs:
-            valid = valid[: self.cfg.valid_max_pairs]
-        self.data = PoemData(train, vocab, self.cfg.max_seed)
-        self.valid = PoemData(valid or train[:500], vocab, self.cfg.max_seed)
-        self.vocab = vocab
-        return len(train), len(valid)
-
-    def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
-        seed, text = (t.to(device, non_blocking=True) for t in self.data.batch(*item))
-        logits = model(seed, shift_right(text, self.vocab.bos_id))
-        return F.cross_entropy(logits.float().transpose(1, 2), text), text.numel()
-
-    @torch.no_grad()
-    def evaluate(self, model, device) -> dict[str, float]:
-        model.eval()
-        nll = chars = 0.0
-        for n, (text, _, _) in self.valid.buckets.items():
-            for i in range(0, len(text), 256):
-                seed, tgt = (t.to(device) for t in self.valid.batch(n, torch.arange(i, min(i + 256, len(text))), None))
-                logits = model(seed, shift_right(tgt, self.vocab.bos_id)).float()
-                nll += F.cross_entropy(logits.transpose(1, 2), tgt, reduction="sum").item()
-                chars += tgt.numel()
-        model.train()
-        loss = nll / max(chars, 1)
-        return {"loss": loss, "ppl": math.exp(loss)}
-
-
-class ScorerTask(CoupletTask):
-    """N vs 1: tell real (上联, 下联) pairs from corrupted ones; selected on validation loss."""
-    kind, best_key = "scorer", "loss"
-
-    def build_model(self, vocab: Vocab) -> torch.nn.Module:
-        c = self.cfg
-        cell, bidir = ARCHS[c.arch]
-        return ScorerModel(ScorerConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
-                                        hidden=c.hidden, layers=c.layers, dropout=c.dropout))
-
-    def load(self, vocab: Vocab) -> tuple[int, int]:
-        from .prosody import PING, ZE, Prosody
-        sizes = super().load(vocab)
-        tones = Prosody.load(Path(self.cfg.data) / "prosody.json")
-        self.tone_of = torch.tensor([{PING: 1, ZE: 2}.get(tones.tone(c) if i >= 3 else None, 0)
-                                     for i, c in enumerate(vocab.itos)])
-        self.pools = {t: torch.nonzero(self.tone_of == t).flatten() for t in (1, 2)}
-        return sizes
-
-    def corrupt(self, src: torch.Tensor, tgt: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """One negative 下联 per row: shuffled chars, another row's 下联, a last char of the 上联's
-        own tone (broken 平仄), or two chars replaced at random."""
-        b, n = tgt.shape
-        kind = torch.randint(0, 4, (b,), generator=g)
-        neg = tgt[torch.roll(torch.arange(b), 1)].clone()                          # mismatched
-        if n > 1:
-            perm = torch.rand(b, n, generator=g).argsort(dim=1)
-            shuffled = tgt.gather(1, perm)
-            neg = torch.where((kind == 0).unsqueeze(1), shuffled, neg)
-        for t in (1, 2):
-            rows = torch.nonzero((kind == 2) & (self.tone_of[src[:, -1]] == t)).flatten()
-            if len(rows):
-                pool = self.pools[t]
-                neg[rows] = tgt[rows]
-                neg[rows, -1] = pool[torch.randint(0, len(pool), (len(rows),), generator=g)]
-        rows = torch.nonzero(kind == 3).flatten()
-        if len(rows):
-            neg[rows] = tgt[rows]
-            pos = torch.randint(0, n, (len(rows), 2), generator=g)
-            pool = torch.cat(list(self.pools.values()))
-            for k in range(2):
-                neg[rows, pos[:, k]] = pool[torch.randint(0, len(pool), (len(rows),), generator=g)]
-        return neg
-
-    def _batch(self, src, tgt, seed: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        neg = self.corrupt(src, tgt, torch.Generator().manual_seed(seed))
-        label = torch.cat([torch.ones(len(src)), (neg != tgt).any(dim=1).logical_not().float()])
-        return (torch.cat([src, src]).to(device), torch.cat([tgt, neg]).to(device), label.to(device))
-
-    def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
-        src, tgt = self.data.batch(item[0], item[1])
-        upper, lower, label = self._batch(src, tgt, item[2], device)
-        return F.binary_cross_entropy_with_logits(model(upper, lower).float(), label), lower.numel()
-
-    @torch.no_grad()
-    def evaluate(self, model, device) -> dict[str, float]:
-        model.eval()
-        data = PairData(self.valid, self.vocab, {s: 1.0 for s in {p.source for p in self.valid}})
-        total = correct = loss = 0.0
-        for n, (src, tgt, _) in data.buckets.items():
-            upper, lower, label = self._batch(src, tgt, n, device)
-            logits = model(upper, lower).float()
-            loss += F.binary_cross_entropy_with_logits(logits, label, reduction="sum").item()
-            correct += ((logits > 0).float() == label).sum().item()
-            total += len(label)
-        model.train()
-        return {"loss": loss / max(total, 1), "accuracy": correct / max(total, 1)}
-
-
-TASKS = {"couplet": CoupletTask, "poem": PoemTask, "scorer": ScorerTask}
-
-
-def _cap_per_source(items: list, cap: int, key) -> list:
-    if not cap:
-        return items
-    seen: Counter = Counter()
-    out = []
-    for it in items:
-        seen[key(it)] += 1
-        if seen[key(it)] <= cap:
-            out.append(it)
-    return out
 
 
 # ---------------------------------------------------------------- main entry

@@ -74,7 +74,7 @@ def test_init_from_fine_tunes_the_saved_network(prepared, tmp_path):
 
 
 def test_prev_dropout_hides_decoder_history(prepared, tmp_path):
-    from couplet.trainer import CoupletTask
+    from couplet.tasks import CoupletTask
     cfg = TrainConfig(data=str(prepared), out=str(tmp_path / "x"), prev_dropout=1.0, **TINY)
     task = CoupletTask(cfg)
     vocab = task.build_vocab()
@@ -106,7 +106,7 @@ def test_ddp_two_processes_on_cpu(prepared, tmp_path):
 
 def test_scorer_task_negatives(prepared, tmp_path):
     from couplet.prosody import Prosody
-    from couplet.trainer import ScorerTask
+    from couplet.tasks import ScorerTask
     cfg = TrainConfig(task="scorer", data=str(prepared), out=str(tmp_path / "s"), epochs=2, lr=1e-2,
                       **{**TINY, "sources": "couplet:1"})
     rec = train(cfg, log=lambda *_: None)
@@ -130,7 +130,7 @@ def test_scorer_task_negatives(prepared, tmp_path):
 def test_structure_sampling_favours_parallel_references(prepared, tmp_path):
     from couplet.corpus import Pair
     from couplet.decode import structure_agreement
-    from couplet.trainer import PairData, structure_weights
+    from couplet.tasks import PairData, structure_weights
     from couplet.vocab import Vocab
     from collections import Counter
     parallel = Pair("海阔凭鱼跃", "天高任鸟飞", "couplet")       # idiom against idiom: agreement 1
