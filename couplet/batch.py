@@ -70,6 +70,11 @@ def _write_chunks(*, inputs, output, fingerprint, header, chunk, produce, warn, 
     counts = counts if counts is not None else {}
     state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.exists() else {}
     resumable = partial.exists() and state.get("fingerprint") == fingerprint
+    if partial.exists() and state and not resumable and not overwrite:
+        changed = sorted(k for k in set(state.get("fingerprint", {})) | set(fingerprint)
+                         if state.get("fingerprint", {}).get(k) != fingerprint.get(k))
+        raise BatchError(f"{partial} was started with another {', '.join(changed) or 'run'}; rerun with the same "
+                         "input, model and settings to continue it, or pass --overwrite to start over")
     if output.exists() and not resumable and not overwrite:
         raise BatchError(f"{output} already exists (a finished run?); pass --overwrite to write it again, "
                          "or choose another --output")

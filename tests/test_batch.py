@@ -68,12 +68,16 @@ def test_interrupted_batch_resumes_without_loss_or_duplicates(tiny_generator, tm
     assert out.read_text(encoding="utf-8") == full.read_text(encoding="utf-8")
 
 
-def test_changed_settings_start_over(tiny_generator, tmp_path):
+def test_changed_settings_are_refused_then_start_over_when_asked(tiny_generator, tmp_path):
+    from couplet.batch import BatchError
     inp = _write(tmp_path, LINES[:3])
     out = tmp_path / "o.txt"
     (tmp_path / "o.txt.partial").write_text("stale\n", encoding="utf-8")
     (tmp_path / "o.txt.partial.json").write_text('{"fingerprint": {}, "done": 1, "offset": 6}', encoding="utf-8")
-    run_batch(tiny_generator, inp, out, Settings(n=1), progress=False, warn=lambda m: None)
+    with pytest.raises(BatchError, match="--overwrite"):
+        run_batch(tiny_generator, inp, out, Settings(n=1), progress=False, warn=lambda m: None)
+    assert (tmp_path / "o.txt.partial").read_text(encoding="utf-8") == "stale\n"  # nothing lost
+    run_batch(tiny_generator, inp, out, Settings(n=1), progress=False, warn=lambda m: None, overwrite=True)
     assert "stale" not in out.read_text(encoding="utf-8")
 
 
@@ -108,3 +112,29 @@ def test_a_finished_batch_is_not_redone_silently_and_counts_cover_the_whole_run(
     monkeypatch.setattr(batch_mod, "atomic_write_text", real)
     resumed = run_batch(tiny_generator, inp, out2, Settings(n=1), warn=lambda m: None, progress=False, chunk=8)
     assert resumed["resumed_at"] > 0 and (resumed["ok"], resumed["bad"]) == (full["ok"], full["bad"])
+
+
+def test_a_half_done_batch_is_not_continued_with_another_model(tiny_generator, tmp_path, monkeypatch):
+    from couplet.batch import BatchError
+    inp, out = _write(tmp_path, LINES), tmp_path / "lowers.txt"
+    real, calls = batch_mod.atomic_write_text, []
+
+    def stop(path, text):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(path, text)
+    monkeypatch.setattr(batch_mod, "atomic_write_text", stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(tiny_generator, inp, out, Settings(n=1), checkpoint="model-A@1", warn=lambda m: None,
+                  progress=False, chunk=8)
+    monkeypatch.setattr(batch_mod, "atomic_write_text", real)
+    with pytest.raises(BatchError, match="another checkpoint"):
+        run_batch(tiny_generator, inp, out, Settings(n=1), checkpoint="model-B@2", warn=lambda m: None,
+                  progress=False, chunk=8)
+    with pytest.raises(BatchError, match="another settings"):
+        run_batch(tiny_generator, inp, out, Settings(n=1, seed=9), checkpoint="model-A@1", warn=lambda m: None,
+                  progress=False, chunk=8)
+    done = run_batch(tiny_generator, inp, out, Settings(n=1), checkpoint="model-A@1", warn=lambda m: None,
+                     progress=False, chunk=8)
+    assert done["resumed_at"] > 0
