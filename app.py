@@ -12,7 +12,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 
 import gradio as gr  # noqa: E402
 
-from couplet.generate import ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, Settings  # noqa: E402,E501
+from couplet.generate import (ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT,  # noqa: E402
+                              TONE_BY_DEFAULT, Settings)
 from couplet.service import MAX_UPLOAD, TEMP_TTL_S, Studio, load_models  # noqa: E402
 
 CSS = """

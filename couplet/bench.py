@@ -17,10 +17,10 @@ import urllib.request
 
 import torch
 
-from .decode import beam_search_naive, sample_naive
+from .reference import beam_search_naive, sample_naive, sample_poem_naive
 from .generate import REPO_ROOT, CoupletGenerator, Settings
 from .model import CoupletModel, ModelConfig, shift_right
-from .poetry import PoemGenerator, PoemRequest, sample_poem_naive
+from .poetry import PoemGenerator, PoemRequest
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
 

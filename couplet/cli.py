@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 
-
 def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
     """One flag per `Settings` field, with its help, choices and default from there."""
     from dataclasses import MISSING, fields
@@ -253,6 +252,7 @@ def cmd_prepare(args) -> int:
 
 def cmd_export(args) -> int:
     import shutil
+
     from .checkpoint import load_checkpoint, read_meta, save_checkpoint
     model, vocab, meta = load_checkpoint(args.src)
     extra = {k: v for k, v in read_meta(args.src).items()

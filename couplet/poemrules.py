@@ -376,27 +376,6 @@ def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tens
     return state.out, score, state.relaxed
 
 
-@torch.inference_mode()
-def sample_poem_naive(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *,
-                      temperature: float, top_k: int, top_p: float, generator: torch.Generator,
-                      pair: PairedLines | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The simple way, for checking and benchmarking: one poem, the whole model rerun over the
-    prefix at every step. Same rules, same result as `sample_poems` with one row."""
-    state = PoemState(plan, tables, 1)
-    score = torch.zeros(1)
-    prev = torch.full((1, 1), Vocab.bos_id, dtype=torch.long)
-    for t in range(plan.allowed.shape[0]):
-        logp, mask = _step(torch.log_softmax(model(seed_ids, prev)[:, -1].float(), dim=-1), state, pair, t)
-        tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
-                          top_k=top_k, top_p=top_p, generator=generator)
-        state.update(t, tok)
-        if pair is not None:
-            pair.advance(t, tok)
-        score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
-        prev = torch.cat([prev, tok.view(1, 1)], dim=1)
-    return state.out, score, state.relaxed
-
-
 def check_form(lines: list[str], form: str) -> bool:
     n_lines, width = FORMS[form]
     return len(lines) == n_lines and all(

@@ -18,7 +18,7 @@ from .checkpoint import identity as checkpoint_identity
 from .model import INT8_BY_DEFAULT, quantized
 from .poemrules import (FORMS, MODES, PairedLines, PoemPlan, PoemRequest, PoemState, PoemTables,  # noqa: F401 (re-exported)
                         check_form, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
-                        rhyme_lines, sample_poem_naive, sample_poems, strict_positions, tone_pattern)
+                        rhyme_lines, sample_poems, strict_positions, tone_pattern)
 from .prosody import Prosody
 from .text import InputError, check_input, check_ranges, is_han
 from .vocab import Vocab

@@ -3,9 +3,10 @@ ones give (the whole model rerun over the prefix at every step, one item at a ti
 import pytest
 import torch
 
-from couplet.decode import beam_search, beam_search_naive, make_plan, sample, sample_naive
+from couplet.decode import beam_search, make_plan, sample
 from couplet.generate import Settings
-from couplet.poetry import PoemRequest, sample_poem_naive, sample_poems
+from couplet.poetry import PoemRequest, sample_poems
+from couplet.reference import beam_search_naive, sample_naive, sample_poem_naive
 
 UPPERS = ["天增岁月人增寿", "海内存知己，天涯若比邻", "明月几时有", "书山有路勤为径，学海无涯苦作舟"]
 
