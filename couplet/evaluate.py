@@ -253,11 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     for x in (c, q):
         x.add_argument("--prosody", default=None, help="prosody.json (default: checkpoints/prosody.json)")
     args = p.parse_args(argv)
-    from .generate import (ALIGN_BY_DEFAULT, DEFAULT_CHECKPOINT, FREQ_PENALTY_BY_DEFAULT, STRUCTURE_BY_DEFAULT,
-                           TONE_BY_DEFAULT, CoupletGenerator, Settings)
-    align = ALIGN_BY_DEFAULT if args.align is None else args.align
-    args.tone = args.tone or TONE_BY_DEFAULT
-    structure = STRUCTURE_BY_DEFAULT if args.structure is None else args.structure
+    from .generate import DEFAULT_CHECKPOINT, CoupletGenerator, Settings
     prosody = Prosody.load(args.prosody or DEFAULT_CHECKPOINT.parent / "prosody.json")
     if args.what == "poem":
         records = [json.loads(x) for x in Path(args.predictions).read_text(encoding="utf-8").splitlines() if x]
@@ -284,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {len(hyps)} predictions for {len(uppers)} pairs", file=sys.stderr)
             return 2
         columns["predictions"] = couplet_metrics(uppers, hyps, refs, prosody)
-    freq = FREQ_PENALTY_BY_DEFAULT if args.freq_penalty is None else args.freq_penalty
-    settings = Settings(n=1, beam=args.beam, tone=args.tone, structure=structure, align=align, freq_penalty=freq)
+    given = {k: getattr(args, k) for k in ("tone", "align", "structure", "freq_penalty") if getattr(args, k) is not None}
+    settings = Settings(n=1, beam=args.beam, **given).check()  # what is not given keeps Settings' default
     for path in args.checkpoint or ([] if args.predictions else [None]):
         gen = CoupletGenerator.load(path, int8=args.int8)
         m = couplet_metrics(uppers, best_lowers(gen, uppers, settings), refs, prosody)
