@@ -19,7 +19,7 @@ import torch
 
 from .reference import beam_search_naive, sample_naive, sample_poem_naive
 from .generate import REPO_ROOT, CoupletGenerator, Settings
-from .model import CoupletModel, ModelConfig, shift_right
+from .model import CoupletModel, ModelConfig, is_quantized, shift_right
 from .poetry import PoemGenerator, PoemRequest
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
@@ -237,7 +237,7 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     log(f"batch: {r['couplet_batch_per_s']:.0f} couplets/s (naive {r['couplet_batch_per_s_naive']:.0f}), "
         f"{r['poem_batch_per_s']:.1f} poems/s")
     # the floor of the same work, in the same run: ratios hold across machines where times do not
-    cfg, int8 = cg.model.cfg, cg.model.out_proj is not None
+    cfg, int8 = cg.model.cfg, is_quantized(cg.model)
     r["couplet_greedy_floor_ms"] = couplet_floor(cfg, chars=len(UPPER7), rows=1, int8=int8)
     r["couplet_greedy_vs_floor"] = r["couplet_greedy_p50_ms"] / r["couplet_greedy_floor_ms"]
     r["couplet_beam5_floor_ms"] = couplet_floor(cfg, chars=len(UPPER7), rows=5, int8=int8)

@@ -17,7 +17,8 @@ from dataclasses import fields
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save_file
 
 from .fileio import atomic_dir, resolve_dir
 from .model import KINDS
@@ -113,11 +114,12 @@ def _verified(d: Path, name: str, meta: dict) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path} is missing; re-export or retrain")
     want = (meta.get("sha256") or {}).get(name) if isinstance(meta.get("sha256"), dict) else None
-    if want is not None and sha256_of(path) != want:
+    data = path.read_bytes()  # read once: hashed, then parsed
+    if want is not None and hashlib.sha256(data).hexdigest() != want:
         raise CheckpointError(f"{path} is damaged (its sha256 differs from the one in checkpoint.json); "
                               "re-export or retrain")
     try:
-        return load_file(str(path))
+        return load_safetensors(data)
     except Exception as e:  # safetensors raises several types for truncated or foreign files
         raise CheckpointError(f"{path} cannot be read ({str(e)[:120]}); re-export or retrain") from e
 
@@ -177,12 +179,13 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", kin
     return model.to(device).eval(), vocab, meta
 
 
-def load_table(path: str | Path, name: str) -> dict[str, torch.Tensor] | None:
-    """A further safetensors file of the checkpoint (checked like the weights), or None if absent."""
+def load_table(path: str | Path, name: str, meta: dict | None = None) -> dict[str, torch.Tensor] | None:
+    """A further safetensors file of the checkpoint (checked like the weights), or None if absent.
+    meta: the checkpoint's JSON when the caller has read it already."""
     d = resolve_dir(path)
     if not (d / name).exists():
         return None
-    return _verified(d, name, read_meta(d))
+    return _verified(d, name, meta if meta is not None else read_meta(d))
 
 
 def load_prosody(checkpoint: str | Path, override: str | Path | None = None):

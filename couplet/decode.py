@@ -6,8 +6,8 @@
   the 下联 repeats nothing, and (no_copy) uses no char of the 上联;
 - 平仄: the 下联 ends on 平 when the 上联 ends on 仄 (and on 仄 after 平); "rhythm" also opposes
   tones at the even positions of every clause;
-- 词性相对 (word structure): a soft rule, applied by reordering the candidates: the share of
-  positions whose word (jieba segmentation) has the same part of speech in both lines.
+- 词性相对 (word structure): a soft rule, applied by reordering the candidates (`couplet.generate`)
+  by the share of positions whose word has the same part of speech in both lines (`couplet.postag`).
 
 Rules are masks over the vocabulary built once per input (`Plan`), plus a per-row `used` mask
 for 重字. Greedy, sampling and beam search share one step function.
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import torch
 
 from .model import CoupletModel
-from .postag import char_pos, structure_agreement  # noqa: F401 (the rule's helpers live there)
 from .prosody import PING, ZE, Prosody
 from .sampling import sample_next
 from .text import is_han

@@ -14,7 +14,8 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
-from .decode import structure_agreement, tone_targets
+from .decode import tone_targets
+from .postag import structure_agreement
 from .poetry import FORMS, check_form, rhyme_groups, strict_positions, tone_pattern
 from .prosody import EITHER, PING, ZE, Prosody
 from .text import is_han
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         x.add_argument("--prosody", default=None, help="prosody.json (default: checkpoints/prosody.json)")
     args = p.parse_args(argv)
     from .generate import DEFAULT_CHECKPOINT, CoupletGenerator, Settings
+    from .model import is_quantized
     prosody = Prosody.load(args.prosody or DEFAULT_CHECKPOINT.parent / "prosody.json")
     if args.what == "poem":
         records = [json.loads(x) for x in Path(args.predictions).read_text(encoding="utf-8").splitlines() if x]
@@ -286,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         gen = CoupletGenerator.load(path, int8=args.int8)
         m = couplet_metrics(uppers, best_lowers(gen, uppers, settings), refs, prosody)
         m["perplexity"] = perplexity(gen, uppers, refs)
-        name = column_name(path, settings, gen.model.has_aligned_head, int8=gen.model.out_proj is not None)
+        name = column_name(path, settings, gen.model.has_aligned_head, int8=is_quantized(gen.model))
         columns[name if name not in columns else f"{name} ({len(columns) + 1})"] = m
         if args.rerank:
             if gen.scorer is None:

@@ -9,8 +9,9 @@ import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, load_prosody
 from .checkpoint import identity as checkpoint_identity
-from .model import INT8_BY_DEFAULT, quantized
-from .decode import LOCK_BLANKS, TONE_MODES, Plan, Rules, Tables, beam_search, make_plan, sample, structure_agreement
+from .model import for_decoding
+from .decode import LOCK_BLANKS, TONE_MODES, Plan, Rules, Tables, beam_search, make_plan, sample
+from .postag import structure_agreement
 from .prosody import Prosody
 from .text import PUNCT, InputError, check_input, check_ranges, is_han, variant_of
 
@@ -23,17 +24,12 @@ TONE_BY_DEFAULT = "rhythm"  # 平仄 rule: off | end | rhythm; set from the eval
 ALIGN_BY_DEFAULT = 0.3  # weight of the per-position head in decoding (models that have one)
 STRUCTURE_BY_DEFAULT = 1.0  # weight of the 词性相对 rule, relative to the N-best spread; set from the eval numbers
 RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
-STRUCTURE_RELATIVE = True  # the 词性 weight is relative to the N-best's score spread (model card)
 DIVERSITY_BY_DEFAULT = 1.0  # diverse beam search: penalty per earlier group that chose the same char
 FREQ_PENALTY_BY_DEFAULT = 0.2  # anti-LM weight against stock chars; chosen on the validation split (model card)
 MMI_BY_DEFAULT = 0.6  # weight of log p(上联 | 下联) when ordering candidates (MMI-bidi); chosen on validation
 MIN_DIFFERENCE = 1 / 3  # any two candidates shown differ in at least this share of their free positions
-
-
 MAX_CANDIDATES = 20  # n and beam width: one line's candidates fit one screen and a few MB
 SEED_MAX = 2 ** 63 - 1
-
-
 BEAM_FOR_ONE_LINE = 5  # the CLI's beam width for one 上联 at temperature 0 (batches decode greedily)
 
 
@@ -143,9 +139,7 @@ class CoupletGenerator:
         int8: decode with a dynamically quantized copy (CPU; default INT8_BY_DEFAULT)."""
         path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
         model, vocab, meta = load_checkpoint(path, device=device, kind="couplet")
-        if (INT8_BY_DEFAULT if int8 is None else int8) and device == "cpu":
-            model = quantized(model)
-        return cls(model, vocab, load_prosody(path, prosody), meta, scorer_path=Path(scorer) if scorer else DEFAULT_SCORER,
+        return cls(for_decoding(model, int8=int8, device=device), vocab, load_prosody(path, prosody), meta, scorer_path=Path(scorer) if scorer else DEFAULT_SCORER,
                    identity=checkpoint_identity(path, meta))
 
     @property
@@ -182,7 +176,7 @@ class CoupletGenerator:
         """Candidates for one 上联, best first. Raises InputError for bad input."""
         settings = (settings or Settings()).check()
         plan, notes = self.plan(upper, settings, lock)
-        n = max(1, int(settings.n))
+        n = settings.n  # at least 1: check() holds it to its range
         if settings.beam > 0:
             ids, scores = self._beam(plan, settings, n)
         else:
@@ -246,7 +240,7 @@ class CoupletGenerator:
             # the 词性 term is scaled by the spread of the N-best's scores, so it reorders close
             # candidates but never lifts one over a clearly better-scored line
             rankings = [c.ranking for c in candidates]
-            spread = (max(rankings) - min(rankings)) if STRUCTURE_RELATIVE else 1.0
+            spread = max(rankings) - min(rankings)
             candidates.sort(key=lambda c: -(c.ranking + settings.rerank_weight * (c.scorer or 0.0)
                                               + settings.structure * spread * (c.structure or 0.0)))
         return candidates

@@ -169,6 +169,17 @@ def quantized(model: nn.Module) -> nn.Module:
         return torch.ao.quantization.quantize_dynamic(q, {nn.Linear, nn.GRU, nn.LSTM}, dtype=torch.qint8)
 
 
+def for_decoding(model: nn.Module, *, int8: bool | None = None, device: str = "cpu") -> nn.Module:
+    """The model generation runs: its int8 copy on CPU when asked (default INT8_BY_DEFAULT), else itself."""
+    if (INT8_BY_DEFAULT if int8 is None else int8) and str(device) == "cpu":
+        return quantized(model)
+    return model
+
+
+def is_quantized(model: nn.Module) -> bool:
+    return getattr(model, "out_proj", None) is not None
+
+
 def shift_right(tgt: torch.Tensor, bos_id: int) -> torch.Tensor:
     """The decoder's inputs: BOS followed by the 下联 without its last char."""
     return torch.cat([torch.full_like(tgt[:, :1], bos_id), tgt[:, :-1]], dim=1)

@@ -343,12 +343,20 @@ class PairedLines:
             self.state = (memory, keys, hidden, self.to_couplet[tok].view(-1, 1))
 
 
-def _step(logp: torch.Tensor, state: "PoemState", pair: PairedLines | None, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The log-probs to sample from at step t and the mask they obey (rules, then the pair mix)."""
+def poem_step(logp: torch.Tensor, state: "PoemState", pair: PairedLines | None, t: int, *, temperature: float,
+              top_k: int, top_p: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of a poem, shared by the fast and the naive loop: the rules' mask, the couplet
+    model's mix on paired lines, the choice, the state update. Returns the chosen ids (R,) and
+    their log-probs under the distribution sampled from."""
     mask = state.mask(t)
     if pair is not None and pair.active(t):
         logp = pair.mix(t, logp, state.out, mask)
-    return logp, mask
+    tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature, top_k=top_k, top_p=top_p,
+                      generator=generator)
+    state.update(t, tok)
+    if pair is not None:
+        pair.advance(t, tok)
+    return tok, logp.gather(1, tok.unsqueeze(1)).squeeze(1)
 
 
 @torch.inference_mode()
@@ -365,13 +373,9 @@ def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tens
     prev = torch.full((rows, 1), Vocab.bos_id, dtype=torch.long, device=device)
     for t in range(plan.allowed.shape[0]):
         logits, hidden = model.decode(prev, vec, hidden)
-        logp, mask = _step(torch.log_softmax(logits[:, 0].float(), dim=-1).cpu(), state, pair, t)
-        tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
-                          top_k=top_k, top_p=top_p, generator=generator)
-        state.update(t, tok)
-        if pair is not None:
-            pair.advance(t, tok)
-        score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
+        tok, logp = poem_step(torch.log_softmax(logits[:, 0].float(), dim=-1).cpu(), state, pair, t,
+                              temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+        score += logp
         prev = tok.view(rows, 1).to(device)
     return state.out, score, state.relaxed
 

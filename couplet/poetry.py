@@ -15,7 +15,7 @@ import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
-from .model import INT8_BY_DEFAULT, quantized
+from .model import for_decoding, is_quantized, quantized
 from .poemrules import (FORMS, MODES, PairedLines, PoemPlan, PoemRequest, PoemState, PoemTables,  # noqa: F401 (re-exported)
                         check_form, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
                         rhyme_lines, sample_poems, strict_positions, tone_pattern)
@@ -78,14 +78,14 @@ class PoemResult:
 class PoemGenerator:
     def __init__(self, model, vocab: Vocab, prosody: Prosody, meta: dict | None = None,
                  corpus_lines: torch.Tensor | None = None, doubles: str = "", bigrams: torch.Tensor | None = None,
-                 couplet_path: Path | None = None):
+                 couplet_path: Path | None = None, identity: str = "in-memory model"):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
         self.tables = PoemTables(vocab, prosody, doubles, bigrams)
         self.known = set(vocab.chars())
         self.corpus_lines = corpus_lines  # sorted int32 hashes of the corpus lines
         self.couplet_path = couplet_path  # the couplet model for the 律诗's middle couplets, loaded when needed
         self._couplet = None
-        self.identity = "in-memory model"  # path and weights hash: what batch fingerprints record
+        self.identity = identity  # path and weights hash: what batch fingerprints record
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, prosody: str | Path | None = None,
@@ -93,20 +93,14 @@ class PoemGenerator:
         """Load a poem checkpoint, its tone table and its tables; int8: decode with a quantized copy."""
         path = Path(checkpoint) if checkpoint else DEFAULT_POEM_CHECKPOINT
         model, vocab, meta = load_checkpoint(path, device=device, kind="poem")
-        if (INT8_BY_DEFAULT if int8 is None else int8) and device == "cpu":
-            model = quantized(model)
+        model = for_decoding(model, int8=int8, device=device)
         table = load_prosody(path, prosody)
-        tables = load_table(path, "lines.safetensors") or {}
+        tables = load_table(path, "lines.safetensors", meta) or {}
         lines = tables.get("hashes")
         doubles = "".join(map(chr, tables["doubles"].tolist())) if "doubles" in tables else ""
         from .generate import DEFAULT_CHECKPOINT
-        quantize = (INT8_BY_DEFAULT if int8 is None else int8) and device == "cpu"
-        gen = cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT)
-        gen.couplet_int8 = quantize
-        gen.identity = checkpoint_identity(path, meta)
-        return gen
-
-    couplet_int8 = False
+        return cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT,
+                   identity=checkpoint_identity(path, meta))
 
     def couplet_model(self):
         """(couplet model, its vocab) for PairedLines, loaded on first use; None if it cannot be."""
@@ -116,7 +110,8 @@ class PoemGenerator:
             except CheckpointError:
                 self.couplet_path = None
                 return None
-            self._couplet = (quantized(model) if self.couplet_int8 else model, vocab)
+            # the same precision as the poem model it is mixed with
+            self._couplet = (quantized(model) if is_quantized(self.model) else model, vocab)
         return self._couplet
 
     def copied(self, lines: list[str]) -> list[int]:

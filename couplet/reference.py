@@ -9,7 +9,7 @@ import torch
 
 from .decode import Plan, _aligned_prior, _log_probs, _stack, _step_mask
 from .model import CoupletModel
-from .poemrules import PairedLines, PoemPlan, PoemState, PoemTables, _step
+from .poemrules import PairedLines, PoemPlan, PoemState, PoemTables, poem_step
 from .sampling import sample_next
 from .vocab import Vocab
 
@@ -76,13 +76,9 @@ def sample_poem_naive(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch
     score = torch.zeros(1)
     prev = torch.full((1, 1), Vocab.bos_id, dtype=torch.long)
     for t in range(plan.allowed.shape[0]):
-        logp, mask = _step(torch.log_softmax(model(seed_ids, prev)[:, -1].float(), dim=-1), state, pair, t)
-        tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
-                          top_k=top_k, top_p=top_p, generator=generator)
-        state.update(t, tok)
-        if pair is not None:
-            pair.advance(t, tok)
-        score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
+        tok, logp = poem_step(torch.log_softmax(model(seed_ids, prev)[:, -1].float(), dim=-1), state, pair, t,
+                              temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+        score += logp
         prev = torch.cat([prev, tok.view(1, 1)], dim=1)
     return state.out, score, state.relaxed
 

@@ -43,8 +43,12 @@ def message(text: str, kind: str = "error") -> str:
     return f'<div class="msg {kind}">{html.escape(text)}</div>'
 
 
-def friendly(fn):
-    """A page handler never raises: bad values become a message, anything else a logged error."""
+def friendly(fn=None, *, file_out: bool = False):
+    """A page handler never raises: bad values become a message, anything else a logged error.
+    file_out: the handler returns (file, message), so a failure returns (None, message)."""
+    if fn is None:
+        return functools.partial(friendly, file_out=file_out)
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -54,7 +58,7 @@ def friendly(fn):
         except Exception:  # noqa: BLE001 - the page must answer; the log keeps the traceback
             logging.getLogger("couplet").exception("request failed")
             out = message("something went wrong on the server; the error was logged")
-        return (None, out) if fn.__name__ == "batch" else out
+        return (None, out) if file_out else out
     return wrapper
 
 
@@ -178,7 +182,7 @@ class Studio:
         return "".join(parts) + LEGEND
 
     # ------------------------------------------------------------ batch
-    @friendly
+    @friendly(file_out=True)
     def batch(self, file_path: str | None, *, kind: str = "couplet", fmt: str = ".jsonl", mode: str = "keywords",
               form: str = "七绝", seed: int = 0, progress: bool = False) -> tuple[str | None, str]:
         """progress: show a tqdm bar (the page tracks it with gr.Progress)."""

@@ -33,7 +33,7 @@ def structure_weights(pairs: list[Pair], strength: float) -> dict[Pair, float] |
     1 - strength + strength * (share of positions with the same part of speech in both lines)."""
     if strength <= 0:
         return None
-    from .decode import structure_agreement
+    from .postag import structure_agreement
     out = {}
     for p in tqdm(pairs, desc="structure of training pairs", unit="pair", mininterval=5.0):
         agree = structure_agreement(p.upper, p.lower)

@@ -27,14 +27,14 @@ def is_emoji(ch: str) -> bool:
             or cp == 0x200D or unicodedata.category(ch) == "So")
 
 
-@lru_cache(maxsize=1)
-def _t2s():
-    import opencc  # the OpenCC library; its t2s config handles phrases, not just single chars
-    return opencc.OpenCC("t2s")
+@lru_cache(maxsize=8)
+def _converter(config: str):
+    import opencc  # the OpenCC library; its configs handle phrases, not just single chars
+    return opencc.OpenCC(config)
 
 
 def to_simplified(text: str) -> str:
-    return _t2s().convert(text)
+    return _converter("t2s").convert(text)
 
 
 def normalise_width(text: str) -> str:
@@ -119,12 +119,6 @@ def check_input(text: object, *, known: "set[str] | None" = None, max_len: int =
         if unknown:
             notes.append(f"read as unknown characters (outside the model's vocabulary): {' '.join(unknown)}")
     return CheckedInput(text=line, notes=notes)
-
-
-@lru_cache(maxsize=4)
-def _converter(config: str):
-    import opencc
-    return opencc.OpenCC(config)
 
 
 def variant_of(ch: str, known: "set[str]") -> str:

@@ -1,4 +1,5 @@
 import json
+from contextlib import contextmanager
 
 import pytest
 
@@ -7,6 +8,23 @@ from couplet.batch import run_batch
 from couplet.generate import Settings
 
 LINES = ["天增岁月人增寿", "", "hello", "爆竹声中辞旧岁", "春回😀地", "明月几时有", "海内存知己，天涯若比邻", "春回龘地"] * 5
+
+
+@contextmanager
+def _interrupted_at_state_write(monkeypatch, k: int):
+    """Within the block, the k-th write of the resume state raises KeyboardInterrupt (a kill)."""
+    real, calls = batch_mod.atomic_write_text, []
+
+    def stop(path, text):
+        calls.append(path)
+        if len(calls) == k:
+            raise KeyboardInterrupt
+        return real(path, text)
+    monkeypatch.setattr(batch_mod, "atomic_write_text", stop)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(batch_mod, "atomic_write_text", real)
 
 
 def _write(tmp_path, lines):
@@ -99,17 +117,8 @@ def test_a_finished_batch_is_not_redone_silently_and_counts_cover_the_whole_run(
     assert (again["ok"], again["bad"]) == (full["ok"], full["bad"])
     # interrupted after the second chunk, then resumed: the summary counts every line once
     out2 = tmp_path / "resumed.txt"
-    real, calls = batch_mod.atomic_write_text, []
-
-    def stop(path, text):
-        calls.append(path)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return real(path, text)
-    monkeypatch.setattr(batch_mod, "atomic_write_text", stop)
-    with pytest.raises(KeyboardInterrupt):
+    with _interrupted_at_state_write(monkeypatch, 4), pytest.raises(KeyboardInterrupt):
         run_batch(tiny_generator, inp, out2, Settings(n=1), warn=lambda m: None, progress=False, chunk=8)
-    monkeypatch.setattr(batch_mod, "atomic_write_text", real)
     resumed = run_batch(tiny_generator, inp, out2, Settings(n=1), warn=lambda m: None, progress=False, chunk=8)
     assert resumed["resumed_at"] > 0 and (resumed["ok"], resumed["bad"]) == (full["ok"], full["bad"])
 
@@ -117,18 +126,9 @@ def test_a_finished_batch_is_not_redone_silently_and_counts_cover_the_whole_run(
 def test_a_half_done_batch_is_not_continued_with_another_model(tiny_generator, tmp_path, monkeypatch):
     from couplet.batch import BatchError
     inp, out = _write(tmp_path, LINES), tmp_path / "lowers.txt"
-    real, calls = batch_mod.atomic_write_text, []
-
-    def stop(path, text):
-        calls.append(path)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(path, text)
-    monkeypatch.setattr(batch_mod, "atomic_write_text", stop)
-    with pytest.raises(KeyboardInterrupt):
+    with _interrupted_at_state_write(monkeypatch, 3), pytest.raises(KeyboardInterrupt):
         run_batch(tiny_generator, inp, out, Settings(n=1), checkpoint="model-A@1", warn=lambda m: None,
                   progress=False, chunk=8)
-    monkeypatch.setattr(batch_mod, "atomic_write_text", real)
     with pytest.raises(BatchError, match="another checkpoint"):
         run_batch(tiny_generator, inp, out, Settings(n=1), checkpoint="model-B@2", warn=lambda m: None,
                   progress=False, chunk=8)

@@ -42,7 +42,7 @@ def test_couplet_rules_known_cases(prosody):
 
 
 def test_structure_agreement_known_cases():
-    from couplet.decode import char_pos, structure_agreement
+    from couplet.postag import char_pos, structure_agreement
     assert len(char_pos("天增岁月人增寿")) == 7
     assert structure_agreement("天增岁月人增寿", "天增岁月人增寿") == 1.0
     assert structure_agreement("海阔凭鱼跃", "天高任鸟飞") == 1.0      # two idioms: i / i at every position

@@ -129,7 +129,7 @@ def test_scorer_task_negatives(prepared, tmp_path):
 
 def test_structure_sampling_favours_parallel_references(prepared, tmp_path):
     from couplet.corpus import Pair
-    from couplet.decode import structure_agreement
+    from couplet.postag import structure_agreement
     from couplet.tasks import PairData, structure_weights
     from couplet.vocab import Vocab
     from collections import Counter
