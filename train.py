@@ -3,6 +3,7 @@
     python train.py couplet --data data/processed --out runs/couplet
     python train.py poem --data data/processed --out runs/poem
     python train.py scorer --data data/processed --out runs/scorer
+    python train.py whole --data data/processed --out runs/whole
     python train.py couplet --out runs/couplet --resume
     torchrun --nproc-per-node 2 train.py couplet ...        # DistributedDataParallel
 """
@@ -36,8 +37,8 @@ HELP = {
                           "so structurally parallel references weigh more",
     "max_vocab": "vocabulary size cap, reserved ids included",
     "min_count": "minimum count of a character in the training pairs to enter the vocabulary",
-    "max_len": "couplet: skip training pairs longer than this",
-    "max_seed": "poem: number of seed characters the model reads",
+    "max_len": "couplet, whole: skip training pairs longer than this",
+    "max_seed": "poem, whole: number of seed characters the model reads",
     "epochs": "number of epochs (on --resume: the new total)",
     "batch_size": "pairs per batch (per process under torchrun)",
     "lr": "peak learning rate (AdamW)",
@@ -60,19 +61,21 @@ HELP = {
 
 
 # Flags that mean something for one task only; the others do not list them.
-ONLY_FOR = {"max_seed": ("poem",), "sources": ("couplet", "scorer"), "attention": ("couplet",),
+ONLY_FOR = {"max_seed": ("poem", "whole"), "sources": ("couplet", "scorer"), "attention": ("couplet",),
             "decoder": ("couplet",), "aligned_head": ("couplet",), "prev_dropout": ("couplet",),
-            "structure_sampling": ("couplet",), "unk_rate": ("couplet",), "max_len": ("couplet", "scorer")}
+            "structure_sampling": ("couplet",), "unk_rate": ("couplet",), "max_len": ("couplet", "scorer", "whole")}
 
 TASK_DEFAULTS = {"poem": {"out": "runs/poem", "batch_size": 64, "epochs": 2},
-                 "scorer": {"out": "runs/scorer", "emb_dim": 128, "hidden": 128, "epochs": 3, "batch_size": 256}}
+                 "scorer": {"out": "runs/scorer", "emb_dim": 128, "hidden": 128, "epochs": 3, "batch_size": 256},
+                 "whole": {"out": "runs/whole", "batch_size": 64, "epochs": 2}}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Train couplet models.")
     sub = parser.add_subparsers(dest="task", required=True)
     for task, what in (("couplet", "the N-vs-N couplet model"), ("poem", "the 1-vs-N seeded poem model"),
-                       ("scorer", "the N-vs-1 pair scorer used to rerank 下联 candidates")):
+                       ("scorer", "the N-vs-1 pair scorer used to rerank 下联 candidates"),
+                       ("whole", "the 1-vs-N whole-couplet model that writes a 上联 from a theme or heads")):
         p = sub.add_parser(task, help=f"train {what}", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         for f in fields(TrainConfig):
             if f.name == "task" or task not in ONLY_FOR.get(f.name, (task,)):

@@ -282,5 +282,6 @@ class ScorerModel(nn.Module):
         return self.head(self.drop(pooled)).squeeze(-1)
 
 
+# "whole" is the poem model's structure (1 vs N) trained on whole couplets (couplet.wholetext)
 KINDS = {"couplet": (CoupletModel, ModelConfig), "poem": (PoemModel, PoemConfig),
-         "scorer": (ScorerModel, ScorerConfig)}
+         "scorer": (ScorerModel, ScorerConfig), "whole": (PoemModel, PoemConfig)}

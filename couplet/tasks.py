@@ -115,24 +115,24 @@ class PairData:
 
 
 class PoemData:
-    """Poems grouped by text length (form), with candidate seed chars drawn from each poem."""
+    """Texts grouped by length, with candidate seed chars for each: poems (format_poem) or whole
+    couplets (couplet.wholetext). rows: (text, keywords, heads)."""
 
-    def __init__(self, poems: list[dict], vocab: Vocab, max_seed: int, candidates: int = 8):
-        self.max_seed = max_seed
+    def __init__(self, rows: list[tuple[str, list[str], str]], vocab: Vocab, max_seed: int, candidates: int = 8,
+                 mix: tuple[float, float, float] = (0.15, 0.15, 0.0)):
+        self.max_seed, self.mix = max_seed, mix
         by_len: dict[int, list[tuple[list[int], list[int], list[int]]]] = {}
-        for p in poems:
-            text = format_poem(p["lines"])
-            kw = [c for w in p.get("keywords", []) for c in w if c in vocab.stoi]
-            kw = list(dict.fromkeys(kw))[:candidates] or [p["lines"][0][0]]
-            heads = [line[0] for line in p["lines"]][:max_seed]
+        for text, words, heads in rows:
+            kw = [c for w in words for c in w if c in vocab.stoi]
+            kw = list(dict.fromkeys(kw))[:candidates] or [heads[0]]
             by_len.setdefault(len(text), []).append(
-                (vocab.encode(text), vocab.encode("".join(kw)), vocab.encode("".join(heads))))
+                (vocab.encode(text), vocab.encode("".join(kw)), vocab.encode(heads[:max_seed])))
         self.buckets = {}
-        for n, rows in sorted(by_len.items()):
-            text = torch.tensor([r[0] for r in rows], dtype=torch.long)
-            kw = torch.zeros(len(rows), candidates, dtype=torch.long)
-            heads = torch.zeros(len(rows), max_seed, dtype=torch.long)
-            for i, (_, k, h) in enumerate(rows):
+        for n, rows_n in sorted(by_len.items()):
+            text = torch.tensor([r[0] for r in rows_n], dtype=torch.long)
+            kw = torch.zeros(len(rows_n), candidates, dtype=torch.long)
+            heads = torch.zeros(len(rows_n), max_seed, dtype=torch.long)
+            for i, (_, k, h) in enumerate(rows_n):
                 kw[i, :len(k)] = torch.tensor(k)
                 heads[i, :len(h)] = torch.tensor(h)
             self.buckets[n] = (text, kw, heads)
@@ -142,9 +142,9 @@ class PoemData:
                               epoch=epoch, seed=seed, batch_size=batch_size, max_items=max_pairs)
 
     def batch(self, n: int, idx: torch.Tensor, batch_seed: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(seed (B, max_seed), text (B, T)). Seeds mix the generation modes: keywords (70%),
-        the first char (15%), the line-initial chars of an acrostic (15%). batch_seed None: the
-        first keyword candidates, for a deterministic validation."""
+        """(seed (B, max_seed), text (B, T)). Seeds mix the generation modes by `mix` = (first,
+        heads, empty): the first char, the heads of an acrostic, no seed at all; keywords
+        otherwise. batch_seed None: the first keyword candidates, for a deterministic validation."""
         text, kw, heads = (t[idx] for t in self.buckets[n])
         b, s = len(idx), self.max_seed
         if batch_seed is None:
@@ -158,8 +158,11 @@ class PoemData:
         mode = torch.rand(b, generator=g)
         first = torch.zeros_like(seed)
         first[:, 0] = text[:, 0]
-        seed = torch.where((mode < 0.15).unsqueeze(1), first, seed)
-        seed = torch.where((mode > 0.85).unsqueeze(1), heads, seed)
+        p_first, p_heads, p_empty = self.mix
+        seed = torch.where((mode < p_first).unsqueeze(1), first, seed)
+        seed = torch.where((mode > 1 - p_heads).unsqueeze(1), heads, seed)
+        if p_empty > 0:
+            seed = seed.masked_fill(((mode >= p_first) & (mode < p_first + p_empty)).unsqueeze(1), 0)
         return seed, text
 
 
@@ -306,10 +309,15 @@ class PoemTask:
         valid = [p for p in self._poems("valid") if usable(p)]
         if self.cfg.valid_max_pairs:
             valid = valid[: self.cfg.valid_max_pairs]
-        self.data = PoemData(train, vocab, self.cfg.max_seed)
-        self.valid = PoemData(valid or train[:500], vocab, self.cfg.max_seed)
+        self.data = PoemData(self.rows(train), vocab, self.cfg.max_seed)
+        self.valid = PoemData(self.rows(valid or train[:500]), vocab, self.cfg.max_seed)
         self.vocab = vocab
         return len(train), len(valid)
+
+    @staticmethod
+    def rows(poems: list[dict]) -> list[tuple[str, list[str], str]]:
+        return [(format_poem(p["lines"]), p.get("keywords", []), "".join(line[0] for line in p["lines"]))
+                for p in poems]
 
     def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
         seed, text = (t.to(device, non_blocking=True) for t in self.data.batch(*item))
@@ -400,7 +408,57 @@ class ScorerTask(CoupletTask):
         return {"loss": loss / max(total, 1), "accuracy": correct / max(total, 1)}
 
 
-TASKS = {"couplet": CoupletTask, "poem": PoemTask, "scorer": ScorerTask}
+class WholeTask(PoemTask):
+    """A whole couplet from a wish (1 vs N): the poem model's structure over `⑦上联｜下联` texts
+    (couplet.wholetext), seeded by the couplet's keywords (50%), the heads of its clauses (25%,
+    for 藏头联), its first char (10%) or nothing (15%, the baseline of the theme-fit score)."""
+    kind, best_key = "whole", "ppl"
+    MIX = (0.10, 0.25, 0.15)
+
+    def _pairs(self, split: str) -> list[Pair]:
+        return [p for p in read_pairs(Path(self.cfg.data) / f"{split}.tsv") if p.source == "couplet"]
+
+    def build_vocab(self) -> Vocab:
+        from .wholetext import SPECIAL
+        counts: Counter = Counter()
+        for p in self._pairs("train"):
+            counts.update(p.upper + p.lower)
+        top = max(counts.values(), default=1) + 1
+        counts.update({c: top for c in SPECIAL})  # always in, whatever the corpus
+        return Vocab.build(counts, min_count=self.cfg.min_count, max_size=self.cfg.max_vocab)
+
+    def load(self, vocab: Vocab) -> tuple[int, int]:
+        from .poetry import keywords
+        from .wholetext import MAX_LENGTH, clause_heads, couplet_keywords, han_count, whole_text
+        known, c = set(vocab.chars()), self.cfg
+
+        def usable(u: str, w: str) -> bool:
+            return len(u) <= c.max_len and han_count(u) <= MAX_LENGTH and all(ch in known for ch in u + w)
+
+        def row(u: str, w: str, kw: list[str]) -> tuple[str, list[str], str]:
+            return whole_text(u, w), kw, clause_heads(u) + clause_heads(w)
+        train = [row(u, w, kw) for u, w, kw in couplet_keywords(c.data) if usable(u, w)]
+        valid = [p for p in self._pairs("valid") if usable(p.upper, p.lower)]
+        valid = valid[: c.valid_max_pairs] if c.valid_max_pairs else valid
+        valid_rows = [row(p.upper, p.lower, keywords(p.upper + "，" + p.lower, 4)) for p in valid]
+        self.data = PoemData(train, vocab, c.max_seed, mix=self.MIX)
+        self.valid = PoemData(valid_rows or train[:500], vocab, c.max_seed, mix=self.MIX)
+        self.vocab = vocab
+        self.extra = {"layouts": _layouts(text for text, _, _ in train)}
+        return len(train), len(valid_rows)
+
+
+def _layouts(texts) -> dict[str, str]:
+    """The most common clause layout of the training 上联 for each length: "11" -> "4,7"."""
+    from .wholetext import SEP, han_count, layout_of
+    by_len: dict[int, Counter] = {}
+    for t in texts:
+        upper = t[1:t.index(SEP)]
+        by_len.setdefault(han_count(upper), Counter())[layout_of(upper)] += 1
+    return {str(n): c.most_common(1)[0][0] for n, c in sorted(by_len.items())}
+
+
+TASKS = {"couplet": CoupletTask, "poem": PoemTask, "scorer": ScorerTask, "whole": WholeTask}
 
 
 def _cap_per_source(items: list, cap: int, key) -> list:
