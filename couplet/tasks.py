@@ -415,20 +415,17 @@ class WholeTask(PoemTask):
     kind, best_key = "whole", "ppl"
     MIX = (0.10, 0.25, 0.15)
 
-    def _pairs(self, split: str) -> list[Pair]:
-        return [p for p in read_pairs(Path(self.cfg.data) / f"{split}.tsv") if p.source == "couplet"]
-
     def build_vocab(self) -> Vocab:
         from .wholetext import SPECIAL
         counts: Counter = Counter()
-        for p in self._pairs("train"):
-            counts.update(p.upper + p.lower)
+        for p in read_pairs(Path(self.cfg.data) / "train.tsv"):
+            if p.source == "couplet":
+                counts.update(p.upper + p.lower)
         top = max(counts.values(), default=1) + 1
         counts.update({c: top for c in SPECIAL})  # always in, whatever the corpus
         return Vocab.build(counts, min_count=self.cfg.min_count, max_size=self.cfg.max_vocab)
 
     def load(self, vocab: Vocab) -> tuple[int, int]:
-        from .poetry import keywords
         from .wholetext import MAX_LENGTH, clause_heads, couplet_keywords, han_count, whole_text
         known, c = set(vocab.chars()), self.cfg
 
@@ -438,9 +435,8 @@ class WholeTask(PoemTask):
         def row(u: str, w: str, kw: list[str]) -> tuple[str, list[str], str]:
             return whole_text(u, w), kw, clause_heads(u) + clause_heads(w)
         train = [row(u, w, kw) for u, w, kw in couplet_keywords(c.data) if usable(u, w)]
-        valid = [p for p in self._pairs("valid") if usable(p.upper, p.lower)]
-        valid = valid[: c.valid_max_pairs] if c.valid_max_pairs else valid
-        valid_rows = [row(p.upper, p.lower, keywords(p.upper + "，" + p.lower, 4)) for p in valid]
+        valid_rows = [row(u, w, kw) for u, w, kw in couplet_keywords(c.data, split="valid") if usable(u, w)]
+        valid_rows = valid_rows[: c.valid_max_pairs] if c.valid_max_pairs else valid_rows
         self.data = PoemData(train, vocab, c.max_seed, mix=self.MIX)
         self.valid = PoemData(valid_rows or train[:500], vocab, c.max_seed, mix=self.MIX)
         self.vocab = vocab

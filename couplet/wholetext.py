@@ -65,12 +65,14 @@ def _keywords_of(pair: tuple[str, str]) -> str:
     return " ".join(keywords(pair[0] + "，" + pair[1], 4))
 
 
-def couplet_keywords(data: str | Path, *, source: str = "couplet", processes: int | None = None
-                     ) -> list[tuple[str, str, list[str]]]:
-    """(上联, 下联, keywords) for every training couplet of `source`; the keywords (jieba TF-IDF)
-    are cached in whole-keywords.tsv beside train.tsv, reused while the pairs match."""
-    pairs = [(p.upper, p.lower) for p in read_pairs(Path(data) / "train.tsv") if p.source == source]
-    cache = Path(data) / "whole-keywords.tsv"
+def couplet_keywords(data: str | Path, *, split: str = "train", source: str = "couplet", limit: int = 0,
+                     processes: int | None = None) -> list[tuple[str, str, list[str]]]:
+    """(上联, 下联, keywords) for every couplet of `source` in a split (the first `limit`); the
+    keywords (jieba TF-IDF) are cached in whole-keywords[-split].tsv beside the split, reused
+    while the pairs match."""
+    pairs = [(p.upper, p.lower) for p in read_pairs(Path(data) / f"{split}.tsv") if p.source == source]
+    pairs = pairs[:limit] if limit else pairs
+    cache = Path(data) / ("whole-keywords.tsv" if split == "train" else f"whole-keywords-{split}.tsv")
     if cache.exists():
         rows = cache.read_text(encoding="utf-8").split("\n")[:-1]
         if len(rows) == len(pairs) and all(r.startswith(u + "\t" + w + "\t") for r, (u, w) in zip(rows, pairs)):
