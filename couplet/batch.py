@@ -2,7 +2,8 @@
 
 Couplets: `.txt` (one 下联 per line), `.jsonl` (one record per line), `.tsv` (header, then 上联,
 下联, score, settings). A bad input line yields an empty result and a warning, never a shifted
-file. Poems: `.jsonl` (one record per poem) or `.txt` (laid out for reading).
+file. Poems and whole couplets: `.jsonl` (one record per poem or couplet) or `.txt` (laid out
+for reading).
 
 Work goes to `OUTPUT.partial` in whole chunks, each flushed and fsynced; after each chunk
 `OUTPUT.partial.json` records how many inputs are done and the byte offset. A rerun with the same
@@ -215,11 +216,28 @@ def format_poems(fmt: str, *, index: int, text: str, result, settings: dict) -> 
     return "".join(out)
 
 
+def format_wholes(fmt: str, *, index: int, text: str, result, settings: dict) -> str:
+    """Whole couplets: `.txt` a block per wish, `.jsonl` one record per couplet."""
+    if isinstance(result, InputError):
+        if fmt == ".txt":
+            return f"# {index + 1} {text} — {result}\n\n"
+        return json.dumps({"input_line": index + 1, "input": text, "error": str(result),
+                           "settings": settings}, ensure_ascii=False) + "\n"
+    if fmt == ".txt":
+        return (f"# {index + 1} {text}\n" + "".join(f"{c.upper}  {c.lower}\n" for c in result.couplets) + "\n")
+    return "".join(json.dumps({
+        "input_line": index + 1, "input": text, "keywords": result.keywords, "seed_chars": result.seed,
+        "upper": c.upper, "lower": c.lower, "score": round(c.score, 4),
+        "theme_fit": None if c.theme_fit is None else round(c.theme_fit, 4), "settings": settings},
+        ensure_ascii=False) + "\n" for c in result.couplets)
+
+
 def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Path, *, fingerprint: dict,
                    chunk: int = 16, warn: Callable[[str], None] = print, progress: bool = True,
                    input_path: str | Path | None = None, deadline: float | None = None,
-                   overwrite: bool = False) -> dict:
-    """Write the poems for each request (one per input line); returns counts."""
+                   overwrite: bool = False, formatter: Callable = format_poems, what: str = "poems") -> dict:
+    """Write the results of each request (one per input line), poems or (with format_wholes) whole
+    couplets; returns counts."""
     from dataclasses import replace
     out = Path(output_path)
     fmt = _check_suffix(out, POEM_FORMATS)
@@ -238,12 +256,12 @@ def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Pat
                 res = e
                 counts["bad"] += 1
                 warn(f"line {i + 1}: {e}")
-            parts.append(format_poems(fmt, index=i, text=texts[i], result=res, settings=requests[i].to_dict()))
+            parts.append(formatter(fmt, index=i, text=texts[i], result=res, settings=requests[i].to_dict()))
         return "".join(parts)
 
     counts["resumed_at"] = resumable_write(inputs=texts, output=out, fingerprint=fingerprint, header="",
                                            chunk=chunk, produce=produce, warn=warn, progress=progress,
-                                           desc=f"poems → {out.name}", deadline=deadline, counts=counts,
+                                           desc=f"{what} → {out.name}", deadline=deadline, counts=counts,
                                            overwrite=overwrite)
     counts["lines"] = len(texts)
     return counts

@@ -1,4 +1,5 @@
-"""`python -m couplet ...`: prepare the corpora, write 下联 or poems (one or a file), export checkpoints."""
+"""`python -m couplet ...`: prepare the corpora, write 下联, whole couplets or poems (one or a file),
+export checkpoints."""
 from __future__ import annotations
 
 import argparse
@@ -29,6 +30,16 @@ def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument(name, dest=f.name, type=kind, default=None, help=meta["help"] + shown, **extra)
     p.add_argument("--checkpoint", default=None, help="checkpoint directory (default: checkpoints/couplet)")
     p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
+
+
+def _add_request_flags(p: argparse.ArgumentParser, cls) -> None:
+    """One flag per field of a request dataclass, with its help and default from there."""
+    from dataclasses import fields
+    for f in fields(cls):
+        kind = {"int": int, "float": float}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
+        shown = f" (default: {f.default})" if f.default != "" else ""
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None,
+                       help=f.metadata["help"] + shown)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="poem checkpoint directory (default: checkpoints/poem)")
     p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
 
+    p = sub.add_parser("whole", help="write whole couplets (上联 and 下联) from a theme or 藏头 heads")
+    from .whole import WholeRequest
+    _add_request_flags(p, WholeRequest)
+    p.add_argument("--input", default=None, help="batch: one wish per line, read with --mode")
+    p.add_argument("--mode", choices=("theme", "head"), default="theme",
+                   help="what the lines of --input hold: a theme, or heads (then an optional theme after a space)")
+    p.add_argument("--output", default=None, help="batch output: .jsonl or .txt")
+    p.add_argument("--overwrite", action="store_true", help="batch: write over a finished output file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--checkpoint", default=None, help="whole-couplet checkpoint (default: checkpoints/whole)")
+
     p = sub.add_parser("export", help="copy a trained checkpoint for shipping (fp16 weights, no optimizer)")
     p.add_argument("--from", dest="src", required=True, help="checkpoint directory, e.g. runs/couplet/best")
     p.add_argument("--to", dest="dst", default="checkpoints/couplet", help="destination directory")
@@ -101,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--poems", default=None,
                    help="poem models: poems.jsonl from prepare, indexed so generation can report copied lines")
     p.add_argument("--counts-from", default=None,
-                   help="couplet models trained before 下联 counts were stored: train.tsv from prepare; the "
-                        "counts are taken over the sources the model was trained on (for --freq-penalty)")
+                   help="train.tsv from prepare: a couplet model gets its 下联 char counts (for --freq-penalty, "
+                        "over the sources it was trained on); a whole-couplet model the chars couplets double")
     return parser
 
 
@@ -239,6 +261,70 @@ def cmd_poem(args) -> int:
     return 0
 
 
+def _whole_request(args, line: str | None = None):
+    from dataclasses import fields
+
+    from .whole import WholeRequest
+    given = {f.name: getattr(args, f.name) for f in fields(WholeRequest) if getattr(args, f.name) is not None}
+    if line is not None:  # a batch line: a theme, or heads then an optional theme
+        head, _, theme = line.strip().partition(" ") if args.mode == "head" else ("", "", line)
+        given.update(head=head, theme=theme)
+    return WholeRequest(**given)
+
+
+def cmd_whole(args) -> int:
+    from .text import InputError, check_ranges
+    from .whole import WholeGenerator
+    if (args.input is None) == (not (args.theme or args.head)):
+        print("error: give --theme and/or --head, or --input FILE with --output FILE", file=sys.stderr)
+        return 2
+    try:
+        check_ranges(_whole_request(args))  # before the models load
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    gen = WholeGenerator.load(args.checkpoint)
+    if args.input is not None:
+        import hashlib
+
+        from .batch import format_wholes, read_lines, run_poem_batch
+        if not args.output:
+            print("error: --input needs --output (.jsonl or .txt)", file=sys.stderr)
+            return 2
+        if not Path(args.input).is_file():
+            print(f"error: {args.input} is not a file", file=sys.stderr)
+            return 2
+        texts = read_lines(args.input)
+        reqs = [_whole_request(args, t) for t in texts]
+        fingerprint = {"input_sha256": hashlib.sha256(Path(args.input).read_bytes()).hexdigest(),
+                       "request": _whole_request(args).to_dict(), "mode": args.mode,
+                       "checkpoint": gen.identity + " + " + gen.couplets.identity}
+        counts = run_poem_batch(gen, reqs, texts, args.output, fingerprint=fingerprint, input_path=args.input,
+                                warn=lambda m: tqdm_write(f"warning: {m}"), overwrite=args.overwrite,
+                                formatter=format_wholes, what="couplets")
+        print(f"wrote {args.output}: {counts['ok']} wishes, {counts['bad']} bad lines")
+        return 0
+    try:
+        res = gen.generate(_whole_request(args))
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        from dataclasses import asdict
+        print(json.dumps({"seed": res.seed, "keywords": res.keywords, "layout": res.layout, "notes": res.notes,
+                          "couplets": [asdict(c) for c in res.couplets]}, ensure_ascii=False))
+        return 0
+    for note in res.notes:
+        print(f"note: {note}", file=sys.stderr)
+    req = res.request
+    print(" · ".join(x for x in (f"藏头 {req.head}" if req.head else "", f"主题 {' '.join(res.keywords)}"
+                                 if res.keywords else "", f"{req.length} 字 ({res.layout})") if x))
+    for i, c in enumerate(res.couplets, 1):
+        fit = f", theme +{c.theme_fit:.2f}" if c.theme_fit is not None else ""
+        print(f"[{i}] 上联 {c.upper}\n    下联 {c.lower}   ({c.score:.2f}{fit})")
+    return 0
+
+
 def cmd_prepare(args) -> int:
     from .corpus import prepare
     if args.poetry is None and not args.couplets:
@@ -257,7 +343,11 @@ def cmd_export(args) -> int:
     model, vocab, meta = load_checkpoint(args.src)
     extra = {k: v for k, v in read_meta(args.src).items()
              if k not in ("format", "kind", "config", "vocab", "optimizer", "scheduler")}
-    if args.counts_from:
+    if args.counts_from and meta.get("kind") == "whole":
+        from .corpus import read_pairs
+        from .wholetext import couplet_doubles
+        extra["doubles"] = couplet_doubles(p for p in read_pairs(args.counts_from) if p.source == "couplet")
+    elif args.counts_from:
         from .corpus import read_pairs
         from .tasks import lower_counts, parse_sources
         sources = parse_sources(extra.get("train_config", {}).get("sources", "couplet:1"))
@@ -295,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     args = build_parser().parse_args(argv)
     try:
-        commands = {"prepare": cmd_prepare, "couplet": cmd_couplet, "poem": cmd_poem, "export": cmd_export}
+        commands = {"prepare": cmd_prepare, "couplet": cmd_couplet, "poem": cmd_poem, "whole": cmd_whole,
+                    "export": cmd_export}
         return commands[args.command](args)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

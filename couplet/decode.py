@@ -149,8 +149,6 @@ def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None)
             raise ValueError(f"the locked pattern has {len(lock)} characters but the 上联 has {n}")
         for i, ch in enumerate(lock):
             if ch not in LOCK_BLANKS and forced[i] < 0:
-                if is_han(ch) and ch not in vocab:
-                    raise ValueError(f"locked character {ch} is not in the model's vocabulary")
                 # a locked char also fills the positions that repeat it under the 重字 rule
                 group = [j for j in range(n) if upper[j] == upper[i]] if rules.repeats else [i]
                 for j in group:

@@ -283,7 +283,7 @@ class PoemState:
                 banned.scatter_add_(1, out[:, 1:t], seen)
         if plan.reserved is not None:
             banned += plan.reserved
-        elif plan.limited is not None and t > 0:
+        if plan.limited is not None and t > 0:
             used = torch.zeros(rows, v).scatter_add_(1, out[:, :t], torch.ones(rows, t)) > 0
             banned += used & plan.limited
         narrowed = mask & (banned == 0)

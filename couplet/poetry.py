@@ -49,7 +49,12 @@ def seed_chars(words: list[str], max_seed: int) -> str:
 def request_seed(req: "PoemRequest") -> int:
     """The RNG seed of a request: the user's seed mixed with the form and the seed text, so that one
     seed gives one poem per request and different requests do not share their first lines."""
-    key = f"{req.seed}|{req.form}|{req.mode}|{req.text}".encode("utf-8")
+    return mixed_seed(req.seed, req.form, req.mode, req.text)
+
+
+def mixed_seed(*parts) -> int:
+    """An RNG seed from the user's seed and the request's text, stable across runs and machines."""
+    key = "|".join(map(str, parts)).encode("utf-8")
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") & (2 ** 63 - 1)
 
 

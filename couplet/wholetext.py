@@ -88,3 +88,13 @@ def couplet_keywords(data: str | Path, *, split: str = "train", source: str = "c
         kws = [_keywords_of(p) for p in tqdm(pairs, desc="couplet keywords", unit="pair", mininterval=5.0)]
     atomic_write_text(cache, "".join(f"{u}\t{w}\t{k}\n" for (u, w), k in zip(pairs, kws)))
     return [(u, w, k.split()) for (u, w), k in zip(pairs, kws)]
+
+
+def couplet_doubles(pairs, min_count: int = 5) -> str:
+    """The chars the couplets double (年年, 处处) at least min_count times: the AA the 上联 may use."""
+    from collections import Counter
+    counts: Counter = Counter()
+    for p in pairs:
+        for line in (p.upper, p.lower):
+            counts.update(a for a, b in zip(line, line[1:]) if a == b and is_han(a))
+    return "".join(sorted(c for c, k in counts.items() if k >= min_count))

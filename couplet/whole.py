@@ -1,0 +1,310 @@
+"""A whole couplet from a wish: 藏头联 with names, themed 春联; both lines written by the project.
+
+Three stages, as acrostic-couplet systems do: the whole-couplet model (1 vs N, `couplet.wholetext`)
+samples 上联 from the seed (theme keywords or the heads) under the rules of a line (length and
+layout, heads placed, a 仄 last char, no degenerate repeats); the couplet model (N vs N) writes each
+one's 下联 with every couplet rule, its heads locked; then the pairs are ranked by both models,
+the N-vs-1 pair scorer and how well the pair carries the theme.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import identity as checkpoint_identity
+from .generate import BEAM_FOR_ONE_LINE, MIN_DIFFERENCE, CoupletGenerator, Settings
+from .model import for_decoding, shift_right
+from .poemrules import PoemPlan, PoemTables, sample_poems
+from .poetry import keywords, mixed_seed, seed_chars
+from .text import InputError, check_input, check_ranges, is_han
+from .vocab import Vocab
+from .wholetext import LENGTH_TOKENS, SEP, clause_heads, layout_of, length_token
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WHOLE_CHECKPOINT = REPO_ROOT / "checkpoints" / "whole"
+LENGTHS = (5, 16)          # 上联 lengths (Han chars) a request may ask for
+MAX_COUPLETS = 20
+SPARE = 2                  # 上联 carried to the 下联 stage per couplet asked for
+
+
+def _num(default, low, high, help: str):
+    return field(default=default, metadata={"range": (low, high), "help": help})
+
+
+@dataclass
+class WholeRequest:
+    """One wish; the one home of the whole-couplet defaults (the CLI and the app build on it)."""
+    theme: str = field(default="", metadata={"help": "what the couplet is about, e.g. \"中秋 团圆\" or a sentence"})
+    head: str = field(default="", metadata={"help": "藏头: 2 chars (上联 head, 下联 head) or 4 (the heads of two "
+                                                     "clauses in each line), e.g. 福华"})
+    length: int = _num(7, *LENGTHS, "characters per line (commas not counted); 9 and up have two clauses")
+    n: int = _num(5, 1, MAX_COUPLETS, "number of couplets")
+    temperature: float = _num(0.8, 0.0, 5.0, "sampling temperature of the 上联; 0 = the single most likely")
+    top_p: float = _num(0.9, 0.01, 1.0, "nucleus sampling mass of the 上联")
+    draws: int = _num(8, 1, 32, "上联 sampled per couplet returned; the best are kept")
+    seed: int = _num(0, 0, 2 ** 63 - 1, "random seed")
+    theme_weight: float = _num(1.0, 0.0, 10.0, "weight of theme fit when ranking (log-probability gain per char)")
+    scorer_weight: float = _num(0.5, 0.0, 10.0, "weight of the N-vs-1 pair scorer when ranking")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class WholeCouplet:
+    upper: str
+    lower: str
+    score: float                 # what the order used (higher is better)
+    upper_score: float           # mean log p of the 上联 under the whole-couplet model
+    lower_score: float           # mean log p of the 下联 under the couplet model
+    theme_fit: float | None      # mean log p gain of the pair from the theme seed (PMI per char)
+    scorer: float | None         # log P(real pair) from the pair scorer
+
+
+@dataclass
+class WholeResult:
+    request: WholeRequest
+    seed: str                    # the seed chars the model read
+    keywords: list[str]
+    layout: str                  # clause lengths, e.g. 4,7
+    couplets: list[WholeCouplet]
+    notes: list[str] = field(default_factory=list)
+
+
+def split_layout(layout: str, clauses: int) -> str:
+    """A layout with at least `clauses` clauses: 7 -> 3,4 when two clause heads are asked for."""
+    parts = [int(x) for x in layout.split(",")]
+    if len(parts) >= clauses:
+        return layout
+    n = sum(parts)
+    return f"{n // 2},{n - n // 2}"
+
+
+def layout_text(layout: str) -> list[int]:
+    """Start position of each clause in the line, commas counted: "4,7" -> [0, 5]."""
+    starts, pos = [], 0
+    for part in layout.split(","):
+        starts.append(pos)
+        pos += int(part) + 1
+    return starts
+
+
+class WholeGenerator:
+    def __init__(self, model, vocab: Vocab, couplets: CoupletGenerator, meta: dict | None = None,
+                 identity: str = "in-memory model"):
+        self.model, self.vocab, self.meta = model.eval(), vocab, meta or {}
+        self.couplets = couplets
+        self.tables = PoemTables(vocab, couplets.prosody, self.meta.get("doubles", ""))
+        self.known = set(vocab.chars())
+        self.layouts: dict[str, str] = self.meta.get("layouts", {})
+        self.identity = identity
+
+    @classmethod
+    def load(cls, checkpoint: str | Path | None = None, *, couplets: CoupletGenerator | None = None,
+             device: str = "cpu", int8: bool | None = None) -> "WholeGenerator":
+        path = Path(checkpoint) if checkpoint else DEFAULT_WHOLE_CHECKPOINT
+        model, vocab, meta = load_checkpoint(path, device=device, kind="whole")
+        couplets = couplets or CoupletGenerator.load(device=device, int8=int8)
+        return cls(for_decoding(model, int8=int8, device=device), vocab, couplets, meta,
+                   identity=checkpoint_identity(path, meta))
+
+    # ------------------------------------------------------------ the request
+    def prepare(self, req: WholeRequest) -> tuple[str, list[str], str, str, list[str]]:
+        """Validate a wish: (seed chars, keywords, layout, heads, notes). Raises InputError."""
+        check_ranges(req)
+        notes: list[str] = []
+        heads = ""
+        if req.head.strip():
+            checked = check_input(req.head, max_len=8, what="the heads (藏头)")
+            notes += checked.notes
+            heads = "".join(c for c in checked.text if is_han(c))
+            if len(heads) not in (1, 2, 4) or len(heads) != len(checked.text):
+                raise InputError("藏头 takes 2 Chinese characters (one per line) or 4 (two per line), "
+                                 f"not {req.head.strip()!r}")
+        words: list[str] = []
+        if req.theme.strip():
+            theme = check_input(req.theme, max_len=200, what="the theme")
+            notes += theme.notes
+            parts = [w for w in re.split(r"[\s,，、;；]+", theme.text) if w]
+            # a list of words is kept as typed; a sentence is cut into its keywords
+            words = parts if len(parts) > 1 and all(len(w) <= 4 for w in parts) else keywords(theme.text, 4)
+            words = [w for w in words if any(is_han(c) and c in self.known for c in w)]
+            if not words:
+                raise InputError("the theme gives no keyword the model knows; try other words")
+        if not heads and not words:
+            raise InputError("give a theme (e.g. 中秋 团圆) or the heads of a 藏头联 (e.g. 福华), or both")
+        layout = self.layouts.get(str(req.length), str(req.length))
+        layout = split_layout(layout, max(1, len(heads) // 2))
+        seed = seed_chars(words, self.model.cfg.max_seed) if words else heads[:self.model.cfg.max_seed]
+        return seed, words, layout, heads, notes
+
+    def plan(self, layout: str, heads: str, seed: str) -> tuple[PoemPlan, list[str | None]]:
+        """The 上联's decoding plan: the length token, the commas of the layout, the heads, a 仄 last
+        char, no degenerate repeats, the seed's chars once. Also the chars written as-is (heads
+        the model does not know) by position."""
+        vocab, tables = self.vocab, self.tables
+        starts = layout_text(layout)
+        line_len = starts[-1] + int(layout.split(",")[-1])
+        t_len = 1 + line_len
+        allowed = tables.han.unsqueeze(0).repeat(t_len, 1)
+        forced = torch.full((t_len,), -1, dtype=torch.long)
+        literal: list[str | None] = [None] * t_len
+
+        def force(t: int, ch: str) -> None:
+            forced[t] = vocab.stoi.get(ch, vocab.unk_id)
+            allowed[t] = False
+            allowed[t, forced[t]] = True
+            if ch not in vocab:
+                literal[t] = ch
+        force(0, length_token(sum(int(x) for x in layout.split(","))))
+        for s in starts[1:]:
+            force(s, "，")  # the comma sits right before the clause at s + 1 (1-based in t)
+        upper_heads = heads[:len(heads) // 2] if len(heads) > 1 else heads
+        for k, ch in enumerate(upper_heads):
+            force(1 + starts[k] if len(heads) == 4 else 1, ch)
+        last = t_len - 1
+        if forced[last] < 0:
+            allowed[last] &= tables.ze
+        placed = {c for c in heads if c in vocab}  # the 下联's heads too: kept out of the 上联
+        once = {c for c in seed if c in vocab} - placed  # a theme's chars at most once
+
+        def mask_of(chars: set[str]) -> torch.Tensor | None:
+            if not chars:
+                return None
+            m = torch.zeros(len(vocab), dtype=torch.bool)
+            m[[vocab.stoi[c] for c in chars]] = True
+            return m
+        plan = PoemPlan(n_lines=1, width=t_len - 1, allowed=allowed, forced=forced, rhyme_pos=[], line_end={},
+                        groups=torch.ones(len(tables.group_names), dtype=torch.bool),
+                        repeat_rules=(True, True, True), attested=False, limited=mask_of(once),
+                        reserved=mask_of(placed))
+        return plan, literal
+
+    # ------------------------------------------------------------ generation
+    def generate(self, req: WholeRequest) -> WholeResult:
+        seed, words, layout, heads, notes = self.prepare(req)
+        plan, literal = self.plan(layout, heads, seed)
+        uppers = self._uppers(plan, literal, seed, req)
+        lock_heads = heads[len(heads) // 2:] if len(heads) > 1 else ""
+        pairs: list[tuple[str, str, float, float]] = []
+        for upper, up_score in uppers:
+            lock = None
+            if lock_heads:  # the 下联's heads at the starts of its clauses, the rest free
+                lock = list("_" * len(upper))
+                for k, ch in enumerate(lock_heads):
+                    lock[layout_text(layout)[k] if len(heads) == 4 else 0] = ch
+                lock = "".join(lock)
+            try:
+                result = self.couplets.generate(upper, Settings(n=1, beam=BEAM_FOR_ONE_LINE), lock=lock)
+            except InputError as e:
+                notes.append(f"no 下联 for {upper}: {e}")
+                continue
+            if result.candidates:
+                pairs.append((upper, result.candidates[0].lower, up_score, result.candidates[0].score))
+        couplets = self._rank(pairs, seed if words else "", req)
+        kept = self._apart(couplets)
+        if len(kept) < req.n:
+            notes.append(f"{len(kept)} of the {req.n} couplets asked for differ from each other in a third of "
+                         "their characters" + ("; raise the temperature for more" if req.temperature <= 0 else ""))
+        return WholeResult(request=req, seed=seed, keywords=words, layout=layout, couplets=kept[:req.n], notes=notes)
+
+    def _uppers(self, plan: PoemPlan, literal: list[str | None], seed: str, req: WholeRequest
+                ) -> list[tuple[str, float]]:
+        """Distinct 上联 sampled under the plan, best first: those that kept every soft rule, then by
+        mean log-probability; at most SPARE per couplet asked for."""
+        gen = torch.Generator().manual_seed(mixed_seed(req.seed, req.theme, req.head, req.length))
+        rows = req.n * req.draws if req.temperature > 0 else 1
+        seed_ids = torch.tensor([self.vocab.encode(seed)], dtype=torch.long)
+        ids, scores, relaxed = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
+                                            temperature=req.temperature, top_k=0, top_p=req.top_p, generator=gen)
+        out, seen = [], set()
+        for row, s, r in sorted(zip(ids.tolist(), scores.tolist(), relaxed.tolist()), key=lambda x: (x[2], -x[1])):
+            text = "".join(lit or self.vocab.itos[i] for lit, i in zip(literal[1:], row[1:]))
+            if text not in seen:
+                seen.add(text)
+                out.append((text, s / (len(row) - 1)))
+        return out[:SPARE * req.n]
+
+    @torch.inference_mode()
+    def pair_logp(self, pairs: list[tuple[str, str]], seed: str) -> torch.Tensor:
+        """Mean log p of each whole text (⑦上联｜下联) given the seed (empty: no seed), per char."""
+        texts = [length_token(sum(is_han(c) for c in u)) + u + SEP + w for u, w in pairs]
+        tgt = torch.tensor([self.vocab.encode(t) for t in texts])
+        seed_ids = torch.tensor([self.vocab.encode(seed)] * len(pairs)) if seed else torch.zeros(len(pairs), 1,
+                                                                                                  dtype=torch.long)
+        logp = torch.log_softmax(self.model(seed_ids, shift_right(tgt, self.vocab.bos_id)).float(), dim=-1)
+        tok = logp.gather(2, tgt.unsqueeze(2)).squeeze(2)[:, 1:]       # the length token is given
+        known = tgt[:, 1:] != self.vocab.unk_id
+        return (tok * known).sum(1) / known.sum(1).clamp(min=1)
+
+    def _rank(self, pairs: list[tuple[str, str, float, float]], theme_seed: str, req: WholeRequest
+              ) -> list[WholeCouplet]:
+        if not pairs:
+            return []
+        texts = [(u, w) for u, w, _, _ in pairs]
+        lengths = {len(u) for u, _ in texts}
+        theme = None
+        if theme_seed and len(lengths) == 1:
+            theme = (self.pair_logp(texts, theme_seed) - self.pair_logp(texts, "")).tolist()
+        scorer = None
+        if self.couplets.scorer is not None and req.scorer_weight > 0:
+            s_model, s_vocab = self.couplets.scorer
+            with torch.inference_mode():
+                src = torch.tensor([s_vocab.encode(u) for u, _ in texts])
+                tgt = torch.tensor([s_vocab.encode(w) for _, w in texts])
+                scorer = torch.nn.functional.logsigmoid(s_model(src, tgt).float()).tolist()
+        out = []
+        for i, (u, w, us, ws) in enumerate(pairs):
+            t = theme[i] if theme is not None else None
+            sc = scorer[i] if scorer is not None else None
+            total = us + ws + req.theme_weight * (t or 0.0) + req.scorer_weight * (sc or 0.0)
+            out.append(WholeCouplet(upper=u, lower=w, score=total, upper_score=us, lower_score=ws, theme_fit=t,
+                                    scorer=sc))
+        return sorted(out, key=lambda c: -c.score)
+
+    @staticmethod
+    def _apart(couplets: list[WholeCouplet]) -> list[WholeCouplet]:
+        """Couplets in order, each kept only if its 上联 and its 下联 differ from every kept one's
+        in at least MIN_DIFFERENCE of their characters."""
+        kept: list[WholeCouplet] = []
+        for c in couplets:
+            need = max(1, math.ceil(MIN_DIFFERENCE * sum(is_han(x) for x in c.upper)))
+            if all(sum(a != b for a, b in zip(c.upper, k.upper)) >= need and
+                   sum(a != b for a, b in zip(c.lower, k.lower)) >= need for k in kept):
+                kept.append(c)
+        return kept
+
+
+def check_whole(upper: str, lower: str, heads: str, prosody) -> dict[str, bool]:
+    """The hard rules of a whole couplet, for tests and the evaluation."""
+    from .prosody import PING, ZE
+    ups, lows = clause_heads(upper), clause_heads(lower)
+    if len(heads) == 4:
+        placed = ups[:2] == heads[:2] and lows[:2] == heads[2:]
+    elif len(heads) == 2:
+        placed = upper[0] == heads[0] and lower[0] == heads[1]
+    else:
+        placed = not heads or upper[0] == heads[0]
+    repeats_mirror = all((upper[i] == upper[j]) == (lower[i] == lower[j])
+                         for i in range(len(upper)) for j in range(i + 1, len(upper))
+                         if is_han(upper[i]) and is_han(upper[j]))
+    return {"heads": placed,
+            "length": len(upper) == len(lower),
+            "punctuation": layout_of(upper) == layout_of(lower)
+            and all(a == b for a, b in zip(upper, lower) if not is_han(a)),
+            "repeats": repeats_mirror,
+            "no_copy": not ({c for c in upper if is_han(c)} & {c for c in lower if is_han(c)}),
+            "tones": prosody.tone(upper[-1]) == ZE and prosody.tone(lower[-1]) == PING,
+            "no_degenerate": all(line.count(c) < 3 for line in (upper, lower) for c in set(line) if is_han(c))
+            and all(len(set(bg)) == len(bg) for bg in ([upper[i:i + 2] for i in range(len(upper) - 1)
+                                                        if all(is_han(c) for c in upper[i:i + 2])],)),
+            }
+
+
+__all__ = ["WholeRequest", "WholeGenerator", "WholeResult", "WholeCouplet", "check_whole", "LENGTH_TOKENS",
+           "CheckpointError"]

@@ -1,0 +1,111 @@
+"""Whole couplets from a wish: the text format, the rules by construction, seeds, training and the CLI."""
+import json
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from couplet.text import InputError
+from couplet.whole import WholeGenerator, WholeRequest, check_whole, layout_text, split_layout
+from couplet.wholetext import (SEP, SPECIAL, clause_heads, couplet_doubles, han_count, layout_of, length_token,
+                               whole_text)
+
+LAYOUTS = {"5": "5", "7": "7", "8": "4,4", "9": "4,5", "11": "4,7", "12": "5,7"}
+
+
+@pytest.fixture(scope="module")
+def tiny_whole(prepared, fixture_vocab, tiny_generator):
+    """An untrained whole-couplet model: every hard rule must hold whatever it predicts."""
+    from couplet.model import PoemConfig, PoemModel
+    from couplet.vocab import Vocab
+    vocab = Vocab(fixture_vocab.chars() + list(SPECIAL))
+    torch.manual_seed(0)
+    model = PoemModel(PoemConfig(vocab_size=len(vocab), emb_dim=16, hidden=16, dropout=0.0))
+    return WholeGenerator(model, vocab, tiny_generator, {"layouts": LAYOUTS})
+
+
+def test_text_format():
+    assert whole_text("春回大地", "福满人间") == "④春回大地" + SEP + "福满人间"
+    assert length_token(30) == length_token(20) and han_count("春风，得意") == 4
+    assert layout_of("福满人间，华开盛世春") == "4,5" and clause_heads("福满人间，华开盛世春") == "福华"
+    assert split_layout("7", 2) == "3,4" and split_layout("4,7", 2) == "4,7" and layout_text("4,7") == [0, 5]
+
+
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=3))
+def test_layout_round_trip(parts):
+    layout = ",".join(map(str, parts))
+    line = "，".join("春" * k for k in parts)
+    assert layout_of(line) == layout
+    assert [line[i - 1] for i in layout_text(layout)[1:]] == ["，"] * (len(parts) - 1)
+
+
+def test_doubles_from_pairs():
+    from couplet.corpus import Pair
+    pairs = [Pair("年年有余", "处处逢春", "couplet")] * 5 + [Pair("花花", "草草", "couplet")]
+    assert couplet_doubles(pairs) == "处年"
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10 ** 6), heads=st.sampled_from(["", "春秋", "天地", "风花雪月"]),
+       length=st.sampled_from([5, 7, 9, 11]))
+def test_hard_rules_hold_by_construction(tiny_whole, seed, heads, length):
+    req = WholeRequest(theme="" if heads else "春风 明月", head=heads, length=length, n=3, draws=2, seed=seed)
+    res = tiny_whole.generate(req)
+    assert res.couplets
+    for c in res.couplets:
+        assert sum(ch != "，" for ch in c.upper) == length
+        broken = [k for k, ok in check_whole(c.upper, c.lower, heads, tiny_whole.couplets.prosody).items() if not ok]
+        assert not broken, (c.upper, c.lower, broken)
+
+
+def test_same_seed_same_couplets(tiny_whole):
+    req = WholeRequest(theme="山水", n=3, draws=2, seed=7)
+    a, b = tiny_whole.generate(req), tiny_whole.generate(req)
+    assert [(c.upper, c.lower) for c in a.couplets] == [(c.upper, c.lower) for c in b.couplets]
+    other = tiny_whole.generate(WholeRequest(theme="山水", n=3, draws=2, seed=8))
+    assert [c.upper for c in other.couplets] != [c.upper for c in a.couplets]
+
+
+def test_candidates_differ_and_heads_unknown_to_the_models_are_kept(tiny_whole):
+    res = tiny_whole.generate(WholeRequest(head="筚蓠", n=4, draws=3))
+    assert res.couplets and all(c.upper[0] == "筚" and c.lower[0] == "蓠" for c in res.couplets)
+    for i, a in enumerate(res.couplets):
+        for b in res.couplets[i + 1:]:
+            assert sum(x != y for x, y in zip(a.upper, b.upper)) >= 3
+
+
+@pytest.mark.parametrize("req, message", [
+    (WholeRequest(), "give a theme"),
+    (WholeRequest(head="福华吉"), "2 Chinese characters"),
+    (WholeRequest(head="ab"), "no Chinese characters"),
+    (WholeRequest(theme="春", length=40), "--length"),
+    (WholeRequest(theme="春", n=0), "--n"),
+])
+def test_bad_wishes_get_a_message(tiny_whole, req, message):
+    with pytest.raises(InputError, match=message):
+        tiny_whole.generate(req)
+
+
+def test_train_then_write_whole_couplets(prepared, tmp_path, capsys):
+    import train as train_cli
+    from couplet.cli import main as cli
+    out = tmp_path / "w"
+    assert train_cli.main(["whole", "--dry-run", "--data", str(prepared), "--out", str(out), "--min-count", "1"]) == 0
+    meta = json.loads((out / "best" / "checkpoint.json").read_text(encoding="utf-8"))
+    assert meta["kind"] == "whole" and meta["layouts"]
+    capsys.readouterr()
+    assert cli(["whole", "--head", "春秋", "--n", "2", "--draws", "2", "--checkpoint", str(out / "best"),
+                "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["couplets"] and all(c["upper"][0] == "春" and c["lower"][0] == "秋" for c in res["couplets"])
+    wishes = tmp_path / "wishes.txt"
+    wishes.write_text("春秋\n风月 山水\nabc\n", encoding="utf-8")
+    result = tmp_path / "out.jsonl"
+    assert cli(["whole", "--input", str(wishes), "--mode", "head", "--output", str(result), "--n", "2",
+                "--draws", "2", "--checkpoint", str(out / "best")]) == 0
+    rows = [json.loads(x) for x in result.read_text(encoding="utf-8").splitlines()]
+    assert {r["input_line"] for r in rows} == {1, 2, 3}
+    assert [r for r in rows if r["input_line"] == 3][0]["error"]
+    assert all(r["upper"][0] == "风" and r["lower"][0] == "月" for r in rows if r["input_line"] == 2)
+    assert cli(["whole", "--theme", "春", "--length", "99"]) == 2
