@@ -1,4 +1,4 @@
-"""Web app: `python app.py` serves the couplet and poem generators on http://127.0.0.1:7860.
+"""Web app: `python app.py` serves the couplet, whole-couplet and poem generators on http://127.0.0.1:7860.
 
 This file only lays out the page and wires it to `couplet.service`; all logic lives in the package.
 """
@@ -15,6 +15,7 @@ import gradio as gr  # noqa: E402
 from couplet.generate import (ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT,  # noqa: E402
                               TONE_BY_DEFAULT, Settings)
 from couplet.service import MAX_UPLOAD, TEMP_TTL_S, Studio, load_models  # noqa: E402
+from couplet.whole import WholeRequest  # noqa: E402
 
 CSS = """
 .couplet ruby, .poem ruby { font-size: 1.6em; margin: 0 .08em; ruby-position: over; }
@@ -22,13 +23,21 @@ CSS = """
 ruby.ping { color: #1d4ed8; } ruby.ze { color: #b91c1c; } ruby.either { color: #6b21a8; }
 ruby.mark { background: #fde68a; border-radius: 4px; }
 .label { display: inline-block; width: 4em; color: #555; } .score { margin-left: 1em; color: #888; }
-.cand, .upper { margin: .3em 0; } .poem { margin: 1em 0; } .meta, .poem-head { color: #555; }
+.cand, .upper { margin: .3em 0; } .poem, .whole { margin: 1em 0; } .meta, .poem-head { color: #555; }
 .msg.error { color: #b91c1c; font-weight: 600; } .msg.note { color: #92400e; }
 .couplet rt, .poem rt, .legend rt { user-select: none; }  /* copying a line copies its characters only */
 .copy { margin-left: .8em; font-size: .85em; cursor: pointer; } .legend { color: #555; font-size: .9em; }
 .cand ruby { cursor: pointer; } .mark-key { background: #fde68a; border-radius: 4px; }
 """
+POEM_MODES = ["keywords", "first", "theme", "acrostic", "embed"]
 EXAMPLES = ["春回大地千山秀", "一帆风顺年年好", "天增岁月人增寿", "海内存知己，天涯若比邻", "书山有路勤为径"]
+
+
+def _slider(cls, name: str, label: str, *, high: float | None = None, step: float = 1, **kw) -> gr.Slider:
+    """A slider for a request field: its range and default come from the field."""
+    f = cls.__dataclass_fields__[name]
+    low, top = f.metadata["range"]
+    return gr.Slider(low, min(top, high) if high is not None else top, value=f.default, step=step, label=label, **kw)
 
 
 def build_app(studio: Studio) -> gr.Blocks:
@@ -73,6 +82,30 @@ def build_app(studio: Studio) -> gr.Blocks:
             go.click(couplet, inputs, out, api_name="couplet")
             upper.submit(couplet, inputs, out)
 
+        with gr.Tab("整副对联", id="whole"):
+            # a wish in, whole couplets out: a theme, 藏头 heads, or both
+            with gr.Row():
+                wtheme = gr.Textbox(label="主题 theme (e.g. 中秋 团圆, 新店开张)", elem_id="whole-theme", scale=3)
+                whead = gr.Textbox(label="藏头 heads: 2 chars (one per line) or 4", elem_id="whole-head", scale=2)
+            with gr.Row():
+                wgo = gr.Button("写对联", variant="primary", elem_id="whole-go", scale=2)
+                wlength = _slider(WholeRequest, "length", "characters per line", scale=1)
+                wn = _slider(WholeRequest, "n", "couplets", high=10, scale=1)
+            wout = gr.HTML(elem_id="whole-out")
+            gr.Examples([["春节 新年", ""], ["中秋 团圆", ""], ["", "福华"], ["婚礼", "李梅"]], inputs=[wtheme, whead])
+            with gr.Accordion("advanced", open=False):
+                with gr.Row():
+                    wtemp = _slider(WholeRequest, "temperature", "temperature (上联)", high=2.0, step=0.05)
+                    wdraws = _slider(WholeRequest, "draws", "上联 drawn per couplet")
+                    wfit = _slider(WholeRequest, "theme_weight", "theme-fit weight", high=3.0, step=0.1)
+                    wseed = gr.Number(value=WholeRequest.seed, precision=0, minimum=0, label="seed")
+            winputs = [wtheme, whead, wlength, wn, wtemp, wdraws, wfit, wseed]
+
+            def whole(th, hd, ln, n_, t, d, f, s):
+                return studio.whole(th, hd, length=ln, n=n_, temperature=t, draws=d, theme_weight=f, seed=s)
+            wgo.click(whole, winputs, wout, api_name="whole")
+            wtheme.submit(whole, winputs, wout)
+
         with gr.Tab("写诗", id="poem"):
             with gr.Row():
                 with gr.Column(scale=3):
@@ -104,14 +137,17 @@ def build_app(studio: Studio) -> gr.Blocks:
         with gr.Tab("批量 batch", id="batch"):
             upload = gr.File(label="one 上联 or seed per line (.txt)", file_types=[".txt"], type="filepath")
             with gr.Row():
-                kind = gr.Radio(["couplet", "poem"], value="couplet", label="what to write")
+                kind = gr.Radio(["couplet", "whole", "poem"], value="couplet", label="what to write")
                 fmt = gr.Radio([".jsonl", ".txt", ".tsv"], value=".jsonl", label="result file")
-                bmode = gr.Radio(["keywords", "first", "theme", "acrostic", "embed"], value="keywords",
-                                 label="poem seed mode", visible=False)
+                bmode = gr.Radio(POEM_MODES, value="keywords", label="seed mode (whole: a theme, or heads then a "
+                                 "theme)", visible=False)
                 bform = gr.Radio(["五绝", "七绝", "五律", "七律"], value="七绝", label="poem form", visible=False)
-            kind.change(lambda k: [gr.update(visible=k == "poem")] * 2 + [
-                gr.update(choices=[".jsonl", ".txt"] if k == "poem" else [".jsonl", ".txt", ".tsv"], value=".jsonl")],
-                kind, [bmode, bform, fmt])
+            kind.change(lambda k: [gr.update(visible=k != "couplet", choices=POEM_MODES if k == "poem" else
+                                             ["theme", "head"], value="keywords" if k == "poem" else "theme"),
+                                   gr.update(visible=k == "poem"),
+                                   gr.update(choices=[".jsonl", ".txt"] if k != "couplet" else [".jsonl", ".txt", ".tsv"],
+                                             value=".jsonl")],
+                        kind, [bmode, bform, fmt])
             bgo = gr.Button("run", variant="primary")
             result = gr.File(label="result")
             bmsg = gr.HTML()
@@ -131,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=7860, help="port to listen on")
     parser.add_argument("--couplet-checkpoint", default=None, help="couplet checkpoint (none: checkpoints/couplet)")
     parser.add_argument("--poem-checkpoint", default=None, help="poem checkpoint (none: checkpoints/poem)")
+    parser.add_argument("--whole-checkpoint", default=None, help="whole-couplet checkpoint (none: checkpoints/whole)")
     parser.add_argument("--concurrency", type=int, default=4, help="requests generated at the same time")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = parser.parse_args(argv)
-    models = load_models(args.couplet_checkpoint, args.poem_checkpoint)
+    models = load_models(args.couplet_checkpoint, args.poem_checkpoint, args.whole_checkpoint)
     for err in models.errors.values():
         print(f"warning: {err}", file=sys.stderr)
     if models.couplet is None and models.poem is None:

@@ -1,4 +1,4 @@
-"""What the web app calls: both generators behind functions that never raise on bad input.
+"""What the web app calls: the generators behind functions that never raise on bad input.
 
 Every function returns text or HTML for the page. Bad input becomes a short message; all
 user text is HTML-escaped before it reaches the page.
@@ -20,12 +20,14 @@ from .generate import (ALIGN_BY_DEFAULT, BEAM_FOR_ONE_LINE, RERANK_BY_DEFAULT, S
 from .poetry import FORMS, PoemGenerator, PoemRequest, first_line_rhymes, rhyme_lines
 from .prosody import EITHER, PING, ZE
 from .text import InputError, is_han
+from .whole import WholeGenerator, WholeRequest, layout_text
 
 MAX_BATCH_LINES = 2000  # per upload; the CLI takes any number
 BATCH_SECONDS = 120  # a page batch stops after this long and returns what it has
 MAX_UPLOAD = "2mb"  # gradio's max_file_size for uploads
 TEMP_TTL_S = 3600  # batch results older than this are removed
 TONE_CLASS = {PING: "ping", ZE: "ze", EITHER: "either"}
+CORPUS_OF = {"poem": "Tang/Song poems", "whole": "whole couplets (上联 and 下联) seeded by their keywords or heads"}
 LEGEND = ('<div class="legend">tones: <ruby class="ping">平<rt>平</rt></ruby> blue · <ruby class="ze">仄<rt>仄</rt>'
           '</ruby> red · <ruby class="either">中<rt>中</rt></ruby> either; <span class="mark-key">underlaid</span>: locked, '
           'rhyme, acrostic or 嵌字 characters</div>')
@@ -37,6 +39,14 @@ LOCK_ON_CLICK = ("var r=event.target.closest('ruby');if(!r)return;var c=this,rs=
                  "setTimeout(function(){document.querySelector('#couplet-go').click()},100);")
 COPY_ON_CLICK = ("event.stopPropagation();navigator.clipboard&&navigator.clipboard.writeText("
                  "this.parentElement.dataset.lower);this.textContent='已复制';")
+
+
+def _as_field(cls, name: str, value):
+    """A page value as the request field's type (sliders give floats, numbers may be None)."""
+    from dataclasses import fields
+    kind = {f.name: f.type for f in fields(cls)}[name]
+    kind = kind if isinstance(kind, str) else kind.__name__
+    return int(value or 0) if kind == "int" else float(value or 0.0) if kind == "float" else value
 
 
 def message(text: str, kind: str = "error") -> str:
@@ -91,11 +101,13 @@ class Loaded:
     couplet: CoupletGenerator | None
     poem: PoemGenerator | None
     errors: dict[str, str]
+    whole: WholeGenerator | None = None
 
 
-def load_models(couplet_checkpoint: str | None = None, poem_checkpoint: str | None = None) -> Loaded:
-    """Load both generators; a missing or broken checkpoint becomes a message, not a crash."""
-    errors, couplet, poem = {}, None, None
+def load_models(couplet_checkpoint: str | None = None, poem_checkpoint: str | None = None,
+                whole_checkpoint: str | None = None) -> Loaded:
+    """Load the generators; a missing or broken checkpoint becomes a message, not a crash."""
+    errors, couplet, poem, whole = {}, None, None, None
     try:
         couplet = CoupletGenerator.load(couplet_checkpoint)
     except (CheckpointError, OSError, ValueError, KeyError) as e:
@@ -106,7 +118,14 @@ def load_models(couplet_checkpoint: str | None = None, poem_checkpoint: str | No
     except (CheckpointError, OSError, ValueError, KeyError) as e:
         errors["poem"] = (f"poem model not loaded: {e}. Train one with `python train.py poem ...` "
                           "and export it to checkpoints/poem, or pass --poem-checkpoint.")
-    return Loaded(couplet, poem, errors)
+    try:
+        if couplet is None:
+            raise CheckpointError("it writes its 下联 with the couplet model, which did not load")
+        whole = WholeGenerator.load(whole_checkpoint, couplets=couplet)
+    except (CheckpointError, OSError, ValueError, KeyError) as e:
+        errors["whole"] = (f"whole-couplet model not loaded: {e}. Train one with `python train.py whole ...` "
+                           "and export it to checkpoints/whole.")
+    return Loaded(couplet, poem, errors, whole)
 
 
 class Studio:
@@ -181,6 +200,39 @@ class Studio:
         parts += [message(x, "note") for x in res.notes]
         return "".join(parts) + LEGEND
 
+    # ------------------------------------------------------------ whole couplets
+    @friendly
+    def whole(self, theme: str = "", head: str = "", **values) -> str:
+        """Whole couplets for a wish; values are WholeRequest fields (checked there)."""
+        gen = self.models.whole
+        if gen is None:
+            return message(self.models.errors["whole"])
+        req = WholeRequest(theme=theme or "", head=head or "", **{k: _as_field(WholeRequest, k, v)
+                                                                  for k, v in values.items()})
+        try:
+            res = gen.generate(req)
+        except InputError as e:
+            return message(str(e))
+        tone_of = gen.couplets.prosody.tone
+        heads = req.head.strip()
+        starts = layout_text(res.layout) if len(heads) == 4 else [0]
+        marks = set(starts) if heads else set()
+        lower_marks = marks if len(heads) > 1 else set()
+        head = " · ".join(x for x in (f"藏头 {html.escape(heads)}" if heads else "",
+                                      f"keywords: {html.escape(' '.join(res.keywords))}" if res.keywords else "",
+                                      f"{req.length} 字 ({res.layout})") if x)
+        parts = [f'<div class="poem-head">{head}</div>']
+        for k, c in enumerate(res.couplets, 1):
+            fit = f" · theme +{c.theme_fit:.2f}" if c.theme_fit is not None else ""
+            both = html.escape(c.upper + "\n" + c.lower)
+            parts.append(f'<div class="whole" data-lower="{both}"><div class="meta">[{k}] score {c.score:.2f}{fit}'
+                         f'<button class="copy" onclick="{html.escape(COPY_ON_CLICK)}">复制</button></div>'
+                         f'<div class="line"><span class="label">上联</span>{annotate(c.upper, tone_of, marks)}</div>'
+                         f'<div class="line"><span class="label">下联</span>{annotate(c.lower, tone_of, lower_marks)}</div>'
+                         '</div>')
+        parts += [message(x, "note") for x in res.notes]
+        return f'<div class="couplet">{"".join(parts)}{LEGEND}</div>'
+
     # ------------------------------------------------------------ batch
     @friendly(file_out=True)
     def batch(self, file_path: str | None, *, kind: str = "couplet", fmt: str = ".jsonl", mode: str = "keywords",
@@ -208,6 +260,17 @@ class Studio:
                 return None, message("couplet results can be .txt, .jsonl or .tsv")
             counts = run_batch(self.models.couplet, file_path, out, Settings(n=1, seed=int(seed or 0)),
                                warn=warnings.append, progress=progress, deadline=deadline)
+        elif kind == "whole":
+            if self.models.whole is None:
+                return None, message(self.models.errors["whole"])
+            if fmt not in (".txt", ".jsonl"):
+                return None, message("whole-couplet results can be .txt or .jsonl")
+            from .batch import format_wholes
+            reqs = [WholeRequest(**dict(zip(("head", "theme"), t.strip().partition(" ")[::2])) if mode == "head"
+                                 else {"theme": t}, n=1, seed=int(seed or 0)) for t in lines]
+            counts = run_poem_batch(self.models.whole, reqs, lines, out, fingerprint={"page": True},
+                                    warn=warnings.append, progress=progress, deadline=deadline,
+                                    formatter=format_wholes, what="couplets")
         else:
             if self.models.poem is None:
                 return None, message(self.models.errors["poem"])
@@ -238,7 +301,7 @@ class Studio:
             rows.append(f"**scorer** (N vs 1, reranks 下联 candidates): {scorer[0].cfg.cell}, hidden "
                         f"{scorer[0].cfg.hidden}, {sum(p.numel() for p in scorer[0].parameters()):,} parameters; "
                         f"{'on' if RERANK_BY_DEFAULT else 'off'} by default")
-        for name, gen in (("couplet", self.models.couplet), ("poem", self.models.poem)):
+        for name, gen in (("couplet", self.models.couplet), ("poem", self.models.poem), ("whole", self.models.whole)):
             if gen is None:
                 rows.append(f"**{name}**: {self.models.errors[name]}")
                 continue
@@ -250,7 +313,7 @@ class Studio:
             rows.append(f"**{name}**: {arch} ({cfg.cell}, hidden {cfg.hidden}, embedding {cfg.emb_dim}, "
                         f"{cfg.layers} layer(s){head}), {meta.get('parameters', 0):,} parameters, vocabulary "
                         f"{len(gen.vocab):,}; {stage} {best.get('epoch', '?')} epochs on "
-                        f"{meta.get('train_config', {}).get('sources', 'poems') if name == 'couplet' else 'Tang/Song poems'}"
+                        f"{meta.get('train_config', {}).get('sources', 'poems') if name == 'couplet' else CORPUS_OF[name]}"
                         f"; best validation {best.get('metric', 'ppl')} {best.get('value', float('nan')):.1f}")
         rows.append(f"**couplet decoding defaults**: 平仄 rule {TONE_BY_DEFAULT}, 词性相对 weight "
                     f"{STRUCTURE_BY_DEFAULT:g}, per-position head weight {ALIGN_BY_DEFAULT:g} (models that have one)")

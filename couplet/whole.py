@@ -120,7 +120,7 @@ class WholeGenerator:
         notes: list[str] = []
         heads = ""
         if req.head.strip():
-            checked = check_input(req.head, max_len=8, what="the heads (藏头)")
+            checked = check_input(req.head, max_len=8, what="藏头")
             notes += checked.notes
             heads = "".join(c for c in checked.text if is_han(c))
             if len(heads) not in (1, 2, 4) or len(heads) != len(checked.text):

@@ -67,3 +67,17 @@ def tiny_poet(prepared, fixture_vocab):
     model = PoemModel(PoemConfig(vocab_size=len(fixture_vocab), emb_dim=16, hidden=16, dropout=0.0))
     return PoemGenerator(model, fixture_vocab, Prosody.load(prepared / "prosody.json"),
                          corpus_lines=load_corpus_lines(prepared / "poems.jsonl"))
+
+
+@pytest.fixture(scope="session")
+def tiny_whole(prepared, fixture_vocab, tiny_generator):
+    """An untrained whole-couplet model (its 下联 by tiny_generator): every hard rule must hold anyway."""
+    from couplet.model import PoemConfig, PoemModel
+    from couplet.vocab import Vocab
+    from couplet.whole import WholeGenerator
+    from couplet.wholetext import SPECIAL
+    vocab = Vocab(fixture_vocab.chars() + list(SPECIAL))
+    torch.manual_seed(0)
+    model = PoemModel(PoemConfig(vocab_size=len(vocab), emb_dim=16, hidden=16, dropout=0.0))
+    layouts = {"5": "5", "7": "7", "8": "4,4", "9": "4,5", "11": "4,7", "12": "5,7"}
+    return WholeGenerator(model, vocab, tiny_generator, {"layouts": layouts})

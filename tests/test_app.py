@@ -17,8 +17,8 @@ BAD = ["", "   ", "春" * 201, "hello 123", "😀😀😀", "<script>alert(1)</s
 
 
 @pytest.fixture(scope="module")
-def studio(tiny_generator, tiny_poet):
-    return Studio(Loaded(tiny_generator, tiny_poet, {}))
+def studio(tiny_generator, tiny_poet, tiny_whole):
+    return Studio(Loaded(tiny_generator, tiny_poet, {}, tiny_whole))
 
 
 @pytest.mark.parametrize("bad", BAD)
@@ -50,11 +50,23 @@ def test_couplet_and_poem_html(studio):
     assert out.count('class="poem"') == 2 and "ruby" in out
 
 
+@pytest.mark.parametrize("theme, head", [("", ""), ("", "福华吉"), ("<script>", ""), ("", "😀😀")])
+def test_bad_wish_is_a_message(studio, theme, head):
+    out = studio.whole(theme, head)
+    assert out.startswith('<div class="msg error">') and "<script" not in out
+
+
+def test_whole_couplet_html_marks_the_heads(studio):
+    out = studio.whole("", "春秋", length=7, n=2, draws=2, temperature=0.8, seed=None)
+    assert out.count('class="whole"') == 2 and out.count(" mark\"") == 4 and "复制" in out
+
+
 def test_missing_checkpoints_become_messages(tmp_path):
     models = load_models(str(tmp_path / "none"), str(tmp_path / "none2"))
     studio = Studio(models)
     assert "python train.py couplet" in studio.couplet("春回大地千山秀")
     assert "python train.py poem" in studio.poem("春")
+    assert "couplet model" in studio.whole("中秋")
     proc = subprocess.run([sys.executable, str(ROOT / "app.py"), "--couplet-checkpoint", str(tmp_path / "x"),
                            "--poem-checkpoint", str(tmp_path / "y")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "train" in proc.stderr and "Traceback" not in proc.stderr
@@ -65,6 +77,9 @@ def test_batch_tab(studio, tmp_path):
     f.write_text("天增岁月人增寿\n\n明月几时有\n", encoding="utf-8")
     path, msg = studio.batch(str(f), kind="couplet", fmt=".txt")
     assert Path(path).read_text(encoding="utf-8").count("\n") == 3 and "1 bad" in msg
+    f.write_text("春秋\n\n福华 新春\n", encoding="utf-8")
+    path, msg = studio.batch(str(f), kind="whole", fmt=".txt", mode="head")
+    assert Path(path).read_text(encoding="utf-8").count("# ") == 3 and "2 done, 1 bad" in msg
     path, msg = studio.batch(None)
     assert path is None and "upload" in msg
 
@@ -156,6 +171,15 @@ def test_page_in_headless_chromium(served_app):
         assert len(lines) == 4 and all(len(x) == 8 for x in lines)
         assert "".join(x[0] for x in lines) == "春夏秋冬" and [x[-1] for x in lines] == list("，。，。")
         page.screenshot(path=str(ARTIFACTS / "app-poem.png"), full_page=True)
+        # 整副对联: a 藏头联 with the heads in place
+        page.get_by_role("tab", name="整副对联").click()
+        page.locator("#whole-head textarea").fill("福华")
+        page.locator("#whole-go").click()
+        first = page.locator("#whole-out .whole").first
+        expect(first).to_be_visible(timeout=60000)
+        upper, lower = first.get_attribute("data-lower").split("\n")
+        assert upper[0] == "福" and lower[0] == "华" and len(upper) == len(lower)
+        page.screenshot(path=str(ARTIFACTS / "app-whole.png"), full_page=True)
         browser.close()
 
 

@@ -7,23 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from couplet.text import InputError
-from couplet.whole import WholeGenerator, WholeRequest, check_whole, layout_text, split_layout
-from couplet.wholetext import (SEP, SPECIAL, clause_heads, couplet_doubles, han_count, layout_of, length_token,
+from couplet.whole import WholeRequest, check_whole, layout_text, split_layout
+from couplet.wholetext import (SEP, clause_heads, couplet_doubles, han_count, layout_of, length_token,
                                whole_text)
-
-LAYOUTS = {"5": "5", "7": "7", "8": "4,4", "9": "4,5", "11": "4,7", "12": "5,7"}
-
-
-@pytest.fixture(scope="module")
-def tiny_whole(prepared, fixture_vocab, tiny_generator):
-    """An untrained whole-couplet model: every hard rule must hold whatever it predicts."""
-    from couplet.model import PoemConfig, PoemModel
-    from couplet.vocab import Vocab
-    vocab = Vocab(fixture_vocab.chars() + list(SPECIAL))
-    torch.manual_seed(0)
-    model = PoemModel(PoemConfig(vocab_size=len(vocab), emb_dim=16, hidden=16, dropout=0.0))
-    return WholeGenerator(model, vocab, tiny_generator, {"layouts": LAYOUTS})
-
 
 def test_text_format():
     assert whole_text("春回大地", "福满人间") == "④春回大地" + SEP + "福满人间"
@@ -78,7 +64,7 @@ def test_candidates_differ_and_heads_unknown_to_the_models_are_kept(tiny_whole):
 @pytest.mark.parametrize("req, message", [
     (WholeRequest(), "give a theme"),
     (WholeRequest(head="福华吉"), "2 Chinese characters"),
-    (WholeRequest(head="ab"), "no Chinese characters"),
+    (WholeRequest(head="ab"), "藏头 has no Chinese characters"),
     (WholeRequest(theme="春", length=40), "--length"),
     (WholeRequest(theme="春", n=0), "--n"),
 ])
