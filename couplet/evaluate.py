@@ -14,6 +14,8 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+from tqdm import tqdm
+
 from .decode import tone_targets
 from .postag import structure_agreement
 from .poetry import FORMS, check_form, rhyme_groups, strict_positions, tone_pattern
@@ -169,9 +171,9 @@ def read_predictions(path: str | Path) -> list[str]:
 def _shown(key: str, v) -> str:
     if v is None:
         return "—"
-    if key in ("pairs", "poems"):
+    if key in ("pairs", "poems", "wishes", "couplets", "wishes with fewer than n"):
         return str(v)
-    if key.startswith(("bleu", "perplexity")):
+    if key.startswith(("bleu", "perplexity", "seconds")):
         return f"{v:.2f}"
     return f"{100 * v:.2f}%"
 
@@ -251,9 +253,19 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--predictions", required=True, help="poems .jsonl, e.g. from `python -m couplet poem --output`")
     q.add_argument("--poems", default=None, help="poems.jsonl from prepare, for the copied-lines share")
     q.add_argument("--json", action="store_true", help="print JSON")
+    w = sub.add_parser("whole", help="hard rules, diversity and theme use of whole couplets from wishes")
+    w.add_argument("--themes", default="data/examples/themes.txt", help="one theme per line")
+    w.add_argument("--heads", default="data/examples/heads.txt", help="one 藏头 (2 or 4 chars) per line")
+    w.add_argument("--n", type=int, default=5, help="couplets per wish")
+    w.add_argument("--lengths", nargs="+", type=int, default=[5, 7, 9, 11], help="line lengths, cycled over wishes")
+    w.add_argument("--output", default=None, help="also write every couplet (.jsonl) for reading")
+    w.add_argument("--checkpoint", default=None, help="whole-couplet checkpoint (default: checkpoints/whole)")
+    w.add_argument("--json", action="store_true", help="print JSON")
     for x in (c, q):
         x.add_argument("--prosody", default=None, help="prosody.json (default: checkpoints/prosody.json)")
     args = p.parse_args(argv)
+    if args.what == "whole":
+        return eval_whole(args)
     from .generate import DEFAULT_CHECKPOINT, CoupletGenerator, Settings
     from .model import is_quantized
     prosody = Prosody.load(args.prosody or DEFAULT_CHECKPOINT.parent / "prosody.json")
@@ -305,4 +317,47 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(columns, ensure_ascii=False))
     else:
         print(format_table(columns))
+    return 0
+
+
+def eval_whole(args) -> int:
+    """Whole couplets for every theme and head pair: the hard rules, distinct-n, theme use, speed."""
+    import time
+
+    from .whole import WholeGenerator, WholeRequest, check_whole
+    themes = [x.strip() for x in Path(args.themes).read_text(encoding="utf-8").splitlines() if x.strip()]
+    heads = [x.strip() for x in Path(args.heads).read_text(encoding="utf-8").splitlines() if x.strip()]
+    gen = WholeGenerator.load(args.checkpoint)
+    wishes = [("theme", t) for t in themes] + [("head", h) for h in heads]
+    rows, rules, seconds, short = [], {}, [], 0
+    for i, (kind, text) in enumerate(tqdm(wishes, desc="whole couplets", unit="wish")):
+        length = args.lengths[i % len(args.lengths)]
+        if kind == "head" and len(text) == 4:  # two clauses per line
+            length = max(length, 9)
+        req = WholeRequest(**{kind: text}, n=args.n, length=length)
+        start = time.perf_counter()
+        res = gen.generate(req)
+        seconds.append(time.perf_counter() - start)
+        short += len(res.couplets) < args.n
+        for c in res.couplets:
+            checks = check_whole(c.upper, c.lower, req.head, gen.couplets.prosody)
+            for k, ok in checks.items():
+                rules.setdefault(k, []).append(ok)
+            used = bool(set("".join(res.keywords)) & set(c.upper + c.lower)) if kind == "theme" else None
+            rows.append({"wish": kind, "text": text, "length": req.length, "upper": c.upper, "lower": c.lower,
+                         "score": round(c.score, 4), "theme_fit": c.theme_fit, "theme_char_used": used,
+                         "broken": [k for k, ok in checks.items() if not ok]})
+    lines = [r["upper"] for r in rows] + [r["lower"] for r in rows]
+    uppers = [r["upper"] for r in rows]
+    themed = [r["theme_char_used"] for r in rows if r["theme_char_used"] is not None]
+    m = {"wishes": len(wishes), "couplets": len(rows), "wishes with fewer than n": short,
+         **{f"rule {k}": _mean(v) for k, v in rules.items()},
+         "distinct-1": distinct(lines, 1), "distinct-2": distinct(lines, 2),
+         "上联 repeated in the batch": 1 - len(set(uppers)) / max(len(uppers), 1),
+         "theme char in the couplet": _mean(themed),
+         "seconds per wish (p50)": sorted(seconds)[len(seconds) // 2] if seconds else None}
+    if args.output:
+        from .fileio import atomic_write_text
+        atomic_write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    print(json.dumps(m, ensure_ascii=False) if args.json else format_table({"whole couplets": m}))
     return 0

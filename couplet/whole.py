@@ -138,6 +138,8 @@ class WholeGenerator:
                 raise InputError("the theme gives no keyword the model knows; try other words")
         if not heads and not words:
             raise InputError("give a theme (e.g. 中秋 团圆) or the heads of a 藏头联 (e.g. 福华), or both")
+        if len(heads) == 4 and req.length < 8:
+            raise InputError(f"4 heads put two clauses in each line: ask for 8 characters or more, not {req.length}")
         layout = self.layouts.get(str(req.length), str(req.length))
         layout = split_layout(layout, max(1, len(heads) // 2))
         seed = seed_chars(words, self.model.cfg.max_seed) if words else heads[:self.model.cfg.max_seed]

@@ -15,7 +15,7 @@ def test_text_format():
     assert whole_text("春回大地", "福满人间") == "④春回大地" + SEP + "福满人间"
     assert length_token(30) == length_token(20) and han_count("春风，得意") == 4
     assert layout_of("福满人间，华开盛世春") == "4,5" and clause_heads("福满人间，华开盛世春") == "福华"
-    assert split_layout("7", 2) == "3,4" and split_layout("4,7", 2) == "4,7" and layout_text("4,7") == [0, 5]
+    assert split_layout("8", 2) == "4,4" and split_layout("4,7", 2) == "4,7" and layout_text("4,7") == [0, 5]
 
 
 @given(st.lists(st.integers(1, 9), min_size=1, max_size=3))
@@ -36,6 +36,7 @@ def test_doubles_from_pairs():
 @given(seed=st.integers(0, 10 ** 6), heads=st.sampled_from(["", "春秋", "天地", "风花雪月"]),
        length=st.sampled_from([5, 7, 9, 11]))
 def test_hard_rules_hold_by_construction(tiny_whole, seed, heads, length):
+    length = max(length, 8) if len(heads) == 4 else length
     req = WholeRequest(theme="" if heads else "春风 明月", head=heads, length=length, n=3, draws=2, seed=seed)
     res = tiny_whole.generate(req)
     assert res.couplets
@@ -65,6 +66,7 @@ def test_candidates_differ_and_heads_unknown_to_the_models_are_kept(tiny_whole):
     (WholeRequest(), "give a theme"),
     (WholeRequest(head="福华吉"), "2 Chinese characters"),
     (WholeRequest(head="ab"), "藏头 has no Chinese characters"),
+    (WholeRequest(head="福满华堂", length=7), "8 characters or more"),
     (WholeRequest(theme="春", length=40), "--length"),
     (WholeRequest(theme="春", n=0), "--n"),
 ])
@@ -95,3 +97,11 @@ def test_train_then_write_whole_couplets(prepared, tmp_path, capsys):
     assert [r for r in rows if r["input_line"] == 3][0]["error"]
     assert all(r["upper"][0] == "风" and r["lower"][0] == "月" for r in rows if r["input_line"] == 2)
     assert cli(["whole", "--theme", "春", "--length", "99"]) == 2
+    from couplet.evaluate import main as evaluate
+    (tmp_path / "t.txt").write_text("春风 明月\n", encoding="utf-8")
+    (tmp_path / "h.txt").write_text("春秋\n风花雪月\n", encoding="utf-8")
+    capsys.readouterr()
+    assert evaluate(["whole", "--themes", str(tmp_path / "t.txt"), "--heads", str(tmp_path / "h.txt"), "--n", "2",
+                     "--checkpoint", str(out / "best"), "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["wishes"] == 3 and m["rule heads"] == 1.0 and m["rule tones"] == 1.0
