@@ -224,11 +224,14 @@ def format_wholes(fmt: str, *, index: int, text: str, result, settings: dict) ->
         return json.dumps({"input_line": index + 1, "input": text, "error": str(result),
                            "settings": settings}, ensure_ascii=False) + "\n"
     if fmt == ".txt":
-        return (f"# {index + 1} {text}\n" + "".join(f"{c.upper}  {c.lower}\n" for c in result.couplets) + "\n")
+        return (f"# {index + 1} {text}\n" + "".join(f"{c.upper}  {c.lower}" + (f"  横批 {c.hengpi}" if c.hengpi
+                                                                                   else "") + "\n"
+                                                   for c in result.couplets) + "\n")
     return "".join(json.dumps({
         "input_line": index + 1, "input": text, "keywords": result.keywords, "seed_chars": result.seed,
         "upper": c.upper, "lower": c.lower, "score": round(c.score, 4),
-        "theme_fit": None if c.theme_fit is None else round(c.theme_fit, 4), "settings": settings},
+        "theme_fit": None if c.theme_fit is None else round(c.theme_fit, 4), "hengpi": c.hengpi,
+        "settings": settings},
         ensure_ascii=False) + "\n" for c in result.couplets)
 
 

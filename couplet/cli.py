@@ -36,7 +36,12 @@ def _add_request_flags(p: argparse.ArgumentParser, cls) -> None:
     """One flag per field of a request dataclass, with its help and default from there."""
     from dataclasses import fields
     for f in fields(cls):
-        kind = {"int": int, "float": float}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
+        name = f.type if isinstance(f.type, str) else f.type.__name__
+        if name == "bool":
+            p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, action=argparse.BooleanOptionalAction,
+                           default=None, help=f"{f.metadata['help']} (default: {'on' if f.default else 'off'})")
+            continue
+        kind = {"int": int, "float": float}.get(name, str)
         shown = f" (default: {f.default})" if f.default != "" else ""
         p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None,
                        help=f.metadata["help"] + shown)
@@ -64,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="batch: write over a finished output file")
     p.add_argument("--lock", default=None, help="下联 pattern with fixed chars and _ blanks, e.g. 春_大_万家_")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--hengpi", action="store_true",
+                   help="also choose a 横批 for each candidate (loads the whole-couplet model)")
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
                    help="decode with an int8 copy of the model (faster on CPU; default: the generator's)")
     _add_decoding_flags(p)
@@ -124,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="poem models: poems.jsonl from prepare, indexed so generation can report copied lines")
     p.add_argument("--counts-from", default=None,
                    help="train.tsv from prepare: a couplet model gets its 下联 char counts (for --freq-penalty, "
-                        "over the sources it was trained on); a whole-couplet model the chars couplets double")
+                        "over the sources it was trained on); a whole-couplet model the chars couplets double and "
+                        "the 4-char phrases 横批 are chosen from")
     return parser
 
 
@@ -174,17 +182,29 @@ def cmd_couplet(args) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    hengpi = [None] * len(res.candidates)
+    if args.hengpi and res.candidates:
+        from .checkpoint import CheckpointError
+        from .whole import WholeGenerator
+        try:
+            chooser = WholeGenerator.load(couplets=gen).hengpi
+        except (CheckpointError, OSError) as e:
+            print(f"error: no 横批 without the whole-couplet model: {e}", file=sys.stderr)
+            return 2
+        hengpi = [h[0].text if h else None
+                  for h in chooser.choose_many([(res.upper, c.lower) for c in res.candidates], 1)]
     if args.json:
-        print(json.dumps({"upper": res.upper, "candidates": [c.__dict__ for c in res.candidates],
+        print(json.dumps({"upper": res.upper, "candidates": [{**c.__dict__, **({"hengpi": h} if args.hengpi else {})}
+                                                              for c, h in zip(res.candidates, hengpi)],
                           "notes": res.notes}, ensure_ascii=False))
         return 0
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"上联  {res.upper}")
-    for i, c in enumerate(res.candidates, 1):
+    for i, (c, h) in enumerate(zip(res.candidates, hengpi), 1):
         extra = f", 词性 {100 * c.structure:.0f}%" if c.structure is not None else ""
         extra += f", scorer {c.scorer:.2f}" if c.scorer is not None else ""
-        print(f"下联{i} {c.lower}   ({c.score:.2f}{extra})")
+        print(f"下联{i} {c.lower}   ({c.score:.2f}{extra})" + (f"   横批 {h}" if h else ""))
     return 0
 
 
@@ -321,7 +341,8 @@ def cmd_whole(args) -> int:
                                  if res.keywords else "", f"{req.length} 字 ({res.layout})") if x))
     for i, c in enumerate(res.couplets, 1):
         fit = f", theme +{c.theme_fit:.2f}" if c.theme_fit is not None else ""
-        print(f"[{i}] 上联 {c.upper}\n    下联 {c.lower}   ({c.score:.2f}{fit})")
+        print(f"[{i}] 上联 {c.upper}\n    下联 {c.lower}   ({c.score:.2f}{fit})" +
+              (f"\n    横批 {c.hengpi}" if c.hengpi else ""))
     return 0
 
 
@@ -346,7 +367,10 @@ def cmd_export(args) -> int:
     if args.counts_from and meta.get("kind") == "whole":
         from .corpus import read_pairs
         from .wholetext import couplet_doubles
-        extra["doubles"] = couplet_doubles(p for p in read_pairs(args.counts_from) if p.source == "couplet")
+        from .hengpi import four_char_phrases
+        couplets = [p for p in read_pairs(args.counts_from) if p.source == "couplet"]
+        extra["doubles"] = couplet_doubles(couplets)
+        extra["hengpi"] = four_char_phrases(couplets)
     elif args.counts_from:
         from .corpus import read_pairs
         from .tasks import lower_counts, parse_sources

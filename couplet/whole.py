@@ -50,6 +50,7 @@ class WholeRequest:
     seed: int = _num(0, 0, 2 ** 63 - 1, "random seed")
     theme_weight: float = _num(1.0, 0.0, 10.0, "weight of theme fit when ranking (log-probability gain per char)")
     scorer_weight: float = _num(0.5, 0.0, 10.0, "weight of the N-vs-1 pair scorer when ranking")
+    hengpi: bool = field(default=True, metadata={"help": "choose a 横批 for each couplet"})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,6 +65,7 @@ class WholeCouplet:
     lower_score: float           # mean log p of the 下联 under the couplet model
     theme_fit: float | None      # mean log p gain of the pair from the theme seed (PMI per char)
     scorer: float | None         # log P(real pair) from the pair scorer
+    hengpi: str | None = None    # the 4-char scroll over the couplet, when asked for
 
 
 @dataclass
@@ -103,6 +105,15 @@ class WholeGenerator:
         self.known = set(vocab.chars())
         self.layouts: dict[str, str] = self.meta.get("layouts", {})
         self.identity = identity
+        self._hengpi = None
+
+    @property
+    def hengpi(self):
+        """The 横批 chooser over the phrase table stored with the model (falsy if there is none)."""
+        if self._hengpi is None:
+            from .hengpi import HengpiChooser
+            self._hengpi = HengpiChooser(self, self.meta.get("hengpi", []))
+        return self._hengpi
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, couplets: CoupletGenerator | None = None,
@@ -209,11 +220,14 @@ class WholeGenerator:
             if result.candidates:
                 pairs.append((upper, result.candidates[0].lower, up_score, result.candidates[0].score))
         couplets = self._rank(pairs, seed if words else "", req)
-        kept = self._apart(couplets)
+        kept = self._apart(couplets)[:req.n]
+        if req.hengpi and self.hengpi and kept:
+            for c, h in zip(kept, self.hengpi.choose_many([(c.upper, c.lower) for c in kept], 1)):
+                c.hengpi = h[0].text if h else None
         if len(kept) < req.n:
             notes.append(f"{len(kept)} of the {req.n} couplets asked for differ from each other in a third of "
                          "their characters" + ("; raise the temperature for more" if req.temperature <= 0 else ""))
-        return WholeResult(request=req, seed=seed, keywords=words, layout=layout, couplets=kept[:req.n], notes=notes)
+        return WholeResult(request=req, seed=seed, keywords=words, layout=layout, couplets=kept, notes=notes)
 
     def _uppers(self, plan: PoemPlan, literal: list[str | None], seed: str, req: WholeRequest
                 ) -> list[tuple[str, float]]:
@@ -233,12 +247,14 @@ class WholeGenerator:
         return out[:SPARE * req.n]
 
     @torch.inference_mode()
-    def pair_logp(self, pairs: list[tuple[str, str]], seed: str) -> torch.Tensor:
-        """Mean log p of each whole text (⑦上联｜下联) given the seed (empty: no seed), per char."""
+    def pair_logp(self, pairs: list[tuple[str, str]], seed: str | list[str]) -> torch.Tensor:
+        """Mean log p of each whole text (⑦上联｜下联) of one length given the seed (one for all or one
+        per pair; empty: no seed), per char."""
         texts = [length_token(sum(is_han(c) for c in u)) + u + SEP + w for u, w in pairs]
         tgt = torch.tensor([self.vocab.encode(t) for t in texts])
-        seed_ids = torch.tensor([self.vocab.encode(seed)] * len(pairs)) if seed else torch.zeros(len(pairs), 1,
-                                                                                                  dtype=torch.long)
+        seeds = seed if isinstance(seed, list) else [seed] * len(pairs)
+        width = max(1, max(len(x) for x in seeds))
+        seed_ids = torch.tensor([self.vocab.encode(x) + [0] * (width - len(x)) for x in seeds])
         logp = torch.log_softmax(self.model(seed_ids, shift_right(tgt, self.vocab.bos_id)).float(), dim=-1)
         tok = logp.gather(2, tgt.unsqueeze(2)).squeeze(2)[:, 1:]       # the length token is given
         known = tgt[:, 1:] != self.vocab.unk_id
