@@ -100,11 +100,23 @@ def build_app(studio: Studio) -> gr.Blocks:
                     wfit = _slider(WholeRequest, "theme_weight", "theme-fit weight", high=3.0, step=0.1)
                     wseed = gr.Number(value=WholeRequest.seed, precision=0, minimum=0, label="seed")
             winputs = [wtheme, whead, wlength, wn, wtemp, wdraws, wfit, wseed]
+            with gr.Accordion("春联 picture: edit the lines, then draw", open=False, elem_id="poster"):
+                with gr.Row():
+                    pup = gr.Textbox(label="上联 (right scroll)", elem_id="poster-upper")
+                    plow = gr.Textbox(label="下联 (left scroll)", elem_id="poster-lower")
+                    ptop = gr.Textbox(label="横批 (read right to left)", elem_id="poster-hengpi")
+                with gr.Row():
+                    pcolor = gr.Radio(["black", "gold"], value="black", label="characters")
+                    pdraw = gr.Button("draw 春联", elem_id="poster-go")
+                pimg = gr.Image(type="filepath", label="春联 (PNG, 300 dpi)", elem_id="poster-image")
+                pmsg = gr.HTML()
+            wouts = [wout, pup, plow, ptop]
 
             def whole(th, hd, ln, n_, t, d, f, s):
-                return studio.whole(th, hd, length=ln, n=n_, temperature=t, draws=d, theme_weight=f, seed=s)
-            wgo.click(whole, winputs, wout, api_name="whole")
-            wtheme.submit(whole, winputs, wout)
+                return studio.whole_page(th, hd, length=ln, n=n_, temperature=t, draws=d, theme_weight=f, seed=s)
+            wgo.click(whole, winputs, wouts, api_name="whole")
+            wtheme.submit(whole, winputs, wouts)
+            pdraw.click(studio.poster, [pup, plow, ptop, pcolor], [pimg, pmsg], api_name="poster")
 
         with gr.Tab("写诗", id="poem"):
             with gr.Row():

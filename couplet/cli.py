@@ -47,6 +47,31 @@ def _add_request_flags(p: argparse.ArgumentParser, cls) -> None:
                        help=f.metadata["help"] + shown)
 
 
+def _add_poster_flags(p: argparse.ArgumentParser) -> None:
+    from .poster import COLORS
+    p.add_argument("--poster", default=None, metavar="FILE.png",
+                   help="also draw the first couplet as a 春联 picture (with its 横批 when there is one)")
+    p.add_argument("--poster-color", choices=list(COLORS), default="black", help="colour of the characters")
+
+
+def _write_poster(args, upper: str, lower: str, hengpi: str | None) -> int:
+    from .poster import render_poster, save_poster
+    from .text import InputError
+    try:
+        image, notes = render_poster(upper, lower, hengpi or "", color=args.poster_color)
+        save_poster(args.poster, image)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: cannot write {args.poster}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"drew {args.poster} ({image.size[0]} × {image.size[1]} px)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m couplet", description="Chinese couplets with RNNs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--hengpi", action="store_true",
                    help="also choose a 横批 for each candidate (loads the whole-couplet model)")
+    _add_poster_flags(p)
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
                    help="decode with an int8 copy of the model (faster on CPU; default: the generator's)")
     _add_decoding_flags(p)
@@ -122,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="batch: write over a finished output file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--checkpoint", default=None, help="whole-couplet checkpoint (default: checkpoints/whole)")
+    _add_poster_flags(p)
 
     p = sub.add_parser("export", help="copy a trained checkpoint for shipping (fp16 weights, no optimizer)")
     p.add_argument("--from", dest="src", required=True, help="checkpoint directory, e.g. runs/couplet/best")
@@ -164,6 +191,9 @@ def cmd_couplet(args) -> int:
         print("error: give a 上联, or --input FILE with --output FILE", file=sys.stderr)
         return 2
     settings = _settings(args, batch=args.input is not None).check()  # before the model loads
+    if args.poster and not args.poster.lower().endswith(".png"):
+        print(f"error: --poster must name a .png file, not {args.poster!r}", file=sys.stderr)
+        return 2
     gen = CoupletGenerator.load(args.checkpoint, prosody=args.prosody, int8=args.int8)
     if args.input is not None:
         from .batch import run_batch
@@ -205,6 +235,8 @@ def cmd_couplet(args) -> int:
         extra = f", 词性 {100 * c.structure:.0f}%" if c.structure is not None else ""
         extra += f", scorer {c.scorer:.2f}" if c.scorer is not None else ""
         print(f"下联{i} {c.lower}   ({c.score:.2f}{extra})" + (f"   横批 {h}" if h else ""))
+    if args.poster and res.candidates:
+        return _write_poster(args, res.upper, res.candidates[0].lower, hengpi[0])
     return 0
 
 
@@ -303,6 +335,9 @@ def cmd_whole(args) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.poster and not args.poster.lower().endswith(".png"):
+        print(f"error: --poster must name a .png file, not {args.poster!r}", file=sys.stderr)
+        return 2
     gen = WholeGenerator.load(args.checkpoint)
     if args.input is not None:
         import hashlib
@@ -343,6 +378,8 @@ def cmd_whole(args) -> int:
         fit = f", theme +{c.theme_fit:.2f}" if c.theme_fit is not None else ""
         print(f"[{i}] 上联 {c.upper}\n    下联 {c.lower}   ({c.score:.2f}{fit})" +
               (f"\n    横批 {c.hengpi}" if c.hengpi else ""))
+    if args.poster and res.couplets:
+        return _write_poster(args, res.couplets[0].upper, res.couplets[0].lower, res.couplets[0].hengpi)
     return 0
 
 

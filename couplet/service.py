@@ -53,11 +53,12 @@ def message(text: str, kind: str = "error") -> str:
     return f'<div class="msg {kind}">{html.escape(text)}</div>'
 
 
-def friendly(fn=None, *, file_out: bool = False):
+def friendly(fn=None, *, file_out: bool = False, outputs: int = 1):
     """A page handler never raises: bad values become a message, anything else a logged error.
-    file_out: the handler returns (file, message), so a failure returns (None, message)."""
+    file_out: the handler returns (file, message), so a failure returns (None, message);
+    outputs > 1: it returns (html, ...), so a failure returns (message, None, ...)."""
     if fn is None:
-        return functools.partial(friendly, file_out=file_out)
+        return functools.partial(friendly, file_out=file_out, outputs=outputs)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -68,7 +69,9 @@ def friendly(fn=None, *, file_out: bool = False):
         except Exception:  # noqa: BLE001 - the page must answer; the log keeps the traceback
             logging.getLogger("couplet").exception("request failed")
             out = message("something went wrong on the server; the error was logged")
-        return (None, out) if file_out else out
+        if file_out:
+            return None, out
+        return (out,) + (None,) * (outputs - 1) if outputs > 1 else out
     return wrapper
 
 
@@ -201,18 +204,22 @@ class Studio:
         return "".join(parts) + LEGEND
 
     # ------------------------------------------------------------ whole couplets
-    @friendly
     def whole(self, theme: str = "", head: str = "", **values) -> str:
-        """Whole couplets for a wish; values are WholeRequest fields (checked there)."""
+        """Whole couplets for a wish as HTML; values are WholeRequest fields (checked there)."""
+        return self.whole_page(theme, head, **values)[0]
+
+    @friendly(outputs=4)
+    def whole_page(self, theme: str = "", head: str = "", **values) -> tuple[str, str | None, str | None, str | None]:
+        """(HTML, the first couplet's 上联, 下联 and 横批) for the page, the lines filling the poster boxes."""
         gen = self.models.whole
         if gen is None:
-            return message(self.models.errors["whole"])
+            return message(self.models.errors["whole"]), None, None, None
         req = WholeRequest(theme=theme or "", head=head or "", **{k: _as_field(WholeRequest, k, v)
                                                                   for k, v in values.items()})
         try:
             res = gen.generate(req)
         except InputError as e:
-            return message(str(e))
+            return message(str(e)), None, None, None
         tone_of = gen.couplets.prosody.tone
         heads = req.head.strip()
         starts = layout_text(res.layout) if len(heads) == 4 else [0]
@@ -224,14 +231,33 @@ class Studio:
         parts = [f'<div class="poem-head">{head}</div>']
         for k, c in enumerate(res.couplets, 1):
             fit = f" · theme +{c.theme_fit:.2f}" if c.theme_fit is not None else ""
+            top = (f'<div class="line"><span class="label">横批</span>{annotate(c.hengpi, tone_of)}</div>'
+                   if c.hengpi else "")
             both = html.escape(c.upper + "\n" + c.lower)
             parts.append(f'<div class="whole" data-lower="{both}"><div class="meta">[{k}] score {c.score:.2f}{fit}'
                          f'<button class="copy" onclick="{html.escape(COPY_ON_CLICK)}">复制</button></div>'
                          f'<div class="line"><span class="label">上联</span>{annotate(c.upper, tone_of, marks)}</div>'
                          f'<div class="line"><span class="label">下联</span>{annotate(c.lower, tone_of, lower_marks)}</div>'
-                         '</div>')
+                         f'{top}</div>')
         parts += [message(x, "note") for x in res.notes]
-        return f'<div class="couplet">{"".join(parts)}{LEGEND}</div>'
+        first = res.couplets[0] if res.couplets else None
+        return (f'<div class="couplet">{"".join(parts)}{LEGEND}</div>', first and first.upper, first and first.lower,
+                first and first.hengpi)
+
+    # ------------------------------------------------------------ the 春联 picture
+    @friendly(file_out=True)
+    def poster(self, upper: str, lower: str, hengpi: str = "", color: str = "black") -> tuple[str | None, str]:
+        """(PNG path, message) of the couplet drawn as 春联, from the (edited) lines."""
+        from .poster import render_poster, save_poster
+        try:
+            image, notes = render_poster(upper or "", lower or "", hengpi or "", color=color or "black")
+        except InputError as e:
+            return None, message(str(e))
+        remove_old_results()
+        path = Path(tempfile.mkdtemp(prefix="couplet-batch-")) / "chunlian.png"
+        save_poster(path, image)
+        text = f"{image.size[0]} × {image.size[1]} px at 300 dpi"
+        return str(path), message("; ".join([text] + notes), "note")
 
     # ------------------------------------------------------------ batch
     @friendly(file_out=True)

@@ -180,6 +180,14 @@ def test_page_in_headless_chromium(served_app):
         upper, lower = first.get_attribute("data-lower").split("\n")
         assert upper[0] == "福" and lower[0] == "华" and len(upper) == len(lower)
         page.screenshot(path=str(ARTIFACTS / "app-whole.png"), full_page=True)
+        # the 春联 picture: the boxes hold the first couplet; drawn as an image
+        page.locator("#poster").get_by_text("春联 picture").click()
+        expect(page.locator("#poster-upper textarea")).to_have_value(upper, timeout=10000)
+        page.locator("#poster-hengpi textarea").fill("五福临门")
+        page.locator("#poster-go").click()
+        expect(page.locator("#poster-image img")).to_be_visible(timeout=30000)
+        page.locator("#poster-image").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "app-poster.png"), full_page=True)
         browser.close()
 
 

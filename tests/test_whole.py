@@ -87,6 +87,12 @@ def test_train_then_write_whole_couplets(prepared, tmp_path, capsys):
                 "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["couplets"] and all(c["upper"][0] == "春" and c["lower"][0] == "秋" for c in res["couplets"])
+    poster = tmp_path / "chunlian.png"
+    assert cli(["whole", "--head", "春秋", "--n", "1", "--draws", "2", "--checkpoint", str(out / "best"),
+                "--poster", str(poster)]) == 0
+    from PIL import Image
+    assert Image.open(poster).size[1] > Image.open(poster).size[0]
+    assert cli(["whole", "--head", "春秋", "--poster", str(tmp_path / "x.jpg")]) == 2
     wishes = tmp_path / "wishes.txt"
     wishes.write_text("春秋\n风月 山水\nabc\n", encoding="utf-8")
     result = tmp_path / "out.jsonl"

@@ -1,0 +1,83 @@
+"""横批 choice and the 春联 picture: sizes, real glyphs (not tofu), bad lines, the page handler."""
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageFont
+
+from couplet.corpus import Pair
+from couplet.hengpi import HengpiChooser, four_char_phrases
+from couplet.poster import CHAR, find_font, missing_glyphs, render_poster, save_poster
+from couplet.text import InputError
+
+
+def test_four_char_phrases_counts_clauses():
+    pairs = [Pair("春回大地，万象更新", "福满人间，百业兴旺", "couplet")] * 5 + [Pair("一二三四", "五六七八", "couplet")]
+    phrases = dict((ph, n) for ph, n in four_char_phrases(pairs))
+    assert phrases == {"春回大地": 5, "万象更新": 5, "福满人间": 5, "百业兴旺": 5}
+
+
+def test_hengpi_are_distinct_and_not_copied(tiny_whole):
+    chars = [c for c in tiny_whole.vocab.chars() if c >= "\u4e00"][:12]
+    a, b, c = "".join(chars[:4]), "".join(chars[4:8]), "".join(chars[8:12])
+    phrases = [[a, 9], [a[::-1], 8], [b, 7], [c, 6]]
+    chooser = HengpiChooser(tiny_whole, phrases)
+    upper, lower = a + chars[4], c[:2] + b[:3]
+    got = [h.text for h in chooser.choose(upper, lower, k=5)]
+    assert got and a not in got and len({"".join(sorted(x)) for x in got}) == len(got)
+    assert chooser.common(2) == [a, a[::-1]]
+    many = chooser.choose_many([(upper, lower), (b[:2], c[:2])], k=2)
+    assert len(many) == 2 and all(1 <= len(x) <= 2 for x in many)
+    assert not HengpiChooser(tiny_whole, [["\ue000\ue001\ue002\ue003", 5]])  # nothing it can read
+
+
+def _ink(img: Image.Image, box) -> int:
+    """Dark pixels (black characters) in a box of the picture."""
+    return sum(1 for r, g, b in img.crop(box).getdata() if r < 90 and g < 90 and b < 90)
+
+
+def test_poster_size_and_real_glyphs():
+    img, notes = render_poster("福临门第春风暖", "华照人家喜气浓", "五福临门")
+    assert img.size[0] > 0 and img.size[1] > 7 * CHAR
+    font = ImageFont.truetype(find_font()[0], int(CHAR * 0.8))
+    assert missing_glyphs(font, "福临门第春风暖华照人家喜气浓五福临门") == []
+    assert missing_glyphs(font, "\ue001") == ["\ue001"]
+    # the right scroll's first cell holds 福 as the font draws it, not a box
+    mask = font.getmask("福")
+    want = sum(1 for v in mask if v > 160)
+    pad = CHAR // 4
+    x = img.size[0] - CHAR - (CHAR + 2 * pad) + pad
+    y = img.size[1] - CHAR - (7 * CHAR + 2 * pad) + pad
+    got = _ink(img, (x, y, x + CHAR, y + CHAR))
+    assert 0.7 * want < got < 1.3 * want, (got, want)
+    empty = _ink(img, (x, y + 8 * CHAR, x + CHAR, y + 9 * CHAR)) if y + 9 * CHAR < img.size[1] else 0
+    assert empty == 0
+
+
+def test_long_lines_wrap_into_two_columns(tmp_path):
+    short, _ = render_poster("春回大地千山秀", "福满人间万户欢")
+    long, _ = render_poster("新年献瑞，春到三门添锦绣盛世", "盛世呈祥，福临九域展辉煌新春")
+    assert long.size[0] > short.size[0] and long.size[1] < short.size[1] * 2
+    save_poster(tmp_path / "p.png", long)
+    assert Image.open(tmp_path / "p.png").info["dpi"][0] == pytest.approx(300, abs=1)
+    with pytest.raises(InputError, match=".png"):
+        save_poster(tmp_path / "p.jpg", long)
+
+
+@pytest.mark.parametrize("upper, lower, hengpi, color, message", [
+    ("春回大地", "福满人间万户欢", "", "black", "equal"),
+    ("", "福满人间", "", "black", "empty"),
+    ("春回大地", "福满人间", "", "green", "color"),
+    ("春回大地", "福满人间", "abcdefghij", "black", "no Chinese"),
+])
+def test_bad_lines_get_a_message(upper, lower, hengpi, color, message):
+    with pytest.raises(InputError, match=message):
+        render_poster(upper, lower, hengpi, color=color)
+
+
+def test_page_poster_handler(tiny_generator, tiny_poet, tiny_whole):
+    from couplet.service import Loaded, Studio
+    studio = Studio(Loaded(tiny_generator, tiny_poet, {}, tiny_whole))
+    path, msg = studio.poster("春回大地千山秀", "福满人间万户欢", "万象更新", "gold")
+    assert Path(path).is_file() and "300 dpi" in msg
+    path, msg = studio.poster("春回大地", "福满", "", "black")
+    assert path is None and "equal" in msg
