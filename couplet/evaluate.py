@@ -261,11 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--output", default=None, help="also write every couplet (.jsonl) for reading")
     w.add_argument("--checkpoint", default=None, help="whole-couplet checkpoint (default: checkpoints/whole)")
     w.add_argument("--json", action="store_true", help="print JSON")
+    h = sub.add_parser("hengpi", help="横批 chosen for real (上联, 下联, 横批) triples against the real ones")
+    h.add_argument("--triples", required=True, help="上联 TAB 下联 TAB 横批 per line")
+    h.add_argument("--output", default=None, help="also write our top 5 for each couplet (.jsonl)")
+    h.add_argument("--checkpoint", default=None, help="whole-couplet checkpoint (default: checkpoints/whole)")
+    h.add_argument("--json", action="store_true", help="print JSON")
     for x in (c, q):
         x.add_argument("--prosody", default=None, help="prosody.json (default: checkpoints/prosody.json)")
     args = p.parse_args(argv)
     if args.what == "whole":
         return eval_whole(args)
+    if args.what == "hengpi":
+        return eval_hengpi(args)
     from .generate import DEFAULT_CHECKPOINT, CoupletGenerator, Settings
     from .model import is_quantized
     prosody = Prosody.load(args.prosody or DEFAULT_CHECKPOINT.parent / "prosody.json")
@@ -360,4 +367,32 @@ def eval_whole(args) -> int:
         from .fileio import atomic_write_text
         atomic_write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     print(json.dumps(m, ensure_ascii=False) if args.json else format_table({"whole couplets": m}))
+    return 0
+
+
+def eval_hengpi(args) -> int:
+    """How often the real 横批 is our first or in our top 5, beside the frequency baseline's top 5."""
+    import time
+
+    from .whole import WholeGenerator
+    chooser = WholeGenerator.load(args.checkpoint).hengpi
+    rows = [x.split("\t") for x in Path(args.triples).read_text(encoding="utf-8").splitlines() if x.count("\t") == 2]
+    rows = [r for r in rows if len(r[0]) == len(r[1])]
+    table = {ph for ph, _ in chooser.phrases}
+    baseline = chooser.common(5)
+    out, hits1, hits5, start = [], 0, 0, time.perf_counter()
+    for upper, lower, real in tqdm(rows, desc="横批", unit="couplet"):
+        ours = [h.text for h in chooser.choose(upper, lower, 5)]
+        hits1 += bool(ours) and ours[0] == real
+        hits5 += real in ours
+        out.append({"upper": upper, "lower": lower, "real": real, "ours": ours, "baseline": baseline[0]})
+    n = max(len(rows), 1)
+    m = {"couplets": len(rows), "real in our top 1": hits1 / n, "real in our top 5": hits5 / n,
+         "real in the baseline's top 5": sum(r[2] in baseline for r in rows) / n,
+         "real in the phrase table": sum(r[2] in table for r in rows) / n,
+         "seconds per couplet": (time.perf_counter() - start) / n}
+    if args.output:
+        from .fileio import atomic_write_text
+        atomic_write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out))
+    print(json.dumps(m, ensure_ascii=False) if args.json else format_table({"横批": m}))
     return 0

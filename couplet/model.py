@@ -10,6 +10,7 @@ two distributions (a product of experts, as in joint CTC-attention decoding): th
 fluent lines, the aligned head keeps each char in step with its 上联 char.
 Poems, 1 vs N: `PoemModel`, a seed vector concatenated to every step of a character LM.
 Pairs, N vs 1: `ScorerModel`, one score for a (上联, 下联) pair, used to rerank candidates.
+Titles, N vs M: `TitleModel`, an encoder-decoder with attention that writes a poem's title.
 Models see ids only; `couplet.vocab` owns the characters.
 """
 from __future__ import annotations
@@ -153,7 +154,7 @@ INT8_BY_DEFAULT = True
 
 
 def quantized(model: nn.Module) -> nn.Module:
-    """An int8 copy of a couplet or poem model for CPU decoding: dynamic quantization (weights int8, activations quantized per
+    """An int8 copy of a couplet, poem or title model for CPU decoding: dynamic quantization (weights int8, activations quantized per
     call) of the linear layers, the GRU/LSTM layers and an untied copy of the output layer, which
     reads 4x fewer bytes per step. Inference only; the fp32 model is left as it is."""
     import copy
@@ -282,6 +283,63 @@ class ScorerModel(nn.Module):
         return self.head(self.drop(pooled)).squeeze(-1)
 
 
+@dataclass
+class TitleConfig(_Config):
+    vocab_size: int
+    cell: str = "gru"
+    bidirectional: bool = True   # encoder only
+    emb_dim: int = 128
+    hidden: int = 256
+    layers: int = 1
+    dropout: float = 0.1
+    max_title: int = 8           # longest title written (chars, before the end mark)
+
+
+class TitleModel(nn.Module):
+    """N vs M: an encoder over the poem and a decoder that writes its title, one char per step, until
+    the end mark; the output length has nothing to do with the input's (Sutskever et al. 2014), and
+    at each step the decoder attends over the whole poem (Luong et al. 2015)."""
+
+    def __init__(self, cfg: TitleConfig):
+        super().__init__()
+        self.cfg = cfg
+        h, e = cfg.hidden, cfg.emb_dim
+        dirs = 2 if cfg.bidirectional else 1
+        self.embed = nn.Embedding(cfg.vocab_size, e)
+        self.encoder = make_rnn(cfg.cell, e, h, num_layers=1, bidirectional=cfg.bidirectional)
+        self.to_memory = nn.Linear(h * dirs, h)
+        self.attn_key = nn.Linear(h, h, bias=False)
+        self.init_hidden = nn.Linear(h, h * cfg.layers)
+        self.decoder = make_rnn(cfg.cell, e, h, num_layers=cfg.layers, dropout=cfg.dropout)
+        self.combine = nn.Linear(2 * h, e)
+        self.out_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
+        self.drop = nn.Dropout(cfg.dropout)
+        self.out_proj: nn.Module | None = None
+
+    project = CoupletModel.project
+
+    def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Hidden]:
+        """src (B, T) ids -> memory (B, T, H), attention keys (B, T, H), decoder h0."""
+        out, _ = self.encoder(self.drop(self.embed(src)))
+        memory = torch.tanh(self.to_memory(self.drop(out)))
+        b, layers, hsz = src.shape[0], self.cfg.layers, self.cfg.hidden
+        h0 = torch.tanh(self.init_hidden(memory.mean(dim=1))).view(b, layers, hsz).transpose(0, 1).contiguous()
+        hidden: Hidden = (h0, torch.zeros_like(h0)) if self.cfg.cell == "lstm" else h0
+        return memory, self.attn_key(memory), hidden
+
+    def decode(self, prev: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor, hidden: Hidden
+               ) -> tuple[torch.Tensor, Hidden]:
+        """prev (B, t) title ids before each step (BOS first) -> logits (B, t, V), new hidden."""
+        out, hidden = self.decoder(self.drop(self.embed(prev)), hidden)             # (B, t, H)
+        context = torch.softmax(out @ keys.transpose(1, 2), dim=-1) @ memory       # (B, t, H)
+        feat = self.drop(torch.tanh(self.combine(torch.cat([out, context], dim=-1))))
+        return self.project(feat), hidden
+
+    def forward(self, src: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        memory, keys, hidden = self.encode(src)
+        return self.decode(prev, memory, keys, hidden)[0]
+
+
 # "whole" is the poem model's structure (1 vs N) trained on whole couplets (couplet.wholetext)
 KINDS = {"couplet": (CoupletModel, ModelConfig), "poem": (PoemModel, PoemConfig),
-         "scorer": (ScorerModel, ScorerConfig), "whole": (PoemModel, PoemConfig)}
+         "scorer": (ScorerModel, ScorerConfig), "whole": (PoemModel, PoemConfig), "title": (TitleModel, TitleConfig)}
