@@ -24,6 +24,7 @@ ruby.ping { color: #1d4ed8; } ruby.ze { color: #b91c1c; } ruby.either { color: #
 ruby.mark { background: #fde68a; border-radius: 4px; }
 .label { display: inline-block; width: 4em; color: #555; } .score { margin-left: 1em; color: #888; }
 .cand, .upper { margin: .3em 0; } .poem, .whole { margin: 1em 0; } .meta, .poem-head { color: #555; }
+.poem .title { font-size: 1.25em; margin: .2em 0; }
 .msg.error { color: #b91c1c; font-weight: 600; } .msg.note { color: #92400e; }
 .couplet rt, .poem rt, .legend rt { user-select: none; }  /* copying a line copies its characters only */
 .copy { margin-left: .8em; font-size: .85em; cursor: pointer; } .legend { color: #555; font-size: .9em; }

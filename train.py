@@ -4,6 +4,7 @@
     python train.py poem --data data/processed --out runs/poem
     python train.py scorer --data data/processed --out runs/scorer
     python train.py whole --data data/processed --out runs/whole
+    python train.py title --data data/processed --out runs/title
     python train.py couplet --out runs/couplet --resume
     torchrun --nproc-per-node 2 train.py couplet ...        # DistributedDataParallel
 """
@@ -67,7 +68,8 @@ ONLY_FOR = {"max_seed": ("poem", "whole"), "sources": ("couplet", "scorer"), "at
 
 TASK_DEFAULTS = {"poem": {"out": "runs/poem", "batch_size": 64, "epochs": 2},
                  "scorer": {"out": "runs/scorer", "emb_dim": 128, "hidden": 128, "epochs": 3, "batch_size": 256},
-                 "whole": {"out": "runs/whole", "batch_size": 64, "epochs": 2}}
+                 "whole": {"out": "runs/whole", "batch_size": 64, "epochs": 2},
+                 "title": {"out": "runs/title", "emb_dim": 128, "hidden": 256, "batch_size": 128, "epochs": 2}}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="task", required=True)
     for task, what in (("couplet", "the N-vs-N couplet model"), ("poem", "the 1-vs-N seeded poem model"),
                        ("scorer", "the N-vs-1 pair scorer used to rerank 下联 candidates"),
-                       ("whole", "the 1-vs-N whole-couplet model that writes a 上联 from a theme or heads")):
+                       ("whole", "the 1-vs-N whole-couplet model that writes a 上联 from a theme or heads"),
+                       ("title", "the N-vs-M title model that writes a poem's title")):
         p = sub.add_parser(task, help=f"train {what}", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         for f in fields(TrainConfig):
             if f.name == "task" or task not in ONLY_FOR.get(f.name, (task,)):
@@ -113,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no prepared data in {cfg.data}: the dry run uses the built-in sample "
                   "(run `python -m couplet prepare ...` for the real corpora, see data/README.md)")
             cfg.data = str(prepare_sample())
-    elif not (Path(cfg.data) / ("poems.jsonl" if cfg.task == "poem" else "train.tsv")).exists() and not args.resume:
+    elif not (Path(cfg.data) / ("poems.jsonl" if cfg.task in ("poem", "title") else "train.tsv")).exists() \
+            and not args.resume:
         print(f"error: no prepared data in {cfg.data}; run `python -m couplet prepare ...` first "
               "(data/README.md says where to get the corpora), or try --dry-run", file=sys.stderr)
         return 2

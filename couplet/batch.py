@@ -205,6 +205,7 @@ def format_poems(fmt: str, *, index: int, text: str, result, settings: dict) -> 
     for k, poem in enumerate(result.poems, 1):
         if fmt == ".txt":
             head = f"# {index + 1}.{k} {req.form} · {req.mode} {text} · 韵 {poem.rhyme_group} · {poem.score:.2f}"
+            head += f"\n《{poem.title}》" if poem.title else ""
             out.append(head + "\n" + "\n".join(poem.lines) + "\n\n")
         else:
             out.append(json.dumps({
@@ -212,7 +213,8 @@ def format_poems(fmt: str, *, index: int, text: str, result, settings: dict) -> 
                 "seed_chars": result.seed, "keywords": result.keywords,
                 "acrostic": text if req.mode == "acrostic" else None, "lines": poem.lines,
                 "rhyme_group": poem.rhyme_group, "score": round(poem.score, 4),
-                "copied_lines": poem.copied_lines, "settings": settings}, ensure_ascii=False) + "\n")
+                "copied_lines": poem.copied_lines, "title": poem.title, "settings": settings},
+                ensure_ascii=False) + "\n")
     return "".join(out)
 
 

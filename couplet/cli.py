@@ -1,5 +1,5 @@
-"""`python -m couplet ...`: prepare the corpora, write 下联, whole couplets or poems (one or a file),
-export checkpoints."""
+"""`python -m couplet ...`: prepare the corpora, write 下联, whole couplets, poems (one or a file) or
+titles, export checkpoints."""
 from __future__ import annotations
 
 import argparse
@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="whole-couplet checkpoint (default: checkpoints/whole)")
     _add_poster_flags(p)
 
+    p = sub.add_parser("title", help="write a title for a poem (ours or one you paste)")
+    p.add_argument("poem", help="the poem's lines, with any punctuation")
+    p.add_argument("--n", type=int, default=3, help="number of titles")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--checkpoint", default=None, help="title checkpoint (default: checkpoints/title)")
+
     p = sub.add_parser("export", help="copy a trained checkpoint for shipping (fp16 weights, no optimizer)")
     p.add_argument("--from", dest="src", required=True, help="checkpoint directory, e.g. runs/couplet/best")
     p.add_argument("--to", dest="dst", default="checkpoints/couplet", help="destination directory")
@@ -259,6 +265,8 @@ def print_poems(res) -> None:
     for k, poem in enumerate(res.poems, 1):
         copied = f" · copied lines {poem.copied_lines}" if poem.copied_lines else ""
         print(f"\n[{k}] 韵 {poem.rhyme_group} · score {poem.score:.2f}{copied}")
+        if poem.title:
+            print(f"《{poem.title}》")
         print("\n".join(poem.lines))
 
 
@@ -383,6 +391,31 @@ def cmd_whole(args) -> int:
     return 0
 
 
+def cmd_title(args) -> int:
+    from .checkpoint import CheckpointError
+    from .text import InputError
+    from .title import TitleGenerator
+    if not 1 <= args.n <= 20:
+        print(f"error: --n must be a whole number from 1 to 20, not {args.n}", file=sys.stderr)
+        return 2
+    try:
+        gen = TitleGenerator.load(args.checkpoint)
+    except (CheckpointError, OSError) as e:
+        print(f"error: no title model: {e}", file=sys.stderr)
+        return 2
+    try:
+        titles = gen.titles(args.poem, n=args.n)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([{"title": t, "score": round(s, 4)} for t, s in titles], ensure_ascii=False))
+    else:
+        for t, s in titles:
+            print(f"《{t}》   ({s:.2f})")
+    return 0
+
+
 def cmd_prepare(args) -> int:
     from .corpus import prepare
     if args.poetry is None and not args.couplets:
@@ -447,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"prepare": cmd_prepare, "couplet": cmd_couplet, "poem": cmd_poem, "whole": cmd_whole,
-                    "export": cmd_export}
+                    "title": cmd_title, "export": cmd_export}
         return commands[args.command](args)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

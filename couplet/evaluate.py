@@ -261,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--output", default=None, help="also write every couplet (.jsonl) for reading")
     w.add_argument("--checkpoint", default=None, help="whole-couplet checkpoint (default: checkpoints/whole)")
     w.add_argument("--json", action="store_true", help="print JSON")
+    t = sub.add_parser("title", help="titles written for test poems against their real titles")
+    t.add_argument("--poems", default="data/processed/poems.jsonl", help="poems.jsonl from prepare")
+    t.add_argument("--sample", type=int, default=1000, help="test poems drawn at random (seed 0)")
+    t.add_argument("--output", default=None, help="also write every poem's titles (.jsonl)")
+    t.add_argument("--checkpoint", default=None, help="title checkpoint (default: checkpoints/title)")
+    t.add_argument("--json", action="store_true", help="print JSON")
     h = sub.add_parser("hengpi", help="横批 chosen for real (上联, 下联, 横批) triples against the real ones")
     h.add_argument("--triples", required=True, help="上联 TAB 下联 TAB 横批 per line")
     h.add_argument("--output", default=None, help="also write our top 5 for each couplet (.jsonl)")
@@ -273,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         return eval_whole(args)
     if args.what == "hengpi":
         return eval_hengpi(args)
+    if args.what == "title":
+        return eval_title(args)
     from .generate import DEFAULT_CHECKPOINT, CoupletGenerator, Settings
     from .model import is_quantized
     prosody = Prosody.load(args.prosody or DEFAULT_CHECKPOINT.parent / "prosody.json")
@@ -395,4 +403,45 @@ def eval_hengpi(args) -> int:
         from .fileio import atomic_write_text
         atomic_write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out))
     print(json.dumps(m, ensure_ascii=False) if args.json else format_table({"横批": m}))
+    return 0
+
+
+def rouge1(hyp: str, ref: str) -> float:
+    """Char unigram F1 of a title against the real one."""
+    from collections import Counter
+    overlap = sum((Counter(hyp) & Counter(ref)).values())
+    return 0.0 if not overlap else 2 * overlap / (len(hyp) + len(ref))
+
+
+def eval_title(args) -> int:
+    """Titles of test poems (our own hash split) by the title model and by the keyword baseline."""
+    import random
+
+    from .corpus import split_of
+    from .title import TitleGenerator, clean_title, keyword_title
+    gen = TitleGenerator.load(args.checkpoint)
+    poems = []
+    with open(args.poems, encoding="utf-8") as f:
+        for line in f:
+            p = json.loads(line)
+            title = clean_title(p.get("title", ""))
+            if title and split_of(p["lines"][0]) == "test":
+                poems.append((p["lines"], title))
+    random.Random(0).shuffle(poems)
+    poems = poems[:args.sample] if args.sample else poems
+    rows, columns = [], {}
+    for lines, real in tqdm(poems, desc="titles", unit="poem"):
+        ours = gen.titles(lines, n=1)
+        rows.append({"lines": lines, "real": real, "ours": ours[0][0] if ours else "", "baseline": keyword_title(lines)})
+    refs = [r["real"] for r in rows]
+    for name in ("ours", "baseline"):
+        hyps = [r[name] for r in rows]
+        columns["title model" if name == "ours" else "first keywords"] = {
+            "poems": len(rows), **bleu(hyps, refs), "rouge1_f": _mean([rouge1(h, r) for h, r in zip(hyps, refs)]),
+            "exact": _mean([h == r for h, r in zip(hyps, refs)]),
+            "distinct titles": len(set(hyps)) / max(len(hyps), 1)}
+    if args.output:
+        from .fileio import atomic_write_text
+        atomic_write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    print(json.dumps(columns, ensure_ascii=False) if args.json else format_table(columns))
     return 0

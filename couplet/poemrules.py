@@ -95,6 +95,7 @@ class PoemRequest:
     seed_once: bool = True
     attested_bigrams: bool = True  # each pair of neighbouring chars in a line is attested in the classical poems
     parallel: float = _num(0.5, 0.0, 1.0)  # 律诗: weight of the couplet model in the 颔联/颈联's even lines
+    title: bool = True           # give each poem a title written by the title model (when there is one)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -68,6 +68,7 @@ class Poem:
     score: float
     rhyme_group: str | None
     copied_lines: list[int]      # 1-based lines found verbatim in the training poems
+    title: str | None = None     # written by the title model (N vs M), when there is one
 
 
 @dataclass
@@ -91,6 +92,8 @@ class PoemGenerator:
         self.couplet_path = couplet_path  # the couplet model for the 律诗's middle couplets, loaded when needed
         self._couplet = None
         self.identity = identity  # path and weights hash: what batch fingerprints record
+        self.title_path: Path | None = None  # the title model, loaded when a poem first wants a title
+        self._titler = None
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, prosody: str | Path | None = None,
@@ -104,8 +107,21 @@ class PoemGenerator:
         lines = tables.get("hashes")
         doubles = "".join(map(chr, tables["doubles"].tolist())) if "doubles" in tables else ""
         from .generate import DEFAULT_CHECKPOINT
-        return cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT,
-                   identity=checkpoint_identity(path, meta))
+        from .title import DEFAULT_TITLE_CHECKPOINT
+        gen = cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT,
+                  identity=checkpoint_identity(path, meta))
+        gen.title_path = DEFAULT_TITLE_CHECKPOINT
+        return gen
+
+    def titler(self):
+        """The title generator, loaded on first use; None if there is no title model."""
+        if self._titler is None and self.title_path is not None:
+            from .title import TitleGenerator
+            try:
+                self._titler = TitleGenerator.load(self.title_path)
+            except (CheckpointError, OSError):
+                self.title_path = None
+        return self._titler
 
     def couplet_model(self):
         """(couplet model, its vocab) for PairedLines, loaded on first use; None if it cannot be."""
@@ -219,7 +235,12 @@ class PoemGenerator:
         elif len(poems) < n:
             notes.append(f"{len(poems)} of the {n} poems asked for: at temperature 0 there is one poem per seed"
                          if req.temperature <= 0 else f"{len(poems)} of the {n} poems asked for were distinct")
-        return PoemResult(request=req, seed=seed, keywords=words, poems=poems[:n], notes=notes)
+        poems = poems[:n]
+        titler = self.titler() if req.title else None
+        for p in poems if titler is not None else []:
+            best = titler.titles([x.rstrip("，。") for x in p.lines], n=1)
+            p.title = best[0][0] if best else None
+        return PoemResult(request=req, seed=seed, keywords=words, poems=poems, notes=notes)
 
 
 def load_corpus_lines(poems_path: str | Path) -> torch.Tensor:

@@ -197,9 +197,10 @@ class Studio:
                     marks.add(0 if req.mode == "acrostic" else req.embed_pos - 1)
                 lines.append(f'<div class="line">{annotate(line, gen.prosody.tone, marks)}</div>')
             copied = f" · copied lines {p.copied_lines}" if p.copied_lines else ""
+            title = f'<div class="title">《{html.escape(p.title)}》</div>' if p.title else ""
             parts.append(f'<div class="poem" data-lines="{html.escape("|".join(p.lines))}">'
                          f'<div class="meta">[{k}] 韵 {html.escape(p.rhyme_group or "—")} · score {p.score:.2f}'
-                         f'{html.escape(copied)}</div>{"".join(lines)}</div>')
+                         f'{html.escape(copied)}</div>{title}{"".join(lines)}</div>')
         parts += [message(x, "note") for x in res.notes]
         return "".join(parts) + LEGEND
 

@@ -1,7 +1,8 @@
 """The training tasks: data, batching, loss and validation for each model the loop trains.
 
 `couplet` (上联 -> 下联 pairs, the N-vs-N model or the tagger), `poem` (the seeded 1-vs-N language
-model) and `scorer` (N vs 1: real pairs against corrupted ones). Each task builds its vocabulary
+model), `whole` (the same structure over whole couplets), `title` (N vs M: poem -> title) and
+`scorer` (N vs 1: real pairs against corrupted ones). Each task builds its vocabulary
 and model, loads its data, and gives the loss of one batch and its validation metrics; the loop in
 `couplet.trainer` is the same for all.
 """
@@ -444,6 +445,86 @@ class WholeTask(PoemTask):
         return len(train), len(valid_rows)
 
 
+class TitleTask(PoemTask):
+    """N vs M: a poem's body in, its title out (chinese-poetry titles, noise titles left out)."""
+    kind, best_key = "title", "ppl"
+
+    def build_vocab(self) -> Vocab:
+        from .title import clean_title
+        counts: Counter = Counter()
+        for p in self._train_poems():
+            counts.update(format_poem(p["lines"]) + (clean_title(p.get("title", "")) or ""))
+        return Vocab.build(counts, min_count=self.cfg.min_count, max_size=self.cfg.max_vocab)
+
+    def build_model(self, vocab: Vocab) -> torch.nn.Module:
+        from .model import TitleConfig, TitleModel
+        c = self.cfg
+        cell, bidir = ARCHS[c.arch]
+        return TitleModel(TitleConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
+                                      hidden=c.hidden, layers=c.layers, dropout=c.dropout))
+
+    def load(self, vocab: Vocab) -> tuple[int, int]:
+        from .title import END, clean_title
+        known = set(vocab.chars())
+
+        def rows(poems: list[dict]) -> list[tuple[str, str]]:
+            out = []
+            for p in poems:
+                title, body = clean_title(p.get("title", "")), format_poem(p["lines"])
+                if title and all(ch in known for ch in body + title):
+                    out.append((body, title + END))
+            return out
+        train, valid = rows(self._train_poems()), rows(self._poems("valid"))
+        valid = valid[: self.cfg.valid_max_pairs] if self.cfg.valid_max_pairs else valid
+        self.data, self.valid = TitleData(train, vocab), TitleData(valid or train[:500], vocab)
+        self.vocab = vocab
+        return len(train), len(valid)
+
+    def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
+        src, tgt = (t.to(device, non_blocking=True) for t in self.data.batch(item[0], item[1]))
+        logits = model(src, shift_right(tgt, self.vocab.bos_id))
+        return F.cross_entropy(logits.float().transpose(1, 2), tgt, ignore_index=Vocab.pad_id), int((tgt > 0).sum())
+
+    @torch.no_grad()
+    def evaluate(self, model, device) -> dict[str, float]:
+        model.eval()
+        nll = chars = 0.0
+        for n, (src_all, tgt_all) in self.valid.buckets.items():
+            for i in range(0, len(src_all), 256):
+                src, tgt = src_all[i:i + 256].to(device), tgt_all[i:i + 256].to(device)
+                logits = model(src, shift_right(tgt, self.vocab.bos_id)).float()
+                nll += F.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=Vocab.pad_id, reduction="sum").item()
+                chars += (tgt > 0).sum().item()
+        model.train()
+        loss = nll / max(chars, 1)
+        return {"loss": loss, "ppl": math.exp(loss)}
+
+
+class TitleData:
+    """(poem, title) pairs grouped by poem length; titles padded with 0 (ignored by the loss)."""
+
+    def __init__(self, rows: list[tuple[str, str]], vocab: Vocab):
+        by_len: dict[int, list[tuple[str, str]]] = {}
+        for body, title in rows:
+            by_len.setdefault(len(body), []).append((body, title))
+        self.buckets = {}
+        for n, items in sorted(by_len.items()):
+            width = max(len(t) for _, t in items)
+            tgt = torch.zeros(len(items), width, dtype=torch.long)
+            for i, (_, t) in enumerate(items):
+                tgt[i, :len(t)] = torch.tensor(vocab.encode(t))
+            self.buckets[n] = (torch.tensor([vocab.encode(b) for b, _ in items], dtype=torch.long), tgt)
+
+    def epoch_batches(self, epoch: int, *, seed: int, batch_size: int, max_pairs: int = 0):
+        return bucket_batches({n: torch.ones(len(s)) for n, (s, _) in self.buckets.items()},
+                              epoch=epoch, seed=seed, batch_size=batch_size, max_items=max_pairs)
+
+    def batch(self, n: int, idx: torch.Tensor, batch_seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        src, tgt = self.buckets[n]
+        tgt = tgt[idx]
+        return src[idx], tgt[:, :int((tgt > 0).sum(1).max())]  # no all-padding columns
+
+
 def _layouts(texts) -> dict[str, str]:
     """The most common clause layout of the training 上联 for each length: "11" -> "4,7"."""
     from .wholetext import SEP, han_count, layout_of
@@ -454,7 +535,7 @@ def _layouts(texts) -> dict[str, str]:
     return {str(n): c.most_common(1)[0][0] for n, c in sorted(by_len.items())}
 
 
-TASKS = {"couplet": CoupletTask, "poem": PoemTask, "scorer": ScorerTask, "whole": WholeTask}
+TASKS = {"couplet": CoupletTask, "poem": PoemTask, "scorer": ScorerTask, "whole": WholeTask, "title": TitleTask}
 
 
 def _cap_per_source(items: list, cap: int, key) -> list:

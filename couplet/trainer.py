@@ -1,8 +1,9 @@
 """Training: the config, the loop, validation, checkpoints, resume, DDP, time budgets.
 
-Four tasks share the loop (`couplet.tasks`): `couplet` (上联 -> 下联 pairs), `poem` (the seeded
-poem language model), `whole` (the seeded whole-couplet model) and `scorer` (the N-vs-1 pair
-scorer). Run through `train.py couplet|poem|whole|scorer ...` (single process) or `torchrun --nproc-per-node N train.py ...`
+Five tasks share the loop (`couplet.tasks`): `couplet` (上联 -> 下联 pairs), `poem` (the seeded
+poem language model), `whole` (the seeded whole-couplet model), `title` (poem -> title, N vs M)
+and `scorer` (the N-vs-1 pair scorer). Run through `train.py couplet|poem|whole|title|scorer ...`
+(single process) or `torchrun --nproc-per-node N train.py ...`
 (DistributedDataParallel; gloo on CPU, nccl on CUDA).
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ from .tasks import TASKS
 
 @dataclass
 class TrainConfig:
-    task: str = "couplet"                # couplet | poem | whole | scorer
+    task: str = "couplet"                # couplet | poem | whole | title | scorer
     data: str = "data/processed"
     out: str = "runs/couplet"
     sources: str = "couplet:3,lvshi:1"   # source:weight; weights above 1 repeat, below 1 subsample

@@ -1,0 +1,101 @@
+"""Poem titles, N vs M: the title model reads a poem and writes a short title (2-8 chars).
+
+Training titles come from chinese-poetry, cleaned: a trailing 其二/二首 is cut, and titles that
+say nothing of the poem (无题, 绝句, 句, 偈, 诗一首 ...) are left out. Generation is beam search
+over the title's chars until the end mark, with the length held to MIN_TITLE..max_title.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_checkpoint
+from .checkpoint import identity as checkpoint_identity
+from .model import for_decoding
+from .poemrules import format_poem
+from .text import InputError, check_input, is_han
+from .vocab import Vocab
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TITLE_CHECKPOINT = REPO_ROOT / "checkpoints" / "title"
+END = "。"          # the end mark the model writes after a title
+MIN_TITLE = 2
+NOISE = {"无题", "绝句", "句", "偈", "诗", "诗一首", "失题", "颂", "杂诗", "杂咏", "杂题", "杂兴", "偈颂", "颂古",
+         "又", "其一", "其二", "题", "佚句", "残句", "律诗", "五言", "七言", "五绝", "七绝", "五律", "七律"}
+_NUMBERED = re.compile(r"(其[一二三四五六七八九十百]+|[一二三四五六七八九十百]+首)$")
+
+
+def clean_title(title: str) -> str | None:
+    """The title as training uses it, or None for a noise title (无题, 其一 ...) or one of the wrong size."""
+    t = _NUMBERED.sub("", "".join(title.split()))
+    if not t or not all(is_han(c) for c in t) or t in NOISE or not MIN_TITLE <= len(t) <= 8:
+        return None
+    return t
+
+
+def keyword_title(lines: list[str], k: int = 2) -> str:
+    """The baseline: the poem's first jieba keywords joined, at most 8 chars."""
+    from .poetry import keywords
+    return "".join(keywords("，".join(lines), k))[:8]
+
+
+class TitleGenerator:
+    def __init__(self, model, vocab: Vocab, meta: dict | None = None, identity: str = "in-memory model"):
+        self.model, self.vocab, self.meta, self.identity = model.eval(), vocab, meta or {}, identity
+        self.known = set(vocab.chars())
+        self.han = torch.tensor([i >= 3 and is_han(c) for i, c in enumerate(vocab.itos)])
+
+    @classmethod
+    def load(cls, checkpoint: str | Path | None = None, *, device: str = "cpu", int8: bool | None = None
+             ) -> "TitleGenerator":
+        path = Path(checkpoint) if checkpoint else DEFAULT_TITLE_CHECKPOINT
+        model, vocab, meta = load_checkpoint(path, device=device, kind="title")
+        return cls(for_decoding(model, int8=int8, device=device), vocab, meta, checkpoint_identity(path, meta))
+
+    def poem_text(self, poem: str | list[str]) -> str:
+        """A pasted poem (any punctuation, traditional or simplified) as the model reads it."""
+        text = poem if isinstance(poem, str) else "，".join(poem)
+        checked = check_input(text, known=self.known, max_len=200, what="the poem", allow_unknown=True).text
+        lines = [x for x in re.split(r"[，。；：！？、,.;:!?\s]+", checked) if x]
+        if not lines or sum(len(x) for x in lines) < 4:
+            raise InputError("the poem is too short to title: paste at least one line of Chinese characters")
+        return format_poem(lines)
+
+    @torch.inference_mode()
+    def titles(self, poem: str | list[str], *, n: int = 1, beam: int = 5) -> list[tuple[str, float]]:
+        """The n best titles (title, mean log-prob per char incl. the end mark), best first."""
+        src = torch.tensor([self.vocab.encode(self.poem_text(poem))])
+        memory, keys, hidden = self.model.encode(src)
+        end, max_len = self.vocab.stoi[END], self.model.cfg.max_title
+        beams = [([], 0.0, hidden)]
+        done: list[tuple[str, float]] = []
+        for step in range(max_len + 1):
+            prev = torch.tensor([[b[0][-1] if b[0] else Vocab.bos_id] for b in beams])
+            h = torch.cat([b[2] for b in beams], dim=1) if not isinstance(hidden, tuple) else tuple(
+                torch.cat([b[2][k] for b in beams], dim=1) for k in range(2))
+            logits, h = self.model.decode(prev, memory.expand(len(beams), -1, -1), keys.expand(len(beams), -1, -1), h)
+            logp = torch.log_softmax(logits[:, 0].float(), dim=-1)
+            allowed = self.han.clone()
+            cands = []
+            for r, (ids, score, _) in enumerate(beams):
+                mask = allowed.clone()
+                mask[ids] = False                      # no char twice in a title
+                row = logp[r].masked_fill(~mask, float("-inf"))
+                if step >= MIN_TITLE:                  # the end mark closes a title of 2+ chars
+                    done.append((self.vocab.decode(ids), (score + float(logp[r, end])) / (len(ids) + 1)))
+                if step == max_len:
+                    continue
+                top = row.topk(beam)
+                for v, i in zip(top.values.tolist(), top.indices.tolist()):
+                    if v > float("-inf"):
+                        state = h[:, r:r + 1] if not isinstance(h, tuple) else tuple(x[:, r:r + 1] for x in h)
+                        cands.append((ids + [i], score + v, state))
+            if not cands:
+                break
+            beams = sorted(cands, key=lambda b: -b[1])[:beam]
+        best: dict[str, float] = {}
+        for t, s in sorted(done, key=lambda x: -x[1]):
+            best.setdefault(t, s)
+        return list(best.items())[:n]

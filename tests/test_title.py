@@ -1,0 +1,72 @@
+"""Poem titles (N vs M): cleaning, the structure, generation limits, training and the CLI."""
+import json
+
+import pytest
+import torch
+
+from couplet.model import TitleConfig, TitleModel
+from couplet.text import InputError
+from couplet.title import TitleGenerator, clean_title
+
+
+@pytest.fixture(scope="module")
+def tiny_titler(fixture_vocab):
+    torch.manual_seed(0)
+    return TitleGenerator(TitleModel(TitleConfig(vocab_size=len(fixture_vocab), emb_dim=16, hidden=16, dropout=0.0)),
+                          fixture_vocab)
+
+
+@pytest.mark.parametrize("raw, clean", [("春日其二", "春日"), ("送友人 ", "送友人"), ("无题", None), ("绝句二首", None),
+                                        ("句", None), ("登鹳雀楼", "登鹳雀楼"), ("和张十一（一作舍人）", None),
+                                        ("送元二使安西送元二使安西", None)])
+def test_clean_title(raw, clean):
+    assert clean_title(raw) == clean
+
+
+def test_output_length_is_free_of_the_input_length():
+    model = TitleModel(TitleConfig(vocab_size=50, emb_dim=8, hidden=8)).eval()
+    for n_src, n_tgt in ((24, 3), (64, 9), (5, 1)):
+        out = model(torch.randint(3, 50, (2, n_src)), torch.randint(3, 50, (2, n_tgt)))
+        assert out.shape == (2, n_tgt, 50)
+
+
+def test_titles_are_short_han_and_distinct(tiny_titler):
+    titles = tiny_titler.titles("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。", n=3)
+    assert 1 <= len(titles) <= 3 and len({t for t, _ in titles}) == len(titles)
+    for t, score in titles:
+        assert 2 <= len(t) <= 8 and all("\u4e00" <= c <= "\u9fff" for c in t) and len(set(t)) == len(t)
+        assert score <= 0
+    assert tiny_titler.titles(["白日依山尽", "黄河入海流"], n=1)  # lines as a list work too
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "春"])
+def test_bad_poem_gets_a_message(tiny_titler, bad):
+    with pytest.raises(InputError):
+        tiny_titler.titles(bad)
+
+
+def test_poems_carry_their_titles(prepared, fixture_vocab, tiny_titler):
+    from couplet.model import PoemConfig, PoemModel
+    from couplet.poetry import PoemGenerator, PoemRequest
+    from couplet.prosody import Prosody
+    torch.manual_seed(0)
+    gen = PoemGenerator(PoemModel(PoemConfig(vocab_size=len(fixture_vocab), emb_dim=16, hidden=16, dropout=0.0)),
+                        fixture_vocab, Prosody.load(prepared / "prosody.json"))
+    gen._titler = tiny_titler
+    res = gen.generate(PoemRequest(form="五绝", mode="acrostic", text="春山风月", n=2))
+    assert res.poems and all(p.title and 2 <= len(p.title) <= 8 for p in res.poems)
+    res = gen.generate(PoemRequest(form="五绝", mode="acrostic", text="春山风月", n=1, title=False))
+    assert res.poems[0].title is None
+
+
+def test_train_then_title(prepared, tmp_path, capsys):
+    import train as train_cli
+    from couplet.cli import main as cli
+    out = tmp_path / "t"
+    assert train_cli.main(["title", "--dry-run", "--data", str(prepared), "--out", str(out), "--min-count", "1"]) == 0
+    capsys.readouterr()
+    assert cli(["title", "白日依山尽，黄河入海流", "--n", "2", "--checkpoint", str(out / "best"), "--json"]) == 0
+    titles = json.loads(capsys.readouterr().out)
+    assert titles and all(2 <= len(t["title"]) <= 8 for t in titles)
+    assert cli(["title", "abc", "--checkpoint", str(out / "best")]) == 2
+    assert cli(["title", "白日依山尽", "--checkpoint", str(tmp_path / "none")]) == 2
