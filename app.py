@@ -15,6 +15,8 @@ import gradio as gr  # noqa: E402
 from couplet.generate import (ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT,  # noqa: E402
                               TONE_BY_DEFAULT, Settings)
 from couplet.service import MAX_UPLOAD, TEMP_TTL_S, Studio, load_models  # noqa: E402
+from couplet.poetry import FORMS, MODES, PoemRequest  # noqa: E402
+from couplet.poster import COLORS  # noqa: E402
 from couplet.whole import WholeRequest  # noqa: E402
 
 CSS = """
@@ -30,7 +32,7 @@ ruby.mark { background: #fde68a; border-radius: 4px; }
 .copy { margin-left: .8em; font-size: .85em; cursor: pointer; } .legend { color: #555; font-size: .9em; }
 .cand ruby { cursor: pointer; } .mark-key { background: #fde68a; border-radius: 4px; }
 """
-POEM_MODES = ["keywords", "first", "theme", "acrostic", "embed"]
+POEM_MODES = list(MODES)
 EXAMPLES = ["春回大地千山秀", "一帆风顺年年好", "天增岁月人增寿", "海内存知己，天涯若比邻", "书山有路勤为径"]
 
 
@@ -39,6 +41,12 @@ def _slider(cls, name: str, label: str, *, high: float | None = None, step: floa
     f = cls.__dataclass_fields__[name]
     low, top = f.metadata["range"]
     return gr.Slider(low, min(top, high) if high is not None else top, value=f.default, step=step, label=label, **kw)
+
+
+def _radio(cls, name: str, label: str, **kw) -> gr.Radio:
+    """Radio buttons for a request field: its choices and default come from the field."""
+    f = cls.__dataclass_fields__[name]
+    return gr.Radio(list(f.metadata["choices"]), value=f.default, label=label, **kw)
 
 
 def build_app(studio: Studio) -> gr.Blocks:
@@ -107,7 +115,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                     plow = gr.Textbox(label="下联 (left scroll)", elem_id="poster-lower")
                     ptop = gr.Textbox(label="横批 (read right to left)", elem_id="poster-hengpi")
                 with gr.Row():
-                    pcolor = gr.Radio(["black", "gold"], value="black", label="characters")
+                    pcolor = gr.Radio(list(COLORS), value=next(iter(COLORS)), label="characters")
                     pdraw = gr.Button("draw 春联", elem_id="poster-go")
                 pimg = gr.Image(type="filepath", label="春联 (PNG, 300 dpi)", elem_id="poster-image")
                 pmsg = gr.HTML()
@@ -124,20 +132,19 @@ def build_app(studio: Studio) -> gr.Blocks:
                 with gr.Column(scale=3):
                     text = gr.Textbox(label="seed: keywords, first char, theme, acrostic or 嵌字 chars",
                                       elem_id="poem-text")
-                    mode = gr.Radio(["keywords", "first", "theme", "acrostic", "embed"], value="keywords",
-                                    label="seed mode", elem_id="poem-mode")
-                    form = gr.Radio(["五绝", "七绝", "五律", "七律"], value="七绝", label="form", elem_id="poem-form")
-                    embed_pos = gr.Slider(1, 7, value=1, step=1, label="嵌字 position")
+                    mode = _radio(PoemRequest, "mode", "seed mode", elem_id="poem-mode")
+                    form = _radio(PoemRequest, "form", "form", elem_id="poem-form")
+                    embed_pos = _slider(PoemRequest, "embed_pos", "嵌字 position")
                     pgo = gr.Button("写诗", variant="primary", elem_id="poem-go")
                 with gr.Column(scale=2):
-                    rhyme = gr.Dropdown(["auto"] + studio.rhyme_groups(), value="auto",
+                    rhyme = gr.Dropdown([PoemRequest.rhyme] + studio.rhyme_groups(), value=PoemRequest.rhyme,
                                         label="韵 (平水韵 平声 group, or auto)")
-                    pattern = gr.Radio(["off", "平起", "仄起"], value="off", label="平仄 pattern")
-                    ptemp = gr.Slider(0, 2, value=0.8, step=0.05, label="temperature")
-                    ptop_k = gr.Slider(0, 100, value=0, step=1, label="top-k (0: off)")
-                    ptop_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label="top-p")
-                    pn = gr.Slider(1, 10, value=3, step=1, label="candidates")
-                    pseed = gr.Number(value=0, precision=0, label="seed")
+                    pattern = _radio(PoemRequest, "pattern", "平仄 pattern")
+                    ptemp = _slider(PoemRequest, "temperature", "temperature", high=2.0, step=0.05)
+                    ptop_k = _slider(PoemRequest, "top_k", "top-k (0: off)", high=100)
+                    ptop_p = _slider(PoemRequest, "top_p", "top-p", step=0.05)
+                    pn = _slider(PoemRequest, "n", "candidates", high=10)
+                    pseed = gr.Number(value=PoemRequest.seed, precision=0, minimum=0, label="seed")
             pout = gr.HTML(elem_id="poem-out")
             pinputs = [text, form, mode, embed_pos, rhyme, pattern, ptemp, ptop_k, ptop_p, pn, pseed]
 
@@ -145,18 +152,18 @@ def build_app(studio: Studio) -> gr.Blocks:
                 return studio.poem(tx, form=f, mode=m, embed_pos=e, rhyme=r, pattern=pa, temperature=t,
                                    top_k=k, top_p=p, n=n_, seed=s)
             pgo.click(poem, pinputs, pout, api_name="poem")
-            form.change(lambda f: gr.update(maximum=5 if f in ("五绝", "五律") else 7, value=1), form, embed_pos)
+            form.change(lambda f: gr.update(maximum=FORMS[f][1], value=PoemRequest.embed_pos), form, embed_pos)
 
         with gr.Tab("批量 batch", id="batch"):
             upload = gr.File(label="one 上联 or seed per line (.txt)", file_types=[".txt"], type="filepath")
             with gr.Row():
                 kind = gr.Radio(["couplet", "whole", "poem"], value="couplet", label="what to write")
                 fmt = gr.Radio([".jsonl", ".txt", ".tsv"], value=".jsonl", label="result file")
-                bmode = gr.Radio(POEM_MODES, value="keywords", label="seed mode (whole: a theme, or heads then a "
+                bmode = gr.Radio(POEM_MODES, value=PoemRequest.mode, label="seed mode (whole: a theme, or heads then a "
                                  "theme)", visible=False)
-                bform = gr.Radio(["五绝", "七绝", "五律", "七律"], value="七绝", label="poem form", visible=False)
+                bform = gr.Radio(list(FORMS), value=PoemRequest.form, label="poem form", visible=False)
             kind.change(lambda k: [gr.update(visible=k != "couplet", choices=POEM_MODES if k == "poem" else
-                                             ["theme", "head"], value="keywords" if k == "poem" else "theme"),
+                                             ["theme", "head"], value=PoemRequest.mode if k == "poem" else "theme"),
                                    gr.update(visible=k == "poem"),
                                    gr.update(choices=[".jsonl", ".txt"] if k != "couplet" else [".jsonl", ".txt", ".tsv"],
                                              value=".jsonl")],

@@ -32,19 +32,24 @@ def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
 
 
-def _add_request_flags(p: argparse.ArgumentParser, cls) -> None:
-    """One flag per field of a request dataclass, with its help and default from there."""
+def _add_request_flags(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+    """One flag per field of a request dataclass that has a help text, with its help, choices and
+    default from there (a flag not given leaves the field's default)."""
     from dataclasses import fields
     for f in fields(cls):
+        if f.name in skip or "help" not in f.metadata:
+            continue
         name = f.type if isinstance(f.type, str) else f.type.__name__
-        if name == "bool":
-            p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, action=argparse.BooleanOptionalAction,
-                           default=None, help=f"{f.metadata['help']} (default: {'on' if f.default else 'off'})")
+        flag = "--" + f.name.replace("_", "-")
+        if name.startswith("bool"):
+            shown = "" if f.default is None else f" (default: {'on' if f.default else 'off'})"
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                           help=f.metadata["help"] + shown)
             continue
         kind = {"int": int, "float": float}.get(name, str)
         shown = f" (default: {f.default})" if f.default != "" else ""
-        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None,
-                       help=f.metadata["help"] + shown)
+        extra = {"choices": list(f.metadata["choices"])} if "choices" in f.metadata else {}
+        p.add_argument(flag, dest=f.name, type=kind, default=None, help=f.metadata["help"] + shown, **extra)
 
 
 def _add_poster_flags(p: argparse.ArgumentParser) -> None:
@@ -109,27 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--acrostic", default=None, help="藏头: line i starts with the i-th character")
     mode.add_argument("--embed", default=None, help="嵌字: one character per line, at --embed-pos")
     mode.add_argument("--input", default=None, help="batch: one seed per line, read with --mode")
-    p.add_argument("--mode", choices=("keywords", "first", "theme", "acrostic", "embed"), default="keywords",
-                   help="seed mode of the lines of --input")
-    p.add_argument("--embed-pos", type=int, default=1, help="嵌字: 1-based position in each line")
-    p.add_argument("--form", default="七绝", help="五绝, 七绝, 五律 or 七律")
-    p.add_argument("--rhyme", default="auto", help="平水韵 平声 group (e.g. 七阳), or auto")
-    p.add_argument("--first-rhymes", action=argparse.BooleanOptionalAction, default=None,
-                   help="the first line rhymes too (default: yes for 七言, no for 五言)")
-    p.add_argument("--pattern", choices=("off", "平起", "仄起"), default="off",
-                   help="enforce the 平仄 pattern of regulated verse at positions 2, 4, 6 and the end")
-    p.add_argument("--n", type=int, default=3, help="poems per seed")
-    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature; 0 = greedy")
-    p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely chars (0: off)")
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (1: off)")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--max-copied", type=int, default=-1,
-                   help="drop poems with more lines copied verbatim from the corpus (-1: no limit)")
-    from .poetry import PoemRequest
-    p.add_argument("--draws", type=int, default=PoemRequest.draws,
-                   help="poems sampled for each one returned; the best-scored are kept")
-    p.add_argument("--parallel", type=float, default=PoemRequest.parallel,
-                   help="律诗: weight of the couplet model in the even lines of the 颔联 and 颈联 (0: off)")
+    from .poetry import MODES, PoemRequest
+    p.add_argument("--mode", choices=MODES, default=PoemRequest.mode, help="seed mode of the lines of --input")
+    _add_request_flags(p, PoemRequest, skip=("mode", "text"))
     p.add_argument("--allow-repeats", action="store_true",
                    help="turn off the rules against degenerate repeats and unattested bigrams")
     p.add_argument("--output", default=None, help="write to .jsonl or .txt instead of printing")
@@ -247,11 +234,13 @@ def cmd_couplet(args) -> int:
 
 
 def _poem_request(args, mode: str, text: str):
+    """A PoemRequest from the flags given; the others keep the request's defaults."""
+    from dataclasses import fields
+
     from .poetry import PoemRequest
-    return PoemRequest(form=args.form, mode=mode, text=text, embed_pos=args.embed_pos, rhyme=args.rhyme,
-                       first_rhymes=args.first_rhymes, pattern=args.pattern, n=args.n,
-                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                       max_copied=args.max_copied, draws=args.draws, parallel=args.parallel,
+    given = {f.name: getattr(args, f.name) for f in fields(PoemRequest)
+             if f.name not in ("mode", "text") and getattr(args, f.name, None) is not None}
+    return PoemRequest(mode=mode, text=text, **given,
                        **({"no_triples": False, "no_doubles": False, "no_repeat_bigrams": False, "seed_once": False,
                            "attested_bigrams": False} if args.allow_repeats else {}))
 

@@ -44,9 +44,11 @@ COPY_ON_CLICK = ("event.stopPropagation();navigator.clipboard&&navigator.clipboa
 def _as_field(cls, name: str, value):
     """A page value as the request field's type (sliders give floats, numbers may be None)."""
     from dataclasses import fields
-    kind = {f.name: f.type for f in fields(cls)}[name]
-    kind = kind if isinstance(kind, str) else kind.__name__
-    return int(value or 0) if kind == "int" else float(value or 0.0) if kind == "float" else value
+    f = {f.name: f for f in fields(cls)}[name]
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if value is None or value == "":
+        return f.default  # a cleared box keeps the field's default
+    return int(value) if kind == "int" else float(value) if kind == "float" else value
 
 
 def message(text: str, kind: str = "error") -> str:
@@ -169,16 +171,12 @@ class Studio:
 
     # ------------------------------------------------------------ poems
     @friendly
-    def poem(self, text: str, *, form: str = "七绝", mode: str = "keywords", embed_pos: int = 1,
-             rhyme: str = "auto", pattern: str = "off", temperature: float = 0.8, top_k: int = 0,
-             top_p: float = 0.95, n: int = 3, seed: int = 0) -> str:
+    def poem(self, text: str, **values) -> str:
+        """Poems for a seed as HTML; values are PoemRequest fields (checked there)."""
         gen = self.models.poem
         if gen is None:
             return message(self.models.errors["poem"])
-        req = PoemRequest(form=form, mode=mode, text=text or "", embed_pos=int(embed_pos or 1),
-                          rhyme=rhyme or "auto", pattern=pattern or "off", n=max(1, min(int(n or 1), 10)),
-                          temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p or 1.0),
-                          seed=int(seed or 0))
+        req = PoemRequest(text=text or "", **{k: _as_field(PoemRequest, k, v) for k, v in values.items()})
         try:
             res = gen.generate(req)
         except InputError as e:
@@ -262,8 +260,8 @@ class Studio:
 
     # ------------------------------------------------------------ batch
     @friendly(file_out=True)
-    def batch(self, file_path: str | None, *, kind: str = "couplet", fmt: str = ".jsonl", mode: str = "keywords",
-              form: str = "七绝", seed: int = 0, progress: bool = False) -> tuple[str | None, str]:
+    def batch(self, file_path: str | None, *, kind: str = "couplet", fmt: str = ".jsonl", mode: str = PoemRequest.mode,
+              form: str = PoemRequest.form, seed: int = 0, progress: bool = False) -> tuple[str | None, str]:
         """progress: show a tqdm bar (the page tracks it with gr.Progress)."""
         from .batch import run_batch, run_poem_batch
         if not file_path:
