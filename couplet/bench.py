@@ -18,7 +18,7 @@ import urllib.request
 import torch
 
 from .reference import beam_search_naive, sample_naive, sample_poem_naive
-from .generate import REPO_ROOT, CoupletGenerator, Settings
+from .generate import BEAM_FOR_ONE_LINE, REPO_ROOT, CoupletGenerator, Settings
 from .model import CoupletModel, ModelConfig, is_quantized, shift_right
 from .poetry import PoemGenerator, PoemRequest
 
@@ -197,7 +197,7 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     r: dict[str, float] = {}
     w = max(2, repeat // 10)
     # decoding alone (the structure rule off), so each case can be checked against the naive way
-    cases = {"greedy": Settings(n=1, structure=0.0), "beam5": Settings(n=5, beam=5, structure=0.0),
+    cases = {"greedy": Settings(n=1, structure=0.0), "beam5": Settings(beam=5, structure=0.0),
              "sample": Settings(n=1, temperature=0.8, structure=0.0)}
     for name, s in cases.items():
         for suffix, upper in (("", UPPER7), ("_20char", UPPER20)):
@@ -207,13 +207,13 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
             r[f"couplet_{name}{suffix}_p50_ms_naive"] = t["p50"]
         log(f"couplet {name}: {r[f'couplet_{name}_p50_ms']:.2f} ms (naive {r[f'couplet_{name}_p50_ms_naive']:.2f})")
     # what `python -m couplet couplet` and the app do by default: beam 5 plus the structure rule
-    t = timed(lambda: cg.generate(UPPER7, Settings(n=5, beam=5)), warmup=w, repeat=repeat)
+    t = timed(lambda: cg.generate(UPPER7, Settings(beam=BEAM_FOR_ONE_LINE)), warmup=w, repeat=repeat)
     r["couplet_default_p50_ms"], r["couplet_default_p95_ms"] = t["p50"], t["p95"]
     log(f"couplet default (beam 5, structure {Settings().structure:g}, align {Settings().align:g}): "
         f"{t['p50']:.2f} ms")
-    poems = {"poem_7jue": PoemRequest(form="七绝", text="春", n=1),
+    poems = {"poem_7jue": PoemRequest(text="春", n=1),
              "poem_7lv": PoemRequest(form="七律", text="春", n=1),
-             "poem_7jue_rules": PoemRequest(form="七绝", text="春", n=1, pattern="平起"),
+             "poem_7jue_rules": PoemRequest(text="春", n=1, pattern="平起"),
              "poem_7lv_rules": PoemRequest(form="七律", text="春", n=1, pattern="仄起")}
     for name, req in poems.items():
         t = timed(lambda: pg.generate(req), warmup=w, repeat=repeat)
@@ -232,7 +232,7 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     t0 = time.perf_counter()
     k = max(1, repeat // 3)
     for i in range(k):
-        pg.generate(PoemRequest(form="七绝", text="春山", n=10, seed=i))
+        pg.generate(PoemRequest(text="春山", n=10, seed=i))
     r["poem_batch_per_s"] = 10 * k / (time.perf_counter() - t0)
     log(f"batch: {r['couplet_batch_per_s']:.0f} couplets/s (naive {r['couplet_batch_per_s_naive']:.0f}), "
         f"{r['poem_batch_per_s']:.1f} poems/s")
@@ -268,7 +268,7 @@ def compare_couplet(paths: list[str], *, repeat: int = 30, batch_lines: int = 20
     # "DIR:int8" loads DIR's int8 copy, "DIR:fp32" its fp32 weights, plain "DIR" the generator's default
     mode = {"int8": True, "fp32": False}
     gens = {p: CoupletGenerator.load(p.rsplit(":", 1)[0], int8=mode.get(p.rsplit(":", 1)[-1], int8)) for p in paths}
-    default = Settings(n=5, beam=5)  # what the CLI and the app do for one 上联
+    default = Settings(beam=BEAM_FOR_ONE_LINE)  # what the CLI and the app do for one 上联
     base = ["春回大地千山秀", "一帆风顺年年好", "天增岁月人增寿", "海内存知己", "书山有路勤为径，学海无涯苦作舟"]
     lines = [base[i % len(base)] for i in range(batch_lines)]
     lat: dict[str, list[float]] = {p: [] for p in paths}

@@ -139,19 +139,18 @@ class Studio:
 
     # ------------------------------------------------------------ couplets
     @friendly
-    def couplet(self, upper: str, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
-                n: int = 5, beam: bool = True, seed: int = 0, tone: str = TONE_BY_DEFAULT, repeats: bool = True,
-                punctuation: bool = True, lock: str = "", rerank: bool = RERANK_BY_DEFAULT,
-                structure: float = STRUCTURE_BY_DEFAULT, align: float = ALIGN_BY_DEFAULT) -> str:
+    def couplet(self, upper: str, *, beam: bool = True, lock: str = "", **values) -> str:
+        """下联 candidates as HTML; values are Settings fields. beam: beam search at temperature 0 (the
+        CLI's width for one line); the page's 重字 box also keeps 上联 chars out (no_copy)."""
         gen = self.models.couplet
         if gen is None:
             return message(self.models.errors["couplet"])
         # the page's values go through Settings.check like the CLI's (a bad one is a message)
-        settings = Settings(n=int(n), temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p),
-                            beam=BEAM_FOR_ONE_LINE if beam and temperature <= 0 else 0, seed=int(seed or 0),
-                            punctuation=bool(punctuation), repeats=bool(repeats), no_copy=bool(repeats),
-                            tone=tone, rerank=bool(rerank), structure=float(structure or 0.0),
-                            align=float(align or 0.0))
+        given = {k: _as_field(Settings, k, v) for k, v in values.items()}
+        if "repeats" in given:
+            given.setdefault("no_copy", given["repeats"])
+        settings = Settings(**given)
+        settings.beam = BEAM_FOR_ONE_LINE if beam and settings.temperature <= 0 else 0
         try:
             res = gen.generate(upper, settings, lock=lock.strip() or None if isinstance(lock, str) else None)
         except InputError as e:
@@ -261,7 +260,8 @@ class Studio:
     # ------------------------------------------------------------ batch
     @friendly(file_out=True)
     def batch(self, file_path: str | None, *, kind: str = "couplet", fmt: str = ".jsonl", mode: str = PoemRequest.mode,
-              form: str = PoemRequest.form, seed: int = 0, progress: bool = False) -> tuple[str | None, str]:
+              form: str = PoemRequest.form, seed: int = Settings.seed, progress: bool = False
+              ) -> tuple[str | None, str]:
         """progress: show a tqdm bar (the page tracks it with gr.Progress)."""
         from .batch import run_batch, run_poem_batch
         if not file_path:
