@@ -464,15 +464,17 @@ class TitleTask(PoemTask):
                                       hidden=c.hidden, layers=c.layers, dropout=c.dropout))
 
     def load(self, vocab: Vocab) -> tuple[int, int]:
-        from .title import END, clean_title
+        from .title import END, MAX_PER_TITLE, clean_title
         known = set(vocab.chars())
 
         def rows(poems: list[dict]) -> list[tuple[str, str]]:
-            out = []
+            out, seen = [], Counter()
             for p in poems:
                 title, body = clean_title(p.get("title", "")), format_poem(p["lines"])
                 if title and all(ch in known for ch in body + title):
-                    out.append((body, title + END))
+                    seen[title] += 1
+                    if seen[title] <= MAX_PER_TITLE:  # common titles kept, not dominant
+                        out.append((body, title + END))
             return out
         train, valid = rows(self._train_poems()), rows(self._poems("valid"))
         valid = valid[: self.cfg.valid_max_pairs] if self.cfg.valid_max_pairs else valid

@@ -24,13 +24,18 @@ END = "。"          # the end mark the model writes after a title
 MIN_TITLE = 2
 NOISE = {"无题", "绝句", "句", "偈", "诗", "诗一首", "失题", "颂", "杂诗", "杂咏", "杂题", "杂兴", "偈颂", "颂古",
          "又", "其一", "其二", "题", "佚句", "残句", "律诗", "五言", "七言", "五绝", "七绝", "五律", "七律"}
-_NUMBERED = re.compile(r"(其[一二三四五六七八九十百]+|[一二三四五六七八九十百]+首)$")
+NOISE_START = ("偈颂", "颂古", "偈", "拟寒山")  # Buddhist verse series: titles that name no subject
+_NUMBERED = re.compile(r"(其[一二三四五六七八九十百千零〇]+|[一二三四五六七八九十百千零〇]+首)$")
+MAX_PER_TITLE = 20  # a title that many poems share (宫词 ×810) is kept for at most this many
 
 
 def clean_title(title: str) -> str | None:
     """The title as training uses it, or None for a noise title (无题, 其一 ...) or one of the wrong size."""
-    t = _NUMBERED.sub("", "".join(title.split()))
-    if not t or not all(is_han(c) for c in t) or t in NOISE or not MIN_TITLE <= len(t) <= 8:
+    t, prev = "".join(title.split()), None
+    while t != prev:  # 金陵杂兴二百首其一 -> 金陵杂兴二百首 -> 金陵杂兴
+        prev, t = t, _NUMBERED.sub("", t)
+    if not t or not all(is_han(c) for c in t) or t in NOISE or t.startswith(NOISE_START) \
+            or not MIN_TITLE <= len(t) <= 8:
         return None
     return t
 
