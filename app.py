@@ -176,7 +176,8 @@ def build_app(studio: Studio) -> gr.Blocks:
             bgo.click(batch, [upload, kind, fmt, bmode, bform], [result, bmsg], api_name="batch")
 
         with gr.Tab("模型 models", id="models"):
-            gr.Markdown(studio.model_info())
+            info = gr.Markdown()  # filled when the page opens: the models may still be loading at start
+        demo.load(studio.model_info, None, info)
     return demo
 
 
@@ -191,21 +192,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="requests generated at the same time")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = parser.parse_args(argv)
-    models = load_models(args.couplet_checkpoint, args.poem_checkpoint, args.whole_checkpoint)
-    for err in models.errors.values():
-        print(f"warning: {err}", file=sys.stderr)
+    # the couplet model now; the poem and whole-couplet models once the page is up (or on first use)
+    models = load_models(args.couplet_checkpoint, args.poem_checkpoint, args.whole_checkpoint, lazy=True)
     if models.couplet is None and models.poem is None:
+        for err in models.errors.values():
+            print(f"warning: {err}", file=sys.stderr)
         print("error: no model could be loaded; see the messages above", file=sys.stderr)
         return 2
     demo = build_app(Studio(models))
     demo.queue(default_concurrency_limit=args.concurrency, max_size=256)
     try:
         demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, show_error=False,
-                    max_file_size=MAX_UPLOAD)
+                    max_file_size=MAX_UPLOAD, prevent_thread_lock=True)
     except OSError as e:
         print(f"error: cannot listen on {args.host}:{args.port} ({e}); is it taken? choose another with --port",
               file=sys.stderr)
         return 2
+    models.warm()
+    for err in models.errors.values():
+        print(f"warning: {err}", file=sys.stderr)
+    demo.block_thread()
     return 0
 
 

@@ -10,8 +10,8 @@ import html
 import logging
 import shutil
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import CheckpointError
@@ -101,36 +101,66 @@ def annotate(line: str, tone_of, marks: set[int] = frozenset()) -> str:
     return "".join(out)
 
 
-@dataclass
+_HOW_TO_TRAIN = {
+    "couplet": "Train one with `python train.py couplet ...` and export it to checkpoints/couplet, or pass "
+               "--couplet-checkpoint.",
+    "poem": "Train one with `python train.py poem ...` and export it to checkpoints/poem, or pass --poem-checkpoint.",
+    "whole": "Train one with `python train.py whole ...` and export it to checkpoints/whole.",
+}
+_LOAD_ERRORS = (CheckpointError, OSError, ValueError, KeyError)
+
+
 class Loaded:
-    couplet: CoupletGenerator | None
-    poem: PoemGenerator | None
-    errors: dict[str, str]
-    whole: WholeGenerator | None = None
+    """The generators. Those given as loaders are loaded on first use or by `warm()`, so the page can
+    be served before them; a model that does not load becomes a message in `errors`."""
+
+    def __init__(self, couplet: CoupletGenerator | None, poem: PoemGenerator | None, errors: dict[str, str],
+                 whole: WholeGenerator | None = None, *, loaders: dict | None = None):
+        self._models = {"couplet": couplet, "poem": poem, "whole": whole}
+        self.errors = errors
+        self._loaders = dict(loaders or {})
+        self._lock = threading.Lock()
+
+    def get(self, name: str):
+        with self._lock:
+            loader = self._loaders.pop(name, None)
+            if loader is not None:
+                try:
+                    self._models[name] = loader()
+                except _LOAD_ERRORS as e:
+                    self.errors[name] = f"{name} model not loaded: {e}. {_HOW_TO_TRAIN[name]}"
+            return self._models[name]
+
+    couplet = property(lambda self: self.get("couplet"))
+    poem = property(lambda self: self.get("poem"))
+    whole = property(lambda self: self.get("whole"))
+
+    def warm(self) -> None:
+        """Load every model still waiting (the app calls it once the page is up)."""
+        for name in list(self._loaders):
+            self.get(name)
 
 
 def load_models(couplet_checkpoint: str | None = None, poem_checkpoint: str | None = None,
-                whole_checkpoint: str | None = None) -> Loaded:
-    """Load the generators; a missing or broken checkpoint becomes a message, not a crash."""
-    errors, couplet, poem, whole = {}, None, None, None
+                whole_checkpoint: str | None = None, *, lazy: bool = False) -> Loaded:
+    """Load the generators; a missing or broken checkpoint becomes a message, not a crash. lazy: the
+    couplet model now, the poem and whole-couplet models on first use (or `warm()`)."""
+    errors: dict[str, str] = {}
+    couplet = None
     try:
         couplet = CoupletGenerator.load(couplet_checkpoint)
-    except (CheckpointError, OSError, ValueError, KeyError) as e:
-        errors["couplet"] = (f"couplet model not loaded: {e}. Train one with `python train.py couplet ...` "
-                             "and export it to checkpoints/couplet, or pass --couplet-checkpoint.")
-    try:
-        poem = PoemGenerator.load(poem_checkpoint)
-    except (CheckpointError, OSError, ValueError, KeyError) as e:
-        errors["poem"] = (f"poem model not loaded: {e}. Train one with `python train.py poem ...` "
-                          "and export it to checkpoints/poem, or pass --poem-checkpoint.")
-    try:
+    except _LOAD_ERRORS as e:
+        errors["couplet"] = f"couplet model not loaded: {e}. {_HOW_TO_TRAIN['couplet']}"
+
+    def whole():
         if couplet is None:
             raise CheckpointError("it writes its 下联 with the couplet model, which did not load")
-        whole = WholeGenerator.load(whole_checkpoint, couplets=couplet)
-    except (CheckpointError, OSError, ValueError, KeyError) as e:
-        errors["whole"] = (f"whole-couplet model not loaded: {e}. Train one with `python train.py whole ...` "
-                           "and export it to checkpoints/whole.")
-    return Loaded(couplet, poem, errors, whole)
+        return WholeGenerator.load(whole_checkpoint, couplets=couplet)
+    models = Loaded(couplet, None, errors, loaders={"poem": lambda: PoemGenerator.load(poem_checkpoint),
+                                                     "whole": whole})
+    if not lazy:
+        models.warm()
+    return models
 
 
 class Studio:
@@ -310,10 +340,12 @@ class Studio:
         return str(out), message(text, "note")
 
     def rhyme_groups(self) -> list[str]:
-        """The 平声 groups of 平水韵 in their order (一东 … 十五咸), for the rhyme menu."""
-        if self.models.poem is None:
+        """The 平声 groups of 平水韵 in their order (一东 … 十五咸), for the rhyme menu (from the tone
+        table the couplet model loaded, the same file as the poem model's)."""
+        gen = self.models.couplet or self.models.poem
+        if gen is None:
             return []
-        return [g.rstrip("平") for g, t in self.models.poem.prosody.groups.items() if t == PING]
+        return [g.rstrip("平") for g, t in gen.prosody.groups.items() if t == PING]
 
     # ------------------------------------------------------------ models
     def model_info(self) -> str:

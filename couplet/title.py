@@ -25,7 +25,7 @@ MIN_TITLE = 2
 NOISE = {"无题", "绝句", "句", "偈", "诗", "诗一首", "失题", "颂", "杂诗", "杂咏", "杂题", "杂兴", "偈颂", "颂古",
          "又", "其一", "其二", "题", "佚句", "残句", "律诗", "五言", "七言", "五绝", "七绝", "五律", "七律"}
 NOISE_START = ("偈颂", "颂古", "偈", "拟寒山")  # Buddhist verse series: titles that name no subject
-_NUMBERED = re.compile(r"(其[一二三四五六七八九十百千零〇]+|[一二三四五六七八九十百千零〇]+首)$")
+_NUMBERED = re.compile(r"(其[一二三四五六七八九十百千零〇]+|[一二三四五六七八九十百千零〇]+首[一二三四五六七八九十]?)$")
 MAX_PER_TITLE = 20  # a title that many poems share (宫词 ×810) is kept for at most this many
 
 
@@ -102,5 +102,7 @@ class TitleGenerator:
             beams = sorted(cands, key=lambda b: -b[1])[:beam]
         best: dict[str, float] = {}
         for t, s in sorted(done, key=lambda x: -x[1]):
-            best.setdefault(t, s)
+            t = clean_title(t)  # numbering the model learned from the corpus (二首一) is cut, as in training
+            if t is not None:
+                best.setdefault(t, s)
         return list(best.items())[:n]

@@ -61,6 +61,23 @@ def test_whole_couplet_html_marks_the_heads(studio):
     assert out.count('class="whole"') == 2 and out.count(" mark\"") == 4 and "复制" in out
 
 
+def test_lazy_models_load_once_and_failures_become_messages(tiny_generator, tiny_poet):
+    from couplet.checkpoint import CheckpointError
+    calls = []
+
+    def poem():
+        calls.append(1)
+        return tiny_poet
+
+    def whole():
+        raise CheckpointError("no such folder")
+    models = Loaded(tiny_generator, None, {}, loaders={"poem": poem, "whole": whole})
+    studio = Studio(models)
+    assert not calls and 'class="poem"' in studio.poem("春山风月", mode="acrostic", form="五绝", n=1)
+    models.warm()
+    assert calls == [1] and "python train.py whole" in studio.whole("中秋")
+
+
 def test_missing_checkpoints_become_messages(tmp_path):
     models = load_models(str(tmp_path / "none"), str(tmp_path / "none2"))
     studio = Studio(models)
