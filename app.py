@@ -7,17 +7,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a local tool
 
 import gradio as gr  # noqa: E402
 
-from couplet.generate import (ALIGN_BY_DEFAULT, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT,  # noqa: E402
-                              TONE_BY_DEFAULT, Settings)
-from couplet.service import MAX_UPLOAD, TEMP_TTL_S, Studio, load_models  # noqa: E402
-from couplet.poetry import FORMS, MODES, PoemRequest  # noqa: E402
+# the page needs only the requests' defaults and the torch-free service layer; torch and the models
+# load once the page is served
 from couplet.poster import COLORS  # noqa: E402
-from couplet.whole import WholeRequest  # noqa: E402
+from couplet.requests import (ALIGN_BY_DEFAULT, DEFAULT_CHECKPOINT, DEFAULT_POEM_CHECKPOINT,  # noqa: E402
+                              FORMS, MODES, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, PoemRequest,
+                              Settings, WholeRequest)
+from couplet.service import MAX_UPLOAD, TEMP_TTL_S, Studio, load_models  # noqa: E402
 
 CSS = """
 .couplet ruby, .poem ruby { font-size: 1.6em; margin: 0 .08em; ruby-position: over; }
@@ -192,12 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="requests generated at the same time")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = parser.parse_args(argv)
-    # the couplet model now; the poem and whole-couplet models once the page is up (or on first use)
+    # the models load once the page is up (or on a first request before that)
     models = load_models(args.couplet_checkpoint, args.poem_checkpoint, args.whole_checkpoint, lazy=True)
-    if models.couplet is None and models.poem is None:
-        for err in models.errors.values():
-            print(f"warning: {err}", file=sys.stderr)
-        print("error: no model could be loaded; see the messages above", file=sys.stderr)
+    folders = [Path(args.couplet_checkpoint or DEFAULT_CHECKPOINT), Path(args.poem_checkpoint or DEFAULT_POEM_CHECKPOINT)]
+    if not any((d / "checkpoint.json").is_file() for d in folders):
+        print(f"error: no model to serve: neither {folders[0]} nor {folders[1]} holds a checkpoint.json; train one "
+              "with `python train.py couplet ...` or `python train.py poem ...` and export it there, or pass "
+              "--couplet-checkpoint / --poem-checkpoint", file=sys.stderr)
         return 2
     demo = build_app(Studio(models))
     demo.queue(default_concurrency_limit=args.concurrency, max_size=256)

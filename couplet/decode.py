@@ -20,11 +20,11 @@ import torch
 
 from .model import CoupletModel
 from .prosody import PING, ZE, Prosody
+from .requests import TONE_MODES
 from .sampling import sample_next
 from .text import is_han
 from .vocab import RESERVED, Vocab
 
-TONE_MODES = ("off", "end", "rhythm")
 LOCK_BLANKS = "_＿?？□○"
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -10,80 +10,18 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, load_prosody
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding
-from .decode import LOCK_BLANKS, TONE_MODES, Plan, Rules, Tables, beam_search, make_plan, sample
+from .decode import LOCK_BLANKS, Plan, Tables, beam_search, make_plan, sample
 from .postag import structure_agreement
 from .prosody import Prosody
-from .text import PUNCT, InputError, check_input, check_ranges, is_han, variant_of
+from .requests import (ALIGN_BY_DEFAULT, BEAM_FOR_ONE_LINE, DIVERSITY_BY_DEFAULT,  # noqa: F401 (re-exported)
+                       FREQ_PENALTY_BY_DEFAULT, MAX_CANDIDATES, MMI_BY_DEFAULT, RERANK_BY_DEFAULT, SEED_MAX,
+                       STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, DEFAULT_CHECKPOINT, DEFAULT_SCORER, REPO_ROOT,
+                       Settings)
+from .text import PUNCT, InputError, check_input, is_han, variant_of
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "couplet"
-DEFAULT_SCORER = REPO_ROOT / "checkpoints" / "scorer"
 BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster on 2 cores)
-RERANK_BY_DEFAULT = False  # set from the eval numbers (checkpoints/README.md): on only if it helps
-TONE_BY_DEFAULT = "rhythm"  # 平仄 rule: off | end | rhythm; set from the eval numbers
-ALIGN_BY_DEFAULT = 0.3  # weight of the per-position head in decoding (models that have one)
-STRUCTURE_BY_DEFAULT = 1.0  # weight of the 词性相对 rule, relative to the N-best spread; set from the eval numbers
 RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
-DIVERSITY_BY_DEFAULT = 1.0  # diverse beam search: penalty per earlier group that chose the same char
-FREQ_PENALTY_BY_DEFAULT = 0.2  # anti-LM weight against stock chars; chosen on the validation split (model card)
-MMI_BY_DEFAULT = 0.6  # weight of log p(上联 | 下联) when ordering candidates (MMI-bidi); chosen on validation
 MIN_DIFFERENCE = 1 / 3  # any two candidates shown differ in at least this share of their free positions
-MAX_CANDIDATES = 20  # n and beam width: one line's candidates fit one screen and a few MB
-SEED_MAX = 2 ** 63 - 1
-BEAM_FOR_ONE_LINE = 5  # the CLI's beam width for one 上联 at temperature 0 (batches decode greedily)
-
-
-def _num(default, low, high, help: str):
-    return field(default=default, metadata={"range": (low, high), "help": help})
-
-
-def _switch(default, help: str, flag: str | None = None):
-    """A rule switch; `flag` names a CLI flag that turns it off (e.g. --no-punctuation)."""
-    return field(default=default, metadata={"help": help, **({"flag": flag} if flag else {})})
-
-
-@dataclass
-class Settings:
-    """How to decode; stored beside every batch output so results can be reproduced.
-    The one home of every decoding default, range and help text: the CLI builds its flags from
-    these fields, and `check()` enforces the ranges for the CLI, the app and the API."""
-    n: int = _num(5, 1, MAX_CANDIDATES, "number of candidates (the CLI: 5 for one line, 1 in batch mode)")
-    temperature: float = _num(0.0, 0.0, 5.0, "sampling temperature; 0 = greedy or beam search")
-    top_k: int = _num(0, 0, 10 ** 9, "sample only among the k most likely chars (0: off; clamped to the vocabulary)")
-    top_p: float = _num(1.0, 0.01, 1.0, "nucleus sampling mass (1: off)")
-    beam: int = _num(0, 0, MAX_CANDIDATES, "beam width (the CLI: 5 for one line at temperature 0, off in batch mode)")
-    seed: int = _num(0, 0, SEED_MAX, "random seed for sampling")
-    punctuation: bool = _switch(True, "do not copy the 上联's punctuation", "--no-punctuation")
-    repeats: bool = _switch(True, "do not enforce the 重字 rule", "--no-repeats")
-    no_copy: bool = _switch(True, "allow 上联 characters in the 下联", "--allow-copy")
-    tone: str = field(default=TONE_BY_DEFAULT, metadata={
-        "help": "平仄 rule: end = last char opposes the 上联's; rhythm = also the 2nd, 4th, 6th char of each clause",
-        "choices": TONE_MODES})
-    rerank: bool = _switch(RERANK_BY_DEFAULT, "rerank beam candidates with the pair scorer in checkpoints/scorer")
-    rerank_weight: float = _num(1.0, 0.0, 10.0, "weight of the pair scorer's log-probability when reranking")
-    structure: float = _num(STRUCTURE_BY_DEFAULT, 0.0, 1e6, "weight of the 词性相对 rule (same part of speech at "
-                            "each position) when ordering candidates, relative to their score spread; 0 = off")
-    align: float = _num(ALIGN_BY_DEFAULT, 0.0, 1.0, "weight of the model's per-position head mixed with its "
-                        "decoder, 0..1 (models trained with --aligned-head)")
-    diversity: float = _num(DIVERSITY_BY_DEFAULT, 0.0, 10.0, "diverse beam search: penalty on a char an earlier "
-                            "candidate took at the same position; 0 = plain beam")
-    freq_penalty: float = _num(FREQ_PENALTY_BY_DEFAULT, 0.0, 10.0, "subtract this times log p(char) of the "
-                               "training 下联 unigram, against stock chars")
-    mmi: float = _num(MMI_BY_DEFAULT, 0.0, 5.0, "order candidates with this times mean log p(上联 | 下联), "
-                      "the model read backwards; 0 = off")
-
-    def check(self) -> "Settings":
-        """Raise InputError for a number out of range, NaN or infinite, or an unknown tone rule."""
-        check_ranges(self)
-        if self.tone not in TONE_MODES:
-            raise InputError(f"--tone must be one of {', '.join(TONE_MODES)}, not {self.tone!r}")
-        return self
-
-    def rules(self) -> Rules:
-        return Rules(punctuation=self.punctuation, repeats=self.repeats, no_copy=self.no_copy, tone=self.tone)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -9,18 +9,17 @@ masks over the vocabulary applied at every step, so each poem has the exact form
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from .decode import Tables
 from .prosody import PING, ZE, Prosody
+from .requests import FORMS, MAX_POEMS, MODES, PoemRequest  # noqa: F401 (re-exported)
 from .sampling import sample_next
 from .text import InputError, is_han
 from .vocab import Vocab
 
-FORMS = {"五绝": (4, 5), "七绝": (4, 7), "五律": (8, 5), "七律": (8, 7)}
-MODES = ("keywords", "first", "theme", "acrostic", "embed")
 
 # The four basic 五言 lines; 七言 lines put two chars of the opposite tone in front.
 _BASE = {"A": "仄仄平平仄", "B": "平平仄仄平", "C": "平平平仄仄", "D": "仄仄仄平平"}
@@ -63,52 +62,6 @@ def rhyme_lines(n_lines: int, first_rhymes: bool) -> list[int]:
 
 
 # ---------------------------------------------------------------- requests and plans
-MAX_POEMS = 20  # poems per request
-
-
-def _num(default, low, high, help: str):
-    return field(default=default, metadata={"range": (low, high), "help": help})
-
-
-def _opt(default, help: str, **meta):
-    return field(default=default, metadata={"help": help, **meta})
-
-
-@dataclass
-class PoemRequest:
-    """One poem request: the one home of the poem defaults, choices, ranges and help texts (the CLI
-    builds its flags and the app its widgets from these fields); ranges are checked by
-    `PoemGenerator.prepare`."""
-    form: str = _opt("七绝", "五绝, 七绝, 五律 or 七律", choices=tuple(FORMS))
-    mode: str = _opt("keywords", "seed mode", choices=MODES)
-    text: str = _opt("", "the keywords, first char, theme, acrostic or embedded chars")
-    embed_pos: int = _num(1, 1, 7, "嵌字: 1-based position in each line")
-    rhyme: str = _opt("auto", "平水韵 平声 group (e.g. 七阳), or auto")
-    first_rhymes: bool | None = _opt(None, "the first line rhymes too (default: yes for 七言, no for 五言)")
-    pattern: str = _opt("off", "enforce the 平仄 pattern of regulated verse at positions 2, 4, 6 and the end",
-                        choices=("off", "平起", "仄起"))
-    n: int = _num(3, 1, MAX_POEMS, "poems per seed")
-    temperature: float = _num(0.8, 0.0, 5.0, "sampling temperature; 0 = greedy")
-    top_k: int = _num(0, 0, 10 ** 9, "sample among the k most likely chars (0: off; clamped to the vocabulary)")
-    top_p: float = _num(0.95, 0.01, 1.0, "nucleus sampling mass (1: off)")
-    seed: int = _num(0, 0, 2 ** 63 - 1, "random seed")
-    max_copied: int = _num(-1, -1, 8, "drop poems with more lines copied verbatim from the corpus (-1: no limit)")
-    draws: int = _num(4, 1, 16, "poems sampled for each one returned; the best-scored are kept")
-    # degenerate repeats, each rule switchable: a char three times in a line; a doubled char (AA)
-    # that the classical corpus never doubles; a bigram twice in the poem; a seed char more than once
-    no_triples: bool = True
-    no_doubles: bool = True
-    no_repeat_bigrams: bool = True
-    seed_once: bool = True
-    attested_bigrams: bool = True  # each pair of neighbouring chars in a line is attested in the classical poems
-    parallel: float = _num(0.5, 0.0, 1.0, "律诗: weight of the couplet model in the even lines of the 颔联 and 颈联 "
-                           "(0: off)")
-    title: bool = _opt(True, "give each poem a title written by the title model (when there is one)")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 @dataclass
 class PoemPlan:
     n_lines: int

@@ -20,11 +20,10 @@ from .poemrules import (FORMS, MODES, PairedLines, PoemPlan, PoemRequest, PoemSt
                         check_form, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
                         rhyme_lines, sample_poems, strict_positions, tone_pattern)
 from .prosody import Prosody
+from .requests import DEFAULT_POEM_CHECKPOINT, REPO_ROOT  # noqa: F401 (re-exported)
 from .text import InputError, check_input, check_ranges, is_han
 from .vocab import Vocab
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_POEM_CHECKPOINT = REPO_ROOT / "checkpoints" / "poem"
 
 
 @lru_cache(maxsize=1)

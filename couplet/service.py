@@ -14,13 +14,19 @@ import threading
 import time
 from pathlib import Path
 
-from .checkpoint import CheckpointError
-from .generate import (ALIGN_BY_DEFAULT, BEAM_FOR_ONE_LINE, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT,
-                       CoupletGenerator, Settings)
-from .poetry import FORMS, PoemGenerator, PoemRequest, first_line_rhymes, rhyme_lines
-from .prosody import EITHER, PING, ZE
+from typing import TYPE_CHECKING
+
+# No torch here (nor in couplet.requests): the page is laid out and served before the models'
+# libraries load; the generators are imported when the models load.
+from .prosody import EITHER, PING, ZE, Prosody
+from .requests import (ALIGN_BY_DEFAULT, BEAM_FOR_ONE_LINE, DEFAULT_PROSODY, FORMS, RERANK_BY_DEFAULT,
+                       STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, PoemRequest, Settings, WholeRequest)
 from .text import InputError, is_han
-from .whole import WholeGenerator, WholeRequest, layout_text
+
+if TYPE_CHECKING:
+    from .generate import CoupletGenerator
+    from .poetry import PoemGenerator
+    from .whole import WholeGenerator
 
 MAX_BATCH_LINES = 2000  # per upload; the CLI takes any number
 BATCH_SECONDS = 120  # a page batch stops after this long and returns what it has
@@ -107,7 +113,11 @@ _HOW_TO_TRAIN = {
     "poem": "Train one with `python train.py poem ...` and export it to checkpoints/poem, or pass --poem-checkpoint.",
     "whole": "Train one with `python train.py whole ...` and export it to checkpoints/whole.",
 }
-_LOAD_ERRORS = (CheckpointError, OSError, ValueError, KeyError)
+
+
+def _load_errors() -> tuple[type[Exception], ...]:
+    from .checkpoint import CheckpointError
+    return CheckpointError, OSError, ValueError, KeyError
 
 
 class Loaded:
@@ -119,7 +129,7 @@ class Loaded:
         self._models = {"couplet": couplet, "poem": poem, "whole": whole}
         self.errors = errors
         self._loaders = dict(loaders or {})
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a loader may ask for another model (whole needs couplet)
 
     def get(self, name: str):
         with self._lock:
@@ -127,7 +137,7 @@ class Loaded:
             if loader is not None:
                 try:
                     self._models[name] = loader()
-                except _LOAD_ERRORS as e:
+                except _load_errors() as e:
                     self.errors[name] = f"{name} model not loaded: {e}. {_HOW_TO_TRAIN[name]}"
             return self._models[name]
 
@@ -143,21 +153,25 @@ class Loaded:
 
 def load_models(couplet_checkpoint: str | None = None, poem_checkpoint: str | None = None,
                 whole_checkpoint: str | None = None, *, lazy: bool = False) -> Loaded:
-    """Load the generators; a missing or broken checkpoint becomes a message, not a crash. lazy: the
-    couplet model now, the poem and whole-couplet models on first use (or `warm()`)."""
-    errors: dict[str, str] = {}
-    couplet = None
-    try:
-        couplet = CoupletGenerator.load(couplet_checkpoint)
-    except _LOAD_ERRORS as e:
-        errors["couplet"] = f"couplet model not loaded: {e}. {_HOW_TO_TRAIN['couplet']}"
+    """The generators; a missing or broken checkpoint becomes a message, not a crash. lazy: each is
+    loaded on first use or by `warm()` (the app serves its page first), else all of them now."""
+    models: Loaded
+
+    def couplet():
+        from .generate import CoupletGenerator
+        return CoupletGenerator.load(couplet_checkpoint)
+
+    def poem():
+        from .poetry import PoemGenerator
+        return PoemGenerator.load(poem_checkpoint)
 
     def whole():
-        if couplet is None:
+        from .checkpoint import CheckpointError
+        from .whole import WholeGenerator
+        if models.couplet is None:
             raise CheckpointError("it writes its 下联 with the couplet model, which did not load")
-        return WholeGenerator.load(whole_checkpoint, couplets=couplet)
-    models = Loaded(couplet, None, errors, loaders={"poem": lambda: PoemGenerator.load(poem_checkpoint),
-                                                     "whole": whole})
+        return WholeGenerator.load(whole_checkpoint, couplets=models.couplet)
+    models = Loaded(None, None, {}, loaders={"couplet": couplet, "poem": poem, "whole": whole})
     if not lazy:
         models.warm()
     return models
@@ -210,6 +224,7 @@ class Studio:
             res = gen.generate(req)
         except InputError as e:
             return message(str(e))
+        from .poemrules import first_line_rhymes, rhyme_lines
         n_lines, width = FORMS[req.form]
         rhyme_at = set(rhyme_lines(n_lines, first_line_rhymes(req.form, req.first_rhymes)))
         head = f"seed {html.escape(res.seed)}"
@@ -250,6 +265,7 @@ class Studio:
             return message(str(e)), None, None, None
         tone_of = gen.couplets.prosody.tone
         heads = req.head.strip()
+        from .whole import layout_text
         starts = layout_text(res.layout) if len(heads) == 4 else [0]
         marks = set(starts) if heads else set()
         lower_marks = marks if len(heads) > 1 else set()
@@ -339,13 +355,15 @@ class Studio:
             text += ": " + "; ".join(w.rstrip(".") for w in warnings[:5]) + (" …" if len(warnings) > 5 else "")
         return str(out), message(text, "note")
 
-    def rhyme_groups(self) -> list[str]:
-        """The 平声 groups of 平水韵 in their order (一东 … 十五咸), for the rhyme menu (from the tone
-        table the couplet model loaded, the same file as the poem model's)."""
-        gen = self.models.couplet or self.models.poem
-        if gen is None:
+    @staticmethod
+    def rhyme_groups(prosody: str | Path = DEFAULT_PROSODY) -> list[str]:
+        """The 平声 groups of 平水韵 in their order (一东 … 十五咸), for the rhyme menu, read from the
+        shipped tone table (no model needed); none if it cannot be read."""
+        try:
+            table = Prosody.load(prosody)
+        except (OSError, ValueError, KeyError):
             return []
-        return [g.rstrip("平") for g, t in gen.prosody.groups.items() if t == PING]
+        return [g.rstrip("平") for g, t in table.groups.items() if t == PING]
 
     # ------------------------------------------------------------ models
     def model_info(self) -> str:

@@ -15,11 +15,10 @@ from .checkpoint import load_checkpoint
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding
 from .poemrules import format_poem
+from .requests import DEFAULT_TITLE_CHECKPOINT
 from .text import InputError, check_input, is_han
 from .vocab import Vocab
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TITLE_CHECKPOINT = REPO_ROOT / "checkpoints" / "title"
 END = "。"          # the end mark the model writes after a title
 MIN_TITLE = 2
 NOISE = {"无题", "绝句", "句", "偈", "诗", "诗一首", "失题", "颂", "杂诗", "杂咏", "杂题", "杂兴", "偈颂", "颂古",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,39 +21,12 @@ from .generate import BEAM_FOR_ONE_LINE, MIN_DIFFERENCE, CoupletGenerator, Setti
 from .model import for_decoding, shift_right
 from .poemrules import PoemPlan, PoemTables, sample_poems
 from .poetry import keywords, mixed_seed, seed_chars
+from .requests import DEFAULT_WHOLE_CHECKPOINT, LENGTHS, MAX_COUPLETS, WholeRequest  # noqa: F401 (re-exported)
 from .text import InputError, check_input, check_ranges, is_han
 from .vocab import Vocab
 from .wholetext import LENGTH_TOKENS, SEP, clause_heads, layout_of, length_token
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_WHOLE_CHECKPOINT = REPO_ROOT / "checkpoints" / "whole"
-LENGTHS = (5, 16)          # 上联 lengths (Han chars) a request may ask for
-MAX_COUPLETS = 20
 SPARE = 2                  # 上联 carried to the 下联 stage per couplet asked for
-
-
-def _num(default, low, high, help: str):
-    return field(default=default, metadata={"range": (low, high), "help": help})
-
-
-@dataclass
-class WholeRequest:
-    """One wish; the one home of the whole-couplet defaults (the CLI and the app build on it)."""
-    theme: str = field(default="", metadata={"help": "what the couplet is about, e.g. \"中秋 团圆\" or a sentence"})
-    head: str = field(default="", metadata={"help": "藏头: 2 chars (上联 head, 下联 head) or 4 (the heads of two "
-                                                     "clauses in each line), e.g. 福华"})
-    length: int = _num(7, *LENGTHS, "characters per line (commas not counted); 9 and up have two clauses")
-    n: int = _num(5, 1, MAX_COUPLETS, "number of couplets")
-    temperature: float = _num(0.8, 0.0, 5.0, "sampling temperature of the 上联; 0 = the single most likely")
-    top_p: float = _num(0.9, 0.01, 1.0, "nucleus sampling mass of the 上联")
-    draws: int = _num(8, 1, 32, "上联 sampled per couplet returned; the best are kept")
-    seed: int = _num(0, 0, 2 ** 63 - 1, "random seed")
-    theme_weight: float = _num(1.0, 0.0, 10.0, "weight of theme fit when ranking (log-probability gain per char)")
-    scorer_weight: float = _num(0.5, 0.0, 10.0, "weight of the N-vs-1 pair scorer when ranking")
-    hengpi: bool = field(default=True, metadata={"help": "choose a 横批 for each couplet"})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -61,6 +61,12 @@ def test_whole_couplet_html_marks_the_heads(studio):
     assert out.count('class="whole"') == 2 and out.count(" mark\"") == 4 and "复制" in out
 
 
+def test_the_page_is_laid_out_without_torch():
+    """The app imports no torch before its page is served (the models load after)."""
+    code = "import sys, app; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=120).returncode == 0
+
+
 def test_lazy_models_load_once_and_failures_become_messages(tiny_generator, tiny_poet):
     from couplet.checkpoint import CheckpointError
     calls = []

@@ -1,0 +1,160 @@
+"""What a user can ask for: the request types of the three generators, with every default, choice
+list, range and help text. The one home of those decisions: the CLI builds its flags and the app
+its widgets from these fields, and the generators check them. Nothing here needs torch, so the
+page can be laid out before the models' libraries load.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .text import InputError, check_ranges
+
+# the shipped models and the tone table, used when no other checkpoint is given
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "couplet"
+DEFAULT_SCORER = REPO_ROOT / "checkpoints" / "scorer"
+DEFAULT_POEM_CHECKPOINT = REPO_ROOT / "checkpoints" / "poem"
+DEFAULT_WHOLE_CHECKPOINT = REPO_ROOT / "checkpoints" / "whole"
+DEFAULT_TITLE_CHECKPOINT = REPO_ROOT / "checkpoints" / "title"
+DEFAULT_PROSODY = REPO_ROOT / "checkpoints" / "prosody.json"
+
+TONE_MODES = ("off", "end", "rhythm")  # 平仄 rule of a 下联
+
+# ---------------------------------------------------------------- couplets
+RERANK_BY_DEFAULT = False  # set from the eval numbers (checkpoints/README.md): on only if it helps
+TONE_BY_DEFAULT = "rhythm"  # 平仄 rule: off | end | rhythm; set from the eval numbers
+ALIGN_BY_DEFAULT = 0.3  # weight of the per-position head in decoding (models that have one)
+STRUCTURE_BY_DEFAULT = 1.0  # weight of the 词性相对 rule, relative to the N-best spread; set from the eval numbers
+DIVERSITY_BY_DEFAULT = 1.0  # diverse beam search: penalty per earlier group that chose the same char
+FREQ_PENALTY_BY_DEFAULT = 0.2  # anti-LM weight against stock chars; chosen on the validation split (model card)
+MMI_BY_DEFAULT = 0.6  # weight of log p(上联 | 下联) when ordering candidates (MMI-bidi); chosen on validation
+MAX_CANDIDATES = 20  # n and beam width: one line's candidates fit one screen and a few MB
+SEED_MAX = 2 ** 63 - 1
+BEAM_FOR_ONE_LINE = 5  # the CLI's beam width for one 上联 at temperature 0 (batches decode greedily)
+
+
+def _num(default, low, high, help: str):
+    return field(default=default, metadata={"range": (low, high), "help": help})
+
+
+def _switch(default, help: str, flag: str | None = None):
+    """A rule switch; `flag` names a CLI flag that turns it off (e.g. --no-punctuation)."""
+    return field(default=default, metadata={"help": help, **({"flag": flag} if flag else {})})
+
+
+@dataclass
+class Settings:
+    """How to decode; stored beside every batch output so results can be reproduced.
+    The one home of every decoding default, range and help text: the CLI builds its flags from
+    these fields, and `check()` enforces the ranges for the CLI, the app and the API."""
+    n: int = _num(5, 1, MAX_CANDIDATES, "number of candidates (the CLI: 5 for one line, 1 in batch mode)")
+    temperature: float = _num(0.0, 0.0, 5.0, "sampling temperature; 0 = greedy or beam search")
+    top_k: int = _num(0, 0, 10 ** 9, "sample only among the k most likely chars (0: off; clamped to the vocabulary)")
+    top_p: float = _num(1.0, 0.01, 1.0, "nucleus sampling mass (1: off)")
+    beam: int = _num(0, 0, MAX_CANDIDATES, "beam width (the CLI: 5 for one line at temperature 0, off in batch mode)")
+    seed: int = _num(0, 0, SEED_MAX, "random seed for sampling")
+    punctuation: bool = _switch(True, "do not copy the 上联's punctuation", "--no-punctuation")
+    repeats: bool = _switch(True, "do not enforce the 重字 rule", "--no-repeats")
+    no_copy: bool = _switch(True, "allow 上联 characters in the 下联", "--allow-copy")
+    tone: str = field(default=TONE_BY_DEFAULT, metadata={
+        "help": "平仄 rule: end = last char opposes the 上联's; rhythm = also the 2nd, 4th, 6th char of each clause",
+        "choices": TONE_MODES})
+    rerank: bool = _switch(RERANK_BY_DEFAULT, "rerank beam candidates with the pair scorer in checkpoints/scorer")
+    rerank_weight: float = _num(1.0, 0.0, 10.0, "weight of the pair scorer's log-probability when reranking")
+    structure: float = _num(STRUCTURE_BY_DEFAULT, 0.0, 1e6, "weight of the 词性相对 rule (same part of speech at "
+                            "each position) when ordering candidates, relative to their score spread; 0 = off")
+    align: float = _num(ALIGN_BY_DEFAULT, 0.0, 1.0, "weight of the model's per-position head mixed with its "
+                        "decoder, 0..1 (models trained with --aligned-head)")
+    diversity: float = _num(DIVERSITY_BY_DEFAULT, 0.0, 10.0, "diverse beam search: penalty on a char an earlier "
+                            "candidate took at the same position; 0 = plain beam")
+    freq_penalty: float = _num(FREQ_PENALTY_BY_DEFAULT, 0.0, 10.0, "subtract this times log p(char) of the "
+                               "training 下联 unigram, against stock chars")
+    mmi: float = _num(MMI_BY_DEFAULT, 0.0, 5.0, "order candidates with this times mean log p(上联 | 下联), "
+                      "the model read backwards; 0 = off")
+
+    def check(self) -> "Settings":
+        """Raise InputError for a number out of range, NaN or infinite, or an unknown tone rule."""
+        check_ranges(self)
+        if self.tone not in TONE_MODES:
+            raise InputError(f"--tone must be one of {', '.join(TONE_MODES)}, not {self.tone!r}")
+        return self
+
+    def rules(self):
+        """The couplet rules these settings switch on (`couplet.decode.Rules`)."""
+        from .decode import Rules
+        return Rules(punctuation=self.punctuation, repeats=self.repeats, no_copy=self.no_copy, tone=self.tone)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- poems
+FORMS = {"五绝": (4, 5), "七绝": (4, 7), "五律": (8, 5), "七律": (8, 7)}
+MODES = ("keywords", "first", "theme", "acrostic", "embed")
+
+MAX_POEMS = 20  # poems per request
+
+
+def _opt(default, help: str, **meta):
+    return field(default=default, metadata={"help": help, **meta})
+
+
+@dataclass
+class PoemRequest:
+    """One poem request: the one home of the poem defaults, choices, ranges and help texts (the CLI
+    builds its flags and the app its widgets from these fields); ranges are checked by
+    `PoemGenerator.prepare`."""
+    form: str = _opt("七绝", "五绝, 七绝, 五律 or 七律", choices=tuple(FORMS))
+    mode: str = _opt("keywords", "seed mode", choices=MODES)
+    text: str = _opt("", "the keywords, first char, theme, acrostic or embedded chars")
+    embed_pos: int = _num(1, 1, 7, "嵌字: 1-based position in each line")
+    rhyme: str = _opt("auto", "平水韵 平声 group (e.g. 七阳), or auto")
+    first_rhymes: bool | None = _opt(None, "the first line rhymes too (default: yes for 七言, no for 五言)")
+    pattern: str = _opt("off", "enforce the 平仄 pattern of regulated verse at positions 2, 4, 6 and the end",
+                        choices=("off", "平起", "仄起"))
+    n: int = _num(3, 1, MAX_POEMS, "poems per seed")
+    temperature: float = _num(0.8, 0.0, 5.0, "sampling temperature; 0 = greedy")
+    top_k: int = _num(0, 0, 10 ** 9, "sample among the k most likely chars (0: off; clamped to the vocabulary)")
+    top_p: float = _num(0.95, 0.01, 1.0, "nucleus sampling mass (1: off)")
+    seed: int = _num(0, 0, 2 ** 63 - 1, "random seed")
+    max_copied: int = _num(-1, -1, 8, "drop poems with more lines copied verbatim from the corpus (-1: no limit)")
+    draws: int = _num(4, 1, 16, "poems sampled for each one returned; the best-scored are kept")
+    # degenerate repeats, each rule switchable: a char three times in a line; a doubled char (AA)
+    # that the classical corpus never doubles; a bigram twice in the poem; a seed char more than once
+    no_triples: bool = True
+    no_doubles: bool = True
+    no_repeat_bigrams: bool = True
+    seed_once: bool = True
+    attested_bigrams: bool = True  # each pair of neighbouring chars in a line is attested in the classical poems
+    parallel: float = _num(0.5, 0.0, 1.0, "律诗: weight of the couplet model in the even lines of the 颔联 and 颈联 "
+                           "(0: off)")
+    title: bool = _opt(True, "give each poem a title written by the title model (when there is one)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- whole couplets
+LENGTHS = (5, 16)          # 上联 lengths (Han chars) a request may ask for
+MAX_COUPLETS = 20
+
+
+@dataclass
+class WholeRequest:
+    """One wish; the one home of the whole-couplet defaults (the CLI and the app build on it)."""
+    theme: str = field(default="", metadata={"help": "what the couplet is about, e.g. \"中秋 团圆\" or a sentence"})
+    head: str = field(default="", metadata={"help": "藏头: 2 chars (上联 head, 下联 head) or 4 (the heads of two "
+                                                     "clauses in each line), e.g. 福华"})
+    length: int = _num(7, *LENGTHS, "characters per line (commas not counted); 9 and up have two clauses")
+    n: int = _num(5, 1, MAX_COUPLETS, "number of couplets")
+    temperature: float = _num(0.8, 0.0, 5.0, "sampling temperature of the 上联; 0 = the single most likely")
+    top_p: float = _num(0.9, 0.01, 1.0, "nucleus sampling mass of the 上联")
+    draws: int = _num(8, 1, 32, "上联 sampled per couplet returned; the best are kept")
+    seed: int = _num(0, 0, 2 ** 63 - 1, "random seed")
+    theme_weight: float = _num(1.0, 0.0, 10.0, "weight of theme fit when ranking (log-probability gain per char)")
+    scorer_weight: float = _num(0.5, 0.0, 10.0, "weight of the N-vs-1 pair scorer when ranking")
+    hengpi: bool = field(default=True, metadata={"help": "choose a 横批 for each couplet"})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
