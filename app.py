@@ -28,7 +28,7 @@ ruby.ping { color: #1d4ed8; } ruby.ze { color: #b91c1c; } ruby.either { color: #
 ruby.mark { background: #fde68a; border-radius: 4px; }
 .label { display: inline-block; width: 4em; color: #555; } .score { margin-left: 1em; color: #888; }
 .cand, .upper { margin: .3em 0; } .poem, .whole { margin: 1em 0; } .meta, .poem-head { color: #555; }
-.poem .title { font-size: 1.25em; margin: .2em 0; }
+.poem .title { font-size: 1.25em; margin: .2em 0; } .hengpi { margin-left: 1em; color: #92400e; }
 .msg.error { color: #b91c1c; font-weight: 600; } .msg.note { color: #92400e; }
 .couplet rt, .poem rt, .legend rt { user-select: none; }  /* copying a line copies its characters only */
 .copy { margin-left: .8em; font-size: .85em; cursor: pointer; } .legend { color: #555; font-size: .9em; }
@@ -84,12 +84,14 @@ def build_app(studio: Studio) -> gr.Blocks:
                                           label="词性相对 weight (same part of speech per position; 0: off)")
                     align = gr.Slider(0, 1, value=ALIGN_BY_DEFAULT, step=0.05,
                                       label="per-position head weight (0: decoder only)")
+                    hengpi = gr.Checkbox(value=True, label="横批 for each candidate")
             inputs = [upper, temperature, top_k, top_p, n, beam, seed, tone, repeats, punct, lock, rerank, structure,
-                      align]
+                      align, hengpi]
 
-            def couplet(u, t, k, p, n_, b, s, tn, r, pu, lk, rr, st, al):
+            def couplet(u, t, k, p, n_, b, s, tn, r, pu, lk, rr, st, al, hp):
                 return studio.couplet(u, temperature=t, top_k=k, top_p=p, n=n_, beam=b, seed=s, tone=tn,
-                                      repeats=r, punctuation=pu, lock=lk, rerank=rr, structure=st, align=al)
+                                      repeats=r, punctuation=pu, lock=lk, rerank=rr, structure=st, align=al,
+                                      hengpi=hp)
             go.click(couplet, inputs, out, api_name="couplet")
             upper.submit(couplet, inputs, out)
 

@@ -183,9 +183,10 @@ class Studio:
 
     # ------------------------------------------------------------ couplets
     @friendly
-    def couplet(self, upper: str, *, beam: bool = True, lock: str = "", **values) -> str:
+    def couplet(self, upper: str, *, beam: bool = True, lock: str = "", hengpi: bool = True, **values) -> str:
         """下联 candidates as HTML; values are Settings fields. beam: beam search at temperature 0 (the
-        CLI's width for one line); the page's 重字 box also keeps 上联 chars out (no_copy)."""
+        CLI's width for one line); the page's 重字 box also keeps 上联 chars out (no_copy); hengpi: a
+        横批 for each candidate (from the whole-couplet model, when it loads)."""
         gen = self.models.couplet
         if gen is None:
             return message(self.models.errors["couplet"])
@@ -202,12 +203,18 @@ class Studio:
         tone_of = gen.prosody.tone
         rows = [f'<div class="upper"><span class="label">上联</span>{annotate(res.upper, tone_of)}</div>']
         locked = {i for i, ch in enumerate("".join(lock.split()) if isinstance(lock, str) else "") if is_han(ch)}
-        for i, c in enumerate(res.candidates, 1):
+        tops: list = [None] * len(res.candidates)
+        whole = self.models.whole if hengpi and res.candidates else None
+        if whole is not None and whole.hengpi:
+            tops = [h[0].text if h else None
+                    for h in whole.hengpi.choose_many([(res.upper, c.lower) for c in res.candidates], 1)]
+        for i, (c, top) in enumerate(zip(res.candidates, tops), 1):
             scorer = f" · scorer {c.scorer:.2f}" if c.scorer is not None else ""
             scorer += f" · 词性 {100 * c.structure:.0f}%" if c.structure is not None else ""
+            top_html = f'<span class="hengpi">横批 {html.escape(top)}</span>' if top else ""
             rows.append(f'<div class="cand" data-lower="{html.escape(c.lower)}" onclick="{html.escape(LOCK_ON_CLICK)}">'
                         f'<span class="label">下联{i}</span>{annotate(c.lower, tone_of, locked)}'
-                        f'<span class="score">{c.score:.2f}{scorer}</span>'
+                        f'<span class="score">{c.score:.2f}{scorer}</span>{top_html}'
                         f'<button class="copy" onclick="{html.escape(COPY_ON_CLICK)}">复制</button></div>')
         notes = "".join(message(x, "note") for x in res.notes)
         return f'<div class="couplet">{"".join(rows)}{notes}{LEGEND}</div>'

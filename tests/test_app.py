@@ -61,6 +61,17 @@ def test_whole_couplet_html_marks_the_heads(studio):
     assert out.count('class="whole"') == 2 and out.count(" mark\"") == 4 and "复制" in out
 
 
+def test_couplet_candidates_get_a_hengpi(tiny_generator, tiny_poet, tiny_whole):
+    from couplet.whole import WholeGenerator
+    chars = [c for c in tiny_whole.vocab.chars() if c >= "\u4e00"][:8]
+    phrases = [["".join(chars[:4]), 9], ["".join(chars[4:8]), 8]]
+    whole = WholeGenerator(tiny_whole.model, tiny_whole.vocab, tiny_generator, {"hengpi": phrases})
+    studio = Studio(Loaded(tiny_generator, tiny_poet, {}, whole))
+    out = studio.couplet("天增岁月人增寿", n=2)
+    assert out.count('class="hengpi"') == 2
+    assert 'class="hengpi"' not in studio.couplet("天增岁月人增寿", n=2, hengpi=False)
+
+
 def test_the_page_is_laid_out_without_torch():
     """The app imports no torch before its page is served (the models load after)."""
     code = "import sys, app; sys.exit('torch' in sys.modules)"
