@@ -193,13 +193,18 @@ def run_batch(gen, input_path: str | Path, output_path: str | Path, settings, *,
     return counts
 
 
-# ---------------------------------------------------------------- poems
+# ---------------------------------------------------------------- poems and whole couplets
+def _error_record(fmt: str, *, index: int, text: str, error: InputError, settings: dict) -> str:
+    """A bad input line in a poem or whole-couplet output: its place kept, the reason given."""
+    if fmt == ".txt":
+        return f"# {index + 1} {text} — {error}\n\n"
+    return json.dumps({"input_line": index + 1, "input": text, "error": str(error), "settings": settings},
+                      ensure_ascii=False) + "\n"
+
+
 def format_poems(fmt: str, *, index: int, text: str, result, settings: dict) -> str:
     if isinstance(result, InputError):
-        if fmt == ".txt":
-            return f"# {index + 1} {text} — {result}\n\n"
-        return json.dumps({"input_line": index + 1, "input": text, "error": str(result),
-                           "settings": settings}, ensure_ascii=False) + "\n"
+        return _error_record(fmt, index=index, text=text, error=result, settings=settings)
     req = result.request
     out = []
     for k, poem in enumerate(result.poems, 1):
@@ -221,10 +226,7 @@ def format_poems(fmt: str, *, index: int, text: str, result, settings: dict) -> 
 def format_wholes(fmt: str, *, index: int, text: str, result, settings: dict) -> str:
     """Whole couplets: `.txt` a block per wish, `.jsonl` one record per couplet."""
     if isinstance(result, InputError):
-        if fmt == ".txt":
-            return f"# {index + 1} {text} — {result}\n\n"
-        return json.dumps({"input_line": index + 1, "input": text, "error": str(result),
-                           "settings": settings}, ensure_ascii=False) + "\n"
+        return _error_record(fmt, index=index, text=text, error=result, settings=settings)
     if fmt == ".txt":
         return (f"# {index + 1} {text}\n" + "".join(f"{c.upper}  {c.lower}" + (f"  横批 {c.hengpi}" if c.hengpi
                                                                                    else "") + "\n"

@@ -8,48 +8,38 @@ import sys
 from pathlib import Path
 
 
-def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per `Settings` field, with its help, choices and default from there."""
-    from dataclasses import MISSING, fields
-
-    from .generate import Settings
-    for f in fields(Settings):
-        meta, name = f.metadata, "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not MISSING else None
-        if f.type in (bool, "bool"):
-            if "flag" in meta:  # a rule that is on unless this flag turns it off
-                p.add_argument(meta["flag"], dest=f.name, action="store_const", const=not default, default=None,
-                               help=meta["help"])
-            else:
-                p.add_argument(name, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                               help=f"{meta['help']} (default: {'on' if default else 'off'})")
-            continue
-        kind = {"int": int, "float": float}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
-        extra = {"choices": meta["choices"]} if "choices" in meta else {}
-        shown = "" if f.name in ("n", "beam") else f" (default: {default})"
-        p.add_argument(name, dest=f.name, type=kind, default=None, help=meta["help"] + shown, **extra)
-    p.add_argument("--checkpoint", default=None, help="checkpoint directory (default: checkpoints/couplet)")
-    p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
-
-
-def _add_request_flags(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+def _add_request_flags(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (),
+                       no_default: tuple[str, ...] = ()) -> None:
     """One flag per field of a request dataclass that has a help text, with its help, choices and
-    default from there (a flag not given leaves the field's default)."""
+    default from there (a flag not given leaves the field's default). A switch whose metadata names
+    a `flag` gets only that flag, which turns it off (e.g. --no-punctuation)."""
     from dataclasses import fields
     for f in fields(cls):
         if f.name in skip or "help" not in f.metadata:
             continue
         name = f.type if isinstance(f.type, str) else f.type.__name__
         flag = "--" + f.name.replace("_", "-")
+        if name.startswith("bool") and "flag" in f.metadata:
+            p.add_argument(f.metadata["flag"], dest=f.name, action="store_const", const=not f.default, default=None,
+                           help=f.metadata["help"])
+            continue
         if name.startswith("bool"):
             shown = "" if f.default is None else f" (default: {'on' if f.default else 'off'})"
             p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                            help=f.metadata["help"] + shown)
             continue
         kind = {"int": int, "float": float}.get(name, str)
-        shown = f" (default: {f.default})" if f.default != "" else ""
+        shown = f" (default: {f.default})" if f.default != "" and f.name not in no_default else ""
         extra = {"choices": list(f.metadata["choices"])} if "choices" in f.metadata else {}
         p.add_argument(flag, dest=f.name, type=kind, default=None, help=f.metadata["help"] + shown, **extra)
+
+
+def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per `Settings` field (n and beam depend on the mode, so their help shows no default)."""
+    from .generate import Settings
+    _add_request_flags(p, Settings, no_default=("n", "beam"))
+    p.add_argument("--checkpoint", default=None, help="checkpoint directory (default: checkpoints/couplet)")
+    p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
 
 
 def _add_poster_flags(p: argparse.ArgumentParser) -> None:
@@ -259,28 +249,35 @@ def print_poems(res) -> None:
         print("\n".join(poem.lines))
 
 
+def _request_batch(args, gen, make_request, *, unit: str, fingerprint, **formatting) -> int:
+    """--input FILE --output FILE for poems or whole couplets: one request per input line, resumable;
+    fingerprint(requests) names the model and settings a resume must match."""
+    import hashlib
+
+    from .batch import read_lines, run_poem_batch
+    if not args.output:
+        print("error: --input needs --output (.jsonl or .txt)", file=sys.stderr)
+        return 2
+    if not Path(args.input).is_file():
+        print(f"error: {args.input} is not a file", file=sys.stderr)
+        return 2
+    texts = read_lines(args.input)
+    reqs = [make_request(t) for t in texts]
+    stamp = {"input_sha256": hashlib.sha256(Path(args.input).read_bytes()).hexdigest(), **fingerprint(reqs)}
+    counts = run_poem_batch(gen, reqs, texts, args.output, fingerprint=stamp, input_path=args.input,
+                            warn=lambda m: tqdm_write(f"warning: {m}"), overwrite=args.overwrite, **formatting)
+    print(f"wrote {args.output}: {counts['ok']} {unit}, {counts['bad']} bad lines")
+    return 0
+
+
 def cmd_poem(args) -> int:
     from .poetry import PoemGenerator
     from .text import InputError
     gen = PoemGenerator.load(args.checkpoint, prosody=args.prosody)
     if args.input is not None:
-        from .batch import run_poem_batch
-        if not args.output:
-            print("error: --input needs --output (.jsonl or .txt)", file=sys.stderr)
-            return 2
-        if not Path(args.input).is_file():
-            print(f"error: {args.input} is not a file", file=sys.stderr)
-            return 2
-        from .batch import read_lines
-        texts = read_lines(args.input)
-        reqs = [_poem_request(args, args.mode, t) for t in texts]
-        import hashlib
-        fingerprint = {"input_sha256": hashlib.sha256(Path(args.input).read_bytes()).hexdigest(),
-                       "request": reqs[0].to_dict() if reqs else {}, "checkpoint": gen.identity}
-        counts = run_poem_batch(gen, reqs, texts, args.output, fingerprint=fingerprint, input_path=args.input,
-                                warn=lambda m: tqdm_write(f"warning: {m}"), overwrite=args.overwrite)
-        print(f"wrote {args.output}: {counts['ok']} seeds, {counts['bad']} bad lines")
-        return 0
+        return _request_batch(args, gen, lambda t: _poem_request(args, args.mode, t), unit="seeds",
+                              fingerprint=lambda reqs: {"request": reqs[0].to_dict() if reqs else {},
+                                                        "checkpoint": gen.identity})
     mode, text = next(((m, getattr(args, m)) for m in ("keywords", "first", "theme", "acrostic", "embed")
                        if getattr(args, m) is not None), (None, None))
     if mode is None:
@@ -337,25 +334,11 @@ def cmd_whole(args) -> int:
         return 2
     gen = WholeGenerator.load(args.checkpoint)
     if args.input is not None:
-        import hashlib
-
-        from .batch import format_wholes, read_lines, run_poem_batch
-        if not args.output:
-            print("error: --input needs --output (.jsonl or .txt)", file=sys.stderr)
-            return 2
-        if not Path(args.input).is_file():
-            print(f"error: {args.input} is not a file", file=sys.stderr)
-            return 2
-        texts = read_lines(args.input)
-        reqs = [_whole_request(args, t) for t in texts]
-        fingerprint = {"input_sha256": hashlib.sha256(Path(args.input).read_bytes()).hexdigest(),
-                       "request": _whole_request(args).to_dict(), "mode": args.mode,
-                       "checkpoint": gen.identity + " + " + gen.couplets.identity}
-        counts = run_poem_batch(gen, reqs, texts, args.output, fingerprint=fingerprint, input_path=args.input,
-                                warn=lambda m: tqdm_write(f"warning: {m}"), overwrite=args.overwrite,
-                                formatter=format_wholes, what="couplets")
-        print(f"wrote {args.output}: {counts['ok']} wishes, {counts['bad']} bad lines")
-        return 0
+        from .batch import format_wholes
+        return _request_batch(args, gen, lambda t: _whole_request(args, t), unit="wishes",
+                              fingerprint=lambda reqs: {"request": _whole_request(args).to_dict(), "mode": args.mode,
+                                                        "checkpoint": gen.identity + " + " + gen.couplets.identity},
+                              formatter=format_wholes, what="couplets")
     try:
         res = gen.generate(_whole_request(args))
     except InputError as e:

@@ -195,16 +195,19 @@ class CoupletGenerator:
         known = tgt != self.vocab.unk_id
         return ((tok * known).sum(1) / known.sum(1).clamp(min=1)).tolist()
 
-    @torch.inference_mode()
     def rerank(self, upper: str, candidates: list[Candidate], weight: float = 1.0) -> list[Candidate]:
         """Set log P(real pair) from the N-vs-1 scorer; order by model score + weight * that."""
-        model, vocab = self.scorer
-        src = torch.tensor([vocab.encode(upper)] * len(candidates))
-        tgt = torch.tensor([vocab.encode(c.lower) for c in candidates])
-        logp = torch.nn.functional.logsigmoid(model(src, tgt).float()).tolist()
-        for c, lp in zip(candidates, logp):
+        for c, lp in zip(candidates, self.pair_scores([(upper, c.lower) for c in candidates])):
             c.scorer = lp
         return sorted(candidates, key=lambda c: -(c.score + weight * c.scorer))
+
+    @torch.inference_mode()
+    def pair_scores(self, pairs: list[tuple[str, str]]) -> list[float]:
+        """log P(real pair) from the N-vs-1 scorer for (上联, 下联) pairs of one length."""
+        model, vocab = self.scorer
+        src = torch.tensor([vocab.encode(u) for u, _ in pairs])
+        tgt = torch.tensor([vocab.encode(w) for _, w in pairs])
+        return torch.nn.functional.logsigmoid(model(src, tgt).float()).tolist()
 
     def _rank(self, plan: Plan, ids: torch.Tensor, scores: torch.Tensor) -> list[Candidate]:
         seen, out = set(), []

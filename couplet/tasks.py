@@ -49,6 +49,14 @@ def lower_counts(pairs: list[Pair], vocab: Vocab) -> list[int]:
     return [counts.get(ch, 0) if i >= len(RESERVED) else 0 for i, ch in enumerate(vocab.itos)]
 
 
+def shape(cfg: TrainConfig, vocab: Vocab) -> dict:
+    """The config fields every model shares, from the training flags: vocabulary size, cell,
+    direction (from --arch), sizes, dropout."""
+    cell, bidir = ARCHS[cfg.arch]
+    return dict(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=cfg.emb_dim, hidden=cfg.hidden,
+                layers=cfg.layers, dropout=cfg.dropout)
+
+
 def parse_sources(spec: str) -> dict[str, float]:
     out = {}
     for part in spec.split(","):
@@ -216,10 +224,8 @@ class CoupletTask:
 
     def build_model(self, vocab: Vocab) -> torch.nn.Module:
         c = self.cfg
-        cell, bidir = ARCHS[c.arch]
-        return CoupletModel(ModelConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
-                                        hidden=c.hidden, layers=c.layers, dropout=c.dropout, attention=c.attention,
-                                        decoder=c.decoder, aligned_head=self.aligned_head))
+        return CoupletModel(ModelConfig(**shape(c, vocab), attention=c.attention, decoder=c.decoder,
+                                        aligned_head=self.aligned_head))
 
     def load(self, vocab: Vocab) -> tuple[int, int]:
         c, weights, known = self.cfg, parse_sources(self.cfg.sources), set(vocab.chars())
@@ -296,10 +302,7 @@ class PoemTask:
         return Vocab.build(counts, min_count=self.cfg.min_count, max_size=self.cfg.max_vocab)
 
     def build_model(self, vocab: Vocab) -> torch.nn.Module:
-        c = self.cfg
-        cell, bidir = ARCHS[c.arch]
-        return PoemModel(PoemConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
-                                    hidden=c.hidden, layers=c.layers, dropout=c.dropout, max_seed=c.max_seed))
+        return PoemModel(PoemConfig(**shape(self.cfg, vocab), max_seed=self.cfg.max_seed))
 
     def load(self, vocab: Vocab) -> tuple[int, int]:
         known = set(vocab.chars())
@@ -345,10 +348,7 @@ class ScorerTask(CoupletTask):
     kind, best_key = "scorer", "loss"
 
     def build_model(self, vocab: Vocab) -> torch.nn.Module:
-        c = self.cfg
-        cell, bidir = ARCHS[c.arch]
-        return ScorerModel(ScorerConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
-                                        hidden=c.hidden, layers=c.layers, dropout=c.dropout))
+        return ScorerModel(ScorerConfig(**shape(self.cfg, vocab)))
 
     def load(self, vocab: Vocab) -> tuple[int, int]:
         from .prosody import PING, ZE, Prosody
@@ -458,10 +458,7 @@ class TitleTask(PoemTask):
 
     def build_model(self, vocab: Vocab) -> torch.nn.Module:
         from .model import TitleConfig, TitleModel
-        c = self.cfg
-        cell, bidir = ARCHS[c.arch]
-        return TitleModel(TitleConfig(vocab_size=len(vocab), cell=cell, bidirectional=bidir, emb_dim=c.emb_dim,
-                                      hidden=c.hidden, layers=c.layers, dropout=c.dropout))
+        return TitleModel(TitleConfig(**shape(self.cfg, vocab)))
 
     def load(self, vocab: Vocab) -> tuple[int, int]:
         from .title import END, MAX_PER_TITLE, clean_title

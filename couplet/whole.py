@@ -177,13 +177,14 @@ class WholeGenerator:
         plan, literal = self.plan(layout, heads, seed)
         uppers = self._uppers(plan, literal, seed, req)
         lock_heads = heads[len(heads) // 2:] if len(heads) > 1 else ""
+        at = layout_text(layout) if len(heads) == 4 else [0]  # where the 下联's heads go
         pairs: list[tuple[str, str, float, float]] = []
         for upper, up_score in uppers:
             lock = None
             if lock_heads:  # the 下联's heads at the starts of its clauses, the rest free
                 lock = list("_" * len(upper))
                 for k, ch in enumerate(lock_heads):
-                    lock[layout_text(layout)[k] if len(heads) == 4 else 0] = ch
+                    lock[at[k]] = ch
                 lock = "".join(lock)
             try:
                 result = self.couplets.generate(upper, Settings(n=1, beam=BEAM_FOR_ONE_LINE), lock=lock)
@@ -243,12 +244,8 @@ class WholeGenerator:
         if theme_seed and len(lengths) == 1:
             theme = (self.pair_logp(texts, theme_seed) - self.pair_logp(texts, "")).tolist()
         scorer = None
-        if self.couplets.scorer is not None and req.scorer_weight > 0:
-            s_model, s_vocab = self.couplets.scorer
-            with torch.inference_mode():
-                src = torch.tensor([s_vocab.encode(u) for u, _ in texts])
-                tgt = torch.tensor([s_vocab.encode(w) for _, w in texts])
-                scorer = torch.nn.functional.logsigmoid(s_model(src, tgt).float()).tolist()
+        if req.scorer_weight > 0 and self.couplets.scorer is not None:
+            scorer = self.couplets.pair_scores(texts)
         out = []
         for i, (u, w, us, ws) in enumerate(pairs):
             t = theme[i] if theme is not None else None
