@@ -33,6 +33,7 @@ ruby.mark { background: #fde68a; border-radius: 4px; }
 .couplet rt, .poem rt, .legend rt { user-select: none; }  /* copying a line copies its characters only */
 .copy { margin-left: .8em; font-size: .85em; cursor: pointer; } .legend { color: #555; font-size: .9em; }
 .cand ruby { cursor: pointer; } .mark-key { background: #fde68a; border-radius: 4px; }
+.poem .plan { margin-left: 1em; color: #0f766e; font-size: .9em; user-select: none; }
 """
 POEM_MODES = list(MODES)
 EXAMPLES = ["春回大地千山秀", "一帆风顺年年好", "天增岁月人增寿", "海内存知己，天涯若比邻", "书山有路勤为径"]
@@ -148,13 +149,15 @@ def build_app(studio: Studio) -> gr.Blocks:
                     ptop_k = _slider(PoemRequest, "top_k", "top-k (0: off)", high=100)
                     ptop_p = _slider(PoemRequest, "top_p", "top-p", step=0.05)
                     pn = _slider(PoemRequest, "n", "candidates", high=10)
+                    pplan = gr.Checkbox(value=PoemRequest.plan, label="plan: a keyword for each line, shown beside it",
+                                        elem_id="poem-plan")
                     pseed = gr.Number(value=PoemRequest.seed, precision=0, minimum=0, label="seed")
             pout = gr.HTML(elem_id="poem-out")
-            pinputs = [text, form, mode, embed_pos, rhyme, pattern, ptemp, ptop_k, ptop_p, pn, pseed]
+            pinputs = [text, form, mode, embed_pos, rhyme, pattern, ptemp, ptop_k, ptop_p, pn, pplan, pseed]
 
-            def poem(tx, f, m, e, r, pa, t, k, p, n_, s):
+            def poem(tx, f, m, e, r, pa, t, k, p, n_, pl, s):
                 return studio.poem(tx, form=f, mode=m, embed_pos=e, rhyme=r, pattern=pa, temperature=t,
-                                   top_k=k, top_p=p, n=n_, seed=s)
+                                   top_k=k, top_p=p, n=n_, plan=pl, seed=s)
             pgo.click(poem, pinputs, pout, api_name="poem")
             form.change(lambda f: gr.update(maximum=FORMS[f][1], value=PoemRequest.embed_pos), form, embed_pos)
 

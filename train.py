@@ -3,6 +3,7 @@
     python train.py couplet --data data/processed --out runs/couplet
     python train.py poem --data data/processed --out runs/poem
     python train.py scorer --data data/processed --out runs/scorer
+    python train.py lines --data data/processed --out runs/lines
     python train.py whole --data data/processed --out runs/whole
     python train.py title --data data/processed --out runs/title
     python train.py couplet --out runs/couplet --resume
@@ -68,6 +69,7 @@ ONLY_FOR = {"max_seed": ("poem", "whole"), "sources": ("couplet", "scorer"), "at
 
 TASK_DEFAULTS = {"poem": {"out": "runs/poem", "batch_size": 64, "epochs": 2},
                  "scorer": {"out": "runs/scorer", "emb_dim": 128, "hidden": 128, "epochs": 3, "batch_size": 256},
+                 "lines": {"out": "runs/lines", "emb_dim": 128, "hidden": 128, "epochs": 3, "batch_size": 256},
                  "whole": {"out": "runs/whole", "batch_size": 64, "epochs": 2},
                  "title": {"out": "runs/title", "emb_dim": 128, "hidden": 256, "batch_size": 128, "epochs": 2}}
 
@@ -77,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="task", required=True)
     for task, what in (("couplet", "the N-vs-N couplet model"), ("poem", "the 1-vs-N seeded poem model"),
                        ("scorer", "the N-vs-1 pair scorer used to rerank 下联 candidates"),
+                       ("lines", "the N-vs-1 line-pair scorer that judges a poem's next line (coherence)"),
                        ("whole", "the 1-vs-N whole-couplet model that writes a 上联 from a theme or heads"),
                        ("title", "the N-vs-M title model that writes a poem's title")):
         p = sub.add_parser(task, help=f"train {what}", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no prepared data in {cfg.data}: the dry run uses the built-in sample "
                   "(run `python -m couplet prepare ...` for the real corpora, see data/README.md)")
             cfg.data = str(prepare_sample())
-    elif not (Path(cfg.data) / ("poems.jsonl" if cfg.task in ("poem", "title") else "train.tsv")).exists() \
+    elif not (Path(cfg.data) / ("poems.jsonl" if cfg.task in ("poem", "title", "lines") else "train.tsv")).exists() \
             and not args.resume:
         print(f"error: no prepared data in {cfg.data}; run `python -m couplet prepare ...` first "
               "(data/README.md says where to get the corpora), or try --dry-run", file=sys.stderr)

@@ -215,7 +215,7 @@ def format_poems(fmt: str, *, index: int, text: str, result, settings: dict) -> 
         else:
             out.append(json.dumps({
                 "input_line": index + 1, "input": text, "form": req.form, "mode": req.mode,
-                "seed_chars": result.seed, "keywords": result.keywords,
+                "seed_chars": result.seed, "keywords": result.keywords, "plan": result.plan,
                 "acrostic": text if req.mode == "acrostic" else None, "lines": poem.lines,
                 "rhyme_group": poem.rhyme_group, "score": round(poem.score, 4),
                 "copied_lines": poem.copied_lines, "title": poem.title, "settings": settings},

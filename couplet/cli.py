@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="dst", default="checkpoints/couplet", help="destination directory")
     p.add_argument("--fp32", action="store_true", help="keep fp32 weights")
     p.add_argument("--poems", default=None,
-                   help="poem models: poems.jsonl from prepare, indexed so generation can report copied lines")
+                   help="poem models: poems.jsonl from prepare, for the copy check, the attested doubles and bigrams and "
+                        "the plan table")
     p.add_argument("--counts-from", default=None,
                    help="train.tsv from prepare: a couplet model gets its 下联 char counts (for --freq-penalty, "
                         "over the sources it was trained on); a whole-couplet model the chars couplets double and "
@@ -238,7 +239,8 @@ def _poem_request(args, mode: str, text: str):
 def print_poems(res) -> None:
     req = res.request
     print(f"{req.form} · {req.mode}: {req.text} · seed chars {res.seed}" +
-          (f" · keywords {' '.join(res.keywords)}" if req.mode == "theme" else ""))
+          (f" · keywords {' '.join(res.keywords)}" if req.mode == "theme" else "") +
+          (f" · plan {' / '.join(dict.fromkeys(res.plan))}" if res.plan else ""))
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
     for k, poem in enumerate(res.poems, 1):
@@ -423,6 +425,9 @@ def cmd_export(args) -> int:
         from .poetry import attested_bigrams, attested_doubles, load_corpus_lines
         tables["lines.safetensors"] = {"hashes": load_corpus_lines(args.poems), "doubles": attested_doubles(args.poems),
                                        "bigrams": attested_bigrams(args.poems, vocab)}
+        if meta.get("kind") == "poem":
+            from .plan import build_plan_table
+            extra["plan"] = build_plan_table(args.poems).to_dict()
     save_checkpoint(args.dst, model=model, vocab=vocab, kind=meta.get("kind", "couplet"),
                     extra=extra, half=not args.fp32, tables=tables)
     for p in (Path(args.src) / "prosody.json", Path(args.src).parent / "prosody.json"):

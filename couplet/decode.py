@@ -208,7 +208,7 @@ def _log_probs(logits: torch.Tensor, prior: torch.Tensor | None, t: int, weight:
     return torch.log_softmax((1 - weight) * logits + weight * prior[:, t], dim=-1)
 
 
-def _index_hidden(hidden, idx):
+def index_hidden(hidden, idx):
     if hidden is None:  # the tagger has no decoder state
         return None
     if isinstance(hidden, tuple):
@@ -274,7 +274,7 @@ def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool
     used = torch.zeros(g_count, v, dtype=torch.bool)
     score = torch.zeros(g_count)                  # search score (model + frequency term)
     logp_sum = torch.zeros(g_count)               # the model's own log-prob
-    hidden = _index_hidden(hidden, torch.zeros(g_count, dtype=torch.long, device=device))
+    hidden = index_hidden(hidden, torch.zeros(g_count, dtype=torch.long, device=device))
     prev = torch.full((g_count, 1), Vocab.bos_id, dtype=torch.long, device=device)
     for t in range(n):
         k = out.shape[0]
@@ -305,7 +305,7 @@ def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool
         used = used[rows].clone()
         if forced[0, t] < 0:
             used[torch.arange(len(rows)), tok] = True
-        hidden = _index_hidden(hidden, rows.to(device))
+        hidden = index_hidden(hidden, rows.to(device))
         prev = tok.view(-1, 1).to(device)
     order = torch.argsort(score, descending=True, stable=True)
     return out[order], logp_sum[order]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .decode import Tables
+from .decode import Tables, index_hidden
 from .prosody import PING, ZE, Prosody
 from .requests import FORMS, MAX_POEMS, MODES, PoemRequest  # noqa: F401 (re-exported)
 from .sampling import sample_next
@@ -253,6 +253,11 @@ class PoemState:
         mask[ok] = narrowed[ok]
         self.banned_now = banned > 0
 
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep these rows (R,) in this order: what the line-by-line choice copies across a group."""
+        self.out, self.groups = self.out[rows], self.groups[rows]
+        self.used_rhyme, self.relaxed = self.used_rhyme[rows], self.relaxed[rows]
+
     def update(self, t: int, tok: torch.Tensor) -> None:
         self.out[:, t] = tok
         if self.banned_now is not None:
@@ -321,24 +326,54 @@ def poem_step(logp: torch.Tensor, state: "PoemState", pair: PairedLines | None, 
     return tok, logp.gather(1, tok.unsqueeze(1)).squeeze(1)
 
 
+def seed_batch(vocab: Vocab, seeds: list[str], size: int) -> torch.Tensor:
+    """(B, size) ids of seed texts, 0-padded to the model's max_seed as in training: the
+    bidirectional seed encoder reads the padding too, so generation pads the same way."""
+    rows = [vocab.encode(x)[:size] for x in seeds]
+    return torch.tensor([r + [0] * (size - len(r)) for r in rows], dtype=torch.long)
+
+
 @torch.inference_mode()
 def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *, rows: int,
                  temperature: float, top_k: int, top_p: float, generator: torch.Generator,
-                 pair: PairedLines | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 pair: PairedLines | None = None, group: int = 1, line_seeds: torch.Tensor | None = None,
+                 coherence=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Write `rows` poems at once: seed encoded once, one decoder step per char, hidden state
     carried. Returns ids (R, T), summed log-probs (R,) of the distribution sampled from, and how
-    many times each row had to break a soft rule (R,)."""
+    many times each row had to break a soft rule (R,).
+
+    group > 1: the rows come in groups that write one poem line by line, best of `group`: when a
+    line ends, every row of a group takes the group's best line (fewest broken soft rules, then
+    its log-prob plus `coherence(previous line, line)`), so a weak line is replaced before the poem
+    goes on. line_seeds (L, S): the plan, one seed per line; the seed vector that enters every step
+    is the line's own while that line is written (the first poem seed still sets the start)."""
     device = next(model.parameters()).device
     vec, hidden = model.encode(seed_ids.to(device).expand(rows, -1))
+    line_vecs = model.encode(line_seeds.to(device))[0] if line_seeds is not None else None   # (L, H)
     state = PoemState(plan, tables, rows)
-    score = torch.zeros(rows)
+    score, line_score = torch.zeros(rows), torch.zeros(rows)
     prev = torch.full((rows, 1), Vocab.bos_id, dtype=torch.long, device=device)
+    width = plan.width + 1
+    firsts = torch.arange(0, rows, group)
     for t in range(plan.allowed.shape[0]):
+        if line_vecs is not None and t % width == 0:
+            vec = line_vecs[t // width].expand(rows, -1)
         logits, hidden = model.decode(prev, vec, hidden)
         tok, logp = poem_step(torch.log_softmax(logits[:, 0].float(), dim=-1).cpu(), state, pair, t,
                               temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
         score += logp
+        line_score += logp
         prev = tok.view(rows, 1).to(device)
+        if group > 1 and t % width == width - 1:
+            key = line_score - 1000.0 * state.relaxed.float()
+            line = t // width
+            if coherence is not None and line > 0:
+                key = key + coherence(state.out[:, t + 1 - 2 * width:t - width], state.out[:, t + 1 - width:t])
+            keep = (key.view(-1, group).argmax(dim=1) + firsts).repeat_interleave(group)
+            state.select(keep)
+            score, prev = score[keep], prev[keep.to(device)]
+            hidden = index_hidden(hidden, keep.to(device))
+            line_score.zero_()
     return state.out, score, state.relaxed
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,9 +19,10 @@ from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding, is_quantized, quantized
 from .poemrules import (FORMS, MODES, PairedLines, PoemPlan, PoemRequest, PoemState, PoemTables,  # noqa: F401 (re-exported)
                         check_form, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
-                        rhyme_lines, sample_poems, strict_positions, tone_pattern)
+                        rhyme_lines, sample_poems, seed_batch, strict_positions, tone_pattern)
+from .plan import PlanTable, plan_lines
 from .prosody import Prosody
-from .requests import DEFAULT_POEM_CHECKPOINT, REPO_ROOT  # noqa: F401 (re-exported)
+from .requests import DEFAULT_LINES_CHECKPOINT, DEFAULT_POEM_CHECKPOINT, REPO_ROOT  # noqa: F401 (re-exported)
 from .text import InputError, check_input, check_ranges, is_han
 from .vocab import Vocab
 
@@ -77,6 +79,7 @@ class PoemResult:
     keywords: list[str]
     poems: list[Poem]
     notes: list[str] = field(default_factory=list)
+    plan: list[str] = field(default_factory=list)  # the keyword each line was written around
 
 
 # ---------------------------------------------------------------- the generator
@@ -92,6 +95,9 @@ class PoemGenerator:
         self._couplet = None
         self.identity = identity  # path and weights hash: what batch fingerprints record
         self.title_path: Path | None = None  # the title model, loaded when a poem first wants a title
+        self.plan_table = PlanTable.from_dict(self.meta["plan"]) if "plan" in self.meta else None
+        self.lines_path: Path | None = None  # the line-pair (coherence) scorer, loaded when first wanted
+        self._lines = None
         self._titler = None
 
     @classmethod
@@ -109,7 +115,7 @@ class PoemGenerator:
         from .title import DEFAULT_TITLE_CHECKPOINT
         gen = cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT,
                   identity=checkpoint_identity(path, meta))
-        gen.title_path = DEFAULT_TITLE_CHECKPOINT
+        gen.title_path, gen.lines_path = DEFAULT_TITLE_CHECKPOINT, DEFAULT_LINES_CHECKPOINT
         return gen
 
     def titler(self):
@@ -121,6 +127,23 @@ class PoemGenerator:
             except (CheckpointError, OSError):
                 self.title_path = None
         return self._titler
+
+    def coherence(self):
+        """score(previous lines (R, W), lines (R, W)) -> (R,) log P(the line follows), from the line-pair
+        scorer (loaded on first use, in its own vocabulary); None if there is none."""
+        if self._lines is None and self.lines_path is not None:
+            try:
+                model, vocab, _ = load_checkpoint(self.lines_path, kind="scorer")
+            except (CheckpointError, OSError):
+                self.lines_path = None
+                return None
+            to_lines = torch.tensor([vocab.stoi.get(c, vocab.unk_id) for c in self.vocab.itos])
+            model.eval()  # small: fp32 costs little here
+
+            def score(prev: torch.Tensor, line: torch.Tensor) -> torch.Tensor:
+                return torch.nn.functional.logsigmoid(model(to_lines[prev], to_lines[line]).float())
+            self._lines = score
+        return self._lines
 
     def couplet_model(self):
         """(couplet model, its vocab) for PairedLines, loaded on first use; None if it cannot be."""
@@ -198,12 +221,13 @@ class PoemGenerator:
 
     def generate(self, req: PoemRequest) -> PoemResult:
         seed, words, plan, notes = self.plan(req)
-        seed_ids = torch.tensor([self.vocab.encode(seed)], dtype=torch.long)
+        seed_ids = seed_batch(self.vocab, [seed], self.model.cfg.max_seed)
         n = max(1, req.n)
         gen = torch.Generator().manual_seed(request_seed(req))
-        rows = n * req.draws if req.temperature > 0 else 1  # draw more, keep the best-scored n
-        if req.max_copied >= 0 and req.temperature > 0:
-            rows = max(rows, 3 * n)  # draw extra so that enough pass the copy limit
+        sampled = req.temperature > 0
+        groups = 3 * n if req.max_copied >= 0 else n  # extra poems, so that enough pass the copy limit
+        group = req.draws if sampled and req.per_line else 1  # rows that write one poem line by line
+        rows = (groups * group if req.per_line else max(n * req.draws, groups)) if sampled else 1
         pair = None
         if plan.n_lines == 8 and req.parallel > 0:
             couplet = self.couplet_model()
@@ -211,9 +235,12 @@ class PoemGenerator:
                 notes.append("no couplet model: the 颔联 and 颈联 are written by the poem model alone")
             else:
                 pair = PairedLines(couplet[0], couplet[1], self.vocab, plan, req.parallel)
+        line_words = self.line_plan(req, words, plan.n_lines)
         ids, scores, relaxed = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
                                             temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
-                                            generator=gen, pair=pair)
+                                            generator=gen, pair=pair, group=group,
+                                            coherence=self.coherence_weighted(req.coherence) if group > 1 else None,
+                                            line_seeds=self.line_seeds(line_words, seed) if line_words else None)
         poems, seen = [], set()
         # poems that kept every soft rule first, then by score
         for row, s, _ in sorted(zip(ids.tolist(), scores.tolist(), relaxed.tolist()), key=lambda x: (x[2], -x[1])):
@@ -239,7 +266,23 @@ class PoemGenerator:
         for p in poems if titler is not None else []:
             best = titler.titles([x.rstrip("，。") for x in p.lines], n=1)
             p.title = best[0][0] if best else None
-        return PoemResult(request=req, seed=seed, keywords=words, poems=poems, notes=notes)
+        return PoemResult(request=req, seed=seed, keywords=words, poems=poems, notes=notes, plan=line_words)
+
+    def coherence_weighted(self, weight: float):
+        score = self.coherence() if weight > 0 else None
+        return None if score is None else (lambda prev, line: weight * score(prev, line))
+
+    def line_plan(self, req: PoemRequest, words: list[str], n_lines: int) -> list[str]:
+        """The keyword of each line, for the seed modes that do not already place chars in every line."""
+        if not (req.plan and self.plan_table is not None and req.mode in ("keywords", "theme", "first")):
+            return []
+        words = [w for w in words if all(c in self.known for c in w)]
+        return plan_lines(words, n_lines, self.plan_table, rng=random.Random(request_seed(req)))
+
+    def line_seeds(self, line_words: list[str], seed: str) -> torch.Tensor:
+        """(L, max_seed) ids: each line's keyword first, then the poem's seed chars."""
+        size = self.model.cfg.max_seed
+        return seed_batch(self.vocab, ["".join(dict.fromkeys(w + seed))[:size] for w in line_words], size)
 
 
 def load_corpus_lines(poems_path: str | Path) -> torch.Tensor:

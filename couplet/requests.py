@@ -17,6 +17,7 @@ DEFAULT_SCORER = REPO_ROOT / "checkpoints" / "scorer"
 DEFAULT_POEM_CHECKPOINT = REPO_ROOT / "checkpoints" / "poem"
 DEFAULT_WHOLE_CHECKPOINT = REPO_ROOT / "checkpoints" / "whole"
 DEFAULT_TITLE_CHECKPOINT = REPO_ROOT / "checkpoints" / "title"
+DEFAULT_LINES_CHECKPOINT = REPO_ROOT / "checkpoints" / "lines"
 DEFAULT_PROSODY = REPO_ROOT / "checkpoints" / "prosody.json"
 
 TONE_MODES = ("off", "end", "rhythm")  # 平仄 rule of a 下联
@@ -119,7 +120,14 @@ class PoemRequest:
     top_p: float = _num(0.95, 0.01, 1.0, "nucleus sampling mass (1: off)")
     seed: int = _num(0, 0, 2 ** 63 - 1, "random seed")
     max_copied: int = _num(-1, -1, 8, "drop poems with more lines copied verbatim from the corpus (-1: no limit)")
-    draws: int = _num(4, 1, 16, "poems sampled for each one returned; the best-scored are kept")
+    draws: int = _num(4, 1, 16, "candidates drawn for each line (or, with --no-per-line, for each poem); the "
+                      "best-scored is kept")
+    plan: bool = _opt(True, "write each line around one keyword of a plan expanded from the seed (keywords, "
+                            "theme and first-character modes)")
+    per_line: bool = _opt(True, "choose each line as the best of its draws before the next line is written "
+                                "(off: draw whole poems and keep the best)")
+    coherence: float = _num(1.0, 0.0, 10.0, "weight of the line-pair scorer (does this line follow the one before?) "
+                            "in the line-by-line choice (0: off)")
     # degenerate repeats, each rule switchable: a char three times in a line; a doubled char (AA)
     # that the classical corpus never doubles; a bigram twice in the poem; a seed char more than once
     no_triples: bool = True

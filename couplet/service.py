@@ -237,6 +237,8 @@ class Studio:
         head = f"seed {html.escape(res.seed)}"
         if req.mode == "theme":
             head += f" · keywords (jieba): {html.escape(' '.join(res.keywords))}"
+        if res.plan:
+            head += f" · plan: {html.escape(' → '.join(dict.fromkeys(res.plan)))}"
         parts = [f'<div class="poem-head">{head}</div>']
         for k, p in enumerate(res.poems, 1):
             lines = []
@@ -244,7 +246,8 @@ class Studio:
                 marks = {width - 1} if i in rhyme_at else set()
                 if req.mode in ("acrostic", "embed"):  # the characters the user placed
                     marks.add(0 if req.mode == "acrostic" else req.embed_pos - 1)
-                lines.append(f'<div class="line">{annotate(line, gen.prosody.tone, marks)}</div>')
+                plan = f'<span class="plan">{html.escape(res.plan[i])}</span>' if res.plan else ""
+                lines.append(f'<div class="line">{annotate(line, gen.prosody.tone, marks)}{plan}</div>')
             copied = f" · copied lines {p.copied_lines}" if p.copied_lines else ""
             title = f'<div class="title">《{html.escape(p.title)}》</div>' if p.title else ""
             parts.append(f'<div class="poem" data-lines="{html.escape("|".join(p.lines))}">'

@@ -351,13 +351,17 @@ class ScorerTask(CoupletTask):
         return ScorerModel(ScorerConfig(**shape(self.cfg, vocab)))
 
     def load(self, vocab: Vocab) -> tuple[int, int]:
-        from .prosody import PING, ZE, Prosody
         sizes = super().load(vocab)
+        self.load_tones(vocab)
+        return sizes
+
+    def load_tones(self, vocab: Vocab) -> None:
+        """The tone of each id and the pools of 平 and 仄 ids, for the tone-broken negatives."""
+        from .prosody import PING, ZE, Prosody
         tones = Prosody.load(Path(self.cfg.data) / "prosody.json")
         self.tone_of = torch.tensor([{PING: 1, ZE: 2}.get(tones.tone(c) if i >= 3 else None, 0)
                                      for i, c in enumerate(vocab.itos)])
         self.pools = {t: torch.nonzero(self.tone_of == t).flatten() for t in (1, 2)}
-        return sizes
 
     def corrupt(self, src: torch.Tensor, tgt: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         """One negative 下联 per row: shuffled chars, another row's 下联, a last char of the 上联's
@@ -407,6 +411,32 @@ class ScorerTask(CoupletTask):
             total += len(label)
         model.train()
         return {"loss": loss / max(total, 1), "accuracy": correct / max(total, 1)}
+
+
+class LineScorerTask(ScorerTask):
+    """N vs 1 over poems: consecutive lines (line i, line i + 1) of real poems against corrupted
+    ones (another poem's line, shuffled, tone-broken, two chars replaced): the coherence score
+    of the poem generator's line-by-line choice. Vocabulary and split as the poem model's."""
+
+    def __init__(self, cfg: TrainConfig):
+        super().__init__(cfg)
+        self.poems = PoemTask(cfg)
+
+    def build_vocab(self) -> Vocab:
+        return self.poems.build_vocab()
+
+    def load(self, vocab: Vocab) -> tuple[int, int]:
+        known = set(vocab.chars())
+
+        def pairs(poems: list[dict]) -> list[Pair]:
+            return [Pair(a, b, "lines") for p in poems for a, b in zip(p["lines"], p["lines"][1:])
+                    if len(a) == len(b) and all(ch in known for ch in a + b)]
+        train = pairs(self.poems._train_poems())
+        valid = pairs(self.poems._poems("valid"))[: self.cfg.valid_max_pairs or None]
+        self.data = PairData(train, vocab, {"lines": 1.0})
+        self.valid, self.vocab = valid or train[:1000], vocab
+        self.load_tones(vocab)
+        return len(train), len(valid)
 
 
 class WholeTask(PoemTask):
@@ -534,7 +564,8 @@ def _layouts(texts) -> dict[str, str]:
     return {str(n): c.most_common(1)[0][0] for n, c in sorted(by_len.items())}
 
 
-TASKS = {"couplet": CoupletTask, "poem": PoemTask, "scorer": ScorerTask, "whole": WholeTask, "title": TitleTask}
+TASKS = {"couplet": CoupletTask, "poem": PoemTask, "scorer": ScorerTask, "lines": LineScorerTask, "whole": WholeTask,
+         "title": TitleTask}
 
 
 def _cap_per_source(items: list, cap: int, key) -> list:

@@ -19,7 +19,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .checkpoint import identity as checkpoint_identity
 from .generate import BEAM_FOR_ONE_LINE, MIN_DIFFERENCE, CoupletGenerator, Settings
 from .model import for_decoding, shift_right
-from .poemrules import PoemPlan, PoemTables, sample_poems
+from .poemrules import PoemPlan, PoemTables, sample_poems, seed_batch
 from .poetry import keywords, mixed_seed, seed_chars
 from .requests import DEFAULT_WHOLE_CHECKPOINT, LENGTHS, MAX_COUPLETS, WholeRequest  # noqa: F401 (re-exported)
 from .text import InputError, check_input, check_ranges, is_han
@@ -209,7 +209,7 @@ class WholeGenerator:
         mean log-probability; at most SPARE per couplet asked for."""
         gen = torch.Generator().manual_seed(mixed_seed(req.seed, req.theme, req.head, req.length))
         rows = req.n * req.draws if req.temperature > 0 else 1
-        seed_ids = torch.tensor([self.vocab.encode(seed)], dtype=torch.long)
+        seed_ids = seed_batch(self.vocab, [seed], self.model.cfg.max_seed)
         ids, scores, relaxed = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
                                             temperature=req.temperature, top_k=0, top_p=req.top_p, generator=gen)
         out, seen = [], set()
@@ -227,8 +227,7 @@ class WholeGenerator:
         texts = [length_token(sum(is_han(c) for c in u)) + u + SEP + w for u, w in pairs]
         tgt = torch.tensor([self.vocab.encode(t) for t in texts])
         seeds = seed if isinstance(seed, list) else [seed] * len(pairs)
-        width = max(1, max(len(x) for x in seeds))
-        seed_ids = torch.tensor([self.vocab.encode(x) + [0] * (width - len(x)) for x in seeds])
+        seed_ids = seed_batch(self.vocab, seeds, self.model.cfg.max_seed)
         logp = torch.log_softmax(self.model(seed_ids, shift_right(tgt, self.vocab.bos_id)).float(), dim=-1)
         tok = logp.gather(2, tgt.unsqueeze(2)).squeeze(2)[:, 1:]       # the length token is given
         known = tgt[:, 1:] != self.vocab.unk_id

@@ -127,6 +127,27 @@ def test_scorer_task_negatives(prepared, tmp_path):
             assert tones.tone(a) == tones.tone(b)
 
 
+def test_line_scorer_learns_consecutive_lines(prepared, tmp_path):
+    """The coherence scorer trains on consecutive lines of the poems, in the poem model's vocabulary."""
+    from couplet.checkpoint import load_checkpoint
+    from couplet.tasks import LineScorerTask, PoemTask
+    cfg = TrainConfig(task="lines", data=str(prepared), out=str(tmp_path / "l"), epochs=2, lr=1e-2, **TINY)
+    rec = train(cfg, log=lambda *_: None)
+    assert rec["best"]["metric"] == "loss" and 0 <= rec["history"][-1]["accuracy"] <= 1
+    task = LineScorerTask(cfg)
+    vocab = task.build_vocab()
+    assert vocab.itos == PoemTask(cfg).build_vocab().itos
+    n_train, _ = task.load(vocab)
+    poems = [json.loads(x)["lines"] for x in (prepared / "poems.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert 0 < n_train <= sum(len(p) - 1 for p in poems)
+    for n, (src, tgt, _) in task.data.buckets.items():
+        for a, b in zip(src[:5].tolist(), tgt[:5].tolist()):
+            a, b = vocab.decode(a), vocab.decode(b)
+            assert any(x == a and y == b for p in poems for x, y in zip(p, p[1:]))
+    model, _, meta = load_checkpoint(tmp_path / "l" / "best")
+    assert meta["kind"] == "scorer" and model(src[:2], tgt[:2]).shape == (2,)
+
+
 def test_structure_sampling_favours_parallel_references(prepared, tmp_path):
     from couplet.corpus import Pair
     from couplet.postag import structure_agreement
@@ -150,7 +171,7 @@ def test_structure_sampling_favours_parallel_references(prepared, tmp_path):
     assert sum(five) == 4                                    # weight 4 x 1.0: four times per epoch
 
 
-@pytest.mark.parametrize("task", ["couplet", "poem"])
+@pytest.mark.parametrize("task", ["couplet", "poem", "lines"])
 def test_dry_run_works_on_a_fresh_clone(tmp_path, capsys, task):
     """No `prepare` yet: the dry run trains on the built-in sample and says so."""
     import train as train_cli

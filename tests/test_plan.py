@@ -1,0 +1,103 @@
+"""The poem's plan (a keyword per line) and the line-by-line choice of the best draw."""
+import random
+from dataclasses import replace
+
+import pytest
+import torch
+
+from couplet.plan import PlanTable, build_plan_table, plan_lines
+from couplet.poemrules import sample_poems, seed_batch
+from couplet.poetry import FORMS, PoemRequest, check_form
+
+
+@pytest.fixture(scope="module")
+def table():
+    words = ["明月", "清风", "孤舟", "故人", "江水", "白云", "月色"]
+    neighbours = {"月": [0, 1, 2, 6], "明月": [1, 3, 2, 6], "清风": [0, 5], "秋": [4, 5, 2]}
+    return PlanTable(words, [0.1, 0.3, 0.5, 0.9, 0.2, 0.4, 0.6], [0.001] * len(words), neighbours)
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_plan_has_a_keyword_per_line(table, form):
+    n_lines = FORMS[form][0]
+    plan = plan_lines(["明月"], n_lines, table, rng=random.Random(0))
+    assert len(plan) == n_lines and plan[0] == "明月"
+    distinct = list(dict.fromkeys(plan))
+    assert len(distinct) == 4
+    assert all(not set(a) & set(b) for i, a in enumerate(distinct) for b in distinct[i + 1:])  # no shared char
+    if n_lines == 8:
+        assert all(plan[2 * i] == plan[2 * i + 1] for i in range(4))   # one keyword per 联
+    later = [table.position[table.words.index(w)] for w in distinct[1:]]
+    assert later == sorted(later)                                      # scenes before feelings
+
+
+def test_plan_is_reproducible_and_falls_back(table):
+    a = plan_lines(["秋"], 4, table, rng=random.Random(3))
+    assert a == plan_lines(["秋"], 4, table, rng=random.Random(3))
+    assert plan_lines(["无关"], 4, table, rng=random.Random(0)) == ["无关"] * 4   # nothing related: carried on
+    assert plan_lines([], 4, table, rng=random.Random(0)) == []
+    assert table.related("秋月")[:2] == [4, 0]                          # an unknown word: its chars' rows
+
+
+def test_build_plan_table_from_poems(prepared):
+    t = build_plan_table(prepared / "poems.jsonl", min_poems=1, min_shared=1)
+    assert t.words and all(len(w) == 2 for w in t.words)
+    assert all(0.0 <= x <= 1.0 for x in t.position) and all(0.0 < x <= 1.0 for x in t.share)
+    assert t.neighbours and all(0 <= i < len(t.words) for row in t.neighbours.values() for i in row)
+    assert PlanTable.from_dict(t.to_dict()).neighbours == t.neighbours
+
+
+def _sample(poet, req, **kw):
+    seed, _, plan, _ = poet.plan(req)
+    ids = seed_batch(poet.vocab, [seed], poet.model.cfg.max_seed)
+    out, score, _ = sample_poems(poet.model, plan, poet.tables, ids, temperature=0.9, top_k=0, top_p=1.0,
+                                 generator=torch.Generator().manual_seed(5), **kw)
+    return plan, out, score
+
+
+def test_line_seeds_equal_to_the_poem_seed_change_nothing(tiny_poet):
+    req = PoemRequest(form="五绝", mode="keywords", text="山水", seed=1)
+    seed, _, plan, _ = tiny_poet.plan(req)
+    same = tiny_poet.line_seeds([""] * plan.n_lines, seed)
+    _, plain, s1 = _sample(tiny_poet, req, rows=4)
+    _, steered, s2 = _sample(tiny_poet, req, rows=4, line_seeds=same)
+    assert torch.equal(plain, steered) and torch.allclose(s1, s2)
+    other = tiny_poet.line_seeds(["月", "风", "花", "雪"], seed)
+    _, moved, _ = _sample(tiny_poet, req, rows=4, line_seeds=other)
+    assert not torch.equal(plain, moved)
+
+
+def test_each_line_is_the_best_of_its_group(tiny_poet):
+    """With a coherence score that dwarfs the log-probs, every kept line is the group's candidate
+    with the smallest first char; the rows of a group end identical."""
+    seen = []
+
+    def coherence(prev, line):
+        seen.append(line.clone())
+        return -100.0 * line[:, 0].float()
+    req = PoemRequest(form="七绝", mode="keywords", text="山", seed=2)
+    plan, out, _ = _sample(tiny_poet, req, rows=6, group=3, coherence=coherence)
+    w = plan.width + 1
+    assert len(seen) == plan.n_lines - 1
+    for k, cands in enumerate(seen, start=1):
+        for g in range(2):
+            best = cands[3 * g:3 * g + 3, 0].min()
+            assert out[3 * g, k * w] == best
+    assert torch.equal(out[0], out[1]) and torch.equal(out[1], out[2]) and torch.equal(out[3], out[5])
+
+
+def test_generated_poems_carry_their_plan(tiny_poet, table):
+    poet = tiny_poet
+    chars = [c for c in poet.vocab.chars() if len(c) == 1 and "\u4e00" <= c <= "\u9fff"]
+    words = [chars[i] + chars[i + 1] for i in range(0, 14, 2)]
+    poet.plan_table = replace(table, words=words, neighbours={words[0]: [1, 2, 3, 4], chars[0]: [1, 2, 3]})
+    try:
+        res = poet.generate(PoemRequest(form="七绝", mode="keywords", text=words[0], n=2, seed=3))
+        assert len(res.plan) == 4 and res.plan[0] == words[0]
+        assert all(check_form(p.lines, "七绝") for p in res.poems)
+        acrostic = poet.generate(PoemRequest(form="五绝", mode="acrostic", text="".join(chars[:4])))
+        assert acrostic.plan == []                                      # every line already has its char
+        off = poet.generate(replace(PoemRequest(form="七绝", mode="keywords", text=words[0]), plan=False))
+        assert off.plan == []
+    finally:
+        poet.plan_table = None
