@@ -126,7 +126,7 @@ class PoemRequest:
                             "theme and first-character modes)")
     per_line: bool = _opt(True, "choose each line as the best of its draws before the next line is written "
                                 "(off: draw whole poems and keep the best)")
-    coherence: float = _num(1.0, 0.0, 10.0, "weight of the line-pair scorer (does this line follow the one before?) "
+    coherence: float = _num(1.0, 0.0, 100.0, "weight of the line-pair scorer (does this line follow the one before?) "
                             "in the line-by-line choice (0: off)")
     # degenerate repeats, each rule switchable: a char three times in a line; a doubled char (AA)
     # that the classical corpus never doubles; a bigram twice in the poem; a seed char more than once
