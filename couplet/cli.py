@@ -231,9 +231,10 @@ def _poem_request(args, mode: str, text: str):
     from .poetry import PoemRequest
     given = {f.name: getattr(args, f.name) for f in fields(PoemRequest)
              if f.name not in ("mode", "text") and getattr(args, f.name, None) is not None}
-    return PoemRequest(mode=mode, text=text, **given,
-                       **({"no_triples": False, "no_doubles": False, "no_repeat_bigrams": False, "seed_once": False,
-                           "attested_bigrams": False} if args.allow_repeats else {}))
+    if args.allow_repeats:
+        given.update(no_triples=False, no_doubles=False, no_repeat_bigrams=False, seed_once=False,
+                     attested_bigrams=False, max_uses=0, reuse=0.0)
+    return PoemRequest(mode=mode, text=text, **given)
 
 
 def print_poems(res) -> None:

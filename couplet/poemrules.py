@@ -75,6 +75,7 @@ class PoemPlan:
     attested: bool = False                # neighbours within a line must be an attested bigram
     limited: torch.Tensor | None = None  # (V,) bool: seed chars a free position may use only once in all
     reserved: torch.Tensor | None = None  # (V,) bool: chars the user placed, kept off the free positions
+    max_uses: int = 0                     # a char at most this many times in the poem (0: no limit)
 
 
 class PoemTables(Tables):
@@ -175,7 +176,7 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
     rules = (req.no_triples, req.no_doubles, req.no_repeat_bigrams)
     attested = req.attested_bigrams and tables.bigram_starts is not None
     return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited,
-                    reserved), notes
+                    reserved, req.max_uses), notes
 
 
 # ---------------------------------------------------------------- decoding
@@ -225,7 +226,8 @@ class PoemState:
         where a row keeps a choice."""
         plan, out = self.plan, self.out
         triples, doubles, bigrams = plan.repeat_rules
-        if not (triples or doubles or bigrams or plan.attested or plan.limited is not None or plan.reserved is not None):
+        if not (triples or doubles or bigrams or plan.attested or plan.limited is not None or plan.reserved is not None
+                or plan.max_uses):
             return
         rows, v = mask.shape
         start = t - t % (plan.width + 1)                        # first position of this line
@@ -245,9 +247,12 @@ class PoemState:
                 banned.scatter_add_(1, out[:, 1:t], seen)
         if plan.reserved is not None:
             banned += plan.reserved
-        if plan.limited is not None and t > 0:
-            used = torch.zeros(rows, v).scatter_add_(1, out[:, :t], torch.ones(rows, t)) > 0
-            banned += used & plan.limited
+        if (plan.limited is not None or plan.max_uses) and t > 0:
+            uses = torch.zeros(rows, v).scatter_add_(1, out[:, :t], torch.ones(rows, t))
+            if plan.limited is not None:
+                banned += (uses > 0) & plan.limited
+            if plan.max_uses:
+                banned += uses >= plan.max_uses
         narrowed = mask & (banned == 0)
         ok = narrowed.any(dim=1)
         mask[ok] = narrowed[ok]
@@ -337,15 +342,15 @@ def seed_batch(vocab: Vocab, seeds: list[str], size: int) -> torch.Tensor:
 def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *, rows: int,
                  temperature: float, top_k: int, top_p: float, generator: torch.Generator,
                  pair: PairedLines | None = None, group: int = 1, line_seeds: torch.Tensor | None = None,
-                 coherence=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 coherence=None, reuse: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Write `rows` poems at once: seed encoded once, one decoder step per char, hidden state
     carried. Returns ids (R, T), summed log-probs (R,) of the distribution sampled from, and how
     many times each row had to break a soft rule (R,).
 
     group > 1: the rows come in groups that write one poem line by line, best of `group`: when a
     line ends, every row of a group takes the group's best line (fewest broken soft rules, then
-    its log-prob plus `coherence(previous line, line)`), so a weak line is replaced before the poem
-    goes on. line_seeds (L, S): the plan, one seed per line; the seed vector that enters every step
+    its log-prob, less `reuse` for each char an earlier line already used, plus
+    `coherence(previous line, line)`), so a weak line is replaced before the poem goes on. line_seeds (L, S): the plan, one seed per line; the seed vector that enters every step
     is the line's own while that line is written (the first poem seed still sets the start)."""
     device = next(model.parameters()).device
     vec, hidden = model.encode(seed_ids.to(device).expand(rows, -1))
@@ -367,6 +372,9 @@ def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tens
         if group > 1 and t % width == width - 1:
             key = line_score - 1000.0 * state.relaxed.float()
             line = t // width
+            if reuse and line > 0:
+                chars, before = state.out[:, t + 1 - width:t], state.out[:, :t + 1 - width]
+                key = key - reuse * (chars.unsqueeze(2) == before.unsqueeze(1)).any(dim=2).sum(dim=1).float()
             if coherence is not None and line > 0:
                 key = key + coherence(state.out[:, t + 1 - 2 * width:t - width], state.out[:, t + 1 - width:t])
             keep = (key.view(-1, group).argmax(dim=1) + firsts).repeat_interleave(group)

@@ -240,6 +240,7 @@ class PoemGenerator:
                                             temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
                                             generator=gen, pair=pair, group=group,
                                             coherence=self.coherence_weighted(req.coherence) if group > 1 else None,
+                                            reuse=req.reuse,
                                             line_seeds=self.line_seeds(line_words, seed) if line_words else None)
         poems, seen = [], set()
         # poems that kept every soft rule first, then by score

@@ -126,13 +126,17 @@ class PoemRequest:
                             "theme and first-character modes)")
     per_line: bool = _opt(True, "choose each line as the best of its draws before the next line is written "
                                 "(off: draw whole poems and keep the best)")
-    coherence: float = _num(1.0, 0.0, 100.0, "weight of the line-pair scorer (does this line follow the one before?) "
+    coherence: float = _num(0.0, 0.0, 100.0, "weight of the line-pair scorer (does this line follow the one before?) "
                             "in the line-by-line choice (0: off)")
     # degenerate repeats, each rule switchable: a char three times in a line; a doubled char (AA)
     # that the classical corpus never doubles; a bigram twice in the poem; a seed char more than once
     no_triples: bool = True
     no_doubles: bool = True
     no_repeat_bigrams: bool = True
+    max_uses: int = _num(2, 0, 8, "a character at most this many times in a poem (0: no limit); classical verse "
+                         "avoids 重字")
+    reuse: float = _num(3.0, 0.0, 10.0, "line-by-line choice: log-probability cost of each char an earlier line "
+                        "already used")
     seed_once: bool = True
     attested_bigrams: bool = True  # each pair of neighbouring chars in a line is attested in the classical poems
     parallel: float = _num(0.5, 0.0, 1.0, "律诗: weight of the couplet model in the even lines of the 颔联 and 颈联 "

@@ -204,6 +204,15 @@ def test_page_in_headless_chromium(served_app):
         lines = poem.get_attribute("data-lines").split("|")
         assert len(lines) == 4 and all(len(x) == 8 for x in lines)
         assert "".join(x[0] for x in lines) == "春夏秋冬" and [x[-1] for x in lines] == list("，。，。")
+        assert poem.locator(".plan").count() == 0           # an acrostic has no plan
+        # keywords: a plan, one keyword beside each line
+        page.locator("#poem-text textarea").fill("秋 山")
+        page.locator("#poem-mode").get_by_text("keywords", exact=True).click()
+        page.locator("#poem-form").get_by_text("五律", exact=True).click()
+        page.locator("#poem-go").click()
+        page.wait_for_function("() => document.querySelectorAll('#poem-out .poem .plan').length >= 8", timeout=60000)
+        plan = page.locator("#poem-out .poem").first.locator(".plan").all_inner_texts()
+        assert len(plan) == 8 and plan[0] == "秋" and plan[0] == plan[1]
         page.screenshot(path=str(ARTIFACTS / "app-poem.png"), full_page=True)
         # 整副对联: a 藏头联 with the heads in place
         page.get_by_role("tab", name="整副对联").click()

@@ -101,3 +101,14 @@ def test_generated_poems_carry_their_plan(tiny_poet, table):
         assert off.plan == []
     finally:
         poet.plan_table = None
+
+
+def test_reuse_cost_keeps_lines_from_repeating_earlier_chars(tiny_poet):
+    def reused(poem):
+        bodies = [x.rstrip("，。") for x in poem.lines]
+        return sum(c in "".join(bodies[:i]) for i, b in enumerate(bodies) for c in b)
+    counts = {}
+    for cost in (0.0, 10.0):
+        counts[cost] = sum(reused(p) for k in range(6) for p in tiny_poet.generate(
+            PoemRequest(form="七律", mode="keywords", text="春山", n=2, seed=k, reuse=cost, max_uses=0)).poems)
+    assert counts[10.0] < counts[0.0]
