@@ -20,7 +20,7 @@ import torch
 from .reference import beam_search_naive, sample_naive, sample_poem_naive
 from .generate import BEAM_FOR_ONE_LINE, REPO_ROOT, CoupletGenerator, Settings
 from .model import CoupletModel, ModelConfig, is_quantized, shift_right
-from .poetry import PoemGenerator, PoemRequest
+from .poetry import PoemGenerator, PoemRequest, seed_batch
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
 
@@ -47,7 +47,7 @@ def _naive_couplet(gen: CoupletGenerator, upper: str, s: Settings):
 
 def _naive_poem(gen: PoemGenerator, req: PoemRequest):
     seed, _, plan, _ = gen.plan(req)
-    ids = torch.tensor([gen.vocab.encode(seed)])
+    ids = seed_batch(gen.vocab, [seed], gen.model.cfg.max_seed)
     return sample_poem_naive(gen.model, plan, gen.tables, ids, temperature=req.temperature, top_k=req.top_k,
                              top_p=req.top_p, generator=torch.Generator().manual_seed(0))
 
