@@ -9,6 +9,7 @@ masks over the vocabulary applied at every step, so each poem has the exact form
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -331,6 +332,37 @@ def poem_step(logp: torch.Tensor, state: "PoemState", pair: PairedLines | None, 
     return tok, logp.gather(1, tok.unsqueeze(1)).squeeze(1)
 
 
+@dataclass
+class LineJudge:
+    """What the line-by-line choice adds to a line's log-prob, each term with its weight: a cost for
+    each char an earlier line already used (重字), a bonus when the line holds its plan keyword (the
+    whole word; half for part of it), and the line-pair scorer's log P(this line follows the one
+    before)."""
+    width: int                                   # chars per line, its punctuation included
+    reuse: float = 0.0
+    keywords: torch.Tensor | None = None         # (L, K) ids of each line's keyword, 0-padded
+    keyword_bonus: float = 0.0
+    coherence: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # weighted already
+
+    def __call__(self, line: int, out: torch.Tensor) -> torch.Tensor:
+        """(R,) for the rows' line `line` of `out` (R, T), its earlier lines written."""
+        w = self.width
+        chars = out[:, line * w:line * w + w - 1]
+        key = torch.zeros(len(out))
+        if self.reuse and line > 0:
+            before = out[:, :line * w]
+            key -= self.reuse * (chars.unsqueeze(2) == before.unsqueeze(1)).any(dim=2).sum(dim=1).float()
+        if self.keywords is not None and self.keyword_bonus:
+            kw = self.keywords[line][self.keywords[line] > 0]
+            if len(kw):
+                present = (chars.unsqueeze(2) == kw).any(dim=1)                     # (R, K)
+                whole = present.all(dim=1)
+                key += self.keyword_bonus * (whole.float() + 0.5 * (present.any(dim=1) & ~whole).float())
+        if self.coherence is not None and line > 0:
+            key += self.coherence(out[:, (line - 1) * w:line * w - 1], chars)
+        return key
+
+
 def seed_batch(vocab: Vocab, seeds: list[str], size: int) -> torch.Tensor:
     """(B, size) ids of seed texts, 0-padded to the model's max_seed as in training: the
     bidirectional seed encoder reads the padding too, so generation pads the same way."""
@@ -342,15 +374,14 @@ def seed_batch(vocab: Vocab, seeds: list[str], size: int) -> torch.Tensor:
 def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *, rows: int,
                  temperature: float, top_k: int, top_p: float, generator: torch.Generator,
                  pair: PairedLines | None = None, group: int = 1, line_seeds: torch.Tensor | None = None,
-                 coherence=None, reuse: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 judge: LineJudge | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Write `rows` poems at once: seed encoded once, one decoder step per char, hidden state
     carried. Returns ids (R, T), summed log-probs (R,) of the distribution sampled from, and how
     many times each row had to break a soft rule (R,).
 
     group > 1: the rows come in groups that write one poem line by line, best of `group`: when a
     line ends, every row of a group takes the group's best line (fewest broken soft rules, then
-    its log-prob, less `reuse` for each char an earlier line already used, plus
-    `coherence(previous line, line)`), so a weak line is replaced before the poem goes on. line_seeds (L, S): the plan, one seed per line; the seed vector that enters every step
+    its log-prob plus what `judge` adds), so a weak line is replaced before the poem goes on. line_seeds (L, S): the plan, one seed per line; the seed vector that enters every step
     is the line's own while that line is written (the first poem seed still sets the start)."""
     device = next(model.parameters()).device
     vec, hidden = model.encode(seed_ids.to(device).expand(rows, -1))
@@ -371,12 +402,8 @@ def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tens
         prev = tok.view(rows, 1).to(device)
         if group > 1 and t % width == width - 1:
             key = line_score - 1000.0 * state.relaxed.float()
-            line = t // width
-            if reuse and line > 0:
-                chars, before = state.out[:, t + 1 - width:t], state.out[:, :t + 1 - width]
-                key = key - reuse * (chars.unsqueeze(2) == before.unsqueeze(1)).any(dim=2).sum(dim=1).float()
-            if coherence is not None and line > 0:
-                key = key + coherence(state.out[:, t + 1 - 2 * width:t - width], state.out[:, t + 1 - width:t])
+            if judge is not None:
+                key = key + judge(t // width, state.out)
             keep = (key.view(-1, group).argmax(dim=1) + firsts).repeat_interleave(group)
             state.select(keep)
             score, prev = score[keep], prev[keep.to(device)]

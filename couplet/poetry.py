@@ -17,7 +17,7 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding, is_quantized, quantized
-from .poemrules import (FORMS, MODES, PairedLines, PoemPlan, PoemRequest, PoemState, PoemTables,  # noqa: F401 (re-exported)
+from .poemrules import (FORMS, MODES, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemTables,  # noqa: F401 (re-exported)
                         check_form, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
                         rhyme_lines, sample_poems, seed_batch, strict_positions, tone_pattern)
 from .plan import PlanTable, plan_lines
@@ -239,9 +239,8 @@ class PoemGenerator:
         ids, scores, relaxed = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
                                             temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
                                             generator=gen, pair=pair, group=group,
-                                            coherence=self.coherence_weighted(req.coherence) if group > 1 else None,
-                                            reuse=req.reuse,
-                                            line_seeds=self.line_seeds(line_words, seed) if line_words else None)
+                                            line_seeds=self.line_seeds(line_words, seed) if line_words else None,
+                                            judge=self.line_judge(req, plan, line_words) if group > 1 else None)
         poems, seen = [], set()
         # poems that kept every soft rule first, then by score
         for row, s, _ in sorted(zip(ids.tolist(), scores.tolist(), relaxed.tolist()), key=lambda x: (x[2], -x[1])):
@@ -269,9 +268,13 @@ class PoemGenerator:
             p.title = best[0][0] if best else None
         return PoemResult(request=req, seed=seed, keywords=words, poems=poems, notes=notes, plan=line_words)
 
-    def coherence_weighted(self, weight: float):
-        score = self.coherence() if weight > 0 else None
-        return None if score is None else (lambda prev, line: weight * score(prev, line))
+    def line_judge(self, req: PoemRequest, plan: PoemPlan, line_words: list[str]) -> LineJudge:
+        """The terms of the line-by-line choice, from the request's weights."""
+        score = self.coherence() if req.coherence > 0 else None
+        keywords = seed_batch(self.vocab, [w if all(c in self.known for c in w) else "" for w in line_words],
+                              max(map(len, line_words))) if line_words else None
+        return LineJudge(width=plan.width + 1, reuse=req.reuse, keywords=keywords, keyword_bonus=req.keyword_bonus,
+                         coherence=None if score is None else (lambda prev, line: req.coherence * score(prev, line)))
 
     def line_plan(self, req: PoemRequest, words: list[str], n_lines: int) -> list[str]:
         """The keyword of each line, for the seed modes that do not already place chars in every line."""

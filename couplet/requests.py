@@ -137,6 +137,8 @@ class PoemRequest:
                          "avoids 重字")
     reuse: float = _num(3.0, 0.0, 10.0, "line-by-line choice: log-probability cost of each char an earlier line "
                         "already used")
+    keyword_bonus: float = _num(2.0, 0.0, 10.0, "line-by-line choice: log-probability bonus for a line that holds "
+                                "its plan keyword (half for part of it)")
     seed_once: bool = True
     attested_bigrams: bool = True  # each pair of neighbouring chars in a line is attested in the classical poems
     parallel: float = _num(0.5, 0.0, 1.0, "律诗: weight of the couplet model in the even lines of the 颔联 and 颈联 "

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from couplet.plan import PlanTable, build_plan_table, plan_lines
-from couplet.poemrules import sample_poems, seed_batch
+from couplet.poemrules import LineJudge, sample_poems, seed_batch
 from couplet.poetry import FORMS, PoemRequest, check_form
 
 
@@ -76,7 +76,7 @@ def test_each_line_is_the_best_of_its_group(tiny_poet):
         seen.append(line.clone())
         return -100.0 * line[:, 0].float()
     req = PoemRequest(form="七绝", mode="keywords", text="山", seed=2)
-    plan, out, _ = _sample(tiny_poet, req, rows=6, group=3, coherence=coherence)
+    plan, out, _ = _sample(tiny_poet, req, rows=6, group=3, judge=LineJudge(width=8, coherence=coherence))
     w = plan.width + 1
     assert len(seen) == plan.n_lines - 1
     for k, cands in enumerate(seen, start=1):
@@ -112,3 +112,14 @@ def test_reuse_cost_keeps_lines_from_repeating_earlier_chars(tiny_poet):
         counts[cost] = sum(reused(p) for k in range(6) for p in tiny_poet.generate(
             PoemRequest(form="七律", mode="keywords", text="春山", n=2, seed=k, reuse=cost, max_uses=0)).poems)
     assert counts[10.0] < counts[0.0]
+
+
+def test_line_judge_terms():
+    # two lines of width 3 (+ punctuation id 9): ids 1 2 3 | 4 1 5
+    out = torch.tensor([[1, 2, 3, 9, 4, 1, 5, 9], [1, 2, 3, 9, 6, 7, 8, 9], [1, 2, 3, 9, 4, 6, 5, 9]])
+    keywords = torch.tensor([[1, 0], [4, 5]])
+    judge = LineJudge(width=4, reuse=1.0, keywords=keywords, keyword_bonus=2.0)
+    assert judge(1, out).tolist() == [-1.0 + 2.0, 0.0, 2.0]       # reused 1; whole keyword 4 5 / none / whole
+    assert LineJudge(width=4, keywords=keywords, keyword_bonus=2.0)(0, out[:, :4]).tolist() == [2.0, 2.0, 2.0]
+    half = torch.tensor([[1, 2, 3, 9, 4, 6, 7, 9]])
+    assert LineJudge(width=4, keywords=keywords, keyword_bonus=2.0)(1, half).tolist() == [1.0]
