@@ -1,8 +1,9 @@
 """Training: the config, the loop, validation, checkpoints, resume, DDP, time budgets.
 
-Five tasks share the loop (`couplet.tasks`): `couplet` (上联 -> 下联 pairs), `poem` (the seeded
-poem language model), `whole` (the seeded whole-couplet model), `title` (poem -> title, N vs M)
-and `scorer` (the N-vs-1 pair scorer). Run through `train.py couplet|poem|whole|title|scorer ...`
+Six tasks share the loop (`couplet.tasks`, `couplet.texttasks`): `couplet` (上联 -> 下联 pairs), `poem`
+(the seeded poem language model), `whole` (the seeded whole-couplet model), `title` (poem -> title,
+N vs M), `scorer` (the N-vs-1 pair scorer) and `lines` (the N-vs-1 line-pair scorer over poems).
+Run through `train.py couplet|poem|whole|title|scorer|lines ...`
 (single process) or `torchrun --nproc-per-node N train.py ...`
 (DistributedDataParallel; gloo on CPU, nccl on CUDA).
 """
@@ -23,7 +24,11 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, load_train_state, read_meta, save_checkpoint
 from .fileio import resolve_dir
 from .model import count_parameters
-from .tasks import TASKS
+from .tasks import CoupletTask, ScorerTask
+from .texttasks import LineScorerTask, PoemTask, TitleTask, WholeTask
+
+TASKS = {"couplet": CoupletTask, "poem": PoemTask, "scorer": ScorerTask, "lines": LineScorerTask, "whole": WholeTask,
+         "title": TitleTask}
 
 
 @dataclass

@@ -130,7 +130,7 @@ def test_scorer_task_negatives(prepared, tmp_path):
 def test_line_scorer_learns_consecutive_lines(prepared, tmp_path):
     """The coherence scorer trains on consecutive lines of the poems, in the poem model's vocabulary."""
     from couplet.checkpoint import load_checkpoint
-    from couplet.tasks import LineScorerTask, PoemTask
+    from couplet.texttasks import LineScorerTask, PoemTask
     cfg = TrainConfig(task="lines", data=str(prepared), out=str(tmp_path / "l"), epochs=2, lr=1e-2, **TINY)
     rec = train(cfg, log=lambda *_: None)
     assert rec["best"]["metric"] == "loss" and 0 <= rec["history"][-1]["accuracy"] <= 1
