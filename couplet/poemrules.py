@@ -193,6 +193,9 @@ class PoemState:
         self.member_f = tables.member.float()
         self.banned_now: torch.Tensor | None = None      # (R, V) what the soft rules ban at this step
         self.relaxed = torch.zeros(rows, dtype=torch.long)  # steps where a row broke a soft rule, having no choice
+        # how often each row has used each char, in the poem and in the current line (the repeat rules)
+        self.uses = torch.zeros(rows, v, dtype=torch.int16)
+        self.line_uses = torch.zeros(rows, v, dtype=torch.int16)
 
     def mask(self, t: int) -> torch.Tensor:
         """(R, V) chars allowed at step t, given what each row has written so far."""
@@ -230,44 +233,45 @@ class PoemState:
         if not (triples or doubles or bigrams or plan.attested or plan.limited is not None or plan.reserved is not None
                 or plan.max_uses):
             return
-        rows, v = mask.shape
         start = t - t % (plan.width + 1)                        # first position of this line
-        banned = torch.zeros(rows, v)
-        if triples and t > start:
-            counts = torch.zeros(rows, v).scatter_add_(1, out[:, start:t], torch.ones(rows, t - start))
-            banned += counts >= 2
+        banned = self.line_uses >= 2 if triples and t > start else torch.zeros_like(mask)
         if t > start:
             prev = out[:, t - 1]
             if plan.attested:
-                banned += ~self.tables.followers(prev)
+                banned |= ~self.tables.followers(prev)
             if doubles:
                 bad = ~self.tables.double_ok[prev]
-                banned[bad, prev[bad]] += 1
+                banned[bad, prev[bad]] = True
             if bigrams and t >= 2:                              # a bigram (prev, x) seen before bans x
-                seen = (out[:, :t - 1] == prev.unsqueeze(1)).float()
-                banned.scatter_add_(1, out[:, 1:t], seen)
+                seen = out[:, :t - 1] == prev.unsqueeze(1)
+                rows_seen, cols = torch.nonzero(seen, as_tuple=True)
+                banned[rows_seen, out[rows_seen, cols + 1]] = True
         if plan.reserved is not None:
-            banned += plan.reserved
-        if (plan.limited is not None or plan.max_uses) and t > 0:
-            uses = torch.zeros(rows, v).scatter_add_(1, out[:, :t], torch.ones(rows, t))
-            if plan.limited is not None:
-                banned += (uses > 0) & plan.limited
-            if plan.max_uses:
-                banned += uses >= plan.max_uses
-        narrowed = mask & (banned == 0)
+            banned |= plan.reserved
+        if plan.limited is not None:
+            banned |= (self.uses > 0) & plan.limited
+        if plan.max_uses:
+            banned |= self.uses >= plan.max_uses
+        narrowed = mask & ~banned
         ok = narrowed.any(dim=1)
         mask[ok] = narrowed[ok]
-        self.banned_now = banned > 0
+        self.banned_now = banned
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep these rows (R,) in this order: what the line-by-line choice copies across a group."""
         self.out, self.groups = self.out[rows], self.groups[rows]
         self.used_rhyme, self.relaxed = self.used_rhyme[rows], self.relaxed[rows]
+        self.uses, self.line_uses = self.uses[rows], self.line_uses[rows]
 
     def update(self, t: int, tok: torch.Tensor) -> None:
         self.out[:, t] = tok
+        every = torch.arange(len(tok))
+        if t % (self.plan.width + 1) == 0:
+            self.line_uses.zero_()
+        self.uses[every, tok] += 1
+        self.line_uses[every, tok] += 1
         if self.banned_now is not None:
-            self.relaxed += self.banned_now[torch.arange(len(tok)), tok].long()
+            self.relaxed += self.banned_now[every, tok].long()
             self.banned_now = None
         if t in self.plan.rhyme_pos:
             narrowed = self.groups & self.tables.member[tok]

@@ -120,7 +120,7 @@ class PoemRequest:
     top_p: float = _num(0.95, 0.01, 1.0, "nucleus sampling mass (1: off)")
     seed: int = _num(0, 0, 2 ** 63 - 1, "random seed")
     max_copied: int = _num(-1, -1, 8, "drop poems with more lines copied verbatim from the corpus (-1: no limit)")
-    draws: int = _num(4, 1, 16, "candidates drawn for each line (or, with --no-per-line, for each poem); the "
+    draws: int = _num(8, 1, 16, "candidates drawn for each line (or, with --no-per-line, for each poem); the "
                       "best-scored is kept")
     plan: bool = _opt(True, "write each line around one keyword of a plan expanded from the seed (keywords, "
                             "theme and first-character modes)")
