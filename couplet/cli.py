@@ -303,7 +303,7 @@ def cmd_poem(args) -> int:
         print(f"wrote {len(res.poems)} poems to {args.output}")
     elif args.json:
         from dataclasses import asdict
-        print(json.dumps({"seed": res.seed, "keywords": res.keywords, "notes": res.notes,
+        print(json.dumps({"seed": res.seed, "keywords": res.keywords, "plan": res.plan, "notes": res.notes,
                           "poems": [asdict(p) for p in res.poems]}, ensure_ascii=False))
     else:
         print_poems(res)

@@ -339,9 +339,9 @@ def poem_step(logp: torch.Tensor, state: "PoemState", pair: PairedLines | None, 
 @dataclass
 class LineJudge:
     """What the line-by-line choice adds to a line's log-prob, each term with its weight: a cost for
-    each char an earlier line already used (重字), a bonus when the line holds its plan keyword (the
-    whole word; half for part of it), and the line-pair scorer's log P(this line follows the one
-    before)."""
+    each char the poem already used, in an earlier line or earlier in this one (重字), a bonus when
+    the line holds its plan keyword (the whole word; half for part of it), and the line-pair
+    scorer's log P(this line follows the one before)."""
     width: int                                   # chars per line, its punctuation included
     reuse: float = 0.0
     keywords: torch.Tensor | None = None         # (L, K) ids of each line's keyword, 0-padded
@@ -353,9 +353,11 @@ class LineJudge:
         w = self.width
         chars = out[:, line * w:line * w + w - 1]
         key = torch.zeros(len(out))
-        if self.reuse and line > 0:
-            before = out[:, :line * w]
-            key -= self.reuse * (chars.unsqueeze(2) == before.unsqueeze(1)).any(dim=2).sum(dim=1).float()
+        if self.reuse:  # a char used earlier in the poem, or earlier in this line
+            earlier = (chars.unsqueeze(2) == chars.unsqueeze(1)).tril(diagonal=-1).any(dim=2)
+            if line > 0:
+                earlier |= (chars.unsqueeze(2) == out[:, :line * w].unsqueeze(1)).any(dim=2)
+            key -= self.reuse * earlier.sum(dim=1).float()
         if self.keywords is not None and self.keyword_bonus:
             kw = self.keywords[line][self.keywords[line] > 0]
             if len(kw):

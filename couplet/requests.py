@@ -135,8 +135,8 @@ class PoemRequest:
     no_repeat_bigrams: bool = True
     max_uses: int = _num(2, 0, 8, "a character at most this many times in a poem (0: no limit); classical verse "
                          "avoids 重字")
-    reuse: float = _num(3.0, 0.0, 10.0, "line-by-line choice: log-probability cost of each char an earlier line "
-                        "already used")
+    reuse: float = _num(3.0, 0.0, 10.0, "line-by-line choice: log-probability cost of each char the poem already "
+                        "used (in an earlier line or earlier in the same line)")
     keyword_bonus: float = _num(2.0, 0.0, 10.0, "line-by-line choice: log-probability bonus for a line that holds "
                                 "its plan keyword (half for part of it)")
     seed_once: bool = True

@@ -120,6 +120,8 @@ def test_line_judge_terms():
     keywords = torch.tensor([[1, 0], [4, 5]])
     judge = LineJudge(width=4, reuse=1.0, keywords=keywords, keyword_bonus=2.0)
     assert judge(1, out).tolist() == [-1.0 + 2.0, 0.0, 2.0]       # reused 1; whole keyword 4 5 / none / whole
+    again = torch.tensor([[1, 2, 3, 9, 7, 8, 7, 9]])
+    assert LineJudge(width=4, reuse=1.0)(1, again).tolist() == [-1.0]   # 7 twice in its own line
     assert LineJudge(width=4, keywords=keywords, keyword_bonus=2.0)(0, out[:, :4]).tolist() == [2.0, 2.0, 2.0]
     half = torch.tensor([[1, 2, 3, 9, 4, 6, 7, 9]])
     assert LineJudge(width=4, keywords=keywords, keyword_bonus=2.0)(1, half).tolist() == [1.0]
