@@ -193,7 +193,8 @@ def test_no_degenerate_repeats(tiny_poet, form, mode, text):
         for poem in tiny_poet.generate(req).poems:
             assert _repeats(poem.lines, seed) == []
             on += 1
-        loose = replace(req, no_triples=False, no_doubles=False, no_repeat_bigrams=False, seed_once=False, max_uses=0)
+        loose = replace(req, no_triples=False, no_doubles=False, no_repeat_bigrams=False, seed_once=False, max_uses=0,
+                        reuse=0.0)
         off += sum(bool(_repeats(p.lines, seed)) for p in tiny_poet.generate(loose).poems)
     assert on and off  # the untrained model repeats itself when the rules are off
 
