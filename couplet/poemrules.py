@@ -340,12 +340,15 @@ def poem_step(logp: torch.Tensor, state: "PoemState", pair: PairedLines | None, 
 class LineJudge:
     """What the line-by-line choice adds to a line's log-prob, each term with its weight: a cost for
     each char the poem already used, in an earlier line or earlier in this one (重字), a bonus when
-    the line holds its plan keyword (the whole word; half for part of it), and the line-pair
-    scorer's log P(this line follows the one before)."""
+    the line holds its plan keyword (the whole word; half for part of it), a bonus for each of the
+    user's seed chars the line brings into the poem, and the line-pair scorer's log P(this line
+    follows the one before)."""
     width: int                                   # chars per line, its punctuation included
     reuse: float = 0.0
     keywords: torch.Tensor | None = None         # (L, K) ids of each line's keyword, 0-padded
     keyword_bonus: float = 0.0
+    seed: torch.Tensor | None = None             # (S,) ids of the user's seed chars
+    seed_bonus: float = 0.0
     coherence: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # weighted already
 
     def __call__(self, line: int, out: torch.Tensor) -> torch.Tensor:
@@ -364,6 +367,10 @@ class LineJudge:
                 present = (chars.unsqueeze(2) == kw).any(dim=1)                     # (R, K)
                 whole = present.all(dim=1)
                 key += self.keyword_bonus * (whole.float() + 0.5 * (present.any(dim=1) & ~whole).float())
+        if self.seed is not None and self.seed_bonus and len(self.seed):
+            here = (chars.unsqueeze(2) == self.seed).any(dim=1)                      # (R, S)
+            before = (out[:, :line * w].unsqueeze(2) == self.seed).any(dim=1)
+            key += self.seed_bonus * (here & ~before).sum(dim=1).float()
         if self.coherence is not None and line > 0:
             key += self.coherence(out[:, (line - 1) * w:line * w - 1], chars)
         return key

@@ -240,7 +240,7 @@ class PoemGenerator:
                                             temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
                                             generator=gen, pair=pair, group=group,
                                             line_seeds=self.line_seeds(line_words, seed) if line_words else None,
-                                            judge=self.line_judge(req, plan, line_words) if group > 1 else None)
+                                            judge=self.line_judge(req, plan, line_words, seed) if group > 1 else None)
         poems, seen = [], set()
         # poems that kept every soft rule first, then by score
         for row, s, _ in sorted(zip(ids.tolist(), scores.tolist(), relaxed.tolist()), key=lambda x: (x[2], -x[1])):
@@ -268,12 +268,14 @@ class PoemGenerator:
             p.title = best[0][0] if best else None
         return PoemResult(request=req, seed=seed, keywords=words, poems=poems, notes=notes, plan=line_words)
 
-    def line_judge(self, req: PoemRequest, plan: PoemPlan, line_words: list[str]) -> LineJudge:
+    def line_judge(self, req: PoemRequest, plan: PoemPlan, line_words: list[str], seed: str) -> LineJudge:
         """The terms of the line-by-line choice, from the request's weights."""
         score = self.coherence() if req.coherence > 0 else None
         keywords = seed_batch(self.vocab, [w if all(c in self.known for c in w) else "" for w in line_words],
                               max(map(len, line_words))) if line_words else None
+        wanted = torch.tensor(self.vocab.encode(seed)) if req.mode in ("keywords", "theme") else None
         return LineJudge(width=plan.width + 1, reuse=req.reuse, keywords=keywords, keyword_bonus=req.keyword_bonus,
+                         seed=wanted, seed_bonus=req.seed_bonus,
                          coherence=None if score is None else (lambda prev, line: req.coherence * score(prev, line)))
 
     def line_plan(self, req: PoemRequest, words: list[str], n_lines: int) -> list[str]:

@@ -139,6 +139,8 @@ class PoemRequest:
                         "used (in an earlier line or earlier in the same line)")
     keyword_bonus: float = _num(2.0, 0.0, 10.0, "line-by-line choice: log-probability bonus for a line that holds "
                                 "its plan keyword (half for part of it)")
+    seed_bonus: float = _num(8.0, 0.0, 10.0, "line-by-line choice: log-probability bonus for each char of the "
+                             "keywords or theme that a line brings into the poem")
     seed_once: bool = True
     attested_bigrams: bool = True  # each pair of neighbouring chars in a line is attested in the classical poems
     parallel: float = _num(0.5, 0.0, 1.0, "律诗: weight of the couplet model in the even lines of the 颔联 and 颈联 "

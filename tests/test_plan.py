@@ -125,3 +125,24 @@ def test_line_judge_terms():
     assert LineJudge(width=4, keywords=keywords, keyword_bonus=2.0)(0, out[:, :4]).tolist() == [2.0, 2.0, 2.0]
     half = torch.tensor([[1, 2, 3, 9, 4, 6, 7, 9]])
     assert LineJudge(width=4, keywords=keywords, keyword_bonus=2.0)(1, half).tolist() == [1.0]
+
+
+def test_seed_chars_brought_in_count_once():
+    out = torch.tensor([[1, 2, 3, 9, 4, 1, 5, 9], [1, 2, 3, 9, 4, 6, 7, 9], [1, 2, 3, 9, 6, 7, 8, 9]])
+    judge = LineJudge(width=4, seed=torch.tensor([1, 4]), seed_bonus=3.0)
+    assert judge(1, out).tolist() == [3.0, 3.0, 0.0]     # 1 was in line 1 already; 4 is new in rows 0 and 1
+    assert judge(0, out[:, :4]).tolist() == [3.0, 3.0, 3.0]
+
+
+def test_keywords_find_their_way_into_the_poem(tiny_poet):
+    chars = [c for c in tiny_poet.vocab.chars() if "\u4e00" <= c <= "\u9fff"]
+    used = {}
+    for bonus in (0.0, 10.0):
+        used[bonus] = 0
+        for k in range(8):
+            a, b = chars[2 * k + 5], chars[2 * k + 6]
+            res = tiny_poet.generate(PoemRequest(form="七绝", mode="keywords", text=f"{a} {b}", n=1, seed=k,
+                                                 seed_bonus=bonus))
+            text = "".join(res.poems[0].lines)
+            used[bonus] += (a in text) + (b in text)
+    assert used[10.0] > used[0.0]
