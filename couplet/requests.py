@@ -170,6 +170,7 @@ class WholeRequest:
     seed: int = _num(0, 0, 2 ** 63 - 1, "random seed")
     theme_weight: float = _num(1.0, 0.0, 10.0, "weight of theme fit when ranking (log-probability gain per char)")
     scorer_weight: float = _num(0.5, 0.0, 10.0, "weight of the N-vs-1 pair scorer when ranking")
+    word_bonus: float = _num(2.0, 0.0, 10.0, "ranking: bonus for each theme word the couplet holds whole")
     hengpi: bool = field(default=True, metadata={"help": "choose a 横批 for each couplet"})
 
     def to_dict(self) -> dict:

@@ -69,6 +69,11 @@ def layout_text(layout: str) -> list[int]:
     return starts
 
 
+def words_held(text: str, words: list[str]) -> int:
+    """How many of the theme's words a text holds whole."""
+    return sum(1 for w in words if w and w in text)
+
+
 class WholeGenerator:
     def __init__(self, model, vocab: Vocab, couplets: CoupletGenerator, meta: dict | None = None,
                  identity: str = "in-memory model"):
@@ -175,7 +180,7 @@ class WholeGenerator:
     def generate(self, req: WholeRequest) -> WholeResult:
         seed, words, layout, heads, notes = self.prepare(req)
         plan, literal = self.plan(layout, heads, seed)
-        uppers = self._uppers(plan, literal, seed, req)
+        uppers = self._uppers(plan, literal, seed, req, words)
         lock_heads = heads[len(heads) // 2:] if len(heads) > 1 else ""
         at = layout_text(layout) if len(heads) == 4 else [0]  # where the 下联's heads go
         pairs: list[tuple[str, str, float, float]] = []
@@ -193,7 +198,7 @@ class WholeGenerator:
                 continue
             if result.candidates:
                 pairs.append((upper, result.candidates[0].lower, up_score, result.candidates[0].score))
-        couplets = self._rank(pairs, seed if words else "", req)
+        couplets = self._rank(pairs, seed if words else "", req, words)
         kept = self._apart(couplets)[:req.n]
         if req.hengpi and self.hengpi and kept:
             for c, h in zip(kept, self.hengpi.choose_many([(c.upper, c.lower) for c in kept], 1)):
@@ -203,22 +208,24 @@ class WholeGenerator:
                          "their characters" + ("; raise the temperature for more" if req.temperature <= 0 else ""))
         return WholeResult(request=req, seed=seed, keywords=words, layout=layout, couplets=kept, notes=notes)
 
-    def _uppers(self, plan: PoemPlan, literal: list[str | None], seed: str, req: WholeRequest
-                ) -> list[tuple[str, float]]:
+    def _uppers(self, plan: PoemPlan, literal: list[str | None], seed: str, req: WholeRequest,
+                words: list[str]) -> list[tuple[str, float]]:
         """Distinct 上联 sampled under the plan, best first: those that kept every soft rule, then by
-        mean log-probability; at most SPARE per couplet asked for."""
+        mean log-probability plus the bonus for the theme words they hold whole; at most SPARE per
+        couplet asked for."""
         gen = torch.Generator().manual_seed(mixed_seed(req.seed, req.theme, req.head, req.length))
         rows = req.n * req.draws if req.temperature > 0 else 1
         seed_ids = seed_batch(self.vocab, [seed], self.model.cfg.max_seed)
         ids, scores, relaxed = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
                                             temperature=req.temperature, top_k=0, top_p=req.top_p, generator=gen)
         out, seen = [], set()
-        for row, s, r in sorted(zip(ids.tolist(), scores.tolist(), relaxed.tolist()), key=lambda x: (x[2], -x[1])):
+        for row, s, r in zip(ids.tolist(), scores.tolist(), relaxed.tolist()):
             text = "".join(lit or self.vocab.itos[i] for lit, i in zip(literal[1:], row[1:]))
             if text not in seen:
                 seen.add(text)
-                out.append((text, s / (len(row) - 1)))
-        return out[:SPARE * req.n]
+                out.append((r, text, s / (len(row) - 1)))
+        out.sort(key=lambda x: (x[0], -(x[2] + req.word_bonus * words_held(x[1], words))))
+        return [(text, mean) for _, text, mean in out[:SPARE * req.n]]
 
     @torch.inference_mode()
     def pair_logp(self, pairs: list[tuple[str, str]], seed: str | list[str]) -> torch.Tensor:
@@ -233,8 +240,8 @@ class WholeGenerator:
         known = tgt[:, 1:] != self.vocab.unk_id
         return (tok * known).sum(1) / known.sum(1).clamp(min=1)
 
-    def _rank(self, pairs: list[tuple[str, str, float, float]], theme_seed: str, req: WholeRequest
-              ) -> list[WholeCouplet]:
+    def _rank(self, pairs: list[tuple[str, str, float, float]], theme_seed: str, req: WholeRequest,
+              words: list[str]) -> list[WholeCouplet]:
         if not pairs:
             return []
         texts = [(u, w) for u, w, _, _ in pairs]
@@ -249,7 +256,8 @@ class WholeGenerator:
         for i, (u, w, us, ws) in enumerate(pairs):
             t = theme[i] if theme is not None else None
             sc = scorer[i] if scorer is not None else None
-            total = us + ws + req.theme_weight * (t or 0.0) + req.scorer_weight * (sc or 0.0)
+            total = (us + ws + req.theme_weight * (t or 0.0) + req.scorer_weight * (sc or 0.0)
+                     + req.word_bonus * words_held(u + w, words))
             out.append(WholeCouplet(upper=u, lower=w, score=total, upper_score=us, lower_score=ws, theme_fit=t,
                                     scorer=sc))
         return sorted(out, key=lambda c: -c.score)

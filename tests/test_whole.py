@@ -110,3 +110,15 @@ def test_train_then_write_whole_couplets(prepared, tmp_path, capsys):
                      "--checkpoint", str(out / "best"), "--json"]) == 0
     m = json.loads(capsys.readouterr().out)
     assert m["wishes"] == 3 and m["rule heads"] == 1.0 and m["rule tones"] == 1.0
+
+
+def test_theme_words_held_whole_rank_first(tiny_whole):
+    from dataclasses import replace
+
+    from couplet.whole import words_held
+    assert words_held("春风得意马蹄疾", ["春风", "马蹄", "秋月"]) == 2 and words_held("春得风", ["春风"]) == 0
+    pairs = [("秋水长天一色", "落霞孤鹜齐飞", -2.0, -2.0), ("春风杨柳万千", "六亿神州尽舜", -2.1, -2.1)]
+    req = replace(WholeRequest(theme="春风"), scorer_weight=0.0)
+    ranked = tiny_whole._rank(pairs, "", req, ["春风"])
+    assert ranked[0].upper.startswith("春风")
+    assert tiny_whole._rank(pairs, "", replace(req, word_bonus=0.0), ["春风"])[0].upper.startswith("秋水")

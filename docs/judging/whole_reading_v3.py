@@ -1,0 +1,73 @@
+"""Blind reading for whole couplets: 30 wishes from real couplets of our own test split (20 themes =
+the couplet's two jieba keywords, 10 head pairs = its two heads); ours = the top couplet of
+`python -m couplet whole` for that wish (defaults, seed 0). Part 1 holds ours for the even wishes and
+the real couplet for the odd ones, part 2 the other way round, so no judge sees both for one wish."""
+import json, random, sys
+sys.path.insert(0, "/work/main")
+from couplet.corpus import read_pairs
+from couplet.poetry import keywords
+from couplet.whole import WholeGenerator, WholeRequest
+from couplet.wholetext import layout_of, han_count
+
+used = set()
+for f in ("couplets-outputs.json", "couplets-final-outputs.json", "whole-outputs.json", "/work/main/docs/judging/whole-v2-outputs.json"):
+    for rec in json.load(open(f if f.startswith("/") else f"/work/main/docs/judging/{f}", encoding="utf-8")):
+        used.add(rec["upper"] if isinstance(rec, dict) and "upper" in rec else rec["real"][0] if isinstance(rec, dict) else rec[0])
+std = {5: "5", 7: "7", 9: "4,5", 11: "4,7"}
+pairs = [p for p in read_pairs("/work/main/data/processed/test.tsv") if p.source == "couplet"
+         and han_count(p.upper) in std and layout_of(p.upper) == std[han_count(p.upper)] and p.upper not in used]
+rng = random.Random(2028)
+rng.shuffle(pairs)
+want = {"theme": {5: 4, 7: 8, 9: 4, 11: 4}, "head": {5: 2, 7: 5, 9: 1, 11: 2}}
+chosen = []
+for p in pairs:
+    n = han_count(p.upper)
+    for kind in ("theme", "head"):
+        if want[kind].get(n, 0) > 0:
+            if kind == "theme":
+                kw = [w for w in keywords(p.upper + "，" + p.lower, 2)]
+                if len(kw) < 2:
+                    continue
+                wish = " ".join(kw)
+            else:
+                wish = p.upper[0] + p.lower[0]
+                if wish[0] == wish[1]:
+                    continue
+            want[kind][n] -= 1
+            chosen.append({"kind": kind, "wish": wish, "length": n, "real": [p.upper, p.lower]})
+            break
+    if not any(v for d in want.values() for v in d.values()):
+        break
+gen = WholeGenerator.load()
+for c in chosen:
+    res = gen.generate(WholeRequest(**{c["kind"]: c["wish"]}, length=c["length"]))
+    c["ours"] = [res.couplets[0].upper, res.couplets[0].lower]
+    c["ours_all"] = [[x.upper, x.lower] for x in res.couplets]
+rng.shuffle(chosen)
+parts = {1: [], 2: []}
+key = {1: [], 2: []}
+for i, c in enumerate(chosen):
+    mine_in = 1 if i % 2 == 0 else 2
+    parts[mine_in].append((c, "ours")); parts[3 - mine_in].append((c, "real"))
+head = """# 整副对联 blind reading, part {p}
+
+Each item gives a wish (a theme, or 藏头 heads: the first character of the 上联 and of the 下联) and
+one couplet written for it (上联 / 下联). Some couplets were written by people, some by a machine.
+For each item give 1–5 scores on: 对仗 (parallelism: part of speech and structure match position by
+position), 平仄 (tonal opposition, esp. the last characters: 上联 仄, 下联 平), meaning (does it make
+sense, do the two lines belong together), literary quality (diction, imagery, elegance), theme fit
+(does it carry the theme or suit a couplet with those heads); and guess who wrote it (human/machine).
+Answer in one JSON line per item: {{"item": N, "对仗":x,"平仄":x,"meaning":x,"literary":x,"theme":x,"author":"human|machine"}}
+"""
+for p in (1, 2):
+    rng.shuffle(parts[p])
+    out = [head.format(p=p)]
+    for k, (c, who) in enumerate(parts[p], 1):
+        up, low = c[who]
+        what = f"主题：{c['wish']}" if c["kind"] == "theme" else f"藏头：{c['wish']}"
+        out.append(f"## item {k}\n{what}\n上联：{up}\n下联：{low}\n")
+        key[p].append({"item": k, "who": who, "kind": c["kind"], "wish": c["wish"]})
+    open(f"docs/judging/whole-v3-part{p}.md", "w", encoding="utf-8").write("\n".join(out))
+json.dump(key, open("docs/judging/whole-v3-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
+json.dump(chosen, open("docs/judging/whole-v3-outputs.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
+print(len(chosen), [len(parts[p]) for p in (1, 2)])
