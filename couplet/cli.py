@@ -428,7 +428,8 @@ def cmd_export(args) -> int:
                                        "bigrams": attested_bigrams(args.poems, vocab)}
         if meta.get("kind") == "poem":
             from .plan import build_plan_table
-            extra["plan"] = build_plan_table(args.poems).to_dict()
+            extra["plan"], numbers = build_plan_table(args.poems).to_checkpoint()
+            tables["lines.safetensors"].update(numbers)
     save_checkpoint(args.dst, model=model, vocab=vocab, kind=meta.get("kind", "couplet"),
                     extra=extra, half=not args.fp32, tables=tables)
     for p in (Path(args.src) / "prosody.json", Path(args.src).parent / "prosody.json"):

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from .text import is_han
@@ -35,13 +36,22 @@ class PlanTable:
     share: list[float]               # share of the poems that use each word
     neighbours: dict[str, list[int]]  # key (word or char) -> indices into words, best first
 
-    def to_dict(self) -> dict:
-        return {"words": self.words, "position": [round(x, 3) for x in self.position],
-                "share": [round(x, 5) for x in self.share], "neighbours": self.neighbours}
+    def to_checkpoint(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """The table as checkpoint parts: the strings for the JSON, the numbers as tensors for
+        `lines.safetensors` (a JSON list of 230k ints would be most of a megabyte)."""
+        keys = sorted(self.neighbours)
+        rows = torch.full((len(keys), NEIGHBOURS), -1, dtype=torch.int32)
+        for i, key in enumerate(keys):
+            rows[i, :len(self.neighbours[key])] = torch.tensor(self.neighbours[key], dtype=torch.int32)
+        return ({"words": self.words, "keys": keys},
+                {"plan_neighbours": rows, "plan_position": torch.tensor(self.position, dtype=torch.float32),
+                 "plan_share": torch.tensor(self.share, dtype=torch.float32)})
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PlanTable":
-        return cls(d["words"], d["position"], d["share"], d["neighbours"])
+    def from_checkpoint(cls, strings: dict, tables: dict[str, torch.Tensor]) -> "PlanTable":
+        rows = tables["plan_neighbours"].tolist()
+        return cls(strings["words"], tables["plan_position"].tolist(), tables["plan_share"].tolist(),
+                   {key: [i for i in row if i >= 0] for key, row in zip(strings["keys"], rows)})
 
     def related(self, word: str) -> list[int]:
         """Planned-word indices related to a seed word: its own row, else its chars' rows merged."""

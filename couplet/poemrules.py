@@ -90,7 +90,7 @@ class PoemTables(Tables):
             if ch in vocab.stoi:
                 self.double_ok[vocab.stoi[ch]] = True
         # attested bigrams as sorted keys a * V + b; row a's followers sit between starts[a] and starts[a + 1]
-        self.bigrams, self.bigram_starts = bigrams, None
+        self.bigrams, self.bigram_starts = (bigrams.long() if bigrams is not None else None), None
         if bigrams is not None and len(bigrams):
             v = len(vocab)
             self.bigram_starts = torch.searchsorted(bigrams, torch.arange(v + 1, dtype=torch.int64) * v)

@@ -86,7 +86,7 @@ class PoemResult:
 class PoemGenerator:
     def __init__(self, model, vocab: Vocab, prosody: Prosody, meta: dict | None = None,
                  corpus_lines: torch.Tensor | None = None, doubles: str = "", bigrams: torch.Tensor | None = None,
-                 couplet_path: Path | None = None, identity: str = "in-memory model"):
+                 couplet_path: Path | None = None, identity: str = "in-memory model", plan_table: PlanTable | None = None):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
         self.tables = PoemTables(vocab, prosody, doubles, bigrams)
         self.known = set(vocab.chars())
@@ -95,7 +95,7 @@ class PoemGenerator:
         self._couplet = None
         self.identity = identity  # path and weights hash: what batch fingerprints record
         self.title_path: Path | None = None  # the title model, loaded when a poem first wants a title
-        self.plan_table = PlanTable.from_dict(self.meta["plan"]) if "plan" in self.meta else None
+        self.plan_table = plan_table  # the words of a poem's plan (keywords, theme and first-char seeds)
         self.lines_path: Path | None = None  # the line-pair (coherence) scorer, loaded when first wanted
         self._lines = None
         self._titler = None
@@ -113,8 +113,9 @@ class PoemGenerator:
         doubles = "".join(map(chr, tables["doubles"].tolist())) if "doubles" in tables else ""
         from .generate import DEFAULT_CHECKPOINT
         from .title import DEFAULT_TITLE_CHECKPOINT
+        plan = PlanTable.from_checkpoint(meta["plan"], tables) if "plan" in meta and "plan_neighbours" in tables else None
         gen = cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT,
-                  identity=checkpoint_identity(path, meta))
+                  identity=checkpoint_identity(path, meta), plan_table=plan)
         gen.title_path, gen.lines_path = DEFAULT_TITLE_CHECKPOINT, DEFAULT_LINES_CHECKPOINT
         return gen
 
@@ -325,6 +326,6 @@ def attested_bigrams(poems_path: str | Path, vocab: Vocab, min_count: int = 2) -
                 counts.update(zip(x, x[1:]))
     v, ids = len(vocab), vocab.stoi
     keys = [ids[a] * v + ids[b] for (a, b), k in counts.items() if k >= min_count and a in ids and b in ids]
-    return torch.tensor(sorted(keys), dtype=torch.int64)
+    return torch.tensor(sorted(keys), dtype=torch.int32 if v * v < 2 ** 31 else torch.int64)  # int32: half the file
 
 

@@ -44,7 +44,9 @@ def test_build_plan_table_from_poems(prepared):
     assert t.words and all(len(w) == 2 for w in t.words)
     assert all(0.0 <= x <= 1.0 for x in t.position) and all(0.0 < x <= 1.0 for x in t.share)
     assert t.neighbours and all(0 <= i < len(t.words) for row in t.neighbours.values() for i in row)
-    assert PlanTable.from_dict(t.to_dict()).neighbours == t.neighbours
+    back = PlanTable.from_checkpoint(*t.to_checkpoint())
+    assert back.neighbours == t.neighbours and back.words == t.words
+    assert back.position == pytest.approx(t.position) and back.share == pytest.approx(t.share)
 
 
 def _sample(poet, req, **kw):
