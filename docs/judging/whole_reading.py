@@ -2,21 +2,28 @@
 the couplet's two jieba keywords, 10 head pairs = its two heads); ours = the top couplet of
 `python -m couplet whole` for that wish (defaults, seed 0). Part 1 holds ours for the even wishes and
 the real couplet for the odd ones, part 2 the other way round, so no judge sees both for one wish."""
-import json, random, sys
+import argparse, json, random, sys
 sys.path.insert(0, "/work/main")
+ap = argparse.ArgumentParser(description="the files of a whole-couplet reading (docs/judging/PREFIX-*)")
+ap.add_argument("--rng", type=int, default=2026, help="seed of the draws of wishes and order (v2: 2027, v3: 2028)")
+ap.add_argument("--prefix", default="whole", help="file names under docs/judging/ (whole, whole-v2, whole-v3)")
+ap.add_argument("--exclude", nargs="*", default=[], help="outputs of earlier readings whose couplets are left out "
+                "(v2: whole-outputs.json; v3: that and whole-v2-outputs.json)")
+args = ap.parse_args()
 from couplet.corpus import read_pairs
 from couplet.poetry import keywords
 from couplet.whole import WholeGenerator, WholeRequest
 from couplet.wholetext import layout_of, han_count
 
 used = set()
-for f in ("couplets-outputs.json", "couplets-final-outputs.json"):
+for f in ("couplets-outputs.json", "couplets-final-outputs.json", *args.exclude):
     for rec in json.load(open(f"/work/main/docs/judging/{f}", encoding="utf-8")):
-        used.add(rec["upper"] if isinstance(rec, dict) else rec[0])
+        used.add(rec["upper"] if isinstance(rec, dict) and "upper" in rec else rec["real"][0] if isinstance(rec, dict)
+                 else rec[0])
 std = {5: "5", 7: "7", 9: "4,5", 11: "4,7"}
 pairs = [p for p in read_pairs("/work/main/data/processed/test.tsv") if p.source == "couplet"
          and han_count(p.upper) in std and layout_of(p.upper) == std[han_count(p.upper)] and p.upper not in used]
-rng = random.Random(2026)
+rng = random.Random(args.rng)
 rng.shuffle(pairs)
 want = {"theme": {5: 4, 7: 8, 9: 4, 11: 4}, "head": {5: 2, 7: 5, 9: 1, 11: 2}}
 chosen = []
@@ -67,7 +74,7 @@ for p in (1, 2):
         what = f"主题：{c['wish']}" if c["kind"] == "theme" else f"藏头：{c['wish']}"
         out.append(f"## item {k}\n{what}\n上联：{up}\n下联：{low}\n")
         key[p].append({"item": k, "who": who, "kind": c["kind"], "wish": c["wish"]})
-    open(f"/work/main/docs/judging/whole-part{p}.md", "w", encoding="utf-8").write("\n".join(out))
-json.dump(key, open("/work/main/docs/judging/whole-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
-json.dump(chosen, open("/work/main/docs/judging/whole-outputs.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
+    open(f"/work/main/docs/judging/{args.prefix}-part{p}.md", "w", encoding="utf-8").write("\n".join(out))
+json.dump(key, open(f"/work/main/docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
+json.dump(chosen, open(f"/work/main/docs/judging/{args.prefix}-outputs.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
 print(len(chosen), [len(parts[p]) for p in (1, 2)])

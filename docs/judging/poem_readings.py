@@ -1,0 +1,138 @@
+"""The poem readings' files: seeds drawn from real poems of our test split, written by the shipped
+generator, the key kept apart from what the judges read. Run from the repository root.
+
+    # ours against real poems (6 per form: keywords ×3, title as theme, first char, acrostic)
+    python docs/judging/poem_readings.py real --rng 83 --seed-base 1100 --prefix poems-v4 \
+        --exclude docs/judging/poems-v3-key.json docs/judging/poems-lines-key.json ...
+    # variants of our decoding side by side on the same seeds
+    python docs/judging/poem_readings.py variants --rng 59 --seed-base 900 --per-form 10 \
+        --prefix poems-draws --systems '{"B": {}, "D": {"draws": 8}}'
+
+Writes docs/judging/PREFIX-key.json and PREFIX-part1.md, PREFIX-part2.md. The recorded readings
+were made with earlier one-off versions of this code (their acrostic lists and wording differed a
+little), so it does not redraw them exactly; their keys are the record of what was read.
+"""
+import argparse
+import json
+import random
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `couplet`
+from couplet.corpus import split_of  # noqa: E402
+from couplet.poetry import FORMS, PoemGenerator, PoemRequest  # noqa: E402
+
+ACROSTICS = {4: ["风花雪月", "琴棋书画", "梅兰竹菊", "春夏秋冬", "山高水长"], 8: ["春夏秋冬风花雪月", "山高水长云淡风轻"]}
+CRITERIA = ("fluency (each line reads as natural classical Chinese), coherence (the lines belong together: one scene, "
+            "thought or feeling that develops), meaning (the poem says something clear), poeticness (imagery, diction, "
+            "craft)")
+
+
+def real_poems(gen: PoemGenerator, exclude: list[str]) -> dict[str, list[dict]]:
+    """Test-split poems by form, in the model's vocabulary, with a plain title, none already read."""
+    used = set()
+    for path in exclude:
+        for it in json.load(open(path, encoding="utf-8")):
+            used.add(it.get("seed", ""))
+            used.add("".join(it.get("lines", [])).replace("，", "").replace("。", ""))
+    out = {f: [] for f in FORMS}
+    with open("data/processed/poems.jsonl", encoding="utf-8") as f:
+        for line in f:
+            p = json.loads(line)
+            form = {(4, 5): "五绝", (4, 7): "七绝", (8, 5): "五律", (8, 7): "七律"}.get((len(p["lines"]), len(p["lines"][0])))
+            title = p.get("title", "")
+            if (form and split_of(p["lines"][0]) == "test" and p.get("keywords") and 2 <= len(title) <= 12
+                    and all("\u4e00" <= c <= "\u9fff" for c in title)
+                    and all(c in gen.known for x in p["lines"] for c in x)
+                    and "".join(p["lines"]) not in used and title not in used):
+                out[form].append(p)
+    return out
+
+
+def seed_of(p: dict, i: int, rng: random.Random) -> tuple[str, str]:
+    """The i-th seed mode of a real poem: its keywords (three ways), its title, its first char, an acrostic."""
+    kw = p["keywords"]
+    return [("keywords", " ".join(kw[:2])), ("keywords", kw[0]), ("keywords", " ".join(kw[1:3]) or kw[0]),
+            ("theme", p["title"]), ("first", p["lines"][0][0]),
+            ("acrostic", rng.choice(ACROSTICS[len(p["lines"])]))][i % 6]
+
+
+def write_parts(prefix: str, items: list[dict], head: str, render) -> None:
+    half = len(items) // 2
+    for part in (1, 2):
+        chunk = items[(part - 1) * half: part * half]
+        with open(f"docs/judging/{prefix}-part{part}.md", "w", encoding="utf-8") as f:
+            f.write(head % part + "\n".join(render(it) for it in chunk))
+
+
+def against_real(gen, real, rng, args) -> None:
+    items = []
+    for form in FORMS:
+        for i, p in enumerate(rng.sample(real[form], 6)):
+            mode, text = seed_of(p, i, rng)
+            res = gen.generate(PoemRequest(form=form, mode=mode, text=text, n=1, seed=args.seed_base + i))
+            human = [x + ("，" if k % 2 == 0 else "。") for k, x in enumerate(p["lines"])]
+            items.append({"form": form, "who": "ours", "mode": mode, "seed": text, "lines": res.poems[0].lines})
+            items.append({"form": form, "who": "human", "title": p["title"], "author": p["author"], "lines": human})
+    rng.shuffle(items)
+    for i, it in enumerate(items, 1):
+        it["item"] = i
+    json.dump(items, open(f"docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+    head = ("# 诗 blind reading, part %d\n\nEach item is a classical Chinese poem (五绝, 七绝, 五律 or 七律). Some were "
+            "written by people (Tang and Song poets), some by a machine; you are not told which. For each poem give "
+            f"1–5 scores on: {CRITERIA}, and guess who wrote it (human/machine).\n\nAnswer in one JSON line per item: "
+            "{\"item\": N, \"fluency\": x, \"coherence\": x, \"meaning\": x, \"poeticness\": x, "
+            "\"author\": \"human|machine\"}\n")
+    write_parts(args.prefix, items, head, lambda it: f"## item {it['item']} ({it['form']})\n" + "\n".join(it["lines"]) + "\n")
+
+
+def variants(gen, real, rng, args) -> None:
+    systems = json.loads(args.systems)
+    items = []
+    for form in FORMS:
+        for i, p in enumerate(rng.sample(real[form], args.per_form)):
+            mode, text = seed_of(p, i, rng)
+            req = PoemRequest(form=form, mode=mode, text=text, n=1, seed=args.seed_base + i, title=False)
+            cands = []
+            for name, cfg in systems.items():
+                res = gen.generate(replace(req, **cfg))
+                cands.append({"who": name, "lines": res.poems[0].lines, "plan": res.plan, "score": res.poems[0].score})
+            rng.shuffle(cands)
+            items.append({"form": form, "mode": mode, "seed": text, "cands": cands})
+    rng.shuffle(items)
+    for i, it in enumerate(items, 1):
+        it["item"] = i
+    json.dump(items, open(f"docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+    labels = "xyz"[:len(systems)]
+    head = ("# 诗 reading, part %d\n\nEach item gives a seed (keywords, a theme, a first character or an acrostic) and "
+            f"{len(systems)} classical Chinese poems (五绝, 七绝, 五律 or 七律) written for it, labelled "
+            f"{', '.join(labels)} in no particular order. For each poem give 1–5 scores on: {CRITERIA}. Then "
+            + ("say which one you would keep (or tie).\n\nAnswer in one JSON line per item: {\"item\": N, "
+               "\"x\": [fluency, coherence, meaning, poeticness], \"y\": [...], \"better\": \"x|y|tie\"}\n\n"
+               if len(systems) == 2 else
+               "rank them from best to worst as a reader who wants to keep one.\n\nAnswer in one JSON line per "
+               "item: {\"item\": N, \"x\": [fluency, coherence, meaning, poeticness], \"y\": [...], \"z\": [...], "
+               "\"rank\": \"yxz\"}\n\n"))
+    write_parts(args.prefix, items, head, lambda it: (
+        f"## item {it['item']} ({it['form']}; seed: {it['mode']} {it['seed']})\n"
+        + "\n".join(f"{lab}: " + "".join(c["lines"]) for lab, c in zip(labels, it["cands"])) + "\n"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["real", "variants"])
+    ap.add_argument("--rng", type=int, required=True, help="seed of the draws of poems, modes and order")
+    ap.add_argument("--seed-base", type=int, required=True, help="request seeds are this plus the item's index")
+    ap.add_argument("--prefix", required=True, help="file names under docs/judging/")
+    ap.add_argument("--exclude", nargs="*", default=[], help="keys of earlier readings whose poems are left out")
+    ap.add_argument("--per-form", type=int, default=12, help="variants: seeds per form")
+    ap.add_argument("--systems", default='{"A": {}}', help="variants: name -> PoemRequest fields, as JSON")
+    args = ap.parse_args()
+    gen = PoemGenerator.load()
+    real = real_poems(gen, args.exclude)
+    (against_real if args.what == "real" else variants)(gen, real, random.Random(args.rng), args)
+
+
+if __name__ == "__main__":
+    main()
