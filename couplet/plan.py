@@ -14,6 +14,7 @@ import logging
 import math
 import random
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class PlanTable:
     words: list[str]                 # the words a plan may pick
     position: list[float]            # mean relative line of each word in the poems that use it
     share: list[float]               # share of the poems that use each word
-    neighbours: dict[str, list[int]]  # key (word or char) -> indices into words, best first
+    neighbours: Mapping[str, list[int]]  # key (word or char) -> indices into words, best first
 
     def to_checkpoint(self) -> tuple[dict, dict[str, torch.Tensor]]:
         """The table as checkpoint parts: the strings for the JSON, the numbers as tensors for
@@ -49,9 +50,8 @@ class PlanTable:
 
     @classmethod
     def from_checkpoint(cls, strings: dict, tables: dict[str, torch.Tensor]) -> "PlanTable":
-        rows = tables["plan_neighbours"].tolist()
         return cls(strings["words"], tables["plan_position"].tolist(), tables["plan_share"].tolist(),
-                   {key: [i for i in row if i >= 0] for key, row in zip(strings["keys"], rows)})
+                   _Rows(strings["keys"], tables["plan_neighbours"]))
 
     def related(self, word: str) -> list[int]:
         """Planned-word indices related to a seed word: its own row, else its chars' rows merged."""
@@ -62,6 +62,23 @@ class PlanTable:
         for k in range(NEIGHBOURS):
             merged += [r[k] for r in rows if k < len(r)]
         return list(dict.fromkeys(merged))
+
+
+class _Rows(Mapping):
+    """key -> its neighbours' indices, read from the stored tensor when asked (building the whole
+    dict at load took 0.1 s)."""
+
+    def __init__(self, keys: list[str], rows: torch.Tensor):
+        self.index, self.rows = {k: i for i, k in enumerate(keys)}, rows
+
+    def __getitem__(self, key: str) -> list[int]:
+        return [i for i in self.rows[self.index[key]].tolist() if i >= 0]
+
+    def __iter__(self):
+        return iter(self.index)
+
+    def __len__(self) -> int:
+        return len(self.index)
 
 
 def build_plan_table(poems_path: str | Path, *, min_poems: int = MIN_POEMS, min_shared: int = 3,
