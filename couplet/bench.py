@@ -17,10 +17,11 @@ import urllib.request
 
 import torch
 
-from .reference import beam_search_naive, sample_naive, sample_poem_naive
+from .decode import decode
+from .reference import CoupletRerun, PoemRerun, beam_search_naive
 from .generate import BEAM_FOR_ONE_LINE, REPO_ROOT, CoupletGenerator, Settings
 from .model import CoupletModel, ModelConfig, is_quantized, shift_right
-from .poetry import PoemGenerator, PoemRequest, seed_batch
+from .poetry import PoemGenerator, PoemRequest, sample_poems, seed_batch
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
 
@@ -41,15 +42,15 @@ def _naive_couplet(gen: CoupletGenerator, upper: str, s: Settings):
     plan, _ = gen.plan(upper, s)
     if s.beam:
         return beam_search_naive(gen.model, plan, beam=s.beam, align=s.align)
-    return sample_naive(gen.model, plan, temperature=s.temperature, generator=torch.Generator().manual_seed(0),
-                        align=s.align)
+    return decode(CoupletRerun(gen.model, [plan], s.align), [plan], s.sampler(torch.Generator().manual_seed(0)),
+                  repeats=s.repeats)
 
 
 def _naive_poem(gen: PoemGenerator, req: PoemRequest):
     seed, _, plan, _ = gen.plan(req)
     ids = seed_batch(gen.vocab, [seed], gen.model.cfg.max_seed)
-    return sample_poem_naive(gen.model, plan, gen.tables, ids, temperature=req.temperature, top_k=req.top_k,
-                             top_p=req.top_p, generator=torch.Generator().manual_seed(0))
+    return sample_poems(PoemRerun(gen.model, ids), plan, gen.tables, rows=1,
+                        sampler=req.sampler(torch.Generator().manual_seed(0)))
 
 
 def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, float]:

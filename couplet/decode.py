@@ -9,8 +9,10 @@
 - 词性相对 (word structure): a soft rule, applied by reordering the candidates (`couplet.generate`)
   by the share of positions whose word has the same part of speech in both lines (`couplet.postag`).
 
-Rules are masks over the vocabulary built once per input (`Plan`), plus a per-row `used` mask
-for 重字. Greedy, sampling and beam search share one step function.
+Rules are masks over the vocabulary built once per input (`Plan`); `CoupletState` narrows them for
+each row as it writes (重字). Greedy, sampling and beam search are one loop, `decode`, over a model
+step (`CoupletSteps` carries the hidden state; `couplet.reference` reruns the model) and a choice
+(`couplet.sampling.Sampler`, or `Beam`).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import torch
 from .model import CoupletModel
 from .prosody import PING, ZE, Prosody
 from .requests import TONE_MODES
-from .sampling import sample_next
+from .sampling import Sampler
 from .text import is_han
 from .vocab import RESERVED, Vocab
 
@@ -216,96 +218,121 @@ def index_hidden(hidden, idx):
     return hidden[:, idx]
 
 
-@torch.inference_mode()
-def sample(model: CoupletModel, plans: list[Plan], *, temperature: float = 0.0, top_k: int = 0,
-           top_p: float = 1.0, generator: torch.Generator | None = None, repeats: bool = True,
-           align: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Greedy (temperature 0) or sampled decoding of a batch of same-length plans, one row each.
+class CoupletState:
+    """The rules while rows are written (the loop's mask provider): what each row wrote so far and
+    which free chars it used (重字). One plan per row, or one plan shared by every row (a beam)."""
 
-    align: weight of the model's per-position head in the mixed distribution (0: decoder only).
-    Returns ids (R, T) and the sum of the log-probabilities of the chosen chars (R,).
-    """
-    src, allowed, forced, link = _stack(plans)
-    r, n = src.shape
-    device = next(model.parameters()).device
-    memory, keys, hidden = model.encode(src.to(device))
-    prior = _aligned_prior(model, memory, align)
-    out = torch.zeros(r, n, dtype=torch.long)
-    used = torch.zeros(r, allowed.shape[-1], dtype=torch.bool)
-    score = torch.zeros(r)
-    prev = torch.full((r, 1), Vocab.bos_id, dtype=torch.long, device=device)
-    for t in range(n):
-        logits, hidden = model.decode(prev, memory, keys, hidden, start=t)
-        logp = _log_probs(logits[:, 0].float().cpu(), prior, t, align)      # (R, V)
-        mask = _step_mask(allowed, forced, link, out, used, t, repeats)
-        tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature,
-                          top_k=top_k, top_p=top_p, generator=generator)
-        out[:, t] = tok
-        score += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
-        used[torch.arange(r), tok] |= forced[:, t] < 0
-        prev = tok.view(r, 1).to(device)
-    return out, score
+    def __init__(self, plans: list[Plan], rows: int, repeats: bool):
+        _, self.allowed, self.forced, self.link = _stack(plans)           # (P, T, V), (P, T), (P, T)
+        self.repeats = repeats
+        self.out = torch.zeros(rows, self.allowed.shape[1], dtype=torch.long)
+        self.used = torch.zeros(rows, self.allowed.shape[-1], dtype=torch.bool)
+
+    def mask(self, t: int) -> torch.Tensor:
+        k = len(self.out)
+        return _step_mask(self.allowed.expand(k, -1, -1), self.forced.expand(k, -1), self.link.expand(k, -1),
+                          self.out, self.used, t, self.repeats)
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.out, self.used = self.out[rows].clone(), self.used[rows].clone()
+
+    def update(self, t: int, tok: torch.Tensor) -> None:
+        self.out[:, t] = tok
+        self.used[torch.arange(len(tok)), tok] |= self.forced[:, t] < 0
 
 
-@torch.inference_mode()
-def beam_search(model: CoupletModel, plan: Plan, *, beam: int = 5, repeats: bool = True, align: float = 0.0,
-                groups: int = 1, group_beam: int = 2, diversity: float = 0.0,
-                log_freq: torch.Tensor | None = None, freq_penalty: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """N-best for one plan: ids (K, T) and summed model log-probs (K,), best first.
+class CoupletSteps:
+    """The couplet model one char at a time, the fast way: the 上联 encoded once, the decoder's
+    hidden state carried from step to step. Called with what the rows wrote (R, T) and the step;
+    returns the next char's log-probs (R, V) under the decoding mix (see `_log_probs`)."""
+
+    def __init__(self, model: CoupletModel, plans: list[Plan], align: float):
+        self.model, self.align = model, align
+        self.device = next(model.parameters()).device
+        self.memory, self.keys, self.hidden = model.encode(torch.stack([p.src for p in plans]).to(self.device))
+        self.prior = _aligned_prior(model, self.memory, align)
+
+    def __call__(self, out: torch.Tensor, t: int) -> torch.Tensor:
+        k = len(out)
+        prev = out[:, t - 1:t] if t else torch.full((k, 1), Vocab.bos_id, dtype=torch.long)
+        keys = self.keys.expand(k, -1, -1) if self.keys is not None else None
+        logits, self.hidden = self.model.decode(prev.to(self.device), self.memory.expand(k, -1, -1), keys,
+                                                self.hidden, start=t)
+        return _log_probs(logits[:, 0].float().cpu(), self.prior, t, self.align)
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.hidden = index_hidden(self.hidden, rows.to(self.device))
+
+
+class Beam:
+    """Beam search's choice at each step: the `width` best (row, char) pairs by summed score.
 
     groups > 1 is diverse beam search (Vijayakumar et al. 2016): the first group is the plain beam of
-    width `beam`, and groups - 1 more of width `group_beam` run in step with it; at each step a group
+    width `width`, and groups - 1 more of width `group_width` run in step with it; at each step a group
     pays `diversity` for every earlier group that chose the same char there, so the groups settle on
     different lines instead of one line with a char swapped. The first group never pays, so the
     best line is the one plain beam search finds.
-    freq_penalty subtracts freq_penalty * log p(char) (log_freq: the 下联 unigram, (V,)) from every
-    step's score, an anti-language-model term (Li et al. 2016, MMI-antiLM) against stock chars.
-    Both shape the search and the order; the returned scores are the model's own log-probs.
+    bonus (V,) is added to every step's score: with -freq_penalty * log p(char) of the 下联 unigram it
+    is an anti-language-model term (Li et al. 2016, MMI-antiLM) against stock chars.
+    Both shape the search and the order; the loop's returned scores are the model's own log-probs.
     """
-    src, allowed, forced, link = _stack([plan])
-    n, v = src.shape[1], allowed.shape[-1]
-    device = next(model.parameters()).device
-    memory, keys, hidden = model.encode(src.to(device))
-    prior = _aligned_prior(model, memory, align)
-    bonus = -freq_penalty * log_freq if (log_freq is not None and freq_penalty) else None
-    g_count = max(1, groups)
-    group = torch.arange(g_count)                 # group of each row; all rows start at BOS
-    out = torch.zeros(g_count, n, dtype=torch.long)
-    used = torch.zeros(g_count, v, dtype=torch.bool)
-    score = torch.zeros(g_count)                  # search score (model + frequency term)
-    logp_sum = torch.zeros(g_count)               # the model's own log-prob
-    hidden = index_hidden(hidden, torch.zeros(g_count, dtype=torch.long, device=device))
-    prev = torch.full((g_count, 1), Vocab.bos_id, dtype=torch.long, device=device)
-    for t in range(n):
-        k = out.shape[0]
-        logits, hidden = model.decode(prev, memory.expand(k, -1, -1),
-                                      keys.expand(k, -1, -1) if keys is not None else None, hidden, start=t)
-        logp = _log_probs(logits[:, 0].float().cpu(), prior, t, align)      # (K, V)
-        mask = _step_mask(allowed.expand(k, -1, -1), forced.expand(k, -1), link.expand(k, -1),
-                          out, used, t, repeats)
-        step = logp if bonus is None else logp + bonus
-        total = (score.unsqueeze(1) + step).masked_fill(~mask, float("-inf"))   # (K, V)
-        taken = torch.zeros(v)                    # how many earlier groups chose each char at step t
+
+    def __init__(self, width: int, *, groups: int = 1, group_width: int = 2, diversity: float = 0.0,
+                 bonus: torch.Tensor | None = None):
+        self.width, self.group_width, self.diversity, self.bonus = width, group_width, diversity, bonus
+        self.groups = max(1, groups)
+        self.group = torch.arange(self.groups)    # group of each row; every row starts at BOS
+        self.score = torch.zeros(self.groups)     # search score (model + bonus)
+
+    def __call__(self, logp: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows that go on, their chars) from log-probs and masks (K, V)."""
+        v = logp.shape[1]
+        step = logp if self.bonus is None else logp + self.bonus
+        total = (self.score.unsqueeze(1) + step).masked_fill(~mask, float("-inf"))   # (K, V)
+        taken = torch.zeros(v)                    # how many earlier groups chose each char at this step
         rows_all, tok_all = [], []
-        for g in range(g_count):
-            mine = torch.nonzero(group == g).flatten()
-            cand = (total[mine] - diversity * taken).view(-1) if diversity and g else total[mine].view(-1)
-            width = min(beam if g == 0 else group_beam, int(torch.isfinite(cand).sum()))
+        for g in range(self.groups):
+            mine = torch.nonzero(self.group == g).flatten()
+            cand = (total[mine] - self.diversity * taken).view(-1) if self.diversity and g else total[mine].view(-1)
+            width = min(self.width if g == 0 else self.group_width, int(torch.isfinite(cand).sum()))
             best = torch.topk(cand, max(width, 1)).indices
             rows, tok = mine[best // v], best % v
             taken.index_add_(0, tok, torch.ones(len(tok)))
             rows_all.append(rows)
             tok_all.append(tok)
         rows, tok = torch.cat(rows_all), torch.cat(tok_all)
-        score = total[rows, tok]
-        logp_sum = logp_sum[rows] + logp[rows, tok]
-        group = group[rows]
-        out = out[rows].clone()
-        out[:, t] = tok
-        used = used[rows].clone()
-        if forced[0, t] < 0:
-            used[torch.arange(len(rows)), tok] = True
-        hidden = index_hidden(hidden, rows.to(device))
-        prev = tok.view(-1, 1).to(device)
-    order = torch.argsort(score, descending=True, stable=True)
-    return out[order], logp_sum[order]
+        self.score, self.group = total[rows, tok], self.group[rows]
+        return rows, tok
+
+    def order(self) -> torch.Tensor:
+        return torch.argsort(self.score, descending=True, stable=True)
+
+
+@torch.inference_mode()
+def decode(steps, plans: list[Plan], choose: Sampler | Beam, *, repeats: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The couplet task's one decoding loop. At each position: the model's log-probs (`steps`), the
+    rules' mask (`CoupletState`), then the choice: a `Sampler` picks one char per row (greedy at
+    temperature 0), a `Beam` picks the best (row, char) pairs from one plan's rows, best first.
+    Returns ids (R, T) and the summed log-probs of the chosen chars (R,).
+    """
+    rows = choose.groups if isinstance(choose, Beam) else len(plans)
+    state = CoupletState(plans, rows, repeats)
+    if rows != len(plans):                        # a beam: every group starts from the one 上联
+        steps.select(torch.zeros(rows, dtype=torch.long))
+    total = torch.zeros(rows)
+    for t in range(state.out.shape[1]):
+        logp = steps(state.out, t)                                            # (R, V)
+        mask = state.mask(t)
+        if isinstance(choose, Beam):
+            kept, tok = choose(logp, mask)
+            steps.select(kept)
+            state.select(kept)
+            total, logp = total[kept], logp[kept]
+        else:
+            tok = choose(logp.masked_fill(~mask, float("-inf")))
+        total += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
+        state.update(t, tok)
+    if isinstance(choose, Beam):
+        order = choose.order()
+        return state.out[order], total[order]
+    return state.out, total

@@ -10,7 +10,7 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, load_prosody
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding
-from .decode import LOCK_BLANKS, Plan, Tables, beam_search, make_plan, sample
+from .decode import LOCK_BLANKS, Beam, CoupletSteps, Plan, Tables, decode, make_plan
 from .postag import structure_agreement
 from .prosody import Prosody
 from .requests import (ALIGN_BY_DEFAULT, BEAM_FOR_ONE_LINE, DIVERSITY_BY_DEFAULT,  # noqa: F401 (re-exported)
@@ -115,28 +115,29 @@ class CoupletGenerator:
         settings = (settings or Settings()).check()
         plan, notes = self.plan(upper, settings, lock)
         n = settings.n  # at least 1: check() holds it to its range
+        sampler = settings.sampler(torch.Generator().manual_seed(int(settings.seed)))
+        greedy = settings.beam == 0 and sampler.greedy
         if settings.beam > 0:
-            ids, scores = self._beam(plan, settings, n)
-        else:
-            gen = torch.Generator().manual_seed(int(settings.seed))
-            rows = 2 * n if settings.temperature > 0 else 1  # spare rows: near-duplicates are dropped
-            ids, scores = sample(self.model, [plan] * rows, temperature=settings.temperature,
-                                 top_k=settings.top_k, top_p=settings.top_p, generator=gen,
-                                 repeats=settings.repeats, align=settings.align)
-        if settings.beam == 0 and settings.temperature <= 0 and n > 1:
+            ids, scores = self._decode([plan], settings, self._beam(settings, n))
+        else:  # spare rows when sampling: near-duplicates are dropped
+            ids, scores = self._decode([plan] * (1 if greedy else 2 * n), settings, sampler)
+        if greedy and n > 1:
             notes.append(f"greedy decoding gives one 下联; for {n}, use beam search (--beam) or a temperature above 0")
         candidates = self._apart(plan, self._order(plan, ids, scores, settings))
-        if len(candidates) < n and (settings.beam > 0 or settings.temperature > 0):
+        if len(candidates) < n and not greedy:
             notes.append(f"{len(candidates)} of the {n} candidates asked for differ from each other in at least "
                          f"a third of their characters; the rest were near-duplicates and are not shown")
         return Result(upper=plan.upper, candidates=candidates[:n], notes=notes)
 
-    def _beam(self, plan: Plan, settings: Settings, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _decode(self, plans: list[Plan], settings: Settings, choose) -> tuple[torch.Tensor, torch.Tensor]:
+        return decode(CoupletSteps(self.model, plans, settings.align), plans, choose, repeats=settings.repeats)
+
+    def _beam(self, settings: Settings, n: int) -> Beam:
         """Beam search as the settings say: diverse groups (one per further candidate) when n > 1."""
         groups = n if settings.diversity > 0 and n > 1 else 1
-        return beam_search(self.model, plan, beam=self._width(settings, n if groups == 1 else 1),
-                           repeats=settings.repeats, align=settings.align, groups=groups,
-                           diversity=settings.diversity, log_freq=self.log_freq, freq_penalty=settings.freq_penalty)
+        bonus = -settings.freq_penalty * self.log_freq if self.log_freq is not None and settings.freq_penalty else None
+        return Beam(self._width(settings, n if groups == 1 else 1), groups=groups, diversity=settings.diversity,
+                    bonus=bonus)
 
     def _width(self, settings: Settings, n: int) -> int:
         reorder = (settings.rerank and self.scorer is not None) or settings.structure > 0
@@ -230,18 +231,16 @@ class CoupletGenerator:
                 results[i] = e
                 continue
             plans.setdefault(len(plan.upper), []).append((i, plan, notes))
-        gen = torch.Generator().manual_seed(int(settings.seed))
+        sampler = settings.sampler(torch.Generator().manual_seed(int(settings.seed)))
         for items in plans.values():
             if settings.beam > 0:
                 for i, plan, notes in items:
-                    ids, scores = self._beam(plan, settings, 1)
+                    ids, scores = self._decode([plan], settings, self._beam(settings, 1))
                     results[i] = Result(plan.upper, self._order(plan, ids, scores, settings)[:1], notes)
                 continue
             for start in range(0, len(items), BATCH_ROWS):
                 chunk = items[start:start + BATCH_ROWS]
-                ids, scores = sample(self.model, [p for _, p, _ in chunk], temperature=settings.temperature,
-                                     top_k=settings.top_k, top_p=settings.top_p, generator=gen,
-                                     repeats=settings.repeats, align=settings.align)
+                ids, scores = self._decode([p for _, p, _ in chunk], settings, sampler)
                 for (i, plan, notes), row, s in zip(chunk, ids, scores):
                     results[i] = Result(plan.upper, self._rank(plan, row[None], s[None]), notes)
         return results

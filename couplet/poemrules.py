@@ -17,7 +17,7 @@ import torch
 from .decode import Tables, index_hidden
 from .prosody import PING, ZE, Prosody
 from .requests import FORMS, MAX_POEMS, MODES, PoemRequest  # noqa: F401 (re-exported)
-from .sampling import sample_next
+from .sampling import Sampler
 from .text import InputError, is_han
 from .vocab import Vocab
 
@@ -320,22 +320,6 @@ class PairedLines:
             self.state = (memory, keys, hidden, self.to_couplet[tok].view(-1, 1))
 
 
-def poem_step(logp: torch.Tensor, state: "PoemState", pair: PairedLines | None, t: int, *, temperature: float,
-              top_k: int, top_p: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """One step of a poem, shared by the fast and the naive loop: the rules' mask, the couplet
-    model's mix on paired lines, the choice, the state update. Returns the chosen ids (R,) and
-    their log-probs under the distribution sampled from."""
-    mask = state.mask(t)
-    if pair is not None and pair.active(t):
-        logp = pair.mix(t, logp, state.out, mask)
-    tok = sample_next(logp.masked_fill(~mask, float("-inf")), temperature=temperature, top_k=top_k, top_p=top_p,
-                      generator=generator)
-    state.update(t, tok)
-    if pair is not None:
-        pair.advance(t, tok)
-    return tok, logp.gather(1, tok.unsqueeze(1)).squeeze(1)
-
-
 @dataclass
 class LineJudge:
     """What the line-by-line choice adds to a line's log-prob, each term with its weight: a cost for
@@ -383,44 +367,67 @@ def seed_batch(vocab: Vocab, seeds: list[str], size: int) -> torch.Tensor:
     return torch.tensor([r + [0] * (size - len(r)) for r in rows], dtype=torch.long)
 
 
+class PoemSteps:
+    """The poem model one char at a time, the fast way: the seed encoded once, the hidden state
+    carried. line_seeds (L, S): the plan, one seed per line; the seed vector that enters every step is
+    the line's own while that line is written (the poem's seed still sets the start). Called with what
+    the rows wrote (R, T) and the step; returns the next char's log-probs (R, V)."""
+
+    def __init__(self, model, seed_ids: torch.Tensor, rows: int, *, line_seeds: torch.Tensor | None = None,
+                 width: int = 0):
+        self.model, self.rows, self.width = model, rows, width
+        self.device = next(model.parameters()).device
+        self.vec, self.hidden = model.encode(seed_ids.to(self.device).expand(rows, -1))
+        self.line_vecs = model.encode(line_seeds.to(self.device))[0] if line_seeds is not None else None  # (L, H)
+
+    def __call__(self, out: torch.Tensor, t: int) -> torch.Tensor:
+        if self.line_vecs is not None and t % self.width == 0:
+            self.vec = self.line_vecs[t // self.width].expand(self.rows, -1)
+        prev = out[:, t - 1:t] if t else torch.full((len(out), 1), Vocab.bos_id, dtype=torch.long)
+        logits, self.hidden = self.model.decode(prev.to(self.device), self.vec, self.hidden)
+        return torch.log_softmax(logits[:, 0].float(), dim=-1).cpu()
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.hidden = index_hidden(self.hidden, rows.to(self.device))  # every row reads the same seed vector
+
+
 @torch.inference_mode()
-def sample_poems(model, plan: PoemPlan, tables: PoemTables, seed_ids: torch.Tensor, *, rows: int,
-                 temperature: float, top_k: int, top_p: float, generator: torch.Generator,
-                 pair: PairedLines | None = None, group: int = 1, line_seeds: torch.Tensor | None = None,
-                 judge: LineJudge | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Write `rows` poems at once: seed encoded once, one decoder step per char, hidden state
-    carried. Returns ids (R, T), summed log-probs (R,) of the distribution sampled from, and how
-    many times each row had to break a soft rule (R,).
+def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sampler: Sampler,
+                 pair: PairedLines | None = None, group: int = 1, judge: LineJudge | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The poem task's one decoding loop: write `rows` poems at once, one step per char: the model's
+    log-probs (`steps`: `PoemSteps`, or the naive `couplet.reference.PoemRerun`), the rules' mask
+    (`PoemState`), the couplet model's mix on paired lines, the sampler's choice. Returns ids (R, T),
+    summed log-probs (R,) of the distribution sampled from, and how many times each row had to break
+    a soft rule (R,).
 
     group > 1: the rows come in groups that write one poem line by line, best of `group`: when a
     line ends, every row of a group takes the group's best line (fewest broken soft rules, then
-    its log-prob plus what `judge` adds), so a weak line is replaced before the poem goes on. line_seeds (L, S): the plan, one seed per line; the seed vector that enters every step
-    is the line's own while that line is written (the first poem seed still sets the start)."""
-    device = next(model.parameters()).device
-    vec, hidden = model.encode(seed_ids.to(device).expand(rows, -1))
-    line_vecs = model.encode(line_seeds.to(device))[0] if line_seeds is not None else None   # (L, H)
+    its log-prob plus what `judge` adds), so a weak line is replaced before the poem goes on."""
     state = PoemState(plan, tables, rows)
     score, line_score = torch.zeros(rows), torch.zeros(rows)
-    prev = torch.full((rows, 1), Vocab.bos_id, dtype=torch.long, device=device)
     width = plan.width + 1
     firsts = torch.arange(0, rows, group)
     for t in range(plan.allowed.shape[0]):
-        if line_vecs is not None and t % width == 0:
-            vec = line_vecs[t // width].expand(rows, -1)
-        logits, hidden = model.decode(prev, vec, hidden)
-        tok, logp = poem_step(torch.log_softmax(logits[:, 0].float(), dim=-1).cpu(), state, pair, t,
-                              temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
-        score += logp
-        line_score += logp
-        prev = tok.view(rows, 1).to(device)
+        logp = steps(state.out, t)                                            # (R, V)
+        mask = state.mask(t)
+        if pair is not None and pair.active(t):
+            logp = pair.mix(t, logp, state.out, mask)
+        tok = sampler(logp.masked_fill(~mask, float("-inf")))
+        state.update(t, tok)
+        if pair is not None:
+            pair.advance(t, tok)
+        chosen = logp.gather(1, tok.unsqueeze(1)).squeeze(1)
+        score += chosen
+        line_score += chosen
         if group > 1 and t % width == width - 1:
             key = line_score - 1000.0 * state.relaxed.float()
             if judge is not None:
                 key = key + judge(t // width, state.out)
             keep = (key.view(-1, group).argmax(dim=1) + firsts).repeat_interleave(group)
             state.select(keep)
-            score, prev = score[keep], prev[keep.to(device)]
-            hidden = index_hidden(hidden, keep.to(device))
+            steps.select(keep)
+            score = score[keep]
             line_score.zero_()
     return state.out, score, state.relaxed
 

@@ -17,7 +17,7 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding, is_quantized, quantized
-from .poemrules import (FORMS, MODES, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemTables,  # noqa: F401 (re-exported)
+from .poemrules import (FORMS, MODES, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemSteps, PoemTables,  # noqa: F401 (re-exported)
                         check_form, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
                         rhyme_lines, sample_poems, seed_batch, strict_positions, tone_pattern)
 from .plan import PlanTable, plan_lines
@@ -224,8 +224,8 @@ class PoemGenerator:
         seed, words, plan, notes = self.plan(req)
         seed_ids = seed_batch(self.vocab, [seed], self.model.cfg.max_seed)
         n = max(1, req.n)
-        gen = torch.Generator().manual_seed(request_seed(req))
-        sampled = req.temperature > 0
+        sampler = req.sampler(torch.Generator().manual_seed(request_seed(req)))
+        sampled = not sampler.greedy
         groups = 3 * n if req.max_copied >= 0 else n  # extra poems, so that enough pass the copy limit
         group = req.draws if sampled and req.per_line else 1  # rows that write one poem line by line
         rows = (groups * group if req.per_line else max(n * req.draws, groups)) if sampled else 1
@@ -237,10 +237,10 @@ class PoemGenerator:
             else:
                 pair = PairedLines(couplet[0], couplet[1], self.vocab, plan, req.parallel)
         line_words = self.line_plan(req, words, plan.n_lines)
-        ids, scores, relaxed = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
-                                            temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
-                                            generator=gen, pair=pair, group=group,
-                                            line_seeds=self.line_seeds(line_words, seed) if line_words else None,
+        steps = PoemSteps(self.model, seed_ids, rows, line_seeds=self.line_seeds(line_words, seed) if line_words
+                          else None, width=plan.width + 1)
+        ids, scores, relaxed = sample_poems(steps, plan, self.tables, rows=rows, sampler=sampler, pair=pair,
+                                            group=group,
                                             judge=self.line_judge(req, plan, line_words, seed) if group > 1 else None)
         poems, seen = [], set()
         # poems that kept every soft rule first, then by score
@@ -261,7 +261,7 @@ class PoemGenerator:
             notes.append("every candidate broke the copy limit; raise --max-copied or the temperature")
         elif len(poems) < n:
             notes.append(f"{len(poems)} of the {n} poems asked for: at temperature 0 there is one poem per seed"
-                         if req.temperature <= 0 else f"{len(poems)} of the {n} poems asked for were distinct")
+                         if not sampled else f"{len(poems)} of the {n} poems asked for were distinct")
         poems = poems[:n]
         titler = self.titler() if req.title else None
         for p in poems if titler is not None else []:

@@ -44,8 +44,19 @@ def _switch(default, help: str, flag: str | None = None):
     return field(default=default, metadata={"help": help, **({"flag": flag} if flag else {})})
 
 
+class _Sampled:
+    """For the request types: the one place decoding reads their temperature, top-k and top-p."""
+
+    def sampler(self, generator=None):
+        """How each row's next char is picked (`couplet.sampling.Sampler`); the generator makes it
+        reproducible. A request without top-k samples from the whole nucleus."""
+        from .sampling import Sampler
+        return Sampler(temperature=self.temperature, top_k=getattr(self, "top_k", 0), top_p=self.top_p,
+                       generator=generator)
+
+
 @dataclass
-class Settings:
+class Settings(_Sampled):
     """How to decode; stored beside every batch output so results can be reproduced.
     The one home of every decoding default, range and help text: the CLI builds its flags from
     these fields, and `check()` enforces the ranges for the CLI, the app and the API."""
@@ -102,7 +113,7 @@ def _opt(default, help: str, **meta):
 
 
 @dataclass
-class PoemRequest:
+class PoemRequest(_Sampled):
     """One poem request: the one home of the poem defaults, choices, ranges and help texts (the CLI
     builds its flags and the app its widgets from these fields); ranges are checked by
     `PoemGenerator.prepare`."""
@@ -157,7 +168,7 @@ MAX_COUPLETS = 20
 
 
 @dataclass
-class WholeRequest:
+class WholeRequest(_Sampled):
     """One wish; the one home of the whole-couplet defaults (the CLI and the app build on it)."""
     theme: str = field(default="", metadata={"help": "what the couplet is about, e.g. \"中秋 团圆\" or a sentence"})
     head: str = field(default="", metadata={"help": "藏头: 2 chars (上联 head, 下联 head) or 4 (the heads of two "

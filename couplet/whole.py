@@ -19,7 +19,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .checkpoint import identity as checkpoint_identity
 from .generate import BEAM_FOR_ONE_LINE, MIN_DIFFERENCE, CoupletGenerator, Settings
 from .model import for_decoding, shift_right
-from .poemrules import PoemPlan, PoemTables, sample_poems, seed_batch
+from .poemrules import PoemPlan, PoemSteps, PoemTables, sample_poems, seed_batch
 from .poetry import keywords, mixed_seed, seed_chars
 from .requests import DEFAULT_WHOLE_CHECKPOINT, LENGTHS, MAX_COUPLETS, WholeRequest  # noqa: F401 (re-exported)
 from .text import InputError, check_input, check_ranges, is_han
@@ -205,7 +205,7 @@ class WholeGenerator:
                 c.hengpi = h[0].text if h else None
         if len(kept) < req.n:
             notes.append(f"{len(kept)} of the {req.n} couplets asked for differ from each other in a third of "
-                         "their characters" + ("; raise the temperature for more" if req.temperature <= 0 else ""))
+                         "their characters" + ("; raise the temperature for more" if req.sampler().greedy else ""))
         return WholeResult(request=req, seed=seed, keywords=words, layout=layout, couplets=kept, notes=notes)
 
     def _uppers(self, plan: PoemPlan, literal: list[str | None], seed: str, req: WholeRequest,
@@ -213,11 +213,10 @@ class WholeGenerator:
         """Distinct 上联 sampled under the plan, best first: those that kept every soft rule, then by
         mean log-probability plus the bonus for the theme words they hold whole; at most SPARE per
         couplet asked for."""
-        gen = torch.Generator().manual_seed(mixed_seed(req.seed, req.theme, req.head, req.length))
-        rows = req.n * req.draws if req.temperature > 0 else 1
-        seed_ids = seed_batch(self.vocab, [seed], self.model.cfg.max_seed)
-        ids, scores, relaxed = sample_poems(self.model, plan, self.tables, seed_ids, rows=rows,
-                                            temperature=req.temperature, top_k=0, top_p=req.top_p, generator=gen)
+        sampler = req.sampler(torch.Generator().manual_seed(mixed_seed(req.seed, req.theme, req.head, req.length)))
+        rows = 1 if sampler.greedy else req.n * req.draws
+        steps = PoemSteps(self.model, seed_batch(self.vocab, [seed], self.model.cfg.max_seed), rows)
+        ids, scores, relaxed = sample_poems(steps, plan, self.tables, rows=rows, sampler=sampler)
         out, seen = [], set()
         for row, s, r in zip(ids.tolist(), scores.tolist(), relaxed.tolist()):
             text = "".join(lit or self.vocab.itos[i] for lit, i in zip(literal[1:], row[1:]))

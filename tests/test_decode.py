@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from couplet.decode import tone_targets
 from couplet.generate import Settings
 from couplet.prosody import PING, ZE
-from couplet.sampling import filter_logits, sample_next
+from couplet.sampling import Sampler, filter_logits, sample_next
 from couplet.text import InputError, is_han
 
 PUNCT = "，。；！？"
@@ -115,20 +115,22 @@ def test_rules_can_be_switched_off(tiny_generator):
 
 def test_sampling_is_a_pure_function_of_logits():
     logits = torch.tensor([[0.0, 1.0, 3.0, 2.0]])
-    assert sample_next(logits, temperature=0).item() == 2
+    off = {"top_k": 0, "top_p": 1.0}
+    assert sample_next(logits, temperature=0, **off).item() == 2
+    assert Sampler(temperature=0.0005, **off).greedy and not Sampler(temperature=0.5, **off).greedy
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    a = [sample_next(logits, temperature=1.0, generator=g1).item() for _ in range(20)]
-    b = [sample_next(logits, temperature=1.0, generator=g2).item() for _ in range(20)]
+    a = [sample_next(logits, temperature=1.0, generator=g1, **off).item() for _ in range(20)]
+    b = [Sampler(temperature=1.0, generator=g2, **off)(logits).item() for _ in range(20)]
     assert a == b
-    assert torch.isfinite(filter_logits(logits, top_k=10 ** 6)).all()     # top-k clamped
-    kept = torch.isfinite(filter_logits(logits, top_k=2))[0].tolist()
+    assert torch.isfinite(filter_logits(logits, top_k=10 ** 6, top_p=1.0)).all()     # top-k clamped
+    kept = torch.isfinite(filter_logits(logits, top_k=2, top_p=1.0))[0].tolist()
     assert kept == [False, False, True, True]
-    nucleus = torch.isfinite(filter_logits(logits, top_p=0.5))[0].tolist()
+    nucleus = torch.isfinite(filter_logits(logits, top_k=0, top_p=0.5))[0].tolist()
     assert nucleus == [False, False, True, False]
     masked = logits.clone()
     masked[0, 2] = float("-inf")
     g = torch.Generator().manual_seed(0)
-    assert all(sample_next(masked, temperature=5.0, generator=g).item() != 2 for _ in range(50))
+    assert all(sample_next(masked, temperature=5.0, generator=g, **off).item() != 2 for _ in range(50))
 
 
 def test_generation_rejects_bad_input(tiny_generator):

@@ -3,21 +3,33 @@ ones give (the whole model rerun over the prefix at every step, one item at a ti
 import pytest
 import torch
 
-from couplet.decode import beam_search, make_plan, sample
+from couplet.decode import Beam, CoupletSteps, decode, make_plan
 from couplet.generate import Settings
-from couplet.poetry import PoemRequest, sample_poems
-from couplet.reference import beam_search_naive, sample_naive, sample_poem_naive
+from couplet.poetry import PoemRequest, PoemSteps, sample_poems
+from couplet.reference import CoupletRerun, PoemRerun, beam_search_naive
+from couplet.sampling import Sampler
 
 UPPERS = ["天增岁月人增寿", "海内存知己，天涯若比邻", "明月几时有", "书山有路勤为径，学海无涯苦作舟"]
+
+
+def sampler(temperature: float, seed: int = 5) -> Sampler:
+    return Sampler(temperature=temperature, top_k=0, top_p=1.0, generator=torch.Generator().manual_seed(seed))
+
+
+def sample(model, plans, *, temperature=0.0, align=0.0, repeats=True, seed=5, steps=CoupletSteps):
+    return decode(steps(model, plans, align), plans, sampler(temperature, seed), repeats=repeats)
+
+
+def beam(model, plan, *, width, align=0.0):
+    return decode(CoupletSteps(model, [plan], align), [plan], Beam(width), repeats=True)
 
 
 @pytest.mark.parametrize("upper", UPPERS)
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
 def test_sample_equals_naive(tiny_generator, upper, temperature):
     plan = make_plan(upper, tiny_generator.tables, Settings().rules())
-    fast, fs = sample(tiny_generator.model, [plan], temperature=temperature, generator=torch.Generator().manual_seed(5))
-    slow, ss = sample_naive(tiny_generator.model, plan, temperature=temperature,
-                            generator=torch.Generator().manual_seed(5))
+    fast, fs = sample(tiny_generator.model, [plan], temperature=temperature)
+    slow, ss = sample(tiny_generator.model, [plan], temperature=temperature, steps=CoupletRerun)
     assert torch.equal(fast, slow)
     torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
 
@@ -35,13 +47,11 @@ def aligned_model(tiny_generator):
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
 def test_mixed_decoding_equals_naive(tiny_generator, aligned_model, upper, temperature):
     plan = make_plan(upper, tiny_generator.tables, Settings().rules())
-    fast, fs = sample(aligned_model, [plan], temperature=temperature, align=0.4,
-                      generator=torch.Generator().manual_seed(5))
-    slow, ss = sample_naive(aligned_model, plan, temperature=temperature, align=0.4,
-                            generator=torch.Generator().manual_seed(5))
+    fast, fs = sample(aligned_model, [plan], temperature=temperature, align=0.4)
+    slow, ss = sample(aligned_model, [plan], temperature=temperature, align=0.4, steps=CoupletRerun)
     assert torch.equal(fast, slow)
     torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
-    fast, fs = beam_search(aligned_model, plan, beam=4, align=0.4)
+    fast, fs = beam(aligned_model, plan, width=4, align=0.4)
     slow, ss = beam_search_naive(aligned_model, plan, beam=4, align=0.4)
     assert torch.equal(fast, slow)
     torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
@@ -67,10 +77,19 @@ def test_align_weight_moves_between_decoder_and_head(tiny_generator, aligned_mod
 @pytest.mark.parametrize("upper", UPPERS)
 def test_beam_equals_naive(tiny_generator, upper):
     plan = make_plan(upper, tiny_generator.tables, Settings().rules())
-    fast, fs = beam_search(tiny_generator.model, plan, beam=4)
+    fast, fs = beam(tiny_generator.model, plan, width=4)
     slow, ss = beam_search_naive(tiny_generator.model, plan, beam=4)
     assert torch.equal(fast, slow)
     torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
+
+
+def test_beam_of_width_one_is_greedy(tiny_generator):
+    """One loop for both: a beam of one row keeps the argmax at every step, as greedy does."""
+    for upper in UPPERS:
+        plan = make_plan(upper, tiny_generator.tables, Settings().rules())
+        g, gs = sample(tiny_generator.model, [plan])
+        b, bs = beam(tiny_generator.model, plan, width=1)
+        assert torch.equal(g, b) and torch.allclose(gs, bs)
 
 
 @pytest.mark.parametrize("form, mode, text", [("五绝", "acrostic", "春山风月"), ("七律", "keywords", "明月"),
@@ -79,10 +98,10 @@ def test_poem_sample_equals_naive(tiny_poet, form, mode, text):
     req = PoemRequest(form=form, mode=mode, text=text, pattern="平起")
     seed, _, plan, _ = tiny_poet.plan(req)
     seed_ids = torch.tensor([tiny_poet.vocab.encode(seed)])
-    fast, fs, _ = sample_poems(tiny_poet.model, plan, tiny_poet.tables, seed_ids, rows=1, temperature=0.9, top_k=0,
-                            top_p=1.0, generator=torch.Generator().manual_seed(2))
-    slow, ss, _ = sample_poem_naive(tiny_poet.model, plan, tiny_poet.tables, seed_ids, temperature=0.9, top_k=0,
-                                 top_p=1.0, generator=torch.Generator().manual_seed(2))
+    fast, fs, _ = sample_poems(PoemSteps(tiny_poet.model, seed_ids, 1), plan, tiny_poet.tables, rows=1,
+                               sampler=sampler(0.9, 2))
+    slow, ss, _ = sample_poems(PoemRerun(tiny_poet.model, seed_ids), plan, tiny_poet.tables, rows=1,
+                               sampler=sampler(0.9, 2))
     assert torch.equal(fast, slow)
     torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
 
@@ -102,10 +121,9 @@ def test_paired_lines_fast_equals_naive(tiny_poet, tiny_generator):
     seed, _, plan, _ = tiny_poet.plan(req)
     seed_ids = torch.tensor([tiny_poet.vocab.encode(seed)])
     runs = []
-    for fn, extra in ((sample_poems, {"rows": 1}), (sample_poem_naive, {})):
+    for steps in (PoemSteps(tiny_poet.model, seed_ids, 1), PoemRerun(tiny_poet.model, seed_ids)):
         pair = PairedLines(tiny_generator.model, tiny_generator.vocab, tiny_poet.vocab, plan, 0.5)
-        runs.append(fn(tiny_poet.model, plan, tiny_poet.tables, seed_ids, temperature=0.9, top_k=0, top_p=1.0,
-                       generator=torch.Generator().manual_seed(4), pair=pair, **extra))
+        runs.append(sample_poems(steps, plan, tiny_poet.tables, rows=1, sampler=sampler(0.9, 4), pair=pair))
     assert torch.equal(runs[0][0], runs[1][0])
     torch.testing.assert_close(runs[0][1], runs[1][1], rtol=1e-4, atol=1e-4)
     lines = tiny_poet.vocab.decode(runs[0][0][0].tolist())

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from couplet.plan import PlanTable, build_plan_table, plan_lines
-from couplet.poemrules import LineJudge, sample_poems, seed_batch
+from couplet.poemrules import LineJudge, PoemSteps, sample_poems, seed_batch
+from couplet.sampling import Sampler
 from couplet.poetry import FORMS, PoemRequest, check_form
 
 
@@ -49,11 +50,15 @@ def test_build_plan_table_from_poems(prepared):
     assert back.position == pytest.approx(t.position) and back.share == pytest.approx(t.share)
 
 
-def _sample(poet, req, **kw):
+def SAMPLER():
+    return Sampler(temperature=0.9, top_k=0, top_p=1.0, generator=torch.Generator().manual_seed(5))
+
+
+def _sample(poet, req, *, rows, line_seeds=None, **kw):
     seed, _, plan, _ = poet.plan(req)
     ids = seed_batch(poet.vocab, [seed], poet.model.cfg.max_seed)
-    out, score, _ = sample_poems(poet.model, plan, poet.tables, ids, temperature=0.9, top_k=0, top_p=1.0,
-                                 generator=torch.Generator().manual_seed(5), **kw)
+    steps = PoemSteps(poet.model, ids, rows, line_seeds=line_seeds, width=plan.width + 1)
+    out, score, _ = sample_poems(steps, plan, poet.tables, rows=rows, sampler=SAMPLER(), **kw)
     return plan, out, score
 
 
