@@ -16,8 +16,7 @@ import gradio as gr  # noqa: E402
 # the page needs only the requests' defaults and the torch-free service layer; torch and the models
 # load once the page is served
 from couplet.poster import COLORS  # noqa: E402
-from couplet.requests import (ALIGN_BY_DEFAULT, DEFAULT_CHECKPOINT, DEFAULT_POEM_CHECKPOINT,  # noqa: E402
-                              FORMS, MODES, RERANK_BY_DEFAULT, STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, PoemRequest,
+from couplet.requests import (DEFAULT_CHECKPOINT, DEFAULT_POEM_CHECKPOINT, FORMS, MODES, PoemRequest,  # noqa: E402
                               Settings, WholeRequest)
 from couplet.service import MAX_UPLOAD, TEMP_TTL_S, Studio, load_models  # noqa: E402
 
@@ -52,6 +51,17 @@ def _radio(cls, name: str, label: str, **kw) -> gr.Radio:
     return gr.Radio(list(f.metadata["choices"]), value=f.default, label=label, **kw)
 
 
+def _check(cls, name: str, label: str, **kw) -> gr.Checkbox:
+    """A checkbox for a request's switch: its default comes from the field."""
+    return gr.Checkbox(value=cls.__dataclass_fields__[name].default, label=label, **kw)
+
+
+def _number(cls, name: str, label: str) -> gr.Number:
+    """A whole-number box for a request field (a seed): default and lower bound from the field."""
+    f = cls.__dataclass_fields__[name]
+    return gr.Number(value=f.default, precision=0, minimum=f.metadata["range"][0], label=label)
+
+
 def build_app(studio: Studio) -> gr.Blocks:
     with gr.Blocks(title="对联 · 写诗", delete_cache=(TEMP_TTL_S, TEMP_TTL_S)) as demo:
         gr.Markdown("# 对联 · 写诗 — couplets and classical poems with RNNs")
@@ -62,29 +72,28 @@ def build_app(studio: Studio) -> gr.Blocks:
             upper = gr.Textbox(label="上联", lines=1, max_lines=3, elem_id="upper")
             with gr.Row():
                 go = gr.Button("写下联", variant="primary", elem_id="couplet-go", scale=2)
-                n = gr.Slider(1, 10, value=Settings.n, step=1, label="candidates", scale=1)
-                temperature = gr.Slider(0, 2, value=Settings.temperature, step=0.05,
-                                        label="temperature (0 = beam search)", scale=1)
+                n = _slider(Settings, "n", "candidates", high=10, scale=1)
+                temperature = _slider(Settings, "temperature", "temperature (0 = beam search)", high=2.0, step=0.05,
+                                      scale=1)
             out = gr.HTML(elem_id="couplet-out")
             lock = gr.Textbox(label="Lock and regenerate: 下联 pattern, _ for blanks (e.g. 春_大_万家_); "
                                     "or click a character of a candidate", elem_id="lock")
             gr.Examples(EXAMPLES, inputs=upper)
             with gr.Accordion("advanced", open=False, elem_id="couplet-advanced"):
                 with gr.Row():
-                    top_k = gr.Slider(0, 100, value=Settings.top_k, step=1, label="top-k (0: off)")
-                    top_p = gr.Slider(0.05, 1, value=Settings.top_p, step=0.05, label="top-p")
-                    seed = gr.Number(value=Settings.seed, precision=0, minimum=0, label="seed")
+                    top_k = _slider(Settings, "top_k", "top-k (0: off)", high=100)
+                    top_p = _slider(Settings, "top_p", "top-p", step=0.05)
+                    seed = _number(Settings, "seed", "seed")
                 with gr.Row():
                     beam = gr.Checkbox(value=True, label="beam search (at temperature 0)")
-                    tone = gr.Radio(["end", "rhythm", "off"], value=TONE_BY_DEFAULT, label="平仄 rule")
-                    repeats = gr.Checkbox(value=True, label="重字 rule (and no 上联 char reused)")
-                    punct = gr.Checkbox(value=True, label="punctuation in place")
+                    tone = _radio(Settings, "tone", "平仄 rule")
+                    repeats = _check(Settings, "repeats", "重字 rule (and no 上联 char reused)")
+                    punct = _check(Settings, "punctuation", "punctuation in place")
                 with gr.Row():
-                    rerank = gr.Checkbox(value=RERANK_BY_DEFAULT, label="rerank with the pair scorer (beam)")
-                    structure = gr.Slider(0, 3, value=STRUCTURE_BY_DEFAULT, step=0.25,
-                                          label="词性相对 weight (same part of speech per position; 0: off)")
-                    align = gr.Slider(0, 1, value=ALIGN_BY_DEFAULT, step=0.05,
-                                      label="per-position head weight (0: decoder only)")
+                    rerank = _check(Settings, "rerank", "rerank with the pair scorer (beam)")
+                    structure = _slider(Settings, "structure", "词性相对 weight (same part of speech per position; "
+                                        "0: off)", high=3.0, step=0.25)
+                    align = _slider(Settings, "align", "per-position head weight (0: decoder only)", step=0.05)
                     hengpi = gr.Checkbox(value=True, label="横批 for each candidate")
             inputs = [upper, temperature, top_k, top_p, n, beam, seed, tone, repeats, punct, lock, rerank, structure,
                       align, hengpi]
@@ -112,7 +121,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                     wtemp = _slider(WholeRequest, "temperature", "temperature (上联)", high=2.0, step=0.05)
                     wdraws = _slider(WholeRequest, "draws", "上联 drawn per couplet")
                     wfit = _slider(WholeRequest, "theme_weight", "theme-fit weight", high=3.0, step=0.1)
-                    wseed = gr.Number(value=WholeRequest.seed, precision=0, minimum=0, label="seed")
+                    wseed = _number(WholeRequest, "seed", "seed")
             winputs = [wtheme, whead, wlength, wn, wtemp, wdraws, wfit, wseed]
             with gr.Accordion("春联 picture: edit the lines, then draw", open=False, elem_id="poster"):
                 with gr.Row():
@@ -149,9 +158,9 @@ def build_app(studio: Studio) -> gr.Blocks:
                     ptop_k = _slider(PoemRequest, "top_k", "top-k (0: off)", high=100)
                     ptop_p = _slider(PoemRequest, "top_p", "top-p", step=0.05)
                     pn = _slider(PoemRequest, "n", "candidates", high=10)
-                    pplan = gr.Checkbox(value=PoemRequest.plan, label="plan: a keyword for each line, shown beside it",
-                                        elem_id="poem-plan")
-                    pseed = gr.Number(value=PoemRequest.seed, precision=0, minimum=0, label="seed")
+                    pplan = _check(PoemRequest, "plan", "plan: a keyword for each line, shown beside it",
+                                   elem_id="poem-plan")
+                    pseed = _number(PoemRequest, "seed", "seed")
             pout = gr.HTML(elem_id="poem-out")
             pinputs = [text, form, mode, embed_pos, rhyme, pattern, ptemp, ptop_k, ptop_p, pn, pplan, pseed]
 

@@ -41,6 +41,24 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing or unusable; the message says what to do."""
 
 
+class Companion:
+    """A model that serves beside a generator's own (its title model, its line-pair scorer, the couplet
+    model of a 律诗), loaded from its folder by `load(path)` on first use. `get()` is None, and the
+    folder is not tried again, when there is no folder or it does not load: the generator goes on
+    without it."""
+
+    def __init__(self, path: Path | None, load, value=None):
+        self.path, self._load, self.value = path, load, value
+
+    def get(self):
+        if self.value is None and self.path is not None:
+            try:
+                self.value = self._load(self.path)
+            except (CheckpointError, OSError):
+                self.path = None
+        return self.value
+
+
 def _flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
     tensors, meta = {}, {"param_groups": state["param_groups"], "scalars": {}}
     for pid, st in state["state"].items():

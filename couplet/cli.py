@@ -148,18 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args, batch: bool):
-    """Settings from the flags given; what was not given keeps the field's default, except the CLI's
-    policy for n and beam: one line gets BEAM_FOR_ONE_LINE candidates by beam search at
-    temperature 0, a batch one greedy 下联 per line."""
+    """Settings from the flags given; what was not given keeps the field's default, except n and the
+    beam, which follow `Settings.for_request`."""
     from dataclasses import fields
 
-    from .generate import BEAM_FOR_ONE_LINE, Settings
+    from .generate import Settings
     given = {f.name: getattr(args, f.name) for f in fields(Settings) if getattr(args, f.name, None) is not None}
-    if batch:
-        given.setdefault("n", 1)
-    elif given.get("temperature", Settings.temperature) <= 0:
-        given.setdefault("beam", BEAM_FOR_ONE_LINE)
-    return Settings(**given)
+    return Settings.for_request(batch=batch, **given)
 
 
 def tqdm_write(message: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint, load_prosody, load_table
+from .checkpoint import Companion, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding, is_quantized, quantized
 from .poemrules import (FORMS, MODES, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemSteps, PoemTables,  # noqa: F401 (re-exported)
@@ -22,7 +22,8 @@ from .poemrules import (FORMS, MODES, LineJudge, PairedLines, PoemPlan, PoemRequ
                         rhyme_lines, sample_poems, seed_batch, strict_positions, tone_pattern)
 from .plan import PlanTable, plan_lines
 from .prosody import Prosody
-from .requests import DEFAULT_LINES_CHECKPOINT, DEFAULT_POEM_CHECKPOINT, REPO_ROOT  # noqa: F401 (re-exported)
+from .requests import (DEFAULT_CHECKPOINT, DEFAULT_LINES_CHECKPOINT, DEFAULT_POEM_CHECKPOINT,  # noqa: F401 (re-exported)
+                       DEFAULT_TITLE_CHECKPOINT, REPO_ROOT)
 from .text import InputError, check_input, check_ranges, is_han
 from .vocab import Vocab
 
@@ -34,6 +35,11 @@ def _jieba():
     import jieba.analyse
     jieba.setLogLevel(logging.WARNING)
     return jieba.analyse
+
+
+def _load_titler(path: Path):
+    from .title import TitleGenerator
+    return TitleGenerator.load(path)
 
 
 def keywords(text: str, k: int = 3) -> list[str]:
@@ -91,14 +97,12 @@ class PoemGenerator:
         self.tables = PoemTables(vocab, prosody, doubles, bigrams)
         self.known = set(vocab.chars())
         self.corpus_lines = corpus_lines  # sorted int32 hashes of the corpus lines
-        self.couplet_path = couplet_path  # the couplet model for the 律诗's middle couplets, loaded when needed
-        self._couplet = None
         self.identity = identity  # path and weights hash: what batch fingerprints record
-        self.title_path: Path | None = None  # the title model, loaded when a poem first wants a title
         self.plan_table = plan_table  # the words of a poem's plan (keywords, theme and first-char seeds)
-        self.lines_path: Path | None = None  # the line-pair (coherence) scorer, loaded when first wanted
-        self._lines = None
-        self._titler = None
+        # the models that serve beside this one, each loaded when a poem first wants it
+        self.couplet = Companion(couplet_path, self._load_couplet)   # the 律诗's middle couplets
+        self.titler = Companion(None, _load_titler)                    # a title for each poem
+        self.line_scorer = Companion(None, self._load_lines)           # the line-pair (coherence) scorer
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, prosody: str | Path | None = None,
@@ -111,52 +115,27 @@ class PoemGenerator:
         tables = load_table(path, "lines.safetensors", meta) or {}
         lines = tables.get("hashes")
         doubles = "".join(map(chr, tables["doubles"].tolist())) if "doubles" in tables else ""
-        from .generate import DEFAULT_CHECKPOINT
-        from .title import DEFAULT_TITLE_CHECKPOINT
         plan = PlanTable.from_checkpoint(meta["plan"], tables) if "plan" in meta and "plan_neighbours" in tables else None
         gen = cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT,
                   identity=checkpoint_identity(path, meta), plan_table=plan)
-        gen.title_path, gen.lines_path = DEFAULT_TITLE_CHECKPOINT, DEFAULT_LINES_CHECKPOINT
+        gen.titler.path, gen.line_scorer.path = DEFAULT_TITLE_CHECKPOINT, DEFAULT_LINES_CHECKPOINT
         return gen
 
-    def titler(self):
-        """The title generator, loaded on first use; None if there is no title model."""
-        if self._titler is None and self.title_path is not None:
-            from .title import TitleGenerator
-            try:
-                self._titler = TitleGenerator.load(self.title_path)
-            except (CheckpointError, OSError):
-                self.title_path = None
-        return self._titler
-
-    def coherence(self):
+    def _load_lines(self, path: Path):
         """score(previous lines (R, W), lines (R, W)) -> (R,) log P(the line follows), from the line-pair
-        scorer (loaded on first use, in its own vocabulary); None if there is none."""
-        if self._lines is None and self.lines_path is not None:
-            try:
-                model, vocab, _ = load_checkpoint(self.lines_path, kind="scorer")
-            except (CheckpointError, OSError):
-                self.lines_path = None
-                return None
-            to_lines = torch.tensor([vocab.stoi.get(c, vocab.unk_id) for c in self.vocab.itos])
-            model.eval()  # small: fp32 costs little here
+        scorer, which reads its own vocabulary."""
+        model, vocab, _ = load_checkpoint(path, kind="scorer")
+        to_lines = torch.tensor([vocab.stoi.get(c, vocab.unk_id) for c in self.vocab.itos])
+        model.eval()  # small: fp32 costs little here
 
-            def score(prev: torch.Tensor, line: torch.Tensor) -> torch.Tensor:
-                return torch.nn.functional.logsigmoid(model(to_lines[prev], to_lines[line]).float())
-            self._lines = score
-        return self._lines
+        def score(prev: torch.Tensor, line: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.logsigmoid(model(to_lines[prev], to_lines[line]).float())
+        return score
 
-    def couplet_model(self):
-        """(couplet model, its vocab) for PairedLines, loaded on first use; None if it cannot be."""
-        if self._couplet is None and self.couplet_path is not None:
-            try:
-                model, vocab, _ = load_checkpoint(self.couplet_path, kind="couplet")
-            except CheckpointError:
-                self.couplet_path = None
-                return None
-            # the same precision as the poem model it is mixed with
-            self._couplet = (quantized(model) if is_quantized(self.model) else model, vocab)
-        return self._couplet
+    def _load_couplet(self, path: Path):
+        """(couplet model, its vocab) for PairedLines, in the precision of the poem model it is mixed with."""
+        model, vocab, _ = load_checkpoint(path, kind="couplet")
+        return quantized(model) if is_quantized(self.model) else model, vocab
 
     def copied(self, lines: list[str]) -> list[int]:
         if self.corpus_lines is None or not len(self.corpus_lines):
@@ -231,7 +210,7 @@ class PoemGenerator:
         rows = (groups * group if req.per_line else max(n * req.draws, groups)) if sampled else 1
         pair = None
         if plan.n_lines == 8 and req.parallel > 0:
-            couplet = self.couplet_model()
+            couplet = self.couplet.get()
             if couplet is None:
                 notes.append("no couplet model: the 颔联 and 颈联 are written by the poem model alone")
             else:
@@ -263,7 +242,7 @@ class PoemGenerator:
             notes.append(f"{len(poems)} of the {n} poems asked for: at temperature 0 there is one poem per seed"
                          if not sampled else f"{len(poems)} of the {n} poems asked for were distinct")
         poems = poems[:n]
-        titler = self.titler() if req.title else None
+        titler = self.titler.get() if req.title else None
         for p in poems if titler is not None else []:
             best = titler.titles([x.rstrip("，。") for x in p.lines], n=1)
             p.title = best[0][0] if best else None
@@ -271,7 +250,7 @@ class PoemGenerator:
 
     def line_judge(self, req: PoemRequest, plan: PoemPlan, line_words: list[str], seed: str) -> LineJudge:
         """The terms of the line-by-line choice, from the request's weights."""
-        score = self.coherence() if req.coherence > 0 else None
+        score = self.line_scorer.get() if req.coherence > 0 else None
         keywords = seed_batch(self.vocab, [w if all(c in self.known for c in w) else "" for w in line_words],
                               max(map(len, line_words))) if line_words else None
         wanted = torch.tensor(self.vocab.encode(seed)) if req.mode in ("keywords", "theme") else None

@@ -85,6 +85,17 @@ class Settings(_Sampled):
     mmi: float = _num(MMI_BY_DEFAULT, 0.0, 5.0, "order candidates with this times mean log p(上联 | 下联), "
                       "the model read backwards; 0 = off")
 
+    @classmethod
+    def for_request(cls, *, batch: bool, beam_search: bool = True, **given) -> "Settings":
+        """The policy for n and the beam, for the CLI and the page alike: a batch writes one greedy
+        下联 per line; one 上联 gets its candidates by beam search of BEAM_FOR_ONE_LINE when it is not
+        sampled (unless beam_search is off or a width is given). `given`: the fields the user set."""
+        if batch:
+            given.setdefault("n", 1)
+        elif "beam" not in given:
+            given["beam"] = BEAM_FOR_ONE_LINE if beam_search and cls(**given).sampler().greedy else 0
+        return cls(**given)
+
     def check(self) -> "Settings":
         """Raise InputError for a number out of range, NaN or infinite, or an unknown tone rule."""
         check_ranges(self)

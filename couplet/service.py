@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 # No torch here (nor in couplet.requests): the page is laid out and served before the models'
 # libraries load; the generators are imported when the models load.
 from .prosody import EITHER, PING, ZE, Prosody
-from .requests import (ALIGN_BY_DEFAULT, BEAM_FOR_ONE_LINE, DEFAULT_PROSODY, FORMS, RERANK_BY_DEFAULT,
+from .requests import (ALIGN_BY_DEFAULT, DEFAULT_PROSODY, FORMS, RERANK_BY_DEFAULT,
                        STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, PoemRequest, Settings, WholeRequest)
 from .text import InputError, is_han
 
@@ -184,8 +184,8 @@ class Studio:
     # ------------------------------------------------------------ couplets
     @friendly
     def couplet(self, upper: str, *, beam: bool = True, lock: str = "", hengpi: bool = True, **values) -> str:
-        """下联 candidates as HTML; values are Settings fields. beam: beam search at temperature 0 (the
-        CLI's width for one line); the page's 重字 box also keeps 上联 chars out (no_copy); hengpi: a
+        """下联 candidates as HTML; values are Settings fields, beam the page's beam-search box (see
+        `Settings.for_request`); the page's 重字 box also keeps 上联 chars out (no_copy); hengpi: a
         横批 for each candidate (from the whole-couplet model, when it loads)."""
         gen = self.models.couplet
         if gen is None:
@@ -194,8 +194,7 @@ class Studio:
         given = {k: _as_field(Settings, k, v) for k, v in values.items()}
         if "repeats" in given:
             given.setdefault("no_copy", given["repeats"])
-        settings = Settings(**given)
-        settings.beam = BEAM_FOR_ONE_LINE if beam and settings.temperature <= 0 else 0
+        settings = Settings.for_request(batch=False, beam_search=bool(beam), **given)
         try:
             res = gen.generate(upper, settings, lock=lock.strip() or None if isinstance(lock, str) else None)
         except InputError as e:

@@ -133,3 +133,14 @@ def test_couplet_flags_come_from_settings():
     args = parser.parse_args(["couplet", "x", "--no-punctuation", "--mmi", "0.3", "--tone", "end"])
     s = _settings(args, batch=False)
     assert (s.punctuation, s.mmi, s.tone) == (False, 0.3, "end")
+
+
+def test_one_policy_for_n_and_beam():
+    """Settings.for_request: the CLI and the page decide n and the beam the same way."""
+    from couplet.generate import BEAM_FOR_ONE_LINE
+    assert Settings.for_request(batch=False).beam == BEAM_FOR_ONE_LINE
+    assert Settings.for_request(batch=False, temperature=0.8).beam == 0          # sampled: no beam
+    assert Settings.for_request(batch=False, beam_search=False).beam == 0        # the page's box off
+    assert Settings.for_request(batch=False, beam=3).beam == 3                   # a width given wins
+    assert (Settings.for_request(batch=True).n, Settings.for_request(batch=True).beam) == (1, 0)
+    assert Settings.for_request(batch=True, n=4).n == 4

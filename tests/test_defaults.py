@@ -1,5 +1,6 @@
-"""One home for each default: the request dataclasses state them; the CLI, the page and the glue
-code must not restate them (a keyword argument named after a field, set to that field's default)."""
+"""One home for each default: the request dataclasses (couplet/requests.py) state them; no other
+module restates them (a keyword argument or parameter named after a field, set to that field's
+default), and only the request types and the sampler read the sampling knobs."""
 import ast
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -9,8 +10,8 @@ from couplet.poetry import PoemRequest
 from couplet.whole import WholeRequest
 
 ROOT = Path(__file__).resolve().parent.parent
-GLUE = ["app.py", "train.py", "couplet/cli.py", "couplet/service.py", "couplet/evaluate.py", "couplet/batch.py",
-        "couplet/bench.py"]
+HOME = ROOT / "couplet" / "requests.py"
+MODULES = sorted(p for p in [*(ROOT / "couplet").glob("*.py"), ROOT / "app.py", ROOT / "train.py"] if p != HOME)
 
 
 CLASSES = (Settings, PoemRequest, WholeRequest)
@@ -53,7 +54,25 @@ def test_the_check_finds_a_restated_default():
                     _defaults()) == ["line 1: temperature=0.8", "line 2: top_p=0.95"]
 
 
-def test_no_glue_module_restates_a_default():
+def test_no_module_restates_a_default():
     defaults = _defaults()
-    found = {name: restated((ROOT / name).read_text(encoding="utf-8"), defaults) for name in GLUE}
+    found = {p.name: restated(p.read_text(encoding="utf-8"), defaults) for p in MODULES}
+    assert len(found) > 30 and not any(found.values()), {k: v for k, v in found.items() if v}
+
+
+KNOBS = {"temperature", "top_k", "top_p"}
+
+
+def knob_reads(source: str) -> list[str]:
+    """`x.temperature`-style reads of the sampling knobs."""
+    return [f"line {n.lineno}: .{n.attr}" for n in ast.walk(ast.parse(source))
+            if isinstance(n, ast.Attribute) and n.attr in KNOBS]
+
+
+def test_the_sampling_knobs_are_read_in_one_place():
+    """The temperature goes from the page's widget (app.py, built from the field) to the request
+    (requests.py), whose `sampler()` hands it to `sampling.Sampler`: no other module reads it."""
+    assert knob_reads("s.temperature\nf(temperature=1)\n") == ["line 1: .temperature"]
+    found = {p.name: knob_reads(p.read_text(encoding="utf-8")) for p in MODULES if p.name != "sampling.py"}
     assert not any(found.values()), {k: v for k, v in found.items() if v}
+    assert knob_reads(HOME.read_text(encoding="utf-8"))

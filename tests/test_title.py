@@ -53,7 +53,7 @@ def test_poems_carry_their_titles(prepared, fixture_vocab, tiny_titler):
     torch.manual_seed(0)
     gen = PoemGenerator(PoemModel(PoemConfig(vocab_size=len(fixture_vocab), emb_dim=16, hidden=16, dropout=0.0)),
                         fixture_vocab, Prosody.load(prepared / "prosody.json"))
-    gen._titler = tiny_titler
+    gen.titler.value = tiny_titler
     res = gen.generate(PoemRequest(form="五绝", mode="acrostic", text="春山风月", n=2))
     assert res.poems and all(p.title and 2 <= len(p.title) <= 8 for p in res.poems)
     res = gen.generate(PoemRequest(form="五绝", mode="acrostic", text="春山风月", n=1, title=False))

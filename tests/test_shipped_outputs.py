@@ -1,0 +1,70 @@
+"""The shipped models' outputs, byte for byte, for fixed requests and seeds: a change to the code
+must not change what a user gets. When a shipped model is retrained on purpose, read its new
+outputs and record them again: `python tests/test_shipped_outputs.py`."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORD = Path(__file__).with_name("shipped_outputs.json")
+UPPERS = ["春回大地千山秀", "海内存知己，天涯若比邻", "风风雨雨年年有", "一帆风顺年年好，万事如意步步高"]
+
+
+def outputs(tmp: Path) -> dict:
+    """What the shipped models write for a fixed set of requests: one 上联 (beam, sampled, locked),
+    a batch file, poems of each form (sampled line by line, and greedy), whole couplets."""
+    from couplet.batch import run_batch
+    from couplet.generate import CoupletGenerator, Settings
+    from couplet.poetry import PoemGenerator, PoemRequest
+    from couplet.whole import WholeGenerator, WholeRequest
+
+    def lines(result) -> list[str]:
+        return [f"{c.lower} {c.score:.5f}" for c in result.candidates] + result.notes
+
+    couplets = CoupletGenerator.load()
+    out = {}
+    for upper in UPPERS:
+        out[f"beam {upper}"] = lines(couplets.generate(upper, Settings.for_request(batch=False)))
+        out[f"sampled {upper}"] = lines(couplets.generate(upper, Settings(temperature=0.9, top_p=0.95, seed=3)))
+    out["locked"] = lines(couplets.generate(UPPERS[0], Settings.for_request(batch=False), lock="__大____"))
+    inp = tmp / "uppers.txt"
+    inp.write_text("\n".join(UPPERS + ["abc", "两岸猿声啼不住"]) + "\n", encoding="utf-8")
+    run_batch(couplets, inp, tmp / "out.jsonl", Settings.for_request(batch=True, temperature=0.7, seed=9),
+              progress=False, warn=lambda _: None)
+    out["batch file"] = (tmp / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    poet = PoemGenerator.load()
+    for form, mode, text in [("五绝", "keywords", "秋 月"), ("七绝", "acrostic", "春夏秋冬"), ("五律", "theme", "思念故乡"),
+                             ("七律", "first", "山")]:
+        res = poet.generate(PoemRequest(form=form, mode=mode, text=text, n=2, seed=4))
+        out[f"poem {form} {mode}"] = [f"{p.title} {''.join(p.lines)} {p.score:.5f}" for p in res.poems] + res.notes + res.plan
+    res = poet.generate(PoemRequest(form="七绝", text="江 雪", temperature=0, n=1))
+    out["poem greedy"] = [''.join(p.lines) for p in res.poems]
+    whole = WholeGenerator.load(couplets=couplets)
+    for req in (WholeRequest(theme="中秋 团圆", n=3), WholeRequest(head="福华", n=3)):
+        out[f"whole {req.theme}{req.head}"] = [f"{c.upper} {c.lower} {c.hengpi}" for c in whole.generate(req).couplets]
+    names = {"couplet": couplets, "poem": poet, "whole": whole}
+    return {"models": {k: g.identity.rsplit("@", 1)[1] for k, g in names.items()}, "outputs": out}
+
+
+@pytest.fixture(scope="module")
+def current(tmp_path_factory):
+    return outputs(tmp_path_factory.mktemp("shipped"))
+
+
+def test_shipped_models_write_what_they_wrote(current):
+    recorded = json.loads(RECORD.read_text(encoding="utf-8"))
+    assert current["models"] == recorded["models"], (
+        "a shipped checkpoint changed: read its outputs, then record them again (python tests/test_shipped_outputs.py)")
+    assert current["outputs"].keys() == recorded["outputs"].keys()
+    for key, value in recorded["outputs"].items():
+        assert current["outputs"][key] == value, key
+
+
+if __name__ == "__main__":
+    import tempfile
+    sys.path.insert(0, str(ROOT))
+    with tempfile.TemporaryDirectory() as d:
+        RECORD.write_text(json.dumps(outputs(Path(d)), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"recorded {RECORD}")
