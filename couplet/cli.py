@@ -1,5 +1,9 @@
 """`python -m couplet ...`: prepare the corpora, write 下联, whole couplets, poems (one or a file) or
-titles, export checkpoints."""
+titles, export checkpoints.
+
+Over 400 lines because it is every command's flags and wiring in one place (the request flags are
+built from the request types); each command body only checks paths, loads a generator and prints.
+"""
 from __future__ import annotations
 
 import argparse

@@ -6,6 +6,9 @@ acrostic (藏头) and 嵌字 placement, no repeated line or rhyme char, the rule
 repeats and unattested bigrams, and the couplet model's share in a 律诗's middle couplets. They are
 masks over the vocabulary applied at every step, so each poem has the exact form asked.
 `couplet.poetry` holds the generator that uses them.
+
+Over 400 lines because the rules and the loop that applies them belong together (as in
+`couplet.decode` for 下联): the mask at each step reads the rows' state as they write.
 """
 from __future__ import annotations
 
