@@ -15,9 +15,10 @@ import gradio as gr  # noqa: E402
 
 # the page needs only the requests' defaults and the torch-free service layer; torch and the models
 # load once the page is served
+from couplet.batch import COUPLET_FORMATS, POEM_FORMATS  # noqa: E402
 from couplet.poster import COLORS  # noqa: E402
-from couplet.requests import (DEFAULT_CHECKPOINT, DEFAULT_POEM_CHECKPOINT, FORMS, MODES, PoemRequest,  # noqa: E402
-                              Settings, WholeRequest)
+from couplet.requests import (DEFAULT_CHECKPOINT, DEFAULT_POEM_CHECKPOINT, FORMS, LINE_MODES, MODES,  # noqa: E402
+                              PoemRequest, Settings, WholeRequest)
 from couplet.service import MAX_UPLOAD, TEMP_TTL_S, Studio, load_models  # noqa: E402
 
 CSS = """
@@ -174,14 +175,14 @@ def build_app(studio: Studio) -> gr.Blocks:
             upload = gr.File(label="one 上联 or seed per line (.txt)", file_types=[".txt"], type="filepath")
             with gr.Row():
                 kind = gr.Radio(["couplet", "whole", "poem"], value="couplet", label="what to write")
-                fmt = gr.Radio([".jsonl", ".txt", ".tsv"], value=".jsonl", label="result file")
+                fmt = gr.Radio(list(COUPLET_FORMATS), value=".jsonl", label="result file")
                 bmode = gr.Radio(POEM_MODES, value=PoemRequest.mode, label="seed mode (whole: a theme, or heads then a "
                                  "theme)", visible=False)
                 bform = gr.Radio(list(FORMS), value=PoemRequest.form, label="poem form", visible=False)
             kind.change(lambda k: [gr.update(visible=k != "couplet", choices=POEM_MODES if k == "poem" else
-                                             ["theme", "head"], value=PoemRequest.mode if k == "poem" else "theme"),
+                                             list(LINE_MODES), value=PoemRequest.mode if k == "poem" else LINE_MODES[0]),
                                    gr.update(visible=k == "poem"),
-                                   gr.update(choices=[".jsonl", ".txt"] if k != "couplet" else [".jsonl", ".txt", ".tsv"],
+                                   gr.update(choices=list(POEM_FORMATS if k != "couplet" else COUPLET_FORMATS),
                                              value=".jsonl")],
                         kind, [bmode, bform, fmt])
             bgo = gr.Button("run", variant="primary")

@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from .requests import LINE_MODES, MODES, PoemRequest, Settings, WholeRequest
+
 
 def _add_request_flags(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (),
                        no_default: tuple[str, ...] = ()) -> None:
@@ -40,7 +42,6 @@ def _add_request_flags(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = 
 
 def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
     """One flag per `Settings` field (n and beam depend on the mode, so their help shows no default)."""
-    from .generate import Settings
     _add_request_flags(p, Settings, no_default=("n", "beam"))
     p.add_argument("--checkpoint", default=None, help="checkpoint directory (default: checkpoints/couplet)")
     p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
@@ -108,7 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--acrostic", default=None, help="藏头: line i starts with the i-th character")
     mode.add_argument("--embed", default=None, help="嵌字: one character per line, at --embed-pos")
     mode.add_argument("--input", default=None, help="batch: one seed per line, read with --mode")
-    from .poetry import MODES, PoemRequest
     p.add_argument("--mode", choices=MODES, default=PoemRequest.mode, help="seed mode of the lines of --input")
     _add_request_flags(p, PoemRequest, skip=("mode", "text"))
     p.add_argument("--allow-repeats", action="store_true",
@@ -120,10 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
 
     p = sub.add_parser("whole", help="write whole couplets (上联 and 下联) from a theme or 藏头 heads")
-    from .whole import WholeRequest
     _add_request_flags(p, WholeRequest)
     p.add_argument("--input", default=None, help="batch: one wish per line, read with --mode")
-    p.add_argument("--mode", choices=("theme", "head"), default="theme",
+    p.add_argument("--mode", choices=LINE_MODES, default=LINE_MODES[0],
                    help="what the lines of --input hold: a theme, or heads (then an optional theme after a space)")
     p.add_argument("--output", default=None, help="batch output: .jsonl or .txt")
     p.add_argument("--overwrite", action="store_true", help="batch: write over a finished output file")
@@ -156,7 +155,6 @@ def _settings(args, batch: bool):
     beam, which follow `Settings.for_request`."""
     from dataclasses import fields
 
-    from .generate import Settings
     given = {f.name: getattr(args, f.name) for f in fields(Settings) if getattr(args, f.name, None) is not None}
     return Settings.for_request(batch=batch, **given)
 
@@ -227,7 +225,6 @@ def _poem_request(args, mode: str, text: str):
     """A PoemRequest from the flags given; the others keep the request's defaults."""
     from dataclasses import fields
 
-    from .poetry import PoemRequest
     given = {f.name: getattr(args, f.name) for f in fields(PoemRequest)
              if f.name not in ("mode", "text") and getattr(args, f.name, None) is not None}
     if args.allow_repeats:
@@ -280,7 +277,7 @@ def cmd_poem(args) -> int:
         return _request_batch(args, gen, lambda t: _poem_request(args, args.mode, t), unit="seeds",
                               fingerprint=lambda reqs: {"request": reqs[0].to_dict() if reqs else {},
                                                         "checkpoint": gen.identity})
-    mode, text = next(((m, getattr(args, m)) for m in ("keywords", "first", "theme", "acrostic", "embed")
+    mode, text = next(((m, getattr(args, m)) for m in MODES
                        if getattr(args, m) is not None), (None, None))
     if mode is None:
         print("error: give a seed: --keywords, --first, --theme, --acrostic, --embed or --input", file=sys.stderr)
@@ -312,12 +309,8 @@ def cmd_poem(args) -> int:
 def _whole_request(args, line: str | None = None):
     from dataclasses import fields
 
-    from .whole import WholeRequest
     given = {f.name: getattr(args, f.name) for f in fields(WholeRequest) if getattr(args, f.name) is not None}
-    if line is not None:  # a batch line: a theme, or heads then an optional theme
-        head, _, theme = line.strip().partition(" ") if args.mode == "head" else ("", "", line)
-        given.update(head=head, theme=theme)
-    return WholeRequest(**given)
+    return WholeRequest(**given) if line is None else WholeRequest.from_line(line, args.mode, **given)
 
 
 def cmd_whole(args) -> int:

@@ -23,6 +23,7 @@ from .decode import tone_targets
 from .postag import structure_agreement
 from .poetry import FORMS, check_form, rhyme_groups, strict_positions, tone_pattern
 from .prosody import EITHER, PING, ZE, Prosody
+from .requests import TONE_MODES
 from .text import is_han
 
 OPPOSITE = {PING: ZE, ZE: PING}
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--limit", type=int, default=0, help="evaluate the first N pairs only (0: all)")
     c.add_argument("--sample", type=int, default=0,
                    help="evaluate N pairs drawn at random (seed 0) instead of the whole file (0: all)")
-    c.add_argument("--tone", choices=("off", "end", "rhythm"), default=None,
+    c.add_argument("--tone", choices=TONE_MODES, default=None,
                    help="平仄 rule when generating (default: the generator's default)")
     c.add_argument("--align", type=float, default=None,
                    help="weight of the per-position head in decoding (default: the generator's default)")

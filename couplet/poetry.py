@@ -23,7 +23,7 @@ from .poemrules import (FORMS, MODES, LineJudge, PairedLines, PoemPlan, PoemRequ
 from .plan import PlanTable, plan_lines
 from .prosody import Prosody
 from .requests import (DEFAULT_CHECKPOINT, DEFAULT_LINES_CHECKPOINT, DEFAULT_POEM_CHECKPOINT,  # noqa: F401 (re-exported)
-                       DEFAULT_TITLE_CHECKPOINT, REPO_ROOT)
+                       DEFAULT_TITLE_CHECKPOINT, PATTERNS, REPO_ROOT)
 from .text import InputError, check_input, check_ranges, is_han
 from .vocab import Vocab
 
@@ -155,8 +155,8 @@ class PoemGenerator:
             raise InputError(f"unknown form {req.form!r}; choose one of {'、'.join(FORMS)}")
         if req.mode not in MODES:
             raise InputError(f"unknown seed mode {req.mode!r}; choose one of {', '.join(MODES)}")
-        if req.pattern not in ("off", "平起", "仄起"):
-            raise InputError("pattern must be off, 平起 or 仄起")
+        if req.pattern not in PATTERNS:
+            raise InputError(f"pattern must be one of {', '.join(PATTERNS)}")
         n_lines, width = FORMS[req.form]
         max_seed = self.model.cfg.max_seed
         forced: dict[tuple[int, int], str] = {}

@@ -115,6 +115,7 @@ class Settings(_Sampled):
 # ---------------------------------------------------------------- poems
 FORMS = {"五绝": (4, 5), "七绝": (4, 7), "五律": (8, 5), "七律": (8, 7)}
 MODES = ("keywords", "first", "theme", "acrostic", "embed")
+PATTERNS = ("off", "平起", "仄起")  # 平仄 pattern of regulated verse
 
 MAX_POEMS = 20  # poems per request
 
@@ -135,7 +136,7 @@ class PoemRequest(_Sampled):
     rhyme: str = _opt("auto", "平水韵 平声 group (e.g. 七阳), or auto")
     first_rhymes: bool | None = _opt(None, "the first line rhymes too (default: yes for 七言, no for 五言)")
     pattern: str = _opt("off", "enforce the 平仄 pattern of regulated verse at positions 2, 4, 6 and the end",
-                        choices=("off", "平起", "仄起"))
+                        choices=PATTERNS)
     n: int = _num(3, 1, MAX_POEMS, "poems per seed")
     temperature: float = _num(0.8, 0.0, 5.0, "sampling temperature; 0 = greedy")
     top_k: int = _num(0, 0, 10 ** 9, "sample among the k most likely chars (0: off; clamped to the vocabulary)")
@@ -175,6 +176,7 @@ class PoemRequest(_Sampled):
 
 # ---------------------------------------------------------------- whole couplets
 LENGTHS = (5, 16)          # 上联 lengths (Han chars) a request may ask for
+LINE_MODES = ("theme", "head")  # what a line of a whole-couplet batch file holds
 MAX_COUPLETS = 20
 
 
@@ -194,6 +196,15 @@ class WholeRequest(_Sampled):
     scorer_weight: float = _num(0.5, 0.0, 10.0, "weight of the N-vs-1 pair scorer when ranking")
     word_bonus: float = _num(2.0, 0.0, 10.0, "ranking: bonus for each theme word the couplet holds whole")
     hengpi: bool = field(default=True, metadata={"help": "choose a 横批 for each couplet"})
+
+    @classmethod
+    def from_line(cls, line: str, mode: str, **given) -> "WholeRequest":
+        """A wish from one line of a batch file: a theme, or (mode head) heads then an optional
+        theme after a space; `given`: the other fields."""
+        if mode == "head":
+            head, _, theme = line.strip().partition(" ")
+            return cls(**{**given, "head": head, "theme": theme})
+        return cls(**{**given, "head": "", "theme": line})
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 # No torch here (nor in couplet.requests): the page is laid out and served before the models'
 # libraries load; the generators are imported when the models load.
 from .prosody import EITHER, PING, ZE, Prosody
+from .batch import COUPLET_FORMATS
 from .requests import (ALIGN_BY_DEFAULT, DEFAULT_PROSODY, FORMS, RERANK_BY_DEFAULT,
                        STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, PoemRequest, Settings, WholeRequest)
 from .text import InputError, is_han
@@ -336,8 +337,8 @@ class Studio:
         if kind == "couplet":
             if self.models.couplet is None:
                 return None, message(self.models.errors["couplet"])
-            if fmt not in (".txt", ".jsonl", ".tsv"):
-                return None, message("couplet results can be .txt, .jsonl or .tsv")
+            if fmt not in COUPLET_FORMATS:
+                return None, message(f"couplet results can be {', '.join(COUPLET_FORMATS)}")
             counts = run_batch(self.models.couplet, file_path, out, Settings(n=1, seed=int(seed or 0)),
                                warn=warnings.append, progress=progress, deadline=deadline)
         elif kind == "whole":
@@ -346,8 +347,7 @@ class Studio:
             if fmt not in (".txt", ".jsonl"):
                 return None, message("whole-couplet results can be .txt or .jsonl")
             from .batch import format_wholes
-            reqs = [WholeRequest(**dict(zip(("head", "theme"), t.strip().partition(" ")[::2])) if mode == "head"
-                                 else {"theme": t}, n=1, seed=int(seed or 0)) for t in lines]
+            reqs = [WholeRequest.from_line(t, mode, n=1, seed=int(seed or 0)) for t in lines]
             counts = run_poem_batch(self.models.whole, reqs, lines, out, fingerprint={"page": True},
                                     warn=warnings.append, progress=progress, deadline=deadline,
                                     formatter=format_wholes, what="couplets")

@@ -76,3 +76,28 @@ def test_the_sampling_knobs_are_read_in_one_place():
     found = {p.name: knob_reads(p.read_text(encoding="utf-8")) for p in MODULES if p.name != "sampling.py"}
     assert not any(found.values()), {k: v for k, v in found.items() if v}
     assert knob_reads(HOME.read_text(encoding="utf-8"))
+
+
+def choice_lists() -> list[set]:
+    """Every choice list a request offers (its fields' choices, the batch-line modes)."""
+    from couplet import requests
+    lists = [set(f.metadata["choices"]) for cls in CLASSES for f in fields(cls) if "choices" in f.metadata]
+    return lists + [set(requests.LINE_MODES), set(requests.MODES), set(requests.FORMS)]
+
+
+def retyped(source: str, lists: list[set]) -> list[str]:
+    """Tuples, lists and sets of strings that spell out one of the choice lists."""
+    hits = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) >= 2 \
+                and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts) \
+                and {e.value for e in node.elts} in lists:
+            hits.append(f"line {node.lineno}")
+    return hits
+
+
+def test_no_module_retypes_a_choice_list():
+    lists = choice_lists()
+    assert retyped('x = ("off", "end", "rhythm")\ny = ["a", "b"]\n', lists) == ["line 1"]
+    found = {p.name: retyped(p.read_text(encoding="utf-8"), lists) for p in MODULES}
+    assert not any(found.values()), {k: v for k, v in found.items() if v}
