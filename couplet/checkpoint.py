@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 
 from .fileio import atomic_dir, resolve_dir
 from .model import KINDS
+from .requests import DEFAULT_PROSODY
 from .vocab import Vocab
 
 FORMAT = "couplet-checkpoint/1"
@@ -206,14 +207,17 @@ def load_table(path: str | Path, name: str, meta: dict | None = None) -> dict[st
     return _verified(d, name, meta if meta is not None else read_meta(d))
 
 
-def load_prosody(checkpoint: str | Path, override: str | Path | None = None):
-    """The tone and rhyme table for a checkpoint: `override`, else prosody.json in the checkpoint
-    folder, beside it, or beside the shipped checkpoints."""
-    from .prosody import Prosody
+def prosody_paths(checkpoint: str | Path) -> list[Path]:
+    """Where a checkpoint's tone and rhyme table may be, in order: in its folder, beside it, beside
+    the shipped checkpoints."""
     here = resolve_dir(checkpoint)
-    shipped = Path(__file__).resolve().parent.parent / "checkpoints"
-    candidates = [Path(override)] if override else [here / "prosody.json", here.parent / "prosody.json",
-                                                    shipped / "prosody.json"]
+    return [here / "prosody.json", here.parent / "prosody.json", DEFAULT_PROSODY]
+
+
+def load_prosody(checkpoint: str | Path, override: str | Path | None = None):
+    """The tone and rhyme table for a checkpoint: `override`, else the first of `prosody_paths`."""
+    from .prosody import Prosody
+    candidates = [Path(override)] if override else prosody_paths(checkpoint)
     for p in candidates:
         if p.is_file():
             try:

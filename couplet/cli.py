@@ -397,7 +397,7 @@ def cmd_prepare(args) -> int:
 def cmd_export(args) -> int:
     import shutil
 
-    from .checkpoint import load_checkpoint, read_meta, save_checkpoint
+    from .checkpoint import load_checkpoint, prosody_paths, read_meta, save_checkpoint
     model, vocab, meta = load_checkpoint(args.src)
     extra = {k: v for k, v in read_meta(args.src).items()
              if k not in ("format", "kind", "config", "vocab", "optimizer", "scheduler")}
@@ -424,10 +424,9 @@ def cmd_export(args) -> int:
             tables["lines.safetensors"].update(numbers)
     save_checkpoint(args.dst, model=model, vocab=vocab, kind=meta.get("kind", "couplet"),
                     extra=extra, half=not args.fp32, tables=tables)
-    for p in (Path(args.src) / "prosody.json", Path(args.src).parent / "prosody.json"):
-        if p.exists():
-            shutil.copyfile(p, Path(args.dst).parent / "prosody.json")
-            break
+    source = next((p for p in prosody_paths(args.src)[:2] if p.is_file()), None)  # the run's own table
+    if source is not None:
+        shutil.copyfile(source, Path(args.dst).parent / "prosody.json")
     print(f"exported {args.src} → {args.dst}")
     return 0
 

@@ -285,9 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         return eval_hengpi(args)
     if args.what == "title":
         return eval_title(args)
+    from .checkpoint import load_prosody
     from .generate import DEFAULT_CHECKPOINT, CoupletGenerator, Settings
     from .model import is_quantized
-    prosody = Prosody.load(args.prosody or DEFAULT_CHECKPOINT.parent / "prosody.json")
+    prosody = load_prosody(DEFAULT_CHECKPOINT, args.prosody)
     if args.what == "poem":
         records = [json.loads(x) for x in Path(args.predictions).read_text(encoding="utf-8").splitlines() if x]
         records = [r for r in records if "lines" in r]
