@@ -177,12 +177,8 @@ def cmd_couplet(args) -> int:
         return 2
     gen = CoupletGenerator.load(args.checkpoint, prosody=args.prosody, int8=args.int8)
     if args.input is not None:
-        from .batch import run_batch
-        if not args.output:
-            print("error: --input needs --output (.txt, .jsonl or .tsv)", file=sys.stderr)
-            return 2
-        if not Path(args.input).is_file():
-            print(f"error: {args.input} is not a file", file=sys.stderr)
+        from .batch import COUPLET_FORMATS, run_batch
+        if not _batch_paths_ok(args, COUPLET_FORMATS):
             return 2
         counts = run_batch(gen, args.input, args.output, settings, checkpoint=gen.identity,
                            warn=lambda m: tqdm_write(f"warning: {m}"), overwrite=args.overwrite)
@@ -248,17 +244,24 @@ def print_poems(res) -> None:
         print("\n".join(poem.lines))
 
 
+def _batch_paths_ok(args, formats: tuple[str, ...]) -> bool:
+    """--input names a file and --output is given; else one line on stderr."""
+    if not args.output:
+        print(f"error: --input needs --output ({', '.join(formats)})", file=sys.stderr)
+        return False
+    if not Path(args.input).is_file():
+        print(f"error: {args.input} is not a file", file=sys.stderr)
+        return False
+    return True
+
+
 def _request_batch(args, gen, make_request, *, unit: str, fingerprint, **formatting) -> int:
     """--input FILE --output FILE for poems or whole couplets: one request per input line, resumable;
     fingerprint(requests) names the model and settings a resume must match."""
     import hashlib
 
-    from .batch import read_lines, run_poem_batch
-    if not args.output:
-        print("error: --input needs --output (.jsonl or .txt)", file=sys.stderr)
-        return 2
-    if not Path(args.input).is_file():
-        print(f"error: {args.input} is not a file", file=sys.stderr)
+    from .batch import POEM_FORMATS, read_lines, run_poem_batch
+    if not _batch_paths_ok(args, POEM_FORMATS):
         return 2
     texts = read_lines(args.input)
     reqs = [make_request(t) for t in texts]
