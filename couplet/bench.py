@@ -21,7 +21,7 @@ from .decode import decode
 from .reference import CoupletRerun, PoemRerun, beam_search_naive
 from .generate import BEAM_FOR_ONE_LINE, REPO_ROOT, CoupletGenerator, Settings
 from .model import CoupletModel, ModelConfig, is_quantized, shift_right
-from .poetry import PoemGenerator, PoemRequest, sample_poems, seed_batch
+from .poetry import FORMS, PoemGenerator, PoemRequest, sample_poems, seed_batch
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
 
@@ -110,44 +110,86 @@ def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, 
     return out
 
 
-def couplet_floor(cfg, *, chars: int, rows: int, int8: bool, repeat: int = 50) -> float:
-    """Milliseconds that the matrix products of decoding `rows` 下联 of `chars` characters take alone,
-    with the model's real shapes and weight precision (fp32, or int8 as `model.quantized` makes
-    it) and nothing else: the encoder's input and recurrent products (both directions), the memory
-    and key projections, the per-position head once per line, then per step the decoder GRU's two
-    products, the attention over the 上联, the combine layer and the output projection. This is the
-    floor of the work on this machine; the rest of a measured time is framework and Python overhead."""
+def products_ms(products: list[tuple[str, tuple[int, int], int, int]], *, int8: bool, repeat: int = 50,
+                also=None) -> float:
+    """Milliseconds that a list of matrix products takes alone: each (name, (in, out) shape, rows,
+    times) is a linear layer of that shape applied `times` to `rows` rows, in the weight precision
+    the decoders use (fp32, or int8 as `model.quantized` makes it); `also()` adds other products
+    (attention). Nothing else runs: this is the floor of the work on this machine."""
     import warnings
-    e, h, v, t = cfg.emb_dim, cfg.hidden, cfg.vocab_size, chars
-    g = 4 if cfg.cell == "lstm" else 3
-    dirs = 2 if cfg.bidirectional else 1
-    shapes = {"enc_ih": (e, g * h), "enc_hh": (h, g * h), "mem": (h * dirs, h), "key": (h, h), "align": (h, e),
-              "dec_ih": (e + h, g * h), "dec_hh": (h, g * h), "comb": (3 * h, e), "out": (e, v)}
-    layers = torch.nn.ModuleDict({k: torch.nn.Linear(*shape) for k, shape in shapes.items()}).eval()
+    layers = torch.nn.ModuleDict({name: torch.nn.Linear(*shape) for name, shape, _, _ in products}).eval()
     if int8:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             layers = torch.ao.quantization.quantize_dynamic(layers, {torch.nn.Linear}, dtype=torch.qint8)
-    x = {k: torch.randn(rows, shape[0]) for k, shape in shapes.items()}
-    x_line = torch.randn(rows * t, h * dirs)
-    mem = torch.randn(rows, t, h)
+    x = {name: torch.randn(rows, shape[0]) for name, shape, rows, _ in products}
 
     @torch.inference_mode()
     def once():
-        for _ in range(t * dirs):                      # encoder, one step per char and direction
-            layers["enc_ih"](x["enc_ih"])
-            layers["enc_hh"](x["enc_hh"])
-        hidden = layers["mem"](x_line)
-        layers["key"](hidden)
-        if cfg.aligned_head:
-            layers["out"](layers["align"](hidden))
-        for _ in range(t):                             # decoder steps
-            layers["dec_ih"](x["dec_ih"])
-            layers["dec_hh"](x["dec_hh"])
-            torch.bmm(mem, x["key"].unsqueeze(2))       # attention scores
-            layers["comb"](x["comb"])
-            layers["out"](x["out"])
+        for name, _, _, times in products:
+            for _ in range(times):
+                layers[name](x[name])
+        if also is not None:
+            also()
     return timed(once, warmup=3, repeat=repeat)["p50"]
+
+
+def _rnn(prefix: str, inp: int, h: int, gates: int, rows: int, steps: int) -> list:
+    """An RNN layer's products: input and recurrent, one step at a time."""
+    return [(f"{prefix}_ih", (inp, gates * h), rows, steps), (f"{prefix}_hh", (h, gates * h), rows, steps)]
+
+
+def couplet_work(cfg, *, chars: int, rows: int) -> list:
+    """The products of decoding `rows` 下联 of `chars` characters, with the model's real shapes: the
+    encoder's input and recurrent products (both directions), the memory and key projections, the
+    per-position head once per line, then per step the decoder GRU's two products, the combine
+    layer and the output projection (the attention over the 上联 is added by `couplet_floor`)."""
+    e, h, v, t = cfg.emb_dim, cfg.hidden, cfg.vocab_size, chars
+    g = 4 if cfg.cell == "lstm" else 3
+    dirs = 2 if cfg.bidirectional else 1
+    work = _rnn("enc", e, h, g, rows, t * dirs) + [("mem", (h * dirs, h), rows * t, 1), ("key", (h, h), rows * t, 1)]
+    if cfg.aligned_head:
+        work += [("align", (h, e), rows * t, 1), ("head", (e, v), rows * t, 1)]
+    return work + _rnn("dec", e + h, h, g, rows, t) + [("comb", (3 * h, e), rows, t), ("out", (e, v), rows, t)]
+
+
+def couplet_floor(cfg, *, chars: int, rows: int, int8: bool, repeat: int = 50) -> float:
+    """The floor of `couplet_work` plus the attention scores at each step, in milliseconds."""
+    mem, query = torch.randn(rows, chars, cfg.hidden), torch.randn(rows, cfg.hidden, 1)
+    return products_ms(couplet_work(cfg, chars=chars, rows=rows), int8=int8, repeat=repeat,
+                       also=lambda: [torch.bmm(mem, query) for _ in range(chars)])
+
+
+def poem_work(cfg, *, lines: int, width: int, rows: int) -> list:
+    """The poem model's products for one poem of `lines` x `width` chars with `rows` rows drawn side
+    by side: the seed encoder (the poem's seed and one plan seed per line), then per step (each char
+    and its punctuation) the decoder GRU's two products, the combine layer and the output projection."""
+    e, h, v, s = cfg.emb_dim, cfg.hidden, cfg.vocab_size, cfg.max_seed
+    g = 4 if cfg.cell == "lstm" else 3
+    steps = lines * (width + 1)
+    return _rnn("seed", e, h, g, 1 + lines, 2 * s) + _rnn("dec", e + h, h, g, rows, steps) + [
+        ("comb", (2 * h, e), rows, steps), ("out", (e, v), rows, steps)]
+
+
+def title_work(cfg, *, chars: int, beam: int = 5) -> list:
+    """The title model's products for a poem of `chars` chars: the encoder both ways, the memory
+    projection, then a beam of `beam` rows over max_title + 1 steps."""
+    e, h, v, t = cfg.emb_dim, cfg.hidden, cfg.vocab_size, cfg.max_title + 1
+    g = 4 if cfg.cell == "lstm" else 3
+    return _rnn("t_enc", e, h, g, 1, 2 * chars) + [("t_mem", (2 * h, h), chars, 1)] + _rnn(
+        "t_dec", e, h, g, beam, t) + [("t_comb", (2 * h, e), beam, t), ("t_out", (e, v), beam, t)]
+
+
+def poem_floor(cfg, title_cfg=None, *, lines: int, width: int, rows: int, int8: bool, repeat: int = 20) -> float:
+    """The floor of one poem in milliseconds: `poem_work`, and with title_cfg `title_work` and the
+    title's attention at each step."""
+    work, also = poem_work(cfg, lines=lines, width=width, rows=rows), None
+    if title_cfg is not None:
+        chars = lines * (width + 1)
+        work += title_work(title_cfg, chars=chars)
+        mem, query = torch.randn(5, chars, title_cfg.hidden), torch.randn(5, title_cfg.hidden, 1)
+        also = lambda: [torch.bmm(mem, query) for _ in range(title_cfg.max_title + 1)]   # noqa: E731
+    return products_ms(work, int8=int8, repeat=repeat, also=also)
 
 
 def _free_port() -> int:
@@ -248,10 +290,22 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     batch_floor = couplet_floor(cfg, chars=chars_per_line, rows=BATCH_ROWS, int8=int8, repeat=5)
     r["couplet_batch_limit_per_s"] = BATCH_ROWS / (batch_floor / 1000)
     r["couplet_batch_vs_limit"] = r["couplet_batch_per_s"] / r["couplet_batch_limit_per_s"]
+    # a poem as bench writes it (n 1): `draws` rows side by side, a title; a 律诗 also mixes the
+    # couplet model into its 颔联 and 颈联 (its products for two lines of the same rows)
+    titler, rows = pg.titler.get(), PoemRequest.draws
+    for name, form in (("poem_7jue", "七绝"), ("poem_7lv", "七律")):
+        n_lines, width = FORMS[form]
+        floor = poem_floor(pg.model.cfg, titler.model.cfg if titler else None, lines=n_lines, width=width, rows=rows,
+                           int8=is_quantized(pg.model))
+        if n_lines == 8:
+            floor += 2 * couplet_floor(cfg, chars=width, rows=rows, int8=int8, repeat=20)
+        r[f"{name}_floor_ms"] = floor
+        r[f"{name}_vs_floor"] = r[f"{name}_p50_ms"] / floor
     log(f"floors ({'int8' if int8 else 'fp32'} products alone): greedy {r['couplet_greedy_floor_ms']:.2f} ms "
         f"(measured {r['couplet_greedy_vs_floor']:.1f}x), beam-5 {r['couplet_beam5_floor_ms']:.2f} ms "
         f"({r['couplet_beam5_vs_floor']:.1f}x), batch limit {r['couplet_batch_limit_per_s']:.0f}/s "
-        f"(measured {100 * r['couplet_batch_vs_limit']:.0f}%)")
+        f"(measured {100 * r['couplet_batch_vs_limit']:.0f}%), 七绝 {r['poem_7jue_floor_ms']:.1f} ms "
+        f"({r['poem_7jue_vs_floor']:.1f}x), 七律 {r['poem_7lv_floor_ms']:.1f} ms ({r['poem_7lv_vs_floor']:.1f}x)")
     r.update(train_speed("cpu"))
     if torch.cuda.is_available():
         r.update({f"{k}_cuda": v for k, v in train_speed("cuda").items()})

@@ -149,8 +149,22 @@ def test_int8_copy_keeps_the_logits_and_the_rules(tiny_generator):
         assert len(c.lower) == 7 and c.lower[1] == c.lower[5]  # 增 repeats, so must the 下联
 
 
-def test_bench_floor_runs_for_both_precisions():
-    from couplet.bench import couplet_floor
-    cfg = ModelConfig(vocab_size=50, emb_dim=8, hidden=8, aligned_head=True)
+def _weight_shapes(model) -> set[tuple[int, int]]:
+    """(in, out) of every matrix the model multiplies by (linear layers, RNN gates, the tied output)."""
+    shapes = {(w.shape[1], w.shape[0]) for name, w in model.named_parameters() if w.dim() == 2 and "embed" not in name}
+    return shapes | {(model.embed.weight.shape[1], model.embed.weight.shape[0])}
+
+
+def test_bench_floors_use_the_models_real_shapes():
+    """The floor multiplies by matrices of the shapes the model has, and only those."""
+    from couplet.bench import couplet_floor, couplet_work, poem_work, title_work
+    from couplet.model import PoemConfig, PoemModel, TitleConfig, TitleModel
+    cfg = ModelConfig(vocab_size=50, emb_dim=8, hidden=12, aligned_head=True)
+    work = {s for _, s, _, _ in couplet_work(cfg, chars=5, rows=2)}
+    assert work <= _weight_shapes(CoupletModel(cfg)) and {(8, 50), (20, 36), (12, 36)} <= work  # output, decoder GRU
+    pcfg = PoemConfig(vocab_size=40, emb_dim=8, hidden=10)
+    assert {s for _, s, _, _ in poem_work(pcfg, lines=4, width=5, rows=3)} <= _weight_shapes(PoemModel(pcfg))
+    tcfg = TitleConfig(vocab_size=30, emb_dim=6, hidden=14)
+    assert {s for _, s, _, _ in title_work(tcfg, chars=24)} <= _weight_shapes(TitleModel(tcfg))
     assert couplet_floor(cfg, chars=5, rows=2, int8=False, repeat=2) > 0
     assert couplet_floor(cfg, chars=5, rows=2, int8=True, repeat=2) > 0
