@@ -281,7 +281,7 @@ class Beam:
                  bonus: torch.Tensor | None = None):
         self.width, self.group_width, self.diversity, self.bonus = width, group_width, diversity, bonus
         self.groups = max(1, groups)
-        self.group = torch.arange(self.groups)    # group of each row; every row starts at BOS
+        self.sizes = [1] * self.groups            # rows per group; a group's rows are contiguous, in group order
         self.score = torch.zeros(self.groups)     # search score (model + bonus)
 
     def __call__(self, logp: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -290,18 +290,19 @@ class Beam:
         step = logp if self.bonus is None else logp + self.bonus
         total = (self.score.unsqueeze(1) + step).masked_fill(~mask, float("-inf"))   # (K, V)
         taken = torch.zeros(v)                    # how many earlier groups chose each char at this step
-        rows_all, tok_all = [], []
-        for g in range(self.groups):
-            mine = torch.nonzero(self.group == g).flatten()
-            cand = (total[mine] - self.diversity * taken).view(-1) if self.diversity and g else total[mine].view(-1)
-            width = min(self.width if g == 0 else self.group_width, int(torch.isfinite(cand).sum()))
-            best = torch.topk(cand, max(width, 1)).indices
-            rows, tok = mine[best // v], best % v
-            taken.index_add_(0, tok, torch.ones(len(tok)))
-            rows_all.append(rows)
-            tok_all.append(tok)
+        rows_all, tok_all, start = [], [], 0
+        for g, size in enumerate(self.sizes):
+            cand = total[start:start + size]
+            cand = (cand - self.diversity * taken).view(-1) if self.diversity and g else cand.reshape(-1)
+            top = torch.topk(cand, min(self.width if g == 0 else self.group_width, len(cand)))
+            finite = int(torch.isfinite(top.values).sum())
+            best = top.indices[:max(finite, 1)]   # a group with no allowed char keeps one row
+            rows_all.append(best // v + start)
+            tok_all.append(best % v)
+            taken.index_add_(0, tok_all[-1], torch.ones(len(best)))
+            self.sizes[g], start = len(best), start + size
         rows, tok = torch.cat(rows_all), torch.cat(tok_all)
-        self.score, self.group = total[rows, tok], self.group[rows]
+        self.score = total[rows, tok]
         return rows, tok
 
     def order(self) -> torch.Tensor:

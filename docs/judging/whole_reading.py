@@ -1,14 +1,22 @@
 """Blind reading for whole couplets: 30 wishes from real couplets of our own test split (20 themes =
 the couplet's two jieba keywords, 10 head pairs = its two heads); ours = the top couplet of
 `python -m couplet whole` for that wish (defaults, seed 0). Part 1 holds ours for the even wishes and
-the real couplet for the odd ones, part 2 the other way round, so no judge sees both for one wish."""
+the real couplet for the odd ones, part 2 the other way round, so no judge sees both for one wish.
+
+With --variants '{"A": {}, "B": {"temperature": 0.6}}' it writes a side-by-side reading of our
+decodings instead (WholeRequest fields per name; no real couplets): each item shows the wish and one
+couplet of each, labelled x, y in random order, and asks which to keep. Tally: whole_variants_tally.py."""
 import argparse, json, random, sys
-sys.path.insert(0, "/work/main")
+from dataclasses import replace
+from pathlib import Path
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the repository, for `couplet`
 ap = argparse.ArgumentParser(description="the files of a whole-couplet reading (docs/judging/PREFIX-*)")
 ap.add_argument("--rng", type=int, default=2026, help="seed of the draws of wishes and order (v2: 2027, v3: 2028)")
 ap.add_argument("--prefix", default="whole", help="file names under docs/judging/ (whole, whole-v2, whole-v3)")
 ap.add_argument("--exclude", nargs="*", default=[], help="outputs of earlier readings whose couplets are left out "
                 "(v2: whole-outputs.json; v3: that and whole-v2-outputs.json)")
+ap.add_argument("--variants", default=None, help="a side-by-side of our decodings: name -> WholeRequest fields, JSON")
 args = ap.parse_args()
 from couplet.corpus import read_pairs
 from couplet.poetry import keywords
@@ -17,11 +25,11 @@ from couplet.wholetext import layout_of, han_count
 
 used = set()
 for f in ("couplets-outputs.json", "couplets-final-outputs.json", *args.exclude):
-    for rec in json.load(open(f"/work/main/docs/judging/{f}", encoding="utf-8")):
+    for rec in json.load(open(ROOT / "docs/judging" / f, encoding="utf-8")):
         used.add(rec["upper"] if isinstance(rec, dict) and "upper" in rec else rec["real"][0] if isinstance(rec, dict)
                  else rec[0])
 std = {5: "5", 7: "7", 9: "4,5", 11: "4,7"}
-pairs = [p for p in read_pairs("/work/main/data/processed/test.tsv") if p.source == "couplet"
+pairs = [p for p in read_pairs(ROOT / "data/processed/test.tsv") if p.source == "couplet"
          and han_count(p.upper) in std and layout_of(p.upper) == std[han_count(p.upper)] and p.upper not in used]
 rng = random.Random(args.rng)
 rng.shuffle(pairs)
@@ -46,6 +54,39 @@ for p in pairs:
     if not any(v for d in want.values() for v in d.values()):
         break
 gen = WholeGenerator.load()
+CRITERIA = """对仗 (parallelism: part of speech and structure match position by
+position), 平仄 (tonal opposition, esp. the last characters: 上联 仄, 下联 平), meaning (does it make
+sense, do the two lines belong together), literary quality (diction, imagery, elegance), theme fit
+(does it carry the theme or suit a couplet with those heads)"""
+if args.variants:
+    systems = json.loads(args.variants)
+    for c in chosen:
+        req = WholeRequest(**{c["kind"]: c["wish"]}, length=c["length"])
+        c["cands"] = []
+        for name, cfg in systems.items():
+            top = gen.generate(replace(req, **cfg)).couplets[0]
+            c["cands"].append({"who": name, "couplet": [top.upper, top.lower]})
+        rng.shuffle(c["cands"])
+    rng.shuffle(chosen)
+    head = f"""# 整副对联 reading, part {{p}}
+
+Each item gives a wish (a theme, or 藏头 heads: the first character of the 上联 and of the 下联) and
+two couplets written for it (上联 / 下联), labelled x and y in no particular order. For each couplet
+give 1–5 scores on: {CRITERIA}; then say which one you would keep (or tie).
+Answer in one JSON line per item: {{{{"item": N, "x": [对仗, 平仄, meaning, literary, theme], "y": [...], "better": "x|y|tie"}}}}
+"""
+    half = len(chosen) // 2
+    for p, chunk in ((1, chosen[:half]), (2, chosen[half:])):
+        out = [head.format(p=p)]
+        for k, c in enumerate(chunk, 1):
+            c["item"], c["part"] = k, p
+            what = f"主题：{c['wish']}" if c["kind"] == "theme" else f"藏头：{c['wish']}"
+            out.append(f"## item {k}\n{what}\n" + "\n".join(f"{lab}: 上联 {x['couplet'][0]} / 下联 {x['couplet'][1]}"
+                                                              for lab, x in zip("xy", c["cands"])) + "\n")
+        (ROOT / f"docs/judging/{args.prefix}-part{p}.md").write_text("\n".join(out), encoding="utf-8")
+    json.dump(chosen, open(ROOT / f"docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
+    print(len(chosen), "wishes")
+    sys.exit(0)
 for c in chosen:
     res = gen.generate(WholeRequest(**{c["kind"]: c["wish"]}, length=c["length"]))
     c["ours"] = [res.couplets[0].upper, res.couplets[0].lower]
@@ -60,21 +101,18 @@ head = """# 整副对联 blind reading, part {p}
 
 Each item gives a wish (a theme, or 藏头 heads: the first character of the 上联 and of the 下联) and
 one couplet written for it (上联 / 下联). Some couplets were written by people, some by a machine.
-For each item give 1–5 scores on: 对仗 (parallelism: part of speech and structure match position by
-position), 平仄 (tonal opposition, esp. the last characters: 上联 仄, 下联 平), meaning (does it make
-sense, do the two lines belong together), literary quality (diction, imagery, elegance), theme fit
-(does it carry the theme or suit a couplet with those heads); and guess who wrote it (human/machine).
+For each item give 1–5 scores on: {criteria}; and guess who wrote it (human/machine).
 Answer in one JSON line per item: {{"item": N, "对仗":x,"平仄":x,"meaning":x,"literary":x,"theme":x,"author":"human|machine"}}
 """
 for p in (1, 2):
     rng.shuffle(parts[p])
-    out = [head.format(p=p)]
+    out = [head.format(p=p, criteria=CRITERIA)]
     for k, (c, who) in enumerate(parts[p], 1):
         up, low = c[who]
         what = f"主题：{c['wish']}" if c["kind"] == "theme" else f"藏头：{c['wish']}"
         out.append(f"## item {k}\n{what}\n上联：{up}\n下联：{low}\n")
         key[p].append({"item": k, "who": who, "kind": c["kind"], "wish": c["wish"]})
-    open(f"/work/main/docs/judging/{args.prefix}-part{p}.md", "w", encoding="utf-8").write("\n".join(out))
-json.dump(key, open(f"/work/main/docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
-json.dump(chosen, open(f"/work/main/docs/judging/{args.prefix}-outputs.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
+    open(ROOT / f"docs/judging/{args.prefix}-part{p}.md", "w", encoding="utf-8").write("\n".join(out))
+json.dump(key, open(ROOT / f"docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
+json.dump(chosen, open(ROOT / f"docs/judging/{args.prefix}-outputs.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
 print(len(chosen), [len(parts[p]) for p in (1, 2)])
