@@ -147,8 +147,9 @@ class PoemRequest(_Sampled):
     max_copied: int = _num(-1, -1, 8, "drop poems with more lines copied verbatim from the corpus (-1: no limit)")
     draws: int = _num(8, 1, 16, "candidates drawn for each line (or, with --no-per-line, for each poem); the "
                       "best-scored is kept")
-    plan: bool = _opt(True, "write each line around one keyword of a plan expanded from the seed (keywords, "
-                            "theme and first-character modes)")
+    # off by default: a blind side-by-side kept poems written without the plan 24 times to 12 (docs/judging)
+    plan: bool = _opt(False, "write each line around one keyword of a plan expanded from the seed (keywords, "
+                             "theme and first-character modes)")
     per_line: bool = _opt(True, "choose each line as the best of its draws before the next line is written "
                                 "(off: draw whole poems and keep the best)")
     coherence: float = _num(0.0, 0.0, 100.0, "weight of the line-pair scorer (does this line follow the one before?) "

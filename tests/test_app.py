@@ -205,7 +205,8 @@ def test_page_in_headless_chromium(served_app):
         assert len(lines) == 4 and all(len(x) == 8 for x in lines)
         assert "".join(x[0] for x in lines) == "春夏秋冬" and [x[-1] for x in lines] == list("，。，。")
         assert poem.locator(".plan").count() == 0           # an acrostic has no plan
-        # keywords: a plan, one keyword beside each line
+        # keywords with the plan box ticked: one keyword beside each line
+        page.locator("#poem-plan input").check()
         page.locator("#poem-text textarea").fill("秋 山")
         page.locator("#poem-mode").get_by_text("keywords", exact=True).click()
         page.locator("#poem-form").get_by_text("五律", exact=True).click()

@@ -50,8 +50,9 @@ def restated(source: str, defaults: dict[str, set]) -> list[str]:
 
 
 def test_the_check_finds_a_restated_default():
-    assert restated("f(temperature=0.8, n=2)\ndef g(top_p=0.95): pass\nSettings(temperature=0.8)\n",
-                    _defaults()) == ["line 1: temperature=0.8", "line 2: top_p=0.95"]
+    t, p = PoemRequest.temperature, PoemRequest.top_p
+    assert restated(f"f(temperature={t}, n=2)\ndef g(top_p={p}): pass\nSettings(temperature={t})\n",
+                    _defaults()) == [f"line 1: temperature={t}", f"line 2: top_p={p}"]
 
 
 def test_no_module_restates_a_default():

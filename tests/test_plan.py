@@ -99,12 +99,12 @@ def test_generated_poems_carry_their_plan(tiny_poet, table):
     words = [chars[i] + chars[i + 1] for i in range(0, 14, 2)]
     poet.plan_table = replace(table, words=words, neighbours={words[0]: [1, 2, 3, 4], chars[0]: [1, 2, 3]})
     try:
-        res = poet.generate(PoemRequest(form="七绝", mode="keywords", text=words[0], n=2, seed=3))
+        res = poet.generate(PoemRequest(form="七绝", mode="keywords", text=words[0], n=2, seed=3, plan=True))
         assert len(res.plan) == 4 and res.plan[0] == words[0]
         assert all(check_form(p.lines, "七绝") for p in res.poems)
-        acrostic = poet.generate(PoemRequest(form="五绝", mode="acrostic", text="".join(chars[:4])))
+        acrostic = poet.generate(PoemRequest(form="五绝", mode="acrostic", text="".join(chars[:4]), plan=True))
         assert acrostic.plan == []                                      # every line already has its char
-        off = poet.generate(replace(PoemRequest(form="七绝", mode="keywords", text=words[0]), plan=False))
+        off = poet.generate(PoemRequest(form="七绝", mode="keywords", text=words[0]))   # off by default
         assert off.plan == []
     finally:
         poet.plan_table = None
