@@ -1,0 +1,100 @@
+"""A side-by-side reading of two 下联 decodings: fresh 上联 of our own test split (none used by the
+earlier couplet readings or the 1,000 of the automatic numbers), by length 8 x 5 chars, 16 x 7,
+10 x 9-12 with a comma, 6 x 15+; for each, the first candidate of `python -m couplet couplet` under
+each system's settings (Settings fields, JSON), labelled x and y in random order. Run from the
+repository root:
+
+    python docs/judging/couplet_variants.py --rng 3001 --prefix couplets-tone \
+        --systems '{"A": {}, "B": {"tone": "end"}}'
+    python docs/judging/couplet_variants.py --tally docs/judging/couplets-tone-key.json \
+        docs/judging/couplets-tone-part1.answers.jsonl docs/judging/couplets-tone-part2.answers.jsonl
+"""
+import argparse
+import collections
+import json
+import random
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the repository, for `couplet`
+CRITERIA = ["对仗", "平仄", "meaning", "literary"]
+
+
+def tally(key_path: str, answers: list[str]) -> None:
+    key = {(c["part"], c["item"]): c for c in json.load(open(key_path, encoding="utf-8"))}
+    scores, kept = collections.defaultdict(list), collections.Counter()
+    for part, path in enumerate(answers, 1):
+        for line in open(path, encoding="utf-8"):
+            if line.strip():
+                a = json.loads(line)
+                who = {lab: c["who"] for lab, c in zip("xy", key[(part, a["item"])]["cands"])}
+                for lab in "xy":
+                    scores[who[lab]].append(a[lab])
+                kept[who.get(a["better"], "tie")] += 1
+    print(sum(kept.values()), "items; kept:", dict(kept))
+    for w, xs in sorted(scores.items()):
+        print(w, {c: round(sum(x[i] for x in xs) / len(xs), 2) for i, c in enumerate(CRITERIA)},
+              "rated 3+", sum(1 for x in xs if sum(x) / len(x) >= 3), "of", len(xs))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rng", type=int, default=3001, help="seed of the draws of 上联 and order")
+    ap.add_argument("--prefix", default="couplets-variants", help="file names under docs/judging/")
+    ap.add_argument("--systems", default='{"A": {}}', help="name -> Settings fields, as JSON")
+    ap.add_argument("--tally", nargs="+", default=None, help="KEY ANSWERS1 ANSWERS2: tally a reading instead")
+    args = ap.parse_args()
+    if args.tally:
+        return tally(args.tally[0], args.tally[1:])
+    from couplet.corpus import read_pairs
+    from couplet.generate import CoupletGenerator, Settings
+    from couplet.text import is_han
+    used = {p.upper for p in read_pairs(ROOT / "data/processed/test-1000.tsv")}
+    for f in sorted((ROOT / "docs/judging").glob("couplets*-outputs.json")) + sorted((ROOT / "docs/judging").glob("couplets-*-key.json")):
+        for rec in json.load(open(f, encoding="utf-8")):
+            if isinstance(rec, dict) and "upper" in rec:
+                used.add(rec["upper"])
+    pairs = [p for p in read_pairs(ROOT / "data/processed/test.tsv") if p.source == "couplet" and p.upper not in used]
+    rng = random.Random(args.rng)
+    rng.shuffle(pairs)
+
+    def bucket(upper: str):
+        n, comma = sum(map(is_han, upper)), "，" in upper
+        return "5" if n == 5 and not comma else "7" if n == 7 and not comma else \
+            "9-12," if 9 <= n <= 12 and comma else "15+" if n >= 15 else None
+    want = {"5": 8, "7": 16, "9-12,": 10, "15+": 6}
+    chosen = []
+    for p in pairs:
+        b = bucket(p.upper)
+        if b and want[b] > 0 and all(is_han(c) or c == "，" for c in p.upper):
+            want[b] -= 1
+            chosen.append({"upper": p.upper, "human": p.lower})
+    gen = CoupletGenerator.load()
+    systems = json.loads(args.systems)
+    for c in chosen:
+        c["cands"] = []
+        for name, cfg in systems.items():
+            res = gen.generate(c["upper"], Settings.for_request(batch=False, **cfg))
+            c["cands"].append({"who": name, "lower": res.candidates[0].lower if res.candidates else ""})
+        rng.shuffle(c["cands"])
+    rng.shuffle(chosen)
+    head = ("# 对联 reading, part {p}\n\nEach item gives a 上联 and two 下联 written for it, labelled x and y in no "
+            "particular order. For each 下联 give 1–5 scores on: 对仗 (parallelism: part of speech and structure match "
+            "the 上联 position by position), 平仄 (tonal opposition to the 上联, esp. the last character), meaning (does "
+            "it make sense, does it answer the 上联), literary quality (diction, imagery, elegance); then say which "
+            "one you would keep (or tie).\nAnswer in one JSON line per item: {{\"item\": N, \"x\": [对仗, 平仄, meaning, "
+            "literary], \"y\": [...], \"better\": \"x|y|tie\"}}\n")
+    half = len(chosen) // 2
+    for p, chunk in ((1, chosen[:half]), (2, chosen[half:])):
+        out = [head.format(p=p)]
+        for k, c in enumerate(chunk, 1):
+            c["item"], c["part"] = k, p
+            out.append(f"## item {k}\n上联：{c['upper']}\n" + "\n".join(f"{lab}: {x['lower']}" for lab, x in zip("xy", c["cands"])) + "\n")
+        (ROOT / f"docs/judging/{args.prefix}-part{p}.md").write_text("\n".join(out), encoding="utf-8")
+    json.dump(chosen, open(ROOT / f"docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
+    print(len(chosen), "上联;", sum(c["cands"][0]["lower"] == c["cands"][1]["lower"] for c in chosen), "the same both ways")
+
+
+if __name__ == "__main__":
+    main()
