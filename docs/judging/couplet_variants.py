@@ -21,7 +21,9 @@ sys.path.insert(0, str(ROOT))  # the repository, for `couplet`
 CRITERIA = ["对仗", "平仄", "meaning", "literary"]
 
 
-def tally(key_path: str, answers: list[str]) -> None:
+def tally(key_path: str, answers: list[str], criteria: list[str] = CRITERIA) -> None:
+    """Mean scores per decoding, how often each was kept, how many rated 3+ (the mean of the first
+    four criteria). Also used by whole_variants_tally.py."""
     key = {(c["part"], c["item"]): c for c in json.load(open(key_path, encoding="utf-8"))}
     scores, kept = collections.defaultdict(list), collections.Counter()
     for part, path in enumerate(answers, 1):
@@ -34,8 +36,8 @@ def tally(key_path: str, answers: list[str]) -> None:
                 kept[who.get(a["better"], "tie")] += 1
     print(sum(kept.values()), "items; kept:", dict(kept))
     for w, xs in sorted(scores.items()):
-        print(w, {c: round(sum(x[i] for x in xs) / len(xs), 2) for i, c in enumerate(CRITERIA)},
-              "rated 3+", sum(1 for x in xs if sum(x) / len(x) >= 3), "of", len(xs))
+        print(w, {c: round(sum(x[i] for x in xs) / len(xs), 2) for i, c in enumerate(criteria)},
+              "rated 3+", sum(1 for x in xs if sum(x[:4]) / 4 >= 3), "of", len(xs))
 
 
 def main() -> None:
