@@ -11,38 +11,12 @@ import json
 import sys
 from pathlib import Path
 
-from .requests import LINE_MODES, MODES, PoemRequest, Settings, WholeRequest
-
-
-def _add_request_flags(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (),
-                       no_default: tuple[str, ...] = ()) -> None:
-    """One flag per field of a request dataclass that has a help text, with its help, choices and
-    default from there (a flag not given leaves the field's default). A switch whose metadata names
-    a `flag` gets only that flag, which turns it off (e.g. --no-punctuation)."""
-    from dataclasses import fields
-    for f in fields(cls):
-        if f.name in skip or "help" not in f.metadata:
-            continue
-        name = f.type if isinstance(f.type, str) else f.type.__name__
-        flag = "--" + f.name.replace("_", "-")
-        if name.startswith("bool") and "flag" in f.metadata:
-            p.add_argument(f.metadata["flag"], dest=f.name, action="store_const", const=not f.default, default=None,
-                           help=f.metadata["help"])
-            continue
-        if name.startswith("bool"):
-            shown = "" if f.default is None else f" (default: {'on' if f.default else 'off'})"
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                           help=f.metadata["help"] + shown)
-            continue
-        kind = {"int": int, "float": float}.get(name, str)
-        shown = f" (default: {f.default})" if f.default != "" and f.name not in no_default else ""
-        extra = {"choices": list(f.metadata["choices"])} if "choices" in f.metadata else {}
-        p.add_argument(flag, dest=f.name, type=kind, default=None, help=f.metadata["help"] + shown, **extra)
+from .requests import LINE_MODES, MODES, PoemRequest, Settings, WholeRequest, add_flags
 
 
 def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
     """One flag per `Settings` field (n and beam depend on the mode, so their help shows no default)."""
-    _add_request_flags(p, Settings, no_default=("n", "beam"))
+    add_flags(p, Settings, no_default=("n", "beam"))
     p.add_argument("--checkpoint", default=None, help="checkpoint directory (default: checkpoints/couplet)")
     p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
 
@@ -110,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--embed", default=None, help="嵌字: one character per line, at --embed-pos")
     mode.add_argument("--input", default=None, help="batch: one seed per line, read with --mode")
     p.add_argument("--mode", choices=MODES, default=PoemRequest.mode, help="seed mode of the lines of --input")
-    _add_request_flags(p, PoemRequest, skip=("mode", "text"))
+    add_flags(p, PoemRequest, skip=("mode", "text"))
     p.add_argument("--allow-repeats", action="store_true",
                    help="turn off the rules against degenerate repeats and unattested bigrams")
     p.add_argument("--output", default=None, help="write to .jsonl or .txt instead of printing")
@@ -120,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prosody", default=None, help="prosody.json (default: beside the checkpoint)")
 
     p = sub.add_parser("whole", help="write whole couplets (上联 and 下联) from a theme or 藏头 heads")
-    _add_request_flags(p, WholeRequest)
+    add_flags(p, WholeRequest)
     p.add_argument("--input", default=None, help="batch: one wish per line, read with --mode")
     p.add_argument("--mode", choices=LINE_MODES, default=LINE_MODES[0],
                    help="what the lines of --input hold: a theme, or heads (then an optional theme after a space)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -23,7 +23,7 @@ from .decode import tone_targets
 from .postag import structure_agreement
 from .poetry import FORMS, check_form, rhyme_groups, strict_positions, tone_pattern
 from .prosody import EITHER, PING, ZE, Prosody
-from .requests import TONE_MODES
+from .requests import Settings, add_flags
 from .text import is_han
 
 OPPOSITE = {PING: ZE, ZE: PING}
@@ -239,17 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--limit", type=int, default=0, help="evaluate the first N pairs only (0: all)")
     c.add_argument("--sample", type=int, default=0,
                    help="evaluate N pairs drawn at random (seed 0) instead of the whole file (0: all)")
-    c.add_argument("--tone", choices=TONE_MODES, default=None,
-                   help="平仄 rule when generating (default: the generator's default)")
-    c.add_argument("--align", type=float, default=None,
-                   help="weight of the per-position head in decoding (default: the generator's default)")
-    c.add_argument("--structure", type=float, default=None,
-                   help="weight of the 词性相对 (POS agreement) rule when ordering beam candidates "
-                        "(default: the generator's default)")
+    add_flags(c, Settings, skip=("n", "beam", "rerank"))  # decoding as the couplet command takes it
     c.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
                    help="decode with the int8 copy of each model (default: the generator's)")
-    c.add_argument("--freq-penalty", type=float, default=None,
-                   help="weight of the anti-LM frequency term (default: the generator's)")
     c.add_argument("--rerank", action="store_true",
                    help="also report beam search with the N-vs-1 scorer reranking (checkpoints/scorer)")
     c.add_argument("--json", action="store_true", help="print JSON")
@@ -286,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "title":
         return eval_title(args)
     from .checkpoint import load_prosody
-    from .generate import DEFAULT_CHECKPOINT, CoupletGenerator, Settings
+    from .generate import DEFAULT_CHECKPOINT, CoupletGenerator
     from .model import is_quantized
     prosody = load_prosody(DEFAULT_CHECKPOINT, args.prosody)
     if args.what == "poem":
@@ -314,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {len(hyps)} predictions for {len(uppers)} pairs", file=sys.stderr)
             return 2
         columns["predictions"] = couplet_metrics(uppers, hyps, refs, prosody)
-    given = {k: getattr(args, k) for k in ("tone", "align", "structure", "freq_penalty") if getattr(args, k) is not None}
+    given = {f.name: getattr(args, f.name) for f in fields(Settings)
+             if f.name not in ("n", "beam", "rerank") and getattr(args, f.name, None) is not None}
     settings = Settings(n=1, beam=args.beam, **given).check()  # what is not given keeps Settings' default
     for path in args.checkpoint or ([] if args.predictions else [None]):
         gen = CoupletGenerator.load(path, int8=args.int8)

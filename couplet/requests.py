@@ -5,7 +5,7 @@ page can be laid out before the models' libraries load.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .text import InputError, check_ranges
@@ -33,6 +33,31 @@ MMI_BY_DEFAULT = 0.6  # weight of log p(上联 | 下联) when ordering candidate
 MAX_CANDIDATES = 20  # n and beam width: one line's candidates fit one screen and a few MB
 SEED_MAX = 2 ** 63 - 1
 BEAM_FOR_ONE_LINE = 5  # the CLI's beam width for one 上联 at temperature 0 (batches decode greedily)
+
+
+def add_flags(p, cls, skip: tuple[str, ...] = (), no_default: tuple[str, ...] = ()) -> None:
+    """One flag per field of a request dataclass that has a help text, with its help, choices and
+    default from there (a flag not given leaves the field's default). A switch whose metadata names
+    a `flag` gets only that flag, which turns it off (e.g. --no-punctuation). The CLI and `eval` use it."""
+    import argparse
+    for f in fields(cls):
+        if f.name in skip or "help" not in f.metadata:
+            continue
+        name = f.type if isinstance(f.type, str) else f.type.__name__
+        flag = "--" + f.name.replace("_", "-")
+        if name.startswith("bool") and "flag" in f.metadata:
+            p.add_argument(f.metadata["flag"], dest=f.name, action="store_const", const=not f.default, default=None,
+                           help=f.metadata["help"])
+            continue
+        if name.startswith("bool"):
+            shown = "" if f.default is None else f" (default: {'on' if f.default else 'off'})"
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                           help=f.metadata["help"] + shown)
+            continue
+        kind = {"int": int, "float": float}.get(name, str)
+        shown = f" (default: {f.default})" if f.default != "" and f.name not in no_default else ""
+        extra = {"choices": list(f.metadata["choices"])} if "choices" in f.metadata else {}
+        p.add_argument(flag, dest=f.name, type=kind, default=None, help=f.metadata["help"] + shown, **extra)
 
 
 def _num(default, low, high, help: str):
