@@ -74,6 +74,9 @@ def words_held(text: str, words: list[str]) -> int:
     return sum(1 for w in words if w and w in text)
 
 
+ROUNDS = 3  # rounds of 上联 draws at most, while fewer than n couplets differ from each other
+
+
 class WholeGenerator:
     def __init__(self, model, vocab: Vocab, couplets: CoupletGenerator, meta: dict | None = None,
                  identity: str = "in-memory model"):
@@ -180,26 +183,32 @@ class WholeGenerator:
     def generate(self, req: WholeRequest) -> WholeResult:
         seed, words, layout, heads, notes = self.prepare(req)
         plan, literal = self.plan(layout, heads, seed)
-        uppers = self._uppers(plan, literal, seed, req, words)
         lock_heads = heads[len(heads) // 2:] if len(heads) > 1 else ""
         at = layout_text(layout) if len(heads) == 4 else [0]  # where the 下联's heads go
         pairs: list[tuple[str, str, float, float]] = []
-        for upper, up_score in uppers:
-            lock = None
-            if lock_heads:  # the 下联's heads at the starts of its clauses, the rest free
-                lock = list("_" * len(upper))
-                for k, ch in enumerate(lock_heads):
-                    lock[at[k]] = ch
-                lock = "".join(lock)
-            try:
-                result = self.couplets.generate(upper, Settings(n=1, beam=BEAM_FOR_ONE_LINE), lock=lock)
-            except InputError as e:
-                notes.append(f"no 下联 for {upper}: {e}")
-                continue
-            if result.candidates:
-                pairs.append((upper, result.candidates[0].lower, up_score, result.candidates[0].score))
-        couplets = self._rank(pairs, seed if words else "", req, words)
-        kept = self._apart(couplets)[:req.n]
+        seen: set[str] = set()
+        for round_ in range(ROUNDS if not req.sampler().greedy else 1):  # more draws while too few differ
+            for upper, up_score in self._uppers(plan, literal, seed, req, words, round_):
+                if upper in seen:
+                    continue
+                seen.add(upper)
+                lock = None
+                if lock_heads:  # the 下联's heads at the starts of its clauses, the rest free
+                    lock = list("_" * len(upper))
+                    for k, ch in enumerate(lock_heads):
+                        lock[at[k]] = ch
+                    lock = "".join(lock)
+                try:
+                    result = self.couplets.generate(upper, Settings(n=1, beam=BEAM_FOR_ONE_LINE), lock=lock)
+                except InputError as e:
+                    notes.append(f"no 下联 for {upper}: {e}")
+                    continue
+                if result.candidates:
+                    pairs.append((upper, result.candidates[0].lower, up_score, result.candidates[0].score))
+            couplets = self._rank(pairs, seed if words else "", req, words)
+            kept = self._apart(couplets)[:req.n]
+            if len(kept) >= req.n:
+                break
         if req.hengpi and self.hengpi and kept:
             for c, h in zip(kept, self.hengpi.choose_many([(c.upper, c.lower) for c in kept], 1)):
                 c.hengpi = h[0].text if h else None
@@ -209,11 +218,12 @@ class WholeGenerator:
         return WholeResult(request=req, seed=seed, keywords=words, layout=layout, couplets=kept, notes=notes)
 
     def _uppers(self, plan: PoemPlan, literal: list[str | None], seed: str, req: WholeRequest,
-                words: list[str]) -> list[tuple[str, float]]:
+                words: list[str], round_: int = 0) -> list[tuple[str, float]]:
         """Distinct 上联 sampled under the plan, best first: those that kept every soft rule, then by
         mean log-probability plus the bonus for the theme words they hold whole; at most SPARE per
-        couplet asked for."""
-        sampler = req.sampler(torch.Generator().manual_seed(mixed_seed(req.seed, req.theme, req.head, req.length)))
+        couplet asked for. Each round draws anew."""
+        parts = (req.seed, req.theme, req.head, req.length) + ((round_,) if round_ else ())
+        sampler = req.sampler(torch.Generator().manual_seed(mixed_seed(*parts)))
         rows = 1 if sampler.greedy else req.n * req.draws
         steps = PoemSteps(self.model, seed_batch(self.vocab, [seed], self.model.cfg.max_seed), rows)
         ids, scores, relaxed = sample_poems(steps, plan, self.tables, rows=rows, sampler=sampler)

@@ -122,3 +122,19 @@ def test_theme_words_held_whole_rank_first(tiny_whole):
     ranked = tiny_whole._rank(pairs, "", req, ["春风"])
     assert ranked[0].upper.startswith("春风")
     assert tiny_whole._rank(pairs, "", replace(req, word_bonus=0.0), ["春风"])[0].upper.startswith("秋水")
+
+
+def test_another_round_of_draws_when_too_few_differ(tiny_whole, monkeypatch):
+    """Fewer distinct couplets than asked after one round of 上联 draws: the next round draws anew."""
+    lines = ["春风明月照山河", "白日青山入画图", "秋水长天映晚霞"]
+    rounds = []
+
+    def one_upper_a_round(plan, literal, seed, req, words, round_=0):
+        rounds.append(round_)
+        return [(lines[round_], -1.0)]
+    monkeypatch.setattr(tiny_whole, "_uppers", one_upper_a_round)
+    res = tiny_whole.generate(WholeRequest(theme="山水", n=2, draws=2))
+    assert rounds == [0, 1] and sorted(c.upper for c in res.couplets) == sorted(lines[:2])
+    rounds.clear()
+    res = tiny_whole.generate(WholeRequest(theme="山水", n=5, draws=2))
+    assert rounds == [0, 1, 2] and len(res.couplets) == 3 and any("3 of the 5" in x for x in res.notes)
