@@ -209,13 +209,14 @@ def column_name(path, settings, mixed: bool, int8: bool | None = None) -> str:
     p = Path(path) if path else Path("checkpoints/couplet")
     name = f"{p.parent.name}/{p.name}" if p.name in ("best", "last") else p.name
     name += f", beam {settings.beam}" if settings.beam else ", greedy"
-    from .generate import TONE_BY_DEFAULT
-    if settings.tone != TONE_BY_DEFAULT:
-        name += f", tone {settings.tone}"
     if settings.structure > 0 and settings.beam:
         name += f", structure {settings.structure:g}"
     if mixed and settings.align > 0:
         name += f", align {settings.align:g}"
+    for f in fields(Settings):  # any other setting that is not its default
+        value = getattr(settings, f.name)
+        if f.name not in ("n", "beam", "structure", "align") and value != f.default:
+            name += f", {f.name.replace('_', ' ')} {value:g}" if isinstance(value, float) else f", {f.name} {value}"
     from .model import INT8_BY_DEFAULT
     if int8 is not None and int8 != INT8_BY_DEFAULT:
         name += ", int8" if int8 else ", fp32"

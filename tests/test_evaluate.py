@@ -113,3 +113,12 @@ def test_eval_cli_puts_checkpoints_side_by_side(prepared, tmp_path, capsys):
         assert out[name]["perplexity"] > 1
     # an untrained tagger is far less sure of the references than the shipped model
     assert out["tagger/best, beam 2"]["perplexity"] > 10 * out["couplet, beam 2"]["perplexity"]
+
+
+def test_a_column_names_every_setting_that_is_not_its_default():
+    from couplet.evaluate import column_name
+    from couplet.generate import Settings
+    plain = column_name(None, Settings(beam=5), mixed=False)
+    assert plain == "couplet, beam 5, structure 1"
+    named = column_name(None, Settings(beam=5, mmi=1.5, tone="end", no_copy=False), mixed=False)
+    assert named == plain + ", no_copy False, tone end, mmi 1.5"
