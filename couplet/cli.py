@@ -266,11 +266,11 @@ def cmd_poem(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.output:
-        from .batch import format_poems
+        from .batch import POEM_FORMATS, format_poems
         from .fileio import atomic_write_text
         fmt = Path(args.output).suffix.lower()
-        if fmt not in (".jsonl", ".txt"):
-            print("error: --output must end in .jsonl or .txt", file=sys.stderr)
+        if fmt not in POEM_FORMATS:
+            print(f"error: --output must end in {' or '.join(POEM_FORMATS)}", file=sys.stderr)
             return 2
         atomic_write_text(args.output, format_poems(fmt, index=0, text=text, result=res, settings=req.to_dict()))
         print(f"wrote {len(res.poems)} poems to {args.output}")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 # No torch here (nor in couplet.requests): the page is laid out and served before the models'
 # libraries load; the generators are imported when the models load.
 from .prosody import EITHER, PING, ZE, Prosody
-from .batch import COUPLET_FORMATS
+from .batch import COUPLET_FORMATS, POEM_FORMATS
 from .requests import (ALIGN_BY_DEFAULT, DEFAULT_PROSODY, FORMS, RERANK_BY_DEFAULT,
                        STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, PoemRequest, Settings, WholeRequest)
 from .text import InputError, is_han
@@ -56,6 +56,12 @@ def _as_field(cls, name: str, value):
     if value is None or value == "":
         return f.default  # a cleared box keeps the field's default
     return int(value) if kind == "int" else float(value) if kind == "float" else value
+
+
+def _fingerprint(gen, requests: list) -> dict:
+    """What a resumed page batch must match, as for the CLI's: the model (path and weights hash) and
+    the request."""
+    return {"checkpoint": gen.identity, "request": requests[0].to_dict() if requests else {}}
 
 
 def message(text: str, kind: str = "error") -> str:
@@ -340,24 +346,25 @@ class Studio:
             if fmt not in COUPLET_FORMATS:
                 return None, message(f"couplet results can be {', '.join(COUPLET_FORMATS)}")
             counts = run_batch(self.models.couplet, file_path, out, Settings(n=1, seed=int(seed or 0)),
-                               warn=warnings.append, progress=progress, deadline=deadline)
+                               checkpoint=self.models.couplet.identity, warn=warnings.append, progress=progress,
+                               deadline=deadline)
         elif kind == "whole":
             if self.models.whole is None:
                 return None, message(self.models.errors["whole"])
-            if fmt not in (".txt", ".jsonl"):
-                return None, message("whole-couplet results can be .txt or .jsonl")
+            if fmt not in POEM_FORMATS:
+                return None, message(f"whole-couplet results can be {' or '.join(POEM_FORMATS)}")
             from .batch import format_wholes
             reqs = [WholeRequest.from_line(t, mode, n=1, seed=int(seed or 0)) for t in lines]
-            counts = run_poem_batch(self.models.whole, reqs, lines, out, fingerprint={"page": True},
+            counts = run_poem_batch(self.models.whole, reqs, lines, out, fingerprint=_fingerprint(self.models.whole, reqs),
                                     warn=warnings.append, progress=progress, deadline=deadline,
                                     formatter=format_wholes, what="couplets")
         else:
             if self.models.poem is None:
                 return None, message(self.models.errors["poem"])
-            if fmt not in (".txt", ".jsonl"):
-                return None, message("poem results can be .txt or .jsonl")
+            if fmt not in POEM_FORMATS:
+                return None, message(f"poem results can be {' or '.join(POEM_FORMATS)}")
             reqs = [PoemRequest(form=form, mode=mode, text=t, n=1, seed=int(seed or 0)) for t in lines]
-            counts = run_poem_batch(self.models.poem, reqs, lines, out, fingerprint={"page": True},
+            counts = run_poem_batch(self.models.poem, reqs, lines, out, fingerprint=_fingerprint(self.models.poem, reqs),
                                     warn=warnings.append, progress=progress, deadline=deadline)
         text = f"{counts['ok']} done, {counts['bad']} bad line{'' if counts['bad'] == 1 else 's'}"
         if warnings:

@@ -90,7 +90,7 @@ def against_real(gen, real, rng, args) -> None:
 def variants(gen, real, rng, args) -> None:
     systems = json.loads(args.systems)
     items = []
-    for form in FORMS:
+    for form in args.forms or FORMS:
         for i, p in enumerate(rng.sample(real[form], args.per_form)):
             mode, text = seed_of(p, i, rng)
             req = PoemRequest(form=form, mode=mode, text=text, n=1, seed=args.seed_base + i, title=False)
@@ -128,6 +128,7 @@ def main() -> None:
     ap.add_argument("--exclude", nargs="*", default=[], help="keys of earlier readings whose poems are left out")
     ap.add_argument("--per-form", type=int, default=12, help="variants: seeds per form")
     ap.add_argument("--systems", default='{"A": {}}', help="variants: name -> PoemRequest fields, as JSON")
+    ap.add_argument("--forms", nargs="*", default=None, help="variants: only these forms (default: all four)")
     args = ap.parse_args()
     gen = PoemGenerator.load()
     real = real_poems(gen, args.exclude)
