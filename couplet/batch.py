@@ -38,14 +38,15 @@ def chunk_seed(seed: int, first_line: int) -> int:
 def resumable_write(*, inputs: list[str], output: Path, fingerprint: dict, header: str, chunk: int,
                     produce: Callable[[int, list[str]], str], warn: Callable[[str], None],
                     progress: bool, desc: str, deadline: float | None = None, counts: dict | None = None,
-                    overwrite: bool = False) -> int:
+                    overwrite: bool = False, memory: set[str] | None = None) -> int:
     """Write produce(first_index, chunk_lines) for each chunk; return the index resumed at.
-    The run holds an exclusive lock on OUTPUT.lock, so two runs never write one output."""
+    The run holds an exclusive lock on OUTPUT.lock, so two runs never write one output. memory: what
+    produce remembers across chunks (lines written so far), kept with the resume state."""
     output.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(output):
         return _write_chunks(inputs=inputs, output=output, fingerprint=fingerprint, header=header, chunk=chunk,
                              produce=produce, warn=warn, progress=progress, desc=desc, deadline=deadline,
-                             counts=counts, overwrite=overwrite)
+                             counts=counts, overwrite=overwrite, memory=memory)
 
 
 @contextmanager
@@ -64,7 +65,8 @@ def _exclusive(output: Path):
 
 
 def _write_chunks(*, inputs, output, fingerprint, header, chunk, produce, warn, progress, desc,
-                  deadline: float | None = None, counts: dict | None = None, overwrite: bool = False) -> int:
+                  deadline: float | None = None, counts: dict | None = None, overwrite: bool = False,
+                  memory: set[str] | None = None) -> int:
     partial = output.with_name(output.name + ".partial")
     state_path = output.with_name(output.name + ".partial.json")
     start = 0
@@ -83,6 +85,8 @@ def _write_chunks(*, inputs, output, fingerprint, header, chunk, produce, warn, 
         start = state["done"]
         for k, v in state.get("counts", {}).items():  # the summary covers the whole run, not this stretch
             counts[k] = counts.get(k, 0) + v
+        if memory is not None:
+            memory.update(state.get("memory", []))
         with open(partial, "r+b") as f:
             f.truncate(state["offset"])  # drop a chunk that was cut off mid-write
         if start:
@@ -103,7 +107,9 @@ def _write_chunks(*, inputs, output, fingerprint, header, chunk, produce, warn, 
             f.flush()
             os.fsync(f.fileno())
             atomic_write_text(state_path, json.dumps({"fingerprint": fingerprint, "done": lo + len(block),
-                                                      "offset": f.tell(), "counts": counts}))
+                                                      "offset": f.tell(), "counts": counts,
+                                                      **({"memory": sorted(memory)} if memory is not None else {})},
+                                                     ensure_ascii=False))
             bar.update(len(block))
     bar.close()
     os.replace(partial, output)
@@ -251,13 +257,14 @@ def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Pat
     if input_path is not None:
         check_paths(input_path, out)
     counts = {"ok": 0, "bad": 0}
+    written: set[str] = set()  # the batch does not repeat its lines (poems) or 上联 (whole couplets)
 
     def produce(lo: int, block: list[str]) -> str:
         parts = []
         for i in range(lo, lo + len(block)):
             req = replace(requests[i], seed=chunk_seed(requests[i].seed, i))
             try:
-                res = gen.generate(req)
+                res = gen.generate(req, avoid=written)
                 counts["ok"] += 1
             except InputError as e:
                 res = e
@@ -269,6 +276,6 @@ def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Pat
     counts["resumed_at"] = resumable_write(inputs=texts, output=out, fingerprint=fingerprint, header="",
                                            chunk=chunk, produce=produce, warn=warn, progress=progress,
                                            desc=f"{what} → {out.name}", deadline=deadline, counts=counts,
-                                           overwrite=overwrite)
+                                           overwrite=overwrite, memory=written)
     counts["lines"] = len(texts)
     return counts

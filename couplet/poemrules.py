@@ -328,8 +328,8 @@ class LineJudge:
     """What the line-by-line choice adds to a line's log-prob, each term with its weight: a cost for
     each char the poem already used, in an earlier line or earlier in this one (重字), a bonus when
     the line holds its plan keyword (the whole word; half for part of it), a bonus for each of the
-    user's seed chars the line brings into the poem, and the line-pair scorer's log P(this line
-    follows the one before)."""
+    user's seed chars the line brings into the poem, the line-pair scorer's log P(this line follows
+    the one before), and a line written earlier in the batch counted as a broken soft rule."""
     width: int                                   # chars per line, its punctuation included
     reuse: float = 0.0
     keywords: torch.Tensor | None = None         # (L, K) ids of each line's keyword, 0-padded
@@ -337,6 +337,7 @@ class LineJudge:
     seed: torch.Tensor | None = None             # (S,) ids of the user's seed chars
     seed_bonus: float = 0.0
     coherence: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # weighted already
+    avoid: set[tuple[int, ...]] | None = None    # lines (ids) written earlier in the batch: as a broken rule
 
     def __call__(self, line: int, out: torch.Tensor) -> torch.Tensor:
         """(R,) for the rows' line `line` of `out` (R, T), its earlier lines written."""
@@ -360,6 +361,8 @@ class LineJudge:
             key += self.seed_bonus * (here & ~before).sum(dim=1).float()
         if self.coherence is not None and line > 0:
             key += self.coherence(out[:, (line - 1) * w:line * w - 1], chars)
+        if self.avoid:
+            key -= 1000.0 * torch.tensor([tuple(row) in self.avoid for row in chars.tolist()], dtype=torch.float)
         return key
 
 

@@ -199,7 +199,9 @@ class PoemGenerator:
         plan, plan_notes = make_poem_plan(req, forced, self.tables, seed)
         return seed, words, plan, notes + plan_notes
 
-    def generate(self, req: PoemRequest) -> PoemResult:
+    def generate(self, req: PoemRequest, *, avoid: set[str] | None = None) -> PoemResult:
+        """Poems for a request. avoid: lines (without punctuation) written earlier in the same batch,
+        not to be written again where a draw offers another; the poems' own lines are added to it."""
         seed, words, plan, notes = self.plan(req)
         seed_ids = seed_batch(self.vocab, [seed], self.model.cfg.max_seed)
         n = max(1, req.n)
@@ -220,7 +222,8 @@ class PoemGenerator:
                           else None, width=plan.width + 1)
         ids, scores, relaxed = sample_poems(steps, plan, self.tables, rows=rows, sampler=sampler, pair=pair,
                                             group=group,
-                                            judge=self.line_judge(req, plan, line_words, seed) if group > 1 else None)
+                                            judge=self.line_judge(req, plan, line_words, seed, avoid) if group > 1
+                                            else None)
         poems, seen = [], set()
         # poems that kept every soft rule first, then by score
         for row, s, _ in sorted(zip(ids.tolist(), scores.tolist(), relaxed.tolist()), key=lambda x: (x[2], -x[1])):
@@ -246,9 +249,12 @@ class PoemGenerator:
         for p in poems if titler is not None else []:
             best = titler.titles([x.rstrip("，。") for x in p.lines], n=1)
             p.title = best[0][0] if best else None
+        if avoid is not None:
+            avoid.update(x.rstrip("，。") for p in poems for x in p.lines)
         return PoemResult(request=req, seed=seed, keywords=words, poems=poems, notes=notes, plan=line_words)
 
-    def line_judge(self, req: PoemRequest, plan: PoemPlan, line_words: list[str], seed: str) -> LineJudge:
+    def line_judge(self, req: PoemRequest, plan: PoemPlan, line_words: list[str], seed: str,
+                   avoid: set[str] | None = None) -> LineJudge:
         """The terms of the line-by-line choice, from the request's weights."""
         score = self.line_scorer.get() if req.coherence > 0 else None
         keywords = seed_batch(self.vocab, [w if all(c in self.known for c in w) else "" for w in line_words],
@@ -256,7 +262,8 @@ class PoemGenerator:
         wanted = torch.tensor(self.vocab.encode(seed)) if req.mode in ("keywords", "theme") else None
         return LineJudge(width=plan.width + 1, reuse=req.reuse, keywords=keywords, keyword_bonus=req.keyword_bonus,
                          seed=wanted, seed_bonus=req.seed_bonus,
-                         coherence=None if score is None else (lambda prev, line: req.coherence * score(prev, line)))
+                         coherence=None if score is None else (lambda prev, line: req.coherence * score(prev, line)),
+                         avoid={tuple(self.vocab.encode(x)) for x in avoid} if avoid else None)
 
     def line_plan(self, req: PoemRequest, words: list[str], n_lines: int) -> list[str]:
         """The keyword of each line, for the seed modes that do not already place chars in every line."""

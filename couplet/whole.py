@@ -180,13 +180,15 @@ class WholeGenerator:
         return plan, literal
 
     # ------------------------------------------------------------ generation
-    def generate(self, req: WholeRequest) -> WholeResult:
+    def generate(self, req: WholeRequest, *, avoid: set[str] | None = None) -> WholeResult:
+        """Couplets for a wish. avoid: 上联 written earlier in the same batch, not written again; the
+        couplets' own 上联 are added to it."""
         seed, words, layout, heads, notes = self.prepare(req)
         plan, literal = self.plan(layout, heads, seed)
         lock_heads = heads[len(heads) // 2:] if len(heads) > 1 else ""
         at = layout_text(layout) if len(heads) == 4 else [0]  # where the 下联's heads go
         pairs: list[tuple[str, str, float, float]] = []
-        seen: set[str] = set()
+        seen: set[str] = set(avoid or ())
         for round_ in range(ROUNDS if not req.sampler().greedy else 1):  # more draws while too few differ
             for upper, up_score in self._uppers(plan, literal, seed, req, words, round_):
                 if upper in seen:
@@ -215,6 +217,8 @@ class WholeGenerator:
         if len(kept) < req.n:
             notes.append(f"{len(kept)} of the {req.n} couplets asked for differ from each other in a third of "
                          "their characters" + ("; raise the temperature for more" if req.sampler().greedy else ""))
+        if avoid is not None:
+            avoid.update(c.upper for c in kept)
         return WholeResult(request=req, seed=seed, keywords=words, layout=layout, couplets=kept, notes=notes)
 
     def _uppers(self, plan: PoemPlan, literal: list[str | None], seed: str, req: WholeRequest,

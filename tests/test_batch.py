@@ -138,3 +138,24 @@ def test_a_half_done_batch_is_not_continued_with_another_model(tiny_generator, t
     done = run_batch(tiny_generator, inp, out, Settings(n=1), checkpoint="model-A@1", warn=lambda m: None,
                      progress=False, chunk=8)
     assert done["resumed_at"] > 0
+
+
+def test_what_a_batch_remembers_survives_a_resume(tmp_path, monkeypatch):
+    """resumable_write keeps `memory` (the lines a poem batch has written) with its resume state."""
+    inputs = [f"line {i}" for i in range(6)]
+    seen_at_start = {}
+
+    def run(memory):
+        def produce(lo, block):
+            seen_at_start.setdefault(lo, set(memory))
+            memory.update(block)
+            return "".join(x + "\n" for x in block)
+        return batch_mod.resumable_write(inputs=inputs, output=tmp_path / "out.txt", fingerprint={"t": 1}, header="",
+                                         chunk=2, produce=produce, warn=lambda m: None, progress=False, desc="t",
+                                         memory=memory)
+    with _interrupted_at_state_write(monkeypatch, 3), pytest.raises(KeyboardInterrupt):
+        run(set())          # state writes: start, after chunk 1, killed after chunk 2
+    seen_at_start.clear()
+    assert run(set()) == 2  # a fresh process resumes at the second chunk, remembering the first
+    assert seen_at_start[2] == {"line 0", "line 1"} and seen_at_start[4] == {f"line {i}" for i in range(4)}
+    assert (tmp_path / "out.txt").read_text(encoding="utf-8").splitlines() == inputs

@@ -147,11 +147,11 @@ def test_poem_batch_resume(tiny_poet, tmp_path, monkeypatch):
     calls = {"n": 0}
     real = tiny_poet.generate
 
-    def flaky(req):
+    def flaky(req, **kw):
         calls["n"] += 1
         if calls["n"] == 5:
             raise KeyboardInterrupt
-        return real(req)
+        return real(req, **kw)
     out = tmp_path / "out.jsonl"
     monkeypatch.setattr(tiny_poet, "generate", flaky)
     with pytest.raises(KeyboardInterrupt):
@@ -238,3 +238,15 @@ def test_placed_characters_appear_only_where_placed(tiny_poet, mode):
         for p in res.poems:
             body = "".join(x.rstrip("，。") for x in p.lines)
             assert all(body.count(c) == heads.count(c) for c in set(heads)), p.lines
+
+
+def test_a_batch_does_not_repeat_its_lines(tiny_poet):
+    """The same request twice in one batch: the second poem writes none of the first one's lines."""
+    req = PoemRequest(form="五绝", mode="keywords", text="山水", n=1, seed=3)
+    first, again = tiny_poet.generate(req), tiny_poet.generate(req)
+    assert first.poems[0].lines == again.poems[0].lines                 # alone, one seed gives one poem
+    written: set[str] = set()
+    a = tiny_poet.generate(req, avoid=written).poems[0].lines
+    b = tiny_poet.generate(req, avoid=written).poems[0].lines
+    assert a == first.poems[0].lines and written >= {x.rstrip("，。") for x in a + b}
+    assert not {x.rstrip("，。") for x in a} & {x.rstrip("，。") for x in b}

@@ -138,3 +138,11 @@ def test_another_round_of_draws_when_too_few_differ(tiny_whole, monkeypatch):
     rounds.clear()
     res = tiny_whole.generate(WholeRequest(theme="山水", n=5, draws=2))
     assert rounds == [0, 1, 2] and len(res.couplets) == 3 and any("3 of the 5" in x for x in res.notes)
+
+
+def test_a_batch_does_not_repeat_its_uppers(tiny_whole):
+    req = WholeRequest(theme="山水", n=2, draws=3, seed=5)
+    written: set[str] = set()
+    a = [c.upper for c in tiny_whole.generate(req, avoid=written).couplets]
+    b = [c.upper for c in tiny_whole.generate(req, avoid=written).couplets]
+    assert a == [c.upper for c in tiny_whole.generate(req).couplets] and b and not set(a) & set(b)

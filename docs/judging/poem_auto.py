@@ -2,7 +2,8 @@
 n 2, 4 themes, 4 first chars, acrostics): degenerate repeats, unattested bigrams, lines shared
 between poems of the set, format/rhyme/pattern/acrostic accuracies, distinct-1/2, copied lines.
 Run from the repository root; CFG='{"temperature": 0.6}' overrides request fields, OUT names the
-poems file (default /tmp/auto.json).
+poems file (default /tmp/auto.json). The requests are written as one batch file is: its poems do
+not repeat each other's lines where a draw offers another.
 
     python docs/judging/poem_auto.py
 """
@@ -29,8 +30,9 @@ for f in FORMS:
     reqs += [PoemRequest(form=f, mode="acrostic", text=a, n=1, seed=i) for i, a in enumerate(acros[n_lines])]
 records, t0, lat = [], time.time(), []
 deg = collections.Counter(); unatt = bigr = 0
+written = set()  # as `run_poem_batch` writes a batch: no line repeated where a draw offers another
 for r in reqs:
-    r = replace(r, **CFG); t1 = time.perf_counter(); res = g.generate(r); lat.append(time.perf_counter() - t1)
+    r = replace(r, **CFG); t1 = time.perf_counter(); res = g.generate(r, avoid=written); lat.append(time.perf_counter() - t1)
     seed = res.seed if r.mode in ("keywords", "theme") else ""
     for p in res.poems:
         records.append({"score": p.score, "text": r.text, "plan": res.plan, "form": r.form, "lines": p.lines, "acrostic": r.text if r.mode == "acrostic" else None, "mode": r.mode})
