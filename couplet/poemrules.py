@@ -430,12 +430,30 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
             key = line_score - 1000.0 * state.relaxed.float()
             if judge is not None:
                 key = key + judge(t // width, state.out)
-            keep = (key.view(-1, group).argmax(dim=1) + firsts).repeat_interleave(group)
+            keep = (_best_distinct(key.view(-1, group), state.out[:, t + 1 - width:t]) + firsts).repeat_interleave(group)
             state.select(keep)
             steps.select(keep)
             score = score[keep]
             line_score.zero_()
     return state.out, score, state.relaxed
+
+
+def _best_distinct(keys: torch.Tensor, lines: torch.Tensor) -> torch.Tensor:
+    """The best draw of each group (G, D), group by group, where a line another group already took
+    gives way to the group's next best (the n poems of one request do not share a line where a draw
+    offers another). lines: (G * D, W) ids of the draws' current lines."""
+    best = keys.argmax(dim=1)
+    rows = lines.tolist()
+    taken: set[tuple[int, ...]] = set()
+    for g in range(len(keys)):
+        d = keys.shape[1]
+        if tuple(rows[g * d + int(best[g])]) in taken:
+            for k in torch.argsort(keys[g], descending=True, stable=True).tolist():
+                if tuple(rows[g * d + k]) not in taken:
+                    best[g] = k
+                    break
+        taken.add(tuple(rows[g * d + int(best[g])]))
+    return best
 
 
 def check_form(lines: list[str], form: str) -> bool:

@@ -250,3 +250,15 @@ def test_a_batch_does_not_repeat_its_lines(tiny_poet):
     b = tiny_poet.generate(req, avoid=written).poems[0].lines
     assert a == first.poems[0].lines and written >= {x.rstrip("，。") for x in a + b}
     assert not {x.rstrip("，。") for x in a} & {x.rstrip("，。") for x in b}
+
+
+def test_poems_of_one_request_take_distinct_lines():
+    """Group by group, a line another group already took gives way to the group's next best draw."""
+    from couplet.poemrules import _best_distinct
+    keys = torch.tensor([[0.0, 5.0, 1.0], [9.0, 2.0, 3.0], [4.0, 0.0, 0.0]])
+    lines = torch.tensor([[1, 1], [2, 2], [3, 3],      # group 0's draws
+                          [2, 2], [4, 4], [5, 5],      # group 1: its best (2, 2) is taken by group 0
+                          [6, 6], [7, 7], [8, 8]])
+    assert _best_distinct(keys, lines).tolist() == [1, 2, 0]
+    same = torch.tensor([[1, 1]] * 9)                 # nothing else to offer: the best is kept
+    assert _best_distinct(keys, same).tolist() == keys.argmax(dim=1).tolist()
