@@ -1,7 +1,8 @@
 """What the web app calls: the generators behind functions that never raise on bad input.
 
 Every function returns text or HTML for the page. Bad input becomes a short message; all
-user text is HTML-escaped before it reaches the page.
+user text is HTML-escaped before it reaches the page. About 400 lines because it renders all four
+tabs (couplets, whole couplets, poems, batch files) and the models' page; no generation logic lives here.
 """
 from __future__ import annotations
 
