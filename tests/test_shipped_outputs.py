@@ -14,8 +14,9 @@ UPPERS = ["春回大地千山秀", "海内存知己，天涯若比邻", "风风�
 
 def outputs(tmp: Path) -> dict:
     """What the shipped models write for a fixed set of requests: one 上联 (beam, sampled, locked),
-    a batch file, poems of each form (sampled line by line, and greedy), whole couplets."""
-    from couplet.batch import run_batch
+    a batch file, poems of each form (sampled line by line, and greedy) and a poem batch file, whole
+    couplets and a whole-couplet batch file."""
+    from couplet.batch import format_wholes, run_batch, run_poem_batch
     from couplet.generate import CoupletGenerator, Settings
     from couplet.poetry import PoemGenerator, PoemRequest
     from couplet.whole import WholeGenerator, WholeRequest
@@ -35,6 +36,10 @@ def outputs(tmp: Path) -> dict:
               progress=False, warn=lambda _: None)
     out["batch file"] = (tmp / "out.jsonl").read_text(encoding="utf-8").splitlines()
     poet = PoemGenerator.load()
+    seeds = ["秋 山", "江 月", "秋 山"]   # the same seed twice: a batch does not repeat its lines
+    run_poem_batch(poet, [PoemRequest(form="五绝", text=t, n=1, seed=2) for t in seeds], seeds, tmp / "poems.txt",
+                   fingerprint={}, progress=False, warn=lambda _: None)
+    out["poem batch file"] = (tmp / "poems.txt").read_text(encoding="utf-8").splitlines()
     for form, mode, text in [("五绝", "keywords", "秋 月"), ("七绝", "acrostic", "春夏秋冬"), ("五律", "theme", "思念故乡"),
                              ("七律", "first", "山")]:
         res = poet.generate(PoemRequest(form=form, mode=mode, text=text, n=2, seed=4))
@@ -44,6 +49,10 @@ def outputs(tmp: Path) -> dict:
     whole = WholeGenerator.load(couplets=couplets)
     for req in (WholeRequest(theme="中秋 团圆", n=3), WholeRequest(head="福华", n=3)):
         out[f"whole {req.theme}{req.head}"] = [f"{c.upper} {c.lower} {c.hengpi}" for c in whole.generate(req).couplets]
+    wishes = ["春节 新年", "春节 新年"]
+    run_poem_batch(whole, [WholeRequest(theme=t, n=1) for t in wishes], wishes, tmp / "whole.txt", fingerprint={},
+                   progress=False, warn=lambda _: None, formatter=format_wholes, what="couplets")
+    out["whole batch file"] = (tmp / "whole.txt").read_text(encoding="utf-8").splitlines()
     names = {"couplet": couplets, "poem": poet, "whole": whole}
     return {"models": {k: g.identity.rsplit("@", 1)[1] for k, g in names.items()}, "outputs": out}
 
