@@ -54,16 +54,23 @@ def outputs(tmp: Path) -> dict:
                    progress=False, warn=lambda _: None, formatter=format_wholes, what="couplets")
     out["whole batch file"] = (tmp / "whole.txt").read_text(encoding="utf-8").splitlines()
     names = {"couplet": couplets, "poem": poet, "whole": whole}
-    return {"models": {k: g.identity.rsplit("@", 1)[1] for k, g in names.items()}, "outputs": out}
+    return {"models": {k: g.identity.rsplit("@", 1)[1] for k, g in names.items()}, "machine": machine(),
+            "outputs": out}
 
 
-@pytest.fixture(scope="module")
-def current(tmp_path_factory):
-    return outputs(tmp_path_factory.mktemp("shipped"))
+def machine() -> str:
+    """The torch build and the CPU kernels it picks: float rounding may differ across them."""
+    import torch
+    return f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}"
 
 
-def test_shipped_models_write_what_they_wrote(current):
+def test_shipped_models_write_what_they_wrote():
     recorded = json.loads(RECORD.read_text(encoding="utf-8"))
+    if recorded["machine"] != machine():  # another kernel set may round a near-tie the other way
+        pytest.skip(f"recorded with {recorded['machine']}, this is {machine()}")
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        current = outputs(Path(d))
     assert current["models"] == recorded["models"], (
         "a shipped checkpoint changed: read its outputs, then record them again (python tests/test_shipped_outputs.py)")
     assert current["outputs"].keys() == recorded["outputs"].keys()
