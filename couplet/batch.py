@@ -245,6 +245,14 @@ def format_wholes(fmt: str, *, index: int, text: str, result, settings: dict) ->
         ensure_ascii=False) + "\n" for c in result.couplets)
 
 
+def requests_fingerprint(gen, requests: list) -> dict:
+    """What a resumed poem or whole-couplet batch must match: the first request's settings and the
+    models (paths and weights hashes; a whole-couplet generator's couplet model too)."""
+    couplets = getattr(gen, "couplets", None)
+    return {"request": requests[0].to_dict() if requests else {},
+            "checkpoint": gen.identity + (" + " + couplets.identity if couplets is not None else "")}
+
+
 def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Path, *, fingerprint: dict,
                    chunk: int = 16, warn: Callable[[str], None] = print, progress: bool = True,
                    input_path: str | Path | None = None, deadline: float | None = None,

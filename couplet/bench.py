@@ -185,9 +185,9 @@ def poem_floor(cfg, title_cfg=None, *, lines: int, width: int, rows: int, int8: 
     title's attention at each step."""
     work, also = poem_work(cfg, lines=lines, width=width, rows=rows), None
     if title_cfg is not None:
-        chars = lines * (width + 1)
-        work += title_work(title_cfg, chars=chars)
-        mem, query = torch.randn(5, chars, title_cfg.hidden), torch.randn(5, title_cfg.hidden, 1)
+        chars, beam = lines * (width + 1), 5   # the beam of TitleGenerator.titles
+        work += title_work(title_cfg, chars=chars, beam=beam)
+        mem, query = torch.randn(beam, chars, title_cfg.hidden), torch.randn(beam, title_cfg.hidden, 1)
         also = lambda: [torch.bmm(mem, query) for _ in range(title_cfg.max_title + 1)]   # noqa: E731
     return products_ms(work, int8=int8, repeat=repeat, also=also)
 

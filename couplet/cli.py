@@ -251,9 +251,9 @@ def cmd_poem(args) -> int:
     from .text import InputError
     gen = PoemGenerator.load(args.checkpoint, prosody=args.prosody)
     if args.input is not None:
+        from .batch import requests_fingerprint
         return _request_batch(args, gen, lambda t: _poem_request(args, args.mode, t), unit="seeds",
-                              fingerprint=lambda reqs: {"request": reqs[0].to_dict() if reqs else {},
-                                                        "checkpoint": gen.identity})
+                              fingerprint=lambda reqs: requests_fingerprint(gen, reqs))
     mode, text = next(((m, getattr(args, m)) for m in MODES
                        if getattr(args, m) is not None), (None, None))
     if mode is None:
@@ -306,10 +306,10 @@ def cmd_whole(args) -> int:
         return 2
     gen = WholeGenerator.load(args.checkpoint)
     if args.input is not None:
-        from .batch import format_wholes
+        from .batch import format_wholes, requests_fingerprint
         return _request_batch(args, gen, lambda t: _whole_request(args, t), unit="wishes",
-                              fingerprint=lambda reqs: {"request": _whole_request(args).to_dict(), "mode": args.mode,
-                                                        "checkpoint": gen.identity + " + " + gen.couplets.identity},
+                              fingerprint=lambda reqs: {**requests_fingerprint(gen, [_whole_request(args)]),
+                                                        "mode": args.mode},
                               formatter=format_wholes, what="couplets")
     try:
         res = gen.generate(_whole_request(args))

@@ -337,7 +337,8 @@ class LineJudge:
     seed: torch.Tensor | None = None             # (S,) ids of the user's seed chars
     seed_bonus: float = 0.0
     coherence: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # weighted already
-    avoid: set[tuple[int, ...]] | None = None    # lines (ids) written earlier in the batch: as a broken rule
+    avoid: set[str] | None = None                # lines written earlier in the batch: as a broken rule
+    itos: list[str] | None = None                # the vocabulary, to read a line of ids as text (for avoid)
 
     def __call__(self, line: int, out: torch.Tensor) -> torch.Tensor:
         """(R,) for the rows' line `line` of `out` (R, T), its earlier lines written."""
@@ -362,7 +363,8 @@ class LineJudge:
         if self.coherence is not None and line > 0:
             key += self.coherence(out[:, (line - 1) * w:line * w - 1], chars)
         if self.avoid:
-            key -= 1000.0 * torch.tensor([tuple(row) in self.avoid for row in chars.tolist()], dtype=torch.float)
+            key -= 1000.0 * torch.tensor([("".join(self.itos[i] for i in row) in self.avoid) for row in chars.tolist()],
+                                         dtype=torch.float)
         return key
 
 

@@ -263,7 +263,7 @@ class PoemGenerator:
         return LineJudge(width=plan.width + 1, reuse=req.reuse, keywords=keywords, keyword_bonus=req.keyword_bonus,
                          seed=wanted, seed_bonus=req.seed_bonus,
                          coherence=None if score is None else (lambda prev, line: req.coherence * score(prev, line)),
-                         avoid={tuple(self.vocab.encode(x)) for x in avoid} if avoid else None)
+                         avoid=avoid, itos=self.vocab.itos)
 
     def line_plan(self, req: PoemRequest, words: list[str], n_lines: int) -> list[str]:
         """The keyword of each line, for the seed modes that do not already place chars in every line."""

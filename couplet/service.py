@@ -59,12 +59,6 @@ def _as_field(cls, name: str, value):
     return int(value) if kind == "int" else float(value) if kind == "float" else value
 
 
-def _fingerprint(gen, requests: list) -> dict:
-    """What a resumed page batch must match, as for the CLI's: the model (path and weights hash) and
-    the request."""
-    return {"checkpoint": gen.identity, "request": requests[0].to_dict() if requests else {}}
-
-
 def message(text: str, kind: str = "error") -> str:
     return f'<div class="msg {kind}">{html.escape(text)}</div>'
 
@@ -326,7 +320,7 @@ class Studio:
               form: str = PoemRequest.form, seed: int = Settings.seed, progress: bool = False
               ) -> tuple[str | None, str]:
         """progress: show a tqdm bar (the page tracks it with gr.Progress)."""
-        from .batch import run_batch, run_poem_batch
+        from .batch import requests_fingerprint, run_batch, run_poem_batch
         if not file_path:
             return None, message("upload a .txt file with one 上联 or seed per line")
         from .batch import read_lines
@@ -356,7 +350,7 @@ class Studio:
                 return None, message(f"whole-couplet results can be {' or '.join(POEM_FORMATS)}")
             from .batch import format_wholes
             reqs = [WholeRequest.from_line(t, mode, n=1, seed=int(seed or 0)) for t in lines]
-            counts = run_poem_batch(self.models.whole, reqs, lines, out, fingerprint=_fingerprint(self.models.whole, reqs),
+            counts = run_poem_batch(self.models.whole, reqs, lines, out, fingerprint=requests_fingerprint(self.models.whole, reqs),
                                     warn=warnings.append, progress=progress, deadline=deadline,
                                     formatter=format_wholes, what="couplets")
         else:
@@ -365,7 +359,7 @@ class Studio:
             if fmt not in POEM_FORMATS:
                 return None, message(f"poem results can be {' or '.join(POEM_FORMATS)}")
             reqs = [PoemRequest(form=form, mode=mode, text=t, n=1, seed=int(seed or 0)) for t in lines]
-            counts = run_poem_batch(self.models.poem, reqs, lines, out, fingerprint=_fingerprint(self.models.poem, reqs),
+            counts = run_poem_batch(self.models.poem, reqs, lines, out, fingerprint=requests_fingerprint(self.models.poem, reqs),
                                     warn=warnings.append, progress=progress, deadline=deadline)
         text = f"{counts['ok']} done, {counts['bad']} bad line{'' if counts['bad'] == 1 else 's'}"
         if warnings:

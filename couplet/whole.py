@@ -188,10 +188,10 @@ class WholeGenerator:
         lock_heads = heads[len(heads) // 2:] if len(heads) > 1 else ""
         at = layout_text(layout) if len(heads) == 4 else [0]  # where the 下联's heads go
         pairs: list[tuple[str, str, float, float]] = []
-        seen: set[str] = set(avoid or ())
+        seen: set[str] = set()
         for round_ in range(ROUNDS if not req.sampler().greedy else 1):  # more draws while too few differ
             for upper, up_score in self._uppers(plan, literal, seed, req, words, round_):
-                if upper in seen:
+                if upper in seen or (avoid is not None and upper in avoid):
                     continue
                 seen.add(upper)
                 lock = None
