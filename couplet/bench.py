@@ -110,12 +110,11 @@ def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, 
     return out
 
 
-def products_ms(products: list[tuple[str, tuple[int, int], int, int]], *, int8: bool, repeat: int = 50,
-                also=None) -> float:
-    """Milliseconds that a list of matrix products takes alone: each (name, (in, out) shape, rows,
+def products(products: list[tuple[str, tuple[int, int], int, int]], *, int8: bool, also=None):
+    """A function that runs a list of matrix products alone: each (name, (in, out) shape, rows,
     times) is a linear layer of that shape applied `times` to `rows` rows, in the weight precision
     the decoders use (fp32, or int8 as `model.quantized` makes it); `also()` adds other products
-    (attention). Nothing else runs: this is the floor of the work on this machine."""
+    (attention). Nothing else runs: timed, this is the floor of the work on this machine."""
     import warnings
     layers = torch.nn.ModuleDict({name: torch.nn.Linear(*shape) for name, shape, _, _ in products}).eval()
     if int8:
@@ -131,7 +130,32 @@ def products_ms(products: list[tuple[str, tuple[int, int], int, int]], *, int8: 
                 layers[name](x[name])
         if also is not None:
             also()
-    return timed(once, warmup=3, repeat=repeat)["p50"]
+    return once
+
+
+def products_ms(work: list, *, int8: bool, repeat: int = 50, also=None) -> float:
+    """Milliseconds (p50) that `products(work)` takes."""
+    return timed(products(work, int8=int8, also=also), warmup=3, repeat=repeat)["p50"]
+
+
+def paired(fn, floor, *, warmup: int, repeat: int) -> dict[str, float]:
+    """fn and its floor timed in turn, run after run, so that both see the same machine: the load
+    of a shared host moves memory-bound products twofold within seconds, and a ratio of two
+    medians taken at different moments moves with it. Returns the p50 of each and the median of
+    the per-run ratios."""
+    for _ in range(warmup):
+        fn()
+        floor()
+    ts, fs = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        t1 = time.perf_counter()
+        floor()
+        ts.append((t1 - t0) * 1000)
+        fs.append((time.perf_counter() - t1) * 1000)
+    return {"p50": statistics.median(ts), "floor": statistics.median(fs),
+            "ratio": statistics.median(t / f for t, f in zip(ts, fs))}
 
 
 def _rnn(prefix: str, inp: int, h: int, gates: int, rows: int, steps: int) -> list:
@@ -139,25 +163,33 @@ def _rnn(prefix: str, inp: int, h: int, gates: int, rows: int, steps: int) -> li
     return [(f"{prefix}_ih", (inp, gates * h), rows, steps), (f"{prefix}_hh", (h, gates * h), rows, steps)]
 
 
-def couplet_work(cfg, *, chars: int, rows: int) -> list:
+def couplet_work(cfg, *, chars: int, rows: int, head: bool = True) -> list:
     """The products of decoding `rows` 下联 of `chars` characters, with the model's real shapes: the
     encoder's input and recurrent products (both directions), the memory and key projections, the
-    per-position head once per line, then per step the decoder GRU's two products, the combine
-    layer and the output projection (the attention over the 上联 is added by `couplet_floor`)."""
+    per-position head once per line (unless head is off), then per step the decoder GRU's two
+    products, the combine layer and the output projection (the attention over the 上联 is added by
+    `couplet_floor`). The same products score given 下联 (the MMI reorder reads candidates back)."""
     e, h, v, t = cfg.emb_dim, cfg.hidden, cfg.vocab_size, chars
     g = 4 if cfg.cell == "lstm" else 3
     dirs = 2 if cfg.bidirectional else 1
     work = _rnn("enc", e, h, g, rows, t * dirs) + [("mem", (h * dirs, h), rows * t, 1), ("key", (h, h), rows * t, 1)]
-    if cfg.aligned_head:
+    if cfg.aligned_head and head:
         work += [("align", (h, e), rows * t, 1), ("head", (e, v), rows * t, 1)]
     return work + _rnn("dec", e + h, h, g, rows, t) + [("comb", (3 * h, e), rows, t), ("out", (e, v), rows, t)]
 
 
-def couplet_floor(cfg, *, chars: int, rows: int, int8: bool, repeat: int = 50) -> float:
-    """The floor of `couplet_work` plus the attention scores at each step, in milliseconds."""
+def couplet_floor(cfg, *, chars: int, rows: int, int8: bool, repeat: int = 50, backward: int = 0,
+                  run: bool = True):
+    """The floor of `couplet_work` plus the attention scores at each step, in milliseconds; with
+    backward, also the products that read `backward` candidates back (MMI). run=False returns the
+    function to time instead."""
     mem, query = torch.randn(rows, chars, cfg.hidden), torch.randn(rows, cfg.hidden, 1)
-    return products_ms(couplet_work(cfg, chars=chars, rows=rows), int8=int8, repeat=repeat,
-                       also=lambda: [torch.bmm(mem, query) for _ in range(chars)])
+    work = couplet_work(cfg, chars=chars, rows=rows)
+    if backward:
+        work += [(f"back_{name}", shape, n, times) for name, shape, n, times in
+                 couplet_work(cfg, chars=chars, rows=backward, head=False)]
+    once = products(work, int8=int8, also=lambda: [torch.bmm(mem, query) for _ in range(chars)])
+    return timed(once, warmup=3, repeat=repeat)["p50"] if run else once
 
 
 def poem_work(cfg, *, lines: int, width: int, rows: int) -> list:
@@ -180,16 +212,18 @@ def title_work(cfg, *, chars: int, beam: int = 5) -> list:
         "t_dec", e, h, g, beam, t) + [("t_comb", (2 * h, e), beam, t), ("t_out", (e, v), beam, t)]
 
 
-def poem_floor(cfg, title_cfg=None, *, lines: int, width: int, rows: int, int8: bool, repeat: int = 20) -> float:
+def poem_floor(cfg, title_cfg=None, *, lines: int, width: int, rows: int, int8: bool, repeat: int = 20,
+               run: bool = True):
     """The floor of one poem in milliseconds: `poem_work`, and with title_cfg `title_work` and the
-    title's attention at each step."""
+    title's attention at each step. run=False returns the function to time instead."""
     work, also = poem_work(cfg, lines=lines, width=width, rows=rows), None
     if title_cfg is not None:
         chars, beam = lines * (width + 1), 5   # the beam of TitleGenerator.titles
         work += title_work(title_cfg, chars=chars, beam=beam)
         mem, query = torch.randn(beam, chars, title_cfg.hidden), torch.randn(beam, title_cfg.hidden, 1)
         also = lambda: [torch.bmm(mem, query) for _ in range(title_cfg.max_title + 1)]   # noqa: E731
-    return products_ms(work, int8=int8, repeat=repeat, also=also)
+    once = products(work, int8=int8, also=also)
+    return timed(once, warmup=3, repeat=repeat)["p50"] if run else once
 
 
 def _free_port() -> int:
@@ -279,33 +313,50 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     r["poem_batch_per_s"] = 10 * k / (time.perf_counter() - t0)
     log(f"batch: {r['couplet_batch_per_s']:.0f} couplets/s (naive {r['couplet_batch_per_s_naive']:.0f}), "
         f"{r['poem_batch_per_s']:.1f} poems/s")
-    # the floor of the same work, in the same run: ratios hold across machines where times do not
+    # the floor of the same work, each timed in turn with the path it bounds: ratios hold across
+    # machines (and across a shared host's load) where times do not
     cfg, int8 = cg.model.cfg, is_quantized(cg.model)
-    r["couplet_greedy_floor_ms"] = couplet_floor(cfg, chars=len(UPPER7), rows=1, int8=int8)
-    r["couplet_greedy_vs_floor"] = r["couplet_greedy_p50_ms"] / r["couplet_greedy_floor_ms"]
-    r["couplet_beam5_floor_ms"] = couplet_floor(cfg, chars=len(UPPER7), rows=5, int8=int8)
-    r["couplet_beam5_vs_floor"] = r["couplet_beam5_p50_ms"] / r["couplet_beam5_floor_ms"]
+    greedy, beam5 = cases["greedy"], cases["beam5"]
+    for name, s, rows, back in (("greedy", greedy, 1, 0), ("beam5", beam5, 5, 0)):
+        p = paired(lambda: cg.generate(UPPER7, s), couplet_floor(cfg, chars=len(UPPER7), rows=rows, int8=int8, run=False),
+                   warmup=w, repeat=repeat)
+        r[f"couplet_{name}_floor_ms"], r[f"couplet_{name}_vs_floor"] = p["floor"], p["ratio"]
+    # what the default beam really decodes: diverse groups (more rows than the width) and the MMI
+    # reorder, which reads every candidate back through the model
+    beam = cg._beam(beam5, beam5.n)
+    beam_rows = beam.width + (beam.groups - 1) * beam.group_width
+    p = paired(lambda: cg.generate(UPPER7, beam5),
+               couplet_floor(cfg, chars=len(UPPER7), rows=beam_rows, int8=int8, backward=beam_rows if beam5.mmi else 0,
+                             run=False), warmup=w, repeat=repeat)
+    r["couplet_beam5_rows"] = beam_rows
+    r["couplet_beam5_work_floor_ms"], r["couplet_beam5_vs_work_floor"] = p["floor"], p["ratio"]
     from .generate import BATCH_ROWS
     chars_per_line = round(sum(map(len, base)) / len(base))
-    batch_floor = couplet_floor(cfg, chars=chars_per_line, rows=BATCH_ROWS, int8=int8, repeat=5)
-    r["couplet_batch_limit_per_s"] = BATCH_ROWS / (batch_floor / 1000)
-    r["couplet_batch_vs_limit"] = r["couplet_batch_per_s"] / r["couplet_batch_limit_per_s"]
+    chunk = couplet_floor(cfg, chars=chars_per_line, rows=BATCH_ROWS, int8=int8, run=False)
+    chunks = -(-batch_lines // 5 // BATCH_ROWS)   # a fifth of the batch per round, five rounds
+    p = paired(lambda: cg.generate_batch(lines[:batch_lines // 5], Settings(n=1)),
+               lambda: [chunk() for _ in range(chunks)], warmup=1, repeat=5)
+    r["couplet_batch_limit_per_s"] = BATCH_ROWS * chunks / (p["floor"] / 1000)
+    r["couplet_batch_vs_limit"] = 1 / p["ratio"] * (batch_lines // 5) / (BATCH_ROWS * chunks)
     # a poem as bench writes it (n 1): `draws` rows side by side, a title; a 律诗 also mixes the
     # couplet model into its 颔联 and 颈联 (its products for two lines of the same rows)
     titler, rows = pg.titler.get(), PoemRequest.draws
     for name, form in (("poem_7jue", "七绝"), ("poem_7lv", "七律")):
         n_lines, width = FORMS[form]
         floor = poem_floor(pg.model.cfg, titler.model.cfg if titler else None, lines=n_lines, width=width, rows=rows,
-                           int8=is_quantized(pg.model))
+                           int8=is_quantized(pg.model), run=False)
         if n_lines == 8:
-            floor += 2 * couplet_floor(cfg, chars=width, rows=rows, int8=int8, repeat=20)
-        r[f"{name}_floor_ms"] = floor
-        r[f"{name}_vs_floor"] = r[f"{name}_p50_ms"] / floor
-    log(f"floors ({'int8' if int8 else 'fp32'} products alone): greedy {r['couplet_greedy_floor_ms']:.2f} ms "
-        f"(measured {r['couplet_greedy_vs_floor']:.1f}x), beam-5 {r['couplet_beam5_floor_ms']:.2f} ms "
-        f"({r['couplet_beam5_vs_floor']:.1f}x), batch limit {r['couplet_batch_limit_per_s']:.0f}/s "
-        f"(measured {100 * r['couplet_batch_vs_limit']:.0f}%), 七绝 {r['poem_7jue_floor_ms']:.1f} ms "
-        f"({r['poem_7jue_vs_floor']:.1f}x), 七律 {r['poem_7lv_floor_ms']:.1f} ms ({r['poem_7lv_vs_floor']:.1f}x)")
+            pair = couplet_floor(cfg, chars=width, rows=rows, int8=int8, run=False)
+            floor = (lambda poem, pair: lambda: (poem(), pair(), pair()))(floor, pair)
+        p = paired(lambda: pg.generate(poems[name]), floor, warmup=w, repeat=repeat)
+        r[f"{name}_floor_ms"], r[f"{name}_vs_floor"] = p["floor"], p["ratio"]
+    log(f"floors ({'int8' if int8 else 'fp32'} products alone, timed in turn with each path): greedy "
+        f"{r['couplet_greedy_floor_ms']:.2f} ms (measured {r['couplet_greedy_vs_floor']:.1f}x), beam-5 "
+        f"{r['couplet_beam5_floor_ms']:.2f} ms ({r['couplet_beam5_vs_floor']:.1f}x; {beam_rows} rows and the MMI pass "
+        f"{r['couplet_beam5_work_floor_ms']:.2f} ms, {r['couplet_beam5_vs_work_floor']:.1f}x), batch limit "
+        f"{r['couplet_batch_limit_per_s']:.0f}/s (measured {100 * r['couplet_batch_vs_limit']:.0f}%), 七绝 "
+        f"{r['poem_7jue_floor_ms']:.1f} ms ({r['poem_7jue_vs_floor']:.1f}x), 七律 {r['poem_7lv_floor_ms']:.1f} ms "
+        f"({r['poem_7lv_vs_floor']:.1f}x)")
     r.update(train_speed("cpu"))
     if torch.cuda.is_available():
         r.update({f"{k}_cuda": v for k, v in train_speed("cuda").items()})

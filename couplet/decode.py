@@ -220,25 +220,44 @@ def index_hidden(hidden, idx):
 
 class CoupletState:
     """The rules while rows are written (the loop's mask provider): what each row wrote so far and
-    which free chars it used (重字). One plan per row, or one plan shared by every row (a beam)."""
+    which free chars it used (重字). One plan per row, or one plan shared by every row (a beam).
+    What each position needs is read from the plans once, as Python flags, so a step does only the
+    tensor work its position asks for (`couplet.reference` keeps the plain `_step_mask` as a check)."""
 
     def __init__(self, plans: list[Plan], rows: int, repeats: bool):
         _, self.allowed, self.forced, self.link = _stack(plans)           # (P, T, V), (P, T), (P, T)
         self.repeats = repeats
         self.out = torch.zeros(rows, self.allowed.shape[1], dtype=torch.long)
         self.used = torch.zeros(rows, self.allowed.shape[-1], dtype=torch.bool)
+        free = self.forced < 0
+        linked = self.link >= 0
+        self.any_linked = linked.any(dim=0).tolist()                     # (T,) some row repeats an earlier char
+        self.any_free = (free & ~linked).any(dim=0).tolist()             # (T,) some row chooses freely
+        self.all_free = free.all(dim=0).tolist()                         # (T,) no row is forced
 
     def mask(self, t: int) -> torch.Tensor:
+        """(R, V) bool: the chars each row may take at step t (read-only: it may be a view)."""
         k = len(self.out)
-        return _step_mask(self.allowed.expand(k, -1, -1), self.forced.expand(k, -1), self.link.expand(k, -1),
-                          self.out, self.used, t, self.repeats)
+        mask = self.allowed[:, t].expand(k, -1)
+        if self.any_linked[t]:
+            return _step_mask(self.allowed.expand(k, -1, -1), self.forced.expand(k, -1), self.link.expand(k, -1),
+                              self.out, self.used, t, self.repeats)
+        if self.repeats and t and self.any_free[t]:   # 重字: a free position repeats no char, where one is left
+            narrowed = mask & ~self.used
+            ok = narrowed.any(dim=1, keepdim=True) & (self.forced[:, t] < 0).unsqueeze(1)
+            mask = torch.where(ok, narrowed, mask)
+        return mask
 
     def select(self, rows: torch.Tensor) -> None:
-        self.out, self.used = self.out[rows].clone(), self.used[rows].clone()
+        self.out, self.used = self.out[rows], self.used[rows]
 
     def update(self, t: int, tok: torch.Tensor) -> None:
         self.out[:, t] = tok
-        self.used[torch.arange(len(tok)), tok] |= self.forced[:, t] < 0
+        rows = torch.arange(len(tok))                 # a beam's row count changes from step to step
+        if self.all_free[t]:
+            self.used[rows, tok] = True
+        else:
+            self.used[rows, tok] |= self.forced[:, t] < 0
 
 
 class CoupletSteps:
@@ -254,11 +273,13 @@ class CoupletSteps:
 
     def __call__(self, out: torch.Tensor, t: int) -> torch.Tensor:
         k = len(out)
-        prev = out[:, t - 1:t] if t else torch.full((k, 1), Vocab.bos_id, dtype=torch.long)
-        keys = self.keys.expand(k, -1, -1) if self.keys is not None else None
-        logits, self.hidden = self.model.decode(prev.to(self.device), self.memory.expand(k, -1, -1), keys,
-                                                self.hidden, start=t)
-        return _log_probs(logits[:, 0].float().cpu(), self.prior, t, self.align)
+        prev = out[:, t - 1] if t else torch.full((k,), Vocab.bos_id, dtype=torch.long)
+        memory, keys = self.memory, self.keys
+        if len(memory) != k:
+            memory = memory.expand(k, -1, -1)
+            keys = keys.expand(k, -1, -1) if keys is not None else None
+        logits, self.hidden = self.model.step(prev.to(self.device), memory, keys, self.hidden, t)
+        return _log_probs(logits.float().cpu(), self.prior, t, self.align)
 
     def select(self, rows: torch.Tensor) -> None:
         self.hidden = index_hidden(self.hidden, rows.to(self.device))
@@ -330,7 +351,7 @@ def decode(steps, plans: list[Plan], choose: Sampler | Beam, *, repeats: bool) -
             state.select(kept)
             total, logp = total[kept], logp[kept]
         else:
-            tok = choose(logp.masked_fill(~mask, float("-inf")))
+            tok = choose(torch.where(mask, logp, float("-inf")))
         total += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
         state.update(t, tok)
     if isinstance(choose, Beam):

@@ -129,6 +129,21 @@ class CoupletModel(nn.Module):
         feat = self.drop(torch.tanh(self.combine(torch.cat(parts, dim=-1))))  # (B, t, E)
         return self.project(feat), hidden                          # (B, t, V)
 
+    def step(self, prev: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor | None, hidden: Hidden,
+             t: int) -> tuple[torch.Tensor, Hidden]:
+        """One generation step at position t: prev (B,) ids -> logits (B, V) and the new hidden state.
+        What `decode(prev[:, None], memory, keys, hidden, start=t)` computes for an eval-mode model,
+        without the dropout calls and reshaping that training needs (a decoding step is mostly
+        per-call overhead, see `bench`)."""
+        mem_t = memory[:, t:t + 1]                                        # (B, 1, H)
+        if not self.cfg.decoder:
+            return self.project(torch.tanh(self.combine(mem_t[:, 0]))), hidden
+        out, hidden = self.decoder(torch.cat([self.embed(prev).unsqueeze(1), mem_t], dim=-1), hidden)
+        parts = [out, mem_t]
+        if keys is not None:
+            parts.append(torch.softmax(out @ keys.transpose(1, 2), dim=-1) @ memory)
+        return self.project(torch.tanh(self.combine(torch.cat(parts, dim=-1)))[:, 0]), hidden
+
     @property
     def has_aligned_head(self) -> bool:
         return self.cfg.decoder and self.cfg.aligned_head

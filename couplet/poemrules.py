@@ -82,6 +82,8 @@ class PoemPlan:
     max_uses: int = 0                     # a char at most this many times in the poem (0: no limit)
 
 
+FOLLOWER_ROWS = 4096  # chars whose follower rows are kept (8 KB each)
+
 class PoemTables(Tables):
     """The couplet masks (Han, 平, 仄) plus membership of the 平声 rhyme groups, the chars the
     classical corpus doubles (萧萧, 依依) and the bigrams it uses."""
@@ -94,6 +96,7 @@ class PoemTables(Tables):
                 self.double_ok[vocab.stoi[ch]] = True
         # attested bigrams as sorted keys a * V + b; row a's followers sit between starts[a] and starts[a + 1]
         self.bigrams, self.bigram_starts = (bigrams.long() if bigrams is not None else None), None
+        self._follower_rows: dict[int, torch.Tensor] = {}
         if bigrams is not None and len(bigrams):
             v = len(vocab)
             self.bigram_starts = torch.searchsorted(bigrams, torch.arange(v + 1, dtype=torch.int64) * v)
@@ -108,12 +111,18 @@ class PoemTables(Tables):
 
     def followers(self, prev: torch.Tensor) -> torch.Tensor:
         """(R, V) bool: the chars attested right after each row's previous char."""
-        v = len(self.vocab)
-        out = torch.zeros(len(prev), v, dtype=torch.bool)
-        for r, a in enumerate(prev.tolist()):
-            keys = self.bigrams[self.bigram_starts[a]:self.bigram_starts[a + 1]]
-            out[r, (keys - a * v).long()] = True
-        return out
+        return torch.stack([self._followers(a) for a in prev.tolist()])
+
+    def _followers(self, a: int) -> torch.Tensor:
+        """(V,) bool of one char's followers, kept once built: a poem asks for the same few hundred chars."""
+        row = self._follower_rows.get(a)
+        if row is None:
+            v = len(self.vocab)
+            row = torch.zeros(v, dtype=torch.bool)
+            row[self.bigrams[self.bigram_starts[a]:self.bigram_starts[a + 1]] - a * v] = True
+            if len(self._follower_rows) < FOLLOWER_ROWS:
+                self._follower_rows[a] = row
+        return row
 
     def find_group(self, name: str) -> int:
         hits = [i for i, g in enumerate(self.group_names) if name and (g == name or g.rstrip("平") == name
@@ -199,6 +208,12 @@ class PoemState:
         # how often each row has used each char, in the poem and in the current line (the repeat rules)
         self.uses = torch.zeros(rows, v, dtype=torch.int16)
         self.line_uses = torch.zeros(rows, v, dtype=torch.int16)
+        # what those counts ban, kept up to date char by char as rows write (see `update`): in the rest
+        # of the poem (reserved, a seed char used once, max_uses) and in the rest of the line (no triples)
+        self.poem_banned = torch.zeros(rows, v, dtype=torch.bool)
+        if plan.reserved is not None:
+            self.poem_banned |= plan.reserved
+        self.line_banned = torch.zeros(rows, v, dtype=torch.bool)
 
     def mask(self, t: int) -> torch.Tensor:
         """(R, V) chars allowed at step t, given what each row has written so far."""
@@ -237,7 +252,7 @@ class PoemState:
                 or plan.max_uses):
             return
         start = t - t % (plan.width + 1)                        # first position of this line
-        banned = self.line_uses >= 2 if triples and t > start else torch.zeros_like(mask)
+        banned = self.poem_banned | self.line_banned if triples and t > start else self.poem_banned.clone()
         if t > start:
             prev = out[:, t - 1]
             if plan.attested:
@@ -249,15 +264,8 @@ class PoemState:
                 seen = out[:, :t - 1] == prev.unsqueeze(1)
                 rows_seen, cols = torch.nonzero(seen, as_tuple=True)
                 banned[rows_seen, out[rows_seen, cols + 1]] = True
-        if plan.reserved is not None:
-            banned |= plan.reserved
-        if plan.limited is not None:
-            banned |= (self.uses > 0) & plan.limited
-        if plan.max_uses:
-            banned |= self.uses >= plan.max_uses
         narrowed = mask & ~banned
-        ok = narrowed.any(dim=1)
-        mask[ok] = narrowed[ok]
+        mask.copy_(torch.where(narrowed.any(dim=1, keepdim=True), narrowed, mask))
         self.banned_now = banned
 
     def select(self, rows: torch.Tensor) -> None:
@@ -265,14 +273,22 @@ class PoemState:
         self.out, self.groups = self.out[rows], self.groups[rows]
         self.used_rhyme, self.relaxed = self.used_rhyme[rows], self.relaxed[rows]
         self.uses, self.line_uses = self.uses[rows], self.line_uses[rows]
+        self.poem_banned, self.line_banned = self.poem_banned[rows], self.line_banned[rows]
 
     def update(self, t: int, tok: torch.Tensor) -> None:
         self.out[:, t] = tok
         every = torch.arange(len(tok))
-        if t % (self.plan.width + 1) == 0:
+        plan = self.plan
+        if t % (plan.width + 1) == 0:
             self.line_uses.zero_()
+            self.line_banned.zero_()
         self.uses[every, tok] += 1
         self.line_uses[every, tok] += 1
+        self.line_banned[every, tok] |= self.line_uses[every, tok] >= 2
+        if plan.limited is not None:
+            self.poem_banned[every, tok] |= plan.limited[tok]
+        if plan.max_uses:
+            self.poem_banned[every, tok] |= self.uses[every, tok] >= plan.max_uses
         if self.banned_now is not None:
             self.relaxed += self.banned_now[every, tok].long()
             self.banned_now = None
@@ -421,7 +437,7 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
         mask = state.mask(t)
         if pair is not None and pair.active(t):
             logp = pair.mix(t, logp, state.out, mask)
-        tok = sampler(logp.masked_fill(~mask, float("-inf")))
+        tok = sampler(torch.where(mask, logp, float("-inf")))
         state.update(t, tok)
         if pair is not None:
             pair.advance(t, tok)

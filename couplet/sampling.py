@@ -5,23 +5,36 @@ from dataclasses import dataclass
 
 import torch
 
-NUCLEUS_SHORTLIST = 512  # top-p looks at this many best tokens first; a full sort only when they hold too little
+# top-p looks at the 64 best tokens first, then 512, and sorts everything only when they hold too
+# little mass: a partial sort costs with its k, and a sampled poem's nucleus mostly fits in 64
+NUCLEUS_SHORTLISTS = (64, 512)
 
 
-def filter_logits(logits: torch.Tensor, *, top_k: int, top_p: float) -> torch.Tensor:
-    """Set logits outside the top-k / nucleus (top-p) to -inf (top_k 0 and top_p 1 are off). logits: (B, V)."""
+def _nucleus(probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The nucleus of each row of probs (B, V): (ids (B, k) best first, keep (B, k) bool), where a
+    token is dropped when the tokens before it already hold top_p of the mass."""
+    for k in NUCLEUS_SHORTLISTS:
+        top, order = torch.topk(probs, min(k, probs.shape[-1]), dim=-1)   # sorted, best first
+        if bool((top.sum(dim=-1) >= top_p).all()):
+            break
+    else:                                                   # the nucleus is wider: sort everything
+        top, order = torch.sort(probs, descending=True, dim=-1)
+    return order, (top.cumsum(dim=-1) - top) < top_p
+
+
+def _keep_top_k(logits: torch.Tensor, top_k: int) -> torch.Tensor:
     if top_k and top_k > 0:
         k = min(int(top_k), logits.shape[-1])  # clamp to the vocabulary
         kth = torch.topk(logits, k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
+    return logits
+
+
+def filter_logits(logits: torch.Tensor, *, top_k: int, top_p: float) -> torch.Tensor:
+    """Set logits outside the top-k / nucleus (top-p) to -inf (top_k 0 and top_p 1 are off). logits: (B, V)."""
+    logits = _keep_top_k(logits, top_k)
     if 0.0 < top_p < 1.0:
-        probs = torch.softmax(logits, dim=-1)
-        k = min(NUCLEUS_SHORTLIST, logits.shape[-1])
-        top, order = torch.topk(probs, k, dim=-1)            # sorted, best first
-        if not bool((top.sum(dim=-1) >= top_p).all()):     # the nucleus is wider: sort everything
-            top, order = torch.sort(probs, descending=True, dim=-1)
-        # drop a token when the tokens before it already hold top_p of the mass
-        keep = (top.cumsum(dim=-1) - top) < top_p
+        order, keep = _nucleus(torch.softmax(logits, dim=-1), top_p)
         mask = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, keep)
         logits = logits.masked_fill(~mask, float("-inf"))
     return logits
@@ -31,15 +44,24 @@ def sample_next(logits: torch.Tensor, *, temperature: float, top_k: int, top_p: 
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """Next ids (B,) from logits (B, V); masked entries are -inf. temperature 0 = argmax, and so is a
     temperature too small to divide by (below 1e-3 the distribution is argmax to float precision).
-    Sampling inverts the cumulative distribution at one uniform draw per row (cheaper than
-    torch.multinomial here, and the same distribution)."""
+    Sampling inverts the cumulative distribution, in vocabulary order, at one uniform draw per row
+    (cheaper than torch.multinomial here, and the same distribution). With top-p, only the nucleus's
+    few tokens are renormalised and summed, not the whole vocabulary: the same draw picks the same
+    token as `filter_logits` followed by a full-vocabulary draw (a test holds them equal)."""
     if not temperature > 1e-3:
         return logits.argmax(dim=-1)
-    logits = filter_logits(logits.float() / temperature, top_k=top_k, top_p=top_p)
+    logits = _keep_top_k(logits.float() / temperature, top_k)
+    v = logits.shape[-1]
+    ids = None
+    if 0.0 < top_p < 1.0:
+        order, keep = _nucleus(torch.softmax(logits, dim=-1), top_p)
+        ids = order.masked_fill(~keep, v).sort(dim=-1).values          # kept ids in vocabulary order; v: none
+        logits = logits.gather(1, ids.clamp(max=v - 1)).masked_fill(ids == v, float("-inf"))
     cdf = torch.softmax(logits, dim=-1).cumsum(dim=-1)
     u = torch.rand(cdf.shape[0], 1, generator=generator) * cdf[:, -1:]
     # right=True: the first token whose cumulative mass exceeds u, so a zero-probability token is never chosen
-    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=cdf.shape[-1] - 1)
+    pick = torch.searchsorted(cdf, u, right=True).clamp(max=cdf.shape[-1] - 1)
+    return (pick if ids is None else ids.gather(1, pick)).squeeze(-1)
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,24 @@ def test_sampling_is_a_pure_function_of_logits():
     assert all(sample_next(masked, temperature=5.0, generator=g, **off).item() != 2 for _ in range(50))
 
 
+
+def test_nucleus_draw_equals_the_full_vocabulary_draw():
+    """sample_next renormalises only the nucleus; the same uniform draw must pick what a draw over
+    the whole vocabulary after filter_logits picks (peaked and flat rows, masked chars, wide nuclei)."""
+    torch.manual_seed(0)
+    for trial in range(40):
+        logits = torch.randn(6, 900) * (0.3 if trial % 4 == 0 else 3.0)   # flat rows need the full sort
+        logits[torch.rand(6, 900) < 0.3] = float("-inf")
+        temperature, top_p = (0.5, 0.95) if trial % 2 else (1.3, 0.7)
+        fast = sample_next(logits, temperature=temperature, top_k=0, top_p=top_p,
+                           generator=torch.Generator().manual_seed(trial))
+        kept = filter_logits(logits / temperature, top_k=0, top_p=top_p)
+        cdf = torch.softmax(kept, dim=-1).cumsum(dim=-1)
+        u = torch.rand(6, 1, generator=torch.Generator().manual_seed(trial)) * cdf[:, -1:]
+        slow = torch.searchsorted(cdf, u, right=True).squeeze(-1)
+        assert torch.equal(fast, slow)
+        assert torch.isfinite(kept.gather(1, fast[:, None])).all()
+
 def test_generation_rejects_bad_input(tiny_generator):
     for bad in ("", "   ", "😀😀", "abc", "春" * 100):
         with pytest.raises(InputError):
