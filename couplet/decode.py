@@ -101,37 +101,32 @@ def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None)
     src = torch.tensor(vocab.encode(upper), dtype=torch.long)
     base = tables.han.clone()
     if rules.no_copy:
-        for ch in set(upper):
-            if ch in vocab:
-                base[vocab.stoi[ch]] = False
-    allowed = base.unsqueeze(0).repeat(n, 1)
-    forced = torch.full((n,), -1, dtype=torch.long)
-    link = torch.full((n,), -1, dtype=torch.long)
+        base[[vocab.stoi[ch] for ch in set(upper) if ch in vocab.stoi]] = False
+    allowed = base.expand(n, -1).clone()
+    forced, link = [-1] * n, [-1] * n    # lists while the plan is built: a tensor write per char costs more
     literal: list[str | None] = [None] * n
     notes: list[str] = []
 
-    def force(i: int, ch: str) -> None:
+    def force(i: int, ch: str) -> None:  # the row of a forced position is written once, at the end
         literal[i] = ch
         forced[i] = vocab.stoi.get(ch, vocab.unk_id)
-        allowed[i] = False
-        allowed[i, forced[i]] = True
 
-    for i, ch in enumerate(upper):
-        if not is_han(ch):
-            if rules.punctuation:
-                force(i, ch)
-            else:
-                allowed[i] = True
-                allowed[i, :len(RESERVED)] = False
+    other = [i for i, ch in enumerate(upper) if not is_han(ch)]
+    for i in other:
+        if rules.punctuation:
+            force(i, upper[i])
+    if other and not rules.punctuation:
+        allowed[other] = True
+        allowed[other, :len(RESERVED)] = False
 
     targets = tone_targets(upper, tables.prosody, rules.tone)
-    for i, want in enumerate(targets):
-        if want is not None and forced[i] < 0:
-            narrowed = allowed[i] & (tables.ping if want == PING else tables.ze)
-            if narrowed.any():
-                allowed[i] = narrowed
-            else:
-                notes.append(f"no {want} character is allowed at position {i + 1}; tone rule relaxed there")
+    toned = [i for i, want in enumerate(targets) if want is not None and literal[i] is None]
+    if toned:  # every position with a tone target narrowed at once, where a char is left
+        narrowed = allowed[toned] & torch.stack([tables.ping if targets[i] == PING else tables.ze for i in toned])
+        ok = narrowed.any(dim=1).tolist()
+        allowed[toned] = torch.where(torch.tensor(ok).unsqueeze(1), narrowed, allowed[toned])
+        notes += [f"no {targets[i]} character is allowed at position {i + 1}; tone rule relaxed there"
+                  for i, kept in zip(toned, ok) if not kept]
 
     if rules.repeats:
         first: dict[str, int] = {}
@@ -165,10 +160,14 @@ def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None)
                     link[j] = -1
         if rules.repeats:  # a locked char is taken: no free position may repeat it
             locked = [vocab.stoi[c] for c in set(lock) if c not in LOCK_BLANKS and is_han(c) and c in vocab]
-            free = forced < 0
+            free = [i for i in range(n) if forced[i] < 0]
             for idx in locked:
                 allowed[free, idx] = False
-    return Plan(upper=upper, src=src, allowed=allowed, forced=forced, link=link,
+    fixed = [i for i in range(n) if forced[i] >= 0]
+    if fixed:
+        allowed[fixed] = False
+        allowed[fixed, [forced[i] for i in fixed]] = True
+    return Plan(upper=upper, src=src, allowed=allowed, forced=torch.tensor(forced), link=torch.tensor(link),
                 literal=literal, notes=notes)
 
 

@@ -81,18 +81,20 @@ class TitleGenerator:
                 torch.cat([b[2][k] for b in beams], dim=1) for k in range(2))
             logits, h = self.model.decode(prev, memory.expand(len(beams), -1, -1), keys.expand(len(beams), -1, -1), h)
             logp = torch.log_softmax(logits[:, 0].float(), dim=-1)
-            allowed = self.han.clone()
+            ends = logp[:, end].tolist()
+            mask = self.han.expand(len(beams), -1).clone()
+            written = [(r, i) for r, b in enumerate(beams) for i in b[0]]
+            if written:                                # no char twice in a title
+                mask[tuple(torch.tensor(written).T)] = False
+            top = logp.masked_fill(~mask, float("-inf")).topk(beam, dim=-1)   # every row at once
+            values, indices = top.values.tolist(), top.indices.tolist()
             cands = []
             for r, (ids, score, _) in enumerate(beams):
-                mask = allowed.clone()
-                mask[ids] = False                      # no char twice in a title
-                row = logp[r].masked_fill(~mask, float("-inf"))
                 if step >= MIN_TITLE:                  # the end mark closes a title of 2+ chars
-                    done.append((self.vocab.decode(ids), (score + float(logp[r, end])) / (len(ids) + 1)))
+                    done.append((self.vocab.decode(ids), (score + ends[r]) / (len(ids) + 1)))
                 if step == max_len:
                     continue
-                top = row.topk(beam)
-                for v, i in zip(top.values.tolist(), top.indices.tolist()):
+                for v, i in zip(values[r], indices[r]):
                     if v > float("-inf"):
                         state = h[:, r:r + 1] if not isinstance(h, tuple) else tuple(x[:, r:r + 1] for x in h)
                         cands.append((ids + [i], score + v, state))
