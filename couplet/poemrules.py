@@ -345,7 +345,9 @@ class LineJudge:
     each char the poem already used, in an earlier line or earlier in this one (重字), a bonus when
     the line holds its plan keyword (the whole word; half for part of it), a bonus for each of the
     user's seed chars the line brings into the poem, the line-pair scorer's log P(this line follows
-    the one before), and a line written earlier in the batch counted as a broken soft rule."""
+    the one before), a cost for a stock line (one the model would write with no seed and nothing
+    before it: MMI-antiLM, Li et al. 2016), and a line written earlier in the batch counted as a
+    broken soft rule."""
     width: int                                   # chars per line, its punctuation included
     reuse: float = 0.0
     keywords: torch.Tensor | None = None         # (L, K) ids of each line's keyword, 0-padded
@@ -353,6 +355,7 @@ class LineJudge:
     seed: torch.Tensor | None = None             # (S,) ids of the user's seed chars
     seed_bonus: float = 0.0
     coherence: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # weighted already
+    stock: Callable[[torch.Tensor], torch.Tensor] | None = None    # weighted already: cost of a stock line
     avoid: set[str] | None = None                # lines written earlier in the batch: as a broken rule
     itos: list[str] | None = None                # the vocabulary, to read a line of ids as text (for avoid)
 
@@ -378,6 +381,8 @@ class LineJudge:
             key += self.seed_bonus * (here & ~before).sum(dim=1).float()
         if self.coherence is not None and line > 0:
             key += self.coherence(out[:, (line - 1) * w:line * w - 1], chars)
+        if self.stock is not None:
+            key -= self.stock(chars)
         if self.avoid:
             key -= 1000.0 * torch.tensor([("".join(self.itos[i] for i in row) in self.avoid) for row in chars.tolist()],
                                          dtype=torch.float)

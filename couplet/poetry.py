@@ -263,7 +263,18 @@ class PoemGenerator:
         return LineJudge(width=plan.width + 1, reuse=req.reuse, keywords=keywords, keyword_bonus=req.keyword_bonus,
                          seed=wanted, seed_bonus=req.seed_bonus,
                          coherence=None if score is None else (lambda prev, line: req.coherence * score(prev, line)),
+                         stock=(lambda line: req.stock * self.unseeded_logp(line)) if req.stock > 0 else None,
                          avoid=avoid, itos=self.vocab.itos)
+
+    @torch.inference_mode()
+    def unseeded_logp(self, lines: torch.Tensor) -> torch.Tensor:
+        """(R,) summed log-probs of lines (R, W) as the first line of a poem with no seed: how likely
+        the model finds a line whatever the poem is about (a stock line scores high)."""
+        seed = torch.zeros(len(lines), self.model.cfg.max_seed, dtype=torch.long)
+        vec, hidden = self.model.encode(seed)
+        prev = torch.cat([torch.full((len(lines), 1), Vocab.bos_id, dtype=torch.long), lines[:, :-1]], dim=1)
+        logits, _ = self.model.decode(prev, vec, hidden)
+        return torch.log_softmax(logits.float(), dim=-1).gather(2, lines.unsqueeze(2)).squeeze(2).sum(dim=1)
 
     def line_plan(self, req: PoemRequest, words: list[str], n_lines: int) -> list[str]:
         """The keyword of each line, for the seed modes that do not already place chars in every line."""

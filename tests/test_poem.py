@@ -262,3 +262,23 @@ def test_poems_of_one_request_take_distinct_lines():
     assert _best_distinct(keys, lines).tolist() == [1, 2, 0]
     same = torch.tensor([[1, 1]] * 9)                 # nothing else to offer: the best is kept
     assert _best_distinct(keys, same).tolist() == keys.argmax(dim=1).tolist()
+
+
+def test_stock_cost_is_the_unseeded_line_logprob(tiny_poet):
+    """The stock term scores a line as any poem's first line with no seed (teacher forcing equals
+    the step-by-step log-probs) and the line-by-line choice subtracts it with its weight."""
+    from couplet.poemrules import PoemSteps, seed_batch
+    gen = tiny_poet
+    lines = torch.tensor([gen.vocab.encode("春风吹雨过"), gen.vocab.encode("明月照高楼")])
+    got = gen.unseeded_logp(lines)
+    steps = PoemSteps(gen.model, seed_batch(gen.vocab, [""], gen.model.cfg.max_seed), rows=2)
+    out = torch.cat([lines, torch.zeros(2, 1, dtype=torch.long)], dim=1)
+    want = sum(steps(out, t).gather(1, lines[:, t:t + 1]).squeeze(1) for t in range(lines.shape[1]))
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    req = PoemRequest(form="五绝", text="春", stock=0.5)
+    plan = gen.plan(req)[2]
+    judge = gen.line_judge(req, plan, [], "春")
+    plain = gen.line_judge(PoemRequest(form="五绝", text="春"), plan, [], "春")
+    rows = torch.cat([lines, torch.zeros(2, 1, dtype=torch.long)], dim=1)
+    torch.testing.assert_close(plain(0, rows) - judge(0, rows), 0.5 * want, rtol=1e-4, atol=1e-4)
+    assert plain.stock is None
