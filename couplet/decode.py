@@ -194,19 +194,21 @@ def _stack(plans: list[Plan]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
 
 
 def _aligned_prior(model: CoupletModel, memory: torch.Tensor, weight: float) -> torch.Tensor | None:
-    """(R, T, V) log-probs of the model's per-position head, when it has one and weight > 0."""
+    """(R, T, V) log-probs of the model's per-position head times the weight, when it has one and
+    weight > 0 (scaled once per line rather than at every step)."""
     if weight <= 0 or not model.has_aligned_head:
         return None
-    return torch.log_softmax(model.aligned(memory).float(), dim=-1).cpu()
+    return weight * torch.log_softmax(model.aligned(memory).float(), dim=-1).cpu()
 
 
 def _log_probs(logits: torch.Tensor, prior: torch.Tensor | None, t: int, weight: float) -> torch.Tensor:
     """Log-probs (R, V) of the next char: the decoder's, or the product of experts
-    log p ∝ (1 - w) log p_decoder + w log p_head. The decoder's own normaliser is a per-row constant,
-    so one log_softmax over (1 - w) * logits + w * log p_head gives the same distribution."""
+    log p ∝ (1 - w) log p_decoder + w log p_head (prior holds w log p_head). The decoder's own
+    normaliser is a per-row constant, so one log_softmax over (1 - w) * logits + w * log p_head
+    gives the same distribution."""
     if prior is None:
         return torch.log_softmax(logits, dim=-1)
-    return torch.log_softmax((1 - weight) * logits + weight * prior[:, t], dim=-1)
+    return torch.log_softmax((1 - weight) * logits + prior[:, t], dim=-1)
 
 
 def index_hidden(hidden, idx):
@@ -227,12 +229,13 @@ class CoupletState:
         _, self.allowed, self.forced, self.link = _stack(plans)           # (P, T, V), (P, T), (P, T)
         self.repeats = repeats
         self.out = torch.zeros(rows, self.allowed.shape[1], dtype=torch.long)
-        self.used = torch.zeros(rows, self.allowed.shape[-1], dtype=torch.bool)
+        self.unused = torch.ones(rows, self.allowed.shape[-1], dtype=torch.bool)   # free chars not yet written
         free = self.forced < 0
         linked = self.link >= 0
         self.any_linked = linked.any(dim=0).tolist()                     # (T,) some row repeats an earlier char
         self.any_free = (free & ~linked).any(dim=0).tolist()             # (T,) some row chooses freely
         self.all_free = free.all(dim=0).tolist()                         # (T,) no row is forced
+        self.free = free.T.unsqueeze(2)                                  # (T, P, 1)
 
     def mask(self, t: int) -> torch.Tensor:
         """(R, V) bool: the chars each row may take at step t (read-only: it may be a view)."""
@@ -240,23 +243,22 @@ class CoupletState:
         mask = self.allowed[:, t].expand(k, -1)
         if self.any_linked[t]:
             return _step_mask(self.allowed.expand(k, -1, -1), self.forced.expand(k, -1), self.link.expand(k, -1),
-                              self.out, self.used, t, self.repeats)
+                              self.out, ~self.unused, t, self.repeats)
         if self.repeats and t and self.any_free[t]:   # 重字: a free position repeats no char, where one is left
-            narrowed = mask & ~self.used
-            ok = narrowed.any(dim=1, keepdim=True) & (self.forced[:, t] < 0).unsqueeze(1)
-            mask = torch.where(ok, narrowed, mask)
+            narrowed = mask & self.unused
+            mask = torch.where(narrowed.any(dim=1, keepdim=True) & self.free[t], narrowed, mask)
         return mask
 
     def select(self, rows: torch.Tensor) -> None:
-        self.out, self.used = self.out[rows], self.used[rows]
+        self.out, self.unused = self.out[rows], self.unused[rows]
 
     def update(self, t: int, tok: torch.Tensor) -> None:
         self.out[:, t] = tok
         rows = torch.arange(len(tok))                 # a beam's row count changes from step to step
         if self.all_free[t]:
-            self.used[rows, tok] = True
+            self.unused[rows, tok] = False
         else:
-            self.used[rows, tok] |= self.forced[:, t] < 0
+            self.unused[rows, tok] &= ~self.free[t, :, 0]
 
 
 class CoupletSteps:
