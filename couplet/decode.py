@@ -310,20 +310,21 @@ class Beam:
         """(rows that go on, their chars) from log-probs and masks (K, V)."""
         v = logp.shape[1]
         step = logp if self.bonus is None else logp + self.bonus
-        total = (self.score.unsqueeze(1) + step).masked_fill(~mask, float("-inf"))   # (K, V)
+        total = torch.where(mask, self.score.unsqueeze(1) + step, float("-inf"))    # (K, V)
         taken = torch.zeros(v)                    # how many earlier groups chose each char at this step
-        rows_all, tok_all, start = [], [], 0
+        rows, tok, start = [], [], 0              # Python lists: a group's few picks cost no tensor ops
         for g, size in enumerate(self.sizes):
             cand = total[start:start + size]
             cand = (cand - self.diversity * taken).view(-1) if self.diversity and g else cand.reshape(-1)
             top = torch.topk(cand, min(self.width if g == 0 else self.group_width, len(cand)))
-            finite = int(torch.isfinite(top.values).sum())
-            best = top.indices[:max(finite, 1)]   # a group with no allowed char keeps one row
-            rows_all.append(best // v + start)
-            tok_all.append(best % v)
-            taken.index_add_(0, tok_all[-1], torch.ones(len(best)))
+            values, best = top.values.tolist(), top.indices.tolist()
+            best = best[:max(sum(x > float("-inf") for x in values), 1)]   # a group with no allowed char keeps one row
+            rows += [b // v + start for b in best]
+            tok += [b % v for b in best]
+            if self.diversity and g + 1 < self.groups:
+                taken.index_add_(0, torch.tensor(tok[-len(best):]), torch.ones(len(best)))
             self.sizes[g], start = len(best), start + size
-        rows, tok = torch.cat(rows_all), torch.cat(tok_all)
+        rows, tok = torch.tensor(rows), torch.tensor(tok)
         self.score = total[rows, tok]
         return rows, tok
 
