@@ -52,6 +52,7 @@ class Plan:
     link: torch.Tensor                # (T,) earlier position whose output must repeat here, -1
     literal: list[str | None]         # chars written as-is (punctuation, digits, locked chars)
     notes: list[str] = field(default_factory=list)
+    room: list[int] = field(default_factory=list)   # (T,) how many chars each position allows
 
 
 class Tables:
@@ -168,7 +169,7 @@ def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None)
         allowed[fixed] = False
         allowed[fixed, [forced[i] for i in fixed]] = True
     return Plan(upper=upper, src=src, allowed=allowed, forced=torch.tensor(forced), link=torch.tensor(link),
-                literal=literal, notes=notes)
+                literal=literal, notes=notes, room=allowed.sum(dim=1).tolist())
 
 
 def _step_mask(plans_allowed: torch.Tensor, forced: torch.Tensor, link: torch.Tensor,
@@ -205,10 +206,11 @@ def _log_probs(logits: torch.Tensor, prior: torch.Tensor | None, t: int, weight:
     """Log-probs (R, V) of the next char: the decoder's, or the product of experts
     log p ∝ (1 - w) log p_decoder + w log p_head (prior holds w log p_head). The decoder's own
     normaliser is a per-row constant, so one log_softmax over (1 - w) * logits + w * log p_head
-    gives the same distribution."""
+    gives the same distribution. The logits are mixed in place (callers pass a fresh tensor): a
+    batch's (R, V) tensors are megabytes, and each new one costs more than the arithmetic."""
     if prior is None:
         return torch.log_softmax(logits, dim=-1)
-    return torch.log_softmax((1 - weight) * logits + prior[:, t], dim=-1)
+    return torch.log_softmax(logits.mul_(1 - weight).add_(prior[:, t]), dim=-1)
 
 
 def index_hidden(hidden, idx):
@@ -235,6 +237,9 @@ class CoupletState:
         self.any_linked = linked.any(dim=0).tolist()                     # (T,) some row repeats an earlier char
         self.any_free = (free & ~linked).any(dim=0).tolist()             # (T,) some row chooses freely
         self.all_free = free.all(dim=0).tolist()                         # (T,) no row is forced
+        # (T,) every row allows more chars at t than it can have written before t, so leaving out the
+        # written ones never empties a row and the fallback check is not needed there
+        self.roomy = [all(len(p.room) > t and p.room[t] > t for p in plans) for t in range(self.out.shape[1])]
         self.free = free.T.unsqueeze(2)                                  # (T, P, 1)
 
     def mask(self, t: int) -> torch.Tensor:
@@ -246,6 +251,8 @@ class CoupletState:
                               self.out, ~self.unused, t, self.repeats)
         if self.repeats and t and self.any_free[t]:   # 重字: a free position repeats no char, where one is left
             narrowed = mask & self.unused
+            if self.roomy[t] and self.all_free[t]:
+                return narrowed
             mask = torch.where(narrowed.any(dim=1, keepdim=True) & self.free[t], narrowed, mask)
         return mask
 
@@ -352,8 +359,8 @@ def decode(steps, plans: list[Plan], choose: Sampler | Beam, *, repeats: bool) -
             steps.select(kept)
             state.select(kept)
             total, logp = total[kept], logp[kept]
-        else:
-            tok = choose(torch.where(mask, logp, float("-inf")))
+        else:  # masked in place: the chosen char is allowed, so its log-prob is still there
+            tok = choose(logp.masked_fill_(~mask, float("-inf")))
         total += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
         state.update(t, tok)
     if isinstance(choose, Beam):
