@@ -72,6 +72,12 @@ class Tables:
                 self.ze[i] = tone == ZE
 
 
+def rows_with_any(mask: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
+    """(R,) or (R, 1): whether each row of a bool mask (R, V) holds any True; the same as
+    mask.any(dim=1), read as bytes, which CPU torch reduces several times faster over a vocabulary."""
+    return mask.view(torch.uint8).amax(dim=1, keepdim=keepdim) > 0
+
+
 def tone_targets(upper: str, prosody: Prosody, mode: str) -> list[str | None]:
     """The tone each 下联 position must have: the opposite of the 上联's where the rule applies."""
     targets: list[str | None] = [None] * len(upper)
@@ -124,7 +130,7 @@ def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None)
     toned = [i for i, want in enumerate(targets) if want is not None and literal[i] is None]
     if toned:  # every position with a tone target narrowed at once, where a char is left
         narrowed = allowed[toned] & torch.stack([tables.ping if targets[i] == PING else tables.ze for i in toned])
-        ok = (narrowed.sum(dim=1) > 0).tolist()   # a bool sum is cheaper than any(dim=1) here
+        ok = rows_with_any(narrowed).tolist()
         allowed[[i for i, kept in zip(toned, ok) if kept]] = narrowed[ok]
         notes += [f"no {targets[i]} character is allowed at position {i + 1}; tone rule relaxed there"
                   for i, kept in zip(toned, ok) if not kept]
@@ -253,7 +259,7 @@ class CoupletState:
             narrowed = mask & self.unused
             if self.roomy[t] and self.all_free[t]:
                 return narrowed
-            mask = torch.where(narrowed.any(dim=1, keepdim=True) & self.free[t], narrowed, mask)
+            mask = torch.where(rows_with_any(narrowed, keepdim=True) & self.free[t], narrowed, mask)
         return mask
 
     def select(self, rows: torch.Tensor) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .decode import Tables, index_hidden
+from .decode import Tables, index_hidden, rows_with_any
 from .prosody import PING, ZE, Prosody
 from .requests import FORMS, MAX_POEMS, MODES, PoemRequest  # noqa: F401 (re-exported)
 from .sampling import Sampler
@@ -225,7 +225,7 @@ class PoemState:
         if t in plan.rhyme_pos:
             rhyming = (self.groups.float() @ self.member_f.T) > 0                 # (R, V)
             narrowed = mask & rhyming & ~self.used_rhyme
-            ok = narrowed.any(dim=1)
+            ok = rows_with_any(narrowed)
             mask[ok] = narrowed[ok]
         if t in plan.line_end:  # no line may repeat an earlier one
             width = plan.width + 1
@@ -238,7 +238,7 @@ class PoemState:
                 if same.any():
                     narrowed = mask.clone()
                     narrowed[same, out[same, k * width + j]] = False
-                    ok = narrowed.any(dim=1)
+                    ok = rows_with_any(narrowed)
                     mask[ok] = narrowed[ok]
         self._no_degenerate_repeats(t, mask)  # last: the rhyme and the no-repeated-line rules come first
         return mask
@@ -265,7 +265,7 @@ class PoemState:
                 rows_seen, cols = torch.nonzero(seen, as_tuple=True)
                 banned[rows_seen, out[rows_seen, cols + 1]] = True
         narrowed = mask & ~banned
-        mask.copy_(torch.where(narrowed.any(dim=1, keepdim=True), narrowed, mask))
+        mask.copy_(torch.where(rows_with_any(narrowed, keepdim=True), narrowed, mask))
         self.banned_now = banned
 
     def select(self, rows: torch.Tensor) -> None:
@@ -329,7 +329,7 @@ class PairedLines:
         pair = pair.masked_fill(~self.known, -30.0)  # chars the couplet model lacks: possible, unlikely
         narrowed = mask.clone()
         narrowed.scatter_(1, upper, False)
-        ok = narrowed.any(dim=1)
+        ok = rows_with_any(narrowed)
         mask[ok] = narrowed[ok]
         return torch.log_softmax((1 - self.weight) * logp + self.weight * pair, dim=-1)
 

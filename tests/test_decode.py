@@ -292,3 +292,15 @@ def test_structure_rule_does_not_bury_a_clearly_better_line(tiny_generator):
     spread = best.ranking - min(c.ranking for c in res.candidates)
     first = res.candidates[0]
     assert first is best or best.ranking - first.ranking <= spread * (first.structure - best.structure) + 1e-9
+
+
+def test_rows_with_any_is_any_per_row():
+    from couplet.decode import rows_with_any
+    torch.manual_seed(0)
+    for shape, p in (((5, 300), 0.01), ((1, 50), 0.0), ((7, 1000), 0.5)):
+        m = torch.rand(shape) < p
+        m[0] = False
+        assert torch.equal(rows_with_any(m), m.any(dim=1))
+        assert torch.equal(rows_with_any(m, keepdim=True), m.any(dim=1, keepdim=True))
+        sliced = m[:, ::3]                                   # a strided view reads the same
+        assert torch.equal(rows_with_any(sliced), sliced.any(dim=1))
