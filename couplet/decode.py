@@ -323,7 +323,7 @@ class Beam:
         """(rows that go on, their chars) from log-probs and masks (K, V)."""
         v = logp.shape[1]
         step = logp if self.bonus is None else logp + self.bonus
-        total = torch.where(mask, self.score.unsqueeze(1) + step, float("-inf"))    # (K, V)
+        total = (self.score.unsqueeze(1) + step).masked_fill_(~mask, float("-inf"))  # (K, V)
         taken = torch.zeros(v)                    # how many earlier groups chose each char at this step
         rows, tok, start = [], [], 0              # Python lists: a group's few picks cost no tensor ops
         for g, size in enumerate(self.sizes):

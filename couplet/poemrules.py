@@ -442,7 +442,7 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
         mask = state.mask(t)
         if pair is not None and pair.active(t):
             logp = pair.mix(t, logp, state.out, mask)
-        tok = sampler(torch.where(mask, logp, float("-inf")))
+        tok = sampler(logp.masked_fill_(~mask, float("-inf")))   # in place: the chosen char keeps its log-prob
         state.update(t, tok)
         if pair is not None:
             pair.advance(t, tok)
