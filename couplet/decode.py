@@ -205,7 +205,7 @@ def _aligned_prior(model: CoupletModel, memory: torch.Tensor, weight: float) -> 
     weight > 0 (scaled once per line rather than at every step)."""
     if weight <= 0 or not model.has_aligned_head:
         return None
-    return weight * torch.log_softmax(model.aligned(memory).float(), dim=-1).cpu()
+    return torch.log_softmax(model.aligned(memory).float(), dim=-1).mul_(weight).cpu()   # in place: (R, T, V) is large
 
 
 def _log_probs(logits: torch.Tensor, prior: torch.Tensor | None, t: int, weight: float) -> torch.Tensor:
