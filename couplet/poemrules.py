@@ -282,13 +282,16 @@ class PoemState:
         if t % (plan.width + 1) == 0:
             self.line_uses.zero_()
             self.line_banned.zero_()
-        self.uses[every, tok] += 1
-        self.line_uses[every, tok] += 1
-        self.line_banned[every, tok] |= self.line_uses[every, tok] >= 2
+        uses, line_uses = self.uses[every, tok] + 1, self.line_uses[every, tok] + 1   # each read once
+        self.uses[every, tok], self.line_uses[every, tok] = uses, line_uses
+        self.line_banned[every, tok] = line_uses >= 2    # counts only grow within a line
+        banned = None
         if plan.limited is not None:
-            self.poem_banned[every, tok] |= plan.limited[tok]
+            banned = plan.limited[tok]
         if plan.max_uses:
-            self.poem_banned[every, tok] |= self.uses[every, tok] >= plan.max_uses
+            banned = uses >= plan.max_uses if banned is None else banned | (uses >= plan.max_uses)
+        if banned is not None:
+            self.poem_banned[every, tok] |= banned
         if self.banned_now is not None:
             self.relaxed += self.banned_now[every, tok].long()
             self.banned_now = None
