@@ -269,8 +269,8 @@ def rss_child() -> float:
 
 
 def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 200, startup: bool = True,
-        log=print) -> dict[str, float]:
-    cg, pg = CoupletGenerator.load(), PoemGenerator.load()
+        int8: bool | None = None, log=print) -> dict[str, float]:
+    cg, pg = CoupletGenerator.load(int8=int8), PoemGenerator.load(int8=int8)
     r: dict[str, float] = {}
     w = max(2, repeat // 10)
     # decoding alone (the structure rule off), so each case can be checked against the naive way
@@ -409,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-lines", type=int, default=10000, help="上联 in the batch-throughput run")
     p.add_argument("--no-startup", action="store_true", help="skip the CLI and app start-up timings")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--fp32", action="store_true", help="decode with the fp32 weights instead of the int8 copies "
+                                                         "(the floors follow)")
     p.add_argument("--compare", nargs="+", default=None, metavar="CHECKPOINT",
                    help="only compare couplet checkpoints side by side (default path and batch), "
                         "ratios to the first one; DIR:int8 or DIR:fp32 picks the weights")
@@ -418,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         r = compare_couplet(args.compare, repeat=args.repeat, log=(lambda *_: None) if quiet else print)
     else:
         r = run(repeat=args.repeat, batch_lines=args.batch_lines, startup=not args.no_startup,
-                log=(lambda *_: None) if quiet else print)
+                int8=False if args.fp32 else None, log=(lambda *_: None) if quiet else print)
     if args.json:
         print(json.dumps({k: round(v, 3) for k, v in r.items()}))
         return 0

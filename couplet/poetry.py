@@ -37,11 +37,6 @@ def _jieba():
     return jieba.analyse
 
 
-def _load_titler(path: Path):
-    from .title import TitleGenerator
-    return TitleGenerator.load(path)
-
-
 def keywords(text: str, k: int = 3) -> list[str]:
     """Keywords of a free text (TF-IDF over jieba words); falls back to its Han chars."""
     words = [w for w in _jieba().extract_tags(text, topK=k) if any(is_han(c) for c in w)]
@@ -101,7 +96,7 @@ class PoemGenerator:
         self.plan_table = plan_table  # the words of a poem's plan (keywords, theme and first-char seeds)
         # the models that serve beside this one, each loaded when a poem first wants it
         self.couplet = Companion(couplet_path, self._load_couplet)   # the 律诗's middle couplets
-        self.titler = Companion(None, _load_titler)                    # a title for each poem
+        self.titler = Companion(None, self._load_titler)               # a title for each poem
         self.line_scorer = Companion(None, self._load_lines)           # the line-pair (coherence) scorer
 
     @classmethod
@@ -131,6 +126,11 @@ class PoemGenerator:
         def score(prev: torch.Tensor, line: torch.Tensor) -> torch.Tensor:
             return torch.nn.functional.logsigmoid(model(to_lines[prev], to_lines[line]).float())
         return score
+
+    def _load_titler(self, path: Path):
+        """The title model, in the precision of the poem model (int8 or fp32)."""
+        from .title import TitleGenerator
+        return TitleGenerator.load(path, int8=is_quantized(self.model))
 
     def _load_couplet(self, path: Path):
         """(couplet model, its vocab) for PairedLines, in the precision of the poem model it is mixed with."""

@@ -71,3 +71,16 @@ def test_train_then_title(prepared, tmp_path, capsys):
     assert titles and all(2 <= len(t["title"]) <= 8 for t in titles)
     assert cli(["title", "abc", "--checkpoint", str(out / "best")]) == 2
     assert cli(["title", "白日依山尽", "--checkpoint", str(tmp_path / "none")]) == 2
+
+
+def test_title_model_follows_the_poem_models_precision():
+    """The companions of a poem generator decode in its precision: fp32 with fp32, int8 with int8."""
+    from couplet.model import is_quantized
+    from couplet.poetry import PoemGenerator
+    from couplet.requests import DEFAULT_TITLE_CHECKPOINT
+    if not (DEFAULT_TITLE_CHECKPOINT / "model.safetensors").exists():
+        pytest.skip("no shipped title model")
+    for int8 in (False, True):
+        gen = PoemGenerator.load(int8=int8)
+        assert is_quantized(gen.model) == int8
+        assert is_quantized(gen.titler.get().model) == int8
