@@ -133,29 +133,26 @@ def products(products: list[tuple[str, tuple[int, int], int, int]], *, int8: boo
     return once
 
 
-def products_ms(work: list, *, int8: bool, repeat: int = 50, also=None) -> float:
-    """Milliseconds (p50) that `products(work)` takes."""
-    return timed(products(work, int8=int8, also=also), warmup=3, repeat=repeat)["p50"]
-
-
-def paired(fn, floor, *, warmup: int, repeat: int) -> dict[str, float]:
-    """fn and its floor timed in turn, run after run, so that both see the same machine: the load
+def paired(fn, floors: dict, *, warmup: int, repeat: int) -> dict[str, tuple[float, float]]:
+    """fn and its floors timed in turn, run after run, so that all see the same machine: the load
     of a shared host moves memory-bound products twofold within seconds, and a ratio of two
-    medians taken at different moments moves with it. Returns the p50 of each and the median of
-    the per-run ratios."""
+    medians taken at different moments moves with it. Returns, per floor, its p50 and the median
+    of the per-run ratios of fn to it."""
     for _ in range(warmup):
         fn()
-        floor()
-    ts, fs = [], []
+        for floor in floors.values():
+            floor()
+    ts, fs = [], {name: [] for name in floors}
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
-        t1 = time.perf_counter()
-        floor()
-        ts.append((t1 - t0) * 1000)
-        fs.append((time.perf_counter() - t1) * 1000)
-    return {"p50": statistics.median(ts), "floor": statistics.median(fs),
-            "ratio": statistics.median(t / f for t, f in zip(ts, fs))}
+        ts.append(time.perf_counter() - t0)
+        for name, floor in floors.items():
+            t0 = time.perf_counter()
+            floor()
+            fs[name].append(time.perf_counter() - t0)
+    return {name: (1000 * statistics.median(f), statistics.median(t / x for t, x in zip(ts, f)))
+            for name, f in fs.items()}
 
 
 def _rnn(prefix: str, inp: int, h: int, gates: int, rows: int, steps: int) -> list:
@@ -178,18 +175,20 @@ def couplet_work(cfg, *, chars: int, rows: int, head: bool = True) -> list:
     return work + _rnn("dec", e + h, h, g, rows, t) + [("comb", (3 * h, e), rows, t), ("out", (e, v), rows, t)]
 
 
-def couplet_floor(cfg, *, chars: int, rows: int, int8: bool, repeat: int = 50, backward: int = 0,
-                  run: bool = True):
-    """The floor of `couplet_work` plus the attention scores at each step, in milliseconds; with
-    backward, also the products that read `backward` candidates back (MMI). run=False returns the
-    function to time instead."""
+def couplet_floor_fn(cfg, *, chars: int, rows: int, int8: bool, backward: int = 0):
+    """A function that runs `couplet_work` plus the attention scores at each step; with backward,
+    also the products that read `backward` candidates back (MMI)."""
     mem, query = torch.randn(rows, chars, cfg.hidden), torch.randn(rows, cfg.hidden, 1)
     work = couplet_work(cfg, chars=chars, rows=rows)
     if backward:
         work += [(f"back_{name}", shape, n, times) for name, shape, n, times in
                  couplet_work(cfg, chars=chars, rows=backward, head=False)]
-    once = products(work, int8=int8, also=lambda: [torch.bmm(mem, query) for _ in range(chars)])
-    return timed(once, warmup=3, repeat=repeat)["p50"] if run else once
+    return products(work, int8=int8, also=lambda: [torch.bmm(mem, query) for _ in range(chars)])
+
+
+def couplet_floor(cfg, *, chars: int, rows: int, int8: bool, repeat: int = 50) -> float:
+    """The floor of `couplet_floor_fn`'s work in milliseconds (p50)."""
+    return timed(couplet_floor_fn(cfg, chars=chars, rows=rows, int8=int8), warmup=3, repeat=repeat)["p50"]
 
 
 def poem_work(cfg, *, lines: int, width: int, rows: int) -> list:
@@ -212,18 +211,16 @@ def title_work(cfg, *, chars: int, beam: int = 5) -> list:
         "t_dec", e, h, g, beam, t) + [("t_comb", (2 * h, e), beam, t), ("t_out", (e, v), beam, t)]
 
 
-def poem_floor(cfg, title_cfg=None, *, lines: int, width: int, rows: int, int8: bool, repeat: int = 20,
-               run: bool = True):
-    """The floor of one poem in milliseconds: `poem_work`, and with title_cfg `title_work` and the
-    title's attention at each step. run=False returns the function to time instead."""
+def poem_floor_fn(cfg, title_cfg=None, *, lines: int, width: int, rows: int, int8: bool):
+    """A function that runs the floor of one poem: `poem_work`, and with title_cfg `title_work` and
+    the title's attention at each step."""
     work, also = poem_work(cfg, lines=lines, width=width, rows=rows), None
     if title_cfg is not None:
         chars, beam = lines * (width + 1), 5   # the beam of TitleGenerator.titles
         work += title_work(title_cfg, chars=chars, beam=beam)
         mem, query = torch.randn(beam, chars, title_cfg.hidden), torch.randn(beam, title_cfg.hidden, 1)
         also = lambda: [torch.bmm(mem, query) for _ in range(title_cfg.max_title + 1)]   # noqa: E731
-    once = products(work, int8=int8, also=also)
-    return timed(once, warmup=3, repeat=repeat)["p50"] if run else once
+    return products(work, int8=int8, also=also)
 
 
 def _free_port() -> int:
@@ -316,40 +313,41 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     # the floor of the same work, each timed in turn with the path it bounds: ratios hold across
     # machines (and across a shared host's load) where times do not
     cfg, int8 = cg.model.cfg, is_quantized(cg.model)
-    greedy, beam5 = cases["greedy"], cases["beam5"]
-    for name, s, rows, back in (("greedy", greedy, 1, 0), ("beam5", beam5, 5, 0)):
-        p = paired(lambda: cg.generate(UPPER7, s), couplet_floor(cfg, chars=len(UPPER7), rows=rows, int8=int8, run=False),
-                   warmup=w, repeat=repeat)
-        r[f"couplet_{name}_floor_ms"], r[f"couplet_{name}_vs_floor"] = p["floor"], p["ratio"]
-    # what the default beam really decodes: diverse groups (more rows than the width) and the MMI
-    # reorder, which reads every candidate back through the model
+    floor = couplet_floor_fn(cfg, chars=len(UPPER7), rows=1, int8=int8)
+    r["couplet_greedy_floor_ms"], r["couplet_greedy_vs_floor"] = paired(
+        lambda: cg.generate(UPPER7, cases["greedy"]), {"floor": floor}, warmup=w, repeat=repeat)["floor"]
+    # the default beam against the floor of 5 rows and against what it really decodes: diverse
+    # groups (more rows than the width) and the MMI reorder, which reads every candidate back
+    beam5 = cases["beam5"]
     beam = cg._beam(beam5, beam5.n)
     beam_rows = beam.width + (beam.groups - 1) * beam.group_width
     p = paired(lambda: cg.generate(UPPER7, beam5),
-               couplet_floor(cfg, chars=len(UPPER7), rows=beam_rows, int8=int8, backward=beam_rows if beam5.mmi else 0,
-                             run=False), warmup=w, repeat=repeat)
+               {"floor": couplet_floor_fn(cfg, chars=len(UPPER7), rows=5, int8=int8),
+                "work": couplet_floor_fn(cfg, chars=len(UPPER7), rows=beam_rows, int8=int8,
+                                         backward=beam_rows if beam5.mmi else 0)}, warmup=w, repeat=repeat)
+    r["couplet_beam5_floor_ms"], r["couplet_beam5_vs_floor"] = p["floor"]
     r["couplet_beam5_rows"] = beam_rows
-    r["couplet_beam5_work_floor_ms"], r["couplet_beam5_vs_work_floor"] = p["floor"], p["ratio"]
+    r["couplet_beam5_work_floor_ms"], r["couplet_beam5_vs_work_floor"] = p["work"]
     from .generate import BATCH_ROWS
     chars_per_line = round(sum(map(len, base)) / len(base))
-    chunk = couplet_floor(cfg, chars=chars_per_line, rows=BATCH_ROWS, int8=int8, run=False)
+    chunk = couplet_floor_fn(cfg, chars=chars_per_line, rows=BATCH_ROWS, int8=int8)
     chunks = -(-batch_lines // 5 // BATCH_ROWS)   # a fifth of the batch per round, five rounds
-    p = paired(lambda: cg.generate_batch(lines[:batch_lines // 5], Settings(n=1)),
-               lambda: [chunk() for _ in range(chunks)], warmup=1, repeat=5)
-    r["couplet_batch_limit_per_s"] = BATCH_ROWS * chunks / (p["floor"] / 1000)
-    r["couplet_batch_vs_limit"] = 1 / p["ratio"] * (batch_lines // 5) / (BATCH_ROWS * chunks)
+    floor_ms, ratio = paired(lambda: cg.generate_batch(lines[:batch_lines // 5], Settings(n=1)),
+                             {"floor": lambda: [chunk() for _ in range(chunks)]}, warmup=1, repeat=5)["floor"]
+    r["couplet_batch_limit_per_s"] = BATCH_ROWS * chunks / (floor_ms / 1000)
+    r["couplet_batch_vs_limit"] = 1 / ratio * (batch_lines // 5) / (BATCH_ROWS * chunks)
     # a poem as bench writes it (n 1): `draws` rows side by side, a title; a 律诗 also mixes the
     # couplet model into its 颔联 and 颈联 (its products for two lines of the same rows)
     titler, rows = pg.titler.get(), PoemRequest.draws
     for name, form in (("poem_7jue", "七绝"), ("poem_7lv", "七律")):
         n_lines, width = FORMS[form]
-        floor = poem_floor(pg.model.cfg, titler.model.cfg if titler else None, lines=n_lines, width=width, rows=rows,
-                           int8=is_quantized(pg.model), run=False)
+        floor = poem_floor_fn(pg.model.cfg, titler.model.cfg if titler else None, lines=n_lines, width=width,
+                              rows=rows, int8=is_quantized(pg.model))
         if n_lines == 8:
-            pair = couplet_floor(cfg, chars=width, rows=rows, int8=int8, run=False)
+            pair = couplet_floor_fn(cfg, chars=width, rows=rows, int8=int8)
             floor = (lambda poem, pair: lambda: (poem(), pair(), pair()))(floor, pair)
-        p = paired(lambda: pg.generate(poems[name]), floor, warmup=w, repeat=repeat)
-        r[f"{name}_floor_ms"], r[f"{name}_vs_floor"] = p["floor"], p["ratio"]
+        r[f"{name}_floor_ms"], r[f"{name}_vs_floor"] = paired(
+            lambda: pg.generate(poems[name]), {"floor": floor}, warmup=w, repeat=repeat)["floor"]
     log(f"floors ({'int8' if int8 else 'fp32'} products alone, timed in turn with each path): greedy "
         f"{r['couplet_greedy_floor_ms']:.2f} ms (measured {r['couplet_greedy_vs_floor']:.1f}x), beam-5 "
         f"{r['couplet_beam5_floor_ms']:.2f} ms ({r['couplet_beam5_vs_floor']:.1f}x; {beam_rows} rows and the MMI pass "
