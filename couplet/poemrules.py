@@ -84,6 +84,7 @@ class PoemPlan:
 
 FOLLOWER_ROWS = 4096  # chars whose follower rows are kept (8 KB each)
 
+
 class PoemTables(Tables):
     """The couplet masks (Han, 平, 仄) plus membership of the 平声 rhyme groups, the chars the
     classical corpus doubles (萧萧, 依依) and the bigrams it uses."""
@@ -285,13 +286,10 @@ class PoemState:
         uses, line_uses = self.uses[every, tok] + 1, self.line_uses[every, tok] + 1   # each read once
         self.uses[every, tok], self.line_uses[every, tok] = uses, line_uses
         self.line_banned[every, tok] = line_uses >= 2    # counts only grow within a line
-        banned = None
         if plan.limited is not None:
-            banned = plan.limited[tok]
+            self.poem_banned[every, tok] |= plan.limited[tok]
         if plan.max_uses:
-            banned = uses >= plan.max_uses if banned is None else banned | (uses >= plan.max_uses)
-        if banned is not None:
-            self.poem_banned[every, tok] |= banned
+            self.poem_banned[every, tok] |= uses >= plan.max_uses
         if self.banned_now is not None:
             self.relaxed += self.banned_now[every, tok].long()
             self.banned_now = None

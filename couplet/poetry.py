@@ -16,7 +16,7 @@ import torch
 
 from .checkpoint import Companion, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
-from .model import for_decoding, is_quantized, quantized
+from .model import for_decoding, is_quantized, quantized, shift_right
 from .poemrules import (FORMS, MODES, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemSteps, PoemTables,  # noqa: F401 (re-exported)
                         check_form, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
                         rhyme_lines, sample_poems, seed_batch, strict_positions, tone_pattern)
@@ -270,10 +270,8 @@ class PoemGenerator:
     def unseeded_logp(self, lines: torch.Tensor) -> torch.Tensor:
         """(R,) summed log-probs of lines (R, W) as the first line of a poem with no seed: how likely
         the model finds a line whatever the poem is about (a stock line scores high)."""
-        seed = torch.zeros(len(lines), self.model.cfg.max_seed, dtype=torch.long)
-        vec, hidden = self.model.encode(seed)
-        prev = torch.cat([torch.full((len(lines), 1), Vocab.bos_id, dtype=torch.long), lines[:, :-1]], dim=1)
-        logits, _ = self.model.decode(prev, vec, hidden)
+        seed = seed_batch(self.vocab, [""], self.model.cfg.max_seed).expand(len(lines), -1)
+        logits = self.model(seed, shift_right(lines, Vocab.bos_id))
         return torch.log_softmax(logits.float(), dim=-1).gather(2, lines.unsqueeze(2)).squeeze(2).sum(dim=1)
 
     def line_plan(self, req: PoemRequest, words: list[str], n_lines: int) -> list[str]:
