@@ -52,7 +52,10 @@ class Plan:
     link: torch.Tensor                # (T,) earlier position whose output must repeat here, -1
     literal: list[str | None]         # chars written as-is (punctuation, digits, locked chars)
     notes: list[str] = field(default_factory=list)
-    room: list[int] = field(default_factory=list)   # (T,) how many chars each position allows
+    room: list[int] = field(init=False)  # (T,) how many chars each position allows
+
+    def __post_init__(self):
+        self.room = self.allowed.sum(dim=1).tolist()
 
 
 class Tables:
@@ -175,7 +178,7 @@ def make_plan(upper: str, tables: Tables, rules: Rules, lock: str | None = None)
         allowed[fixed] = False
         allowed[fixed, [forced[i] for i in fixed]] = True
     return Plan(upper=upper, src=src, allowed=allowed, forced=torch.tensor(forced), link=torch.tensor(link),
-                literal=literal, notes=notes, room=allowed.sum(dim=1).tolist())
+                literal=literal, notes=notes)
 
 
 def _step_mask(plans_allowed: torch.Tensor, forced: torch.Tensor, link: torch.Tensor,
@@ -245,7 +248,7 @@ class CoupletState:
         self.all_free = free.all(dim=0).tolist()                         # (T,) no row is forced
         # (T,) every row allows more chars at t than it can have written before t, so leaving out the
         # written ones never empties a row and the fallback check is not needed there
-        self.roomy = [all(len(p.room) > t and p.room[t] > t for p in plans) for t in range(self.out.shape[1])]
+        self.roomy = [all(p.room[t] > t for p in plans) for t in range(self.out.shape[1])]
         self.free = free.T.unsqueeze(2)                                  # (T, P, 1)
 
     def mask(self, t: int) -> torch.Tensor:
