@@ -83,9 +83,9 @@ class TitleGenerator:
             logp = torch.log_softmax(logits[:, 0].float(), dim=-1)
             ends = logp[:, end].tolist()
             mask = self.han.expand(len(beams), -1).clone()
-            written = [(r, i) for r, b in enumerate(beams) for i in b[0]]
-            if written:                                # no char twice in a title
-                mask[tuple(torch.tensor(written).T)] = False
+            rows = [r for r, b in enumerate(beams) for _ in b[0]]
+            if rows:                                   # no char twice in a title
+                mask[rows, [i for b in beams for i in b[0]]] = False
             top = logp.masked_fill(~mask, float("-inf")).topk(beam, dim=-1)   # every row at once
             values, indices = top.values.tolist(), top.indices.tolist()
             cands = []
