@@ -204,22 +204,23 @@ def _stack(plans: list[Plan]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
 
 
 def _aligned_prior(model: CoupletModel, memory: torch.Tensor, weight: float) -> torch.Tensor | None:
-    """(R, T, V) log-probs of the model's per-position head times the weight, when it has one and
-    weight > 0 (scaled once per line rather than at every step)."""
+    """(R, T, V) logits of the model's per-position head, when it has one and weight > 0. Its own
+    normaliser, like the decoder's, is a per-row constant that the mix's log_softmax removes, so the
+    head's raw logits serve (no pass over the whole (R, T, V) tensor per line)."""
     if weight <= 0 or not model.has_aligned_head:
         return None
-    return torch.log_softmax(model.aligned(memory).float(), dim=-1).mul_(weight).cpu()   # in place: (R, T, V) is large
+    return model.aligned(memory).float().cpu()
 
 
 def _log_probs(logits: torch.Tensor, prior: torch.Tensor | None, t: int, weight: float) -> torch.Tensor:
     """Log-probs (R, V) of the next char: the decoder's, or the product of experts
-    log p ∝ (1 - w) log p_decoder + w log p_head (prior holds w log p_head). The decoder's own
-    normaliser is a per-row constant, so one log_softmax over (1 - w) * logits + w * log p_head
+    log p ∝ (1 - w) log p_decoder + w log p_head (prior holds the head's logits). Each model's
+    normaliser is a per-row constant, so one log_softmax over (1 - w) * logits + w * head logits
     gives the same distribution. The logits are mixed in place (callers pass a fresh tensor): a
     batch's (R, V) tensors are megabytes, and each new one costs more than the arithmetic."""
     if prior is None:
         return torch.log_softmax(logits, dim=-1)
-    return torch.log_softmax(logits.mul_(1 - weight).add_(prior[:, t]), dim=-1)
+    return torch.log_softmax(logits.mul_(1 - weight).add_(prior[:, t], alpha=weight), dim=-1)
 
 
 def index_hidden(hidden, idx):
