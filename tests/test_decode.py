@@ -13,8 +13,8 @@ PUNCT = "，。；！？"
 
 
 @st.composite
-def uppers(draw, alphabet):
-    n = draw(st.integers(1, 16))
+def uppers(draw, alphabet, length=None):
+    n = length or draw(st.integers(1, 16))
     pool = draw(st.lists(st.sampled_from(alphabet), min_size=1, max_size=6, unique=True))
     chars = [draw(st.sampled_from(pool)) for _ in range(n)]  # a small pool makes 重字 likely
     for i in range(1, n - 1):
@@ -304,3 +304,35 @@ def test_rows_with_any_is_any_per_row():
         assert torch.equal(rows_with_any(m, keepdim=True), m.any(dim=1, keepdim=True))
         sliced = m[:, ::3]                                   # a strided view reads the same
         assert torch.equal(rows_with_any(sliced), sliced.any(dim=1))
+
+
+def test_count_true_counts_per_row():
+    from couplet.decode import count_true
+    torch.manual_seed(0)
+    for shape, p in (((5, 300), 0.01), ((2, 3, 1000), 0.5), ((1, 40000), 0.9)):
+        m = torch.rand(shape) < p
+        assert torch.equal(count_true(m).long(), m.sum(dim=-1))
+    m = torch.rand(4, 900) < 0.5
+    assert torch.equal(count_true(m[:, ::3]).long(), m[:, ::3].sum(dim=-1))   # a strided view counts the same
+
+
+@given(data=st.data())
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_plans_made_together_equal_plans_made_alone(tiny_generator, data):
+    from couplet.decode import Rules, make_plan, make_plans
+    alphabet = [c for c in tiny_generator.vocab.itos if len(c) == 1 and is_han(c)][:40] + ["龘"]   # and one unknown char
+    n = data.draw(st.integers(1, 12))
+    lines = data.draw(st.lists(uppers(alphabet, length=n), min_size=1, max_size=5))
+    rules = Rules(punctuation=data.draw(st.booleans()), repeats=data.draw(st.booleans()),
+                  no_copy=data.draw(st.booleans()), tone=data.draw(st.sampled_from(["off", "end", "rhythm"])))
+    for line, plan in zip(lines, make_plans(lines, tiny_generator.tables, rules)):
+        alone = make_plan(line, tiny_generator.tables, rules)
+        for name in ("src", "allowed", "forced", "link"):
+            assert torch.equal(getattr(plan, name), getattr(alone, name)), name
+        assert (plan.upper, plan.literal, plan.notes) == (alone.upper, alone.literal, alone.notes)
+
+
+def test_plans_made_together_need_one_length(tiny_generator):
+    from couplet.decode import Rules, make_plans
+    with pytest.raises(ValueError, match="one length"):
+        make_plans(["春风", "春风化雨"], tiny_generator.tables, Rules())
