@@ -23,7 +23,7 @@ import torch
 from .model import CoupletModel
 from .prosody import PING, ZE, Prosody
 from .requests import TONE_MODES
-from .sampling import Sampler
+from .sampling import Sampler, mask_out_
 from .text import is_han
 from .vocab import RESERVED, Vocab
 
@@ -265,7 +265,7 @@ def _log_probs(logits: torch.Tensor, prior: torch.Tensor | None, t: int, weight:
     batch's (R, V) tensors are megabytes, and each new one costs more than the arithmetic."""
     if prior is None:
         return torch.log_softmax(logits, dim=-1)
-    return torch.log_softmax(logits.mul_(1 - weight).add_(prior[:, t], alpha=weight), dim=-1)
+    return torch.log_softmax(logits.lerp_(prior[:, t], weight), dim=-1)   # (1 - w) logits + w prior, one pass
 
 
 def index_hidden(hidden, idx):
@@ -415,7 +415,7 @@ def decode(steps, plans: list[Plan], choose: Sampler | Beam, *, repeats: bool) -
             state.select(kept)
             total, logp = total[kept], logp[kept]
         else:  # masked in place: the chosen char is allowed, so its log-prob is still there
-            tok = choose(logp.masked_fill_(~mask, float("-inf")))
+            tok = choose(mask_out_(logp, mask))
         total += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
         state.update(t, tok)
     if isinstance(choose, Beam):

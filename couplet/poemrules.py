@@ -20,7 +20,7 @@ import torch
 from .decode import Tables, index_hidden, rows_with_any
 from .prosody import PING, ZE, Prosody
 from .requests import FORMS, MAX_POEMS, MODES, PoemRequest  # noqa: F401 (re-exported)
-from .sampling import Sampler
+from .sampling import Sampler, mask_out_
 from .text import InputError, is_han
 from .vocab import Vocab
 
@@ -443,7 +443,7 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
         mask = state.mask(t)
         if pair is not None and pair.active(t):
             logp = pair.mix(t, logp, state.out, mask)
-        tok = sampler(logp.masked_fill_(~mask, float("-inf")))   # in place: the chosen char keeps its log-prob
+        tok = sampler(mask_out_(logp, mask))   # in place: the chosen char keeps its log-prob
         state.update(t, tok)
         if pair is not None:
             pair.advance(t, tok)

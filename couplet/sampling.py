@@ -10,6 +10,38 @@ import torch
 NUCLEUS_SHORTLISTS = (64, 512)
 
 
+# a char the rules leave out scores this far below any log-prob: softmax gives it exactly 0, and unlike
+# -inf it can be added (see `mask_out_`)
+BLOCKED = -1e30
+# rows from which `argmax_rows` reads block maxima first; fewer rows pay more in calls than they save
+MANY_ROWS = 16
+
+
+def mask_out_(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """scores (R, V) with the chars that mask (R, V) bool leaves out set to BLOCKED (+ their score, a
+    rounding error at that size), in place; an allowed char keeps its score exactly. Adding
+    (mask - 1) * 1e30 as floats costs a few fast passes, where CPU torch's masked_fill_ with a bool
+    mask makes one slow one (1.1 ms against 0.4 ms at 256 rows of 7,700 chars)."""
+    return scores.add_(mask.view(torch.uint8).float().sub_(1), alpha=-BLOCKED)
+
+
+def argmax_rows(x: torch.Tensor, block: int = 64) -> torch.Tensor:
+    """x.argmax(dim=-1) for x (R, V): the first index of each row's maximum. CPU torch's argmax over a
+    wide row costs ~10x its amax, so with many rows the maximum of each block of `block` columns
+    is read first (one amax pass), then the first block that holds the row's maximum."""
+    r, v = x.shape
+    if r < MANY_ROWS or v < 4 * block:
+        return x.argmax(dim=-1)
+    cut = v - v % block
+    maxima = x[:, :cut].reshape(r, cut // block, block).amax(dim=-1)            # (R, blocks)
+    if cut < v:
+        maxima = torch.cat([maxima, x[:, cut:].amax(dim=-1, keepdim=True)], dim=1)
+    start = maxima.argmax(dim=-1, keepdim=True) * block                          # (R, 1)
+    # the winning block's columns; past the last column the last one repeats, after its first copy
+    cols = (start + torch.arange(block)).clamp_(max=v - 1)
+    return (start + x.gather(1, cols).argmax(dim=-1, keepdim=True)).squeeze(1)
+
+
 def _nucleus(probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
     """The nucleus of each row of probs (B, V): (ids (B, k) best first, keep (B, k) bool), where a
     token is dropped when the tokens before it already hold top_p of the mass."""
@@ -42,14 +74,14 @@ def filter_logits(logits: torch.Tensor, *, top_k: int, top_p: float) -> torch.Te
 
 def sample_next(logits: torch.Tensor, *, temperature: float, top_k: int, top_p: float,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """Next ids (B,) from logits (B, V); masked entries are -inf. temperature 0 = argmax, and so is a
+    """Next ids (B,) from logits (B, V); masked entries are -inf or BLOCKED. temperature 0 = argmax, and so is a
     temperature too small to divide by (below 1e-3 the distribution is argmax to float precision).
     Sampling inverts the cumulative distribution, in vocabulary order, at one uniform draw per row
     (cheaper than torch.multinomial here, and the same distribution). With top-p, only the nucleus's
     few tokens are renormalised and summed, not the whole vocabulary: the same draw picks the same
     token as `filter_logits` followed by a full-vocabulary draw (a test holds them equal)."""
     if not temperature > 1e-3:
-        return logits.argmax(dim=-1)
+        return argmax_rows(logits)
     logits = _keep_top_k(logits.float() / temperature, top_k)
     v = logits.shape[-1]
     ids = None

@@ -336,3 +336,31 @@ def test_plans_made_together_need_one_length(tiny_generator):
     from couplet.decode import Rules, make_plans
     with pytest.raises(ValueError, match="one length"):
         make_plans(["春风", "春风化雨"], tiny_generator.tables, Rules())
+
+
+def test_argmax_rows_is_argmax_with_first_of_ties():
+    from couplet.sampling import argmax_rows
+    torch.manual_seed(0)
+    for rows, v in ((32, 7705), (40, 640), (16, 1000), (3, 7705)):
+        x = torch.randn(rows, v)
+        assert torch.equal(argmax_rows(x), x.argmax(dim=-1))
+        ties = torch.randint(0, 3, (rows, v)).float()            # many equal maxima: the first one wins
+        assert torch.equal(argmax_rows(ties), ties.argmax(dim=-1))
+        x[:, :] = float("-inf")
+        x[0, -1] = 0.0                                            # the maximum in the last, partial block
+        x[1, 5] = x[1, v // 2] = 1.0
+        assert torch.equal(argmax_rows(x), x.argmax(dim=-1))
+
+
+def test_mask_out_keeps_allowed_scores_and_blocks_the_rest():
+    from couplet.sampling import BLOCKED, mask_out_
+    torch.manual_seed(0)
+    logp = torch.log_softmax(torch.randn(20, 500), dim=-1)
+    mask = torch.rand(20, 500) < 0.3
+    mask[:, 0] = True
+    out = mask_out_(logp.clone(), mask)
+    assert torch.equal(out[mask], logp[mask])                     # exactly, not within rounding
+    assert (out[~mask] <= BLOCKED / 2).all()
+    reference = logp.masked_fill(~mask, float("-inf"))
+    assert torch.equal(torch.softmax(out, dim=-1), torch.softmax(reference, dim=-1))
+    assert torch.equal(out.argmax(dim=-1), reference.argmax(dim=-1))
