@@ -109,6 +109,7 @@ class PoemTables(Tables):
             for g in prosody.rhymes.get(vocab.itos[i], []):
                 if g in gi:
                     self.member[i, gi[g]] = True
+        self.rhymes = rows_with_any(self.member)                   # (V,) chars of any 平声 group
 
     def followers(self, prev: torch.Tensor) -> torch.Tensor:
         """(R, V) bool: the chars attested right after each row's previous char."""
@@ -156,7 +157,7 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
                 if narrowed.any():
                     allowed[i * (width + 1) + j] = narrowed
     for p in rhyme_pos:  # rhyme chars are 平 in a 平声 group
-        allowed[p] &= tables.member.any(dim=1)
+        allowed[p] &= tables.rhymes
     for (i, j), ch in forced_chars.items():
         p = i * (width + 1) + j
         if not allowed[p, vocab.stoi[ch]]:
