@@ -152,10 +152,7 @@ def make_plans(uppers: list[str], tables: Tables, rules: Rules, locks: list[str 
     if toned:  # every position with a tone target narrowed at once, where a char is left
         rows, pos = map(list, zip(*toned))
         tones = torch.stack([tables.ping, tables.ze])[[0 if targets[k][i] == PING else 1 for k, i in toned]]
-        narrowed = allowed[rows, pos] & tones
-        ok = rows_with_any(narrowed)
-        kept = ok.tolist()
-        allowed[[r for r, x in zip(rows, kept) if x], [p for p, x in zip(pos, kept) if x]] = narrowed[ok]
+        kept = _narrow(allowed, rows, pos, allowed[rows, pos] & tones)
         for (k, i), x in zip(toned, kept):
             if not x:
                 notes[k].append(f"no {targets[k][i]} character is allowed at position {i + 1}; tone rule relaxed there")
@@ -178,10 +175,7 @@ def make_plans(uppers: list[str], tables: Tables, rules: Rules, locks: list[str 
                 seen[ch] += 1
         for pairs in rounds:  # the char chosen at i must also fit at j, where one is left
             rows, at, rep = map(list, zip(*pairs))
-            both = allowed[rows, at] & allowed[rows, rep]
-            ok = rows_with_any(both)
-            kept = ok.tolist()
-            allowed[[r for r, x in zip(rows, kept) if x], [i for i, x in zip(at, kept) if x]] = both[ok]
+            _narrow(allowed, rows, at, allowed[rows, at] & allowed[rows, rep])
 
     for k, lock in enumerate(locks):
         if lock is not None:
@@ -196,6 +190,14 @@ def make_plans(uppers: list[str], tables: Tables, rules: Rules, locks: list[str 
     forced_t, link_t = torch.tensor(forced).view(b, n), torch.tensor(link).view(b, n)
     return [Plan(upper=uppers[k], src=src[k], allowed=allowed[k], forced=forced_t[k], link=link_t[k],
                  literal=literal[k], notes=notes[k]) for k in range(b)]
+
+
+def _narrow(allowed: torch.Tensor, rows: list[int], pos: list[int], narrowed: torch.Tensor) -> list[bool]:
+    """Write narrowed (K, V) over allowed[rows, pos] where it leaves a char; returns which did."""
+    ok = rows_with_any(narrowed)
+    kept = ok.tolist()
+    allowed[[r for r, x in zip(rows, kept) if x], [p for p, x in zip(pos, kept) if x]] = narrowed[ok]
+    return kept
 
 
 def _apply_lock(upper: str, lock: str, allowed: torch.Tensor, targets: list[str | None], forced: list[int],
