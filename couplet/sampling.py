@@ -13,8 +13,9 @@ NUCLEUS_SHORTLISTS = (64, 512)
 # a char the rules leave out scores this far below any log-prob: softmax gives it exactly 0, and unlike
 # -inf it can be added (see `mask_out_`)
 BLOCKED = -1e30
-# rows from which `argmax_rows` reads block maxima first; fewer rows pay more in calls than they save
-MANY_ROWS = 16
+# rows from which `argmax_rows` reads block maxima first (fewer rows pay more in calls than they
+# save), and the columns in a block
+MANY_ROWS, ARGMAX_BLOCK = 16, 64
 
 
 def mask_out_(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -25,11 +26,12 @@ def mask_out_(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return scores.add_(mask.view(torch.uint8).float().sub_(1), alpha=-BLOCKED)
 
 
-def argmax_rows(x: torch.Tensor, block: int = 64) -> torch.Tensor:
+def argmax_rows(x: torch.Tensor) -> torch.Tensor:
     """x.argmax(dim=-1) for x (R, V): the first index of each row's maximum. CPU torch's argmax over a
-    wide row costs ~10x its amax, so with many rows the maximum of each block of `block` columns
-    is read first (one amax pass), then the first block that holds the row's maximum."""
+    wide row costs ~10x its amax, so with many rows the maximum of each block of ARGMAX_BLOCK
+    columns is read first (one amax pass), then the first block that holds the row's maximum."""
     r, v = x.shape
+    block = ARGMAX_BLOCK
     if r < MANY_ROWS or v < 4 * block:
         return x.argmax(dim=-1)
     cut = v - v % block

@@ -8,6 +8,7 @@ from couplet.generate import Settings
 from couplet.poetry import PoemRequest, PoemSteps, sample_poems
 from couplet.reference import CoupletRerun, PoemRerun, beam_search_naive
 from couplet.sampling import Sampler
+from couplet.text import InputError
 
 UPPERS = ["天增岁月人增寿", "海内存知己，天涯若比邻", "明月几时有", "书山有路勤为径，学海无涯苦作舟"]
 
@@ -106,12 +107,23 @@ def test_poem_sample_equals_naive(tiny_poet, form, mode, text):
     torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
 
 
-def test_batched_rows_equal_single_rows(tiny_generator):
-    """generate_batch decodes same-length lines together; greedy gives each line its own result."""
-    lines = ["天增岁月人增寿", "爆竹声中辞旧岁", "一帆风顺年年好"]
-    batched = [r.candidates[0].lower for r in tiny_generator.generate_batch(lines, Settings(n=1))]
-    single = [tiny_generator.generate(x, Settings(n=1)).candidates[0].lower for x in lines]
-    assert batched == single
+def test_batched_rows_equal_single_rows(tiny_generator, monkeypatch):
+    """generate_batch plans and decodes same-length lines together, BATCH_ROWS at a time; greedy
+    gives each line its own result (a chunk of 18 rows picks with `argmax_rows`' block maxima)."""
+    import random
+
+    import couplet.generate as generate
+    import couplet.sampling as sampling
+    monkeypatch.setattr(generate, "BATCH_ROWS", 18)
+    monkeypatch.setattr(sampling, "ARGMAX_BLOCK", 8)   # blocks narrow enough for the small fixture vocabulary
+    pool = ["天增岁月人增寿", "爆竹声中辞旧岁", "一帆风顺年年好", "春回大地千山秀", "风风雨雨年年有"]
+    rng = random.Random(0)
+    lines = [rng.choice(pool) for _ in range(20)] + ["海内存知己", "abc", "书山有路勤"]
+    results = tiny_generator.generate_batch(lines, Settings(n=1))
+    assert isinstance(results[21], InputError)
+    for line, result in zip(lines, results):
+        if line != "abc":
+            assert result.candidates[0].lower == tiny_generator.generate(line, Settings(n=1)).candidates[0].lower
 
 
 def test_paired_lines_fast_equals_naive(tiny_poet, tiny_generator):
