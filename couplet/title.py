@@ -13,6 +13,7 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .checkpoint import identity as checkpoint_identity
+from .decode import index_hidden
 from .model import for_decoding
 from .poemrules import format_poem
 from .requests import DEFAULT_TITLE_CHECKPOINT
@@ -73,34 +74,32 @@ class TitleGenerator:
         src = torch.tensor([self.vocab.encode(self.poem_text(poem))])
         memory, keys, hidden = self.model.encode(src)
         end, max_len = self.vocab.stoi[END], self.model.cfg.max_title
-        beams = [([], 0.0, hidden)]
+        beams: list[tuple[list[int], float]] = [([], 0.0)]     # chars so far, summed log-prob
         done: list[tuple[str, float]] = []
         for step in range(max_len + 1):
-            prev = torch.tensor([[b[0][-1] if b[0] else Vocab.bos_id] for b in beams])
-            h = torch.cat([b[2] for b in beams], dim=1) if not isinstance(hidden, tuple) else tuple(
-                torch.cat([b[2][k] for b in beams], dim=1) for k in range(2))
-            logits, h = self.model.decode(prev, memory.expand(len(beams), -1, -1), keys.expand(len(beams), -1, -1), h)
+            prev = torch.tensor([[ids[-1] if ids else Vocab.bos_id] for ids, _ in beams])
+            k = len(beams)
+            logits, hidden = self.model.decode(prev, memory.expand(k, -1, -1), keys.expand(k, -1, -1), hidden)
             logp = torch.log_softmax(logits[:, 0].float(), dim=-1)
             ends = logp[:, end].tolist()
-            mask = self.han.expand(len(beams), -1).clone()
-            rows = [r for r, b in enumerate(beams) for _ in b[0]]
+            mask = self.han.expand(k, -1).clone()
+            rows = [r for r, (ids, _) in enumerate(beams) for _ in ids]
             if rows:                                   # no char twice in a title
-                mask[rows, [i for b in beams for i in b[0]]] = False
+                mask[rows, [i for ids, _ in beams for i in ids]] = False
             top = logp.masked_fill(~mask, float("-inf")).topk(beam, dim=-1)   # every row at once
             values, indices = top.values.tolist(), top.indices.tolist()
-            cands = []
-            for r, (ids, score, _) in enumerate(beams):
+            cands = []                                 # (chars, score, the row it grows from)
+            for r, (ids, score) in enumerate(beams):
                 if step >= MIN_TITLE:                  # the end mark closes a title of 2+ chars
                     done.append((self.vocab.decode(ids), (score + ends[r]) / (len(ids) + 1)))
                 if step == max_len:
                     continue
-                for v, i in zip(values[r], indices[r]):
-                    if v > float("-inf"):
-                        state = h[:, r:r + 1] if not isinstance(h, tuple) else tuple(x[:, r:r + 1] for x in h)
-                        cands.append((ids + [i], score + v, state))
+                cands += [(ids + [i], score + v, r) for v, i in zip(values[r], indices[r]) if v > float("-inf")]
             if not cands:
                 break
-            beams = sorted(cands, key=lambda b: -b[1])[:beam]
+            cands = sorted(cands, key=lambda c: -c[1])[:beam]
+            beams = [(ids, score) for ids, score, _ in cands]
+            hidden = index_hidden(hidden, torch.tensor([r for _, _, r in cands]))
         best: dict[str, float] = {}
         for t, s in sorted(done, key=lambda x: -x[1]):
             t = clean_title(t)  # numbering the model learned from the corpus (二首一) is cut, as in training
