@@ -310,7 +310,7 @@ class PairedLines:
     def __init__(self, couplet_model, couplet_vocab: Vocab, poem_vocab: Vocab, plan: PoemPlan, weight: float):
         self.model, self.weight, self.width = couplet_model, weight, plan.width + 1
         self.to_couplet = torch.tensor([couplet_vocab.stoi.get(c, couplet_vocab.unk_id) for c in poem_vocab.itos])
-        self.known = self.to_couplet != couplet_vocab.unk_id          # poem ids the couplet model can write
+        self.unknown = self.to_couplet == couplet_vocab.unk_id        # poem ids the couplet model cannot write
         self.even = {3, 5} if plan.n_lines == 8 else set()            # line index -> the odd line before it
         self.state = None
 
@@ -325,15 +325,15 @@ class PairedLines:
             memory, keys, hidden = self.model.encode(self.to_couplet[upper])
             self.state = (memory, keys, hidden, torch.full((len(out), 1), Vocab.bos_id, dtype=torch.long))
         memory, keys, hidden, prev = self.state
-        logits, hidden = self.model.decode(prev, memory, keys, hidden, start=col)
+        logits, hidden = self.model.step(prev[:, 0], memory, keys, hidden, col)
         self.state = (memory, keys, hidden, prev)
-        pair = torch.log_softmax(logits[:, 0].float(), dim=-1)[:, self.to_couplet]           # (R, V poem)
-        pair = pair.masked_fill(~self.known, -30.0)  # chars the couplet model lacks: possible, unlikely
+        pair = torch.log_softmax(logits.float(), dim=-1)[:, self.to_couplet]                 # (R, V poem)
+        pair.masked_fill_(self.unknown, -30.0)  # chars the couplet model lacks: possible, unlikely
         narrowed = mask.clone()
         narrowed.scatter_(1, upper, False)
         ok = rows_with_any(narrowed)
         mask[ok] = narrowed[ok]
-        return torch.log_softmax((1 - self.weight) * logp + self.weight * pair, dim=-1)
+        return torch.log_softmax(logp.lerp(pair, self.weight), dim=-1)
 
     def advance(self, t: int, tok: torch.Tensor) -> None:
         if self.state is not None and self.active(t):
