@@ -13,7 +13,7 @@ from .model import for_decoding
 from .decode import LOCK_BLANKS, Beam, CoupletSteps, Plan, Tables, decode, make_plan, make_plans
 from .postag import structure_agreement
 from .prosody import Prosody
-from .requests import (ALIGN_BY_DEFAULT, BEAM_FOR_ONE_LINE, DIVERSITY_BY_DEFAULT,  # noqa: F401 (re-exported)
+from .requests import (ALIGN_BY_DEFAULT, DEFAULT_BEAM, DIVERSITY_BY_DEFAULT,  # noqa: F401 (re-exported)
                        FREQ_PENALTY_BY_DEFAULT, MAX_CANDIDATES, MMI_BY_DEFAULT, RERANK_BY_DEFAULT, SEED_MAX,
                        STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, DEFAULT_CHECKPOINT, DEFAULT_SCORER, REPO_ROOT,
                        Settings)

@@ -340,7 +340,7 @@ class Studio:
                 return None, message(self.models.errors["couplet"])
             if fmt not in COUPLET_FORMATS:
                 return None, message(f"couplet results can be {', '.join(COUPLET_FORMATS)}")
-            counts = run_batch(self.models.couplet, file_path, out, Settings(n=1, seed=int(seed or 0)),
+            counts = run_batch(self.models.couplet, file_path, out, Settings.for_request(batch=True, seed=int(seed or 0)),
                                checkpoint=self.models.couplet.identity, warn=warnings.append, progress=progress,
                                deadline=deadline)
         elif kind == "whole":

@@ -124,12 +124,12 @@ def test_couplet_flags_come_from_settings():
     from dataclasses import fields, replace
 
     from couplet.cli import _settings, build_parser
-    from couplet.generate import BEAM_FOR_ONE_LINE
+    from couplet.generate import DEFAULT_BEAM
     parser = build_parser()
     args = parser.parse_args(["couplet", "春回大地千山秀"])
     assert all(hasattr(args, f.name) and getattr(args, f.name) is None for f in fields(Settings))
-    assert _settings(args, batch=False) == replace(Settings(), beam=BEAM_FOR_ONE_LINE)
-    assert _settings(args, batch=True) == replace(Settings(), n=1)
+    assert _settings(args, batch=False) == replace(Settings(), beam=DEFAULT_BEAM)
+    assert _settings(args, batch=True) == replace(Settings(), n=1, beam=DEFAULT_BEAM)
     args = parser.parse_args(["couplet", "x", "--no-punctuation", "--mmi", "0.3", "--tone", "end"])
     s = _settings(args, batch=False)
     assert (s.punctuation, s.mmi, s.tone) == (False, 0.3, "end")
@@ -137,10 +137,12 @@ def test_couplet_flags_come_from_settings():
 
 def test_one_policy_for_n_and_beam():
     """Settings.for_request: the CLI and the page decide n and the beam the same way."""
-    from couplet.generate import BEAM_FOR_ONE_LINE
-    assert Settings.for_request(batch=False).beam == BEAM_FOR_ONE_LINE
+    from couplet.generate import DEFAULT_BEAM
+    assert Settings.for_request(batch=False).beam == DEFAULT_BEAM
     assert Settings.for_request(batch=False, temperature=0.8).beam == 0          # sampled: no beam
     assert Settings.for_request(batch=False, beam_search=False).beam == 0        # the page's box off
     assert Settings.for_request(batch=False, beam=3).beam == 3                   # a width given wins
-    assert (Settings.for_request(batch=True).n, Settings.for_request(batch=True).beam) == (1, 0)
+    assert (Settings.for_request(batch=True).n, Settings.for_request(batch=True).beam) == (1, DEFAULT_BEAM)
+    assert Settings.for_request(batch=True, beam=0).beam == 0                   # greedy when asked
+    assert Settings.for_request(batch=True, temperature=0.7).beam == 0          # sampled: no beam
     assert Settings.for_request(batch=True, n=4).n == 4
