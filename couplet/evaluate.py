@@ -236,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--checkpoint", nargs="*", default=None,
                    help="couplet checkpoint(s) to generate with and score perplexity; several give one column "
                         "each, decoded the same way (default: checkpoints/couplet)")
-    c.add_argument("--beam", type=int, default=0, help="generate with beam search of this width (0: greedy)")
+    c.add_argument("--beam", type=int, default=None,
+                   help="generate with beam search of this width (0: greedy; default: as a batch file is decoded)")
     c.add_argument("--limit", type=int, default=0, help="evaluate the first N pairs only (0: all)")
     c.add_argument("--sample", type=int, default=0,
                    help="evaluate N pairs drawn at random (seed 0) instead of the whole file (0: all)")
@@ -309,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         columns["predictions"] = couplet_metrics(uppers, hyps, refs, prosody)
     given = {f.name: getattr(args, f.name) for f in fields(Settings)
              if f.name not in ("n", "beam", "rerank") and getattr(args, f.name, None) is not None}
-    settings = Settings(n=1, beam=args.beam, **given).check()  # what is not given keeps Settings' default
+    if args.beam is not None:
+        given["beam"] = args.beam
+    settings = Settings.for_request(batch=True, **given).check()  # decoded as a batch file is, unless told
     for path in args.checkpoint or ([] if args.predictions else [None]):
         gen = CoupletGenerator.load(path, int8=args.int8)
         m = couplet_metrics(uppers, best_lowers(gen, uppers, settings), refs, prosody)
