@@ -158,8 +158,12 @@ class CoupletGenerator:
                 kept.append(c)
         return kept
 
-    def _order(self, plan: Plan, ids: torch.Tensor, scores: torch.Tensor, settings: Settings) -> list[Candidate]:
-        """Distinct candidates, best first: model score, then the optional scorer and structure terms."""
+    def _order(self, plan: Plan, ids: torch.Tensor, scores: torch.Tensor, settings: Settings, *,
+               first_only: bool = False) -> list[Candidate]:
+        """Distinct candidates, best first: model score, then the optional scorer and structure terms.
+        first_only: only the first is wanted (a batch), so a candidate that could not come first even
+        with full 词性 agreement is not tagged (jieba is most of a batch line's time); the first is
+        the same either way, the order of the rest is not."""
         candidates = self._rank(plan, ids, scores)
         for c in candidates:
             c.ranking = c.score
@@ -175,16 +179,22 @@ class CoupletGenerator:
         if rerank:
             self.rerank(plan.upper, candidates)
         structure = settings.structure > 0 and len(candidates) > 1
-        if structure:
-            for c in candidates:
-                c.structure = structure_agreement(plan.upper, c.lower) or 0.0
         if rerank or structure:
             # the 词性 term is scaled by the spread of the N-best's scores, so it reorders close
             # candidates but never lifts one over a clearly better-scored line
             rankings = [c.ranking for c in candidates]
-            spread = max(rankings) - min(rankings)
-            candidates.sort(key=lambda c: -(c.ranking + settings.rerank_weight * (c.scorer or 0.0)
-                                              + settings.structure * spread * (c.structure or 0.0)))
+            weight = settings.structure * (max(rankings) - min(rankings))
+
+            def key(c: Candidate) -> float:
+                return c.ranking + settings.rerank_weight * (c.scorer or 0.0) + weight * (c.structure or 0.0)
+            if structure:
+                best = float("-inf")
+                for c in sorted(candidates, key=lambda c: -key(c)):   # best possible first: no tags yet
+                    if first_only and key(c) + weight < best:
+                        break                                       # no agreement would bring it first
+                    c.structure = structure_agreement(plan.upper, c.lower) or 0.0
+                    best = max(best, key(c))
+            candidates.sort(key=lambda c: -key(c))
         return candidates
 
     @torch.inference_mode()
@@ -244,8 +254,8 @@ class CoupletGenerator:
                 if settings.beam > 0:
                     for (i, checked), plan in zip(chunk, plans):
                         ids, scores = self._decode([plan], settings, self._beam(settings, 1))
-                        results[i] = Result(plan.upper, self._order(plan, ids, scores, settings)[:1],
-                                            checked.notes + plan.notes)
+                        first = self._order(plan, ids, scores, settings, first_only=True)[:1]
+                        results[i] = Result(plan.upper, first, checked.notes + plan.notes)
                     continue
                 ids, scores = self._decode(plans, settings, sampler)
                 for (i, checked), plan, row, s in zip(chunk, plans, ids, scores):

@@ -364,3 +364,31 @@ def test_mask_out_keeps_allowed_scores_and_blocks_the_rest():
     reference = logp.masked_fill(~mask, float("-inf"))
     assert torch.equal(torch.softmax(out, dim=-1), torch.softmax(reference, dim=-1))
     assert torch.equal(out.argmax(dim=-1), reference.argmax(dim=-1))
+
+
+def test_first_only_order_keeps_the_first_and_tags_fewer(tiny_generator, monkeypatch):
+    """A batch wants one 下联: candidates that could not come first are not tagged, and the first
+    is the one the full order puts first."""
+    import random
+    import zlib
+    calls = []
+
+    def fake_agreement(upper, lower):  # a fixed pseudo-random agreement per line
+        calls.append(lower)
+        return zlib.crc32(lower.encode()) % 1000 / 999
+    monkeypatch.setattr("couplet.generate.structure_agreement", fake_agreement)
+    s = Settings(n=1, beam=10, structure=1.0, mmi=0.0)
+    plan, _ = tiny_generator.plan("天增岁月人增寿", s)
+    chars = [i for i, c in enumerate(tiny_generator.vocab.itos) if len(c) == 1 and is_han(c)]
+    rng = random.Random(0)
+    tagged = {True: 0, False: 0}
+    for _ in range(100):
+        ids = torch.tensor([[rng.choice(chars) for _ in range(7)] for _ in range(10)])
+        scores = torch.tensor([rng.uniform(-30.0, -5.0) for _ in range(10)])
+        firsts = []
+        for first_only in (False, True):
+            calls.clear()
+            firsts.append(tiny_generator._order(plan, ids, scores, s, first_only=first_only)[0])
+            tagged[first_only] += len(calls)
+        assert firsts[0].lower == firsts[1].lower and firsts[0].structure == firsts[1].structure
+    assert tagged[True] < tagged[False]
