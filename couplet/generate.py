@@ -233,8 +233,8 @@ class CoupletGenerator:
         return out
 
     def generate_batch(self, uppers: list[str], settings: Settings) -> list[Result | InputError]:
-        """One best 下联 per input; same-length inputs are planned and decoded together
-        (greedy/sampling), BATCH_ROWS at a time."""
+        """One best 下联 per input. Same-length inputs are planned together, BATCH_ROWS at a time;
+        greedy or sampled they are decoded together too, with the beam one by one."""
         settings.check()
         results: list[Result | InputError] = [None] * len(uppers)  # type: ignore[list-item]
         by_length: dict[int, list[tuple[int, CheckedInput]]] = {}

@@ -33,7 +33,7 @@ MMI_BY_DEFAULT = 0.6  # weight of log p(上联 | 下联) when ordering candidate
 MAX_CANDIDATES = 20  # n and beam width: one line's candidates fit one screen and a few MB
 SEED_MAX = 2 ** 63 - 1
 # the beam width of a request that is not sampled, one 上联 or a batch file: the decoding the model card
-# measures (greedy, --beam 0, is ~25x faster in a batch and lower on every measure; docs/judging)
+# measures (greedy, --beam 0, is ~20x faster in a batch and lower on every measure; docs/judging)
 DEFAULT_BEAM = 5
 
 
@@ -91,7 +91,8 @@ class Settings(_Sampled):
     temperature: float = _num(0.0, 0.0, 5.0, "sampling temperature; 0 = greedy or beam search")
     top_k: int = _num(0, 0, 10 ** 9, "sample only among the k most likely chars (0: off; clamped to the vocabulary)")
     top_p: float = _num(1.0, 0.01, 1.0, "nucleus sampling mass (1: off)")
-    beam: int = _num(0, 0, MAX_CANDIDATES, "beam width (the CLI and the page: 5 at temperature 0; 0: greedy, the fastest)")
+    beam: int = _num(0, 0, MAX_CANDIDATES,
+                     "beam width (the CLI and the page: 5 at temperature 0; 0: greedy, the fastest)")
     seed: int = _num(0, 0, SEED_MAX, "random seed for sampling")
     punctuation: bool = _switch(True, "do not copy the 上联's punctuation", "--no-punctuation")
     repeats: bool = _switch(True, "do not enforce the 重字 rule", "--no-repeats")

@@ -76,9 +76,9 @@ def filter_logits(logits: torch.Tensor, *, top_k: int, top_p: float) -> torch.Te
 
 def sample_next(logits: torch.Tensor, *, temperature: float, top_k: int, top_p: float,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """Next ids (B,) from logits (B, V); masked entries are -inf or BLOCKED. temperature 0 = argmax, and so is a
-    temperature too small to divide by (below 1e-3 the distribution is argmax to float precision).
-    Sampling inverts the cumulative distribution, in vocabulary order, at one uniform draw per row
+    """Next ids (B,) from logits (B, V); masked entries are -inf or BLOCKED. temperature 0 = argmax,
+    and so is a temperature too small to divide by (below 1e-3 the distribution is argmax to float
+    precision). Sampling inverts the cumulative distribution, in vocabulary order, at one uniform draw per row
     (cheaper than torch.multinomial here, and the same distribution). With top-p, only the nucleus's
     few tokens are renormalised and summed, not the whole vocabulary: the same draw picks the same
     token as `filter_logits` followed by a full-vocabulary draw (a test holds them equal)."""
