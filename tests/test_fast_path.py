@@ -109,7 +109,9 @@ def test_poem_sample_equals_naive(tiny_poet, form, mode, text):
 
 def test_batched_rows_equal_single_rows(tiny_generator, monkeypatch):
     """generate_batch plans and decodes same-length lines together, BATCH_ROWS at a time; greedy
-    gives each line its own result (a chunk of 18 rows picks with `argmax_rows`' block maxima)."""
+    gives each line its own result (a chunk of 18 rows picks with `argmax_rows`' block maxima).
+    Exactly so with fp32 weights, as here: int8 quantizes a step's activations with one scale for
+    the whole chunk (README, `--int8`)."""
     import random
 
     import couplet.generate as generate
