@@ -19,7 +19,7 @@ import torch
 
 from .decode import decode
 from .reference import CoupletRerun, PoemRerun, beam_search_naive
-from .generate import DEFAULT_BEAM, REPO_ROOT, CoupletGenerator, Settings
+from .generate import REPO_ROOT, CoupletGenerator, Settings
 from .model import CoupletModel, ModelConfig, is_quantized, shift_right
 from .poetry import FORMS, PoemGenerator, PoemRequest, sample_poems, seed_batch
 
@@ -186,11 +186,6 @@ def couplet_floor_fn(cfg, *, chars: int, rows: int, int8: bool, backward: int = 
     return products(work, int8=int8, also=lambda: [torch.bmm(mem, query) for _ in range(chars)])
 
 
-def couplet_floor(cfg, *, chars: int, rows: int, int8: bool, repeat: int = 50) -> float:
-    """The floor of `couplet_floor_fn`'s work in milliseconds (p50)."""
-    return timed(couplet_floor_fn(cfg, chars=chars, rows=rows, int8=int8), warmup=3, repeat=repeat)["p50"]
-
-
 def poem_work(cfg, *, lines: int, width: int, rows: int) -> list:
     """The poem model's products for one poem of `lines` x `width` chars with `rows` rows drawn side
     by side: the seed encoder (the poem's seed and one plan seed per line), then per step (each char
@@ -281,7 +276,7 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
             r[f"couplet_{name}{suffix}_p50_ms_naive"] = t["p50"]
         log(f"couplet {name}: {r[f'couplet_{name}_p50_ms']:.2f} ms (naive {r[f'couplet_{name}_p50_ms_naive']:.2f})")
     # what `python -m couplet couplet` and the app do by default: beam 5 plus the structure rule
-    t = timed(lambda: cg.generate(UPPER7, Settings(beam=DEFAULT_BEAM)), warmup=w, repeat=repeat)
+    t = timed(lambda: cg.generate(UPPER7, Settings.for_request(batch=False)), warmup=w, repeat=repeat)
     r["couplet_default_p50_ms"], r["couplet_default_p95_ms"] = t["p50"], t["p95"]
     log(f"couplet default (beam 5, structure {Settings().structure:g}, align {Settings().align:g}): "
         f"{t['p50']:.2f} ms")
@@ -375,7 +370,7 @@ def compare_couplet(paths: list[str], *, repeat: int = 30, batch_lines: int = 20
     # "DIR:int8" loads DIR's int8 copy, "DIR:fp32" its fp32 weights, plain "DIR" the generator's default
     mode = {"int8": True, "fp32": False}
     gens = {p: CoupletGenerator.load(p.rsplit(":", 1)[0], int8=mode.get(p.rsplit(":", 1)[-1], int8)) for p in paths}
-    default = Settings(beam=DEFAULT_BEAM)  # what the CLI and the app do for one 上联
+    default = Settings.for_request(batch=False)  # what the CLI and the app do for one 上联
     base = ["春回大地千山秀", "一帆风顺年年好", "天增岁月人增寿", "海内存知己", "书山有路勤为径，学海无涯苦作舟"]
     lines = [base[i % len(base)] for i in range(batch_lines)]
     lat: dict[str, list[float]] = {p: [] for p in paths}

@@ -148,7 +148,8 @@ def make_plans(uppers: list[str], tables: Tables, rules: Rules, locks: list[str 
         allowed[rows, pos, :len(RESERVED)] = False
 
     targets = [tone_targets(upper, tables.prosody, rules.tone) for upper in uppers]
-    toned = [(k, i) for k in range(b) for i, want in enumerate(targets[k]) if want is not None and literal[k][i] is None]
+    toned = [(k, i) for k in range(b) for i, want in enumerate(targets[k])
+             if want is not None and literal[k][i] is None]
     if toned:  # every position with a tone target narrowed at once, where a char is left
         rows, pos = map(list, zip(*toned))
         tones = torch.stack([tables.ping, tables.ze])[[0 if targets[k][i] == PING else 1 for k, i in toned]]

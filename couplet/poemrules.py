@@ -455,7 +455,8 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
             key = line_score - 1000.0 * state.relaxed.float()
             if judge is not None:
                 key = key + judge(t // width, state.out)
-            keep = (_best_distinct(key.view(-1, group), state.out[:, t + 1 - width:t]) + firsts).repeat_interleave(group)
+            best = _best_distinct(key.view(-1, group), state.out[:, t + 1 - width:t])
+            keep = (best + firsts).repeat_interleave(group)
             state.select(keep)
             steps.select(keep)
             score = score[keep]
@@ -470,8 +471,8 @@ def _best_distinct(keys: torch.Tensor, lines: torch.Tensor) -> torch.Tensor:
     best = keys.argmax(dim=1)
     rows = lines.tolist()
     taken: set[tuple[int, ...]] = set()
+    d = keys.shape[1]
     for g in range(len(keys)):
-        d = keys.shape[1]
         if tuple(rows[g * d + int(best[g])]) in taken:
             for k in torch.argsort(keys[g], descending=True, stable=True).tolist():
                 if tuple(rows[g * d + k]) not in taken:

@@ -340,7 +340,8 @@ class Studio:
                 return None, message(self.models.errors["couplet"])
             if fmt not in COUPLET_FORMATS:
                 return None, message(f"couplet results can be {', '.join(COUPLET_FORMATS)}")
-            counts = run_batch(self.models.couplet, file_path, out, Settings.for_request(batch=True, seed=int(seed or 0)),
+            settings = Settings.for_request(batch=True, seed=int(seed or 0))
+            counts = run_batch(self.models.couplet, file_path, out, settings,
                                checkpoint=self.models.couplet.identity, warn=warnings.append, progress=progress,
                                deadline=deadline)
         elif kind == "whole":
@@ -350,7 +351,8 @@ class Studio:
                 return None, message(f"whole-couplet results can be {' or '.join(POEM_FORMATS)}")
             from .batch import format_wholes
             reqs = [WholeRequest.from_line(t, mode, n=1, seed=int(seed or 0)) for t in lines]
-            counts = run_poem_batch(self.models.whole, reqs, lines, out, fingerprint=requests_fingerprint(self.models.whole, reqs),
+            counts = run_poem_batch(self.models.whole, reqs, lines, out,
+                                    fingerprint=requests_fingerprint(self.models.whole, reqs),
                                     warn=warnings.append, progress=progress, deadline=deadline,
                                     formatter=format_wholes, what="couplets")
         else:
@@ -359,7 +361,8 @@ class Studio:
             if fmt not in POEM_FORMATS:
                 return None, message(f"poem results can be {' or '.join(POEM_FORMATS)}")
             reqs = [PoemRequest(form=form, mode=mode, text=t, n=1, seed=int(seed or 0)) for t in lines]
-            counts = run_poem_batch(self.models.poem, reqs, lines, out, fingerprint=requests_fingerprint(self.models.poem, reqs),
+            counts = run_poem_batch(self.models.poem, reqs, lines, out,
+                                    fingerprint=requests_fingerprint(self.models.poem, reqs),
                                     warn=warnings.append, progress=progress, deadline=deadline)
         text = f"{counts['ok']} done, {counts['bad']} bad line{'' if counts['bad'] == 1 else 's'}"
         if warnings:

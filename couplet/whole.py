@@ -17,7 +17,7 @@ import torch
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .checkpoint import identity as checkpoint_identity
-from .generate import DEFAULT_BEAM, MIN_DIFFERENCE, CoupletGenerator, Settings
+from .generate import MIN_DIFFERENCE, CoupletGenerator, Settings
 from .model import for_decoding, shift_right
 from .poemrules import PoemPlan, PoemSteps, PoemTables, sample_poems, seed_batch
 from .poetry import keywords, mixed_seed, seed_chars
@@ -201,7 +201,7 @@ class WholeGenerator:
                         lock[at[k]] = ch
                     lock = "".join(lock)
                 try:
-                    result = self.couplets.generate(upper, Settings(n=1, beam=DEFAULT_BEAM), lock=lock)
+                    result = self.couplets.generate(upper, Settings.for_request(batch=True), lock=lock)
                 except InputError as e:
                     notes.append(f"no 下联 for {upper}: {e}")
                     continue
