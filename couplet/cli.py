@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the plan table")
     p.add_argument("--counts-from", default=None,
                    help="train.tsv from prepare: a couplet model gets its 下联 char counts (for --freq-penalty, "
-                        "over the sources it was trained on); a whole-couplet model the chars couplets double and "
+                        "over the sources it was trained on) and its phrase memory (over the couplets); a whole-couplet model the chars couplets double and "
                         "the 4-char phrases 横批 are chosen from")
     return parser
 
@@ -389,8 +389,12 @@ def cmd_export(args) -> int:
         from .corpus import read_pairs
         from .tasks import lower_counts, parse_sources
         sources = parse_sources(extra.get("train_config", {}).get("sources", "couplet:1"))
-        extra["lower_counts"] = lower_counts([p for p in read_pairs(args.counts_from) if p.source in sources], vocab)
+        pairs = read_pairs(args.counts_from)
+        extra["lower_counts"] = lower_counts([p for p in pairs if p.source in sources], vocab)
     tables = {}
+    if args.counts_from and meta.get("kind") == "couplet":
+        from . import phrases
+        tables[phrases.FILE] = phrases.build([(p.upper, p.lower) for p in pairs if p.source == "couplet"], vocab)
     if args.poems:
         from .poetry import attested_bigrams, attested_doubles, load_corpus_lines
         tables["lines.safetensors"] = {"hashes": load_corpus_lines(args.poems), "doubles": attested_doubles(args.poems),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .model import CoupletModel
+from .phrases import PhraseMemory
 from .prosody import PING, ZE, Prosody
 from .requests import TONE_MODES
 from .sampling import Sampler, mask_out_
@@ -329,13 +330,17 @@ class CoupletState:
 class CoupletSteps:
     """The couplet model one char at a time, the fast way: the 上联 encoded once, the decoder's
     hidden state carried from step to step. Called with what the rows wrote (R, T) and the step;
-    returns the next char's log-probs (R, V) under the decoding mix (see `_log_probs`)."""
+    returns the next char's log-probs (R, V) under the decoding mix (see `_log_probs`), with the
+    phrase memory mixed in when given as (memory, weight) (`couplet.phrases`)."""
 
-    def __init__(self, model: CoupletModel, plans: list[Plan], align: float):
+    def __init__(self, model: CoupletModel, plans: list[Plan], align: float, *,
+                 phrases: tuple[PhraseMemory, float] | None = None):
         self.model, self.align = model, align
         self.device = next(model.parameters()).device
-        self.memory, self.keys, self.hidden = model.encode(torch.stack([p.src for p in plans]).to(self.device))
+        src = torch.stack([p.src for p in plans])
+        self.memory, self.keys, self.hidden = model.encode(src.to(self.device))
         self.prior = _aligned_prior(model, self.memory, align)
+        self.phrases, self.weight = (phrases[0].lookup(src), phrases[1]) if phrases else (None, 0.0)
 
     def __call__(self, out: torch.Tensor, t: int) -> torch.Tensor:
         k = len(out)
@@ -345,7 +350,8 @@ class CoupletSteps:
             memory = memory.expand(k, -1, -1)
             keys = keys.expand(k, -1, -1) if keys is not None else None
         logits, self.hidden = self.model.step(prev.to(self.device), memory, keys, self.hidden, t)
-        return _log_probs(logits.float().cpu(), self.prior, t, self.align)
+        logp = _log_probs(logits.float().cpu(), self.prior, t, self.align)
+        return logp if self.phrases is None else self.phrases.mix_(logp, out, t, self.weight)
 
     def select(self, rows: torch.Tensor) -> None:
         self.hidden = index_hidden(self.hidden, rows.to(self.device))

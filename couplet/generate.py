@@ -7,10 +7,12 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint, load_prosody
+from .checkpoint import CheckpointError, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding
 from .decode import LOCK_BLANKS, Beam, CoupletSteps, Plan, Tables, decode, make_plan, make_plans
+from .phrases import FILE as PHRASES_FILE
+from .phrases import PhraseMemory
 from .postag import structure_agreement
 from .prosody import Prosody
 from .requests import (ALIGN_BY_DEFAULT, DEFAULT_BEAM, DIVERSITY_BY_DEFAULT,  # noqa: F401 (re-exported)
@@ -56,8 +58,10 @@ def check_lock(lock: object, known: set[str]) -> str:
 
 class CoupletGenerator:
     def __init__(self, model, vocab, prosody: Prosody, meta: dict | None = None, scorer=None,
-                 scorer_path: Path | None = None, identity: str = "in-memory model"):
+                 scorer_path: Path | None = None, identity: str = "in-memory model",
+                 phrases: PhraseMemory | None = None):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
+        self.phrases = phrases  # the phrase memory (`couplet.phrases`); None: the checkpoint has none
         self.tables = Tables(vocab, prosody)
         self.known = set(vocab.chars())
         self._scorer = scorer  # (ScorerModel, its Vocab); else loaded from scorer_path when rerank asks
@@ -77,8 +81,10 @@ class CoupletGenerator:
         int8: decode with a dynamically quantized copy (CPU; default INT8_BY_DEFAULT)."""
         path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
         model, vocab, meta = load_checkpoint(path, device=device, kind="couplet")
-        return cls(for_decoding(model, int8=int8, device=device), vocab, load_prosody(path, prosody), meta, scorer_path=Path(scorer) if scorer else DEFAULT_SCORER,
-                   identity=checkpoint_identity(path, meta))
+        table = load_table(path, PHRASES_FILE, meta)
+        return cls(for_decoding(model, int8=int8, device=device), vocab, load_prosody(path, prosody), meta,
+                   scorer_path=Path(scorer) if scorer else DEFAULT_SCORER, identity=checkpoint_identity(path, meta),
+                   phrases=PhraseMemory(table, len(vocab)) if table else None)
 
     @property
     def scorer(self):
@@ -133,7 +139,9 @@ class CoupletGenerator:
         return Result(upper=plan.upper, candidates=candidates[:n], notes=notes)
 
     def _decode(self, plans: list[Plan], settings: Settings, choose) -> tuple[torch.Tensor, torch.Tensor]:
-        return decode(CoupletSteps(self.model, plans, settings.align), plans, choose, repeats=settings.repeats)
+        memory = (self.phrases, settings.memory) if self.phrases is not None and settings.memory > 0 else None
+        steps = CoupletSteps(self.model, plans, settings.align, phrases=memory)
+        return decode(steps, plans, choose, repeats=settings.repeats)
 
     def _beam(self, settings: Settings, n: int) -> Beam:
         """Beam search as the settings say: diverse groups (one per further candidate) when n > 1."""

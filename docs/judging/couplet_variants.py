@@ -45,6 +45,8 @@ def main() -> None:
     ap.add_argument("--rng", type=int, default=3001, help="seed of the draws of 上联 and order")
     ap.add_argument("--prefix", default="couplets-variants", help="file names under docs/judging/")
     ap.add_argument("--systems", default='{"A": {}}', help="name -> Settings fields, as JSON")
+    ap.add_argument("--differ", action="store_true",
+                    help="keep only 上联 whose 下联 differ between the systems (a change that touches few lines)")
     ap.add_argument("--tally", nargs="+", default=None, help="KEY ANSWERS1 ANSWERS2: tally a reading instead")
     args = ap.parse_args()
     if args.tally:
@@ -66,20 +68,25 @@ def main() -> None:
         return "5" if n == 5 and not comma else "7" if n == 7 and not comma else \
             "9-12," if 9 <= n <= 12 and comma else "15+" if n >= 15 else None
     want = {"5": 8, "7": 16, "9-12,": 10, "15+": 6}
-    chosen = []
-    for p in pairs:
-        b = bucket(p.upper)
-        if b and want[b] > 0 and all(is_han(c) or c == "，" for c in p.upper):
-            want[b] -= 1
-            chosen.append({"upper": p.upper, "human": p.lower})
     gen = CoupletGenerator.load()
     systems = json.loads(args.systems)
-    for c in chosen:
-        c["cands"] = []
+    chosen, drawn = [], 0
+    for p in pairs:
+        b = bucket(p.upper)
+        if not (b and want[b] > 0 and all(is_han(c) or c == "，" for c in p.upper)):
+            continue
+        drawn += 1
+        c = {"upper": p.upper, "human": p.lower, "cands": []}
         for name, cfg in systems.items():
             res = gen.generate(c["upper"], Settings.for_request(batch=False, **cfg))
             c["cands"].append({"who": name, "lower": res.candidates[0].lower if res.candidates else ""})
+        if args.differ and len({x["lower"] for x in c["cands"]}) == 1:
+            continue
+        want[b] -= 1
         rng.shuffle(c["cands"])
+        chosen.append(c)
+    if args.differ:
+        print(f"{len(chosen)} of {drawn} 上联 drawn get different 下联 from the systems")
     rng.shuffle(chosen)
     head = ("# 对联 reading, part {p}\n\nEach item gives a 上联 and two 下联 written for it, labelled x and y in no "
             "particular order. For each 下联 give 1–5 scores on: 对仗 (parallelism: part of speech and structure match "

@@ -1,0 +1,160 @@
+"""The phrase memory: the table's build, its mix against a plain per-row reading, and decoding with it."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from couplet import phrases
+from couplet.phrases import SMOOTHING, SPAN_POWER, PhraseMemory
+from couplet.vocab import Vocab
+
+PAIRS = [("春回大地", "福满人间")] * 3 + [("春回大地", "福临门第")] * 2 + [("春回大地", "日照神州")] + \
+        [("明月清风", "青山绿水")] * 2 + [("春风", "秋月")] * 4 + [("春风", "夏雨")] * 2 + [("春风", "ab")] * 5
+
+
+def _vocab():
+    return Vocab(sorted({c for a, b in PAIRS for c in a + b if "\u4e00" <= c <= "\u9fff"}))
+
+
+def test_build_counts_pairs_and_drops_rare_and_unknown():
+    vocab = _vocab()
+    t = phrases.build(PAIRS, vocab, lengths=(2, 3, 4))
+    mem = PhraseMemory(t, len(vocab))
+    got = {}
+    for n in mem.lengths:
+        for u in range(len(t[f"upper{n}"])):
+            lo, hi = int(t[f"start{n}"][u]), int(t[f"start{n}"][u + 1])
+            for p in range(lo, hi):
+                got[(vocab.decode(t[f"upper{n}"][u].tolist()), vocab.decode(t[f"lower{n}"][p].tolist()))] = \
+                    int(t[f"count{n}"][p])
+    assert got[("春回大地", "福满人间")] == 3 and got[("春回", "福满")] == 3 and got[("春回", "福临")] == 2
+    assert got[("回大地", "满人间")] == 3 and got[("明月清风", "青山绿水")] == 2 and got[("春风", "秋月")] == 4 and got[("春风", "夏雨")] == 2
+    assert ("春回大地", "日照神州") not in got          # seen once
+    assert not any("a" in b or "b" in b for _, b in got)  # not Han: never a phrase
+    assert t["upper2"].dtype == torch.int16
+    keys = mem.keys[2]
+    assert torch.equal(keys, keys.sort().values)          # sorted, for the lookup
+
+
+def reference_mix(logp, out, t, src_rows, pairs, weight):
+    """The memory as a plain reading per row: every phrase of the row's 上联 that covers t and whose
+    下联 agrees with what the row wrote gives its chars, weighted length ** SPAN_POWER * N / (N + SMOOTHING)."""
+    res = logp.clone()
+    for r, src in enumerate(src_rows):
+        acc, total = {}, 0.0
+        for n in (2, 3, 4):
+            for i in range(len(src) - n + 1):
+                if not i <= t < i + n:
+                    continue
+                lows = [(low, c) for up, low, c in pairs if up == tuple(src[i:i + n])]
+                ok = [(low, c) for low, c in lows if list(low[:t - i]) == out[r][i:t]]
+                seen = sum(c for _, c in ok)
+                if not seen:
+                    continue
+                w = n ** SPAN_POWER * seen / (seen + SMOOTHING)
+                total += w
+                for low, c in ok:
+                    acc[low[t - i]] = acc.get(low[t - i], 0.0) + w * c / seen
+        if total:
+            p = logp[r].exp() * (1 - weight)
+            for ch, a in acc.items():
+                p[ch] += weight * a / total
+            res[r] = p.log()
+    return res
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_mix_equals_the_plain_reading(data):
+    v, length = 7, data.draw(st.integers(2, 6))   # few chars: phrases meet and share prefixes
+    ids = st.integers(3, v - 1)
+    table = {}
+    for _ in range(data.draw(st.integers(1, 25))):
+        n = data.draw(st.sampled_from((2, 3, 4)))
+        key = (tuple(data.draw(st.lists(ids, min_size=n, max_size=n))),
+               tuple(data.draw(st.lists(ids, min_size=n, max_size=n))))
+        table[key] = table.get(key, 0) + data.draw(st.integers(1, 5))
+    vocab = Vocab([chr(0x4e00 + i) for i in range(v - 3)])
+    text = [("".join(vocab.itos[i] for i in u), "".join(vocab.itos[i] for i in low)) for (u, low), c in table.items()
+            for _ in range(c)]
+    spans = {}  # every aligned phrase of 2-4 chars of those couplets, as the table counts them
+    for (u, low), c in table.items():
+        for n in (2, 3, 4):
+            for i in range(len(u) - n + 1):
+                spans[(u[i:i + n], low[i:i + n])] = spans.get((u[i:i + n], low[i:i + n]), 0) + c
+    pairs = [(u, low, c) for (u, low), c in spans.items()]
+    mem = PhraseMemory(phrases.build(text, vocab, min_count=1, lengths=(2, 3, 4)), v)
+    beam = data.draw(st.booleans())
+    plans = 1 if beam else data.draw(st.integers(1, 4))
+    rows = data.draw(st.integers(1, 4)) if beam else plans
+    src = torch.tensor([data.draw(st.lists(ids, min_size=length, max_size=length)) for _ in range(plans)])
+    t = data.draw(st.integers(0, length - 1))
+    out = torch.tensor([data.draw(st.lists(ids, min_size=length, max_size=length)) for _ in range(rows)])
+    logp = torch.log_softmax(torch.randn(rows, v, dtype=torch.float64), dim=-1).float()
+    weight = data.draw(st.floats(0.05, 0.95))
+    got = mem.lookup(src).mix_(logp.clone(), out, t, weight)
+    src_rows = [src[0].tolist()] * rows if beam else src.tolist()
+    want = reference_mix(logp.double(), out.tolist(), t, src_rows, pairs, weight).float()
+    assert torch.allclose(got, want, atol=1e-5)
+    # a mixture of two distributions is one: each row still sums to 1
+    assert torch.allclose(got.exp().sum(dim=1), torch.ones(rows), atol=1e-5)
+
+
+def test_no_phrase_leaves_the_scores_alone():
+    vocab = _vocab()
+    mem = PhraseMemory(phrases.build(PAIRS, vocab, lengths=(2, 3, 4)), len(vocab))
+    src = torch.tensor([vocab.encode("福满人间")])
+    logp = torch.log_softmax(torch.randn(1, len(vocab)), dim=-1)
+    assert torch.equal(mem.lookup(src).mix_(logp.clone(), torch.zeros(1, 4, dtype=torch.long), 1, 0.5), logp)
+
+
+def test_decoding_follows_a_strong_memory(tiny_generator, fixture_vocab):
+    """An untrained model with the memory at weight ~1 writes the phrase people wrote, where the rules
+    allow it; at weight 0 the memory changes nothing."""
+    from couplet.generate import Settings
+    upper, lower = "白日依山尽", "黄河入海流"
+    assert all(c in fixture_vocab for c in upper + lower)
+    gen = tiny_generator
+    saved = gen.phrases
+    try:
+        gen.phrases = PhraseMemory(phrases.build([(upper, lower)] * 3, fixture_vocab, lengths=(2, 3, 4)),
+                                   len(fixture_vocab))
+        s = dict(n=1, tone="off", mmi=0.0, structure=0.0, freq_penalty=0.0)
+        assert gen.generate(upper, Settings(memory=0.999, beam=3, **s)).candidates[0].lower == lower
+        assert gen.generate(upper, Settings(memory=0.999, **s)).candidates[0].lower == lower   # greedy
+        off = gen.generate(upper, Settings(memory=0.0, **s)).candidates[0].lower
+        gen.phrases = None
+        assert gen.generate(upper, Settings(memory=0.999, **s)).candidates[0].lower == off
+    finally:
+        gen.phrases = saved
+
+
+def test_export_writes_the_memory_and_load_reads_it(tmp_path, prepared, fixture_vocab):
+    from couplet.checkpoint import save_checkpoint
+    from couplet.cli import main
+    from couplet.generate import CoupletGenerator
+    from couplet.model import CoupletModel, ModelConfig
+    model = CoupletModel(ModelConfig(vocab_size=len(fixture_vocab), emb_dim=16, hidden=16, dropout=0.0))
+    save_checkpoint(tmp_path / "run", model=model, vocab=fixture_vocab)
+    (tmp_path / "prosody.json").write_bytes((prepared / "prosody.json").read_bytes())
+    assert main(["export", "--from", str(tmp_path / "run"), "--to", str(tmp_path / "ship" / "couplet"),
+                 "--counts-from", str(prepared / "train.tsv")]) == 0
+    from couplet.checkpoint import load_table
+    from couplet.corpus import read_pairs
+    want = phrases.build([(p.upper, p.lower) for p in read_pairs(prepared / "train.tsv") if p.source == "couplet"],
+                         fixture_vocab)
+    got = load_table(tmp_path / "ship" / "couplet", phrases.FILE)
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+    gen = CoupletGenerator.load(tmp_path / "ship" / "couplet", prosody=prepared / "prosody.json")
+    assert gen.phrases is not None and len(gen.phrases) == sum(len(want[f"count{n}"]) for n in phrases.SPAN_LENGTHS)
+    assert math.isfinite(gen.generate("白日依山尽").candidates[0].score)
+
+
+@pytest.mark.parametrize("vocab_size", [2 ** 16])
+def test_a_vocabulary_too_large_for_the_keys_is_refused(vocab_size):
+    with pytest.raises(ValueError):
+        PhraseMemory({}, vocab_size)
