@@ -114,7 +114,12 @@ class CoupletGenerator:
             plan = make_plan(checked.text, self.tables, settings.rules(), lock=lock or None)
         except ValueError as e:
             raise InputError(str(e)) from e
-        return plan, checked.notes + plan.notes
+        return plan, checked.notes + plan.notes + self._memory_notes(settings)
+
+    def _memory_notes(self, settings: Settings) -> list[str]:
+        if settings.memory > 0 and self.phrases is None:
+            return ["this model has no phrase memory (`export --counts-from` makes one), so --memory has no effect"]
+        return []
 
     def _text(self, plan: Plan, ids: list[int]) -> str:
         return "".join(lit if lit is not None else self.vocab.itos[i] for lit, i in zip(plan.literal, ids))
@@ -263,9 +268,10 @@ class CoupletGenerator:
                     for (i, checked), plan in zip(chunk, plans):
                         ids, scores = self._decode([plan], settings, self._beam(settings, 1))
                         first = self._order(plan, ids, scores, settings, first_only=True)[:1]
-                        results[i] = Result(plan.upper, first, checked.notes + plan.notes)
+                        results[i] = Result(plan.upper, first, checked.notes + plan.notes + self._memory_notes(settings))
                     continue
                 ids, scores = self._decode(plans, settings, sampler)
                 for (i, checked), plan, row, s in zip(chunk, plans, ids, scores):
-                    results[i] = Result(plan.upper, self._rank(plan, row[None], s[None]), checked.notes + plan.notes)
+                    results[i] = Result(plan.upper, self._rank(plan, row[None], s[None]),
+                                        checked.notes + plan.notes + self._memory_notes(settings))
         return results

@@ -126,9 +126,13 @@ def test_decoding_follows_a_strong_memory(tiny_generator, fixture_vocab):
         s = dict(n=1, tone="off", mmi=0.0, structure=0.0, freq_penalty=0.0)
         assert gen.generate(upper, Settings(memory=0.999, beam=3, **s)).candidates[0].lower == lower
         assert gen.generate(upper, Settings(memory=0.999, **s)).candidates[0].lower == lower   # greedy
-        off = gen.generate(upper, Settings(memory=0.0, **s)).candidates[0].lower
+        off = gen.generate(upper, Settings(memory=0.0, **s))
+        assert not any("phrase memory" in note for note in off.notes)
         gen.phrases = None
-        assert gen.generate(upper, Settings(memory=0.999, **s)).candidates[0].lower == off
+        res = gen.generate(upper, Settings(memory=0.999, **s))
+        assert res.candidates[0].lower == off.candidates[0].lower
+        assert any("no phrase memory" in note for note in res.notes)    # the user learns why
+        assert any("no phrase memory" in note for note in gen.generate_batch([upper], Settings(memory=0.5))[0].notes)
     finally:
         gen.phrases = saved
 
