@@ -350,8 +350,12 @@ class CoupletSteps:
             memory = memory.expand(k, -1, -1)
             keys = keys.expand(k, -1, -1) if keys is not None else None
         logits, self.hidden = self.model.step(prev.to(self.device), memory, keys, self.hidden, t)
-        logp = _log_probs(logits.float().cpu(), self.prior, t, self.align)
-        return logp if self.phrases is None else self.phrases.mix_(logp, out, t, self.weight)
+        return _log_probs(logits.float().cpu(), self.prior, t, self.align)
+
+    def guide(self, logp: torch.Tensor, out: torch.Tensor, t: int) -> torch.Tensor:
+        """The scores the search chooses by: the model's log-probs, lifted by the phrase memory when
+        it is on (a copy; the candidates' scores stay the model's own)."""
+        return logp if self.phrases is None else self.phrases.mix_(logp.clone(), out, t, self.weight)
 
     def select(self, rows: torch.Tensor) -> None:
         self.hidden = index_hidden(self.hidden, rows.to(self.device))
@@ -417,14 +421,15 @@ def decode(steps, plans: list[Plan], choose: Sampler | Beam, *, repeats: bool) -
     total = torch.zeros(rows)
     for t in range(state.out.shape[1]):
         logp = steps(state.out, t)                                            # (R, V)
+        search = steps.guide(logp, state.out, t) if hasattr(steps, "guide") else logp
         mask = state.mask(t)
         if isinstance(choose, Beam):
-            kept, tok = choose(logp, mask)
+            kept, tok = choose(search, mask)
             steps.select(kept)
             state.select(kept)
             total, logp = total[kept], logp[kept]
         else:  # masked in place: the chosen char is allowed, so its log-prob is still there
-            tok = choose(mask_out_(logp, mask))
+            tok = choose(mask_out_(search, mask))
         total += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
         state.update(t, tok)
     if isinstance(choose, Beam):

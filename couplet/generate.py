@@ -84,7 +84,7 @@ class CoupletGenerator:
         table = load_table(path, PHRASES_FILE, meta)
         return cls(for_decoding(model, int8=int8, device=device), vocab, load_prosody(path, prosody), meta,
                    scorer_path=Path(scorer) if scorer else DEFAULT_SCORER, identity=checkpoint_identity(path, meta),
-                   phrases=PhraseMemory(table, len(vocab)) if table else None)
+                   phrases=PhraseMemory(table, vocab) if table else None)
 
     @property
     def scorer(self):

@@ -1,18 +1,24 @@
 """The phrase memory: what people wrote opposite a phrase, counted over the training couplets.
 
-A 上联 phrase of 2-4 chars (春回大地) and the 下联 chars at the same positions (福满人间) form an
-aligned phrase pair, as in phrase-based couplet generation (Jiang and Zhou 2008). `build` counts
-them over real couplets; pairs seen fewer than `MIN_COUNT` times are dropped, so the table holds
-usage, not lines. Decoding mixes it with the model (`couplet.decode`): at each position, the phrases
-of the 上联 that cover it and agree with what the row has written so far say which char people put
-there next, and that distribution is interpolated with the model's, as a translation memory
-or a kNN-LM would.
+A 上联 phrase (4 chars in the shipped table: 春回大地) and the 下联 chars at the same positions
+(福满人间) form an aligned phrase pair, as in phrase-based couplet generation (Jiang and Zhou 2008).
+`build` counts them over real couplets; pairs seen fewer than `MIN_COUNT` times are dropped, so the
+table holds usage, not lines. Decoding can let it guide the search (`CoupletSteps.guide`): at each
+position, the phrases of the 上联 that cover it and agree with what the row has written so far say
+which char people put there next, and the search's log-probs are lifted toward that distribution
+(`Lookup.mix_`), much as a translation memory informs a decoder. The candidates keep the model's own
+scores, so a remembered phrase is kept only where the model, MMI and the 词性 order rank it first.
+Only rare phrases (seen at most MAX_SEEN times) are read, and a phrase is only begun at the start
+of a clause.
 
-Off by default (`Settings.memory`), by measurement: at weight 0.5 it lifts test BLEU from 3.58 to
-4.42 and distinct-2 from 66.6% to 68.2%, mostly on 上联 with a near-copy among the training
-couplets, but blind readers kept its 下联 less often than the model's own on the lines it changes
-(16 to 22; with 2- and 3-char phrases at 0.4, 10 to 26): it recalls people's phrases, but a phrase
-recalled out of its line's context reads worse than one the model writes for it (docs/judging).
+Off by default (`Settings.memory`), by measurement (docs/judging, checkpoints/README.md): it
+raises BLEU against the human 下联 (test: 3.58 → 4.06 at weight 8 as built here; 4.13-4.42 for the
+variants that mixed it into the scores), mostly on 上联 close to a training couplet, and it does
+recall people's answers (献南山寿 → 开北海樽), but in seven blind readings of the lines it changes
+readers never clearly preferred it: 14 to 17 against the model's own 下联 for this design; about
+even at best (37 to 34 over two readings, for a linear mix that also let a phrase begun mid-word
+force a char the model rejects: 春回大地千山秀 → 福满人州万象新); 10 to 26 at worst (2- and
+3-char phrases too).
 
 Stored as tensors beside the couplet model (`phrases.safetensors`), per span length n: the
 distinct 上联 phrases `upper{n}` (U, n) sorted, `start{n}` (U + 1,) offsets into their 下联
@@ -21,18 +27,20 @@ phrases `lower{n}` (P, n), and `count{n}` (P,).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import torch
 
 from .text import is_han
-from .vocab import RESERVED, Vocab
+from .vocab import Vocab
 
 # 4-char phrases only: a 4-char 下联 phrase is a whole answer (福满人间), while the pairs of 2 and 3
 # chars, mixed in, wrote phrases out of context (docs/judging: kept 10 to 26 against no memory)
 SPAN_LENGTHS = (4,)
 MIN_COUNT = 2        # a pair seen once is one couplet, not usage
 SPAN_POWER = 2.0     # with several lengths, a longer phrase is more specific: its weight grows as length ** SPAN_POWER
+MAX_SEEN = 5         # see PhraseMemory
 SMOOTHING = 2.0      # a phrase seen N times weighs N / (N + SMOOTHING) of a well-attested one
 FILE = "phrases.safetensors"
 
@@ -83,110 +91,115 @@ def _keys(ids: torch.Tensor, bits: int) -> torch.Tensor:
 
 
 class PhraseMemory:
-    """The table, ready for lookups: sorted keys of the 上联 phrases per span length."""
+    """The table, ready for lookups: each usable 上联 phrase's key -> the range of its 下联 phrases."""
 
-    def __init__(self, tensors: dict[str, torch.Tensor], vocab_size: int):
-        self.bits = max(1, (vocab_size - 1).bit_length())
+    def __init__(self, tensors: dict[str, torch.Tensor], vocab: Vocab):
+        self.bits = max(1, (len(vocab) - 1).bit_length())
+        self.han = [len(ch) == 1 and is_han(ch) for ch in vocab.itos]   # the reserved tokens are not
         self.lengths = sorted(int(k[len("upper"):]) for k in tensors if k.startswith("upper"))
         if max(self.lengths, default=max(SPAN_LENGTHS)) * self.bits > 63:
-            raise ValueError(f"a vocabulary of {vocab_size} is too large for the phrase keys")
-        self.keys = {n: _keys(tensors[f"upper{n}"], self.bits) for n in self.lengths}
-        self.start = {n: tensors[f"start{n}"].long() for n in self.lengths}
-        self.lower = {n: tensors[f"lower{n}"].long() for n in self.lengths}
-        self.count = {n: tensors[f"count{n}"].float() for n in self.lengths}
+            raise ValueError(f"a vocabulary of {len(vocab)} is too large for the phrase keys")
+        self.lower = {n: tensors[f"lower{n}"] for n in self.lengths}
+        self.count = {n: tensors[f"count{n}"] for n in self.lengths}
+        self.index: dict[int, dict[int, tuple[int, int]]] = {}
+        for n in self.lengths:
+            start = tensors[f"start{n}"].long()
+            # a phrase seen more than MAX_SEEN times is common: the model knows its answers already,
+            # and the memory would only pull toward the most frequent of them (a stock phrase)
+            sizes = start[1:] - start[:-1]
+            seen = torch.segment_reduce(self.count[n].float(), "sum", lengths=sizes) if len(sizes) else sizes
+            usable = (seen <= MAX_SEEN).tolist()
+            keys = _keys(tensors[f"upper{n}"], self.bits).tolist()
+            self.index[n] = {k: (lo, hi) for k, lo, hi, ok in zip(keys, start[:-1].tolist(), start[1:].tolist(), usable)
+                             if ok}
 
     def __len__(self) -> int:
         return sum(len(c) for c in self.count.values())
 
-    def lookup(self, src: torch.Tensor) -> "Lookup":
-        """The phrase pairs that cover each position of 上联 of one length, src (B, T) ids."""
-        b, t_len = src.shape
-        width = max(self.lengths, default=1) - 1
-        parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("plan", "pos", "span", "start", "prefix", "next",
-                                                                  "count", "power")}
-        spans = 0
-        for n in self.lengths:
-            keys_n = self.keys[n]
-            if t_len < n or not len(keys_n):
-                continue
-            windows = src.unfold(1, n, 1)                                   # (B, T - n + 1, n)
-            keys = _keys(windows, self.bits)
-            at = torch.searchsorted(keys_n, keys).clamp(max=len(keys_n) - 1)
-            hit = (keys_n[at] == keys) & (windows >= len(RESERVED)).all(dim=-1)
-            plan, start = hit.nonzero(as_tuple=True)                       # one row per phrase found
-            if not len(plan):
-                continue
-            u = at[plan, start]
-            lo, hi = self.start[n][u], self.start[n][u + 1]
-            size = hi - lo
-            which = torch.repeat_interleave(torch.arange(len(u)), size)    # the phrase of each pair
-            pair = lo[which] + (torch.arange(len(which)) - (torch.cumsum(size, 0) - size)[which])
-            lower = self.lower[n][pair]                                    # (P, n)
-            for k in range(n):
-                pre = torch.full((len(pair), width), -1, dtype=torch.long)
-                pre[:, :k] = lower[:, :k]
-                parts["plan"].append(plan[which])
-                parts["pos"].append(start[which] + k)
-                parts["span"].append(which + spans)
-                parts["start"].append(start[which])
-                parts["prefix"].append(pre)
-                parts["next"].append(lower[:, k])
-                parts["count"].append(self.count[n][pair])
-                parts["power"].append(torch.full((len(pair),), float(n) ** SPAN_POWER))
-            spans += len(u)
-        return Lookup({k: torch.cat(v) if v else None for k, v in parts.items()}, b, t_len)
+    def lookup(self, src: torch.Tensor) -> Lookup:
+        """The phrase pairs that cover each position of 上联 of one length, src (B, T) ids: a few dict
+        reads a line (most lines hold no usable phrase)."""
+        rows = src.tolist()
+        t_len = src.shape[1]
+        at: list[dict[int, list[Pair]]] = [{} for _ in range(t_len)]
+        span = 0
+        for b, ids in enumerate(rows):
+            for n in self.lengths:
+                index = self.index[n]
+                for i in range(t_len - n + 1):
+                    key = 0
+                    for c in ids[i:i + n]:
+                        key = (key << self.bits) + c
+                    found = index.get(key)
+                    if found is None:
+                        continue
+                    lo, hi = found
+                    power = float(n) ** SPAN_POWER
+                    # a phrase starts a word of the 下联 only at the start of a clause: elsewhere its
+                    # first char may end a word (地千山秀 -> 州万象新, 州 of 神州), so it only continues
+                    # a phrase the row began itself
+                    first = 0 if i == 0 or not self.han[ids[i - 1]] else 1
+                    for lower, count in zip(self.lower[n][lo:hi].tolist(), self.count[n][lo:hi].tolist()):
+                        for k in range(first, n):
+                            at[i + k].setdefault(b, []).append(Pair(i, lower[:k], lower[k], count, power, span))
+                    span += 1
+        return Lookup(at, len(rows))
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One phrase pair as seen from one position: the 上联 phrase starts at `start`, a row agrees
+    with it if it wrote `prefix` from there, and then people put `next` here."""
+    start: int
+    prefix: list[int]
+    next: int
+    count: int
+    power: float
+    span: int
 
 
 class Lookup:
-    """The phrase pairs found for a chunk of 上联, split by the position they cover."""
+    """The phrase pairs found for a chunk of 上联 (plans), by the position they cover and the plan."""
 
-    def __init__(self, fields: dict[str, torch.Tensor | None], plans: int, t_len: int):
-        self.at: list[dict[str, torch.Tensor] | None] = [None] * t_len
-        self.plans = plans
-        if fields["plan"] is None:
-            return
-        pos = fields["pos"]
-        for t in range(t_len):
-            sel = (pos == t).nonzero().flatten()
-            if len(sel):
-                self.at[t] = {k: v[sel] for k, v in fields.items() if k != "pos"}
+    def __init__(self, at: list[dict[int, list[Pair]]], plans: int):
+        self.at, self.plans = at, plans
 
     def mix_(self, logp: torch.Tensor, out: torch.Tensor, t: int, weight: float) -> torch.Tensor:
         """Mix the memory into the next char's log-probs (R, V) in place: for each row that a phrase
-        agrees with (what it wrote, out (R, T), matches the pair's 下联 before t),
-        log((1 - weight) p_model + weight p_memory). p_memory weighs each phrase by its length and how
-        often it was seen, and within a phrase each char by its count. Rows are the plans' own (a
-        batch) or all of one plan's (a beam)."""
-        e = self.at[t]
-        if e is None or weight <= 0:
+        agrees with (what it wrote, out (R, T), matches the pair's 下联 before t), every char's
+        log-prob gains weight * p_memory(char), and the row is normalised again. A boost, not an
+        interpolation: the model keeps its veto (a phrase that starts mid-word, 神州 → 州万象新, cannot
+        force 州 after 人), while a char the model finds plausible is lifted up to e ** weight times.
+        p_memory weighs each phrase by its length and how often its agreeing pairs were seen, and
+        within a phrase each char by its count. Rows are the plans' own (a batch) or all of one
+        plan's (a beam)."""
+        found = self.at[t]
+        if not found or weight <= 0:
             return logp
         r, v = logp.shape
-        if r == self.plans:
-            row, idx = e["plan"], torch.arange(len(e["plan"]))
-        else:  # a beam: every row reads the one plan's pairs
-            row = torch.arange(r).repeat_interleave(len(e["plan"]))
-            idx = torch.arange(len(e["plan"])).repeat(r)
-        prefix = e["prefix"][idx]
-        if t:
-            pos = (e["start"][idx].unsqueeze(1) + torch.arange(prefix.shape[1])).clamp(max=t - 1)
-            agree = ((prefix < 0) | (out[row.unsqueeze(1), pos] == prefix)).all(dim=1)
-        else:
-            agree = torch.ones(len(idx), dtype=torch.bool)
-        row, idx = row[agree], idx[agree]
-        if not len(row):
+        shared = r != self.plans                        # a beam: every row reads plan 0's pairs
+        written = out[:, :t].tolist()
+        rows, cells, shares = [], [], []
+        for row in range(r):
+            pairs = found.get(0 if shared else row)
+            agree = [p for p in pairs if written[row][p.start:t] == p.prefix] if pairs else None
+            if not agree:
+                continue
+            seen: dict[int, int] = {}                   # per phrase: the count of its agreeing pairs
+            for p in agree:
+                seen[p.span] = seen.get(p.span, 0) + p.count
+            acc: dict[int, float] = {}
+            total = 0.0
+            for p in agree:
+                share = p.power * p.count / (seen[p.span] + SMOOTHING)
+                acc[p.next] = acc.get(p.next, 0.0) + share
+                total += share
+            rows.append(row)
+            for ch, a in acc.items():
+                cells.append(row * v + ch)
+                shares.append(weight * a / total)
+        if not rows:
             return logp
-        spans = int(e["span"].max()) + 1
-        key = row * spans + e["span"][idx]                       # (row, phrase)
-        count = e["count"][idx]
-        seen = torch.zeros(r * spans).index_add_(0, key, count)  # how often each phrase's agreeing pairs were seen
-        share = e["power"][idx] * count / (seen[key] + SMOOTHING)
-        # per row: sum over phrases of power * seen / (seen + SMOOTHING), the normaliser of p_memory
-        total = torch.zeros(r).index_add_(0, row, share)
-        cell = row * v + e["next"][idx]
-        acc = torch.zeros(r * v).index_add_(0, cell, share)
-        p_mem = acc[cell] / total[row]
-        hit = torch.unique(row)
-        logp[hit] += torch.log1p(torch.tensor(-weight))
-        flat = logp.view(-1)
-        flat[cell] = torch.logaddexp(flat[cell], torch.log(weight * p_mem))
+        logp.view(-1).index_add_(0, torch.tensor(cells), torch.tensor(shares))
+        logp[rows] = torch.log_softmax(logp[rows], dim=-1)
         return logp

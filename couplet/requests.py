@@ -29,7 +29,7 @@ ALIGN_BY_DEFAULT = 0.3  # weight of the per-position head in decoding (models th
 STRUCTURE_BY_DEFAULT = 1.0  # weight of the 词性相对 rule, relative to the N-best spread; set from the eval numbers
 DIVERSITY_BY_DEFAULT = 1.0  # diverse beam search: penalty per earlier group that chose the same char
 FREQ_PENALTY_BY_DEFAULT = 0.2  # anti-LM weight against stock chars; chosen on the validation split (model card)
-MEMORY_BY_DEFAULT = 0.0  # phrase memory weight: off, it raised BLEU but readers kept it less (couplet.phrases)
+MEMORY_BY_DEFAULT = 0.0  # phrase memory: off; readers never preferred it in seven readings (couplet.phrases)
 MMI_BY_DEFAULT = 0.6  # weight of log p(上联 | 下联) when ordering candidates (MMI-bidi); chosen on validation
 MAX_CANDIDATES = 20  # n and beam width: one line's candidates fit one screen and a few MB
 SEED_MAX = 2 ** 63 - 1
@@ -111,9 +111,9 @@ class Settings(_Sampled):
                             "candidate took at the same position; 0 = plain beam")
     freq_penalty: float = _num(FREQ_PENALTY_BY_DEFAULT, 0.0, 10.0, "subtract this times log p(char) of the "
                                "training 下联 unigram, against stock chars")
-    memory: float = _num(MEMORY_BY_DEFAULT, 0.0, 1.0, "weight of the phrase memory (what people wrote opposite "
-                         "the 上联's 4-char phrases in the training couplets) mixed with the model, 0..1, e.g. 0.5; "
-                         "0 = off")
+    memory: float = _num(MEMORY_BY_DEFAULT, 0.0, 20.0, "phrase memory: the search lifts each char's log-probability "
+                         "by this times its probability under what people wrote opposite the 上联's rarer 4-char "
+                         "phrases in the training couplets (the scores stay the model's), e.g. 8; 0 = off")
     mmi: float = _num(MMI_BY_DEFAULT, 0.0, 5.0, "order candidates with this times mean log p(上联 | 下联), "
                       "the model read backwards; 0 = off")
 
