@@ -83,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--acrostic", default=None, help="藏头: line i starts with the i-th character")
     mode.add_argument("--embed", default=None, help="嵌字: one character per line, at --embed-pos")
     mode.add_argument("--input", default=None, help="batch: one seed per line, read with --mode")
-    p.add_argument("--mode", choices=MODES, default=PoemRequest.mode, help="seed mode of the lines of --input")
+    p.add_argument("text", nargs="?", default=None, metavar="SEED",
+                   help="the seed, read as --mode says (default keywords), e.g. `poem 春` or `poem 春夏秋冬 --mode acrostic`")
+    p.add_argument("--mode", choices=MODES, default=PoemRequest.mode,
+                   help="seed mode of the positional seed and of the lines of --input")
     add_flags(p, PoemRequest, skip=("mode", "text"))
     p.add_argument("--allow-repeats", action="store_true",
                    help="turn off the rules against degenerate repeats and unattested bigrams")
@@ -249,16 +252,19 @@ def _request_batch(args, gen, make_request, *, unit: str, fingerprint, **formatt
 def cmd_poem(args) -> int:
     from .poetry import PoemGenerator
     from .text import InputError
+    given = [(m, getattr(args, m)) for m in MODES if getattr(args, m) is not None]
+    if args.text is not None:
+        given.append((args.mode, args.text))
+    if len(given) + (args.input is not None) != 1:
+        print("error: give one seed: `poem 春`, or --keywords, --first, --theme, --acrostic, --embed or --input",
+              file=sys.stderr)
+        return 2
     gen = PoemGenerator.load(args.checkpoint, prosody=args.prosody)
     if args.input is not None:
         from .batch import requests_fingerprint
         return _request_batch(args, gen, lambda t: _poem_request(args, args.mode, t), unit="seeds",
                               fingerprint=lambda reqs: requests_fingerprint(gen, reqs))
-    mode, text = next(((m, getattr(args, m)) for m in MODES
-                       if getattr(args, m) is not None), (None, None))
-    if mode is None:
-        print("error: give a seed: --keywords, --first, --theme, --acrostic, --embed or --input", file=sys.stderr)
-        return 2
+    mode, text = given[0]
     req = _poem_request(args, mode, text)
     try:
         res = gen.generate(req)

@@ -64,6 +64,12 @@ def test_poem_cli_default_checkpoint(tmp_path):
         assert p["rhyme_group"]
     bad = run("poem", "--acrostic", "春夏秋", "--form", "七绝")
     assert bad.returncode == 2 and "needs 4" in bad.stderr and "Traceback" not in bad.stderr
+    # the seed as the first word, read by --mode (keywords unless told): the same poems as the flag
+    plain = run("poem", "春夏秋冬", "--mode", "acrostic", "--form", "七绝", "--n", "2", "--seed", "3", "--json")
+    assert plain.returncode == 0 and json.loads(plain.stdout) == json.loads(proc.stdout)
+    for extra in ([], ["--keywords", "春"]):   # no seed, or two
+        bad = run("poem", *(["秋"] if extra else []), *extra)
+        assert bad.returncode == 2 and "give one seed" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_poem_seed_steers_the_poem():
