@@ -98,9 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("whole", help="write whole couplets (上联 and 下联) from a theme or 藏头 heads")
     add_flags(p, WholeRequest)
+    p.add_argument("wish", nargs="?", default=None,
+                   help="the wish, read as --mode says: a theme (`whole 中秋`), or heads (`whole 福满 --mode head`)")
     p.add_argument("--input", default=None, help="batch: one wish per line, read with --mode")
     p.add_argument("--mode", choices=LINE_MODES, default=LINE_MODES[0],
-                   help="what the lines of --input hold: a theme, or heads (then an optional theme after a space)")
+                   help="what the wish or the lines of --input hold: a theme, or heads (then an optional theme "
+                        "after a space)")
     p.add_argument("--output", default=None, help="batch output: .jsonl or .txt")
     p.add_argument("--overwrite", action="store_true", help="batch: write over a finished output file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -290,6 +293,7 @@ def cmd_poem(args) -> int:
 
 
 def _whole_request(args, line: str | None = None):
+    """The request of the flags, or of one wish (the positional one, or a batch line) read by --mode."""
     from dataclasses import fields
 
     given = {f.name: getattr(args, f.name) for f in fields(WholeRequest) if getattr(args, f.name) is not None}
@@ -299,11 +303,12 @@ def _whole_request(args, line: str | None = None):
 def cmd_whole(args) -> int:
     from .text import InputError, check_ranges
     from .whole import WholeGenerator
-    if (args.input is None) == (not (args.theme or args.head)):
-        print("error: give --theme and/or --head, or --input FILE with --output FILE", file=sys.stderr)
+    if sum(map(bool, (args.wish, args.theme or args.head, args.input))) != 1:
+        print("error: give one wish: `whole 中秋`, --theme and/or --head, or --input FILE with --output FILE",
+              file=sys.stderr)
         return 2
     try:
-        check_ranges(_whole_request(args))  # before the models load
+        check_ranges(_whole_request(args, args.wish))  # before the models load
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -318,7 +323,7 @@ def cmd_whole(args) -> int:
                                                         "mode": args.mode},
                               formatter=format_wholes, what="couplets")
     try:
-        res = gen.generate(_whole_request(args))
+        res = gen.generate(_whole_request(args, args.wish))
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -86,6 +86,12 @@ def test_train_then_write_whole_couplets(prepared, tmp_path, capsys):
                 "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["couplets"] and all(c["upper"][0] == "春" and c["lower"][0] == "秋" for c in res["couplets"])
+    # the wish as the first word, read by --mode: the same couplets as the flag
+    assert cli(["whole", "春秋", "--mode", "head", "--n", "2", "--draws", "2", "--checkpoint", str(out / "best"),
+                "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == res
+    for args in ([], ["春秋", "--theme", "春"]):    # no wish, or two
+        assert cli(["whole", *args]) == 2 and "give one wish" in capsys.readouterr().err
     poster = tmp_path / "chunlian.png"
     assert cli(["whole", "--head", "春秋", "--n", "1", "--draws", "2", "--checkpoint", str(out / "best"),
                 "--poster", str(poster)]) == 0
