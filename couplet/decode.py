@@ -409,9 +409,10 @@ class Beam:
 
 @torch.inference_mode()
 def decode(steps, plans: list[Plan], choose: Sampler | Beam, *, repeats: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """The couplet task's one decoding loop. At each position: the model's log-probs (`steps`), the
-    rules' mask (`CoupletState`), then the choice: a `Sampler` picks one char per row (greedy at
-    temperature 0), a `Beam` picks the best (row, char) pairs from one plan's rows, best first.
+    """The couplet task's one decoding loop. At each position: the model's log-probs (`steps`), what
+    the search reads (`steps.guide`: the same, or lifted by the phrase memory), the rules' mask
+    (`CoupletState`), then the choice: a `Sampler` picks one char per row (greedy at temperature 0),
+    a `Beam` picks the best (row, char) pairs from one plan's rows, best first.
     Returns ids (R, T) and the summed log-probs of the chosen chars (R,).
     """
     rows = choose.groups if isinstance(choose, Beam) else len(plans)
@@ -421,7 +422,7 @@ def decode(steps, plans: list[Plan], choose: Sampler | Beam, *, repeats: bool) -
     total = torch.zeros(rows)
     for t in range(state.out.shape[1]):
         logp = steps(state.out, t)                                            # (R, V)
-        search = steps.guide(logp, state.out, t) if hasattr(steps, "guide") else logp
+        search = steps.guide(logp, state.out, t)      # what the choice reads (logp, or lifted by a memory)
         mask = state.mask(t)
         if isinstance(choose, Beam):
             kept, tok = choose(search, mask)

@@ -30,6 +30,9 @@ class CoupletRerun:
         logits = self.model(self.src.expand(len(out), -1), _prefix(out, t))[:, -1]   # recomputes steps 0..t
         return _log_probs(logits.float(), self.prior, t, self.align)
 
+    def guide(self, logp: torch.Tensor, out: torch.Tensor, t: int) -> torch.Tensor:
+        return logp  # no phrase memory here: the search goes by the model's scores
+
     def select(self, rows: torch.Tensor) -> None:
         pass  # nothing carried: the prefix is read from the rows themselves
 
