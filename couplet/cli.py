@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--embed", default=None, help="嵌字: one character per line, at --embed-pos")
     mode.add_argument("--input", default=None, help="batch: one seed per line, read with --mode")
     p.add_argument("text", nargs="?", default=None, metavar="SEED",
-                   help="the seed, read as --mode says (default keywords), e.g. `poem 春` or `poem 春夏秋冬 --mode acrostic`")
+                   help="the seed, read as --mode says (default keywords), e.g. `poem 春` or "
+                        "`poem 春夏秋冬 --mode acrostic`")
     p.add_argument("--mode", choices=MODES, default=PoemRequest.mode,
                    help="seed mode of the positional seed and of the lines of --input")
     add_flags(p, PoemRequest, skip=("mode", "text"))
@@ -125,8 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the plan table")
     p.add_argument("--counts-from", default=None,
                    help="train.tsv from prepare: a couplet model gets its 下联 char counts (for --freq-penalty, "
-                        "over the sources it was trained on) and its phrase memory (over the couplets); a whole-couplet model the chars couplets double and "
-                        "the 4-char phrases 横批 are chosen from")
+                        "over the sources it was trained on) and its phrase memory (over the couplets); a "
+                        "whole-couplet model the chars couplets double and the 4-char phrases 横批 are chosen from")
     return parser
 
 

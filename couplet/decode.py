@@ -330,8 +330,8 @@ class CoupletState:
 class CoupletSteps:
     """The couplet model one char at a time, the fast way: the 上联 encoded once, the decoder's
     hidden state carried from step to step. Called with what the rows wrote (R, T) and the step;
-    returns the next char's log-probs (R, V) under the decoding mix (see `_log_probs`), with the
-    phrase memory mixed in when given as (memory, weight) (`couplet.phrases`)."""
+    returns the next char's log-probs (R, V) under the decoding mix (see `_log_probs`). Given a phrase
+    memory as (memory, weight), `guide` lifts what the search reads toward it (`couplet.phrases`)."""
 
     def __init__(self, model: CoupletModel, plans: list[Plan], align: float, *,
                  phrases: tuple[PhraseMemory, float] | None = None):

@@ -268,7 +268,8 @@ class CoupletGenerator:
                     for (i, checked), plan in zip(chunk, plans):
                         ids, scores = self._decode([plan], settings, self._beam(settings, 1))
                         first = self._order(plan, ids, scores, settings, first_only=True)[:1]
-                        results[i] = Result(plan.upper, first, checked.notes + plan.notes + self._memory_notes(settings))
+                        notes = checked.notes + plan.notes + self._memory_notes(settings)
+                        results[i] = Result(plan.upper, first, notes)
                     continue
                 ids, scores = self._decode(plans, settings, sampler)
                 for (i, checked), plan, row, s in zip(chunk, plans, ids, scores):
