@@ -259,7 +259,7 @@ class CoupletGenerator:
                 continue
             by_length.setdefault(len(checked.text), []).append((i, checked))
         sampler = settings.sampler(torch.Generator().manual_seed(int(settings.seed)))
-        rules = settings.rules()
+        rules, memory_notes = settings.rules(), self._memory_notes(settings)
         for items in by_length.values():
             for start in range(0, len(items), BATCH_ROWS):
                 chunk = items[start:start + BATCH_ROWS]
@@ -268,11 +268,10 @@ class CoupletGenerator:
                     for (i, checked), plan in zip(chunk, plans):
                         ids, scores = self._decode([plan], settings, self._beam(settings, 1))
                         first = self._order(plan, ids, scores, settings, first_only=True)[:1]
-                        notes = checked.notes + plan.notes + self._memory_notes(settings)
-                        results[i] = Result(plan.upper, first, notes)
+                        results[i] = Result(plan.upper, first, checked.notes + plan.notes + memory_notes)
                     continue
                 ids, scores = self._decode(plans, settings, sampler)
                 for (i, checked), plan, row, s in zip(chunk, plans, ids, scores):
                     results[i] = Result(plan.upper, self._rank(plan, row[None], s[None]),
-                                        checked.notes + plan.notes + self._memory_notes(settings))
+                                        checked.notes + plan.notes + memory_notes)
         return results

@@ -26,6 +26,7 @@ phrases `lower{n}` (P, n), and `count{n}` (P,).
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -91,7 +92,7 @@ def _keys(ids: torch.Tensor, bits: int) -> torch.Tensor:
 
 
 class PhraseMemory:
-    """The table, ready for lookups: each usable 上联 phrase's key -> the range of its 下联 phrases."""
+    """The table, ready for lookups (`index`: each usable 上联 phrase's key -> the range of its pairs)."""
 
     def __init__(self, tensors: dict[str, torch.Tensor], vocab: Vocab):
         self.bits = max(1, (len(vocab) - 1).bit_length())
@@ -99,22 +100,29 @@ class PhraseMemory:
         self.lengths = sorted(int(k[len("upper"):]) for k in tensors if k.startswith("upper"))
         if max(self.lengths, default=max(SPAN_LENGTHS)) * self.bits > 63:
             raise ValueError(f"a vocabulary of {len(vocab)} is too large for the phrase keys")
+        self.tensors = tensors
         self.lower = {n: tensors[f"lower{n}"] for n in self.lengths}
         self.count = {n: tensors[f"count{n}"] for n in self.lengths}
-        self.index: dict[int, dict[int, tuple[int, int]]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self.count.values())
+
+    @functools.cached_property
+    def index(self) -> dict[int, dict[int, tuple[int, int]]]:
+        """Per span length: each usable 上联 phrase's key -> the range of its pairs. Built on the first
+        lookup (~0.1 s), not at load: the memory is off by default."""
+        index = {}
         for n in self.lengths:
-            start = tensors[f"start{n}"].long()
+            start = self.tensors[f"start{n}"].long()
             # a phrase seen more than MAX_SEEN times is common: the model knows its answers already,
             # and the memory would only pull toward the most frequent of them (a stock phrase)
             sizes = start[1:] - start[:-1]
             seen = torch.segment_reduce(self.count[n].float(), "sum", lengths=sizes) if len(sizes) else sizes
             usable = (seen <= MAX_SEEN).tolist()
-            keys = _keys(tensors[f"upper{n}"], self.bits).tolist()
-            self.index[n] = {k: (lo, hi) for k, lo, hi, ok in zip(keys, start[:-1].tolist(), start[1:].tolist(), usable)
-                             if ok}
-
-    def __len__(self) -> int:
-        return sum(len(c) for c in self.count.values())
+            keys = _keys(self.tensors[f"upper{n}"], self.bits).tolist()
+            index[n] = {k: (lo, hi) for k, lo, hi, ok in zip(keys, start[:-1].tolist(), start[1:].tolist(), usable)
+                        if ok}
+        return index
 
     def lookup(self, src: torch.Tensor) -> Lookup:
         """The phrase pairs that cover each position of 上联 of one length, src (B, T) ids: a few dict
