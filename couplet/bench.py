@@ -17,10 +17,10 @@ import urllib.request
 
 import torch
 
-from .decode import decode
+from .decode import HEAD_PER_STEP_ROWS, decode
 from .reference import CoupletRerun, PoemRerun, beam_search_naive
 from .generate import REPO_ROOT, CoupletGenerator, Settings
-from .model import CoupletModel, ModelConfig, is_quantized, shift_right
+from .model import CoupletModel, ModelConfig, as_function, is_quantized, shift_right
 from .poetry import FORMS, PoemGenerator, PoemRequest, sample_poems, seed_batch
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
@@ -121,13 +121,14 @@ def products(products: list[tuple[str, tuple[int, int], int, int]], *, int8: boo
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             layers = torch.ao.quantization.quantize_dynamic(layers, {torch.nn.Linear}, dtype=torch.qint8)
-    x = {name: torch.randn(rows, shape[0]) for name, shape, rows, _ in products}
+    # each product as the plain op the decoders call (`as_function`): no module machinery in the floor
+    runs = [(as_function(layers[name]), torch.randn(rows, shape[0]), times) for name, shape, rows, times in products]
 
     @torch.inference_mode()
     def once():
-        for name, _, _, times in products:
+        for product, x, times in runs:
             for _ in range(times):
-                layers[name](x[name])
+                product(x)
         if also is not None:
             also()
     return once
@@ -160,26 +161,31 @@ def _rnn(prefix: str, inp: int, h: int, gates: int, rows: int, steps: int) -> li
     return [(f"{prefix}_ih", (inp, gates * h), rows, steps), (f"{prefix}_hh", (h, gates * h), rows, steps)]
 
 
-def couplet_work(cfg, *, chars: int, rows: int, head: bool = True) -> list:
-    """The products of decoding `rows` 下联 of `chars` characters, with the model's real shapes: the
-    encoder's input and recurrent products (both directions), the memory and key projections, the
-    per-position head once per line (unless head is off), then per step the decoder GRU's two
-    products, the combine layer and the output projection (the attention over the 上联 is added by
-    `couplet_floor`). The same products score given 下联 (the MMI reorder reads candidates back)."""
+def couplet_work(cfg, *, chars: int, rows: int, lines: int | None = None, head: bool = True) -> list:
+    """The products of decoding `rows` 下联 of `chars` characters for `lines` 上联 (default: one per
+    row; a beam's rows share one), with the model's real shapes: the encoder's input and recurrent
+    products (both directions), the memory and key projections and the per-position head for each
+    上联 (unless head is off; once per line, or at each step for a batch, as `CoupletSteps` does),
+    then per step the decoder GRU's two products, the combine layer and the output projection (the
+    attention over the 上联 is added by `couplet_floor`). The same products score given 下联 (the MMI
+    reorder reads candidates back)."""
     e, h, v, t = cfg.emb_dim, cfg.hidden, cfg.vocab_size, chars
     g = 4 if cfg.cell == "lstm" else 3
     dirs = 2 if cfg.bidirectional else 1
-    work = _rnn("enc", e, h, g, rows, t * dirs) + [("mem", (h * dirs, h), rows * t, 1), ("key", (h, h), rows * t, 1)]
+    lines = rows if lines is None else lines
+    work = _rnn("enc", e, h, g, lines, t * dirs) + [("mem", (h * dirs, h), lines * t, 1), ("key", (h, h), lines * t, 1)]
     if cfg.aligned_head and head:
-        work += [("align", (h, e), rows * t, 1), ("head", (e, v), rows * t, 1)]
+        per_step = lines >= HEAD_PER_STEP_ROWS
+        work += [("align", (h, e), lines if per_step else lines * t, t if per_step else 1),
+                 ("head", (e, v), lines if per_step else lines * t, t if per_step else 1)]
     return work + _rnn("dec", e + h, h, g, rows, t) + [("comb", (3 * h, e), rows, t), ("out", (e, v), rows, t)]
 
 
-def couplet_floor_fn(cfg, *, chars: int, rows: int, int8: bool, backward: int = 0):
+def couplet_floor_fn(cfg, *, chars: int, rows: int, int8: bool, lines: int | None = None, backward: int = 0):
     """A function that runs `couplet_work` plus the attention scores at each step; with backward,
     also the products that read `backward` candidates back (MMI)."""
     mem, query = torch.randn(rows, chars, cfg.hidden), torch.randn(rows, cfg.hidden, 1)
-    work = couplet_work(cfg, chars=chars, rows=rows)
+    work = couplet_work(cfg, chars=chars, rows=rows, lines=lines)
     if backward:
         work += [(f"back_{name}", shape, n, times) for name, shape, n, times in
                  couplet_work(cfg, chars=chars, rows=backward, head=False)]
@@ -320,8 +326,8 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     beam = cg._beam(beam5, beam5.n)
     beam_rows = beam.width + (beam.groups - 1) * beam.group_width
     p = paired(lambda: cg.generate(UPPER7, beam5),
-               {"floor": couplet_floor_fn(cfg, chars=len(UPPER7), rows=5, int8=int8),
-                "work": couplet_floor_fn(cfg, chars=len(UPPER7), rows=beam_rows, int8=int8,
+               {"floor": couplet_floor_fn(cfg, chars=len(UPPER7), rows=5, lines=1, int8=int8),
+                "work": couplet_floor_fn(cfg, chars=len(UPPER7), rows=beam_rows, lines=1, int8=int8,
                                          backward=beam_rows if beam5.mmi else 0)}, warmup=w, repeat=repeat)
     r["couplet_beam5_floor_ms"], r["couplet_beam5_vs_floor"] = p["floor"]
     r["couplet_beam5_rows"] = beam_rows

@@ -252,8 +252,15 @@ def _stack(plans: list[Plan]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
             torch.stack([p.forced for p in plans]), torch.stack([p.link for p in plans]))
 
 
+# the per-position head is read once per line for a few rows, and step by step for a batch: its logits
+# for every (row, position) of a 256-row batch are 55 MB, and that one product took twice as long as
+# the seven products of one position each (bench)
+HEAD_PER_STEP_ROWS = 32
+
+
 def _aligned_prior(model: CoupletModel, memory: torch.Tensor, weight: float) -> torch.Tensor | None:
-    """(R, T, V) logits of the model's per-position head, when it has one and weight > 0. Its own
+    """(R, T, V) logits of the model's per-position head (of memory (R, T, H), or of (R, H) at one
+    position: (R, V)), when it has one and weight > 0. Its own
     normaliser, like the decoder's, is a per-row constant that the mix's log_softmax removes, so the
     head's raw logits serve (no pass over the whole (R, T, V) tensor per line)."""
     if weight <= 0 or not model.has_aligned_head:
@@ -261,15 +268,15 @@ def _aligned_prior(model: CoupletModel, memory: torch.Tensor, weight: float) -> 
     return model.aligned(memory).float().cpu()
 
 
-def _log_probs(logits: torch.Tensor, prior: torch.Tensor | None, t: int, weight: float) -> torch.Tensor:
+def _log_probs(logits: torch.Tensor, prior: torch.Tensor | None, weight: float) -> torch.Tensor:
     """Log-probs (R, V) of the next char: the decoder's, or the product of experts
-    log p ∝ (1 - w) log p_decoder + w log p_head (prior holds the head's logits). Each model's
+    log p ∝ (1 - w) log p_decoder + w log p_head (prior: the head's logits at this position). Each model's
     normaliser is a per-row constant, so one log_softmax over (1 - w) * logits + w * head logits
     gives the same distribution. The logits are mixed in place (callers pass a fresh tensor): a
     batch's (R, V) tensors are megabytes, and each new one costs more than the arithmetic."""
     if prior is None:
         return torch.log_softmax(logits, dim=-1)
-    return torch.log_softmax(logits.lerp_(prior[:, t], weight), dim=-1)   # (1 - w) logits + w prior, one pass
+    return torch.log_softmax(logits.lerp_(prior, weight), dim=-1)   # (1 - w) logits + w prior, one pass
 
 
 def index_hidden(hidden, idx):
@@ -320,11 +327,11 @@ class CoupletState:
 
     def update(self, t: int, tok: torch.Tensor) -> None:
         self.out[:, t] = tok
-        rows = torch.arange(len(tok))                 # a beam's row count changes from step to step
+        at = tok.unsqueeze(1)                         # scatter/gather: cheaper than indexing by (rows, tok)
         if self.all_free[t]:
-            self.unused[rows, tok] = False
-        else:
-            self.unused[rows, tok] &= ~self.free[t, :, 0]
+            self.unused.scatter_(1, at, False)
+        else:                                         # a forced char does not count as used
+            self.unused.scatter_(1, at, self.unused.gather(1, at) & ~self.free[t])
 
 
 class CoupletSteps:
@@ -339,7 +346,9 @@ class CoupletSteps:
         self.device = next(model.parameters()).device
         src = torch.stack([p.src for p in plans])
         self.memory, self.keys, self.hidden = model.encode(src.to(self.device))
-        self.prior = _aligned_prior(model, self.memory, align)
+        self.step = model.stepper()
+        self.per_step = len(plans) >= HEAD_PER_STEP_ROWS
+        self.prior = None if self.per_step else _aligned_prior(model, self.memory, align)
         self.phrases, self.weight = (phrases[0].lookup(src), phrases[1]) if phrases else (None, 0.0)
 
     def __call__(self, out: torch.Tensor, t: int) -> torch.Tensor:
@@ -349,8 +358,12 @@ class CoupletSteps:
         if len(memory) != k:
             memory = memory.expand(k, -1, -1)
             keys = keys.expand(k, -1, -1) if keys is not None else None
-        logits, self.hidden = self.model.step(prev.to(self.device), memory, keys, self.hidden, t)
-        return _log_probs(logits.float().cpu(), self.prior, t, self.align)
+        logits, self.hidden = self.step(prev.to(self.device), memory, keys, self.hidden, t)
+        if self.per_step:
+            prior = _aligned_prior(self.model, self.memory[:, t], self.align)
+        else:
+            prior = self.prior[:, t] if self.prior is not None else None
+        return _log_probs(logits.float().cpu(), prior, self.align)
 
     def guide(self, logp: torch.Tensor, out: torch.Tensor, t: int) -> torch.Tensor:
         """The scores the search chooses by: the model's log-probs, lifted by the phrase memory when

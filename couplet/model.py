@@ -15,10 +15,12 @@ Models see ids only; `couplet.vocab` owns the characters.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .rnn import CELLS, make_rnn
 
@@ -89,9 +91,7 @@ class CoupletModel(nn.Module):
 
     def project(self, feat: torch.Tensor) -> torch.Tensor:
         """Features (..., E) -> logits (..., V) through the tied output embedding (Press & Wolf 2017)."""
-        if self.out_proj is not None:
-            return self.out_proj(feat)
-        return feat @ self.embed.weight.T + self.out_bias
+        return self._projection()(feat)
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, Hidden]:
         """src (B, T) ids -> memory (B, T, H), attention keys (B, T, H) or None, decoder h0."""
@@ -132,17 +132,32 @@ class CoupletModel(nn.Module):
     def step(self, prev: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor | None, hidden: Hidden,
              t: int) -> tuple[torch.Tensor, Hidden]:
         """One generation step at position t: prev (B,) ids -> logits (B, V) and the new hidden state.
-        What `decode(prev[:, None], memory, keys, hidden, start=t)` computes for an eval-mode model,
-        without the dropout calls and reshaping that training needs (a decoding step is mostly
-        per-call overhead, see `bench`)."""
-        mem_t = memory[:, t:t + 1]                                        # (B, 1, H)
+        What `decode(prev[:, None], memory, keys, hidden, start=t)` computes for an eval-mode model.
+        A decoding loop calls `stepper()` once and its function at every step."""
+        return self.stepper()(prev, memory, keys, hidden, t)
+
+    def stepper(self):
+        """`step` as a plain function of tensors, its layers bound once (`as_function`): a one-row step
+        is a handful of small products, and the module calls around them cost about as much again."""
+        emb, combine, project = self.embed.weight, as_function(self.combine), self._projection()
         if not self.cfg.decoder:
-            return self.project(torch.tanh(self.combine(mem_t[:, 0]))), hidden
-        out, hidden = self.decoder(torch.cat([self.embed(prev).unsqueeze(1), mem_t], dim=-1), hidden)
-        parts = [out, mem_t]
-        if keys is not None:
-            parts.append(torch.softmax(out @ keys.transpose(1, 2), dim=-1) @ memory)
-        return self.project(torch.tanh(self.combine(torch.cat(parts, dim=-1)))[:, 0]), hidden
+            return lambda prev, memory, keys, hidden, t: (project(torch.tanh(combine(memory[:, t]))), hidden)
+        decoder = as_function(self.decoder)
+
+        def step(prev, memory, keys, hidden, t):
+            mem_t = memory[:, t:t + 1]                                        # (B, 1, H)
+            out, hidden = decoder(torch.cat([emb[prev].unsqueeze(1), mem_t], dim=-1), hidden)
+            parts = [out, mem_t]
+            if keys is not None:
+                parts.append(torch.softmax(out @ keys.transpose(1, 2), dim=-1) @ memory)
+            return project(torch.tanh(combine(torch.cat(parts, dim=-1)))[:, 0]), hidden
+        return step
+
+    def _projection(self):
+        """`project` as a plain function: the int8 copy's output layer, or the tied embedding."""
+        if self.out_proj is not None:
+            return as_function(self.out_proj)
+        return functools.partial(F.linear, weight=self.embed.weight, bias=self.out_bias)
 
     @property
     def has_aligned_head(self) -> bool:
@@ -161,6 +176,25 @@ class CoupletModel(nn.Module):
         if with_aligned:
             return logits, self.aligned(memory)
         return logits
+
+
+def as_function(layer: nn.Module):
+    """A layer as a plain function of tensors, for the decoding steps. An int8 layer (`quantized`)
+    becomes the one op its forward calls, without nn.Module's call machinery and the quantized
+    wrappers' argument checks in Python (a third of a one-row couplet step, `bench`); an fp32 linear
+    layer becomes F.linear; any other layer is called as it is. The result reads the layer's weights
+    as they are now: build it again after the layer is replaced."""
+    from torch.ao.nn.quantized import dynamic as qd
+    if type(layer) is qd.Linear and layer._packed_params.dtype == torch.qint8:
+        packed, linear = layer._packed_params._packed_params, torch.ops.quantized.linear_dynamic
+        return lambda x: linear(x, packed, True)                # reduce_range, as its forward passes
+    if type(layer) is qd.GRU:
+        params = [w.param for w in layer._all_weight_values]
+        flags = (layer.bias, layer.num_layers, float(layer.dropout), False, layer.bidirectional, layer.batch_first)
+        return lambda x, h: torch.quantized_gru(x, h, params, *flags)
+    if type(layer) is nn.Linear:
+        return functools.partial(F.linear, weight=layer.weight, bias=layer.bias)
+    return layer
 
 
 # CPU decoding uses the int8 copies: on validation, couplet BLEU and perplexity and poem perplexity
@@ -239,7 +273,7 @@ class PoemModel(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.out_proj: nn.Module | None = None  # an untied copy of the output layer, set by quantized()
 
-    project = CoupletModel.project
+    project, _projection = CoupletModel.project, CoupletModel._projection
 
     def encode(self, seed: torch.Tensor) -> tuple[torch.Tensor, Hidden]:
         """seed (B, S) ids, 0-padded -> seed vector (B, H) and the decoder's h0."""
@@ -258,6 +292,18 @@ class PoemModel(nn.Module):
         out, hidden = self.decoder(torch.cat([self.drop(self.embed(prev)), s], dim=-1), hidden)
         feat = self.drop(torch.tanh(self.combine(torch.cat([out, s], dim=-1))))
         return self.project(feat), hidden
+
+    def stepper(self):
+        """One generation step as a plain function of tensors (see `CoupletModel.stepper`):
+        (prev (B,) ids, seed vectors (B, H), hidden) -> (logits (B, V), hidden), what `decode`
+        computes for one position of an eval-mode model."""
+        emb, decoder, combine, project = (self.embed.weight, as_function(self.decoder), as_function(self.combine),
+                                          self._projection())
+
+        def step(prev, vec, hidden):
+            out, hidden = decoder(torch.cat([emb[prev], vec], dim=-1).unsqueeze(1), hidden)
+            return project(torch.tanh(combine(torch.cat([out[:, 0], vec], dim=-1)))), hidden
+        return step
 
     def forward(self, seed: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
         vec, hidden = self.encode(seed)
@@ -331,7 +377,7 @@ class TitleModel(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.out_proj: nn.Module | None = None
 
-    project = CoupletModel.project
+    project, _projection = CoupletModel.project, CoupletModel._projection
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Hidden]:
         """src (B, T) ids -> memory (B, T, H), attention keys (B, T, H), decoder h0."""
@@ -349,6 +395,18 @@ class TitleModel(nn.Module):
         context = torch.softmax(out @ keys.transpose(1, 2), dim=-1) @ memory       # (B, t, H)
         feat = self.drop(torch.tanh(self.combine(torch.cat([out, context], dim=-1))))
         return self.project(feat), hidden
+
+    def stepper(self):
+        """One title step as a plain function of tensors (see `CoupletModel.stepper`): (prev (B,) ids,
+        memory, keys, hidden) -> (logits (B, V), hidden)."""
+        emb, decoder, combine, project = (self.embed.weight, as_function(self.decoder), as_function(self.combine),
+                                          self._projection())
+
+        def step(prev, memory, keys, hidden):
+            out, hidden = decoder(emb[prev].unsqueeze(1), hidden)                      # (B, 1, H)
+            context = torch.softmax(out @ keys.transpose(1, 2), dim=-1) @ memory
+            return project(torch.tanh(combine(torch.cat([out, context], dim=-1)))[:, 0]), hidden
+        return step
 
     def forward(self, src: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
         memory, keys, hidden = self.encode(src)

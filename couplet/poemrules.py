@@ -309,6 +309,7 @@ class PairedLines:
 
     def __init__(self, couplet_model, couplet_vocab: Vocab, poem_vocab: Vocab, plan: PoemPlan, weight: float):
         self.model, self.weight, self.width = couplet_model, weight, plan.width + 1
+        self.step = couplet_model.stepper()
         self.to_couplet = torch.tensor([couplet_vocab.stoi.get(c, couplet_vocab.unk_id) for c in poem_vocab.itos])
         self.unknown = self.to_couplet == couplet_vocab.unk_id        # poem ids the couplet model cannot write
         self.even = {3, 5} if plan.n_lines == 8 else set()            # line index -> the odd line before it
@@ -325,7 +326,7 @@ class PairedLines:
             memory, keys, hidden = self.model.encode(self.to_couplet[upper])
             self.state = (memory, keys, hidden, torch.full((len(out), 1), Vocab.bos_id, dtype=torch.long))
         memory, keys, hidden, prev = self.state
-        logits, hidden = self.model.step(prev[:, 0], memory, keys, hidden, col)
+        logits, hidden = self.step(prev[:, 0], memory, keys, hidden, col)
         self.state = (memory, keys, hidden, prev)
         pair = torch.log_softmax(logits.float(), dim=-1)[:, self.to_couplet]                 # (R, V poem)
         pair.masked_fill_(self.unknown, -30.0)  # chars the couplet model lacks: possible, unlikely
@@ -410,13 +411,14 @@ class PoemSteps:
         self.device = next(model.parameters()).device
         self.vec, self.hidden = model.encode(seed_ids.to(self.device).expand(rows, -1))
         self.line_vecs = model.encode(line_seeds.to(self.device))[0] if line_seeds is not None else None  # (L, H)
+        self.step = model.stepper()
 
     def __call__(self, out: torch.Tensor, t: int) -> torch.Tensor:
         if self.line_vecs is not None and t % self.width == 0:
             self.vec = self.line_vecs[t // self.width].expand(self.rows, -1)
-        prev = out[:, t - 1:t] if t else torch.full((len(out), 1), Vocab.bos_id, dtype=torch.long)
-        logits, self.hidden = self.model.decode(prev.to(self.device), self.vec, self.hidden)
-        return torch.log_softmax(logits[:, 0].float(), dim=-1).cpu()
+        prev = out[:, t - 1] if t else torch.full((len(out),), Vocab.bos_id, dtype=torch.long)
+        logits, self.hidden = self.step(prev.to(self.device), self.vec, self.hidden)
+        return torch.log_softmax(logits.float(), dim=-1).cpu()
 
     def select(self, rows: torch.Tensor) -> None:
         self.hidden = index_hidden(self.hidden, rows.to(self.device))  # every row reads the same seed vector

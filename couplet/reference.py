@@ -28,7 +28,7 @@ class CoupletRerun:
 
     def __call__(self, out: torch.Tensor, t: int) -> torch.Tensor:
         logits = self.model(self.src.expand(len(out), -1), _prefix(out, t))[:, -1]   # recomputes steps 0..t
-        return _log_probs(logits.float(), self.prior, t, self.align)
+        return _log_probs(logits.float(), self.prior[:, t] if self.prior is not None else None, self.align)
 
     def guide(self, logp: torch.Tensor, out: torch.Tensor, t: int) -> torch.Tensor:
         return logp  # no phrase memory here: the search goes by the model's scores
@@ -65,7 +65,7 @@ def beam_search_naive(model: CoupletModel, plan: Plan, *, beam: int, repeats: bo
         cands = []
         for ids, used, s in hyps:
             prev = torch.cat([torch.tensor([Vocab.bos_id]), ids[:t]]).unsqueeze(0)
-            logp = _log_probs(model(src, prev)[0, -1:].float(), prior, t, align)[0]
+            logp = _log_probs(model(src, prev)[0, -1:].float(), prior[:, t] if prior is not None else None, align)[0]
             mask = _step_mask(allowed, forced, link, ids.unsqueeze(0), used.unsqueeze(0), t, repeats)[0]
             for tok in torch.nonzero(mask).flatten().tolist():
                 cands.append((s + logp[tok], ids, used, tok))  # float32, as in the fast loop

@@ -73,14 +73,15 @@ class TitleGenerator:
         """The n best titles (title, mean log-prob per char incl. the end mark), best first."""
         src = torch.tensor([self.vocab.encode(self.poem_text(poem))])
         memory, keys, hidden = self.model.encode(src)
+        advance = self.model.stepper()
         end, max_len = self.vocab.stoi[END], self.model.cfg.max_title
         beams: list[tuple[list[int], float]] = [([], 0.0)]     # chars so far, summed log-prob
         done: list[tuple[str, float]] = []
         for step in range(max_len + 1):
-            prev = torch.tensor([[ids[-1] if ids else Vocab.bos_id] for ids, _ in beams])
+            prev = torch.tensor([ids[-1] if ids else Vocab.bos_id for ids, _ in beams])
             k = len(beams)
-            logits, hidden = self.model.decode(prev, memory.expand(k, -1, -1), keys.expand(k, -1, -1), hidden)
-            logp = torch.log_softmax(logits[:, 0].float(), dim=-1)
+            logits, hidden = advance(prev, memory.expand(k, -1, -1), keys.expand(k, -1, -1), hidden)
+            logp = torch.log_softmax(logits.float(), dim=-1)
             ends = logp[:, end].tolist()
             mask = self.han.expand(k, -1).clone()
             rows = [r for r, (ids, _) in enumerate(beams) for _ in ids]

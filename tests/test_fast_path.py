@@ -58,6 +58,20 @@ def test_mixed_decoding_equals_naive(tiny_generator, aligned_model, upper, tempe
     torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
 
 
+def test_batch_reads_the_head_step_by_step_and_agrees(tiny_generator, aligned_model):
+    """A batch of HEAD_PER_STEP_ROWS or more 上联 reads the per-position head at each step instead of
+    once per line: the same log-probs as the naive decoder, row by row."""
+    from couplet.decode import HEAD_PER_STEP_ROWS, make_plans
+    uppers = [u for u in ("天增岁月人增寿", "春回大地千山秀", "一帆风顺年年好") for _ in range(HEAD_PER_STEP_ROWS // 3 + 1)]
+    plans = make_plans(uppers, tiny_generator.tables, Settings().rules())
+    steps = CoupletSteps(aligned_model, plans, 0.4)
+    assert steps.per_step and steps.prior is None
+    fast, fs = decode(steps, plans, sampler(0.0), repeats=True)
+    slow, ss = decode(CoupletRerun(aligned_model, plans, 0.4), plans, sampler(0.0), repeats=True)
+    assert torch.equal(fast, slow)
+    torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
+
+
 def test_align_weight_moves_between_decoder_and_head(tiny_generator, aligned_model):
     """0 is the decoder alone; 1 is the head alone, whose greedy pick is its per-position argmax."""
     upper = "天增岁月人增寿"
