@@ -53,6 +53,8 @@ class Plan:
     link: torch.Tensor                # (T,) earlier position whose output must repeat here, -1
     literal: list[str | None]         # chars written as-is (punctuation, digits, locked chars)
     notes: list[str] = field(default_factory=list)
+    # plans made together: (the batch's (src, allowed, forced, link), this plan's row), see `_stack`
+    batch: tuple[tuple[torch.Tensor, ...], int] | None = field(default=None, repr=False, compare=False)
 
 
 class Tables:
@@ -190,8 +192,9 @@ def make_plans(uppers: list[str], tables: Tables, rules: Rules, locks: list[str 
         allowed[rows, pos, ids] = True
     src = torch.tensor([vocab.encode(upper) for upper in uppers], dtype=torch.long).view(b, n)
     forced_t, link_t = torch.tensor(forced).view(b, n), torch.tensor(link).view(b, n)
+    batch = (src, allowed, forced_t, link_t)
     return [Plan(upper=uppers[k], src=src[k], allowed=allowed[k], forced=forced_t[k], link=link_t[k],
-                 literal=literal[k], notes=notes[k]) for k in range(b)]
+                 literal=literal[k], notes=notes[k], batch=(batch, k)) for k in range(b)]
 
 
 def _narrow(allowed: torch.Tensor, rows: list[int], pos: list[int], narrowed: torch.Tensor) -> list[bool]:
@@ -248,6 +251,13 @@ def _step_mask(plans_allowed: torch.Tensor, forced: torch.Tensor, link: torch.Te
 
 
 def _stack(plans: list[Plan]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The plans' src, allowed, forced and link side by side. Plans made together, all of them in
+    order, are rows of one batch already, used as it is (not copied: a 256-line batch's masks are
+    14 MB). Read-only."""
+    shared = plans[0].batch
+    if (shared is not None and len(shared[0][0]) == len(plans)
+            and all(p.batch is not None and p.batch[0] is shared[0] and p.batch[1] == k for k, p in enumerate(plans))):
+        return shared[0]
     return (torch.stack([p.src for p in plans]), torch.stack([p.allowed for p in plans]),
             torch.stack([p.forced for p in plans]), torch.stack([p.link for p in plans]))
 

@@ -177,7 +177,7 @@ class CoupletGenerator:
         first_only: only the first is wanted (a batch), so a candidate that could not come first even
         with full 词性 agreement is not tagged (jieba is most of a batch line's time); the first is
         the same either way, the order of the rest is not."""
-        candidates = self._rank(plan, ids, scores)
+        candidates = self._rank(plan, ids.tolist(), scores.tolist())
         for c in candidates:
             c.ranking = c.score
             if self.log_freq is not None and settings.freq_penalty:
@@ -236,9 +236,9 @@ class CoupletGenerator:
         tgt = torch.tensor([vocab.encode(w) for _, w in pairs])
         return torch.nn.functional.logsigmoid(model(src, tgt).float()).tolist()
 
-    def _rank(self, plan: Plan, ids: torch.Tensor, scores: torch.Tensor) -> list[Candidate]:
+    def _rank(self, plan: Plan, ids: list[list[int]], scores: list[float]) -> list[Candidate]:
         seen, out = set(), []
-        for row, s in sorted(zip(ids.tolist(), scores.tolist()), key=lambda x: -x[1]):
+        for row, s in sorted(zip(ids, scores), key=lambda x: -x[1]):
             text = self._text(plan, row)
             if text not in seen:
                 seen.add(text)
@@ -271,7 +271,8 @@ class CoupletGenerator:
                         results[i] = Result(plan.upper, first, checked.notes + plan.notes + memory_notes)
                     continue
                 ids, scores = self._decode(plans, settings, sampler)
-                for (i, checked), plan, row, s in zip(chunk, plans, ids, scores):
-                    results[i] = Result(plan.upper, self._rank(plan, row[None], s[None]),
+                # as lists: a tensor per row cost more than the rest of the row's result
+                for (i, checked), plan, row, s in zip(chunk, plans, ids.tolist(), scores.tolist()):
+                    results[i] = Result(plan.upper, self._rank(plan, [row], [s]),
                                         checked.notes + plan.notes + memory_notes)
         return results

@@ -146,10 +146,10 @@ class CoupletModel(nn.Module):
 
         def step(prev, memory, keys, hidden, t):
             mem_t = memory[:, t:t + 1]                                        # (B, 1, H)
-            out, hidden = decoder(torch.cat([emb[prev].unsqueeze(1), mem_t], dim=-1), hidden)
+            out, hidden = decoder(torch.cat([emb.index_select(0, prev).unsqueeze(1), mem_t], dim=-1), hidden)
             parts = [out, mem_t]
-            if keys is not None:
-                parts.append(torch.softmax(out @ keys.transpose(1, 2), dim=-1) @ memory)
+            if keys is not None:   # bmm, not @: the same product without matmul's dispatch
+                parts.append(torch.bmm(torch.softmax(torch.bmm(out, keys.transpose(1, 2)), dim=-1), memory))
             return project(torch.tanh(combine(torch.cat(parts, dim=-1)))[:, 0]), hidden
         return step
 
@@ -301,7 +301,7 @@ class PoemModel(nn.Module):
                                           self._projection())
 
         def step(prev, vec, hidden):
-            out, hidden = decoder(torch.cat([emb[prev], vec], dim=-1).unsqueeze(1), hidden)
+            out, hidden = decoder(torch.cat([emb.index_select(0, prev), vec], dim=-1).unsqueeze(1), hidden)
             return project(torch.tanh(combine(torch.cat([out[:, 0], vec], dim=-1)))), hidden
         return step
 
@@ -403,8 +403,8 @@ class TitleModel(nn.Module):
                                           self._projection())
 
         def step(prev, memory, keys, hidden):
-            out, hidden = decoder(emb[prev].unsqueeze(1), hidden)                      # (B, 1, H)
-            context = torch.softmax(out @ keys.transpose(1, 2), dim=-1) @ memory
+            out, hidden = decoder(emb.index_select(0, prev).unsqueeze(1), hidden)      # (B, 1, H)
+            context = torch.bmm(torch.softmax(torch.bmm(out, keys.transpose(1, 2)), dim=-1), memory)
             return project(torch.tanh(combine(torch.cat([out, context], dim=-1)))[:, 0]), hidden
         return step
 
