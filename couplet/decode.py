@@ -24,7 +24,7 @@ from .model import CoupletModel
 from .phrases import PhraseMemory
 from .prosody import PING, ZE, Prosody
 from .requests import TONE_MODES
-from .sampling import Sampler, mask_out_
+from .sampling import BLOCKED, Sampler, mask_out_
 from .text import is_han
 from .vocab import RESERVED, Vocab
 
@@ -233,16 +233,17 @@ def _apply_lock(upper: str, lock: str, allowed: torch.Tensor, targets: list[str 
             allowed[free, idx] = False
 
 
-def _step_mask(plans_allowed: torch.Tensor, forced: torch.Tensor, link: torch.Tensor,
-               out: torch.Tensor, used: torch.Tensor, t: int, repeats: bool) -> torch.Tensor:
-    """(R, V) bool mask of the chars each row may take at step t."""
-    mask = plans_allowed[:, t].clone()                         # (R, V)
-    linked = link[:, t] >= 0
+def _step_mask(allowed: torch.Tensor, forced: torch.Tensor, link: torch.Tensor, out: torch.Tensor,
+               used: torch.Tensor, repeats: bool) -> torch.Tensor:
+    """(R, V) bool mask of the chars each row may take at one step, from each row's plan at that step:
+    allowed (R, V), forced (R,) and link (R,), what the rows wrote (R, T) and the free chars they used."""
+    mask = allowed.clone()                                      # (R, V)
+    linked = link >= 0
     if linked.any():
-        prev = out[linked].gather(1, link[linked, t].unsqueeze(1)).squeeze(1)
+        prev = out[linked].gather(1, link[linked].unsqueeze(1)).squeeze(1)
         mask[linked] = False
         mask[linked, prev] = True
-    free = (forced[:, t] < 0) & ~linked
+    free = (forced < 0) & ~linked
     if repeats and free.any():
         narrowed = mask & ~used
         ok = narrowed.any(dim=1) & free
@@ -286,7 +287,11 @@ def _log_probs(logits: torch.Tensor, prior: torch.Tensor | None, weight: float) 
     batch's (R, V) tensors are megabytes, and each new one costs more than the arithmetic."""
     if prior is None:
         return torch.log_softmax(logits, dim=-1)
-    return torch.log_softmax(logits.lerp_(prior, weight), dim=-1)   # (1 - w) logits + w prior, one pass
+    r, p = len(logits), len(prior)
+    if p in (1, r):
+        return torch.log_softmax(logits.lerp_(prior, weight), dim=-1)   # (1 - w) logits + w prior, one pass
+    # each plan's prior read by its block of rows (`per_row`) without copying it per row
+    return torch.log_softmax(logits.view(p, r // p, -1).lerp_(prior.unsqueeze(1), weight).view(r, -1), dim=-1)
 
 
 def index_hidden(hidden, idx):
@@ -297,9 +302,21 @@ def index_hidden(hidden, idx):
     return hidden[:, idx]
 
 
+def per_row(x: torch.Tensor, rows: int) -> torch.Tensor:
+    """A per-plan tensor (P, ...) for `rows` rows: one plan per row, one plan shared by every row (a
+    beam), or each plan shared by rows // P consecutive rows (the beams of a batch, `Beams`)."""
+    p = len(x)
+    if p == rows:
+        return x
+    if p == 1:
+        return x.expand(rows, *x.shape[1:])
+    return x.repeat_interleave(rows // p, dim=0)
+
+
 class CoupletState:
     """The rules while rows are written (the loop's mask provider): what each row wrote so far and
-    which free chars it used (重字). One plan per row, or one plan shared by every row (a beam).
+    which free chars it used (重字). One plan per row, one plan shared by every row (a beam), or each
+    plan by a block of rows (`per_row`).
     What each position needs is read from the plans once, as Python flags, so a step does only the
     tensor work its position asks for (`couplet.reference` keeps the plain `_step_mask` as a check)."""
 
@@ -321,15 +338,15 @@ class CoupletState:
     def mask(self, t: int) -> torch.Tensor:
         """(R, V) bool: the chars each row may take at step t (read-only: it may be a view)."""
         k = len(self.out)
-        mask = self.allowed[:, t].expand(k, -1)
+        mask = per_row(self.allowed[:, t], k)
         if self.any_linked[t]:
-            return _step_mask(self.allowed.expand(k, -1, -1), self.forced.expand(k, -1), self.link.expand(k, -1),
-                              self.out, ~self.unused, t, self.repeats)
+            return _step_mask(mask, per_row(self.forced[:, t], k), per_row(self.link[:, t], k),
+                              self.out, ~self.unused, self.repeats)
         if self.repeats and t and self.any_free[t]:   # 重字: a free position repeats no char, where one is left
             narrowed = mask & self.unused
             if self.roomy[t] and self.all_free[t]:
                 return narrowed
-            mask = torch.where(rows_with_any(narrowed, keepdim=True) & self.free[t], narrowed, mask)
+            mask = torch.where(rows_with_any(narrowed, keepdim=True) & per_row(self.free[t], k), narrowed, mask)
         return mask
 
     def select(self, rows: torch.Tensor) -> None:
@@ -341,7 +358,7 @@ class CoupletState:
         if self.all_free[t]:
             self.unused.scatter_(1, at, False)
         else:                                         # a forced char does not count as used
-            self.unused.scatter_(1, at, self.unused.gather(1, at) & ~self.free[t])
+            self.unused.scatter_(1, at, self.unused.gather(1, at) & ~per_row(self.free[t], len(tok)))
 
 
 class CoupletSteps:
@@ -357,6 +374,7 @@ class CoupletSteps:
         src = torch.stack([p.src for p in plans])
         self.memory, self.keys, self.hidden = model.encode(src.to(self.device))
         self.step = model.stepper()
+        self.rows = (self.memory, self.keys)
         self.per_step = len(plans) >= HEAD_PER_STEP_ROWS
         self.prior = None if self.per_step else _aligned_prior(model, self.memory, align)
         self.phrases, self.weight = (phrases[0].lookup(src), phrases[1]) if phrases else (None, 0.0)
@@ -364,10 +382,9 @@ class CoupletSteps:
     def __call__(self, out: torch.Tensor, t: int) -> torch.Tensor:
         k = len(out)
         prev = out[:, t - 1] if t else torch.full((k,), Vocab.bos_id, dtype=torch.long)
-        memory, keys = self.memory, self.keys
-        if len(memory) != k:
-            memory = memory.expand(k, -1, -1)
-            keys = keys.expand(k, -1, -1) if keys is not None else None
+        if len(self.rows[0]) != k:     # the plans' memory for this many rows, kept while the count holds
+            self.rows = (per_row(self.memory, k), per_row(self.keys, k) if self.keys is not None else None)
+        memory, keys = self.rows
         logits, self.hidden = self.step(prev.to(self.device), memory, keys, self.hidden, t)
         if self.per_step:
             prior = _aligned_prior(self.model, self.memory[:, t], self.align)
@@ -426,28 +443,68 @@ class Beam:
         self.score = total[rows, tok]
         return rows, tok
 
+    def start(self, plans: int) -> torch.Tensor:
+        """The plan of each starting row: every group starts from the one 上联."""
+        return torch.zeros(self.groups, dtype=torch.long)
+
     def order(self) -> torch.Tensor:
         return torch.argsort(self.score, descending=True, stable=True)
 
 
+class Beams:
+    """Beam search for many 上联 at once (a batch file), the choice `Beam(width)` makes line by line:
+    each line has `width` rows side by side (row r is line r // width's) and keeps the `width` best
+    (row, char) pairs of its own rows, every line in one top-k. A line starts from one live row; the
+    rows it cannot fill (fewer allowed continuations than its width) stay blocked and are dropped."""
+
+    def __init__(self, width: int, lines: int, *, bonus: torch.Tensor | None = None):
+        self.width, self.lines, self.bonus = width, lines, bonus
+        score = torch.full((lines, width), BLOCKED)
+        score[:, 0] = 0.0
+        self.score = score.view(-1)                    # search score (model + bonus); BLOCKED: no row
+        self.first = torch.arange(0, lines * width, width).unsqueeze(1)   # (L, 1) each line's first row
+
+    def start(self, plans: int) -> torch.Tensor:
+        """The plan of each starting row."""
+        return torch.arange(plans).repeat_interleave(self.width)
+
+    def __call__(self, logp: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v = logp.shape[1]
+        step = logp if self.bonus is None else logp + self.bonus
+        total = mask_out_(self.score.unsqueeze(1) + step, mask)     # a new tensor: logp stays the model's
+        top = total.view(self.lines, -1).topk(self.width, dim=1)          # (L, W) within each line
+        self.score = top.values.reshape(-1)
+        return (self.first + top.indices // v).reshape(-1), (top.indices % v).reshape(-1)
+
+    def live(self) -> torch.Tensor:
+        return self.score > BLOCKED / 2
+
+    def order(self) -> torch.Tensor:
+        return (self.first + self.score.view(self.lines, -1).argsort(dim=1, descending=True, stable=True)).reshape(-1)
+
+
 @torch.inference_mode()
-def decode(steps, plans: list[Plan], choose: Sampler | Beam, *, repeats: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def decode(steps, plans: list[Plan], choose: Sampler | Beam | Beams, *, repeats: bool
+           ) -> tuple[torch.Tensor, torch.Tensor]:
     """The couplet task's one decoding loop. At each position: the model's log-probs (`steps`), what
     the search reads (`steps.guide`: the same, or lifted by the phrase memory), the rules' mask
     (`CoupletState`), then the choice: a `Sampler` picks one char per row (greedy at temperature 0),
-    a `Beam` picks the best (row, char) pairs from one plan's rows, best first.
-    Returns ids (R, T) and the summed log-probs of the chosen chars (R,).
+    a `Beam` picks the best (row, char) pairs from one plan's rows, `Beams` from each plan's block of
+    rows. Returns ids (R, T) and the summed log-probs of the chosen chars (R,), a beam's best first
+    (`Beams`: each line's; the rows a line could not fill score -inf).
     """
-    rows = choose.groups if isinstance(choose, Beam) else len(plans)
+    beam = isinstance(choose, (Beam, Beams))
+    start = choose.start(len(plans)) if beam else None      # the plan each row starts from
+    rows = len(plans) if start is None else len(start)
     state = CoupletState(plans, rows, repeats)
-    if rows != len(plans):                        # a beam: every group starts from the one 上联
-        steps.select(torch.zeros(rows, dtype=torch.long))
+    if rows != len(plans):
+        steps.select(start)
     total = torch.zeros(rows)
     for t in range(state.out.shape[1]):
         logp = steps(state.out, t)                                            # (R, V)
         search = steps.guide(logp, state.out, t)      # what the choice reads (logp, or lifted by a memory)
         mask = state.mask(t)
-        if isinstance(choose, Beam):
+        if beam:
             kept, tok = choose(search, mask)
             steps.select(kept)
             state.select(kept)
@@ -456,7 +513,9 @@ def decode(steps, plans: list[Plan], choose: Sampler | Beam, *, repeats: bool) -
             tok = choose(mask_out_(search, mask))
         total += logp.gather(1, tok.unsqueeze(1)).squeeze(1)
         state.update(t, tok)
-    if isinstance(choose, Beam):
+    if beam:
+        if isinstance(choose, Beams):
+            total = total.masked_fill(~choose.live(), float("-inf"))
         order = choose.order()
         return state.out[order], total[order]
     return state.out, total

@@ -179,17 +179,16 @@ class Lookup:
         interpolation: the model keeps its veto (a phrase that starts mid-word, 神州 → 州万象新, cannot
         force 州 after 人), while a char the model finds plausible is lifted up to e ** weight times.
         p_memory weighs each phrase by its length and how often its agreeing pairs were seen, and
-        within a phrase each char by its count. Rows are the plans' own (a batch) or all of one
-        plan's (a beam)."""
+        within a phrase each char by its count. Rows are the plans' own (a batch), all of one plan's
+        (a beam) or a block of rows per plan (the beams of a batch)."""
         found = self.at[t]
         if not found or weight <= 0:
             return logp
         r, v = logp.shape
-        shared = r != self.plans                        # a beam: every row reads plan 0's pairs
         written = out[:, :t].tolist()
         rows, cells, shares = [], [], []
         for row in range(r):
-            pairs = found.get(0 if shared else row)
+            pairs = found.get(row * self.plans // r)    # its plan's: one per row, or a block (a beam)
             agree = [p for p in pairs if written[row][p.start:t] == p.prefix] if pairs else None
             if not agree:
                 continue

@@ -66,7 +66,7 @@ def beam_search_naive(model: CoupletModel, plan: Plan, *, beam: int, repeats: bo
         for ids, used, s in hyps:
             prev = torch.cat([torch.tensor([Vocab.bos_id]), ids[:t]]).unsqueeze(0)
             logp = _log_probs(model(src, prev)[0, -1:].float(), prior[:, t] if prior is not None else None, align)[0]
-            mask = _step_mask(allowed, forced, link, ids.unsqueeze(0), used.unsqueeze(0), t, repeats)[0]
+            mask = _step_mask(allowed[:, t], forced[:, t], link[:, t], ids.unsqueeze(0), used.unsqueeze(0), repeats)[0]
             for tok in torch.nonzero(mask).flatten().tolist():
                 cands.append((s + logp[tok], ids, used, tok))  # float32, as in the fast loop
         cands.sort(key=lambda c: -c[0].item())

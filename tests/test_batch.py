@@ -159,3 +159,19 @@ def test_what_a_batch_remembers_survives_a_resume(tmp_path, monkeypatch):
     assert run(set()) == 2  # a fresh process resumes at the second chunk, remembering the first
     assert seen_at_start[2] == {"line 0", "line 1"} and seen_at_start[4] == {f"line {i}" for i in range(4)}
     assert (tmp_path / "out.txt").read_text(encoding="utf-8").splitlines() == inputs
+
+
+def test_a_beam_batch_reads_its_candidates_back_together_and_matches_one_line_at_a_time(tiny_generator):
+    """The default batch (a beam per line) scores every line's candidates backwards (MMI) in one pass:
+    each line gets the 下联 and the backward scores that generating it alone gives (fp32)."""
+    s = Settings.for_request(batch=True)
+    assert s.beam > 0 and s.mmi > 0
+    lines = ["天增岁月人增寿", "爆竹声中辞旧岁", "明月几时有", "海内存知己，天涯若比邻", "春回大地"] * 3
+    batch = tiny_generator.generate_batch(lines, s)
+    for line, got in zip(lines, batch):
+        alone = tiny_generator.generate(line, s)
+        assert got.candidates[0].lower == alone.candidates[0].lower
+        assert got.candidates[0].backward == pytest.approx(alone.candidates[0].backward, abs=1e-5)
+    pairs = [("天增岁月人增寿", "春回大地千山秀"), ("爆竹声中辞旧岁", "梅花香里报新春")]
+    together = tiny_generator.backward(pairs)
+    assert together == pytest.approx([tiny_generator.backward([p])[0] for p in pairs], abs=1e-5)

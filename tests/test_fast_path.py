@@ -3,7 +3,7 @@ ones give (the whole model rerun over the prefix at every step, one item at a ti
 import pytest
 import torch
 
-from couplet.decode import Beam, CoupletSteps, decode, make_plan
+from couplet.decode import Beam, Beams, CoupletSteps, decode, make_plan, make_plans
 from couplet.generate import Settings
 from couplet.poetry import PoemRequest, PoemSteps, sample_poems
 from couplet.reference import CoupletRerun, PoemRerun, beam_search_naive
@@ -62,7 +62,8 @@ def test_batch_reads_the_head_step_by_step_and_agrees(tiny_generator, aligned_mo
     """A batch of HEAD_PER_STEP_ROWS or more 上联 reads the per-position head at each step instead of
     once per line: the same log-probs as the naive decoder, row by row."""
     from couplet.decode import HEAD_PER_STEP_ROWS, make_plans
-    uppers = [u for u in ("天增岁月人增寿", "春回大地千山秀", "一帆风顺年年好") for _ in range(HEAD_PER_STEP_ROWS // 3 + 1)]
+    lines = ("天增岁月人增寿", "春回大地千山秀", "一帆风顺年年好")
+    uppers = [u for u in lines for _ in range(HEAD_PER_STEP_ROWS // 3 + 1)]
     plans = make_plans(uppers, tiny_generator.tables, Settings().rules())
     steps = CoupletSteps(aligned_model, plans, 0.4)
     assert steps.per_step and steps.prior is None
@@ -70,6 +71,36 @@ def test_batch_reads_the_head_step_by_step_and_agrees(tiny_generator, aligned_mo
     slow, ss = decode(CoupletRerun(aligned_model, plans, 0.4), plans, sampler(0.0), repeats=True)
     assert torch.equal(fast, slow)
     torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
+
+
+def test_plans_made_together_are_read_as_their_batch(tiny_generator):
+    """A whole batch of plans, in order, is used as the tensors it was made in (no copy); any other
+    list of plans (a part, another order, one plan repeated) is stacked, with the same values."""
+    from couplet.decode import _stack, make_plans
+    plans = make_plans(["天增岁月人增寿", "春回大地千山秀", "一帆风顺年年好"], tiny_generator.tables, Settings().rules())
+    whole = _stack(plans)
+    assert all(a is b for a, b in zip(whole, plans[0].batch[0]))
+    for others in (plans[::-1], plans[:2], [plans[1]] * 3):
+        stacked = _stack(others)
+        assert stacked[1].data_ptr() != whole[1].data_ptr()
+        for got, name in zip(stacked, ("src", "allowed", "forced", "link")):
+            assert torch.equal(got, torch.stack([getattr(p, name) for p in others]))
+
+
+def test_layers_as_functions_compute_what_the_modules_do(tiny_generator):
+    """`as_function`: an int8 linear or GRU layer called as its op, an fp32 linear as F.linear,
+    give exactly what the module gives."""
+    from couplet.model import as_function, quantized
+    q = quantized(tiny_generator.model)
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        for layer in (q.combine, q.out_proj, tiny_generator.model.combine):
+            x = torch.randn(3, layer.in_features)
+            assert torch.equal(as_function(layer)(x), layer(x))
+        x, h = torch.randn(2, 1, q.decoder.input_size), torch.randn(1, 2, q.decoder.hidden_size)
+        for got, want in zip(as_function(q.decoder)(x, h), q.decoder(x, h)):
+            assert torch.equal(got, want)
+        assert as_function(tiny_generator.model.decoder) is tiny_generator.model.decoder
 
 
 def test_align_weight_moves_between_decoder_and_head(tiny_generator, aligned_model):
@@ -96,6 +127,32 @@ def test_beam_equals_naive(tiny_generator, upper):
     slow, ss = beam_search_naive(tiny_generator.model, plan, beam=4)
     assert torch.equal(fast, slow)
     torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("align", [0.0, 0.4])
+def test_beams_of_a_batch_are_each_lines_own_beam(tiny_generator, aligned_model, align):
+    """`Beams` decodes several 上联 side by side: each line's rows, scores and order are what
+    `Beam(width)` gives that line alone, with the frequency bonus and the head's mix; a line with
+    fewer continuations than the width (every char locked) leaves its extra rows at -inf."""
+    uppers = ["天增岁月人增寿", "春回大地千山秀", "明月几时有", "海内存知己，天涯若比邻"]
+    model = aligned_model if align else tiny_generator.model
+    bonus = torch.randn(len(tiny_generator.vocab)) * 0.1
+    dead = 0
+    for group, locks in (([uppers[0], uppers[1]], None), ([uppers[2]] * 3, [None, "天增岁__", "天增岁月人"]),
+                         ([uppers[3]], None)):
+        plans = make_plans(group, tiny_generator.tables, Settings().rules(), locks=locks)
+        beams = Beams(4, len(plans), bonus=bonus)
+        ids, scores = decode(CoupletSteps(model, plans, align), plans, beams, repeats=True)
+        for k, plan in enumerate(plans):
+            alone, alone_scores = decode(CoupletSteps(model, [plan], align), [plan], Beam(4, bonus=bonus),
+                                         repeats=True)
+            got, got_scores = ids[4 * k:4 * k + 4], scores[4 * k:4 * k + 4]
+            live = got_scores > float("-inf")
+            assert int(live.sum()) == len(alone) and bool(live[:len(alone)].all())
+            dead += 4 - len(alone)
+            assert torch.equal(got[:len(alone)], alone)
+            torch.testing.assert_close(got_scores[:len(alone)], alone_scores, rtol=1e-5, atol=1e-5)
+    assert dead > 0
 
 
 def test_beam_of_width_one_is_greedy(tiny_generator):
