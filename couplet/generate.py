@@ -22,10 +22,11 @@ from .requests import (ALIGN_BY_DEFAULT, DEFAULT_BEAM, DIVERSITY_BY_DEFAULT,  # 
 from .text import PUNCT, CheckedInput, InputError, check_input, is_han, variant_of
 
 BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster on 2 cores)
-# lines whose beams a batch decodes side by side (32 x the width rows) with fp32 weights: 2.4x the
-# lines/s of one at a time here. int8 goes line by line: each call quantizes its activations with one
-# scale for all its rows, and shared by 32 lines that cost 5% BLEU on 500 validation lines (3.11
-# against 3.27; fp32 3.28)
+# lines whose beams a batch decodes side by side (32 x the width rows), and whose candidates it reads
+# back together (MMI), with fp32 weights: 2.1x the lines/s of one at a time here, the same 下联. int8
+# goes line by line: each call quantizes its activations with one scale for all its rows, and shared
+# by 32 lines that cost 5% BLEU on 500 validation lines (3.11 against 3.27; fp32 3.28), for little
+# speed (its products cost per row)
 BEAM_LINES = 32
 RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
 MIN_DIFFERENCE = 1 / 3  # any two candidates shown differ in at least this share of their free positions
@@ -160,6 +161,20 @@ class CoupletGenerator:
         return Beam(self._width(settings, n if groups == 1 else 1), groups=groups, diversity=settings.diversity,
                     bonus=bonus)
 
+    def _firsts(self, plans: list[Plan], settings: Settings) -> list[list[Candidate]]:
+        """The best 下联 of each plan (a batch file's answer): their beams decoded side by side and
+        their candidates read back (MMI) together, then each line's candidates ordered on their own."""
+        beams = self._beams(settings, len(plans))
+        ids, scores = self._decode(plans, settings, beams)                  # each line's rows, its best first
+        ids, scores = ids.view(len(plans), beams.width, -1).tolist(), scores.view(len(plans), -1).tolist()
+        ranked = [self._rank(plan, i, sc) for plan, i, sc in zip(plans, ids, scores)]
+        backs: list[list[float] | None] = [None] * len(plans)
+        if settings.mmi > 0:
+            read = iter(self.backward([(p.upper, c.lower) for p, cs in zip(plans, ranked) if len(cs) > 1 for c in cs]))
+            backs = [[next(read) for _ in cs] if len(cs) > 1 else None for cs in ranked]
+        return [self._order(plan, cs, settings, first_only=True, backward=back)[:1]
+                for plan, cs, back in zip(plans, ranked, backs)]
+
     def _beams(self, settings: Settings, lines: int) -> Beams:
         """The beams of a batch: one `_beam(settings, 1)` per line, decoded side by side."""
         one = self._beam(settings, 1)
@@ -266,7 +281,8 @@ class CoupletGenerator:
 
     def generate_batch(self, uppers: list[str], settings: Settings) -> list[Result | InputError]:
         """One best 下联 per input. Same-length inputs are planned together, BATCH_ROWS at a time;
-        greedy or sampled they are decoded together too, with the beam one by one."""
+        greedy or sampled they are decoded together too; with the beam, one line at a time in int8 and
+        BEAM_LINES side by side in fp32 (`_firsts`)."""
         settings.check()
         results: list[Result | InputError] = [None] * len(uppers)  # type: ignore[list-item]
         by_length: dict[int, list[tuple[int, CheckedInput]]] = {}
@@ -283,20 +299,12 @@ class CoupletGenerator:
             for start in range(0, len(items), BATCH_ROWS):
                 chunk = items[start:start + BATCH_ROWS]
                 plans = make_plans([c.text for _, c in chunk], self.tables, rules)
-                if settings.beam > 0:   # a beam per line, side by side in fp32; MMI reads all back at once
-                    ranked, side = [], 1 if is_quantized(self.model) else BEAM_LINES
-                    for at in range(0, len(plans), side):
-                        part = plans[at:at + side]
-                        beams = self._beams(settings, len(part))
-                        ids, scores = self._decode(part, settings, beams)     # each line's rows, its best first
-                        ids, scores = ids.view(len(part), beams.width, -1).tolist(), scores.view(len(part), -1).tolist()
-                        ranked += [self._rank(plan, i, sc) for plan, i, sc in zip(part, ids, scores)]
-                    scored = [(p.upper, c.lower) for p, cs in zip(plans, ranked) if len(cs) > 1 for c in cs]
-                    backs = iter(self.backward(scored) if settings.mmi > 0 else [])
-                    for (i, checked), plan, cs in zip(chunk, plans, ranked):
-                        back = [next(backs) for _ in cs] if settings.mmi > 0 and len(cs) > 1 else None
-                        first = self._order(plan, cs, settings, first_only=True, backward=back)[:1]
-                        results[i] = Result(plan.upper, first, checked.notes + plan.notes + memory_notes)
+                if settings.beam > 0:   # a beam per line; in fp32, BEAM_LINES lines side by side
+                    side = 1 if is_quantized(self.model) else BEAM_LINES
+                    for at in range(0, len(chunk), side):
+                        firsts = self._firsts(plans[at:at + side], settings)
+                        for (i, checked), plan, first in zip(chunk[at:at + side], plans[at:at + side], firsts):
+                            results[i] = Result(plan.upper, first, checked.notes + plan.notes + memory_notes)
                     continue
                 ids, scores = self._decode(plans, settings, sampler)
                 # as lists: a tensor per row cost more than the rest of the row's result

@@ -162,8 +162,9 @@ def test_what_a_batch_remembers_survives_a_resume(tmp_path, monkeypatch):
 
 
 def test_a_beam_batch_reads_its_candidates_back_together_and_matches_one_line_at_a_time(tiny_generator):
-    """The default batch (a beam per line) scores every line's candidates backwards (MMI) in one pass:
-    each line gets the 下联 and the backward scores that generating it alone gives (fp32)."""
+    """The default batch (a beam per line): in fp32 the lines' beams run side by side and their
+    candidates are read back (MMI) in one pass; each line gets the 下联 and the backward scores that
+    generating it alone gives."""
     s = Settings.for_request(batch=True)
     assert s.beam > 0 and s.mmi > 0
     lines = ["天增岁月人增寿", "爆竹声中辞旧岁", "明月几时有", "海内存知己，天涯若比邻", "春回大地"] * 3
@@ -172,6 +173,13 @@ def test_a_beam_batch_reads_its_candidates_back_together_and_matches_one_line_at
         alone = tiny_generator.generate(line, s)
         assert got.candidates[0].lower == alone.candidates[0].lower
         assert got.candidates[0].backward == pytest.approx(alone.candidates[0].backward, abs=1e-5)
+    # int8 decodes a batch's beams line by line: exactly what each line gets alone
+    from couplet.generate import CoupletGenerator
+    from couplet.model import quantized
+    int8 = CoupletGenerator(quantized(tiny_generator.model), tiny_generator.vocab, tiny_generator.prosody)
+    for line, got in zip(lines, int8.generate_batch(lines, s)):
+        alone = int8.generate(line, s).candidates[0]
+        assert (got.candidates[0].lower, got.candidates[0].backward) == (alone.lower, alone.backward)
     pairs = [("天增岁月人增寿", "春回大地千山秀"), ("爆竹声中辞旧岁", "梅花香里报新春")]
     together = tiny_generator.backward(pairs)
     assert together == pytest.approx([tiny_generator.backward([p])[0] for p in pairs], abs=1e-5)
