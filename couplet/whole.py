@@ -19,6 +19,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .checkpoint import identity as checkpoint_identity
 from .generate import MIN_DIFFERENCE, CoupletGenerator, Settings
 from .model import for_decoding, shift_right
+from .decode import index_hidden
 from .poemrules import PoemPlan, PoemSteps, PoemTables, sample_poems, seed_batch
 from .poetry import keywords, mixed_seed, seed_chars
 from .requests import DEFAULT_WHOLE_CHECKPOINT, LENGTHS, MAX_COUPLETS, WholeRequest  # noqa: F401 (re-exported)
@@ -244,13 +245,22 @@ class WholeGenerator:
     def pair_logp(self, pairs: list[tuple[str, str]], seed: str | list[str]) -> torch.Tensor:
         """Mean log p of each whole text (⑦上联｜下联) of one length given the seed (one for all or one
         per pair; empty: no seed), per char."""
-        texts = [length_token(sum(is_han(c) for c in u)) + u + SEP + w for u, w in pairs]
-        tgt = torch.tensor([self.vocab.encode(t) for t in texts])
         seeds = seed if isinstance(seed, list) else [seed] * len(pairs)
-        seed_ids = seed_batch(self.vocab, seeds, self.model.cfg.max_seed)
-        logp = torch.log_softmax(self.model(seed_ids, shift_right(tgt, self.vocab.bos_id)).float(), dim=-1)
-        tok = logp.gather(2, tgt.unsqueeze(2)).squeeze(2)[:, 1:]       # the length token is given
-        known = tgt[:, 1:] != self.vocab.unk_id
+        # pairs that share their seed and 上联 share the model's pass over ⑦上联｜ (横批 candidates are
+        # scored over every 下联 of one 上联): that part is read once, then each 下联 goes on from it
+        heads: dict[tuple[str, str], int] = {}
+        head_of = torch.tensor([heads.setdefault((s, length_token(sum(is_han(c) for c in u)) + u + SEP), len(heads))
+                                for s, (u, _) in zip(seeds, pairs)])
+        head = torch.tensor([self.vocab.encode(h) for _, h in heads])                # (G, P) ⑦上联｜
+        tail = torch.tensor([self.vocab.encode(w) for _, w in pairs])                # (R, W) the 下联
+        vec, hidden = self.model.encode(seed_batch(self.vocab, [s for s, _ in heads], self.model.cfg.max_seed))
+        logits, hidden = self.model.decode(shift_right(head, self.vocab.bos_id), vec, hidden)
+        head_lp = torch.log_softmax(logits.float(), dim=-1).gather(2, head.unsqueeze(2)).squeeze(2)
+        prev = torch.cat([head[head_of, -1:], tail[:, :-1]], dim=1)                 # ｜ then the 下联 but its last
+        logits, _ = self.model.decode(prev, vec[head_of], index_hidden(hidden, head_of))
+        tail_lp = torch.log_softmax(logits.float(), dim=-1).gather(2, tail.unsqueeze(2)).squeeze(2)
+        tok = torch.cat([head_lp[head_of, 1:], tail_lp], dim=1)                     # the length token is given
+        known = torch.cat([head[head_of, 1:], tail], dim=1) != self.vocab.unk_id
         return (tok * known).sum(1) / known.sum(1).clamp(min=1)
 
     def _rank(self, pairs: list[tuple[str, str, float, float]], theme_seed: str, req: WholeRequest,

@@ -152,3 +152,24 @@ def test_a_batch_does_not_repeat_its_uppers(tiny_whole):
     a = [c.upper for c in tiny_whole.generate(req, avoid=written).couplets]
     b = [c.upper for c in tiny_whole.generate(req, avoid=written).couplets]
     assert a == [c.upper for c in tiny_whole.generate(req).couplets] and b and not set(a) & set(b)
+
+
+def test_pair_logp_reads_a_shared_upper_once_and_agrees_with_the_whole_pass(tiny_whole):
+    """Pairs with the same seed and 上联 share the pass over ⑦上联｜: the same mean log-probs as the
+    model over each whole text (⑦上联｜下联) on its own."""
+    import torch
+
+    from couplet.model import shift_right
+    from couplet.poemrules import seed_batch
+    g = tiny_whole
+    pairs = [("天增岁月人增寿", "春满乾坤福满门"), ("天增岁月人增寿", "春回大地千山秀"),
+             ("春回大地千山秀", "天增岁月人增寿"), ("天增岁月人增寿", "春满乾坤福满门")]
+    seeds = ["春", "春", "春", "福"]
+    got = g.pair_logp(pairs, seeds)
+    with torch.no_grad():
+        for (u, w), s, value in zip(pairs, seeds, got.tolist()):
+            tgt = torch.tensor([g.vocab.encode(length_token(len(u)) + u + SEP + w)])
+            logits = g.model(seed_batch(g.vocab, [s], g.model.cfg.max_seed), shift_right(tgt, g.vocab.bos_id))
+            want = torch.log_softmax(logits, dim=-1).gather(2, tgt.unsqueeze(2))[0, 1:, 0].mean()
+            assert value == pytest.approx(float(want), abs=1e-5)
+    assert g.pair_logp(pairs[:2], "春").tolist() == pytest.approx(got[:2].tolist(), abs=1e-6)
