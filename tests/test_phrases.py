@@ -93,9 +93,11 @@ def test_mix_equals_the_plain_reading(data):
                 spans[(u[i:i + n], low[i:i + n])] = spans.get((u[i:i + n], low[i:i + n]), 0) + c
     pairs = [(u, low, c) for (u, low), c in spans.items()]
     mem = PhraseMemory(phrases.build(text, vocab, min_count=1, lengths=(2, 3, 4)), vocab)
-    beam = data.draw(st.booleans())
-    plans = 1 if beam else data.draw(st.integers(1, 4))
-    rows = data.draw(st.integers(1, 4)) if beam else plans
+    # one plan per row (a batch), one plan for every row (a beam), or a block of rows per plan (Beams)
+    layout = data.draw(st.sampled_from(("rows", "beam", "blocks")))
+    plans = 1 if layout == "beam" else data.draw(st.integers(2 if layout == "blocks" else 1, 4))
+    per = 1 if layout == "rows" else data.draw(st.integers(2 if layout == "blocks" else 1, 4))
+    rows = plans * per
     src = torch.tensor([data.draw(st.lists(st.integers(3, v - 1), min_size=length, max_size=length))
                         for _ in range(plans)])
     t = data.draw(st.integers(0, length - 1))
@@ -103,7 +105,7 @@ def test_mix_equals_the_plain_reading(data):
     logp = torch.log_softmax(torch.randn(rows, v, dtype=torch.float64), dim=-1).float()
     weight = data.draw(st.floats(0.1, 10.0))
     got = mem.lookup(src).mix_(logp.clone(), out, t, weight)
-    src_rows = [src[0].tolist()] * rows if beam else src.tolist()
+    src_rows = [row for row in src.tolist() for _ in range(per)]
     want = reference_mix(logp.double(), out.tolist(), t, src_rows, pairs, weight, clause_break=v - 1).float()
     assert torch.allclose(got, want, atol=1e-5)
     # each row is still a distribution
