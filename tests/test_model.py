@@ -168,3 +168,18 @@ def test_bench_floors_use_the_models_real_shapes():
     assert {s for _, s, _, _ in title_work(tcfg, chars=24)} <= _weight_shapes(TitleModel(tcfg))
     for int8 in (False, True):
         assert timed(couplet_floor_fn(cfg, chars=5, rows=2, int8=int8), warmup=1, repeat=2)["p50"] > 0
+
+
+def test_bench_work_follows_what_decoding_does():
+    """The floors count the products decoding makes: the per-position head once per line for a few
+    rows and at each step for a batch (`HEAD_PER_STEP_ROWS`), and a beam's 上联 encoded once."""
+    from couplet.bench import couplet_work
+    from couplet.decode import HEAD_PER_STEP_ROWS
+    cfg = ModelConfig(vocab_size=50, emb_dim=8, hidden=12, aligned_head=True)
+
+    def products(work):
+        return {name: (rows, times) for name, _, rows, times in work}
+    assert products(couplet_work(cfg, chars=5, rows=2))["head"] == (10, 1)
+    assert products(couplet_work(cfg, chars=5, rows=HEAD_PER_STEP_ROWS))["head"] == (HEAD_PER_STEP_ROWS, 5)
+    beam = products(couplet_work(cfg, chars=5, rows=13, lines=1))
+    assert beam["enc_ih"] == (1, 10) and beam["head"] == (5, 1) and beam["out"] == (13, 5)
