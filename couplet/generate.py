@@ -241,7 +241,7 @@ class CoupletGenerator:
     def backward(self, pairs: list[tuple[str, str]]) -> list[float]:
         """Mean log p(上联 | 下联) for (上联, 下联) pairs of one length: the couplet model read backwards,
         which asks how well a 下联 explains its own 上联 (Li et al. 2016, MMI-bidi); stock lines explain
-        little. Read BATCH_ROWS pairs at a time: a batch file's candidates go through together."""
+        little. Up to BATCH_ROWS pairs a pass (in fp32 a batch file reads its lines' candidates together)."""
         from .model import shift_right
         out: list[float] = []
         for start in range(0, len(pairs), BATCH_ROWS):
