@@ -20,7 +20,7 @@ import torch
 from .decode import HEAD_PER_STEP_ROWS, decode
 from .reference import CoupletRerun, PoemRerun, beam_search_naive
 from .generate import REPO_ROOT, CoupletGenerator, Settings
-from .model import CoupletModel, ModelConfig, as_function, is_quantized, shift_right
+from .model import BATCH_DECODER_LINES, CoupletModel, ModelConfig, as_function, is_quantized, shift_right
 from .poetry import FORMS, PoemGenerator, PoemRequest, sample_poems, seed_batch
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
@@ -110,17 +110,20 @@ def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, 
     return out
 
 
-def products(products: list[tuple[str, tuple[int, int], int, int]], *, int8: bool, also=None):
+def products(products: list[tuple[str, tuple[int, int], int, int]], *, int8: bool, also=None,
+             fp32: tuple[str, ...] = ()):
     """A function that runs a list of matrix products alone: each (name, (in, out) shape, rows,
     times) is a linear layer of that shape applied `times` to `rows` rows, in the weight precision
-    the decoders use (fp32, or int8 as `model.quantized` makes it); `also()` adds other products
-    (attention). Nothing else runs: timed, this is the floor of the work on this machine."""
+    the decoders use (fp32, or int8 as `model.quantized` makes it, but for the products named in
+    fp32); `also()` adds other products (attention). Nothing else runs: timed, this is the floor of
+    the work on this machine."""
     import warnings
     layers = torch.nn.ModuleDict({name: torch.nn.Linear(*shape) for name, shape, _, _ in products}).eval()
     if int8:
+        spec = {name: torch.ao.quantization.default_dynamic_qconfig for name in layers if name not in fp32}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            layers = torch.ao.quantization.quantize_dynamic(layers, {torch.nn.Linear}, dtype=torch.qint8)
+            layers = torch.ao.quantization.quantize_dynamic(layers, spec, dtype=torch.qint8)
     # each product as the plain op the decoders call (`as_function`): no module machinery in the floor
     runs = [(as_function(layers[name]), torch.randn(rows, shape[0]), times) for name, shape, rows, times in products]
 
@@ -189,7 +192,9 @@ def couplet_floor_fn(cfg, *, chars: int, rows: int, int8: bool, lines: int | Non
     if backward:
         work += [(f"back_{name}", shape, n, times) for name, shape, n, times in
                  couplet_work(cfg, chars=chars, rows=backward, head=False)]
-    return products(work, int8=int8, also=lambda: [torch.bmm(mem, query) for _ in range(chars)])
+    batch = (rows if lines is None else lines) >= BATCH_DECODER_LINES     # the int8 copy's fp32 GRU
+    return products(work, int8=int8, also=lambda: [torch.bmm(mem, query) for _ in range(chars)],
+                    fp32=("dec_ih", "dec_hh") if batch else ())
 
 
 def poem_work(cfg, *, lines: int, width: int, rows: int) -> list:

@@ -373,7 +373,7 @@ class CoupletSteps:
         self.device = next(model.parameters()).device
         src = torch.stack([p.src for p in plans])
         self.memory, self.keys, self.hidden = model.encode(src.to(self.device))
-        self.step = model.stepper()
+        self.step = model.stepper(lines=len(plans))
         self.rows = (self.memory, self.keys)
         self.per_step = len(plans) >= HEAD_PER_STEP_ROWS
         self.prior = None if self.per_step else _aligned_prior(model, self.memory, align)

@@ -215,3 +215,26 @@ def test_paired_lines_fast_equals_naive(tiny_poet, tiny_generator):
     w = plan.width + 1
     for odd, even in ((2, 3), (4, 5)):
         assert not set(lines[odd * w:odd * w + plan.width]) & set(lines[even * w:even * w + plan.width])
+
+
+def test_an_int8_copy_decodes_a_batch_with_its_fp32_gru(tiny_generator):
+    """`quantized` keeps an fp32 copy of the decoder GRU, which the int8 step uses for a batch of
+    BATCH_DECODER_LINES 上联 or more (a shared activation scale moved a batch's 下联); fewer lines,
+    and a beam's rows, step through the int8 GRU."""
+    import copy
+
+    from couplet.model import BATCH_DECODER_LINES, CoupletModel, ModelConfig, quantized
+    q = quantized(tiny_generator.model)
+    fp32_gru = copy.deepcopy(q)
+    fp32_gru.decoder = copy.deepcopy(tiny_generator.model.decoder)
+    src = torch.randint(3, len(tiny_generator.vocab), (BATCH_DECODER_LINES, 6))
+    prev = torch.randint(3, len(tiny_generator.vocab), (BATCH_DECODER_LINES,))
+    with torch.inference_mode():
+        memory, keys, hidden = q.encode(src)
+        batch = q.stepper(lines=BATCH_DECODER_LINES)(prev, memory, keys, hidden, 2)
+        alone = q.stepper(lines=1)(prev, memory, keys, hidden, 2)
+        want = fp32_gru.stepper(lines=1)(prev, memory, keys, hidden, 2)
+    assert torch.equal(batch[0], want[0]) and torch.equal(batch[1], want[1])
+    assert not torch.equal(alone[1], want[1])
+    tagger = quantized(CoupletModel(ModelConfig(vocab_size=20, emb_dim=8, hidden=8, decoder=False)))
+    assert getattr(tagger, "batch_decoder", None) is None
