@@ -390,6 +390,7 @@ def cmd_export(args) -> int:
     model, vocab, meta = load_checkpoint(args.src)
     extra = {k: v for k, v in read_meta(args.src).items()
              if k not in ("format", "kind", "config", "vocab", "optimizer", "scheduler")}
+    tables = {}
     if args.counts_from and meta.get("kind") == "whole":
         from .corpus import read_pairs
         from .wholetext import couplet_doubles
@@ -403,10 +404,9 @@ def cmd_export(args) -> int:
         sources = parse_sources(extra.get("train_config", {}).get("sources", "couplet:1"))
         pairs = read_pairs(args.counts_from)
         extra["lower_counts"] = lower_counts([p for p in pairs if p.source in sources], vocab)
-    tables = {}
-    if args.counts_from and meta.get("kind") == "couplet":
-        from . import phrases
-        tables[phrases.FILE] = phrases.build([(p.upper, p.lower) for p in pairs if p.source == "couplet"], vocab)
+        if meta.get("kind") == "couplet":
+            from . import phrases
+            tables[phrases.FILE] = phrases.build([(p.upper, p.lower) for p in pairs if p.source == "couplet"], vocab)
     if args.poems:
         from .poetry import attested_bigrams, attested_doubles, load_corpus_lines
         tables["lines.safetensors"] = {"hashes": load_corpus_lines(args.poems), "doubles": attested_doubles(args.poems),
