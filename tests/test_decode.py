@@ -393,3 +393,21 @@ def test_first_only_order_keeps_the_first_and_tags_fewer(tiny_generator, monkeyp
             tagged[first_only] += len(calls)
         assert firsts[0].lower == firsts[1].lower and firsts[0].structure == firsts[1].structure
     assert tagged[True] < tagged[False]
+
+
+def test_roomy_equals_the_full_count():
+    """`_roomy` reads the first ROOMY_HEAD columns first; the answer is the full count's, for plans
+    whose allowed chars sit inside the head, outside it, or are a single forced char."""
+    from couplet.decode import ROOMY_HEAD, _roomy, count_true
+    g = torch.Generator().manual_seed(0)
+    v = ROOMY_HEAD * 3
+    for trial in range(40):
+        p, t = 1 + trial % 4, 1 + trial % 9
+        allowed = torch.rand(p, t, v, generator=g) < torch.rand(p, t, 1, generator=g) * 0.02
+        if trial % 3 == 0:      # some positions allow only chars past the head
+            allowed[:, ::2, :ROOMY_HEAD] = False
+        if trial % 5 == 0:      # a forced char: one allowed
+            allowed[:, -1] = False
+            allowed[:, -1, 7] = True
+        want = (count_true(allowed) > torch.arange(t)).all(dim=0).tolist()
+        assert _roomy(allowed) == want
