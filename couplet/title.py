@@ -27,6 +27,12 @@ NOISE = {"无题", "绝句", "句", "偈", "诗", "诗一首", "失题", "颂", 
 NOISE_START = ("偈颂", "颂古", "偈", "拟寒山")  # Buddhist verse series: titles that name no subject
 _NUMBERED = re.compile(r"(其[一二三四五六七八九十百千零〇]+|[一二三四五六七八九十百千零〇]+首[一二三四五六七八九十]?)$")
 MAX_PER_TITLE = 20  # a title that many poems share (宫词 ×810) is kept for at most this many
+# chars by which a corpus title names an occasion or a series outside the poem: a reply (次韵, 和, 答,
+# 酬, 见寄), a gift or letter (寄, 赠, 呈, 奉, 谢), a parting (送, 别), a collection (集句, 十绝, 二首,
+# 杂曲歌辞).
+# The model learnt them with the titles (《次韵子瞻见寄》 for a poem about wine), so a title takes one
+# only where the poem holds it.
+OCCASION = "次韵和答酬见寄赠呈奉谢送别集绝句首其辞一二三四五六七八九十百"
 
 
 def clean_title(title: str) -> str | None:
@@ -51,6 +57,7 @@ class TitleGenerator:
         self.model, self.vocab, self.meta, self.identity = model.eval(), vocab, meta or {}, identity
         self.known = set(vocab.chars())
         self.han = torch.tensor([i >= 3 and is_han(c) for i, c in enumerate(vocab.itos)])
+        self.occasion = torch.tensor(sorted({vocab.stoi[c] for c in OCCASION if c in vocab.stoi}), dtype=torch.long)
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, device: str = "cpu", int8: bool | None = None
@@ -75,6 +82,8 @@ class TitleGenerator:
         memory, keys, hidden = self.model.encode(src)
         advance = self.model.stepper()
         end, max_len = self.vocab.stoi[END], self.model.cfg.max_title
+        allowed = self.han.clone()       # Han chars, less the occasions the poem does not hold (OCCASION)
+        allowed[self.occasion[~torch.isin(self.occasion, src)]] = False
         beams: list[tuple[list[int], float]] = [([], 0.0)]     # chars so far, summed log-prob
         done: list[tuple[str, float]] = []
         for step in range(max_len + 1):
@@ -83,7 +92,7 @@ class TitleGenerator:
             logits, hidden = advance(prev, memory.expand(k, -1, -1), keys.expand(k, -1, -1), hidden)
             logp = torch.log_softmax(logits.float(), dim=-1)
             ends = logp[:, end].tolist()
-            mask = self.han.expand(k, -1).clone()
+            mask = allowed.expand(k, -1).clone()
             rows = [r for r, (ids, _) in enumerate(beams) for _ in ids]
             if rows:                                   # no char twice in a title
                 mask[rows, [i for ids, _ in beams for i in ids]] = False

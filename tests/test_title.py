@@ -84,3 +84,23 @@ def test_title_model_follows_the_poem_models_precision():
         gen = PoemGenerator.load(int8=int8)
         assert is_quantized(gen.model) == int8
         assert is_quantized(gen.titler.get().model) == int8
+
+
+def test_a_title_names_no_occasion_the_poem_does_not_hold(fixture_vocab):
+    """A title model that would write only occasion chars (寄, 赠, 次韵 ...) writes none of them for a
+    poem that holds none, and may use one the poem holds."""
+    from couplet.title import OCCASION
+    torch.manual_seed(0)
+    model = TitleModel(TitleConfig(vocab_size=len(fixture_vocab), emb_dim=16, hidden=16, dropout=0.0)).eval()
+    ids = [fixture_vocab.stoi[c] for c in OCCASION if c in fixture_vocab.stoi]
+    assert len(ids) >= 3, "the fixture vocabulary should hold some occasion chars"
+    with torch.no_grad():
+        model.out_bias[ids] = 50.0
+    gen = TitleGenerator(model, fixture_vocab)
+    plain = [c for c in "白日依山尽黄河入海流欲穷千里目更上层楼春风花月" if c in fixture_vocab.stoi and c not in OCCASION][:10]
+    poem = "".join(plain[:5]) + "，" + "".join(plain[5:10]) + "。"
+    for title, _ in gen.titles(poem, n=3):
+        assert not set(title) & set(OCCASION)
+    held = next(c for c in OCCASION if c in fixture_vocab.stoi)
+    titles = gen.titles(held + poem[1:], n=3)
+    assert any(held in t for t, _ in titles)
