@@ -29,9 +29,8 @@ _NUMBERED = re.compile(r"(其[一二三四五六七八九十百千零〇]+|[一�
 MAX_PER_TITLE = 20  # a title that many poems share (宫词 ×810) is kept for at most this many
 # chars by which a corpus title names an occasion or a series outside the poem: a reply (次韵, 和, 答,
 # 酬, 见寄), a gift or letter (寄, 赠, 呈, 奉, 谢), a parting (送, 别), a collection (集句, 十绝, 二首,
-# 杂曲歌辞).
-# The model learnt them with the titles (《次韵子瞻见寄》 for a poem about wine), so a title takes one
-# only where the poem holds it.
+# 杂曲歌辞). The model learnt them with the titles (《次韵子瞻见寄》 for a poem about wine), so a title
+# takes one only where the poem holds it.
 OCCASION = "次韵和答酬见寄赠呈奉谢送别集绝句首其辞一二三四五六七八九十百"
 
 
