@@ -110,7 +110,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             # a wish in, whole couplets out: a theme, 藏头 heads, or both
             with gr.Row():
                 wtheme = gr.Textbox(label="主题 theme (e.g. 中秋 团圆, 新店开张)", elem_id="whole-theme", scale=3)
-                whead = gr.Textbox(label="藏头 heads: 2 chars (one per line) or 4", elem_id="whole-head", scale=2)
+                whead = gr.Textbox(label="藏头 heads: 1 char (上联 only), 2 (one per line) or 4", elem_id="whole-head", scale=2)
             with gr.Row():
                 wgo = gr.Button("写对联", variant="primary", elem_id="whole-go", scale=2)
                 wlength = _slider(WholeRequest, "length", "characters per line", scale=1)

@@ -117,7 +117,7 @@ class WholeGenerator:
             notes += checked.notes
             heads = "".join(c for c in checked.text if is_han(c))
             if len(heads) not in (1, 2, 4) or len(heads) != len(checked.text):
-                raise InputError("藏头 takes 2 Chinese characters (one per line) or 4 (two per line), "
+                raise InputError("藏头 takes 1 Chinese character (the 上联's head), 2 (one per line) or 4 (two per line), "
                                  f"not {req.head.strip()!r}")
         words: list[str] = []
         if req.theme.strip():
