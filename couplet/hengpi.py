@@ -6,6 +6,9 @@ as the seed raises the whole-couplet model's probability of the couplet,
     fit(h) = mean log p(⑦上联｜下联 | seed h) - mean log p(⑦上联｜下联 | no seed),
 the model that was trained to write couplets from their keywords (an N-vs-1 use of the 1-vs-N
 model). The shortlist scored: phrases sharing a character with the couplet, and the most common ones.
+A wish's theme adds the phrases nearest it and a term for that nearness: the cosine of the model's seed
+vectors (its seed encoder reads a phrase as it reads the theme), so a teacher's couplet gets 尊师重教
+rather than the commonest phrase that fits any couplet.
 """
 from __future__ import annotations
 
@@ -13,6 +16,9 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
+import torch
+
+from .poemrules import seed_batch
 from .text import is_han
 
 PHRASES_KEPT = 10000   # 4-char phrases stored with the whole-couplet model
@@ -22,6 +28,8 @@ PHRASES_KEPT = 10000   # 4-char phrases stored with the whole-couplet model
 COMMON = 40            # the most common phrases, always on the shortlist
 SHARED = 60            # at most this many phrases sharing a char with the couplet (the commonest)
 PRIOR = 0.2            # weight of log count, calibrated on the 175 real triples (top-5 hits 8 vs 3 at 0)
+THEME = 1.0            # weight of the cosine between a phrase's seed vector and the theme's
+NEAR_THEME = 20        # the phrases nearest the theme, added to the shortlist
 SCORED_ROWS = 128      # (couplet, phrase) rows a pass: a pass's (rows x chars x vocabulary) log-probs stay
                        # in cache (1,024 rows took 1.5x as long for one 上联's five 下联)
 
@@ -47,7 +55,7 @@ def four_char_phrases(pairs, *, min_count: int = 5, keep: int = PHRASES_KEPT) ->
 class Hengpi:
     text: str
     fit: float           # log-probability gain per char of the couplet from this seed
-    score: float         # fit plus the small frequency prior: what the order uses
+    score: float         # fit plus the small frequency prior and the theme term: what the order uses
 
 
 class HengpiChooser:
@@ -60,24 +68,51 @@ class HengpiChooser:
             for c in set(ph):
                 self.by_char.setdefault(c, []).append(i)
 
+        self._vectors: torch.Tensor | None = None
+
     def __bool__(self) -> bool:
         return bool(self.phrases)
 
-    def shortlist(self, upper: str, lower: str) -> list[int]:
+    @torch.inference_mode()
+    def _seed_vectors(self, seeds: list[str]) -> torch.Tensor:
+        """(N, H) unit seed vectors of the whole-couplet model."""
+        model, vocab = self.whole.model, self.whole.vocab
+        vecs = [model.encode(seed_batch(vocab, seeds[i:i + 1024], model.cfg.max_seed))[0].float()
+                for i in range(0, len(seeds), 1024)]
+        return torch.nn.functional.normalize(torch.cat(vecs), dim=1)
+
+    def vectors(self) -> torch.Tensor:
+        """(phrases, H) the phrases' seed vectors, computed on first use (about 1 s; the app's warm-up)."""
+        if self._vectors is None:
+            self._vectors = self._seed_vectors([ph for ph, _ in self.phrases])
+        return self._vectors
+
+    def theme_fit(self, theme: str) -> torch.Tensor:
+        """(phrases,) cosine of each phrase's seed vector with the theme's."""
+        return self.vectors() @ self._seed_vectors([theme])[0]
+
+    def shortlist(self, upper: str, lower: str, near: set[int] = frozenset()) -> list[int]:
         """Phrase indices (commonest first) worth scoring: up to SHARED that share a char with the
-        couplet, and the COMMON commonest; none that the couplet already holds."""
+        couplet, the COMMON commonest and `near` (those nearest a theme); none that the couplet holds."""
         hits = set(sorted({i for c in set(upper + lower) for i in self.by_char.get(c, [])})[:SHARED])
-        hits |= set(range(min(COMMON, len(self.phrases))))
+        hits |= set(range(min(COMMON, len(self.phrases)))) | set(near)
         return sorted(i for i in hits if self.phrases[i][0] not in upper and self.phrases[i][0] not in lower)
 
-    def choose(self, upper: str, lower: str, k: int = 5) -> list[Hengpi]:
+    def choose(self, upper: str, lower: str, k: int = 5, *, theme: str = "") -> list[Hengpi]:
         """The k best 横批 for a couplet, best first (empty if there is no phrase table)."""
-        return self.choose_many([(upper, lower)], k)[0]
+        return self.choose_many([(upper, lower)], k, theme=theme)[0]
 
-    def choose_many(self, couplets: list[tuple[str, str]], k: int = 1, batch: int = SCORED_ROWS) -> list[list[Hengpi]]:
+    def choose_many(self, couplets: list[tuple[str, str]], k: int = 1, batch: int = SCORED_ROWS, *,
+                    theme: str = "") -> list[list[Hengpi]]:
         """The k best 横批 for each couplet; the model over all the shortlists, `batch` rows a pass, a
-        phrase's rows side by side (couplets of one 上联 share the pass over it, `pair_logp`)."""
-        rows = [(c, i) for c, (u, w) in enumerate(couplets) for i in self.shortlist(u, w)]
+        phrase's rows side by side (couplets of one 上联 share the pass over it, `pair_logp`).
+        theme: the seed chars of the wish the couplets were written for, if any."""
+        near: set[int] = set()
+        bonus = None
+        if theme and THEME > 0 and self.phrases:
+            bonus = THEME * self.theme_fit(theme)
+            near = set(bonus.topk(min(NEAR_THEME, len(bonus))).indices.tolist())
+        rows = [(c, i) for c, (u, w) in enumerate(couplets) for i in self.shortlist(u, w, near)]
         if not rows:
             return [[] for _ in couplets]
         out: list[list[Hengpi]] = [[] for _ in couplets]
@@ -93,7 +128,8 @@ class HengpiChooser:
                 fits = self.whole.pair_logp([couplets[c] for c, _ in part], [self.phrases[i][0] for _, i in part])
                 for (c, i), f in zip(part, fits.tolist()):
                     fit = f - base_of[c]
-                    out[c].append(Hengpi(self.phrases[i][0], fit, fit + PRIOR * math.log(self.phrases[i][1])))
+                    score = fit + PRIOR * math.log(self.phrases[i][1]) + (0.0 if bonus is None else bonus[i].item())
+                    out[c].append(Hengpi(self.phrases[i][0], fit, score))
         return [_distinct(sorted(h, key=lambda x: -x.score), k) for h in out]
 
     def common(self, k: int = 5) -> list[str]:

@@ -148,9 +148,13 @@ class Loaded:
     whole = property(lambda self: self.get("whole"))
 
     def warm(self) -> None:
-        """Load every model still waiting (the app calls it once the page is up)."""
+        """Load every model still waiting (the app calls it once the page is up), and the 横批
+        phrases' seed vectors that a wish's theme is matched against."""
         for name in list(self._loaders):
             self.get(name)
+        whole = self._models["whole"]
+        if whole is not None and whole.hengpi:
+            whole.hengpi.vectors()
 
 
 def load_models(couplet_checkpoint: str | None = None, poem_checkpoint: str | None = None,

@@ -213,7 +213,8 @@ class WholeGenerator:
             if len(kept) >= req.n:
                 break
         if req.hengpi and self.hengpi and kept:
-            for c, h in zip(kept, self.hengpi.choose_many([(c.upper, c.lower) for c in kept], 1)):
+            theme = seed if words else ""  # a 藏头 wish without a theme: the couplet alone
+            for c, h in zip(kept, self.hengpi.choose_many([(c.upper, c.lower) for c in kept], 1, theme=theme)):
                 c.hengpi = h[0].text if h else None
         if len(kept) < req.n:
             notes.append(f"{len(kept)} of the {req.n} couplets asked for differ from each other in a third of "

@@ -30,6 +30,25 @@ def test_hengpi_are_distinct_and_not_copied(tiny_whole):
     assert not HengpiChooser(tiny_whole, [["\ue000\ue001\ue002\ue003", 5]])  # nothing it can read
 
 
+def test_a_theme_brings_its_nearest_phrase(tiny_whole):
+    """A phrase that shares no char with the couplet and is not among the commonest is scored only
+    for a wish whose theme it is nearest (its own seed vector: cosine 1), with the theme term."""
+    import itertools
+    import math
+
+    from couplet import hengpi
+    chars = [c for c in tiny_whole.vocab.chars() if c >= "\u4e00"][:16]
+    common = ["".join(p) for p in itertools.permutations(chars[:8], 4)][:hengpi.COMMON + 5]
+    target = "".join(chars[12:16])
+    chooser = HengpiChooser(tiny_whole, [[ph, 100] for ph in common] + [[target, 5]])
+    upper, lower = "".join(chars[8:12]), "".join(chars[10:12] + chars[8:10])
+    plain = [h.text for h in chooser.choose(upper, lower, k=100)]
+    themed = {h.text: h for h in chooser.choose(upper, lower, k=100, theme=target)}
+    assert target not in plain and target in themed
+    h = themed[target]
+    assert h.score - h.fit - hengpi.PRIOR * math.log(5) == pytest.approx(hengpi.THEME, abs=1e-4)
+
+
 def _ink(img: Image.Image, box) -> int:
     """Dark pixels (black characters) in a box of the picture."""
     return sum(1 for r, g, b in img.crop(box).getdata() if r < 90 and g < 90 and b < 90)

@@ -2,6 +2,7 @@
 must not change what a user gets. When a shipped model is retrained on purpose, read its new
 outputs and record them again: `python tests/test_shipped_outputs.py`."""
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -64,6 +65,29 @@ def machine() -> str:
     return f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}"
 
 
+NUMBER = re.compile(r"-?\d+\.\d+")
+
+
+def same(got: list[str], want: list[str], tol: float = 0.01) -> bool:
+    """The same text, and the same scores to within tol: the last digits of a score move between two
+    machines that report the same kernels (the sum order of a product differs)."""
+    if len(got) != len(want):
+        return False
+    for a, b in zip(got, want):
+        if NUMBER.sub("#", a) != NUMBER.sub("#", b):
+            return False
+        if any(abs(float(x) - float(y)) > tol for x, y in zip(NUMBER.findall(a), NUMBER.findall(b))):
+            return False
+    return True
+
+
+def test_same_tells_a_score_drift_from_a_change():
+    assert same(["日日天天 -1.40526", '{"a": 2.33925}'], ["日日天天 -1.40536", '{"a": 2.33934}'])
+    assert not same(["日日天天 -1.40526"], ["日日夜夜 -1.40526"])
+    assert not same(["日日天天 -1.40526"], ["日日天天 -1.45526"])
+    assert not same(["a 1.0"], ["a 1.0", "b"])
+
+
 def test_shipped_models_write_what_they_wrote():
     recorded = json.loads(RECORD.read_text(encoding="utf-8"))
     if recorded["machine"] != machine():  # another kernel set may round a near-tie the other way
@@ -75,7 +99,7 @@ def test_shipped_models_write_what_they_wrote():
         "a shipped checkpoint changed: read its outputs, then record them again (python tests/test_shipped_outputs.py)")
     assert current["outputs"].keys() == recorded["outputs"].keys()
     for key, value in recorded["outputs"].items():
-        assert current["outputs"][key] == value, key
+        assert same(current["outputs"][key], value), (key, current["outputs"][key], value)
 
 
 if __name__ == "__main__":
