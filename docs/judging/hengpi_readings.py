@@ -1,0 +1,136 @@
+"""Blind readings of two ways to choose a 横批: the first 横批 chosen both ways, the items where they
+differ read blind by two judges (X and Y in random order), tallied from their answers.
+
+theme: whole couplets written for 40 wishes, with and without the theme term (`hengpi.THEME`).
+echo: validation couplets, with and without a rule against phrases that repeat three or more of the
+couplet's chars (not shipped: the readers kept the phrases that echo the couplet).
+
+    python docs/judging/hengpi_readings.py make theme   # hengpi-theme-part{1,2}.md, hengpi-theme-key.json
+    python docs/judging/hengpi_readings.py tally theme  # after the judges wrote hengpi-theme-part*.answers.jsonl
+"""
+import json, random, sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `couplet`
+HERE = Path(__file__).resolve().parent
+WISHES = ["新婚 喜庆", "八十大寿", "茶馆开业", "书店开张", "药店", "饭店开业", "理发店", "花店", "乔迁新居",
+          "金榜题名", "教师节", "中秋 团圆", "端午 龙舟", "重阳 登高", "元宵 花灯", "国庆", "学校 育人", "医院 仁心",
+          "图书馆", "农家乐", "渔村", "山居 隐逸", "景区 山水", "满月 添丁", "毕业 远行", "退休 晚年", "母亲 养育",
+          "春节 蛇年", "银婚 恩爱", "书房", "酒家", "寺庙 禅", "戏台", "棋社", "武馆", "律师事务所", "科技公司",
+          "果园 丰收", "养老院", "消防"]
+HEAD = """# 横批 reading
+
+Each item is a wish (the occasion a user asked a couplet for), the couplet written for it (上联 / 下联),
+and two candidate 横批 (the 4-character horizontal scroll hung above it), X and Y.
+For each 横批 give 1-5 scores for: **fit** (does it crown this couplet and suit the occasion) and
+**phrase** (is it a good, idiomatic 横批 phrase in itself). Then say which you would hang: X, Y, or tie.
+
+Answer as JSON lines, one per item: {"item": N, "X": {"fit": s, "phrase": s}, "Y": {"fit": s, "phrase": s}, "prefer": "X"|"Y"|"tie"}
+"""
+HEAD_COUPLET = """# 横批 reading
+
+Each item is a couplet (上联 / 下联) and two candidate 横批 (the 4-character horizontal scroll hung above
+it), X and Y. For each 横批 give 1-5 scores for: **fit** (does it sum up or crown this couplet) and
+**phrase** (is it a good, idiomatic 横批 phrase in itself). Then say which you would hang: X, Y, or tie.
+
+Answer as JSON lines, one per item: {"item": N, "X": {"fit": s, "phrase": s}, "Y": {"fit": s, "phrase": s}, "prefer": "X"|"Y"|"tie"}
+"""
+
+
+SYSTEMS = {"theme": ("couplet", "theme"), "echo": ("before", "echo")}
+
+
+def write_parts(name: str, items: list[dict], rng: random.Random, per_part: int = 20) -> None:
+    """Two part files of per_part items each and the key; each item holds both systems' 横批."""
+    a, b = SYSTEMS[name]
+    rng.shuffle(items)
+    items = items[:2 * per_part]
+    key = []
+    for part in (1, 2):
+        text = [HEAD if name == "theme" else HEAD_COUPLET]
+        for n, it in enumerate(items[(part - 1) * per_part:part * per_part], 1):
+            x = rng.choice([a, b])
+            y = b if x == a else a
+            wish = f"愿望：{it['wish']}\n" if "wish" in it else ""
+            text.append(f"## Item {n}\n{wish}上联：{it['upper']}\n下联：{it['lower']}\nX：{it[x]}\nY：{it[y]}\n")
+            key.append({"part": part, "item": n, "X": x, **it})
+        (HERE / f"hengpi-{name}-part{part}.md").write_text("\n".join(text), encoding="utf-8")
+    (HERE / f"hengpi-{name}-key.json").write_text(json.dumps(key, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def make_echo(rng=random.Random(1207), echo=3):
+    """The echo rule (not shipped; readers kept the 横批 before it 26 times to 6): no phrase with `echo`
+    or more of its chars in the couplet."""
+    from couplet import hengpi
+    from couplet.whole import WholeGenerator
+    wg = WholeGenerator.load()
+    rows = [line.rstrip("\n").split("\t") for line in open(HERE.parents[1] / "data/processed/valid.tsv", encoding="utf-8")]
+    random.Random(1207).shuffle(rows)
+    pairs = [(r[0], r[1]) for r in rows if len(r[0]) <= 11][:800]
+    before = wg.hengpi.choose_many(pairs, 1)
+    shipped = hengpi.HengpiChooser.shortlist
+    hengpi.HengpiChooser.shortlist = lambda self, u, w, near=frozenset(): [
+        i for i in shipped(self, u, w, near) if sum(c in u + w for c in self.phrases[i][0]) < echo]
+    after = wg.hengpi.choose_many(pairs, 1)
+    hengpi.HengpiChooser.shortlist = shipped
+    items = [{"upper": u, "lower": w, "before": b[0].text, "echo": a[0].text}
+             for (u, w), a, b in zip(pairs, after, before) if a and b and a[0].text != b[0].text]
+    # the others moved with int8's per-pass activation scale (a pass's rows changed), not the rule
+    echoed = [it for it in items if sum(c in it["upper"] + it["lower"] for c in it["before"]) >= echo]
+    print(f"the first 横批 changed for {len(items)} of {len(pairs)} couplets, {len(echoed)} by the rule")
+    write_parts("echo", echoed, rng)
+
+
+def make_theme(rng=random.Random(1206)):
+    from couplet import hengpi
+    from couplet.requests import WholeRequest
+    from couplet.whole import WholeGenerator
+    wg = WholeGenerator.load()
+    items, total = [], 0
+    for i, wish in enumerate(WISHES):
+        res = wg.generate(WholeRequest(theme=wish, n=3, seed=100 + i))  # B: the shipped chooser
+        pairs = [(c.upper, c.lower) for c in res.couplets]
+        weight, hengpi.THEME = hengpi.THEME, 0.0
+        before = wg.hengpi.choose_many(pairs, 1)                           # A: the couplet alone
+        hengpi.THEME = weight
+        total += len(pairs)
+        for c, a in zip(res.couplets, before):
+            if a and c.hengpi and a[0].text != c.hengpi:
+                items.append({"wish": wish, "upper": c.upper, "lower": c.lower, "couplet": a[0].text, "theme": c.hengpi})
+    print(f"the first 横批 changed for {len(items)} of {total} couplets")
+    write_parts("theme", items, rng)
+
+
+def tally(name: str):
+    a, b = SYSTEMS[name]
+    key = {(k["part"], k["item"]): k for k in json.loads((HERE / f"hengpi-{name}-key.json").read_text(encoding="utf-8"))}
+    sums = {s: {"fit": 0, "phrase": 0, "kept": 0, "n": 0} for s in (a, b)}
+    ties = 0
+    for part in (1, 2):
+        per = {a: 0, b: 0, "tie": 0}
+        for line in (HERE / f"hengpi-{name}-part{part}.answers.jsonl").read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            ans = json.loads(line)
+            k = key[(part, ans["item"])]
+            who = {"X": k["X"], "Y": b if k["X"] == a else a}
+            for label, system in who.items():
+                for c in ("fit", "phrase"):
+                    sums[system][c] += ans[label][c]
+                sums[system]["n"] += 1
+            if ans["prefer"] == "tie":
+                ties += 1
+                per["tie"] += 1
+            else:
+                sums[who[ans["prefer"]]]["kept"] += 1
+                per[who[ans["prefer"]]] += 1
+        print(f"judge {part}: {per}")
+    for system, s in sums.items():
+        print(f"{system}: fit {s['fit'] / s['n']:.2f}, phrase {s['phrase'] / s['n']:.2f}, kept {s['kept']}")
+    print(f"ties {ties}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "make":
+        {"theme": make_theme, "echo": make_echo}[sys.argv[2]]()
+    else:
+        tally(sys.argv[2])
