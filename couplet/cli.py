@@ -179,8 +179,7 @@ def cmd_couplet(args) -> int:
         except (CheckpointError, OSError) as e:
             print(f"error: no 横批 without the whole-couplet model: {e}", file=sys.stderr)
             return 2
-        hengpi = [h[0].text if h else None
-                  for h in chooser.choose_many([(res.upper, c.lower) for c in res.candidates], 1)]
+        hengpi = chooser.for_page([(res.upper, c.lower) for c in res.candidates])
     if args.json:
         print(json.dumps({"upper": res.upper, "candidates": [{**c.__dict__, **({"hengpi": h} if args.hengpi else {})}
                                                               for c, h in zip(res.candidates, hengpi)],

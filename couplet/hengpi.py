@@ -30,6 +30,7 @@ SHARED = 60            # at most this many phrases sharing a char with the coupl
 PRIOR = 0.2            # weight of log count, calibrated on the 175 real triples (top-5 hits 8 vs 3 at 0)
 THEME = 1.0            # weight of the cosine between a phrase's seed vector and the theme's
 NEAR_THEME = 20        # the phrases nearest the theme, added to the shortlist
+APART = 3              # a page's couplets take their best 横批 not already shown, among their best APART
 SCORED_ROWS = 128      # (couplet, phrase) rows a pass: a pass's (rows x chars x vocabulary) log-probs stay
                        # in cache (1,024 rows took 1.5x as long for one 上联's five 下联)
 
@@ -131,6 +132,17 @@ class HengpiChooser:
                     score = fit + PRIOR * math.log(self.phrases[i][1]) + (0.0 if bonus is None else bonus[i].item())
                     out[c].append(Hengpi(self.phrases[i][0], fit, score))
         return [_distinct(sorted(h, key=lambda x: -x.score), k) for h in out]
+
+    def for_page(self, couplets: list[tuple[str, str]], *, theme: str = "") -> list[str | None]:
+        """One 横批 per couplet of a page (the 下联 candidates of one 上联, a wish's couplets), in page
+        order: each takes its best that no couplet above it shows, among its APART best, else its best."""
+        shown: set[str] = set()
+        out: list[str | None] = []
+        for ranked in self.choose_many(couplets, APART, theme=theme):
+            pick = next((h.text for h in ranked if h.text not in shown), ranked[0].text if ranked else None)
+            shown.add(pick)
+            out.append(pick)
+        return out
 
     def common(self, k: int = 5) -> list[str]:
         """The frequency baseline: the k commonest phrases, whatever the couplet."""

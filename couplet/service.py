@@ -211,8 +211,7 @@ class Studio:
         tops: list = [None] * len(res.candidates)
         whole = self.models.whole if hengpi and res.candidates else None
         if whole is not None and whole.hengpi:
-            tops = [h[0].text if h else None
-                    for h in whole.hengpi.choose_many([(res.upper, c.lower) for c in res.candidates], 1)]
+            tops = whole.hengpi.for_page([(res.upper, c.lower) for c in res.candidates])
         for i, (c, top) in enumerate(zip(res.candidates, tops), 1):
             scorer = f" · scorer {c.scorer:.2f}" if c.scorer is not None else ""
             scorer += f" · 词性 {100 * c.structure:.0f}%" if c.structure is not None else ""

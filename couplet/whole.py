@@ -214,8 +214,8 @@ class WholeGenerator:
                 break
         if req.hengpi and self.hengpi and kept:
             theme = seed if words else ""  # a 藏头 wish without a theme: the couplet alone
-            for c, h in zip(kept, self.hengpi.choose_many([(c.upper, c.lower) for c in kept], 1, theme=theme)):
-                c.hengpi = h[0].text if h else None
+            for c, h in zip(kept, self.hengpi.for_page([(c.upper, c.lower) for c in kept], theme=theme)):
+                c.hengpi = h
         if len(kept) < req.n:
             notes.append(f"{len(kept)} of the {req.n} couplets asked for differ from each other in a third of "
                          "their characters" + ("; raise the temperature for more" if req.sampler().greedy else ""))

@@ -30,6 +30,18 @@ def test_hengpi_are_distinct_and_not_copied(tiny_whole):
     assert not HengpiChooser(tiny_whole, [["\ue000\ue001\ue002\ue003", 5]])  # nothing it can read
 
 
+def test_a_page_shows_each_hengpi_once_while_a_near_one_is_free(tiny_whole):
+    from couplet import hengpi
+    chars = [c for c in tiny_whole.vocab.chars() if c >= "\u4e00"][:16]
+    phrases = [["".join(chars[i:i + 4]), 20 - i] for i in range(0, 16, 4)]
+    chooser = HengpiChooser(tiny_whole, phrases)
+    couplet = ("".join(chars[:3]), "".join(chars[4:7]))
+    ranked = [h.text for h in chooser.choose(*couplet, k=hengpi.APART)]
+    assert len(ranked) == hengpi.APART
+    page = chooser.for_page([couplet] * (hengpi.APART + 1))
+    assert page == ranked + ranked[:1]  # each takes the best not shown; with none free, its best
+
+
 def test_a_theme_brings_its_nearest_phrase(tiny_whole):
     """A phrase that shares no char with the couplet and is not among the commonest is scored only
     for a wish whose theme it is nearest (its own seed vector: cosine 1), with the theme term."""

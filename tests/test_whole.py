@@ -63,7 +63,7 @@ def test_candidates_differ_and_heads_unknown_to_the_models_are_kept(tiny_whole):
 
 @pytest.mark.parametrize("req, message", [
     (WholeRequest(), "give a theme"),
-    (WholeRequest(head="福华吉"), "2 Chinese characters"),
+    (WholeRequest(head="福华吉"), "1 Chinese character"),
     (WholeRequest(head="ab"), "藏头 has no Chinese characters"),
     (WholeRequest(head="福满华堂", length=7), "8 characters or more"),
     (WholeRequest(theme="春", length=40), "--length"),

@@ -2,6 +2,8 @@
 differ read blind by two judges (X and Y in random order), tallied from their answers.
 
 theme: whole couplets written for 40 wishes, with and without the theme term (`hengpi.THEME`).
+page: pages of five couplets (the 下联 candidates of a validation 上联; a wish's couplets), each
+couplet's own best 横批 against `HengpiChooser.for_page` (none twice on a page where another is near).
 echo: validation couplets, with and without a rule against phrases that repeat three or more of the
 couplet's chars (not shipped: the readers kept the phrases that echo the couplet).
 
@@ -36,7 +38,20 @@ Answer as JSON lines, one per item: {"item": N, "X": {"fit": s, "phrase": s}, "Y
 """
 
 
-SYSTEMS = {"theme": ("couplet", "theme"), "echo": ("before", "echo")}
+SYSTEMS = {"theme": ("couplet", "theme"), "echo": ("before", "echo"), "page": ("best", "apart")}
+HEAD_PAGE = """# 横批 reading: pages
+
+Each item is a page a user of a couplet tool sees: five couplets (上联 / 下联; the same 上联 with five
+candidate 下联, or five couplets written for one wish), and beside each couplet a 横批 (the 4-character
+horizontal scroll hung above it) from two lists, X and Y. Give each list 1-5 scores for: **fit** (how
+well its 横批 suit their couplets, on the whole) and **choice** (how useful the list is to someone
+choosing a couplet and its 横批 from this page). Then say which list you would rather be shown: X, Y, or tie.
+
+Answer as JSON lines, one per item: {"item": N, "X": {"fit": s, "choice": s}, "Y": {"fit": s, "choice": s}, "prefer": "X"|"Y"|"tie"}
+"""
+PAGE_WISHES = ["寿宴 福寿", "开学", "新春 迎福", "酒店开业", "婚礼 百年好合", "书法社", "中医馆", "家具店",
+               "小学 毕业", "端午", "七夕", "乡村 振兴", "民宿", "茶叶店", "乔迁 新宅", "元旦", "登山", "钓鱼",
+               "清明 思亲", "读书会"]
 
 
 def write_parts(name: str, items: list[dict], rng: random.Random, per_part: int = 20) -> None:
@@ -80,6 +95,50 @@ def make_echo(rng=random.Random(1207), echo=3):
     write_parts("echo", echoed, rng)
 
 
+def make_page(rng=random.Random(1208)):
+    from couplet.generate import CoupletGenerator, Settings
+    from couplet.requests import WholeRequest
+    from couplet.whole import WholeGenerator
+    gen = CoupletGenerator.load()
+    wg = WholeGenerator.load(couplets=gen)
+    rows = [line.rstrip("\n").split("\t") for line in open(HERE.parents[1] / "data/processed/valid.tsv", encoding="utf-8")]
+    random.Random(1208).shuffle(rows)
+    pages = []
+    for r in rows:
+        if len(pages) == 20:
+            break
+        if len(r[0]) > 9:
+            continue
+        couplets = [(r[0], c.lower) for c in gen.generate(r[0], Settings.for_request(batch=False)).candidates]
+        pages.append({"wish": None, "couplets": couplets, "theme": ""})
+    for i, wish in enumerate(PAGE_WISHES):
+        res = wg.generate(WholeRequest(theme=wish, n=5, seed=200 + i, hengpi=False))
+        pages.append({"wish": wish, "couplets": [(c.upper, c.lower) for c in res.couplets], "theme": res.seed})
+    items = []
+    for p in pages:
+        best = [h[0].text if h else None for h in wg.hengpi.choose_many(p["couplets"], 1, theme=p["theme"])]
+        apart = wg.hengpi.for_page(p["couplets"], theme=p["theme"])
+        if best != apart:
+            items.append({"wish": p["wish"], "couplets": p["couplets"], "best": best, "apart": apart})
+    print(f"{len(items)} of {len(pages)} pages changed; 横批 shown once: best "
+          f"{sum(len(set(it['best'])) for it in items)}, apart {sum(len(set(it['apart'])) for it in items)} "
+          f"of {sum(len(it['best']) for it in items)}")
+    rng.shuffle(items)
+    key = []
+    for part in (1, 2):
+        text = [HEAD_PAGE]
+        for n, it in enumerate(items[(part - 1) * 20:part * 20], 1):
+            x = rng.choice(["best", "apart"])
+            y = "apart" if x == "best" else "best"
+            lines = [f"## Item {n}"] + ([f"愿望：{it['wish']}"] if it["wish"] else [])
+            lines += [f"{j}. {u} / {w}　X：{hx}　Y：{hy}" for j, ((u, w), hx, hy) in
+                      enumerate(zip(it["couplets"], it[x], it[y]), 1)]
+            text.append("\n".join(lines) + "\n")
+            key.append({"part": part, "item": n, "X": x, **it})
+        (HERE / f"hengpi-page-part{part}.md").write_text("\n".join(text), encoding="utf-8")
+    (HERE / "hengpi-page-key.json").write_text(json.dumps(key, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
 def make_theme(rng=random.Random(1206)):
     from couplet import hengpi
     from couplet.requests import WholeRequest
@@ -103,7 +162,8 @@ def make_theme(rng=random.Random(1206)):
 def tally(name: str):
     a, b = SYSTEMS[name]
     key = {(k["part"], k["item"]): k for k in json.loads((HERE / f"hengpi-{name}-key.json").read_text(encoding="utf-8"))}
-    sums = {s: {"fit": 0, "phrase": 0, "kept": 0, "n": 0} for s in (a, b)}
+    crit = ("fit", "choice") if name == "page" else ("fit", "phrase")
+    sums = {s: {**{c: 0 for c in crit}, "kept": 0, "n": 0} for s in (a, b)}
     ties = 0
     for part in (1, 2):
         per = {a: 0, b: 0, "tie": 0}
@@ -114,7 +174,7 @@ def tally(name: str):
             k = key[(part, ans["item"])]
             who = {"X": k["X"], "Y": b if k["X"] == a else a}
             for label, system in who.items():
-                for c in ("fit", "phrase"):
+                for c in crit:
                     sums[system][c] += ans[label][c]
                 sums[system]["n"] += 1
             if ans["prefer"] == "tie":
@@ -125,12 +185,12 @@ def tally(name: str):
                 per[who[ans["prefer"]]] += 1
         print(f"judge {part}: {per}")
     for system, s in sums.items():
-        print(f"{system}: fit {s['fit'] / s['n']:.2f}, phrase {s['phrase'] / s['n']:.2f}, kept {s['kept']}")
+        print(f"{system}: " + ", ".join(f"{c} {s[c] / s['n']:.2f}" for c in crit) + f", kept {s['kept']}")
     print(f"ties {ties}")
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "make":
-        {"theme": make_theme, "echo": make_echo}[sys.argv[2]]()
+        {"theme": make_theme, "echo": make_echo, "page": make_page}[sys.argv[2]]()
     else:
         tally(sys.argv[2])
