@@ -295,10 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     uppers, refs = read_couplet_pairs(args.pairs, args.source)
     if args.sample:
-        import random
-        pairs = list(zip(uppers, refs))
-        random.Random(0).shuffle(pairs)
-        uppers, refs = [u for u, _ in pairs[:args.sample]], [r for _, r in pairs[:args.sample]]
+        uppers, refs = sample_pairs(uppers, refs, args.sample)
     if args.limit:
         uppers, refs = uppers[:args.limit], refs[:args.limit]
     columns: dict[str, dict] = {}
@@ -335,6 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(format_table(columns))
     return 0
+
+
+def sample_pairs(uppers: list[str], refs: list[str], n: int) -> tuple[list[str], list[str]]:
+    """The n pairs `eval couplet --sample n` reads: drawn at random with seed 0."""
+    import random
+    pairs = list(zip(uppers, refs))
+    random.Random(0).shuffle(pairs)
+    return [u for u, _ in pairs[:n]], [r for _, r in pairs[:n]]
 
 
 def eval_whole(args) -> int:

@@ -1,8 +1,8 @@
 """A side-by-side reading of two 下联 decodings: fresh 上联 of our own test split (none used by the
 earlier couplet readings or the 1,000 of the automatic numbers), by length 8 x 5 chars, 16 x 7,
 10 x 9-12 with a comma, 6 x 15+; for each, the first candidate of `python -m couplet couplet` under
-each system's settings (Settings fields, JSON), labelled x and y in random order. Run from the
-repository root:
+each system's settings (Settings fields, JSON, and optionally "checkpoint"), labelled x and y in
+random order. Run from the repository root:
 
     python docs/judging/couplet_variants.py --rng 3001 --prefix couplets-tone \
         --systems '{"A": {}, "B": {"tone": "end"}}'
@@ -44,7 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rng", type=int, default=3001, help="seed of the draws of 上联 and order")
     ap.add_argument("--prefix", default="couplets-variants", help="file names under docs/judging/")
-    ap.add_argument("--systems", default='{"A": {}}', help="name -> Settings fields, as JSON")
+    ap.add_argument("--systems", default='{"A": {}}', help="name -> Settings fields (and \"checkpoint\"), as JSON")
     ap.add_argument("--differ", action="store_true",
                     help="keep only 上联 whose 下联 differ between the systems (a change that touches few lines)")
     ap.add_argument("--tally", nargs="+", default=None, help="KEY ANSWERS1 ANSWERS2: tally a reading instead")
@@ -54,12 +54,14 @@ def main() -> None:
     from couplet.corpus import read_pairs
     from couplet.generate import CoupletGenerator, Settings
     from couplet.text import is_han
-    used = {p.upper for p in read_pairs(ROOT / "data/processed/test-1000.tsv")}
+    from couplet.evaluate import read_couplet_pairs, sample_pairs
+    test = ROOT / "data/processed/test.tsv"
+    used = set(sample_pairs(*read_couplet_pairs(str(test), "couplet"), 1000)[0])  # the automatic numbers' 1,000
     for f in sorted((ROOT / "docs/judging").glob("couplets*-outputs.json")) + sorted((ROOT / "docs/judging").glob("couplets-*-key.json")):
         for rec in json.load(open(f, encoding="utf-8")):
             if isinstance(rec, dict) and "upper" in rec:
                 used.add(rec["upper"])
-    pairs = [p for p in read_pairs(ROOT / "data/processed/test.tsv") if p.source == "couplet" and p.upper not in used]
+    pairs = [p for p in read_pairs(test) if p.source == "couplet" and p.upper not in used]
     rng = random.Random(args.rng)
     rng.shuffle(pairs)
 
@@ -68,8 +70,9 @@ def main() -> None:
         return "5" if n == 5 and not comma else "7" if n == 7 and not comma else \
             "9-12," if 9 <= n <= 12 and comma else "15+" if n >= 15 else None
     want = {"5": 8, "7": 16, "9-12,": 10, "15+": 6}
-    gen = CoupletGenerator.load()
     systems = json.loads(args.systems)
+    # a system may name its own checkpoint ("checkpoint": DIR); the rest of its fields are Settings
+    gens = {name: CoupletGenerator.load(cfg.pop("checkpoint", None)) for name, cfg in systems.items()}
     chosen, drawn = [], 0
     for p in pairs:
         b = bucket(p.upper)
@@ -78,7 +81,7 @@ def main() -> None:
         drawn += 1
         c = {"upper": p.upper, "human": p.lower, "cands": []}
         for name, cfg in systems.items():
-            res = gen.generate(c["upper"], Settings.for_request(batch=False, **cfg))
+            res = gens[name].generate(c["upper"], Settings.for_request(batch=False, **cfg))
             c["cands"].append({"who": name, "lower": res.candidates[0].lower if res.candidates else ""})
         if args.differ and len({x["lower"] for x in c["cands"]}) == 1:
             continue

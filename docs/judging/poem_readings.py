@@ -89,6 +89,9 @@ def against_real(gen, real, rng, args) -> None:
 
 def variants(gen, real, rng, args) -> None:
     systems = json.loads(args.systems)
+    # a system may name its own checkpoint ("checkpoint": DIR); the rest of its fields are PoemRequest's
+    gens = {name: PoemGenerator.load(cfg.pop("checkpoint")) if "checkpoint" in cfg else gen
+            for name, cfg in systems.items()}
     items = []
     for form in args.forms or FORMS:
         for i, p in enumerate(rng.sample(real[form], args.per_form)):
@@ -96,7 +99,7 @@ def variants(gen, real, rng, args) -> None:
             req = PoemRequest(form=form, mode=mode, text=text, n=1, seed=args.seed_base + i, title=False)
             cands = []
             for name, cfg in systems.items():
-                res = gen.generate(replace(req, **cfg))
+                res = gens[name].generate(replace(req, **cfg))
                 cands.append({"who": name, "lines": res.poems[0].lines, "plan": res.plan, "score": res.poems[0].score})
             rng.shuffle(cands)
             items.append({"form": form, "mode": mode, "seed": text, "cands": cands})
@@ -127,7 +130,8 @@ def main() -> None:
     ap.add_argument("--prefix", required=True, help="file names under docs/judging/")
     ap.add_argument("--exclude", nargs="*", default=[], help="keys of earlier readings whose poems are left out")
     ap.add_argument("--per-form", type=int, default=12, help="variants: seeds per form")
-    ap.add_argument("--systems", default='{"A": {}}', help="variants: name -> PoemRequest fields, as JSON")
+    ap.add_argument("--systems", default='{"A": {}}',
+                    help="variants: name -> PoemRequest fields (and \"checkpoint\"), as JSON")
     ap.add_argument("--forms", nargs="*", default=None, help="variants: only these forms (default: all four)")
     args = ap.parse_args()
     gen = PoemGenerator.load()
