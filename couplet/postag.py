@@ -23,6 +23,14 @@ def _posseg():
     return jieba.posseg
 
 
+def dictionary() -> dict[str, int]:
+    """jieba's word frequencies (its dictionary, loaded on first use)."""
+    import jieba
+    _posseg()
+    jieba.dt.check_initialized()
+    return jieba.dt.FREQ
+
+
 def _tags(line: str) -> tuple[str, ...]:
     tags: list[str] = []
     for word, flag in _posseg().cut(line):

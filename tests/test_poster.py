@@ -42,6 +42,20 @@ def test_a_page_shows_each_hengpi_once_while_a_near_one_is_free(tiny_whole):
     assert page == ranked + ranked[:1]  # each takes the best not shown; with none free, its best
 
 
+def test_the_set_phrase_bonus_puts_a_dictionary_word_first(tiny_whole, monkeypatch):
+    from couplet import hengpi
+    from couplet.postag import dictionary
+    words = dictionary()
+    known = set(tiny_whole.vocab.chars())
+    word = next(w for w in ("春回大地", "万象更新", "国泰民安") if all(c in known for c in w))
+    other = word[::-1]
+    assert words.get(word, 0) > 0 and words.get(other, 0) == 0
+    chooser = HengpiChooser(tiny_whole, [[other, 9], [word, 9]])
+    monkeypatch.setattr(hengpi, "IDIOM", 100.0)
+    assert chooser.choose("天增岁月人增寿", "春满乾坤福满门", k=2)[0].text == word
+    assert chooser.idioms() == [False, True]
+
+
 def test_a_theme_brings_its_nearest_phrase(tiny_whole):
     """A phrase that shares no char with the couplet and is not among the commonest is scored only
     for a wish whose theme it is nearest (its own seed vector: cosine 1), with the theme term."""

@@ -4,6 +4,7 @@ differ read blind by two judges (X and Y in random order), tallied from their an
 theme: whole couplets written for 40 wishes, with and without the theme term (`hengpi.THEME`).
 page: pages of five couplets (the 下联 candidates of a validation 上联; a wish's couplets), each
 couplet's own best 横批 against `HengpiChooser.for_page` (none twice on a page where another is near).
+idiom: validation couplets, with and without a bonus of 0.5 for set phrases (`hengpi.IDIOM`; off: it lost).
 echo: validation couplets, with and without a rule against phrases that repeat three or more of the
 couplet's chars (not shipped: the readers kept the phrases that echo the couplet).
 
@@ -38,7 +39,8 @@ Answer as JSON lines, one per item: {"item": N, "X": {"fit": s, "phrase": s}, "Y
 """
 
 
-SYSTEMS = {"theme": ("couplet", "theme"), "echo": ("before", "echo"), "page": ("best", "apart")}
+SYSTEMS = {"theme": ("couplet", "theme"), "echo": ("before", "echo"), "page": ("best", "apart"),
+           "idiom": ("any", "idiom")}
 HEAD_PAGE = """# 横批 reading: pages
 
 Each item is a page a user of a couplet tool sees: five couplets (上联 / 下联; the same 上联 with five
@@ -139,6 +141,23 @@ def make_page(rng=random.Random(1208)):
     (HERE / "hengpi-page-key.json").write_text(json.dumps(key, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
+def make_idiom(rng=random.Random(1210)):
+    from couplet import hengpi
+    from couplet.whole import WholeGenerator
+    wg = WholeGenerator.load()
+    rows = [line.rstrip("\n").split("\t") for line in open(HERE.parents[1] / "data/processed/valid.tsv", encoding="utf-8")]
+    random.Random(1210).shuffle(rows)
+    pairs = [(r[0], r[1]) for r in rows if len(r[0]) <= 11][:200]
+    before = wg.hengpi.choose_many(pairs, 1)           # the shipped weight, 0
+    weight, hengpi.IDIOM = hengpi.IDIOM, 0.5
+    after = wg.hengpi.choose_many(pairs, 1)
+    hengpi.IDIOM = weight
+    items = [{"upper": u, "lower": w, "any": b[0].text, "idiom": a[0].text}
+             for (u, w), a, b in zip(pairs, after, before) if a and b and a[0].text != b[0].text]
+    print(f"the first 横批 changed for {len(items)} of {len(pairs)} couplets")
+    write_parts("idiom", items, rng)
+
+
 def make_theme(rng=random.Random(1206)):
     from couplet import hengpi
     from couplet.requests import WholeRequest
@@ -191,6 +210,6 @@ def tally(name: str):
 
 if __name__ == "__main__":
     if sys.argv[1] == "make":
-        {"theme": make_theme, "echo": make_echo, "page": make_page}[sys.argv[2]]()
+        {"theme": make_theme, "echo": make_echo, "page": make_page, "idiom": make_idiom}[sys.argv[2]]()
     else:
         tally(sys.argv[2])
