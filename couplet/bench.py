@@ -22,6 +22,7 @@ from .reference import CoupletRerun, PoemRerun, beam_search_naive
 from .generate import REPO_ROOT, CoupletGenerator, Settings
 from .model import BATCH_DECODER_LINES, CoupletModel, ModelConfig, as_function, is_quantized, shift_right
 from .poetry import FORMS, PoemGenerator, PoemRequest, sample_poems, seed_batch
+from .tasks import seq_cross_entropy
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
 
@@ -67,7 +68,7 @@ def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, 
     def step():
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp):
             logits = model(src, shift_right(tgt, 2))
-        loss = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), tgt)
+        loss = seq_cross_entropy(logits.float(), tgt)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -101,7 +102,7 @@ def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, 
                 mem = mem[..., :320]
                 out_, _ = dec(torch.cat([emb(tgt), mem], dim=-1))
                 logits = head(proj(torch.cat([out_, mem], dim=-1)))
-            loss = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), tgt)
+            loss = seq_cross_entropy(logits.float(), tgt)
             bare_opt.zero_grad(set_to_none=True)
             loss.backward()
             bare_opt.step()

@@ -26,6 +26,14 @@ if TYPE_CHECKING:
     from .trainer import TrainConfig
 
 
+def seq_cross_entropy(logits: torch.Tensor, tgt: torch.Tensor, **kw) -> torch.Tensor:
+    """F.cross_entropy of logits (B, T, V) against targets (B, T), read with the classes last (a
+    "none" reduction comes back as (B, T)). CPU torch's log-softmax over the class dim of the (B, V, T)
+    view is strided: with its backward it took 2.4x as long (400 against 170 ms at 256 x 9 x 7,705)."""
+    out = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), **kw)
+    return out.view(tgt.shape) if kw.get("reduction") == "none" else out
+
+
 def structure_weights(pairs: list[Pair], strength: float) -> dict[Pair, float] | None:
     """Per-pair sampling multipliers that favour structurally parallel references (词性相对):
     1 - strength + strength * (share of positions with the same part of speech in both lines)."""
@@ -132,7 +140,7 @@ def evaluate(model: CoupletModel, pairs: list[Pair], vocab: Vocab, *, device: to
         for i in range(0, len(src_all), batch_size):
             src, tgt = src_all[i:i + batch_size].to(device), tgt_all[i:i + batch_size].to(device)
             logits = model(src, shift_right(tgt, vocab.bos_id)).float()
-            nll = F.cross_entropy(logits.transpose(1, 2), tgt, reduction="none").sum(dim=1).cpu()
+            nll = seq_cross_entropy(logits, tgt, reduction="none").sum(dim=1).cpu()
             for tag, v in zip(tag_all[i:i + batch_size].tolist(), nll.tolist()):
                 sums[f"nll/{tag}"] += v
                 sums[f"chars/{tag}"] += n
@@ -211,10 +219,10 @@ class CoupletTask:
         # a 下联 char outside the vocabulary is <unk>: nothing to learn there (decoding never emits it)
         if not self.aligned_head:
             logits = model(src, prev)
-            return F.cross_entropy(logits.float().transpose(1, 2), tgt, ignore_index=unk), tgt.numel()
+            return seq_cross_entropy(logits.float(), tgt, ignore_index=unk), tgt.numel()
         logits, aligned = model(src, prev, with_aligned=True)
-        return (F.cross_entropy(logits.float().transpose(1, 2), tgt, ignore_index=unk)
-                + F.cross_entropy(aligned.float().transpose(1, 2), tgt, ignore_index=unk)), tgt.numel()
+        return (seq_cross_entropy(logits.float(), tgt, ignore_index=unk)
+                + seq_cross_entropy(aligned.float(), tgt, ignore_index=unk)), tgt.numel()
 
     def evaluate(self, model, device) -> dict[str, float]:
         return evaluate(model, self.valid, self.vocab, device=device)

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 
 from .corpus import Pair, read_pairs, split_of
 from .model import PoemConfig, PoemModel, shift_right
 from .poetry import format_poem
-from .tasks import PairData, ScorerTask, bucket_batches, shape
+from .tasks import PairData, ScorerTask, bucket_batches, seq_cross_entropy, shape
 from .vocab import Vocab
 
 if TYPE_CHECKING:
@@ -126,7 +125,7 @@ class PoemTask:
     def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
         seed, text = (t.to(device, non_blocking=True) for t in self.data.batch(*item))
         logits = model(seed, shift_right(text, self.vocab.bos_id))
-        return F.cross_entropy(logits.float().transpose(1, 2), text), text.numel()
+        return seq_cross_entropy(logits.float(), text), text.numel()
 
     @torch.no_grad()
     def evaluate(self, model, device) -> dict[str, float]:
@@ -136,7 +135,7 @@ class PoemTask:
             for i in range(0, len(text), 256):
                 seed, tgt = (t.to(device) for t in self.valid.batch(n, torch.arange(i, min(i + 256, len(text))), None))
                 logits = model(seed, shift_right(tgt, self.vocab.bos_id)).float()
-                nll += F.cross_entropy(logits.transpose(1, 2), tgt, reduction="sum").item()
+                nll += seq_cross_entropy(logits, tgt, reduction="sum").item()
                 chars += tgt.numel()
         model.train()
         loss = nll / max(chars, 1)
@@ -242,7 +241,7 @@ class TitleTask(PoemTask):
     def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
         src, tgt = (t.to(device, non_blocking=True) for t in self.data.batch(item[0], item[1]))
         logits = model(src, shift_right(tgt, self.vocab.bos_id))
-        return F.cross_entropy(logits.float().transpose(1, 2), tgt, ignore_index=Vocab.pad_id), int((tgt > 0).sum())
+        return seq_cross_entropy(logits.float(), tgt, ignore_index=Vocab.pad_id), int((tgt > 0).sum())
 
     @torch.no_grad()
     def evaluate(self, model, device) -> dict[str, float]:
@@ -252,7 +251,7 @@ class TitleTask(PoemTask):
             for i in range(0, len(src_all), 256):
                 src, tgt = src_all[i:i + 256].to(device), tgt_all[i:i + 256].to(device)
                 logits = model(src, shift_right(tgt, self.vocab.bos_id)).float()
-                nll += F.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=Vocab.pad_id, reduction="sum").item()
+                nll += seq_cross_entropy(logits, tgt, ignore_index=Vocab.pad_id, reduction="sum").item()
                 chars += (tgt > 0).sum().item()
         model.train()
         loss = nll / max(chars, 1)

@@ -180,3 +180,14 @@ def test_dry_run_works_on_a_fresh_clone(tmp_path, capsys, task):
     assert "built-in sample" in capsys.readouterr().out
     assert train_cli.main([task, "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 2
     assert "prepare" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kw", [{}, {"reduction": "none"}, {"reduction": "sum"}, {"ignore_index": 3}])
+def test_sequence_cross_entropy_reads_the_classes_last_and_means_the_same(kw):
+    import torch.nn.functional as F
+
+    from couplet.tasks import seq_cross_entropy
+    logits, tgt = torch.randn(4, 5, 30), torch.randint(0, 30, (4, 5))
+    tgt[0, :2] = 3
+    got, want = seq_cross_entropy(logits, tgt, **kw), F.cross_entropy(logits.transpose(1, 2), tgt, **kw)
+    assert got.shape == want.shape and torch.allclose(got, want, atol=1e-6)
