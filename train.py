@@ -58,7 +58,7 @@ HELP = {
                 "characters outside its vocabulary",
     "valid_max_pairs": "use at most N validation pairs per source (0: all)",
     "device": "auto, cpu, cuda",
-    "amp": "bf16 mixed precision on CUDA (--no-amp to turn off)",
+    "amp": "bf16 mixed precision on CUDA and on CPUs with native bf16, AMX or AVX512-BF16 (--no-amp to turn off)",
 }
 
 

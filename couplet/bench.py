@@ -23,6 +23,7 @@ from .generate import REPO_ROOT, CoupletGenerator, Settings
 from .model import BATCH_DECODER_LINES, CoupletModel, ModelConfig, as_function, is_quantized, shift_right
 from .poetry import FORMS, PoemGenerator, PoemRequest, sample_poems, seed_batch
 from .tasks import seq_cross_entropy
+from .trainer import native_bf16
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
 
@@ -63,7 +64,7 @@ def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, 
     model = CoupletModel(ModelConfig(vocab_size=v, emb_dim=192, hidden=320)).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     src, tgt = torch.randint(3, v, (b, n), device=dev), torch.randint(3, v, (b, n), device=dev)
-    use_amp = amp and dev.type == "cuda"
+    use_amp = amp and (dev.type == "cuda" or (dev.type == "cpu" and native_bf16()))  # as train.py does
 
     def step():
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp):
@@ -374,6 +375,10 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
         f"{r['poem_7jue_floor_ms']:.1f} ms ({r['poem_7jue_vs_floor']:.1f}x), 七律 {r['poem_7lv_floor_ms']:.1f} ms "
         f"({r['poem_7lv_vs_floor']:.1f}x)")
     r.update(train_speed("cpu"))
+    if native_bf16():  # the same step in fp32, beside the bf16 autocast training uses here
+        r["train_chars_per_s_fp32"] = train_speed("cpu", amp=False)["train_chars_per_s"]
+    log(f"training: {r['train_chars_per_s']:.0f} chars/s" + (f" (bf16; fp32 {r['train_chars_per_s_fp32']:.0f})"
+                                                           if "train_chars_per_s_fp32" in r else ""))
     if torch.cuda.is_available():
         r.update({f"{k}_cuda": v for k, v in train_speed("cuda").items()})
     r["peak_rss_mb"] = rss_child()
