@@ -82,6 +82,25 @@ def test_half_precision_export_is_close(tmp_path):
                                rtol=1e-2, atol=1e-2)
 
 
+def test_export_averages_two_checkpoints_of_one_architecture(tmp_path, capsys):
+    from couplet.cli import main
+    cfg = ModelConfig(vocab_size=len(VOCAB), emb_dim=8, hidden=8)
+    a, b = CoupletModel(cfg), CoupletModel(cfg)
+    save_checkpoint(tmp_path / "a", model=a, vocab=VOCAB)
+    save_checkpoint(tmp_path / "b", model=b, vocab=VOCAB)
+    assert main(["export", "--from", str(tmp_path / "a"), "--average", str(tmp_path / "b"), "--weight", "0.25",
+                 "--fp32", "--to", str(tmp_path / "avg")]) == 0
+    got, _, meta = load_checkpoint(tmp_path / "avg")
+    for k, v in got.state_dict().items():
+        torch.testing.assert_close(v, 0.25 * a.state_dict()[k] + 0.75 * b.state_dict()[k])
+    assert meta["averaged_with"]["weight"] == 0.25
+    other = CoupletModel(ModelConfig(vocab_size=len(VOCAB), emb_dim=8, hidden=16))
+    save_checkpoint(tmp_path / "c", model=other, vocab=VOCAB)
+    assert main(["export", "--from", str(tmp_path / "a"), "--average", str(tmp_path / "c"),
+                 "--to", str(tmp_path / "bad")]) == 2
+    assert "same architecture" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
 def test_load_checks_vocabulary_size_and_reports_broken_files(tmp_path):
     model = CoupletModel(ModelConfig(vocab_size=len(VOCAB), emb_dim=8, hidden=8))
     save_checkpoint(tmp_path / "ck", model=model, vocab=VOCAB)
