@@ -23,7 +23,7 @@ from .generate import REPO_ROOT, CoupletGenerator, Settings
 from .model import BATCH_DECODER_LINES, CoupletModel, ModelConfig, as_function, is_quantized, shift_right
 from .poetry import FORMS, PoemGenerator, PoemRequest, sample_poems, seed_batch
 from .tasks import seq_cross_entropy
-from .trainer import native_bf16
+from .trainer import bf16_autocast, native_bf16
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
 
@@ -64,7 +64,7 @@ def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, 
     model = CoupletModel(ModelConfig(vocab_size=v, emb_dim=192, hidden=320)).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     src, tgt = torch.randint(3, v, (b, n), device=dev), torch.randint(3, v, (b, n), device=dev)
-    use_amp = amp and (dev.type == "cuda" or (dev.type == "cpu" and native_bf16()))  # as train.py does
+    use_amp = amp and bf16_autocast(dev)
 
     def step():
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp):

@@ -72,7 +72,6 @@ class HengpiChooser:
         for i, (ph, _) in enumerate(self.phrases):
             for c in set(ph):
                 self.by_char.setdefault(c, []).append(i)
-
         self._vectors: torch.Tensor | None = None
         self._idioms: list[bool] | None = None
 
@@ -122,12 +121,14 @@ class HengpiChooser:
         phrase's rows side by side (couplets of one 上联 share the pass over it, `pair_logp`).
         theme: the seed chars of the wish the couplets were written for, if any."""
         near: set[int] = set()
-        bonus = None
+        extra = [0.0] * len(self.phrases)  # what the score adds per phrase beyond fit and prior
         if theme and THEME > 0 and self.phrases:
             bonus = THEME * self.theme_fit(theme)
             near = set(bonus.topk(min(NEAR_THEME, len(bonus))).indices.tolist())
+            extra = bonus.tolist()
+        if IDIOM:
+            extra = [x + IDIOM * idiom for x, idiom in zip(extra, self.idioms())]
         rows = [(c, i) for c, (u, w) in enumerate(couplets) for i in self.shortlist(u, w, near)]
-        idioms = self.idioms() if IDIOM else []
         if not rows:
             return [[] for _ in couplets]
         out: list[list[Hengpi]] = [[] for _ in couplets]
@@ -143,9 +144,7 @@ class HengpiChooser:
                 fits = self.whole.pair_logp([couplets[c] for c, _ in part], [self.phrases[i][0] for _, i in part])
                 for (c, i), f in zip(part, fits.tolist()):
                     fit = f - base_of[c]
-                    score = fit + PRIOR * math.log(self.phrases[i][1]) + (0.0 if bonus is None else bonus[i].item())
-                    score += IDIOM * idioms[i] if IDIOM else 0.0
-                    out[c].append(Hengpi(self.phrases[i][0], fit, score))
+                    out[c].append(Hengpi(self.phrases[i][0], fit, fit + PRIOR * math.log(self.phrases[i][1]) + extra[i]))
         return [_distinct(sorted(h, key=lambda x: -x.score), k) for h in out]
 
     def for_page(self, couplets: list[tuple[str, str]], *, theme: str = "") -> list[str | None]:

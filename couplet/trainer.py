@@ -94,6 +94,12 @@ def native_bf16() -> bool:
     return any(p is not None and p() for p in probes)
 
 
+def bf16_autocast(device: torch.device) -> bool:
+    """Whether training on this device runs under bf16 autocast (with `amp` on): CUDA, or a CPU
+    with native bf16."""
+    return device.type == "cuda" or (device.type == "cpu" and native_bf16())
+
+
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -197,7 +203,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
     if world > 1:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[local_rank] if device.type == "cuda" else None)
-    use_amp = cfg.amp and (device.type == "cuda" or (device.type == "cpu" and native_bf16()))
+    use_amp = cfg.amp and bf16_autocast(device)
     if is_main and (Path(cfg.data) / "prosody.json").exists():  # generation reads it beside the run
         out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(cfg.data) / "prosody.json", out / "prosody.json")
