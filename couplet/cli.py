@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-len", type=int, default=64, help="drop pairs longer than this")
 
     p = sub.add_parser("couplet", help="write 下联 for a 上联, or for every line of a file")
-    p.add_argument("upper", nargs="?", help="the 上联")
+    p.add_argument("upper", nargs="*", help="the 上联 (several: each gets its 下联, in turn)")
     p.add_argument("--input", default=None, help="file with one 上联 per line (batch mode)")
     p.add_argument("--output", default=None, help="batch output: .txt, .jsonl or .tsv")
     p.add_argument("--overwrite", action="store_true", help="batch: write over a finished output file")
@@ -153,12 +153,16 @@ def tqdm_write(message: str) -> None:
 def cmd_couplet(args) -> int:
     from .generate import CoupletGenerator
     from .text import InputError
-    if (args.input is None) == (args.upper is None):
-        print("error: give a 上联, or --input FILE with --output FILE", file=sys.stderr)
+    uppers = args.upper or []
+    if (args.input is None) == (not uppers):
+        print("error: give a 上联 (or several), or --input FILE with --output FILE", file=sys.stderr)
         return 2
     settings = _settings(args, batch=args.input is not None).check()  # before the model loads
     if args.poster and not args.poster.lower().endswith(".png"):
         print(f"error: --poster must name a .png file, not {args.poster!r}", file=sys.stderr)
+        return 2
+    if args.poster and len(uppers) > 1:
+        print("error: --poster draws one couplet: give one 上联", file=sys.stderr)
         return 2
     gen = CoupletGenerator.load(args.checkpoint, prosody=args.prosody, int8=args.int8)
     if args.input is not None:
@@ -169,13 +173,8 @@ def cmd_couplet(args) -> int:
                            warn=lambda m: tqdm_write(f"warning: {m}"), overwrite=args.overwrite)
         print(f"wrote {args.output}: {counts['ok']} 下联, {counts['bad']} bad lines left empty")
         return 0
-    try:
-        res = gen.generate(args.upper, settings, lock=args.lock)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    hengpi = [None] * len(res.candidates)
-    if args.hengpi and res.candidates:
+    chooser = None
+    if args.hengpi:
         from .checkpoint import CheckpointError
         from .whole import WholeGenerator
         try:
@@ -183,22 +182,35 @@ def cmd_couplet(args) -> int:
         except (CheckpointError, OSError) as e:
             print(f"error: no 横批 without the whole-couplet model: {e}", file=sys.stderr)
             return 2
-        hengpi = chooser.for_page([(res.upper, c.lower) for c in res.candidates])
-    if args.json:
-        print(json.dumps({"upper": res.upper, "candidates": [{**c.__dict__, **({"hengpi": h} if args.hengpi else {})}
-                                                              for c, h in zip(res.candidates, hengpi)],
-                          "notes": res.notes}, ensure_ascii=False))
-        return 0
-    for note in res.notes:
-        print(f"note: {note}", file=sys.stderr)
-    print(f"上联  {res.upper}")
-    for i, (c, h) in enumerate(zip(res.candidates, hengpi), 1):
-        extra = f", 词性 {100 * c.structure:.0f}%" if c.structure is not None else ""
-        extra += f", scorer {c.scorer:.2f}" if c.scorer is not None else ""
-        print(f"下联{i} {c.lower}   ({c.score:.2f}{extra})" + (f"   横批 {h}" if h else ""))
-    if args.poster and res.candidates:
-        return _write_poster(args, res.upper, res.candidates[0].lower, hengpi[0])
-    return 0
+    status = 0
+    for k, upper in enumerate(uppers):
+        try:
+            res = gen.generate(upper, settings, lock=args.lock)
+        except InputError as e:
+            # one bad line among several is named and skipped; the others are still answered
+            print(f"error: {upper}: {e}" if len(uppers) > 1 else f"error: {e}", file=sys.stderr)
+            status = 2
+            continue
+        hengpi = [None] * len(res.candidates)
+        if chooser is not None and res.candidates:
+            hengpi = chooser.for_page([(res.upper, c.lower) for c in res.candidates])
+        if args.json:   # one JSON object per 上联, a line each
+            print(json.dumps({"upper": res.upper, "candidates": [{**c.__dict__, **({"hengpi": h} if args.hengpi else {})}
+                                                                  for c, h in zip(res.candidates, hengpi)],
+                              "notes": res.notes}, ensure_ascii=False))
+            continue
+        for note in res.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if k:
+            print()
+        print(f"上联  {res.upper}")
+        for i, (c, h) in enumerate(zip(res.candidates, hengpi), 1):
+            extra = f", 词性 {100 * c.structure:.0f}%" if c.structure is not None else ""
+            extra += f", scorer {c.scorer:.2f}" if c.scorer is not None else ""
+            print(f"下联{i} {c.lower}   ({c.score:.2f}{extra})" + (f"   横批 {h}" if h else ""))
+        if args.poster and res.candidates:
+            return _write_poster(args, res.upper, res.candidates[0].lower, hengpi[0])
+    return status
 
 
 def _poem_request(args, mode: str, text: str):

@@ -41,6 +41,16 @@ def test_bad_input_gets_a_message_not_a_traceback():
         assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
 
 
+def test_several_uppers_each_get_their_lowers_and_a_bad_one_is_named():
+    proc = run("couplet", "春回大地", "hello", "明月几时有", "--n", "2", "--beam", "2", "--json")
+    assert proc.returncode == 2 and "error: hello:" in proc.stderr and "Traceback" not in proc.stderr
+    answers = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [a["upper"] for a in answers] == ["春回大地", "明月几时有"]
+    assert all(len(a["candidates"]) == 2 and all(len(c["lower"]) == len(a["upper"]) for c in a["candidates"])
+               for a in answers)
+    assert run("couplet", "春回大地", "明月几时有", "--poster", "x.png").returncode == 2
+
+
 def test_missing_checkpoint_says_what_to_run(tmp_path):
     proc = run("couplet", "春回大地千山秀", "--checkpoint", str(tmp_path / "none"))
     assert proc.returncode == 2 and "train" in proc.stderr and "Traceback" not in proc.stderr
