@@ -39,19 +39,20 @@ SCORED_ROWS = 128      # (couplet, phrase) rows a pass: a pass's (rows x chars x
                        # in cache (1,024 rows took 1.5x as long for one 上联's five 下联)
 
 
-def four_char_phrases(pairs, *, min_count: int = 5, keep: int = PHRASES_KEPT) -> list[list]:
-    """[phrase, count] of the 4-Han-char clauses of the couplets, commonest first."""
+def four_char_phrases(pairs, *, min_count: int = 4, keep: int = PHRASES_KEPT) -> list[list]:
+    """[phrase, lines] of the 4-Han-char clauses of the couplets, commonest first, counted once per
+    distinct line that holds them: a contest's given line answered 175 times (广府古城，…) is one use
+    of its phrases, not 175."""
     counts: Counter = Counter()
-    for p in pairs:
-        for line in (p.upper, p.lower):
+    for line in {line for p in pairs for line in (p.upper, p.lower)}:
+        clause = []
+        for c in line + "，":
+            if is_han(c):
+                clause.append(c)
+                continue
+            if len(clause) == 4 and len(set(clause)) > 1:
+                counts["".join(clause)] += 1
             clause = []
-            for c in line + "，":
-                if is_han(c):
-                    clause.append(c)
-                    continue
-                if len(clause) == 4 and len(set(clause)) > 1:
-                    counts["".join(clause)] += 1
-                clause = []
     ranked = sorted((x for x in counts.items() if x[1] >= min_count), key=lambda x: (-x[1], x[0]))
     return [[ph, n] for ph, n in ranked[:keep]]
 

@@ -10,10 +10,14 @@ from couplet.poster import CHAR, find_font, missing_glyphs, render_poster, save_
 from couplet.text import InputError
 
 
-def test_four_char_phrases_counts_clauses():
-    pairs = [Pair("春回大地，万象更新", "福满人间，百业兴旺", "couplet")] * 5 + [Pair("一二三四", "五六七八", "couplet")]
+def test_four_char_phrases_counts_clauses_once_per_line():
+    uppers = ["春回大地，万象更新", "春回大地，百花争艳", "春回大地，山河似锦", "春回大地，燕舞莺歌", "春回大地，鸟语花香"]
+    lowers = ["福满人间，百业兴旺" + "。" * i for i in range(5)]     # five lines that hold 福满人间
+    pairs = [Pair(u, w, "couplet") for u, w in zip(uppers, lowers)] + [Pair("一二三四", "五六七八", "couplet")]
+    # a contest: one given line (广府古城，…) answered by many 上联 is one use of its phrases
+    pairs += [Pair(f"上联第{i}句", "古城新貌，万家灯火", "couplet") for i in range(9)]
     phrases = dict((ph, n) for ph, n in four_char_phrases(pairs))
-    assert phrases == {"春回大地": 5, "万象更新": 5, "福满人间": 5, "百业兴旺": 5}
+    assert phrases == {"春回大地": 5, "福满人间": 5, "百业兴旺": 5}
 
 
 def test_hengpi_are_distinct_and_not_copied(tiny_whole):

@@ -7,6 +7,10 @@ couplet's own best 横批 against `HengpiChooser.for_page` (none twice on a page
 idiom: validation couplets, with and without a bonus of 0.5 for set phrases (`hengpi.IDIOM`; off: it lost).
 echo: validation couplets, with and without a rule against phrases that repeat three or more of the
 couplet's chars (not shipped: the readers kept the phrases that echo the couplet).
+table5, table3: validation couplets and wishes' couplets, the phrase table counted per couplet (as it
+was at commit 90966d4) against once per distinct line, kept from 5 lines (table5, the first reading)
+or from 3 (table3, fresh items; capped at 10,000 phrases, so every phrase of 4+ lines and 533 of the
+3s: the shipped table keeps 4+, which moves 5 of these 420 first 横批).
 
     python docs/judging/hengpi_readings.py make theme   # hengpi-theme-part{1,2}.md, hengpi-theme-key.json
     python docs/judging/hengpi_readings.py tally theme  # after the judges wrote hengpi-theme-part*.answers.jsonl
@@ -40,7 +44,7 @@ Answer as JSON lines, one per item: {"item": N, "X": {"fit": s, "phrase": s}, "Y
 
 
 SYSTEMS = {"theme": ("couplet", "theme"), "echo": ("before", "echo"), "page": ("best", "apart"),
-           "idiom": ("any", "idiom")}
+           "idiom": ("any", "idiom"), "table5": ("couplets", "lines"), "table3": ("couplets", "lines")}
 HEAD_PAGE = """# 横批 reading: pages
 
 Each item is a page a user of a couplet tool sees: five couplets (上联 / 下联; the same 上联 with five
@@ -63,11 +67,11 @@ def write_parts(name: str, items: list[dict], rng: random.Random, per_part: int 
     items = items[:2 * per_part]
     key = []
     for part in (1, 2):
-        text = [HEAD if name == "theme" else HEAD_COUPLET]
+        text = [HEAD if any("wish" in it for it in items) else HEAD_COUPLET]
         for n, it in enumerate(items[(part - 1) * per_part:part * per_part], 1):
             x = rng.choice([a, b])
             y = b if x == a else a
-            wish = f"愿望：{it['wish']}\n" if "wish" in it else ""
+            wish = f"愿望：{it['wish']}\n" if "wish" in it else ("愿望：（无，只看对联）\n" if name.startswith("table") else "")
             text.append(f"## Item {n}\n{wish}上联：{it['upper']}\n下联：{it['lower']}\nX：{it[x]}\nY：{it[y]}\n")
             key.append({"part": part, "item": n, "X": x, **it})
         (HERE / f"hengpi-{name}-part{part}.md").write_text("\n".join(text), encoding="utf-8")
@@ -158,6 +162,43 @@ def make_idiom(rng=random.Random(1210)):
     write_parts("idiom", items, rng)
 
 
+def make_table(name="table3", commit="90966d4"):
+    """The table as it was (a phrase counted once per couplet, so a contest's given line answered 175
+    times made 广府古城 the fifth commonest phrase) against once per distinct line."""
+    import subprocess
+    from couplet.hengpi import HengpiChooser
+    from couplet.requests import WholeRequest
+    from couplet.whole import WholeGenerator
+    rng, first, seeds = {"table5": (1212, 0, 300), "table3": (1213, 300, 400)}[name]
+    rng = random.Random(rng)
+    wg = WholeGenerator.load()
+    meta = subprocess.run(["git", "show", f"{commit}:checkpoints/whole/checkpoint.json"], cwd=HERE.parents[1],
+                          capture_output=True, check=True).stdout
+    before = HengpiChooser(wg.hengpi.whole, json.loads(meta)["hengpi"])
+    rows = [line.rstrip("\n").split("\t") for line in open(HERE.parents[1] / "data/processed/valid.tsv", encoding="utf-8")]
+    random.Random(1212).shuffle(rows)
+    pages = [("", [(r[0], r[1]) for r in rows if len(r[0]) <= 11][first:first + 300])]
+    for i, wish in enumerate(WISHES):
+        res = wg.generate(WholeRequest(theme=wish, n=3, seed=seeds + i, hengpi=False))
+        pages.append((wish, [(c.upper, c.lower) for c in res.couplets], res.seed))
+    pools: dict[bool, list] = {False: [], True: []}
+    for page in pages:
+        wish, pairs = page[0], page[1]
+        theme = page[2] if wish else ""
+        old = before.choose_many(pairs, 1, theme=theme)
+        new = wg.hengpi.choose_many(pairs, 1, theme=theme)
+        for (u, w), a, b in zip(pairs, old, new):
+            if a and b and a[0].text != b[0].text:
+                pools[bool(wish)].append({**({"wish": wish} if wish else {}), "upper": u, "lower": w,
+                                          "couplets": a[0].text, "lines": b[0].text})
+    print(f"the first 横批 changed for {len(pools[False])} of {len(pages[0][1])} validation couplets and "
+          f"{len(pools[True])} of {3 * len(WISHES)} wishes' couplets")
+    for pool in pools.values():
+        rng.shuffle(pool)
+    items = pools[False][:20] + pools[True][:20]
+    write_parts(name, items, rng)
+
+
 def make_theme(rng=random.Random(1206)):
     from couplet import hengpi
     from couplet.requests import WholeRequest
@@ -210,6 +251,8 @@ def tally(name: str):
 
 if __name__ == "__main__":
     if sys.argv[1] == "make":
-        {"theme": make_theme, "echo": make_echo, "page": make_page, "idiom": make_idiom}[sys.argv[2]]()
+        makers = {"theme": make_theme, "echo": make_echo, "page": make_page, "idiom": make_idiom,
+                  "table5": lambda: make_table("table5"), "table3": lambda: make_table("table3")}
+        makers[sys.argv[2]]()
     else:
         tally(sys.argv[2])
