@@ -28,7 +28,7 @@ ruby.ping { color: #1d4ed8; } ruby.ze { color: #b91c1c; } ruby.either { color: #
 ruby.mark { background: #fde68a; border-radius: 4px; }
 .label { display: inline-block; width: 4em; color: #555; } .score { margin-left: 1em; color: #888; }
 .cand, .upper { margin: .3em 0; } .poem, .whole { margin: 1em 0; } .meta, .poem-head { color: #555; }
-.poem .title { font-size: 1.25em; margin: .2em 0; } .hengpi { margin-left: 1em; color: #92400e; }
+.poem .title { font-size: 1.25em; margin: .2em 0; } .hengpi { margin-left: 1em; color: #92400e; } .hengpi.pending { color: #bbb; }
 .msg.error { color: #b91c1c; font-weight: 600; } .msg.note { color: #92400e; }
 .couplet rt, .poem rt, .legend rt { user-select: none; }  /* copying a line copies its characters only */
 .copy { margin-left: .8em; font-size: .85em; cursor: pointer; } .legend { color: #555; font-size: .9em; }
@@ -99,12 +99,13 @@ def build_app(studio: Studio) -> gr.Blocks:
             inputs = [upper, temperature, top_k, top_p, n, beam, seed, tone, repeats, punct, lock, rerank, structure,
                       align, hengpi]
 
-            def couplet(u, t, k, p, n_, b, s, tn, r, pu, lk, rr, st, al, hp):
-                return studio.couplet(u, temperature=t, top_k=k, top_p=p, n=n_, beam=b, seed=s, tone=tn,
-                                      repeats=r, punctuation=pu, lock=lk, rerank=rr, structure=st, align=al,
-                                      hengpi=hp)
-            go.click(couplet, inputs, out, api_name="couplet")
-            upper.submit(couplet, inputs, out)
+            def couplet(u, t, k, p, n_, b, s, tn, r, pu, lk, rr, st, al, hp):  # the 下联 first, then their 横批
+                yield from studio.couplet_steps(u, temperature=t, top_k=k, top_p=p, n=n_, beam=b, seed=s, tone=tn,
+                                                repeats=r, punctuation=pu, lock=lk, rerank=rr, structure=st,
+                                                align=al, hengpi=hp)
+            # a click while the 横批 of the last request are still coming runs once they are in
+            go.click(couplet, inputs, out, api_name="couplet", trigger_mode="always_last")
+            upper.submit(couplet, inputs, out, trigger_mode="always_last")
 
         with gr.Tab("整副对联", id="whole"):
             # a wish in, whole couplets out: a theme, 藏头 heads, or both

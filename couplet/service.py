@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import html
+import inspect
 import logging
 import shutil
 import tempfile
@@ -45,6 +46,7 @@ LOCK_ON_CLICK = ("var r=event.target.closest('ruby');if(!r)return;var c=this,rs=
                  "var cur=box.value.length===low.length?box.value:'_'.repeat(low.length);"
                  "box.value=cur.slice(0,i)+low[i]+cur.slice(i+1);box.dispatchEvent(new Event('input',{bubbles:true}));"
                  "setTimeout(function(){document.querySelector('#couplet-go').click()},100);")
+PENDING = object()  # a 横批 still being chosen
 COPY_ON_CLICK = ("event.stopPropagation();navigator.clipboard&&navigator.clipboard.writeText("
                  "this.parentElement.dataset.lower);this.textContent='已复制';")
 
@@ -70,18 +72,31 @@ def friendly(fn=None, *, file_out: bool = False, outputs: int = 1):
     if fn is None:
         return functools.partial(friendly, file_out=file_out, outputs=outputs)
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (InputError, ValueError, TypeError, OverflowError) as e:
+    def failure(e: Exception):
+        if isinstance(e, (InputError, ValueError, TypeError, OverflowError)):
             out = message(f"bad request: {e}")
-        except Exception:  # noqa: BLE001 - the page must answer; the log keeps the traceback
-            logging.getLogger("couplet").exception("request failed")
+        else:  # the page must answer; the log keeps the traceback
+            logging.getLogger("couplet").error("request failed", exc_info=e)
             out = message("something went wrong on the server; the error was logged")
         if file_out:
             return None, out
         return (out,) + (None,) * (outputs - 1) if outputs > 1 else out
+
+    if inspect.isgeneratorfunction(fn):  # a page shown in steps: a failure is its last step
+        @functools.wraps(fn)
+        def steps(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001
+                yield failure(e)
+        return steps
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001
+            return failure(e)
     return wrapper
 
 
@@ -188,14 +203,22 @@ class Studio:
         self.models = models
 
     # ------------------------------------------------------------ couplets
+    def couplet(self, upper: str, **values) -> str:
+        """The 下联 page as HTML, 横批 and all (the last of `couplet_steps`)."""
+        *_, page = self.couplet_steps(upper, **values)
+        return page
+
     @friendly
-    def couplet(self, upper: str, *, beam: bool = True, lock: str = "", hengpi: bool = True, **values) -> str:
-        """下联 candidates as HTML; values are Settings fields, beam the page's beam-search box (see
-        `Settings.for_request`); the page's 重字 box also keeps 上联 chars out (no_copy); hengpi: a
-        横批 for each candidate (from the whole-couplet model, when it loads)."""
+    def couplet_steps(self, upper: str, *, beam: bool = True, lock: str = "", hengpi: bool = True, **values):
+        """下联 candidates as HTML, in two steps when there are 横批 to choose: the candidates as soon as
+        they are written (their 横批 marked as coming), then with the 横批, which take most of the time.
+        values are Settings fields, beam the page's beam-search box (see `Settings.for_request`); the
+        page's 重字 box also keeps 上联 chars out (no_copy); hengpi: a 横批 for each candidate (from the
+        whole-couplet model, when it loads)."""
         gen = self.models.couplet
         if gen is None:
-            return message(self.models.errors["couplet"])
+            yield message(self.models.errors["couplet"])
+            return
         # the page's values go through Settings.check like the CLI's (a bad one is a message)
         given = {k: _as_field(Settings, k, v) for k, v in values.items()}
         if "repeats" in given:
@@ -204,18 +227,25 @@ class Studio:
         try:
             res = gen.generate(upper, settings, lock=lock.strip() or None if isinstance(lock, str) else None)
         except InputError as e:
-            return message(str(e))
-        tone_of = gen.prosody.tone
-        rows = [f'<div class="upper"><span class="label">上联</span>{annotate(res.upper, tone_of)}</div>']
+            yield message(str(e))
+            return
         locked = {i for i, ch in enumerate("".join(lock.split()) if isinstance(lock, str) else "") if is_han(ch)}
-        tops: list = [None] * len(res.candidates)
         whole = self.models.whole if hengpi and res.candidates else None
         if whole is not None and whole.hengpi:
-            tops = whole.hengpi.for_page([(res.upper, c.lower) for c in res.candidates])
+            yield self._couplet_page(res, gen.prosody.tone, locked, [PENDING] * len(res.candidates))
+            yield self._couplet_page(res, gen.prosody.tone, locked,
+                                     whole.hengpi.for_page([(res.upper, c.lower) for c in res.candidates]))
+        else:
+            yield self._couplet_page(res, gen.prosody.tone, locked, [None] * len(res.candidates))
+
+    @staticmethod
+    def _couplet_page(res, tone_of, locked: set[int], tops: list) -> str:
+        rows = [f'<div class="upper"><span class="label">上联</span>{annotate(res.upper, tone_of)}</div>']
         for i, (c, top) in enumerate(zip(res.candidates, tops), 1):
             scorer = f" · scorer {c.scorer:.2f}" if c.scorer is not None else ""
             scorer += f" · 词性 {100 * c.structure:.0f}%" if c.structure is not None else ""
-            top_html = f'<span class="hengpi">横批 {html.escape(top)}</span>' if top else ""
+            top_html = ('<span class="hengpi pending">横批 …</span>' if top is PENDING else
+                        f'<span class="hengpi">横批 {html.escape(top)}</span>' if top else "")
             rows.append(f'<div class="cand" data-lower="{html.escape(c.lower)}" onclick="{html.escape(LOCK_ON_CLICK)}">'
                         f'<span class="label">下联{i}</span>{annotate(c.lower, tone_of, locked)}'
                         f'<span class="score">{c.score:.2f}{scorer}</span>{top_html}'

@@ -1,5 +1,6 @@
 """The web app: service functions on bad input, and the real page in headless Chromium."""
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -70,6 +71,24 @@ def test_couplet_candidates_get_a_hengpi(tiny_generator, tiny_poet, tiny_whole):
     out = studio.couplet("天增岁月人增寿", n=2)
     assert out.count('class="hengpi"') == 2
     assert 'class="hengpi"' not in studio.couplet("天增岁月人增寿", n=2, hengpi=False)
+    # the page shows the 下联 first, their 横批 marked as coming, then the same page with them
+    first, last = studio.couplet_steps("天增岁月人增寿", n=2)
+    assert first.count('class="hengpi pending"') == 2 and 'class="hengpi"' not in first
+    assert last == out and first.replace('<span class="hengpi pending">横批 …</span>', "") == \
+        re.sub(r'<span class="hengpi">横批 [^<]*</span>', "", last)
+    assert len(list(studio.couplet_steps("天增岁月人增寿", n=2, hengpi=False))) == 1
+    assert [x[:23] for x in studio.couplet_steps("hello", n=2)] == ['<div class="msg error">']
+
+
+def test_a_failing_step_ends_the_page_with_a_message():
+    from couplet.service import friendly
+
+    @friendly
+    def steps():
+        yield "one"
+        raise RuntimeError("boom")
+    out = list(steps())
+    assert out[0] == "one" and out[1].startswith('<div class="msg error">') and "boom" not in out[1]
 
 
 def test_the_page_is_laid_out_without_torch():
@@ -169,6 +188,9 @@ def test_page_in_headless_chromium(served_app):
             page.locator("#couplet-go").click()
             cand = page.locator("#couplet-out .cand").first
             expect(cand).to_be_visible(timeout=30000)
+            # the 下联 come first, then their 横批 fill in the same page
+            expect(page.locator("#couplet-out .hengpi.pending")).to_have_count(0, timeout=30000)
+            expect(page.locator("#couplet-out .hengpi").first).to_contain_text("横批")
             box, height = cand.bounding_box(), page.viewport_size["height"]
             assert box["y"] + box["height"] <= height, f"first 下联 below the fold at {page.viewport_size}"
             page.screenshot(path=str(ARTIFACTS / name))
