@@ -28,7 +28,8 @@ ruby.ping { color: #1d4ed8; } ruby.ze { color: #b91c1c; } ruby.either { color: #
 ruby.mark { background: #fde68a; border-radius: 4px; }
 .label { display: inline-block; width: 4em; color: #555; } .score { margin-left: 1em; color: #888; }
 .cand, .upper { margin: .3em 0; } .poem, .whole { margin: 1em 0; } .meta, .poem-head { color: #555; }
-.poem .title { font-size: 1.25em; margin: .2em 0; } .hengpi { margin-left: 1em; color: #92400e; } .hengpi.pending { color: #bbb; }
+.poem .title { font-size: 1.25em; margin: .2em 0; } .hengpi { margin-left: 1em; color: #92400e; }
+.hengpi.pending, .line.pending { color: #bbb; }  /* a 横批 still being chosen */
 .msg.error { color: #b91c1c; font-weight: 600; } .msg.note { color: #92400e; }
 .couplet rt, .poem rt, .legend rt { user-select: none; }  /* copying a line copies its characters only */
 .copy { margin-left: .8em; font-size: .85em; cursor: pointer; } .legend { color: #555; font-size: .9em; }
@@ -137,10 +138,10 @@ def build_app(studio: Studio) -> gr.Blocks:
                 pmsg = gr.HTML()
             wouts = [wout, pup, plow, ptop]
 
-            def whole(th, hd, ln, n_, t, d, f, s):
-                return studio.whole_page(th, hd, length=ln, n=n_, temperature=t, draws=d, theme_weight=f, seed=s)
-            wgo.click(whole, winputs, wouts, api_name="whole")
-            wtheme.submit(whole, winputs, wouts)
+            def whole(th, hd, ln, n_, t, d, f, s):  # the couplets first, then their 横批
+                yield from studio.whole_steps(th, hd, length=ln, n=n_, temperature=t, draws=d, theme_weight=f, seed=s)
+            wgo.click(whole, winputs, wouts, api_name="whole", trigger_mode="always_last")
+            wtheme.submit(whole, winputs, wouts, trigger_mode="always_last")
             pdraw.click(studio.poster, [pup, plow, ptop, pcolor], [pimg, pmsg], api_name="poster")
 
         with gr.Tab("写诗", id="poem"):

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -295,19 +296,33 @@ class Studio:
         """Whole couplets for a wish as HTML; values are WholeRequest fields (checked there)."""
         return self.whole_page(theme, head, **values)[0]
 
-    @friendly(outputs=4)
     def whole_page(self, theme: str = "", head: str = "", **values) -> tuple[str, str | None, str | None, str | None]:
-        """(HTML, the first couplet's 上联, 下联 and 横批) for the page, the lines filling the poster boxes."""
+        """(HTML, the first couplet's 上联, 下联 and 横批) for the page (the last of `whole_steps`)."""
+        *_, page = self.whole_steps(theme, head, **values)
+        return page
+
+    @friendly(outputs=4)
+    def whole_steps(self, theme: str = "", head: str = "", **values):
+        """(HTML, the first couplet's 上联, 下联 and 横批), the lines filling the poster boxes: the couplets
+        as soon as they are written, their 横批 marked as coming, then with the 横批."""
         gen = self.models.whole
         if gen is None:
-            return message(self.models.errors["whole"]), None, None, None
+            yield message(self.models.errors["whole"]), None, None, None
+            return
         req = WholeRequest(theme=theme or "", head=head or "", **{k: _as_field(WholeRequest, k, v)
                                                                   for k, v in values.items()})
         try:
-            res = gen.generate(req)
+            res = gen.generate(replace(req, hengpi=False))
         except InputError as e:
-            return message(str(e)), None, None, None
-        tone_of = gen.couplets.prosody.tone
+            yield message(str(e)), None, None, None
+            return
+        if req.hengpi and gen.hengpi and res.couplets:
+            yield self._whole_page(res, req, gen.couplets.prosody.tone, pending=True)
+            gen.add_hengpi(res)
+        yield self._whole_page(res, req, gen.couplets.prosody.tone)
+
+    @staticmethod
+    def _whole_page(res, req: WholeRequest, tone_of, pending: bool = False) -> tuple:
         heads = req.head.strip()
         from .whole import layout_text
         starts = layout_text(res.layout) if len(heads) == 4 else [0]
@@ -319,7 +334,8 @@ class Studio:
         parts = [f'<div class="poem-head">{head}</div>']
         for k, c in enumerate(res.couplets, 1):
             fit = f" · theme +{c.theme_fit:.2f}" if c.theme_fit is not None else ""
-            top = (f'<div class="line"><span class="label">横批</span>{annotate(c.hengpi, tone_of)}</div>'
+            top = ('<div class="line pending"><span class="label">横批</span>…</div>' if pending else
+                   f'<div class="line"><span class="label">横批</span>{annotate(c.hengpi, tone_of)}</div>'
                    if c.hengpi else "")
             both = html.escape(c.upper + "\n" + c.lower)
             parts.append(f'<div class="whole" data-lower="{both}"><div class="meta">[{k}] score {c.score:.2f}{fit}'

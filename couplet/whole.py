@@ -212,16 +212,23 @@ class WholeGenerator:
             kept = self._apart(couplets)[:req.n]
             if len(kept) >= req.n:
                 break
-        if req.hengpi and self.hengpi and kept:
-            theme = seed if words else ""  # a 藏头 wish without a theme: the couplet alone
-            for c, h in zip(kept, self.hengpi.for_page([(c.upper, c.lower) for c in kept], theme=theme)):
-                c.hengpi = h
         if len(kept) < req.n:
             notes.append(f"{len(kept)} of the {req.n} couplets asked for differ from each other in a third of "
                          "their characters" + ("; raise the temperature for more" if req.sampler().greedy else ""))
         if avoid is not None:
             avoid.update(c.upper for c in kept)
-        return WholeResult(request=req, seed=seed, keywords=words, layout=layout, couplets=kept, notes=notes)
+        res = WholeResult(request=req, seed=seed, keywords=words, layout=layout, couplets=kept, notes=notes)
+        return self.add_hengpi(res) if req.hengpi else res
+
+    def add_hengpi(self, res: WholeResult) -> WholeResult:
+        """Each couplet's 横批, each shown once where it can (`HengpiChooser.for_page`), fitted to the
+        wish's theme when it has one (a 藏头 wish without a theme: the couplet alone). The page calls it
+        after showing the couplets, since it takes most of a request's time."""
+        if self.hengpi and res.couplets:
+            theme = res.seed if res.keywords else ""
+            for c, h in zip(res.couplets, self.hengpi.for_page([(c.upper, c.lower) for c in res.couplets], theme=theme)):
+                c.hengpi = h
+        return res
 
     def _uppers(self, plan: PoemPlan, literal: list[str | None], seed: str, req: WholeRequest,
                 words: list[str], round_: int = 0) -> list[tuple[str, float]]:

@@ -80,6 +80,23 @@ def test_couplet_candidates_get_a_hengpi(tiny_generator, tiny_poet, tiny_whole):
     assert [x[:23] for x in studio.couplet_steps("hello", n=2)] == ['<div class="msg error">']
 
 
+def test_whole_couplets_show_first_then_their_hengpi(tiny_generator, tiny_poet, tiny_whole):
+    from couplet.requests import WholeRequest
+    from couplet.whole import WholeGenerator
+    chars = [c for c in tiny_whole.vocab.chars() if c >= "\u4e00"][:8]
+    phrases = [["".join(chars[:4]), 9], ["".join(chars[4:8]), 8]]
+    whole = WholeGenerator(tiny_whole.model, tiny_whole.vocab, tiny_generator, {"hengpi": phrases})
+    studio = Studio(Loaded(tiny_generator, tiny_poet, {}, whole))
+    wish = dict(length=7, n=2, draws=2, temperature=0.8, seed=7)
+    first, last = studio.whole_steps("中秋", "", **wish)
+    assert first[0].count('class="line pending"') == 2 and first[3] is None and first[1] == last[1]
+    assert 'pending' not in last[0] and last[3] in {p for p, _ in phrases}
+    # the same couplets and 横批 as one call that chooses them at once
+    res = whole.generate(WholeRequest(theme="中秋", **wish))
+    assert (last[1], last[2], last[3]) == (res.couplets[0].upper, res.couplets[0].lower, res.couplets[0].hengpi)
+    assert len(list(studio.whole_steps("中秋", "", hengpi=False, **wish))) == 1
+
+
 def test_a_failing_step_ends_the_page_with_a_message():
     from couplet.service import friendly
 
@@ -243,12 +260,14 @@ def test_page_in_headless_chromium(served_app):
         page.locator("#whole-go").click()
         first = page.locator("#whole-out .whole").first
         expect(first).to_be_visible(timeout=60000)
+        expect(page.locator("#whole-out .pending")).to_have_count(0, timeout=30000)  # the 横批 are in
         upper, lower = first.get_attribute("data-lower").split("\n")
         assert upper[0] == "福" and lower[0] == "华" and len(upper) == len(lower)
         page.screenshot(path=str(ARTIFACTS / "app-whole.png"), full_page=True)
         # the 春联 picture: the boxes hold the first couplet; drawn as an image
         page.locator("#poster").get_by_text("春联 picture").click()
         expect(page.locator("#poster-upper textarea")).to_have_value(upper, timeout=10000)
+        expect(page.locator("#poster-hengpi textarea")).not_to_have_value("", timeout=10000)
         page.locator("#poster-hengpi textarea").fill("五福临门")
         page.locator("#poster-go").click()
         expect(page.locator("#poster-image img")).to_be_visible(timeout=30000)
