@@ -139,7 +139,10 @@ def build_app(studio: Studio) -> gr.Blocks:
             wouts = [wout, pup, plow, ptop]
 
             def whole(th, hd, ln, n_, t, d, f, s):  # the couplets first, then their 横批
-                yield from studio.whole_steps(th, hd, length=ln, n=n_, temperature=t, draws=d, theme_weight=f, seed=s)
+                steps = studio.whole_steps(th, hd, length=ln, n=n_, temperature=t, draws=d, theme_weight=f, seed=s)
+                for k, (page, up, low, top) in enumerate(steps):
+                    # once the poster's 上联/下联 boxes are filled, a later step leaves them (and any edit) alone
+                    yield (page, up, low, top) if k == 0 else (page, gr.skip(), gr.skip(), top)
             wgo.click(whole, winputs, wouts, api_name="whole", trigger_mode="always_last")
             wtheme.submit(whole, winputs, wouts, trigger_mode="always_last")
             pdraw.click(studio.poster, [pup, plow, ptop, pcolor], [pimg, pmsg], api_name="poster")
