@@ -47,7 +47,6 @@ LOCK_ON_CLICK = ("var r=event.target.closest('ruby');if(!r)return;var c=this,rs=
                  "var cur=box.value.length===low.length?box.value:'_'.repeat(low.length);"
                  "box.value=cur.slice(0,i)+low[i]+cur.slice(i+1);box.dispatchEvent(new Event('input',{bubbles:true}));"
                  "setTimeout(function(){document.querySelector('#couplet-go').click()},100);")
-PENDING = object()  # a 横批 still being chosen
 COPY_ON_CLICK = ("event.stopPropagation();navigator.clipboard&&navigator.clipboard.writeText("
                  "this.parentElement.dataset.lower);this.textContent='已复制';")
 
@@ -233,19 +232,20 @@ class Studio:
         locked = {i for i, ch in enumerate("".join(lock.split()) if isinstance(lock, str) else "") if is_han(ch)}
         whole = self.models.whole if hengpi and res.candidates else None
         if whole is not None and whole.hengpi:
-            yield self._couplet_page(res, gen.prosody.tone, locked, [PENDING] * len(res.candidates))
+            yield self._couplet_page(res, gen.prosody.tone, locked, pending=True)
             yield self._couplet_page(res, gen.prosody.tone, locked,
                                      whole.hengpi.for_page([(res.upper, c.lower) for c in res.candidates]))
         else:
-            yield self._couplet_page(res, gen.prosody.tone, locked, [None] * len(res.candidates))
+            yield self._couplet_page(res, gen.prosody.tone, locked)
 
     @staticmethod
-    def _couplet_page(res, tone_of, locked: set[int], tops: list) -> str:
+    def _couplet_page(res, tone_of, locked: set[int], tops: list | None = None, pending: bool = False) -> str:
+        """The page; tops: each candidate's 横批 (None: none), pending: 横批 marked as coming."""
         rows = [f'<div class="upper"><span class="label">上联</span>{annotate(res.upper, tone_of)}</div>']
-        for i, (c, top) in enumerate(zip(res.candidates, tops), 1):
+        for i, (c, top) in enumerate(zip(res.candidates, tops or [None] * len(res.candidates)), 1):
             scorer = f" · scorer {c.scorer:.2f}" if c.scorer is not None else ""
             scorer += f" · 词性 {100 * c.structure:.0f}%" if c.structure is not None else ""
-            top_html = ('<span class="hengpi pending">横批 …</span>' if top is PENDING else
+            top_html = ('<span class="hengpi pending">横批 …</span>' if pending else
                         f'<span class="hengpi">横批 {html.escape(top)}</span>' if top else "")
             rows.append(f'<div class="cand" data-lower="{html.escape(c.lower)}" onclick="{html.escape(LOCK_ON_CLICK)}">'
                         f'<span class="label">下联{i}</span>{annotate(c.lower, tone_of, locked)}'
