@@ -151,6 +151,28 @@ def test_nucleus_draw_equals_the_full_vocabulary_draw():
         assert torch.equal(fast, slow)
         assert torch.isfinite(kept.gather(1, fast[:, None])).all()
 
+def test_nucleus_matches_a_full_sort():
+    """The shortlist and the wide rows' candidate sort keep exactly what sorting every prob keeps:
+    peaked rows (inside the shortlist), flat rows (wider than it), masked chars, top_p near 1."""
+    from couplet.sampling import NUCLEUS_SHORTLISTS, _nucleus
+    torch.manual_seed(1)
+    v = 2 * NUCLEUS_SHORTLISTS[-1]
+    widths = set()
+    for trial in range(60):
+        logits = torch.randn(5, v) * (0.2, 1.0, 4.0)[trial % 3]
+        logits[torch.rand(5, v) < 0.2] = float("-inf")
+        probs = torch.softmax(logits, dim=-1)
+        top_p = (0.5, 0.9, 0.95, 0.999)[trial % 4]
+        ids = _nucleus(probs, top_p)
+        for row, got in zip(probs, ids):
+            top, order = row.sort(descending=True)
+            want = set(order[(top.cumsum(0) - top) < top_p].tolist())
+            assert set(got[got < v].tolist()) == want
+            assert got[got < v].tolist() == sorted(want)                   # vocabulary order
+            widths.add(len(want) > NUCLEUS_SHORTLISTS[-1])
+    assert widths == {True, False}
+
+
 def test_generation_rejects_bad_input(tiny_generator):
     for bad in ("", "   ", "😀😀", "abc", "春" * 100):
         with pytest.raises(InputError):
