@@ -23,7 +23,8 @@ from couplet.trainer import TrainConfig, train
 HELP = {
     "data": "directory written by `python -m couplet prepare` (train.tsv, valid.tsv)",
     "out": "run directory; last/ (resumable) and best/ checkpoints are written there",
-    "sources": "couplet: training sources and weights, e.g. couplet:3,lvshi:1,poem:0.2",
+    "sources": "training sources and weights: couplet and scorer, e.g. couplet:3,lvshi:1,poem:0.2; poem, by "
+               "dynasty, e.g. tang:1,song:0.1 (a dynasty not named is left out; all: every poem once)",
     "arch": "RNN structure: " + ", ".join(ARCHS) + " (bi* = bidirectional encoder / seed encoder)",
     "emb_dim": "character embedding size (also the tied output projection)",
     "hidden": "RNN hidden size",
@@ -63,11 +64,11 @@ HELP = {
 
 
 # Flags that mean something for one task only; the others do not list them.
-ONLY_FOR = {"max_seed": ("poem", "whole"), "sources": ("couplet", "scorer"), "attention": ("couplet",),
+ONLY_FOR = {"max_seed": ("poem", "whole"), "sources": ("couplet", "scorer", "poem"), "attention": ("couplet",),
             "decoder": ("couplet",), "aligned_head": ("couplet",), "prev_dropout": ("couplet",),
             "structure_sampling": ("couplet",), "unk_rate": ("couplet",), "max_len": ("couplet", "scorer", "whole")}
 
-TASK_DEFAULTS = {"poem": {"out": "runs/poem", "batch_size": 64, "epochs": 2},
+TASK_DEFAULTS = {"poem": {"out": "runs/poem", "batch_size": 64, "epochs": 2, "sources": "all"},
                  "scorer": {"out": "runs/scorer", "emb_dim": 128, "hidden": 128, "epochs": 3, "batch_size": 256},
                  "lines": {"out": "runs/lines", "emb_dim": 128, "hidden": 128, "epochs": 3, "batch_size": 256},
                  "whole": {"out": "runs/whole", "batch_size": 64, "epochs": 2},

@@ -66,7 +66,8 @@ def _json_members(path: Path) -> Iterator[tuple[str, bytes]]:
 
 
 def read_poetry(path: str | Path) -> tuple[list[dict], dict[str, list[str]]]:
-    """All poems (traditional, as stored) and the 平仄 strains by poem id."""
+    """All poems (traditional, as stored, each with its "dynasty": tang or song, from its file's
+    name) and the 平仄 strains by poem id."""
     poems, strains = [], {}
     for name, data in tqdm(_json_members(Path(path)), desc="read poetry", unit="file"):
         items = json.loads(data.decode("utf-8"))
@@ -74,7 +75,8 @@ def read_poetry(path: str | Path) -> tuple[list[dict], dict[str, list[str]]]:
             for it in items:
                 strains[it["id"]] = it.get("strains", [])
         else:
-            poems.extend(it for it in items if isinstance(it.get("paragraphs"), list))
+            dynasty = POEM_FILE.search("/" + name).group(2)
+            poems.extend({**it, "dynasty": dynasty} for it in items if isinstance(it.get("paragraphs"), list))
     if not poems:
         raise ValueError(f"no poet.tang/poet.song JSON files found in {path}")
     return poems, strains
@@ -185,7 +187,8 @@ def prepare(*, poetry: str | Path | None, couplets: Iterable[str | Path], pingsh
             if len(lines) in (4, 8) and len({len(x) for x in lines}) == 1 and len(lines[0]) in (5, 7):
                 title = to_simplified(p.get("title", ""))
                 poems_out.append({"title": title, "author": to_simplified(p.get("author", "")),
-                                  "lines": lines, "keywords": keywords(title + "。" + "，".join(lines), 4)})
+                                  "dynasty": p["dynasty"], "lines": lines,
+                                  "keywords": keywords(title + "。" + "，".join(lines), 4)})
             mined.extend(mine_poem_pairs(simp))
         for source in ("lvshi", "poem"):  # 律诗 pairs first, so they keep their tag on duplicates
             for a, b, s in mined:
@@ -232,6 +235,7 @@ def prepare(*, poetry: str | Path | None, couplets: Iterable[str | Path], pingsh
         "train_distinct_chars": len(train_chars),
         "valid_coverage_by_train_vocab": coverage,
         "poems_kept": len(poems_out),
+        "poems_by_dynasty": dict(sorted(Counter(p["dynasty"] for p in poems_out).items())),
         "tone_table": {"chars": len(tones), **dict(tone_sources)},
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2))

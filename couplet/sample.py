@@ -24,6 +24,11 @@ POEMS = [
         "白日依山盡，黃河入海流。", "欲窮千里目，更上一層樓。"]},
     {"author": "無名", "title": "殘篇", "id": "p-broken", "paragraphs": ["□□依山盡，黃河入海流。"]},
 ]
+# and one of the Song collection (prepare tags each poem with its dynasty)
+SONG_POEMS = [
+    {"author": "蘇軾", "title": "題西林壁", "id": "p-xilin", "paragraphs": [
+        "橫看成嶺側成峰，遠近高低各不同。", "不識廬山真面目，只緣身在此山中。"]},
+]
 STRAINS = [
     {"id": "p-chunwang", "strains": ["仄仄平平仄，平平仄仄平。", "仄平平仄仄，仄仄仄平平。",
                                      "平仄平平仄，平平仄仄平。", "仄平平仄仄，平仄仄平平。"]},
@@ -64,6 +69,7 @@ def write_poetry_dir(root: Path, layout: str) -> Path:
     poem_dir.mkdir(parents=True)
     strains_dir.mkdir(parents=True)
     (poem_dir / "poet.tang.0.json").write_text(json.dumps(POEMS, ensure_ascii=False), encoding="utf-8")
+    (poem_dir / "poet.song.0.json").write_text(json.dumps(SONG_POEMS, ensure_ascii=False), encoding="utf-8")
     (strains_dir / "poet.tang.0.json").write_text(json.dumps(STRAINS, ensure_ascii=False), encoding="utf-8")
     err = poem_dir / "error"
     err.mkdir()
@@ -74,6 +80,7 @@ def write_poetry_dir(root: Path, layout: str) -> Path:
 def write_tarball(path: Path) -> Path:
     with tarfile.open(path, "w:gz") as tar:
         for name, items in (("package/dist/quantangshi/poet.tang.0.json", POEMS),
+                            ("package/dist/quantangshi/poet.song.0.json", SONG_POEMS),
                             ("package/dist/strains/json/poet.tang.0.json", STRAINS)):
             data = json.dumps(items, ensure_ascii=False).encode("utf-8")
             info = tarfile.TarInfo(name)

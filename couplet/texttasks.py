@@ -15,7 +15,7 @@ import torch
 from .corpus import Pair, read_pairs, split_of
 from .model import PoemConfig, PoemModel, shift_right
 from .poetry import format_poem
-from .tasks import PairData, ScorerTask, bucket_batches, seq_cross_entropy, shape
+from .tasks import PairData, ScorerTask, bucket_batches, parse_sources, seq_cross_entropy, shape
 from .vocab import Vocab
 
 if TYPE_CHECKING:
@@ -27,14 +27,18 @@ class PoemData:
     couplets (couplet.wholetext). rows: (text, keywords, heads)."""
 
     def __init__(self, rows: list[tuple[str, list[str], str]], vocab: Vocab, max_seed: int, candidates: int = 8,
-                 mix: tuple[float, float, float] = (0.15, 0.15, 0.0)):
+                 mix: tuple[float, float, float] = (0.15, 0.15, 0.0), weights: list[float] | None = None):
         self.max_seed, self.mix = max_seed, mix
         by_len: dict[int, list[tuple[list[int], list[int], list[int]]]] = {}
-        for text, words, heads in rows:
+        weight_of: dict[int, list[float]] = {}
+        for i, (text, words, heads) in enumerate(rows):
             kw = [c for w in words for c in w if c in vocab.stoi]
             kw = list(dict.fromkeys(kw))[:candidates] or [heads[0]]
             by_len.setdefault(len(text), []).append(
                 (vocab.encode(text), vocab.encode("".join(kw)), vocab.encode(heads[:max_seed])))
+            weight_of.setdefault(len(text), []).append(1.0 if weights is None else weights[i])
+        # how often an epoch takes each row (above 1 repeats it, below 1 keeps it with that chance)
+        self.weights = {n: torch.tensor(w) for n, w in weight_of.items()}
         self.buckets = {}
         for n, rows_n in sorted(by_len.items()):
             text = torch.tensor([r[0] for r in rows_n], dtype=torch.long)
@@ -46,7 +50,7 @@ class PoemData:
             self.buckets[n] = (text, kw, heads)
 
     def epoch_batches(self, epoch: int, *, seed: int, batch_size: int, max_pairs: int = 0):
-        return bucket_batches({n: torch.ones(len(t)) for n, (t, _, _) in self.buckets.items()},
+        return bucket_batches({n: self.weights[n] for n in self.buckets},
                               epoch=epoch, seed=seed, batch_size=batch_size, max_items=max_pairs)
 
     def batch(self, n: int, idx: torch.Tensor, batch_seed: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,6 +76,9 @@ class PoemData:
         if p_empty > 0:
             seed = seed.masked_fill(((mode >= p_first) & (mode < p_first + p_empty)).unsqueeze(1), 0)
         return seed, text
+
+
+DYNASTIES = ("tang", "song")   # the chinese-poetry collections `prepare` tags each poem with
 
 
 class PoemTask:
@@ -103,19 +110,37 @@ class PoemTask:
     def build_model(self, vocab: Vocab) -> torch.nn.Module:
         return PoemModel(PoemConfig(**shape(self.cfg, vocab), max_seed=self.cfg.max_seed))
 
+    def dynasty_weights(self) -> dict[str, float] | None:
+        """--sources for poems: weights by dynasty (e.g. tang:1,song:0.1; a dynasty not named is left
+        out), or None (a spec that names none, such as all: every poem once)."""
+        named = {k: v for k, v in parse_sources(self.cfg.sources).items() if k in DYNASTIES}
+        kept = {k: v for k, v in named.items() if v > 0}
+        if named and not kept:
+            raise ValueError(f"--sources {self.cfg.sources}: every dynasty named has weight 0")
+        return kept or None
+
     def load(self, vocab: Vocab) -> tuple[int, int]:
         known = set(vocab.chars())
+        weights, poems = self.dynasty_weights(), self._train_poems()
+        if weights and not all("dynasty" in p for p in poems):
+            raise ValueError(f"--sources {self.cfg.sources}: {self.cfg.data}/poems.jsonl has no dynasty field; "
+                             "run `python -m couplet prepare` again")
 
         def usable(p: dict) -> bool:
-            return all(ch in known for line in p["lines"] for ch in line)
-        train = [p for p in self._train_poems() if usable(p)]
-        valid = [p for p in self._poems("valid") if usable(p)]
-        if self.cfg.valid_max_pairs:
-            valid = valid[: self.cfg.valid_max_pairs]
-        self.data = PoemData(self.rows(train), vocab, self.cfg.max_seed)
-        self.valid = PoemData(self.rows(valid or train[:500]), vocab, self.cfg.max_seed)
+            return (weights is None or p.get("dynasty") in weights) and all(
+                ch in known for line in p["lines"] for ch in line)
+        train = [p for p in poems if usable(p)]
+        valid = [p for p in self._poems("valid") if usable(p)] or train[:500]
+        self.data = PoemData(self.rows(train), vocab, self.cfg.max_seed,
+                             weights=[weights[p["dynasty"]] for p in train] if weights else None)
+        # validation weighs each dynasty as training does: (name, weight, its poems, at most
+        # valid_max_pairs of each)
+        parts = [(d, w, [p for p in valid if p["dynasty"] == d]) for d, w in weights.items()] if weights else [
+            ("", 1.0, valid)]
+        cap = self.cfg.valid_max_pairs or None
+        self.valid_parts = [(d, w, PoemData(self.rows(ps[:cap]), vocab, self.cfg.max_seed)) for d, w, ps in parts if ps]
         self.vocab = vocab
-        return len(train), len(valid)
+        return len(train), sum(len(ps[:cap]) for _, _, ps in parts)
 
     @staticmethod
     def rows(poems: list[dict]) -> list[tuple[str, list[str], str]]:
@@ -129,17 +154,24 @@ class PoemTask:
 
     @torch.no_grad()
     def evaluate(self, model, device) -> dict[str, float]:
+        """Perplexity per char of the validation poems, each dynasty weighed as in training (and,
+        when --sources weighs them, each dynasty's own as ppl_<name>)."""
         model.eval()
-        nll = chars = 0.0
-        for n, (text, _, _) in self.valid.buckets.items():
-            for i in range(0, len(text), 256):
-                seed, tgt = (t.to(device) for t in self.valid.batch(n, torch.arange(i, min(i + 256, len(text))), None))
-                logits = model(seed, shift_right(tgt, self.vocab.bos_id)).float()
-                nll += seq_cross_entropy(logits, tgt, reduction="sum").item()
-                chars += tgt.numel()
+        out, nll, chars = {}, 0.0, 0.0
+        for name, weight, data in self.valid_parts:
+            part_nll = part_chars = 0.0
+            for n, (text, _, _) in data.buckets.items():
+                for i in range(0, len(text), 256):
+                    seed, tgt = (t.to(device) for t in data.batch(n, torch.arange(i, min(i + 256, len(text))), None))
+                    logits = model(seed, shift_right(tgt, self.vocab.bos_id)).float()
+                    part_nll += seq_cross_entropy(logits, tgt, reduction="sum").item()
+                    part_chars += tgt.numel()
+            if name:
+                out[f"ppl_{name}"] = math.exp(part_nll / max(part_chars, 1))
+            nll, chars = nll + weight * part_nll, chars + weight * part_chars
         model.train()
         loss = nll / max(chars, 1)
-        return {"loss": loss, "ppl": math.exp(loss)}
+        return {"loss": loss, "ppl": math.exp(loss), **out}
 
 
 class LineScorerTask(ScorerTask):
@@ -198,7 +230,7 @@ class WholeTask(PoemTask):
         valid_rows = [row(u, w, kw) for u, w, kw in couplet_keywords(c.data, split="valid") if usable(u, w)]
         valid_rows = valid_rows[: c.valid_max_pairs] if c.valid_max_pairs else valid_rows
         self.data = PoemData(train, vocab, c.max_seed, mix=self.MIX)
-        self.valid = PoemData(valid_rows or train[:500], vocab, c.max_seed, mix=self.MIX)
+        self.valid_parts = [("", 1.0, PoemData(valid_rows or train[:500], vocab, c.max_seed, mix=self.MIX))]
         self.vocab = vocab
         self.extra = {"layouts": _layouts(text for text, _, _ in train)}
         return len(train), len(valid_rows)

@@ -22,7 +22,9 @@ def test_prepare_from_tarball(prepared):
     assert summary["dropped"]["junk_characters"] == 1
     assert summary["dropped"]["empty"] == 1
     assert summary["dropped"]["poem_junk_characters"] == 1
-    assert summary["poems_kept"] == 4
+    assert summary["poems_kept"] == 5 and summary["poems_by_dynasty"] == {"song": 1, "tang": 4}
+    poems = [json.loads(x) for x in (prepared / "poems.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {p["title"]: p["dynasty"] for p in poems}["题西林壁"] == "song"
     # one 上联 never lands in two splits
     for split in ("train", "valid", "test"):
         assert all(split_of(p.upper) == split for p in read_pairs(prepared / f"{split}.tsv"))

@@ -191,3 +191,29 @@ def test_sequence_cross_entropy_reads_the_classes_last_and_means_the_same(kw):
     tgt[0, :2] = 3
     got, want = seq_cross_entropy(logits, tgt, **kw), F.cross_entropy(logits.transpose(1, 2), tgt, **kw)
     assert got.shape == want.shape and torch.allclose(got, want, atol=1e-6)
+
+
+def test_poem_sources_weigh_dynasties(prepared, tmp_path):
+    """--sources for the poem task: rows of a dynasty repeat by its weight, a dynasty not named is
+    left out of training and validation, and validation reports each dynasty's perplexity."""
+    from couplet.poetry import format_poem
+    from couplet.texttasks import PoemTask
+    poems = [json.loads(x) for x in (prepared / "poems.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts = {d: {format_poem(p["lines"]) for p in poems if p["dynasty"] == d} for d in ("tang", "song")}
+    vocab = None
+    for sources, kept in (("tang:2", "tang"), ("song:1", "song"), ("all", None)):
+        task = PoemTask(TrainConfig(task="poem", data=str(prepared), out=str(tmp_path / "p"),
+                                    **{**TINY, "sources": sources}))
+        vocab = vocab or task.build_vocab()
+        task.load(vocab)
+        rows = [vocab.decode(r.tolist()) for t, _, _ in task.data.buckets.values() for r in t]
+        want = texts[kept] if kept else texts["tang"] | texts["song"]
+        assert set(rows) == want
+        taken = sum(len(idx) for _, idx, _ in task.data.epoch_batches(0, seed=1, batch_size=4))
+        assert taken == (2 if sources == "tang:2" else 1) * len(rows)
+        model = task.build_model(vocab)
+        metrics = task.evaluate(model, "cpu")
+        assert (f"ppl_{kept}" in metrics) == bool(kept) and metrics["ppl"] > 1
+    with pytest.raises(ValueError, match="weight 0"):
+        PoemTask(TrainConfig(task="poem", data=str(prepared), out=str(tmp_path / "p"),
+                             **{**TINY, "sources": "tang:0"})).load(vocab)
