@@ -24,8 +24,9 @@ from .poetry import keywords
 from .prosody import PING, ZE, Prosody, build_tones, read_pingshuiyun
 from .text import PUNCT, clean_corpus_line, is_clean, is_han, to_simplified
 
-POEM_FILE = re.compile(r"(^|/)poet\.(tang|song)\.\d+\.json$")
-STRAINS_FILE = re.compile(r"(^|/)strains/json/poet\.(tang|song)\.\d+\.json$")
+DYNASTIES = ("tang", "song")   # the chinese-poetry collections; `prepare` tags each poem with its own
+POEM_FILE = re.compile(rf"(^|/)poet\.({'|'.join(DYNASTIES)})\.\d+\.json$")
+STRAINS_FILE = re.compile(rf"(^|/)strains/json/poet\.({'|'.join(DYNASTIES)})\.\d+\.json$")
 SPLIT_PER_MILLE = {"test": 20, "valid": 20}  # by hash of the 上联, the same for every source
 
 

@@ -38,6 +38,19 @@ MAX_UPLOAD = "2mb"  # gradio's max_file_size for uploads
 TEMP_TTL_S = 3600  # batch results older than this are removed
 TONE_CLASS = {PING: "ping", ZE: "ze", EITHER: "either"}
 CORPUS_OF = {"poem": "Tang/Song poems", "whole": "whole couplets (上联 and 下联) seeded by their keywords or heads"}
+
+
+def _corpus(name: str, meta: dict) -> str:
+    """What a model was trained on, for the models tab: the couplet model's sources, the poems'
+    dynasty weights when it had some."""
+    from .corpus import DYNASTIES
+    from .tasks import parse_sources
+    sources = meta.get("train_config", {}).get("sources", "")
+    if name == "couplet":
+        return sources or "couplets"
+    if name == "poem" and any(d in parse_sources(sources) for d in DYNASTIES):
+        return f"{CORPUS_OF[name]}, weighted by dynasty ({sources})"
+    return CORPUS_OF[name]
 LEGEND = ('<div class="legend">tones: <ruby class="ping">平<rt>平</rt></ruby> blue · <ruby class="ze">仄<rt>仄</rt>'
           '</ruby> red · <ruby class="either">中<rt>中</rt></ruby> either; <span class="mark-key">underlaid</span>: locked, '
           'rhyme, acrostic or 嵌字 characters</div>')
@@ -451,7 +464,7 @@ class Studio:
             rows.append(f"**{name}**: {arch} ({cfg.cell}, hidden {cfg.hidden}, embedding {cfg.emb_dim}, "
                         f"{cfg.layers} layer(s){head}), {meta.get('parameters', 0):,} parameters, vocabulary "
                         f"{len(gen.vocab):,}; {stage} {best.get('epoch', '?')} epochs on "
-                        f"{meta.get('train_config', {}).get('sources', 'poems') if name == 'couplet' else CORPUS_OF[name]}"
+                        f"{_corpus(name, meta)}"
                         f"; best validation {best.get('metric', 'ppl')} {best.get('value', float('nan')):.1f}")
         rows.append(f"**couplet decoding defaults**: 平仄 rule {TONE_BY_DEFAULT}, 词性相对 weight "
                     f"{STRUCTURE_BY_DEFAULT:g}, per-position head weight {ALIGN_BY_DEFAULT:g} (models that have one)")

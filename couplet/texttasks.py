@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .corpus import Pair, read_pairs, split_of
+from .corpus import DYNASTIES, Pair, read_pairs, split_of
 from .model import PoemConfig, PoemModel, shift_right
 from .poetry import format_poem
 from .tasks import PairData, ScorerTask, bucket_batches, parse_sources, seq_cross_entropy, shape
@@ -76,9 +76,6 @@ class PoemData:
         if p_empty > 0:
             seed = seed.masked_fill(((mode >= p_first) & (mode < p_first + p_empty)).unsqueeze(1), 0)
         return seed, text
-
-
-DYNASTIES = ("tang", "song")   # the chinese-poetry collections `prepare` tags each poem with
 
 
 class PoemTask:
