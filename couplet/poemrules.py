@@ -82,6 +82,7 @@ class PoemPlan:
     max_uses: int = 0                     # a char at most this many times in the poem (0: no limit)
 
 
+SEASONS = "春夏秋冬"  # the season chars whose clash across a poem's lines `LineJudge.season` costs
 FOLLOWER_ROWS = 4096  # chars whose follower rows are kept (8 KB each)
 
 
@@ -350,7 +351,7 @@ class LineJudge:
     user's seed chars the line brings into the poem, the line-pair scorer's log P(this line follows
     the one before), a cost for a stock line (one the model would write with no seed and nothing
     before it: MMI-antiLM, Li et al. 2016), and a line written earlier in the batch counted as a
-    broken soft rule."""
+    broken soft rule; and a cost for a line that names another season than the poem so far."""
     width: int                                   # chars per line, its punctuation included
     reuse: float = 0.0
     keywords: torch.Tensor | None = None         # (L, K) ids of each line's keyword, 0-padded
@@ -361,6 +362,9 @@ class LineJudge:
     stock: Callable[[torch.Tensor], torch.Tensor] | None = None    # weighted already: cost of a stock line
     avoid: set[str] | None = None                # lines written earlier in the batch: as a broken rule
     itos: list[str] | None = None                # the vocabulary, to read a line of ids as text (for avoid)
+    season: float = 0.0                          # cost of a line naming a season the poem has not named
+    season_ids: torch.Tensor | None = None       # (4,) ids of 春夏秋冬
+    free: torch.Tensor | None = None             # (T,) bool: positions the model writes (not forced chars)
 
     def __call__(self, line: int, out: torch.Tensor) -> torch.Tensor:
         """(R,) for the rows' line `line` of `out` (R, T), its earlier lines written."""
@@ -386,10 +390,27 @@ class LineJudge:
             key += self.coherence(out[:, (line - 1) * w:line * w - 1], chars)
         if self.stock is not None:
             key -= self.stock(chars)
+        if self.season and self.season_ids is not None and line > 0:
+            key -= self.season * self._season_clash(line, out).float()
         if self.avoid:
             key -= 1000.0 * torch.tensor([("".join(self.itos[i] for i in row) in self.avoid) for row in chars.tolist()],
                                          dtype=torch.float)
         return key
+
+
+    def _season_clash(self, line: int, out: torch.Tensor) -> torch.Tensor:
+        """(R,) whether the rows' line `line` names a season (春夏秋冬, at a position the model chose)
+        that neither the earlier lines nor the seed named, when they named one: autumn wind beside
+        spring rain, the readers' commonest complaint about a poem's coherence."""
+        w, ids = self.width, self.season_ids
+        free = self.free if self.free is not None else torch.ones(out.shape[1], dtype=torch.bool)
+
+        def named(span: slice) -> torch.Tensor:                                   # (R, 4)
+            return ((out[:, span].unsqueeze(2) == ids) & free[span].view(1, -1, 1)).any(dim=1)
+        before = named(slice(0, line * w))
+        if self.seed is not None and len(self.seed):
+            before = before | (self.seed.unsqueeze(1) == ids).any(dim=0)
+        return (named(slice(line * w, line * w + w - 1)) & ~before).any(dim=1) & before.any(dim=1)
 
 
 def seed_batch(vocab: Vocab, seeds: list[str], size: int) -> torch.Tensor:

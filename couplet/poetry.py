@@ -17,7 +17,7 @@ import torch
 from .checkpoint import Companion, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding, is_quantized, quantized, shift_right
-from .poemrules import (FORMS, MODES, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemSteps, PoemTables,  # noqa: F401 (re-exported)
+from .poemrules import (FORMS, MODES, SEASONS, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemSteps, PoemTables,  # noqa: F401 (re-exported)
                         check_form, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
                         rhyme_lines, sample_poems, seed_batch, strict_positions, tone_pattern)
 from .plan import PlanTable, plan_lines
@@ -264,7 +264,8 @@ class PoemGenerator:
                          seed=wanted, seed_bonus=req.seed_bonus,
                          coherence=None if score is None else (lambda prev, line: req.coherence * score(prev, line)),
                          stock=(lambda line: req.stock * self.unseeded_logp(line)) if req.stock > 0 else None,
-                         avoid=avoid, itos=self.vocab.itos)
+                         avoid=avoid, itos=self.vocab.itos, season=req.season,
+                         season_ids=torch.tensor(self.vocab.encode(SEASONS)), free=plan.forced < 0)
 
     @torch.inference_mode()
     def unseeded_logp(self, lines: torch.Tensor) -> torch.Tensor:

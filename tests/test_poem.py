@@ -282,3 +282,19 @@ def test_stock_cost_is_the_unseeded_line_logprob(tiny_poet):
     rows = torch.cat([lines, torch.zeros(2, 1, dtype=torch.long)], dim=1)
     torch.testing.assert_close(plain(0, rows) - judge(0, rows), 0.5 * want, rtol=1e-4, atol=1e-4)
     assert plain.stock is None
+
+
+def test_season_clash_costs_a_line_that_names_another_season():
+    from couplet.poemrules import LineJudge
+    ids = torch.tensor([1, 2, 3, 4])            # 春 夏 秋 冬
+    # two lines of two chars and their punctuation slot; 9 is any other char
+    out = torch.tensor([[1, 9, 0, 3, 9, 0],     # 春 then 秋: a clash
+                        [1, 9, 0, 1, 9, 0],     # 春 then 春 again
+                        [9, 9, 0, 3, 9, 0],     # no season before: the line may name one
+                        [1, 9, 0, 9, 9, 0]])    # the line names none
+    assert LineJudge(width=3, season=4.0, season_ids=ids)(1, out).tolist() == [-4.0, 0.0, 0.0, 0.0]
+    assert LineJudge(width=3, season=0.0, season_ids=ids)(1, out).tolist() == [0.0] * 4       # off
+    forced = torch.tensor([True, False, False, False, False, False])   # an acrostic's 春 at position 0
+    assert LineJudge(width=3, season=4.0, season_ids=ids, free=~forced)(1, out).tolist() == [0.0] * 4
+    seeded = LineJudge(width=3, season=4.0, season_ids=ids, seed=torch.tensor([1]))   # the seed names 春
+    assert seeded(1, out).tolist() == [-4.0, 0.0, -4.0, 0.0]

@@ -94,13 +94,21 @@ def variants(gen, real, rng, args) -> None:
             for name, cfg in systems.items()}
     items = []
     for form in args.forms or FORMS:
-        for i, p in enumerate(rng.sample(real[form], args.per_form)):
+        # --differ: seeds drawn until per_form of them give poems that differ between the systems
+        pool = rng.sample(real[form], len(real[form]) if args.differ else args.per_form)
+        kept = 0
+        for i, p in enumerate(pool):
+            if kept == args.per_form:
+                break
             mode, text = seed_of(p, i, rng)
             req = PoemRequest(form=form, mode=mode, text=text, n=1, seed=args.seed_base + i, title=False)
             cands = []
             for name, cfg in systems.items():
                 res = gens[name].generate(replace(req, **cfg))
                 cands.append({"who": name, "lines": res.poems[0].lines, "plan": res.plan, "score": res.poems[0].score})
+            if args.differ and len({tuple(c["lines"]) for c in cands}) < 2:
+                continue
+            kept += 1
             rng.shuffle(cands)
             items.append({"form": form, "mode": mode, "seed": text, "cands": cands})
     rng.shuffle(items)
@@ -133,6 +141,8 @@ def main() -> None:
     ap.add_argument("--systems", default='{"A": {}}',
                     help="variants: name -> PoemRequest fields (and \"checkpoint\"), as JSON")
     ap.add_argument("--forms", nargs="*", default=None, help="variants: only these forms (default: all four)")
+    ap.add_argument("--differ", action="store_true",
+                    help="variants: keep only seeds whose poems differ between the systems (a rule that touches few)")
     args = ap.parse_args()
     gen = PoemGenerator.load()
     real = real_poems(gen, args.exclude)
