@@ -397,16 +397,15 @@ class LineJudge:
                                          dtype=torch.float)
         return key
 
-
     def _season_clash(self, line: int, out: torch.Tensor) -> torch.Tensor:
         """(R,) whether the rows' line `line` names a season (春夏秋冬, at a position the model chose)
         that neither the earlier lines nor the seed named, when they named one: autumn wind beside
         spring rain, the readers' commonest complaint about a poem's coherence."""
-        w, ids = self.width, self.season_ids
-        free = self.free if self.free is not None else torch.ones(out.shape[1], dtype=torch.bool)
+        w, ids, free = self.width, self.season_ids, self.free
 
         def named(span: slice) -> torch.Tensor:                                   # (R, 4)
-            return ((out[:, span].unsqueeze(2) == ids) & free[span].view(1, -1, 1)).any(dim=1)
+            hit = out[:, span].unsqueeze(2) == ids
+            return (hit if free is None else hit & free[span].view(1, -1, 1)).any(dim=1)
         before = named(slice(0, line * w))
         if self.seed is not None and len(self.seed):
             before = before | (self.seed.unsqueeze(1) == ids).any(dim=0)

@@ -38,6 +38,17 @@ MAX_UPLOAD = "2mb"  # gradio's max_file_size for uploads
 TEMP_TTL_S = 3600  # batch results older than this are removed
 TONE_CLASS = {PING: "ping", ZE: "ze", EITHER: "either"}
 CORPUS_OF = {"poem": "Tang/Song poems", "whole": "whole couplets (上联 and 下联) seeded by their keywords or heads"}
+LEGEND = ('<div class="legend">tones: <ruby class="ping">平<rt>平</rt></ruby> blue · <ruby class="ze">仄<rt>仄</rt>'
+          '</ruby> red · <ruby class="either">中<rt>中</rt></ruby> either; <span class="mark-key">underlaid</span>: locked, '
+          'rhyme, acrostic or 嵌字 characters</div>')
+# A click on a character of a candidate locks it there (in the lock box) and writes the 下联 again.
+LOCK_ON_CLICK = ("var r=event.target.closest('ruby');if(!r)return;var c=this,rs=[...c.querySelectorAll('ruby')],"
+                 "i=rs.indexOf(r),low=c.dataset.lower,box=document.querySelector('#lock textarea');"
+                 "var cur=box.value.length===low.length?box.value:'_'.repeat(low.length);"
+                 "box.value=cur.slice(0,i)+low[i]+cur.slice(i+1);box.dispatchEvent(new Event('input',{bubbles:true}));"
+                 "setTimeout(function(){document.querySelector('#couplet-go').click()},100);")
+COPY_ON_CLICK = ("event.stopPropagation();navigator.clipboard&&navigator.clipboard.writeText("
+                 "this.parentElement.dataset.lower);this.textContent='已复制';")
 
 
 def _corpus(name: str, meta: dict) -> str:
@@ -51,17 +62,6 @@ def _corpus(name: str, meta: dict) -> str:
     if name == "poem" and any(d in parse_sources(sources) for d in DYNASTIES):
         return f"{CORPUS_OF[name]}, weighted by dynasty ({sources})"
     return CORPUS_OF[name]
-LEGEND = ('<div class="legend">tones: <ruby class="ping">平<rt>平</rt></ruby> blue · <ruby class="ze">仄<rt>仄</rt>'
-          '</ruby> red · <ruby class="either">中<rt>中</rt></ruby> either; <span class="mark-key">underlaid</span>: locked, '
-          'rhyme, acrostic or 嵌字 characters</div>')
-# A click on a character of a candidate locks it there (in the lock box) and writes the 下联 again.
-LOCK_ON_CLICK = ("var r=event.target.closest('ruby');if(!r)return;var c=this,rs=[...c.querySelectorAll('ruby')],"
-                 "i=rs.indexOf(r),low=c.dataset.lower,box=document.querySelector('#lock textarea');"
-                 "var cur=box.value.length===low.length?box.value:'_'.repeat(low.length);"
-                 "box.value=cur.slice(0,i)+low[i]+cur.slice(i+1);box.dispatchEvent(new Event('input',{bubbles:true}));"
-                 "setTimeout(function(){document.querySelector('#couplet-go').click()},100);")
-COPY_ON_CLICK = ("event.stopPropagation();navigator.clipboard&&navigator.clipboard.writeText("
-                 "this.parentElement.dataset.lower);this.textContent='已复制';")
 
 
 def _as_field(cls, name: str, value):
@@ -464,7 +464,7 @@ class Studio:
             rows.append(f"**{name}**: {arch} ({cfg.cell}, hidden {cfg.hidden}, embedding {cfg.emb_dim}, "
                         f"{cfg.layers} layer(s){head}), {meta.get('parameters', 0):,} parameters, vocabulary "
                         f"{len(gen.vocab):,}; {stage} {best.get('epoch', '?')} epochs on "
-                        f"{_corpus(name, meta)}"
+                        + _corpus(name, meta) +
                         f"; best validation {best.get('metric', 'ppl')} {best.get('value', float('nan')):.1f}")
         rows.append(f"**couplet decoding defaults**: 平仄 rule {TONE_BY_DEFAULT}, 词性相对 weight "
                     f"{STRUCTURE_BY_DEFAULT:g}, per-position head weight {ALIGN_BY_DEFAULT:g} (models that have one)")

@@ -29,22 +29,20 @@ class PoemData:
     def __init__(self, rows: list[tuple[str, list[str], str]], vocab: Vocab, max_seed: int, candidates: int = 8,
                  mix: tuple[float, float, float] = (0.15, 0.15, 0.0), weights: list[float] | None = None):
         self.max_seed, self.mix = max_seed, mix
-        by_len: dict[int, list[tuple[list[int], list[int], list[int]]]] = {}
-        weight_of: dict[int, list[float]] = {}
+        by_len: dict[int, list[tuple[list[int], list[int], list[int], float]]] = {}
         for i, (text, words, heads) in enumerate(rows):
             kw = [c for w in words for c in w if c in vocab.stoi]
             kw = list(dict.fromkeys(kw))[:candidates] or [heads[0]]
-            by_len.setdefault(len(text), []).append(
-                (vocab.encode(text), vocab.encode("".join(kw)), vocab.encode(heads[:max_seed])))
-            weight_of.setdefault(len(text), []).append(1.0 if weights is None else weights[i])
+            by_len.setdefault(len(text), []).append((vocab.encode(text), vocab.encode("".join(kw)),
+                                                     vocab.encode(heads[:max_seed]), 1.0 if weights is None else weights[i]))
         # how often an epoch takes each row (above 1 repeats it, below 1 keeps it with that chance)
-        self.weights = {n: torch.tensor(w) for n, w in weight_of.items()}
+        self.weights = {n: torch.tensor([r[3] for r in rows_n]) for n, rows_n in by_len.items()}
         self.buckets = {}
         for n, rows_n in sorted(by_len.items()):
             text = torch.tensor([r[0] for r in rows_n], dtype=torch.long)
             kw = torch.zeros(len(rows_n), candidates, dtype=torch.long)
             heads = torch.zeros(len(rows_n), max_seed, dtype=torch.long)
-            for i, (_, k, h) in enumerate(rows_n):
+            for i, (_, k, h, _) in enumerate(rows_n):
                 kw[i, :len(k)] = torch.tensor(k)
                 heads[i, :len(h)] = torch.tensor(h)
             self.buckets[n] = (text, kw, heads)
