@@ -24,6 +24,7 @@ from typing import Callable
 from tqdm import tqdm
 
 from .fileio import atomic_write_text
+from .poemrules import Written
 from .text import InputError
 
 COUPLET_FORMATS = (".txt", ".jsonl", ".tsv")
@@ -265,7 +266,7 @@ def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Pat
     if input_path is not None:
         check_paths(input_path, out)
     counts = {"ok": 0, "bad": 0}
-    written: set[str] = set()  # the batch does not repeat its lines (poems) or 上联 (whole couplets)
+    written = Written()  # the batch does not repeat its lines (poems, nor their phrases) or 上联 (whole couplets)
 
     def produce(lo: int, block: list[str]) -> str:
         parts = []

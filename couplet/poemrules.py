@@ -82,6 +82,7 @@ class PoemPlan:
     max_uses: int = 0                     # a char at most this many times in the poem (0: no limit)
 
 
+PHRASE = 3  # chars in a phrase that the poems of one request or batch should not share (see `Written`)
 SEASONS = "春夏秋冬"  # the season chars whose clash across a poem's lines `LineJudge.season` costs
 FOLLOWER_ROWS = 4096  # chars whose follower rows are kept (8 KB each)
 
@@ -350,8 +351,10 @@ class LineJudge:
     the line holds its plan keyword (the whole word; half for part of it), a bonus for each of the
     user's seed chars the line brings into the poem, the line-pair scorer's log P(this line follows
     the one before), a cost for a stock line (one the model would write with no seed and nothing
-    before it: MMI-antiLM, Li et al. 2016), and a line written earlier in the batch counted as a
-    broken soft rule; and a cost for a line that names another season than the poem so far."""
+    before it: MMI-antiLM, Li et al. 2016), a line written earlier in the batch counted as a broken
+    soft rule and a cost for each phrase it shares with the batch's earlier lines (the request's own
+    poems are compared in `_best_distinct`), and a cost for a line that names another season than
+    the poem so far."""
     width: int                                   # chars per line, its punctuation included
     reuse: float = 0.0
     keywords: torch.Tensor | None = None         # (L, K) ids of each line's keyword, 0-padded
@@ -360,7 +363,8 @@ class LineJudge:
     seed_bonus: float = 0.0
     coherence: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # weighted already
     stock: Callable[[torch.Tensor], torch.Tensor] | None = None    # weighted already: cost of a stock line
-    avoid: set[str] | None = None                # lines written earlier in the batch: as a broken rule
+    avoid: Written | None = None                 # what the batch wrote before: its lines as a broken rule
+    shared: float = 0.0                          # cost of each phrase shared with another poem (`Written`)
     itos: list[str] | None = None                # the vocabulary, to read a line of ids as text (for avoid)
     season: float = 0.0                          # cost of a line naming a season the poem has not named
     season_ids: torch.Tensor | None = None       # (4,) ids of 春夏秋冬
@@ -393,8 +397,11 @@ class LineJudge:
         if self.season and self.season_ids is not None and line > 0:
             key -= self.season * self._season_clash(line, out).float()
         if self.avoid:
-            key -= 1000.0 * torch.tensor([("".join(self.itos[i] for i in row) in self.avoid) for row in chars.tolist()],
-                                         dtype=torch.float)
+            texts = ["".join(self.itos[i] for i in row) for row in chars.tolist()]
+            key -= 1000.0 * torch.tensor([x in self.avoid for x in texts], dtype=torch.float)
+            if self.shared and self.avoid.phrases:
+                key -= self.shared * torch.tensor([len(_phrases(x) & self.avoid.phrases) for x in texts],
+                                                  dtype=torch.float)
         return key
 
     def _season_clash(self, line: int, out: torch.Tensor) -> torch.Tensor:
@@ -461,6 +468,7 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
     score, line_score = torch.zeros(rows), torch.zeros(rows)
     width = plan.width + 1
     firsts = torch.arange(0, rows, group)
+    phrases: set[tuple[int, ...]] = set()  # what the request's poems wrote in their chosen lines
     for t in range(plan.allowed.shape[0]):
         logp = steps(state.out, t)                                            # (R, V)
         mask = state.mask(t)
@@ -477,7 +485,8 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
             key = line_score - 1000.0 * state.relaxed.float()
             if judge is not None:
                 key = key + judge(t // width, state.out)
-            best = _best_distinct(key.view(-1, group), state.out[:, t + 1 - width:t])
+            best = _best_distinct(key.view(-1, group), state.out[:, t + 1 - width:t],
+                                  shared=judge.shared if judge is not None else 0.0, phrases=phrases)
             keep = (best + firsts).repeat_interleave(group)
             state.select(keep)
             steps.select(keep)
@@ -486,21 +495,55 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
     return state.out, score, state.relaxed
 
 
-def _best_distinct(keys: torch.Tensor, lines: torch.Tensor) -> torch.Tensor:
+def _phrases(line) -> set:
+    """The PHRASE-char runs of a line (a str, or a list of ids: then tuples)."""
+    return {line[i:i + PHRASE] if isinstance(line, str) else tuple(line[i:i + PHRASE])
+            for i in range(len(line) - PHRASE + 1)}
+
+
+class Written(set):
+    """The lines a batch has written (a set of str, without punctuation) and their phrases: a later
+    poem does not repeat a line where a draw offers another, and each phrase it shares costs
+    `PoemRequest.shared_phrase`. Real poems seldom share a 3-char phrase; the model's favourites
+    (不知何处, 春风吹尽) came back in most poems of a batch."""
+
+    def __init__(self, lines=()):
+        super().__init__()
+        self.phrases: set[str] = set()
+        self.update(lines)
+
+    def add(self, line: str) -> None:
+        super().add(line)
+        self.phrases |= _phrases(line)
+
+    def update(self, *groups) -> None:
+        for lines in groups:
+            for line in lines:
+                self.add(line)
+
+
+def _best_distinct(keys: torch.Tensor, lines: torch.Tensor, *, shared: float = 0.0,
+                   phrases: set | None = None) -> torch.Tensor:
     """The best draw of each group (G, D), group by group, where a line another group already took
     gives way to the group's next best (the n poems of one request do not share a line where a draw
-    offers another). lines: (G * D, W) ids of the draws' current lines."""
+    offers another), and each phrase a draw shares with `phrases` costs `shared`. lines: (G * D, W)
+    ids of the draws' current lines. phrases: what the request's poems wrote in earlier lines (id
+    tuples); each group's chosen line is added, so the groups after it see it too."""
     best = keys.argmax(dim=1)
     rows = lines.tolist()
     taken: set[tuple[int, ...]] = set()
     d = keys.shape[1]
     for g in range(len(keys)):
-        if tuple(rows[g * d + int(best[g])]) in taken:
-            for k in torch.argsort(keys[g], descending=True, stable=True).tolist():
-                if tuple(rows[g * d + k]) not in taken:
-                    best[g] = k
-                    break
-        taken.add(tuple(rows[g * d + int(best[g])]))
+        key = keys[g]
+        if shared and phrases:
+            key = key - shared * torch.tensor([len(_phrases(rows[g * d + k]) & phrases) for k in range(d)],
+                                              dtype=key.dtype)
+        order = torch.argsort(key, descending=True, stable=True).tolist()
+        best[g] = next((k for k in order if tuple(rows[g * d + k]) not in taken), order[0])
+        chosen = rows[g * d + int(best[g])]
+        taken.add(tuple(chosen))
+        if phrases is not None:
+            phrases |= _phrases(chosen)
     return best
 
 

@@ -17,7 +17,7 @@ import torch
 from .checkpoint import Companion, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding, is_quantized, quantized, shift_right
-from .poemrules import (FORMS, MODES, SEASONS, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemSteps, PoemTables,  # noqa: F401 (re-exported)
+from .poemrules import (FORMS, MODES, SEASONS, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemSteps, PoemTables, Written,  # noqa: F401 (re-exported)
                         check_form, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
                         rhyme_lines, sample_poems, seed_batch, strict_positions, tone_pattern)
 from .plan import PlanTable, plan_lines
@@ -199,9 +199,10 @@ class PoemGenerator:
         plan, plan_notes = make_poem_plan(req, forced, self.tables, seed)
         return seed, words, plan, notes + plan_notes
 
-    def generate(self, req: PoemRequest, *, avoid: set[str] | None = None) -> PoemResult:
+    def generate(self, req: PoemRequest, *, avoid: Written | None = None) -> PoemResult:
         """Poems for a request. avoid: lines (without punctuation) written earlier in the same batch,
-        not to be written again where a draw offers another; the poems' own lines are added to it."""
+        not to be written again where a draw offers another, nor their phrases; the poems' own lines
+        are added to it."""
         seed, words, plan, notes = self.plan(req)
         seed_ids = seed_batch(self.vocab, [seed], self.model.cfg.max_seed)
         n = max(1, req.n)
@@ -254,7 +255,7 @@ class PoemGenerator:
         return PoemResult(request=req, seed=seed, keywords=words, poems=poems, notes=notes, plan=line_words)
 
     def line_judge(self, req: PoemRequest, plan: PoemPlan, line_words: list[str], seed: str,
-                   avoid: set[str] | None = None) -> LineJudge:
+                   avoid: Written | None = None) -> LineJudge:
         """The terms of the line-by-line choice, from the request's weights."""
         score = self.line_scorer.get() if req.coherence > 0 else None
         keywords = seed_batch(self.vocab, [w if all(c in self.known for c in w) else "" for w in line_words],
@@ -264,7 +265,7 @@ class PoemGenerator:
                          seed=wanted, seed_bonus=req.seed_bonus,
                          coherence=None if score is None else (lambda prev, line: req.coherence * score(prev, line)),
                          stock=(lambda line: req.stock * self.unseeded_logp(line)) if req.stock > 0 else None,
-                         avoid=avoid, itos=self.vocab.itos, season=req.season,
+                         avoid=avoid, shared=req.shared_phrase, itos=self.vocab.itos, season=req.season,
                          season_ids=torch.tensor(self.vocab.encode(SEASONS)), free=plan.forced < 0)
 
     @torch.inference_mode()

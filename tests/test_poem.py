@@ -245,7 +245,8 @@ def test_a_batch_does_not_repeat_its_lines(tiny_poet):
     req = PoemRequest(form="五绝", mode="keywords", text="山水", n=1, seed=3)
     first, again = tiny_poet.generate(req), tiny_poet.generate(req)
     assert first.poems[0].lines == again.poems[0].lines                 # alone, one seed gives one poem
-    written: set[str] = set()
+    from couplet.poemrules import Written
+    written = Written()
     a = tiny_poet.generate(req, avoid=written).poems[0].lines
     b = tiny_poet.generate(req, avoid=written).poems[0].lines
     assert a == first.poems[0].lines and written >= {x.rstrip("，。") for x in a + b}
@@ -262,6 +263,36 @@ def test_poems_of_one_request_take_distinct_lines():
     assert _best_distinct(keys, lines).tolist() == [1, 2, 0]
     same = torch.tensor([[1, 1]] * 9)                 # nothing else to offer: the best is kept
     assert _best_distinct(keys, same).tolist() == keys.argmax(dim=1).tolist()
+
+
+def test_a_phrase_another_poem_of_the_request_wrote_costs():
+    """With shared_phrase, each 3-char run a draw shares with the lines the request's poems chose
+    before (earlier groups this line, any group earlier lines) costs; the phrases are collected."""
+    from couplet.poemrules import _best_distinct
+    keys = torch.tensor([[5.0, 0.0], [3.0, 2.0]])
+    lines = torch.tensor([[1, 2, 3, 4], [5, 6, 7, 8],        # group 0 takes 1 2 3 4
+                          [9, 2, 3, 4], [9, 8, 7, 6]])       # group 1's best shares 2 3 4 with it
+    assert _best_distinct(keys, lines).tolist() == [0, 0]                       # off: the best
+    phrases: set = set()
+    assert _best_distinct(keys, lines, shared=0.9, phrases=phrases).tolist() == [0, 0]   # 3 - 0.9 > 2
+    assert phrases == {(1, 2, 3), (2, 3, 4), (9, 2, 3)}
+    assert _best_distinct(keys, lines, shared=1.5, phrases=set()).tolist() == [0, 1]     # 3 - 1.5 < 2
+    earlier = {(9, 2, 3)}                                     # a phrase an earlier line wrote
+    assert _best_distinct(keys, lines, shared=0.9, phrases=earlier).tolist() == [0, 1]  # 3 - 1.8 < 2
+    assert _best_distinct(keys, lines, shared=3.0, phrases={(9, 8, 7), (8, 7, 6)}).tolist() == [0, 0]
+
+
+def test_the_batch_memory_keeps_phrases_and_costs_them():
+    from couplet.poemrules import LineJudge, Written
+    written = Written(["春风吹尽柳"])
+    assert written == {"春风吹尽柳"} and written.phrases == {"春风吹", "风吹尽", "吹尽柳"}
+    written.update(["明月"], ["江上"])                      # as a resumed batch restores it
+    assert "江上" in written and written.phrases == {"春风吹", "风吹尽", "吹尽柳"}
+    itos = list("，春风吹尽柳花落明月")
+    out = torch.tensor([[1, 2, 3, 4, 0], [1, 2, 3, 7, 0], [8, 9, 6, 7, 0]])   # 春风吹尽 / 春风吹落 / 明月花落
+    judge = LineJudge(width=5, avoid=written, shared=2.0, itos=itos)
+    assert judge(0, out).tolist() == [-4.0, -2.0, 0.0]
+    assert LineJudge(width=5, avoid=written, itos=itos)(0, out).tolist() == [0.0] * 3    # off
 
 
 def test_stock_cost_is_the_unseeded_line_logprob(tiny_poet):

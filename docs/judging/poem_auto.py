@@ -1,6 +1,6 @@
 """The automatic poem checks on a fixed set of 206 requests (4 forms x 20 one-char keywords with
 n 2, 4 themes, 4 first chars, acrostics): degenerate repeats, unattested bigrams, lines shared
-between poems of the set, format/rhyme/pattern/acrostic accuracies, distinct-1/2, copied lines.
+between poems of the set, poems sharing a 3- or 4-char phrase with another, format/rhyme/pattern/acrostic accuracies, distinct-1/2, copied lines.
 Run from the repository root; CFG='{"temperature": 0.6}' overrides request fields, OUT names the
 poems file (default /tmp/auto.json). The requests are written as one batch file is: its poems do
 not repeat each other's lines where a draw offers another.
@@ -10,7 +10,7 @@ not repeat each other's lines where a draw offers another.
 import json, sys, time, collections
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `couplet`
-from couplet.poetry import PoemGenerator, PoemRequest, FORMS
+from couplet.poetry import PoemGenerator, PoemRequest, FORMS, Written
 from couplet.evaluate import poem_metrics
 g = PoemGenerator.load()
 import os
@@ -30,7 +30,7 @@ for f in FORMS:
     reqs += [PoemRequest(form=f, mode="acrostic", text=a, n=1, seed=i) for i, a in enumerate(acros[n_lines])]
 records, t0, lat = [], time.time(), []
 deg = collections.Counter(); unatt = bigr = 0
-written = set()  # as `run_poem_batch` writes a batch: no line repeated where a draw offers another
+written = Written()  # as `run_poem_batch` writes a batch: no line repeated where a draw offers another
 for r in reqs:
     r = replace(r, **CFG); t1 = time.perf_counter(); res = g.generate(r, avoid=written); lat.append(time.perf_counter() - t1)
     seed = res.seed if r.mode in ("keywords", "theme") else ""
@@ -54,7 +54,13 @@ poem_of = collections.defaultdict(set)
 for i, r in enumerate(records):
     for x in r["lines"]: poem_of[x.rstrip("，。")].add(i)
 shared = sum(1 for x in lines if len(poem_of[x]) > 1)
+def runs(r, n):  # the n-char runs of a poem's lines
+    return {b[i:i + n] for b in (x.rstrip("，。") for x in r["lines"]) for i in range(len(b) - n + 1)}
+share = {}
+for n in (3, 4):  # poems that share an n-char phrase with another poem of the set (real poems: rarely)
+    c = collections.Counter(g for r in records for g in runs(r, n))
+    share[f"poems_sharing_{n}char_phrase"] = round(sum(any(c[g] > 1 for g in runs(r, n)) for r in records) / len(records), 4)
 print(json.dumps({"poems": len(records), "degenerate": dict(deg), "unattested_bigram_share": round(unatt / bigr, 5),
-                  "lines_in_another_poem_share": round(shared / len(lines), 5), **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()},
+                  "lines_in_another_poem_share": round(shared / len(lines), 5), **share, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()},
                   "median_ms_per_request": round(sorted(lat)[len(lat)//2] * 1000, 1)}, ensure_ascii=False, indent=1))
 json.dump(records, open(os.environ.get('OUT', '/tmp/auto.json'), 'w'), ensure_ascii=False)

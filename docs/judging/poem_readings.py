@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `couplet`
 from couplet.corpus import split_of  # noqa: E402
-from couplet.poetry import FORMS, PoemGenerator, PoemRequest  # noqa: E402
+from couplet.poetry import FORMS, PoemGenerator, PoemRequest, Written  # noqa: E402
 
 ACROSTICS = {4: ["风花雪月", "琴棋书画", "梅兰竹菊", "春夏秋冬", "山高水长"], 8: ["春夏秋冬风花雪月", "山高水长云淡风轻"]}
 CRITERIA = ("fluency (each line reads as natural classical Chinese), coherence (the lines belong together: one scene, "
@@ -67,11 +67,12 @@ def write_parts(prefix: str, items: list[dict], head: str, render) -> None:
 
 
 def against_real(gen, real, rng, args) -> None:
-    items = []
+    items, written = [], Written() if args.batch else None
     for form in FORMS:
         for i, p in enumerate(rng.sample(real[form], 6)):
             mode, text = seed_of(p, i, rng)
-            res = gen.generate(PoemRequest(form=form, mode=mode, text=text, n=1, seed=args.seed_base + i))
+            res = gen.generate(PoemRequest(form=form, mode=mode, text=text, n=1, seed=args.seed_base + i),
+                               avoid=written)
             human = [x + ("，" if k % 2 == 0 else "。") for k, x in enumerate(p["lines"])]
             items.append({"form": form, "who": "ours", "mode": mode, "seed": text, "lines": res.poems[0].lines})
             items.append({"form": form, "who": "human", "title": p["title"], "author": p["author"], "lines": human})
@@ -92,7 +93,7 @@ def variants(gen, real, rng, args) -> None:
     # a system may name its own checkpoint ("checkpoint": DIR); the rest of its fields are PoemRequest's
     gens = {name: PoemGenerator.load(cfg.pop("checkpoint")) if "checkpoint" in cfg else gen
             for name, cfg in systems.items()}
-    items = []
+    items, written = [], {name: Written() if args.batch else None for name in systems}
     for form in args.forms or FORMS:
         # --differ: seeds drawn until per_form of them give poems that differ between the systems
         pool = rng.sample(real[form], len(real[form]) if args.differ else args.per_form)
@@ -104,7 +105,7 @@ def variants(gen, real, rng, args) -> None:
             req = PoemRequest(form=form, mode=mode, text=text, n=1, seed=args.seed_base + i, title=False)
             cands = []
             for name, cfg in systems.items():
-                res = gens[name].generate(replace(req, **cfg))
+                res = gens[name].generate(replace(req, **cfg), avoid=written[name])
                 cands.append({"who": name, "lines": res.poems[0].lines, "plan": res.plan, "score": res.poems[0].score})
             if args.differ and len({tuple(c["lines"]) for c in cands}) < 2:
                 continue
@@ -143,6 +144,9 @@ def main() -> None:
     ap.add_argument("--forms", nargs="*", default=None, help="variants: only these forms (default: all four)")
     ap.add_argument("--differ", action="store_true",
                     help="variants: keep only seeds whose poems differ between the systems (a rule that touches few)")
+    ap.add_argument("--batch", action="store_true",
+                    help="each system writes its poems as one batch file does, in order (no line repeated, and "
+                         "with shared_phrase, phrases costed)")
     args = ap.parse_args()
     gen = PoemGenerator.load()
     real = real_poems(gen, args.exclude)
