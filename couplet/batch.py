@@ -24,7 +24,6 @@ from typing import Callable
 from tqdm import tqdm
 
 from .fileio import atomic_write_text
-from .poemrules import Written
 from .text import InputError
 
 COUPLET_FORMATS = (".txt", ".jsonl", ".tsv")
@@ -261,6 +260,7 @@ def run_poem_batch(gen, requests: list, texts: list[str], output_path: str | Pat
     """Write the results of each request (one per input line), poems or (with format_wholes) whole
     couplets; returns counts."""
     from dataclasses import replace
+    from .poemrules import Written   # here: the page imports this module before torch is wanted
     out = Path(output_path)
     fmt = _check_suffix(out, POEM_FORMATS)
     if input_path is not None:

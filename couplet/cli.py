@@ -122,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="dst", default="checkpoints/couplet", help="destination directory")
     p.add_argument("--fp32", action="store_true", help="keep fp32 weights")
     p.add_argument("--poems", default=None,
-                   help="poem models: poems.jsonl from prepare, for the copy check, the attested doubles and bigrams and "
-                        "the plan table")
+                   help="poem models: poems.jsonl from prepare, for the copy check, the attested doubles and bigrams, "
+                        "the char counts and the plan table")
     p.add_argument("--average", default=None, metavar="CHECKPOINT",
                    help="average the weights with this checkpoint of the same architecture and vocabulary (e.g. "
                         "the one a run was fine-tuned from): WEIGHT x the run's + (1 - WEIGHT) x this one's")
@@ -443,9 +443,10 @@ def cmd_export(args) -> int:
             from . import phrases
             tables[phrases.FILE] = phrases.build([(p.upper, p.lower) for p in pairs if p.source == "couplet"], vocab)
     if args.poems:
-        from .poetry import attested_bigrams, attested_doubles, load_corpus_lines
+        from .poetry import attested_bigrams, attested_doubles, char_counts, load_corpus_lines
         tables["lines.safetensors"] = {"hashes": load_corpus_lines(args.poems), "doubles": attested_doubles(args.poems),
-                                       "bigrams": attested_bigrams(args.poems, vocab)}
+                                       "bigrams": attested_bigrams(args.poems, vocab),
+                                       "char_counts": char_counts(args.poems, vocab)}
         if meta.get("kind") == "poem":
             from .plan import build_plan_table
             extra["plan"], numbers = build_plan_table(args.poems).to_checkpoint()

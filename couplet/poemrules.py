@@ -80,6 +80,7 @@ class PoemPlan:
     limited: torch.Tensor | None = None  # (V,) bool: seed chars a free position may use only once in all
     reserved: torch.Tensor | None = None  # (V,) bool: chars the user placed, kept off the free positions
     max_uses: int = 0                     # a char at most this many times in the poem (0: no limit)
+    freq_penalty: float = 0.0             # weight of -log p(char) of the corpus unigram added to each step
 
 
 PHRASE = 3  # chars in a phrase that the poems of one request or batch should not share (see `Written`)
@@ -89,10 +90,16 @@ FOLLOWER_ROWS = 4096  # chars whose follower rows are kept (8 KB each)
 
 class PoemTables(Tables):
     """The couplet masks (Han, 平, 仄) plus membership of the 平声 rhyme groups, the chars the
-    classical corpus doubles (萧萧, 依依) and the bigrams it uses."""
+    classical corpus doubles (萧萧, 依依), the bigrams it uses and how often it uses each char."""
 
-    def __init__(self, vocab: Vocab, prosody: Prosody, doubles: str = "", bigrams: torch.Tensor | None = None):
+    def __init__(self, vocab: Vocab, prosody: Prosody, doubles: str = "", bigrams: torch.Tensor | None = None,
+                 char_counts: torch.Tensor | None = None):
         super().__init__(vocab, prosody)
+        # -log p(char) of the corpus unigram (add-one), 0 off the Han chars: what freq_penalty weighs
+        self.rarity = None
+        if char_counts is not None and len(char_counts) == len(vocab):
+            c = char_counts.double() + 1.0
+            self.rarity = (-(c / c.sum()).log()).float().where(self.han, torch.zeros(()))
         self.double_ok = torch.zeros(len(vocab), dtype=torch.bool)
         for ch in doubles:
             if ch in vocab.stoi:
@@ -178,6 +185,9 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
             groups &= fits
         else:
             notes.append("the rhyme group has too few characters for this form; some rhymes may break")
+    if req.freq_penalty and tables.rarity is None:
+        notes.append("this poem model has no char counts (`export --poems` makes them), so the frequency penalty "
+                     "has no effect")
     line_end = {}  # last free position of each line -> line index (where a repeat is blocked)
     for i in range(n_lines):
         free = [i * (width + 1) + j for j in range(width) if forced[i * (width + 1) + j] < 0]
@@ -193,7 +203,7 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
     rules = (req.no_triples, req.no_doubles, req.no_repeat_bigrams)
     attested = req.attested_bigrams and tables.bigram_starts is not None
     return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited,
-                    reserved, req.max_uses), notes
+                    reserved, req.max_uses, req.freq_penalty if tables.rarity is not None else 0.0), notes
 
 
 # ---------------------------------------------------------------- decoding
@@ -457,9 +467,9 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The poem task's one decoding loop: write `rows` poems at once, one step per char: the model's
     log-probs (`steps`: `PoemSteps`, or the naive `couplet.reference.PoemRerun`), the rules' mask
-    (`PoemState`), the couplet model's mix on paired lines, the sampler's choice. Returns ids (R, T),
-    summed log-probs (R,) of the distribution sampled from, and how many times each row had to break
-    a soft rule (R,).
+    (`PoemState`), the couplet model's mix on paired lines, the frequency penalty, the sampler's choice.
+    Returns ids (R, T), summed log-probs (R,) of the distribution sampled from (less the frequency
+    penalty's term, which only steers), and how many times each row had to break a soft rule (R,).
 
     group > 1: the rows come in groups that write one poem line by line, best of `group`: when a
     line ends, every row of a group takes the group's best line (fewest broken soft rules, then
@@ -469,8 +479,12 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
     width = plan.width + 1
     firsts = torch.arange(0, rows, group)
     phrases: set[tuple[int, ...]] = set()  # what the request's poems wrote in their chosen lines
+    # anti-LM against the commonest chars (不, 一, 风, 月), which sampling at a low temperature favours
+    rarity = plan.freq_penalty * tables.rarity if plan.freq_penalty else None
     for t in range(plan.allowed.shape[0]):
         logp = steps(state.out, t)                                            # (R, V)
+        if rarity is not None:
+            logp.add_(rarity)     # in place: `steps` gives a fresh tensor
         mask = state.mask(t)
         if pair is not None and pair.active(t):
             logp = pair.mix(t, logp, state.out, mask)
@@ -479,7 +493,7 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
         if pair is not None:
             pair.advance(t, tok)
         chosen = logp.gather(1, tok.unsqueeze(1)).squeeze(1)
-        score += chosen
+        score += chosen if rarity is None else chosen - rarity[tok]
         line_score += chosen
         if group > 1 and t % width == width - 1:
             key = line_score - 1000.0 * state.relaxed.float()

@@ -87,9 +87,10 @@ class PoemResult:
 class PoemGenerator:
     def __init__(self, model, vocab: Vocab, prosody: Prosody, meta: dict | None = None,
                  corpus_lines: torch.Tensor | None = None, doubles: str = "", bigrams: torch.Tensor | None = None,
-                 couplet_path: Path | None = None, identity: str = "in-memory model", plan_table: PlanTable | None = None):
+                 couplet_path: Path | None = None, identity: str = "in-memory model", plan_table: PlanTable | None = None,
+                 char_counts: torch.Tensor | None = None):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
-        self.tables = PoemTables(vocab, prosody, doubles, bigrams)
+        self.tables = PoemTables(vocab, prosody, doubles, bigrams, char_counts)
         self.known = set(vocab.chars())
         self.corpus_lines = corpus_lines  # sorted int32 hashes of the corpus lines
         self.identity = identity  # path and weights hash: what batch fingerprints record
@@ -112,7 +113,7 @@ class PoemGenerator:
         doubles = "".join(map(chr, tables["doubles"].tolist())) if "doubles" in tables else ""
         plan = PlanTable.from_checkpoint(meta["plan"], tables) if "plan" in meta and "plan_neighbours" in tables else None
         gen = cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT,
-                  identity=checkpoint_identity(path, meta), plan_table=plan)
+                  identity=checkpoint_identity(path, meta), plan_table=plan, char_counts=tables.get("char_counts"))
         gen.titler.path, gen.line_scorer.path = DEFAULT_TITLE_CHECKPOINT, DEFAULT_LINES_CHECKPOINT
         return gen
 
@@ -309,6 +310,18 @@ def attested_doubles(poems_path: str | Path, min_count: int = 5) -> torch.Tensor
             for x in json.loads(line)["lines"]:
                 counts.update(a for a, b in zip(x, x[1:]) if a == b)
     return torch.tensor(sorted(ord(c) for c, k in counts.items() if k >= min_count), dtype=torch.int32)
+
+
+def char_counts(poems_path: str | Path, vocab: Vocab) -> torch.Tensor:
+    """(V,) int32: how often each vocabulary char occurs in the prepared poems' lines (the unigram that
+    the poem frequency penalty divides out)."""
+    import json
+    from collections import Counter
+    counts: Counter = Counter()
+    with open(poems_path, encoding="utf-8") as f:
+        for line in f:
+            counts.update("".join(json.loads(line)["lines"]))
+    return torch.tensor([counts.get(ch, 0) for ch in vocab.itos], dtype=torch.int32)
 
 
 def attested_bigrams(poems_path: str | Path, vocab: Vocab, min_count: int = 2) -> torch.Tensor:

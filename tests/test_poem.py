@@ -329,3 +329,37 @@ def test_season_clash_costs_a_line_that_names_another_season():
     assert LineJudge(width=3, season=4.0, season_ids=ids, free=~forced)(1, out).tolist() == [0.0] * 4
     seeded = LineJudge(width=3, season=4.0, season_ids=ids, seed=torch.tensor([1]))   # the seed names 春
     assert seeded(1, out).tolist() == [-4.0, 0.0, -4.0, 0.0]
+
+
+def test_char_counts_and_the_rarity_they_give(prepared, fixture_vocab):
+    """The export's char counts are the poems' unigram; rarity is -log p (add-one), 0 off the Han chars."""
+    from couplet.poemrules import PoemTables
+    from couplet.poetry import char_counts
+    from couplet.prosody import Prosody
+    poems = [json.loads(x)["lines"] for x in (prepared / "poems.jsonl").read_text(encoding="utf-8").splitlines()]
+    text = "".join("".join(p) for p in poems)
+    counts = char_counts(prepared / "poems.jsonl", fixture_vocab)
+    some = [c for c in fixture_vocab.chars() if c in text][:5]
+    assert [int(counts[fixture_vocab.stoi[c]]) for c in some] == [text.count(c) for c in some]
+    tables = PoemTables(fixture_vocab, Prosody.load(prepared / "prosody.json"), char_counts=counts)
+    assert (tables.rarity[~tables.han] == 0).all() and (tables.rarity[tables.han] > 0).all()
+    common, rare = max(some, key=text.count), min(some, key=text.count)
+    if text.count(common) > text.count(rare):
+        assert tables.rarity[fixture_vocab.stoi[common]] < tables.rarity[fixture_vocab.stoi[rare]]
+    assert PoemTables(fixture_vocab, Prosody.load(prepared / "prosody.json")).rarity is None
+
+
+def test_freq_penalty_leans_toward_rarer_chars(tiny_poet, prepared):
+    """With freq_penalty the steps' log-probs gain w x rarity: greedy decoding writes rarer chars; a
+    model without char counts ignores it, with a note."""
+    from couplet.poetry import PoemGenerator, char_counts
+    gen = PoemGenerator(tiny_poet.model, tiny_poet.vocab, tiny_poet.prosody,
+                        char_counts=char_counts(prepared / "poems.jsonl", tiny_poet.vocab))
+    req = PoemRequest(form="五绝", mode="keywords", text="山", n=1, temperature=0.0, title=False, freq_penalty=0.0)
+    off, on = gen.generate(req).poems[0], gen.generate(replace(req, freq_penalty=2.0)).poems[0]
+    rarity = lambda p: sum(float(gen.tables.rarity[gen.vocab.stoi[ch]]) for x in p.lines for ch in x.rstrip("，。"))
+    assert on.lines != off.lines and rarity(on) > rarity(off)
+    assert tiny_poet.generate(req).poems[0].lines == off.lines      # off: as if there were no counts
+    plain = tiny_poet.generate(replace(req, freq_penalty=2.0))
+    assert plain.poems[0].lines == tiny_poet.generate(req).poems[0].lines
+    assert any("no char counts" in n for n in plain.notes)

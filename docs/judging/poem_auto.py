@@ -2,7 +2,7 @@
 n 2, 4 themes, 4 first chars, acrostics): degenerate repeats, unattested bigrams, lines shared
 between poems of the set, poems sharing a 3- or 4-char phrase with another, format/rhyme/pattern/acrostic accuracies, distinct-1/2, copied lines.
 Run from the repository root; CFG='{"temperature": 0.6}' overrides request fields, OUT names the
-poems file (default /tmp/auto.json). The requests are written as one batch file is: its poems do
+poems file (default /tmp/auto.json), CKPT a poem checkpoint other than the shipped one. The requests are written as one batch file is: its poems do
 not repeat each other's lines where a draw offers another.
 
     python docs/judging/poem_auto.py
@@ -12,8 +12,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `couplet`
 from couplet.poetry import PoemGenerator, PoemRequest, FORMS, Written
 from couplet.evaluate import poem_metrics
-g = PoemGenerator.load()
 import os
+g = PoemGenerator.load(os.environ.get("CKPT") or None)
 from dataclasses import replace
 CFG = json.loads(os.environ.get("CFG", "{}"))
 V = len(g.vocab)

@@ -1,7 +1,10 @@
 import json, collections, sys
-key = {it["item"]: it for it in json.load(open("docs/judging/poems-lines-key.json"))}
+# usage: poems_lines_tally.py [KEY.json] ANSWERS.jsonl ... (the key defaults to poems-lines-key.json)
+paths = sys.argv[1:]
+key_path = paths.pop(0) if paths and paths[0].endswith("key.json") else "docs/judging/poems-lines-key.json"
+key = {it["item"]: it for it in json.load(open(key_path))}
 ans = []
-for f in sys.argv[1:]:
+for f in paths:
     ans += [json.loads(l) for l in open(f, encoding="utf-8") if l.strip()]
 crit = ["fluency", "coherence", "meaning", "poeticness"]
 scores = collections.defaultdict(list); first = collections.Counter(); rankpos = collections.defaultdict(list)
