@@ -516,10 +516,11 @@ def _phrases(line) -> set:
 
 
 class Written(set):
-    """The lines a batch has written (a set of str, without punctuation) and their phrases: a later
-    poem does not repeat a line where a draw offers another, and each phrase it shares costs
-    `PoemRequest.shared_phrase`. Real poems seldom share a 3-char phrase; the model's favourites
-    (不知何处, 春风吹尽) came back in most poems of a batch."""
+    """The strings a batch has written: its lines (without punctuation) and its poems' titles, each
+    as 《title》 (one set, so a resumed batch restores both), with the lines' phrases. A later poem
+    does not repeat a line or a title where a draw or the title beam offers another, and each phrase
+    it shares costs `PoemRequest.shared_phrase`. Real poems seldom share a 3-char phrase; the model's
+    favourites (不知何处, 春风吹尽) came back in most poems of a batch."""
 
     def __init__(self, lines=()):
         super().__init__()
@@ -528,12 +529,26 @@ class Written(set):
 
     def add(self, line: str) -> None:
         super().add(line)
-        self.phrases |= _phrases(line)
+        if not line.startswith("《"):
+            self.phrases |= _phrases(line)
 
     def update(self, *groups) -> None:
         for lines in groups:
             for line in lines:
                 self.add(line)
+
+
+def distinct_titles(options: list[list[str]], taken: set[str] | None = None) -> list[str | None]:
+    """One title per poem from each poem's options (best first): the best one that neither an earlier
+    poem of the request nor `taken` (a batch's `Written`, titles as 《title》) has, else the best."""
+    taken = set() if taken is None else taken
+    mine: set[str] = set()
+    out = []
+    for opts in options:
+        pick = next((t for t in opts if t not in mine and f"《{t}》" not in taken), opts[0] if opts else None)
+        out.append(pick)
+        mine.add(pick)
+    return out
 
 
 def _best_distinct(keys: torch.Tensor, lines: torch.Tensor, *, shared: float = 0.0,

@@ -18,7 +18,7 @@ from .checkpoint import Companion, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding, is_quantized, quantized, shift_right
 from .poemrules import (FORMS, MODES, SEASONS, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemSteps, PoemTables, Written,  # noqa: F401 (re-exported)
-                        check_form, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
+                        check_form, distinct_titles, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
                         rhyme_lines, sample_poems, seed_batch, strict_positions, tone_pattern)
 from .plan import PlanTable, plan_lines
 from .prosody import Prosody
@@ -27,6 +27,7 @@ from .requests import (DEFAULT_CHECKPOINT, DEFAULT_LINES_CHECKPOINT, DEFAULT_POE
 from .text import InputError, check_input, check_ranges, is_han
 from .vocab import Vocab
 
+TITLE_CHOICES = 5  # titles offered per poem, of which the first not already given in the request or batch
 
 
 @lru_cache(maxsize=1)
@@ -248,11 +249,14 @@ class PoemGenerator:
                          if not sampled else f"{len(poems)} of the {n} poems asked for were distinct")
         poems = poems[:n]
         titler = self.titler.get() if req.title else None
-        for p in poems if titler is not None else []:
-            best = titler.titles([x.rstrip("，。") for x in p.lines], n=1)
-            p.title = best[0][0] if best else None
+        if titler is not None:   # several of the beam's best, so that two poems of a request or batch differ
+            options = [[t for t, _ in titler.titles([x.rstrip("，。") for x in p.lines], n=TITLE_CHOICES)]
+                       for p in poems]
+            for p, title in zip(poems, distinct_titles(options, avoid)):
+                p.title = title
         if avoid is not None:
             avoid.update(x.rstrip("，。") for p in poems for x in p.lines)
+            avoid.update(f"《{p.title}》" for p in poems if p.title)
         return PoemResult(request=req, seed=seed, keywords=words, poems=poems, notes=notes, plan=line_words)
 
     def line_judge(self, req: PoemRequest, plan: PoemPlan, line_words: list[str], seed: str,

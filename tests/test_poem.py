@@ -363,3 +363,13 @@ def test_freq_penalty_leans_toward_rarer_chars(tiny_poet, prepared):
     plain = tiny_poet.generate(replace(req, freq_penalty=2.0))
     assert plain.poems[0].lines == tiny_poet.generate(req).poems[0].lines
     assert any("no char counts" in n for n in plain.notes)
+
+
+def test_titles_of_a_request_and_a_batch_differ_where_the_beam_offers_another():
+    from couplet.poemrules import Written, distinct_titles
+    options = [["春日即事", "春晓"], ["春日即事", "山行"], ["春日即事"]]
+    assert distinct_titles(options) == ["春日即事", "山行", "春日即事"]   # the last has nothing else
+    written = Written(["春风吹尽柳", "《春晓》"])
+    assert written.phrases == {"春风吹", "风吹尽", "吹尽柳"}              # a title is not a line's phrase
+    # 春晓 is the batch's already; the second poem's 江上 is the first poem's now: each gives way
+    assert distinct_titles([["春晓", "江上"], ["江上", "春晓", "溪居"]], written) == ["江上", "溪居"]
