@@ -29,7 +29,10 @@ BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster
 # speed (its products cost per row)
 BEAM_LINES = 32
 RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
-MIN_DIFFERENCE = 1 / 3  # any two candidates shown differ in at least this share of their free positions
+# any two candidates shown differ in at least this share of their free positions. 1/2, not 1/3: at a third,
+# half the lists repeated one frame (万事和谐岁岁新 / 万事和谐处处春); readers chose the half-apart list to
+# pick from 28 times to 1 (docs/judging/couplets-sets-*)
+MIN_DIFFERENCE = 1 / 2
 
 
 @dataclass
@@ -146,7 +149,7 @@ class CoupletGenerator:
         candidates = self._apart(plan, self._order(plan, self._rank(plan, ids.tolist(), scores.tolist()), settings))
         if len(candidates) < n and not greedy:
             notes.append(f"{len(candidates)} of the {n} candidates asked for differ from each other in at least "
-                         f"a third of their characters; the rest were near-duplicates and are not shown")
+                         f"{MIN_DIFFERENCE:.0%} of their characters; the rest were near-duplicates and are not shown")
         return Result(upper=plan.upper, candidates=candidates[:n], notes=notes)
 
     def _decode(self, plans: list[Plan], settings: Settings, choose) -> tuple[torch.Tensor, torch.Tensor]:

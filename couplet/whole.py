@@ -17,7 +17,7 @@ import torch
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .checkpoint import identity as checkpoint_identity
-from .generate import MIN_DIFFERENCE, CoupletGenerator, Settings
+from .generate import CoupletGenerator, Settings
 from .model import for_decoding, shift_right
 from .decode import index_hidden
 from .poemrules import PoemPlan, PoemSteps, PoemTables, sample_poems, seed_batch
@@ -28,6 +28,10 @@ from .vocab import Vocab
 from .wholetext import LENGTH_TOKENS, SEP, clause_heads, layout_of, length_token
 
 SPARE = 2                  # 上联 carried to the 下联 stage per couplet asked for
+
+# any two couplets of a wish differ in at least this share of their characters (the 下联 list's
+# `generate.MIN_DIFFERENCE` went to a half after a reading; this list was not read that way)
+MIN_DIFFERENCE = 1 / 3
 
 
 @dataclass

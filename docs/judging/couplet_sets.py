@@ -1,0 +1,79 @@
+"""The 下联 a user is shown for one 上联 (the default n-best), under two values of
+`couplet.generate.MIN_DIFFERENCE`, side by side: which list would a reader rather choose from?
+Validation 上联 (our own split) whose lists differ; the key kept apart from what the judges read.
+Run from the repository root:
+
+    python docs/judging/couplet_sets.py make --rng 4101 --n 30 --prefix couplets-sets --a 0.3333 --b 0.5
+    python docs/judging/couplet_sets.py tally --prefix couplets-sets
+"""
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `couplet`
+import couplet.generate as G  # noqa: E402
+from couplet.requests import Settings  # noqa: E402
+
+HEAD = ("# 下联 lists, part %d\n\nEach item gives a 上联 and two lists, X and Y, of the 下联 a couplet tool offers for "
+        "it (best first, as the tool ranks them). A user reads a list and picks one 下联 to keep. For each list give "
+        "1-5 scores on: best (the best 下联 in it: 对仗, 平仄, meaning, literary quality), choice (how good a set of "
+        "different options it is to choose from: several good, distinct 下联 rather than one idea repeated). Then say "
+        "which list you would rather choose from (or tie).\n\nAnswer in one JSON line per item: {\"item\": N, \"X\": "
+        "[best, choice], \"Y\": [best, choice], \"better\": \"X|Y|tie\"}\n\n")
+
+
+def make(args) -> None:
+    gen = G.CoupletGenerator.load()
+    rows = [line.split("\t")[0] for line in open("data/processed/valid.tsv", encoding="utf-8")]
+    rng = random.Random(args.rng)
+    pool = [r for r in rng.sample(rows, 3000) if 5 <= len(r) <= 11]
+    items = []
+    for upper in pool:
+        lists = {}
+        for name, md in (("A", args.a), ("B", args.b)):
+            G.MIN_DIFFERENCE = md
+            lists[name] = [c.lower for c in gen.generate(upper, Settings.for_request(batch=False)).candidates]
+        if lists["A"] == lists["B"]:
+            continue
+        order = ["A", "B"]
+        rng.shuffle(order)
+        items.append({"item": len(items) + 1, "upper": upper, "X": order[0], "Y": order[1], "lists": lists})
+        if len(items) == args.n:
+            break
+    json.dump(items, open(f"docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+    half = len(items) // 2
+    for part, chunk in ((1, items[:half]), (2, items[half:])):
+        with open(f"docs/judging/{args.prefix}-part{part}.md", "w", encoding="utf-8") as f:
+            f.write(HEAD % part + "\n".join(
+                f"## item {it['item']}\n上联: {it['upper']}\n" + "".join(
+                    f"{lab}: " + " / ".join(it["lists"][it[lab]]) + "\n" for lab in ("X", "Y")) for it in chunk))
+
+
+def tally(args) -> None:
+    key = {it["item"]: it for it in json.load(open(f"docs/judging/{args.prefix}-key.json", encoding="utf-8"))}
+    kept, scores = {"A": 0, "B": 0, "tie": 0}, {"A": [], "B": []}
+    for part in (1, 2):
+        for line in open(f"docs/judging/{args.prefix}-part{part}.answers.jsonl", encoding="utf-8"):
+            if line.strip():
+                a = json.loads(line)
+                it = key[a["item"]]
+                for lab in ("X", "Y"):
+                    scores[it[lab]].append(a[lab])
+                kept[it[a["better"]] if a["better"] in ("X", "Y") else "tie"] += 1
+    print("kept", kept)
+    for name, s in scores.items():
+        print(name, "best", round(sum(x[0] for x in s) / len(s), 2), "choice", round(sum(x[1] for x in s) / len(s), 2))
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["make", "tally"])
+    ap.add_argument("--prefix", required=True)
+    ap.add_argument("--rng", type=int, default=0)
+    ap.add_argument("--n", type=int, default=30)
+    ap.add_argument("--a", type=float, default=1 / 3)
+    ap.add_argument("--b", type=float, default=0.5)
+    args = ap.parse_args()
+    (make if args.what == "make" else tally)(args)
