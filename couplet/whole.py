@@ -29,8 +29,9 @@ from .wholetext import LENGTH_TOKENS, SEP, clause_heads, layout_of, length_token
 
 SPARE = 2                  # 上联 carried to the 下联 stage per couplet asked for
 
-# any two couplets of a wish differ in at least this share of their characters (the 下联 list's
-# `generate.MIN_DIFFERENCE` went to a half after a reading; this list was not read that way)
+# any two couplets of a wish differ in at least this share of their characters. Not a half, as the 下联
+# list's `generate.MIN_DIFFERENCE`: a third of the lists came out short, and readers kept this 16 to 10
+# (docs/judging/whole-sets-*)
 MIN_DIFFERENCE = 1 / 3
 
 

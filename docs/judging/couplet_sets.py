@@ -1,7 +1,8 @@
 """The 下联 a user is shown for one 上联 (the default n-best), under two values of
 `couplet.generate.MIN_DIFFERENCE`, side by side: which list would a reader rather choose from?
 Validation 上联 (our own split) whose lists differ; the key kept apart from what the judges read.
-Run from the repository root:
+With --whole, the couplets of a wish instead (`couplet.whole.MIN_DIFFERENCE`; the wish is two jieba
+keywords of a validation couplet). Run from the repository root:
 
     python docs/judging/couplet_sets.py make --rng 4101 --n 30 --prefix couplets-sets --a 0.3333 --b 0.5
     python docs/judging/couplet_sets.py tally --prefix couplets-sets
@@ -14,7 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `couplet`
 import couplet.generate as G  # noqa: E402
-from couplet.requests import Settings  # noqa: E402
+import couplet.whole as W  # noqa: E402
+from couplet.poetry import keywords  # noqa: E402
+from couplet.requests import Settings, WholeRequest  # noqa: E402
 
 HEAD = ("# 下联 lists, part %d\n\nEach item gives a 上联 and two lists, X and Y, of the 下联 a couplet tool offers for "
         "it (best first, as the tool ranks them). A user reads a list and picks one 下联 to keep. For each list give "
@@ -24,15 +27,34 @@ HEAD = ("# 下联 lists, part %d\n\nEach item gives a 上联 and two lists, X an
         "[best, choice], \"Y\": [best, choice], \"better\": \"X|Y|tie\"}\n\n")
 
 
+WHOLE_HEAD = ("# 整副对联 lists, part %d\n\nEach item gives a wish (a theme) and two lists, X and Y, of the whole "
+              "couplets (上联 / 下联) a couplet tool offers for it, best first. A user reads a list and picks one couplet "
+              "to keep. For each list give 1-5 scores on: best (the best couplet in it: 对仗, 平仄, meaning, literary "
+              "quality, theme fit), choice (how good a set of different options it is to choose from: several good, "
+              "distinct couplets rather than one idea repeated). Then say which list you would rather choose from (or "
+              "tie).\n\nAnswer in one JSON line per item: {\"item\": N, \"X\": [best, choice], \"Y\": [best, choice], "
+              "\"better\": \"X|Y|tie\"}\n\n")
+
+
 def make(args) -> None:
-    gen = G.CoupletGenerator.load()
-    rows = [line.split("\t")[0] for line in open("data/processed/valid.tsv", encoding="utf-8")]
+    gen = W.WholeGenerator.load() if args.whole else G.CoupletGenerator.load()
+    lines = [line.rstrip("\n").split("\t") for line in open("data/processed/valid.tsv", encoding="utf-8")]
     rng = random.Random(args.rng)
-    pool = [r for r in rng.sample(rows, 3000) if 5 <= len(r) <= 11]
+    pool = [r for r in rng.sample(lines, 3000) if 5 <= len(r[0]) <= 11 and r[2] == "couplet"]
     items = []
-    for upper in pool:
+    for row in pool:
+        upper = row[0]
+        if args.whole:
+            words = keywords(row[0] + "，" + row[1], 2)
+            if len(words) < 2:
+                continue
+            upper = " ".join(words)                       # the wish
         lists = {}
         for name, md in (("A", args.a), ("B", args.b)):
+            if args.whole:
+                W.MIN_DIFFERENCE = md
+                lists[name] = [f"{c.upper} / {c.lower}" for c in gen.generate(WholeRequest(theme=upper)).couplets]
+                continue
             G.MIN_DIFFERENCE = md
             lists[name] = [c.lower for c in gen.generate(upper, Settings.for_request(batch=False)).candidates]
         if lists["A"] == lists["B"]:
@@ -46,9 +68,10 @@ def make(args) -> None:
     half = len(items) // 2
     for part, chunk in ((1, items[:half]), (2, items[half:])):
         with open(f"docs/judging/{args.prefix}-part{part}.md", "w", encoding="utf-8") as f:
-            f.write(HEAD % part + "\n".join(
-                f"## item {it['item']}\n上联: {it['upper']}\n" + "".join(
-                    f"{lab}: " + " / ".join(it["lists"][it[lab]]) + "\n" for lab in ("X", "Y")) for it in chunk))
+            f.write((WHOLE_HEAD if args.whole else HEAD) % part + "\n".join(
+                f"## item {it['item']}\n{'主题' if args.whole else '上联'}: {it['upper']}\n" + "".join(
+                    f"{lab}: " + (" | " if args.whole else " / ").join(it["lists"][it[lab]]) + "\n"
+                    for lab in ("X", "Y")) for it in chunk))
 
 
 def tally(args) -> None:
@@ -75,5 +98,6 @@ if __name__ == "__main__":
     ap.add_argument("--n", type=int, default=30)
     ap.add_argument("--a", type=float, default=1 / 3)
     ap.add_argument("--b", type=float, default=0.5)
+    ap.add_argument("--whole", action="store_true", help="lists of whole couplets for a wish")
     args = ap.parse_args()
     (make if args.what == "make" else tally)(args)
