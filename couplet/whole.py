@@ -8,7 +8,6 @@ the N-vs-1 pair scorer and how well the pair carries the theme.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ import torch
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .checkpoint import identity as checkpoint_identity
-from .generate import CoupletGenerator, Settings
+from .generate import FILL_DIFFERENCE, CoupletGenerator, Settings, apart
 from .model import for_decoding, shift_right
 from .decode import index_hidden
 from .poemrules import PoemPlan, PoemSteps, PoemTables, sample_poems, seed_batch
@@ -29,10 +28,6 @@ from .wholetext import LENGTH_TOKENS, SEP, clause_heads, layout_of, length_token
 
 SPARE = 2                  # 上联 carried to the 下联 stage per couplet asked for
 
-# any two couplets of a wish differ in at least this share of their characters. Not a half, as the 下联
-# list's `generate.MIN_DIFFERENCE`: a third of the lists came out short, and readers kept this 16 to 10
-# (docs/judging/whole-sets-*)
-MIN_DIFFERENCE = 1 / 3
 
 
 @dataclass
@@ -214,12 +209,12 @@ class WholeGenerator:
                 if result.candidates:
                     pairs.append((upper, result.candidates[0].lower, up_score, result.candidates[0].score))
             couplets = self._rank(pairs, seed if words else "", req, words)
-            kept = self._apart(couplets)[:req.n]
+            kept = apart(couplets, _differ, req.n)   # as the 下联 list: half apart, filled at a third
             if len(kept) >= req.n:
                 break
         if len(kept) < req.n:
-            notes.append(f"{len(kept)} of the {req.n} couplets asked for differ from each other in a third of "
-                         "their characters" + ("; raise the temperature for more" if req.sampler().greedy else ""))
+            notes.append(f"{len(kept)} of the {req.n} couplets asked for differ from each other in "
+                         f"{FILL_DIFFERENCE:.0%} of their characters" + ("; raise the temperature for more" if req.sampler().greedy else ""))
         if avoid is not None:
             avoid.update(c.upper for c in kept)
         res = WholeResult(request=req, seed=seed, keywords=words, layout=layout, couplets=kept, notes=notes)
@@ -298,17 +293,11 @@ class WholeGenerator:
                                     scorer=sc))
         return sorted(out, key=lambda c: -c.score)
 
-    @staticmethod
-    def _apart(couplets: list[WholeCouplet]) -> list[WholeCouplet]:
-        """Couplets in order, each kept only if its 上联 and its 下联 differ from every kept one's
-        in at least MIN_DIFFERENCE of their characters."""
-        kept: list[WholeCouplet] = []
-        for c in couplets:
-            need = max(1, math.ceil(MIN_DIFFERENCE * sum(is_han(x) for x in c.upper)))
-            if all(sum(a != b for a, b in zip(c.upper, k.upper)) >= need and
-                   sum(a != b for a, b in zip(c.lower, k.lower)) >= need for k in kept):
-                kept.append(c)
-        return kept
+
+def _differ(a: WholeCouplet, b: WholeCouplet) -> float:
+    """The share of positions in which two couplets differ, the lesser of the 上联's and the 下联's."""
+    han = max(sum(is_han(x) for x in a.upper), 1)
+    return min(sum(x != y for x, y in zip(a.upper, b.upper)), sum(x != y for x, y in zip(a.lower, b.lower))) / han
 
 
 def check_whole(upper: str, lower: str, heads: str, prosody) -> dict[str, bool]:

@@ -215,6 +215,7 @@ def test_rules_hold_for_the_tagger_baseline(tiny_generator):
 
 def test_rerank_orders_by_model_plus_scorer(tiny_generator, monkeypatch):
     monkeypatch.setattr("couplet.generate.MIN_DIFFERENCE", 0.0)  # compare whole N-best lists
+    monkeypatch.setattr("couplet.generate.FILL_DIFFERENCE", 0.0)
     from couplet.generate import CoupletGenerator
     from couplet.model import ScorerConfig, ScorerModel
     torch.manual_seed(2)
@@ -232,6 +233,7 @@ def test_rerank_orders_by_model_plus_scorer(tiny_generator, monkeypatch):
 
 def test_structure_rule_reorders_the_same_candidates(tiny_generator, monkeypatch):
     monkeypatch.setattr("couplet.generate.MIN_DIFFERENCE", 0.0)
+    monkeypatch.setattr("couplet.generate.FILL_DIFFERENCE", 0.0)
     plain = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=0.0, diversity=0.0))
     res = tiny_generator.generate("天增岁月人增寿", Settings(n=10, beam=10, structure=5.0, diversity=0.0))
     spread = max(c.ranking for c in res.candidates) - min(c.ranking for c in res.candidates)
@@ -441,3 +443,15 @@ def test_roomy_equals_the_full_count():
             allowed[:, -1, 7] = True
         want = (count_true(allowed) > torch.arange(t)).all(dim=0).tolist()
         assert _roomy(allowed) == want
+
+
+def test_apart_keeps_the_list_varied_then_fills_it():
+    """Items half apart first (in their order); a short list is filled with items a third apart; never
+    more than n; the order stays the items' (best first)."""
+    from couplet.generate import apart
+    differ = lambda a, b: sum(x != y for x, y in zip(a, b)) / len(a)
+    items = ["万事和谐岁", "万事和谐春", "百业兴旺春", "万事如意岁", "千家同乐日"]
+    assert apart(items, differ, 5, (0.5,)) == ["万事和谐岁", "百业兴旺春", "千家同乐日"]
+    assert apart(items, differ, 4, (0.5, 0.2)) == ["万事和谐岁", "万事和谐春", "百业兴旺春", "千家同乐日"]
+    assert apart(items, differ, 5, (0.5, 0.2)) == items
+    assert apart(items, differ, 2, (0.5, 0.2)) == ["万事和谐岁", "百业兴旺春"]

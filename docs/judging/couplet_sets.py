@@ -1,8 +1,9 @@
 """The 下联 a user is shown for one 上联 (the default n-best), under two values of
 `couplet.generate.MIN_DIFFERENCE`, side by side: which list would a reader rather choose from?
 Validation 上联 (our own split) whose lists differ; the key kept apart from what the judges read.
-With --whole, the couplets of a wish instead (`couplet.whole.MIN_DIFFERENCE`; the wish is two jieba
-keywords of a validation couplet). Run from the repository root:
+With --whole, the couplets of a wish instead (the wish is two jieba keywords of a validation couplet).
+The recorded readings ran with earlier versions of the rule's code: couplets-sets and whole-sets
+compared a third with a half alone, whole-sets2 (--fill) a third with a half filled at a third. Run from the repository root:
 
     python docs/judging/couplet_sets.py make --rng 4101 --n 30 --prefix couplets-sets --a 0.3333 --b 0.5
     python docs/judging/couplet_sets.py tally --prefix couplets-sets
@@ -15,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `couplet`
 import couplet.generate as G  # noqa: E402
-import couplet.whole as W  # noqa: E402
+from couplet.whole import WholeGenerator  # noqa: E402
 from couplet.poetry import keywords  # noqa: E402
 from couplet.requests import Settings, WholeRequest  # noqa: E402
 
@@ -37,7 +38,7 @@ WHOLE_HEAD = ("# 整副对联 lists, part %d\n\nEach item gives a wish (a theme)
 
 
 def make(args) -> None:
-    gen = W.WholeGenerator.load() if args.whole else G.CoupletGenerator.load()
+    gen = WholeGenerator.load() if args.whole else G.CoupletGenerator.load()
     lines = [line.rstrip("\n").split("\t") for line in open("data/processed/valid.tsv", encoding="utf-8")]
     rng = random.Random(args.rng)
     pool = [r for r in rng.sample(lines, 3000) if 5 <= len(r[0]) <= 11 and r[2] == "couplet"]
@@ -51,11 +52,11 @@ def make(args) -> None:
             upper = " ".join(words)                       # the wish
         lists = {}
         for name, md in (("A", args.a), ("B", args.b)):
+            # `generate.apart` reads both at call time; with --fill, B is b apart, then filled at a
+            G.MIN_DIFFERENCE, G.FILL_DIFFERENCE = md, (args.a if args.fill else md)
             if args.whole:
-                W.MIN_DIFFERENCE = md
                 lists[name] = [f"{c.upper} / {c.lower}" for c in gen.generate(WholeRequest(theme=upper)).couplets]
                 continue
-            G.MIN_DIFFERENCE = md
             lists[name] = [c.lower for c in gen.generate(upper, Settings.for_request(batch=False)).candidates]
         if lists["A"] == lists["B"]:
             continue
@@ -99,5 +100,6 @@ if __name__ == "__main__":
     ap.add_argument("--a", type=float, default=1 / 3)
     ap.add_argument("--b", type=float, default=0.5)
     ap.add_argument("--whole", action="store_true", help="lists of whole couplets for a wish")
+    ap.add_argument("--fill", action="store_true", help="--whole: B is b apart, filled at a while short")
     args = ap.parse_args()
     (make if args.what == "make" else tally)(args)
