@@ -1,0 +1,87 @@
+"""The poems a user is shown for one request (n = 3, the default), under two values of
+`couplet.poemrules.OPENING` (0: off), side by side: which list would a reader rather choose from?
+Seeds from our test split's poems as in `poem_readings.py`; requests whose lists differ. Run from
+the repository root:
+
+    python docs/judging/poem_lists.py make --rng 4401 --n 24 --prefix poems-lists
+    python docs/judging/poem_lists.py tally --prefix poems-lists
+"""
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `couplet`
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import couplet.poemrules as R  # noqa: E402
+from couplet.poetry import FORMS, PoemGenerator, PoemRequest  # noqa: E402
+from poem_readings import real_poems, seed_of  # noqa: E402
+
+HEAD = ("# 诗 lists, part %d\n\nEach item gives a seed (keywords, a theme or a first character) and two lists, X and Y, "
+        "of the three classical Chinese poems a poetry tool offers for it. A user reads a list and picks one poem to "
+        "keep. For each list give 1-5 scores on: best (the best poem in it: fluency, coherence, meaning, "
+        "poeticness), choice (how good a set of different options it is to choose from: distinct poems rather than "
+        "one poem three times over). Then say which list you would rather choose from (or tie).\n\nAnswer in one "
+        "JSON line per item: {\"item\": N, \"X\": [best, choice], \"Y\": [best, choice], \"better\": \"X|Y|tie\"}\n\n")
+
+
+def make(args) -> None:
+    gen = PoemGenerator.load()
+    real = real_poems(gen, [])
+    rng = random.Random(args.rng)
+    items = []
+    for form in FORMS:
+        for i, p in enumerate(rng.sample(real[form], 60)):
+            mode, text = seed_of(p, i % 5, rng)            # keywords x3, theme, first char
+            req = PoemRequest(form=form, mode=mode, text=text, seed=args.seed_base + i, title=False)
+            lists = {}
+            for name, opening in (("A", 0), ("B", args.opening)):
+                R.OPENING = opening
+                lists[name] = ["".join(x.lines) for x in gen.generate(req).poems]
+            if lists["A"] == lists["B"]:
+                continue
+            order = ["A", "B"]
+            rng.shuffle(order)
+            items.append({"form": form, "mode": mode, "seed": text, "X": order[0], "Y": order[1], "lists": lists})
+            if sum(it["form"] == form for it in items) == args.n // 4:
+                break
+    rng.shuffle(items)
+    for k, it in enumerate(items, 1):
+        it["item"] = k
+    json.dump(items, open(f"docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+    half = len(items) // 2
+    for part, chunk in ((1, items[:half]), (2, items[half:])):
+        with open(f"docs/judging/{args.prefix}-part{part}.md", "w", encoding="utf-8") as f:
+            f.write(HEAD % part + "\n".join(
+                f"## item {it['item']} ({it['form']}; seed: {it['mode']} {it['seed']})\n" + "".join(
+                    f"{lab}:\n" + "".join(f"  {j + 1}. {poem}\n" for j, poem in enumerate(it["lists"][it[lab]]))
+                    for lab in ("X", "Y")) for it in chunk))
+
+
+def tally(args) -> None:
+    key = {it["item"]: it for it in json.load(open(f"docs/judging/{args.prefix}-key.json", encoding="utf-8"))}
+    kept, scores = {"A": 0, "B": 0, "tie": 0}, {"A": [], "B": []}
+    for part in (1, 2):
+        for line in open(f"docs/judging/{args.prefix}-part{part}.answers.jsonl", encoding="utf-8"):
+            if line.strip():
+                a = json.loads(line)
+                it = key[a["item"]]
+                for lab in ("X", "Y"):
+                    scores[it[lab]].append(a[lab])
+                kept[it[a["better"]] if a["better"] in ("X", "Y") else "tie"] += 1
+    print("kept", kept)
+    for name, s in scores.items():
+        print(name, "best", round(sum(x[0] for x in s) / len(s), 2), "choice", round(sum(x[1] for x in s) / len(s), 2))
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["make", "tally"])
+    ap.add_argument("--prefix", required=True)
+    ap.add_argument("--rng", type=int, default=0)
+    ap.add_argument("--seed-base", type=int, default=4400)
+    ap.add_argument("--n", type=int, default=24)
+    ap.add_argument("--opening", type=int, default=2)
+    args = ap.parse_args()
+    (make if args.what == "make" else tally)(args)
