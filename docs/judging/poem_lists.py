@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import couplet.poemrules as R  # noqa: E402
 from couplet.poetry import FORMS, PoemGenerator, PoemRequest  # noqa: E402
+from couplet_sets import tally  # noqa: E402,F401 (the same tally: key and answers alike)
 from poem_readings import real_poems, seed_of  # noqa: E402
 
 HEAD = ("# 诗 lists, part %d\n\nEach item gives a seed (keywords, a theme or a first character) and two lists, X and Y, "
@@ -57,22 +58,6 @@ def make(args) -> None:
                 f"## item {it['item']} ({it['form']}; seed: {it['mode']} {it['seed']})\n" + "".join(
                     f"{lab}:\n" + "".join(f"  {j + 1}. {poem}\n" for j, poem in enumerate(it["lists"][it[lab]]))
                     for lab in ("X", "Y")) for it in chunk))
-
-
-def tally(args) -> None:
-    key = {it["item"]: it for it in json.load(open(f"docs/judging/{args.prefix}-key.json", encoding="utf-8"))}
-    kept, scores = {"A": 0, "B": 0, "tie": 0}, {"A": [], "B": []}
-    for part in (1, 2):
-        for line in open(f"docs/judging/{args.prefix}-part{part}.answers.jsonl", encoding="utf-8"):
-            if line.strip():
-                a = json.loads(line)
-                it = key[a["item"]]
-                for lab in ("X", "Y"):
-                    scores[it[lab]].append(a[lab])
-                kept[it[a["better"]] if a["better"] in ("X", "Y") else "tie"] += 1
-    print("kept", kept)
-    for name, s in scores.items():
-        print(name, "best", round(sum(x[0] for x in s) / len(s), 2), "choice", round(sum(x[1] for x in s) / len(s), 2))
 
 
 if __name__ == "__main__":
