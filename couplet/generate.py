@@ -207,7 +207,6 @@ class CoupletGenerator:
         reorder = (settings.rerank and self.scorer is not None) or settings.structure > 0
         return max(settings.beam, n, RERANK_WIDTH if reorder else 0)
 
-
     def _order(self, plan: Plan, candidates: list[Candidate], settings: Settings, *, first_only: bool = False,
                backward: list[float] | None = None) -> list[Candidate]:
         """The distinct candidates (`_rank`), best first: model score, then the optional scorer and

@@ -84,10 +84,6 @@ class PoemPlan:
 
 
 PHRASE = 3  # chars in a phrase that the poems of one request or batch should not share (see `Written`)
-# a line's first chars as a phrase too (0: off). Two of three poems of a request often open alike (秋风吹我鬓 /
-# 秋风吹鬓发: 24 of 60 requests; 8 at 2), but readers chose from such lists as gladly (kept 10 to 12;
-# docs/judging/poems-lists-*), so it is off
-OPENING = 0
 SEASONS = "春夏秋冬"  # the season chars whose clash across a poem's lines `LineJudge.season` costs
 FOLLOWER_ROWS = 4096  # chars whose follower rows are kept (8 KB each)
 
@@ -514,13 +510,9 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
 
 
 def _phrases(line) -> set:
-    """The PHRASE-char runs of a line (a str, or a list of ids: then tuples), and its first OPENING
-    chars, marked as an opening ("^" + chars, or -1 and the ids)."""
-    if isinstance(line, str):
-        runs = {line[i:i + PHRASE] for i in range(len(line) - PHRASE + 1)}
-        return runs | ({"^" + line[:OPENING]} if OPENING and len(line) >= OPENING else set())
-    runs = {tuple(line[i:i + PHRASE]) for i in range(len(line) - PHRASE + 1)}
-    return runs | ({(-1, *line[:OPENING])} if OPENING and len(line) >= OPENING else set())
+    """The PHRASE-char runs of a line (a str, or a list of ids: then tuples)."""
+    return {line[i:i + PHRASE] if isinstance(line, str) else tuple(line[i:i + PHRASE])
+            for i in range(len(line) - PHRASE + 1)}
 
 
 class Written(set):
@@ -534,6 +526,11 @@ class Written(set):
         super().__init__()
         self.phrases: set[str] = set()
         self.update(lines)
+
+    @staticmethod
+    def title(title: str) -> str:
+        """How a title is kept among the lines."""
+        return f"《{title}》"
 
     def add(self, line: str) -> None:
         super().add(line)
@@ -553,7 +550,7 @@ def distinct_titles(options: list[list[str]], taken: set[str] | None = None) -> 
     mine: set[str] = set()
     out = []
     for opts in options:
-        pick = next((t for t in opts if t not in mine and f"《{t}》" not in taken), opts[0] if opts else None)
+        pick = next((t for t in opts if t not in mine and Written.title(t) not in taken), opts[0] if opts else None)
         out.append(pick)
         mine.add(pick)
     return out

@@ -256,7 +256,7 @@ class PoemGenerator:
                 p.title = title
         if avoid is not None:
             avoid.update(x.rstrip("，。") for p in poems for x in p.lines)
-            avoid.update(f"《{p.title}》" for p in poems if p.title)
+            avoid.update(Written.title(p.title) for p in poems if p.title)
         return PoemResult(request=req, seed=seed, keywords=words, poems=poems, notes=notes, plan=line_words)
 
     def line_judge(self, req: PoemRequest, plan: PoemPlan, line_words: list[str], seed: str,

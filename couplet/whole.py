@@ -29,7 +29,6 @@ from .wholetext import LENGTH_TOKENS, SEP, clause_heads, layout_of, length_token
 SPARE = 2                  # 上联 carried to the 下联 stage per couplet asked for
 
 
-
 @dataclass
 class WholeCouplet:
     upper: str
@@ -214,7 +213,8 @@ class WholeGenerator:
                 break
         if len(kept) < req.n:
             notes.append(f"{len(kept)} of the {req.n} couplets asked for differ from each other in "
-                         f"{FILL_DIFFERENCE:.0%} of their characters" + ("; raise the temperature for more" if req.sampler().greedy else ""))
+                         f"{FILL_DIFFERENCE:.0%} of their characters"
+                         + ("; raise the temperature for more" if req.sampler().greedy else ""))
         if avoid is not None:
             avoid.update(c.upper for c in kept)
         res = WholeResult(request=req, seed=seed, keywords=words, layout=layout, couplets=kept, notes=notes)

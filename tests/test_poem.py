@@ -374,10 +374,3 @@ def test_titles_of_a_request_and_a_batch_differ_where_the_beam_offers_another():
     # 春晓 is the batch's already; the second poem's 江上 is the first poem's now: each gives way
     assert distinct_titles([["春晓", "江上"], ["江上", "春晓", "溪居"]], written) == ["江上", "溪居"]
 
-
-def test_a_lines_opening_counts_as_a_phrase_when_switched_on(monkeypatch):
-    import couplet.poemrules as R
-    assert R._phrases("春风吹尽") == {"春风吹", "风吹尽"}                     # off by default
-    monkeypatch.setattr(R, "OPENING", 2)
-    assert R._phrases("春风吹尽") == {"春风吹", "风吹尽", "^春风"}
-    assert R._phrases([5, 6, 7]) == {(5, 6, 7), (-1, 5, 6)}

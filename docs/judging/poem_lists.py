@@ -1,5 +1,6 @@
-"""The poems a user is shown for one request (n = 3, the default), under two values of
-`couplet.poemrules.OPENING` (0: off), side by side: which list would a reader rather choose from?
+"""The poems a user is shown for one request (n = 3, the default), as shipped (A) and with a line's
+first `--opening` chars counted as one more shared phrase (B; `_phrases` widened here, as the reading
+tried it), side by side: which list would a reader rather choose from?
 Seeds from our test split's poems as in `poem_readings.py`; requests whose lists differ. Run from
 the repository root:
 
@@ -27,6 +28,17 @@ HEAD = ("# 诗 lists, part %d\n\nEach item gives a seed (keywords, a theme or a 
         "JSON line per item: {\"item\": N, \"X\": [best, choice], \"Y\": [best, choice], \"better\": \"X|Y|tie\"}\n\n")
 
 
+SHIPPED = R._phrases
+
+
+def with_opening(k: int):
+    """`_phrases` that also counts a line's first k chars, marked as an opening."""
+    def phrases(line) -> set:
+        mark = "^" + line[:k] if isinstance(line, str) else (-1, *line[:k])
+        return SHIPPED(line) | ({mark} if len(line) >= k else set())
+    return phrases
+
+
 def make(args) -> None:
     gen = PoemGenerator.load()
     real = real_poems(gen, [])
@@ -37,8 +49,8 @@ def make(args) -> None:
             mode, text = seed_of(p, i % 5, rng)            # keywords x3, theme, first char
             req = PoemRequest(form=form, mode=mode, text=text, seed=args.seed_base + i, title=False)
             lists = {}
-            for name, opening in (("A", 0), ("B", args.opening)):
-                R.OPENING = opening
+            for name, phrases in (("A", SHIPPED), ("B", with_opening(args.opening))):
+                R._phrases = phrases
                 lists[name] = ["".join(x.lines) for x in gen.generate(req).poems]
             if lists["A"] == lists["B"]:
                 continue
