@@ -150,7 +150,8 @@ def build_app(studio: Studio) -> gr.Blocks:
         with gr.Tab("写诗", id="poem"):
             with gr.Row():
                 with gr.Column(scale=3):
-                    text = gr.Textbox(label="seed: keywords, first char, theme, acrostic or 嵌字 chars",
+                    text = gr.Textbox(label="seed: keywords, first char, theme, acrostic or 嵌字 chars, or a poem to answer "
+                                            "(reply: 次韵, its rhyme characters kept in place)",
                                       elem_id="poem-text")
                     mode = _radio(PoemRequest, "mode", "seed mode", elem_id="poem-mode")
                     form = _radio(PoemRequest, "form", "form", elem_id="poem-form")

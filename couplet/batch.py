@@ -215,7 +215,7 @@ def format_poems(fmt: str, *, index: int, text: str, result, settings: dict) -> 
     out = []
     for k, poem in enumerate(result.poems, 1):
         if fmt == ".txt":
-            head = f"# {index + 1}.{k} {req.form} · {req.mode} {text} · 韵 {poem.rhyme_group} · {poem.score:.2f}"
+            head = f"# {index + 1}.{k} {req.form} · {req.mode} {text} · 韵 {poem.rhyme_group or '—'} · {poem.score:.2f}"
             head += f"\n《{poem.title}》" if poem.title else ""
             out.append(head + "\n" + "\n".join(poem.lines) + "\n\n")
         else:

@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--theme", default=None, help="free text; jieba extracts the keywords (seed mode: theme)")
     mode.add_argument("--acrostic", default=None, help="藏头: line i starts with the i-th character")
     mode.add_argument("--embed", default=None, help="嵌字: one character per line, at --embed-pos")
+    mode.add_argument("--reply", default=None, metavar="POEM",
+                      help="次韵: answer this poem (a 绝句 or 律诗, lines split by punctuation) in its form, with its "
+                           "rhyme characters in their places")
     mode.add_argument("--input", default=None, help="batch: one seed per line, read with --mode")
     p.add_argument("text", nargs="?", default=None, metavar="SEED",
                    help="the seed, read as --mode says (default keywords), e.g. `poem 春` or "
@@ -228,13 +231,13 @@ def _poem_request(args, mode: str, text: str):
 def print_poems(res) -> None:
     req = res.request
     print(f"{req.form} · {req.mode}: {req.text} · seed chars {res.seed}" +
-          (f" · keywords {' '.join(res.keywords)}" if req.mode == "theme" else "") +
+          (f" · keywords {' '.join(res.keywords)}" if req.mode in ("theme", "reply") else "") +
           (f" · plan {' / '.join(dict.fromkeys(res.plan))}" if res.plan else ""))
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
     for k, poem in enumerate(res.poems, 1):
         copied = f" · copied lines {poem.copied_lines}" if poem.copied_lines else ""
-        print(f"\n[{k}] 韵 {poem.rhyme_group} · score {poem.score:.2f}{copied}")
+        print(f"\n[{k}] 韵 {poem.rhyme_group or '—'} · score {poem.score:.2f}{copied}")
         if poem.title:
             print(f"《{poem.title}》")
         print("\n".join(poem.lines))
@@ -275,7 +278,8 @@ def cmd_poem(args) -> int:
     if args.text is not None:
         given.append((args.mode, args.text))
     if len(given) + (args.input is not None) != 1:
-        print("error: give one seed: `poem 春`, or --keywords, --first, --theme, --acrostic, --embed or --input",
+        print("error: give one seed: `poem 春`, or --keywords, --first, --theme, --acrostic, --embed, --reply or "
+              "--input",
               file=sys.stderr)
         return 2
     gen = PoemGenerator.load(args.checkpoint, prosody=args.prosody)

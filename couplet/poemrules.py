@@ -195,11 +195,14 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
             line_end[free[-1]] = i
     limited = None
     placed = {c for c in forced_chars.values() if c in vocab.stoi}
-    once = placed if placed else {c for c in seed if c in vocab.stoi}
+    once = placed | {c for c in seed if c in vocab.stoi}    # a reply's seed is its keywords, not its rhymes
+    reserved = None
     if req.seed_once and once:
         limited = torch.zeros(len(vocab), dtype=torch.bool)
         limited[[vocab.stoi[c] for c in once]] = True
-    reserved = limited if (limited is not None and placed) else None  # placed chars: never at a free position
+        if placed:                                          # placed chars: never at a free position
+            reserved = torch.zeros(len(vocab), dtype=torch.bool)
+            reserved[[vocab.stoi[c] for c in placed]] = True
     rules = (req.no_triples, req.no_doubles, req.no_repeat_bigrams)
     attested = req.attested_bigrams and tables.bigram_starts is not None
     return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited,

@@ -8,7 +8,7 @@ import hashlib
 import logging
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from .plan import PlanTable, plan_lines
 from .prosody import Prosody
 from .requests import (DEFAULT_CHECKPOINT, DEFAULT_LINES_CHECKPOINT, DEFAULT_POEM_CHECKPOINT,  # noqa: F401 (re-exported)
                        DEFAULT_TITLE_CHECKPOINT, PATTERNS, REPO_ROOT)
-from .text import InputError, check_input, check_ranges, is_han
+from .text import PUNCT, InputError, check_input, check_ranges, is_han
 from .vocab import Vocab
 
 TITLE_CHOICES = 5  # titles offered per poem, of which the first not already given in the request or batch
@@ -164,7 +164,18 @@ class PoemGenerator:
         forced: dict[tuple[int, int], str] = {}
         notes: list[str] = []
         what = {"keywords": "keywords", "first": "first character", "theme": "theme",
-                "acrostic": "acrostic", "embed": "embedded characters"}[req.mode]
+                "acrostic": "acrostic", "embed": "embedded characters", "reply": "poem to answer"}[req.mode]
+        if req.mode == "reply":
+            lines, form, first_rhymes = self.answered(req.text)
+            if (form, first_rhymes) != (req.form, first_line_rhymes(req.form, req.first_rhymes)):
+                raise InputError(f"a reply keeps the form of the poem it answers ({form}); `resolve` the request first")
+            ends = [lines[i][-1] for i in rhyme_lines(n_lines, first_rhymes)]
+            forced.update({(i, width - 1): lines[i][-1] for i in rhyme_lines(n_lines, first_rhymes)})
+            words = [w for w in keywords("".join(lines), 3) if all(c in self.known for c in w)] or ends[-1:]
+            notes.append(f"次韵: the rhyme characters {'、'.join(ends)} stand where the poem answered has them")
+            if req.rhyme not in ("", "auto"):
+                notes.append("the rhyme group asked for is not used: a reply rhymes as the poem it answers")
+            return seed_chars(words, max_seed), words, forced, notes
         if req.mode == "theme":
             theme = check_input(req.text, max_len=200, what="theme").text
             words = [w for w in keywords(theme, 3) if all(c in self.known for c in w if is_han(c))]
@@ -193,10 +204,41 @@ class PoemGenerator:
             forced[(i, pos)] = ch
         return chars[:max_seed], [chars], forced, notes
 
+    def answered(self, text: str) -> tuple[list[str], str, bool]:
+        """The poem a reply (次韵) answers: its lines, its form, and whether its first line rhymes (its
+        last char shares a 平声 group of 平水韵 with the other rhyme chars; else the form's habit). Lines
+        are split at punctuation or line breaks; a char the model does not know is refused only where
+        the reply must write it, at a rhyme."""
+        text = check_input(re.sub(r"\s+", "，", text.strip()) if isinstance(text, str) else text,
+                           known=self.known, max_len=96, what="poem to answer", allow_unknown=True).text
+        lines = [x for x in re.split(f"[{PUNCT}]+", text) if x]
+        widths = sorted({len(x) for x in lines})
+        form = next((f for f, shape in FORMS.items() if shape == (len(lines), widths[0]) and len(widths) == 1), None)
+        if form is None or not all(is_han(c) for x in lines for c in x):
+            raise InputError("a reply (次韵) answers a 五绝, 七绝, 五律 or 七律: 4 or 8 lines of 5 or 7 Chinese "
+                             f"characters split by punctuation; this has {len(lines)} lines of "
+                             f"{'/'.join(map(str, widths))} characters")
+        n_lines, width = FORMS[form]
+        rhymes = rhyme_groups(lines, self.prosody, False)
+        first = bool(rhymes and rhyme_groups(lines, self.prosody, True)) or (not rhymes and width == 7)
+        unknown = [lines[i][-1] for i in rhyme_lines(n_lines, first) if lines[i][-1] not in self.known]
+        if unknown:
+            raise InputError(f"the poem model does not know the rhyme character {'、'.join(unknown)}, which a reply "
+                             "must write")
+        return lines, form, first
+
+    def resolve(self, req: PoemRequest) -> PoemRequest:
+        """The request as it will be written: a reply takes the form of the poem it answers."""
+        if req.mode != "reply":
+            return req
+        _, form, first_rhymes = self.answered(req.text)
+        return replace(req, form=form, first_rhymes=first_rhymes)
+
     def plan(self, req: PoemRequest) -> tuple[str, list[str], PoemPlan, list[str]]:
         """Validate a request and build its decoding plan: (seed chars, keywords, plan, notes).
         With seed_once, a keyword or theme seed char is used once, and a char the user placed (first
         char, acrostic, 嵌字) appears only where it was placed."""
+        req = self.resolve(req)
         seed, words, forced, notes = self.prepare(req)
         plan, plan_notes = make_poem_plan(req, forced, self.tables, seed)
         return seed, words, plan, notes + plan_notes
@@ -205,7 +247,12 @@ class PoemGenerator:
         """Poems for a request. avoid: lines (without punctuation) written earlier in the same batch,
         not to be written again where a draw offers another, nor their phrases; the poems' own lines
         are added to it."""
+        asked, req = req, self.resolve(req)
         seed, words, plan, notes = self.plan(req)
+        if req.form != asked.form:
+            notes.append(f"a reply keeps the form of the poem it answers: {req.form}")
+        # a reply does not take the lines it answers, nor (at the shared-phrase cost) their phrases
+        judged = Written([*(avoid or ()), *self.answered(req.text)[0]]) if req.mode == "reply" else avoid
         seed_ids = seed_batch(self.vocab, [seed], self.model.cfg.max_seed)
         n = max(1, req.n)
         sampler = req.sampler(torch.Generator().manual_seed(request_seed(req)))
@@ -225,7 +272,7 @@ class PoemGenerator:
                           else None, width=plan.width + 1)
         ids, scores, relaxed = sample_poems(steps, plan, self.tables, rows=rows, sampler=sampler, pair=pair,
                                             group=group,
-                                            judge=self.line_judge(req, plan, line_words, seed, avoid) if group > 1
+                                            judge=self.line_judge(req, plan, line_words, seed, judged) if group > 1
                                             else None)
         poems, seen = [], set()
         # poems that kept every soft rule first, then by score

@@ -146,7 +146,8 @@ class Settings(_Sampled):
 
 # ---------------------------------------------------------------- poems
 FORMS = {"五绝": (4, 5), "七绝": (4, 7), "五律": (8, 5), "七律": (8, 7)}
-MODES = ("keywords", "first", "theme", "acrostic", "embed")
+# reply: 次韵, a poem answering the one given, with its rhyme characters in their places (its form too)
+MODES = ("keywords", "first", "theme", "acrostic", "embed", "reply")
 PATTERNS = ("off", "平起", "仄起")  # 平仄 pattern of regulated verse
 
 MAX_POEMS = 20  # poems per request
@@ -163,7 +164,7 @@ class PoemRequest(_Sampled):
     `PoemGenerator.prepare`."""
     form: str = _opt("七绝", "五绝, 七绝, 五律 or 七律", choices=tuple(FORMS))
     mode: str = _opt("keywords", "seed mode", choices=MODES)
-    text: str = _opt("", "the keywords, first char, theme, acrostic or embedded chars")
+    text: str = _opt("", "the keywords, first char, theme, acrostic or embedded chars, or the poem to answer (reply)")
     embed_pos: int = _num(1, 1, 7, "嵌字: 1-based position in each line")
     rhyme: str = _opt("auto", "平水韵 平声 group (e.g. 七阳), or auto")
     first_rhymes: bool | None = _opt(None, "the first line rhymes too (default: yes for 七言, no for 五言)")

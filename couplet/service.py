@@ -280,10 +280,11 @@ class Studio:
         except InputError as e:
             return message(str(e))
         from .poemrules import first_line_rhymes, rhyme_lines
+        req = res.request   # as written: a reply takes the form of the poem it answers
         n_lines, width = FORMS[req.form]
         rhyme_at = set(rhyme_lines(n_lines, first_line_rhymes(req.form, req.first_rhymes)))
         head = f"seed {html.escape(res.seed)}"
-        if req.mode == "theme":
+        if req.mode in ("theme", "reply"):
             head += f" · keywords (jieba): {html.escape(' '.join(res.keywords))}"
         if res.plan:
             head += f" · plan: {html.escape(' → '.join(dict.fromkeys(res.plan)))}"

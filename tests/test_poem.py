@@ -374,3 +374,30 @@ def test_titles_of_a_request_and_a_batch_differ_where_the_beam_offers_another():
     # 春晓 is the batch's already; the second poem's 江上 is the first poem's now: each gives way
     assert distinct_titles([["春晓", "江上"], ["江上", "春晓", "溪居"]], written) == ["江上", "溪居"]
 
+
+
+DENG_GUAN_QUE = "白日依山盡，黃河入海流。欲窮千里目，更上一層樓。"   # a 五绝 whose first line does not rhyme
+DENG_GAO = ("風急天高猿嘯哀，渚清沙白鳥飛回。無邊落木蕭蕭下，不盡長江滾滾來。"
+            "萬里悲秋常作客，百年多病獨登臺。艱難苦恨繁霜鬢，潦倒新停濁酒杯。")  # a 七律 whose first line rhymes
+
+
+@pytest.mark.parametrize("text, form, ends", [(DENG_GUAN_QUE, "五绝", {1: "流", 3: "楼"}),
+                                              (DENG_GAO, "七律", {0: "哀", 1: "回", 3: "来", 5: "台", 7: "杯"})])
+def test_a_reply_keeps_the_form_and_the_rhyme_characters_in_place(tiny_poet, text, form, ends):
+    for k in range(3):
+        res = tiny_poet.generate(PoemRequest(form="七绝", mode="reply", text=text, n=2, seed=k))
+        assert res.request.form == form and any("keeps the form" in x for x in res.notes)
+        answered = {x.rstrip("，。") for x in tiny_poet.answered(text)[0]}
+        for p in res.poems:
+            assert check_form(p.lines, form), p.lines
+            assert {i: p.lines[i][-2] for i in ends} == ends
+            assert not answered & {x.rstrip("，。") for x in p.lines}     # its own lines, not the answered poem's
+
+
+@pytest.mark.parametrize("text, words", [("白日依山尽，黄河入海流。", "4 or 8 lines"),
+                                         ("白日依山尽，黄河入海流。欲穷千里，更上一层楼。", "4/5 characters"),
+                                         ("hello world", "Chinese"),
+                                         ("", "empty")])
+def test_a_reply_to_something_that_is_not_a_poem_gets_a_clear_message(tiny_poet, text, words):
+    with pytest.raises(InputError, match=words):
+        tiny_poet.generate(PoemRequest(mode="reply", text=text))

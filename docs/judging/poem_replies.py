@@ -1,0 +1,170 @@
+"""Replies (次韵) read blind: for real poems of our test split, two replies written with (A) and without
+(B, the shipped generator) a variant, the rule that the char before a rhyme the reply must keep is
+one the corpus writes before it, shown as x and y in random order under the poem they answer. Run from the
+repository root:
+
+    python docs/judging/poem_replies.py make --rng 5501 --per-form 8 --prefix poems-reply \
+        --exclude docs/judging/poems-*key.json
+    python docs/judging/poem_replies.py tally --prefix poems-reply
+
+Writes docs/judging/PREFIX-key.json and PREFIX-part1.md, PREFIX-part2.md; the judges answer into
+PREFIX-part{1,2}.answers.jsonl.
+"""
+import argparse
+import json
+import random
+import statistics
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `couplet`
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from couplet.poetry import FORMS, PoemGenerator, PoemRequest, check_form  # noqa: E402
+from poem_readings import real_poems, write_parts  # noqa: E402
+
+CRITERIA = ("fluency (each line reads as natural classical Chinese), coherence (the lines belong together: one scene, "
+            "thought or feeling that develops), meaning (the poem says something clear), poeticness (imagery, diction, "
+            "craft), reply (it answers the poem above: its subject or feeling, and its rhyme characters sit naturally "
+            "rather than forced)")
+SCORES = ("fluency", "coherence", "meaning", "poeticness", "reply")
+
+
+@contextmanager
+def with_neighbour_rule(gen: PoemGenerator):
+    """The variant read (not built into the generator): with the attested-bigram rule on, the char
+    written right before a placed one (a reply's rhyme, a 嵌字 char) is one the corpus writes before it,
+    where the other rules leave one."""
+    from couplet import poemrules
+    v, bigrams, rows = len(gen.vocab), gen.tables.bigrams, {}
+
+    def preceders(b: int) -> torch.Tensor:
+        if b not in rows:
+            rows[b] = torch.zeros(v, dtype=torch.bool)
+            rows[b][bigrams[bigrams % v == b] // v] = True
+        return rows[b]
+
+    plain = poemrules.PoemState.mask
+
+    def mask(self, t: int) -> torch.Tensor:
+        m, plan, nxt = plain(self, t), self.plan, t + 1
+        if (plan.attested and nxt < len(plan.forced) and plan.forced[t] < 0 and plan.forced[nxt] >= 0
+                and nxt % (plan.width + 1) != plan.width):
+            narrowed = m & preceders(int(plan.forced[nxt]))
+            ok = poemrules.rows_with_any(narrowed)
+            m[ok] = narrowed[ok]
+        return m
+
+    poemrules.PoemState.mask = mask
+    try:
+        yield
+    finally:
+        poemrules.PoemState.mask = plain
+
+
+def make(args) -> None:
+    gen = PoemGenerator.load()
+    rng = random.Random(args.rng)
+    real = real_poems(gen, args.exclude)
+    items = []
+    for form in FORMS:
+        kept = 0
+        for i, p in enumerate(rng.sample(real[form], len(real[form]))):
+            if kept == args.per_form:
+                break
+            text = "".join(x + ("，" if k % 2 == 0 else "。") for k, x in enumerate(p["lines"]))
+            req = PoemRequest(mode="reply", text=text, n=1, seed=args.seed_base + i, title=False)
+            with with_neighbour_rule(gen):
+                a = gen.generate(req).poems[0].lines
+            b = gen.generate(req).poems[0].lines
+            if a == b:
+                continue
+            kept += 1
+            cands = [{"who": "A", "lines": a}, {"who": "B", "lines": b}]
+            rng.shuffle(cands)
+            items.append({"form": form, "title": p["title"], "author": p["author"], "answered": text, "cands": cands})
+    rng.shuffle(items)
+    for i, it in enumerate(items, 1):
+        it["item"] = i
+    json.dump(items, open(f"docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+    head = ("# 次韵 reading, part %d\n\nEach item gives a classical Chinese poem and two replies to it, x and y, written "
+            "in its form with its rhyme characters in the same places (次韵), in no particular order. For each reply give "
+            f"1–5 scores on: {CRITERIA}. Then say which reply you would keep (or tie).\n\nAnswer in one JSON line per "
+            "item: {\"item\": N, \"x\": [fluency, coherence, meaning, poeticness, reply], \"y\": [...], "
+            "\"better\": \"x|y|tie\"}\n\n")
+    write_parts(args.prefix, items, head, lambda it: (
+        f"## item {it['item']} ({it['form']})\nthe poem: {it['answered']}\n"
+        + "\n".join(f"{lab}: " + "".join(c["lines"]) for lab, c in zip("xy", it["cands"])) + "\n"))
+
+
+def auto(args) -> None:
+    """Replies to per-form test-split poems with the neighbour rule and with the shipped defaults:
+    form, rhyme chars in place, lines of the answered poem taken, and how many (char, rhyme after it)
+    pairs the corpus never writes."""
+    gen = PoemGenerator.load()
+    real = real_poems(gen, args.exclude)
+    v = len(gen.vocab)
+    pairs = set(gen.tables.bigrams.tolist())
+    for name, on in (("rule on", True), ("rule off", False)):
+        counts = dict.fromkeys(("replies", "form", "rhymes in place", "lines taken", "rhymes", "unattested"), 0)
+        for form in FORMS:
+            width = FORMS[form][1]
+            for i, p in enumerate(random.Random(args.rng).sample(real[form], args.per_form)):
+                text = "".join(x + ("，" if k % 2 == 0 else "。") for k, x in enumerate(p["lines"]))
+                lines, _, first = gen.answered(text)
+                ends = [k for k in range(len(lines)) if k % 2 == 1 or (k == 0 and first)]
+                req = PoemRequest(mode="reply", text=text, n=1, seed=args.seed_base + i, title=False)
+                if on:
+                    with with_neighbour_rule(gen):
+                        res = gen.generate(req)
+                else:
+                    res = gen.generate(req)
+                for q in res.poems:
+                    counts["replies"] += 1
+                    counts["form"] += check_form(q.lines, form)
+                    counts["rhymes in place"] += all(q.lines[k][width - 1] == lines[k][-1] for k in ends)
+                    counts["lines taken"] += any(x.rstrip("，。") in lines for x in q.lines)
+                    for k in ends:
+                        a, b = gen.vocab.encode(q.lines[k][width - 2:width])
+                        counts["rhymes"] += 1
+                        counts["unattested"] += a * v + b not in pairs
+        print(f"{name}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
+
+
+def tally(args) -> None:
+    key = {it["item"]: it for it in json.load(open(f"docs/judging/{args.prefix}-key.json", encoding="utf-8"))}
+    scores = {"A": [], "B": []}
+    kept = {"A": 0, "B": 0, "tie": 0}
+    for part in (1, 2):
+        path = Path(f"docs/judging/{args.prefix}-part{part}.answers.jsonl")
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            a = json.loads(line)
+            who = {lab: c["who"] for lab, c in zip("xy", key[a["item"]]["cands"])}
+            for lab in "xy":
+                scores[who[lab]].append(a[lab])
+            kept[who.get(a["better"], "tie")] += 1
+    for name, rows in scores.items():
+        means = " / ".join(f"{statistics.mean(r[k] for r in rows):.2f}" for k in range(len(SCORES)))
+        rated = sum(statistics.mean(r[:4]) >= 3 for r in rows)
+        print(f"{name}: {' / '.join(SCORES)} {means}; rated 3+ {rated} / {len(rows)}; kept {kept[name]}")
+    print(f"ties {kept['tie']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["make", "auto", "tally"])
+    ap.add_argument("--prefix", default="poems-reply", help="make, tally: file names under docs/judging/")
+    ap.add_argument("--rng", type=int, default=0, help="make: seed of the draws of poems and order")
+    ap.add_argument("--seed-base", type=int, default=5500, help="make: request seeds are this plus the poem's index")
+    ap.add_argument("--per-form", type=int, default=8, help="make: poems per form")
+    ap.add_argument("--exclude", nargs="*", default=[], help="make: keys of earlier readings whose poems are left out")
+    args = ap.parse_args()
+    {"make": make, "auto": auto, "tally": tally}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
