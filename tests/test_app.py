@@ -288,3 +288,13 @@ def test_a_taken_port_is_one_line(served_app):
     proc = subprocess.run([sys.executable, str(ROOT / "app.py"), "--port", port], capture_output=True, text=True,
                           timeout=180)
     assert proc.returncode == 2 and "choose another with --port" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_reply_page_takes_the_poems_form_and_marks_its_rhymes(studio):
+    out = studio.poem("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。", mode="reply", form="七律", n=1)
+    lines = re.findall(r'<div class="line">(.*?)</div>', out)
+    assert len(lines) == 4 and "keeps the form of the poem it answers: 五绝" in out
+    # the rhyme of lines 2 and 4 is the answered poem's, marked as a rhyme
+    assert re.search(r'class="\w+ mark">流<rt>', lines[1]) and re.search(r'class="\w+ mark">楼<rt>', lines[3])
+    out = studio.poem("春风又绿江南岸", mode="reply")
+    assert out.startswith('<div class="msg error">') and "4 or 8 lines" in out

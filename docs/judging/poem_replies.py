@@ -6,6 +6,8 @@ repository root:
     python docs/judging/poem_replies.py make --rng 5501 --per-form 8 --prefix poems-reply \
         --exclude docs/judging/poems-*key.json
     python docs/judging/poem_replies.py tally --prefix poems-reply
+    python docs/judging/poem_replies.py make --rng 5601 --seed-base 5600 --prefix poems-reply16 \
+        --fields '{"draws": 16}' --exclude docs/judging/poems-*key.json
 
 Writes docs/judging/PREFIX-key.json and PREFIX-part1.md, PREFIX-part2.md; the judges answer into
 PREFIX-part{1,2}.answers.jsonl.
@@ -16,6 +18,7 @@ import random
 import statistics
 import sys
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -76,8 +79,11 @@ def make(args) -> None:
                 break
             text = "".join(x + ("，" if k % 2 == 0 else "。") for k, x in enumerate(p["lines"]))
             req = PoemRequest(mode="reply", text=text, n=1, seed=args.seed_base + i, title=False)
-            with with_neighbour_rule(gen):
-                a = gen.generate(req).poems[0].lines
+            if args.fields:   # A: these request fields instead of the neighbour rule
+                a = gen.generate(replace(req, **json.loads(args.fields))).poems[0].lines
+            else:
+                with with_neighbour_rule(gen):
+                    a = gen.generate(req).poems[0].lines
             b = gen.generate(req).poems[0].lines
             if a == b:
                 continue
@@ -162,6 +168,8 @@ def main() -> None:
     ap.add_argument("--seed-base", type=int, default=5500, help="make: request seeds are this plus the poem's index")
     ap.add_argument("--per-form", type=int, default=8, help="make: poems per form")
     ap.add_argument("--exclude", nargs="*", default=[], help="make: keys of earlier readings whose poems are left out")
+    ap.add_argument("--fields", default="", help="make: A is the shipped generator with these PoemRequest fields "
+                                                 "(JSON) instead of the neighbour rule")
     args = ap.parse_args()
     {"make": make, "auto": auto, "tally": tally}[args.what](args)
 
