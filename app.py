@@ -156,6 +156,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                     mode = _radio(PoemRequest, "mode", "seed mode", elem_id="poem-mode")
                     form = _radio(PoemRequest, "form", "form", elem_id="poem-form")
                     embed_pos = _slider(PoemRequest, "embed_pos", "嵌字 position")
+                    reply_rhyme = _radio(PoemRequest, "reply_rhyme", "reply: 次韵 keeps its rhyme characters, 依韵 "
+                                         "its rhyme group", elem_id="poem-reply-rhyme")
                     pgo = gr.Button("写诗", variant="primary", elem_id="poem-go")
                 with gr.Column(scale=2):
                     rhyme = gr.Dropdown([PoemRequest.rhyme] + studio.rhyme_groups(), value=PoemRequest.rhyme,
@@ -169,11 +171,11 @@ def build_app(studio: Studio) -> gr.Blocks:
                                    elem_id="poem-plan")
                     pseed = _number(PoemRequest, "seed", "seed")
             pout = gr.HTML(elem_id="poem-out")
-            pinputs = [text, form, mode, embed_pos, rhyme, pattern, ptemp, ptop_k, ptop_p, pn, pplan, pseed]
+            pinputs = [text, form, mode, embed_pos, reply_rhyme, rhyme, pattern, ptemp, ptop_k, ptop_p, pn, pplan, pseed]
 
-            def poem(tx, f, m, e, r, pa, t, k, p, n_, pl, s):
-                return studio.poem(tx, form=f, mode=m, embed_pos=e, rhyme=r, pattern=pa, temperature=t,
-                                   top_k=k, top_p=p, n=n_, plan=pl, seed=s)
+            def poem(tx, f, m, e, rr, r, pa, t, k, p, n_, pl, s):
+                return studio.poem(tx, form=f, mode=m, embed_pos=e, reply_rhyme=rr, rhyme=r, pattern=pa,
+                                   temperature=t, top_k=k, top_p=p, n=n_, plan=pl, seed=s)
             pgo.click(poem, pinputs, pout, api_name="poem")
             form.change(lambda f: gr.update(maximum=FORMS[f][1], value=PoemRequest.embed_pos), form, embed_pos)
 

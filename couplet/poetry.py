@@ -23,7 +23,7 @@ from .poemrules import (FORMS, MODES, SEASONS, LineJudge, PairedLines, PoemPlan,
 from .plan import PlanTable, plan_lines
 from .prosody import Prosody
 from .requests import (DEFAULT_CHECKPOINT, DEFAULT_LINES_CHECKPOINT, DEFAULT_POEM_CHECKPOINT,  # noqa: F401 (re-exported)
-                       DEFAULT_TITLE_CHECKPOINT, PATTERNS, REPO_ROOT)
+                       DEFAULT_TITLE_CHECKPOINT, PATTERNS, REPLY_RHYMES, REPO_ROOT)
 from .text import PUNCT, InputError, check_input, check_ranges, is_han
 from .vocab import Vocab
 
@@ -166,16 +166,23 @@ class PoemGenerator:
         what = {"keywords": "keywords", "first": "first character", "theme": "theme",
                 "acrostic": "acrostic", "embed": "embedded characters", "reply": "poem to answer"}[req.mode]
         if req.mode == "reply":
-            lines, form, first_rhymes = self.answered(req.text)
-            if (form, first_rhymes) != (req.form, first_line_rhymes(req.form, req.first_rhymes)):
-                raise InputError(f"a reply keeps the form of the poem it answers ({form}); `resolve` the request first")
+            if req.reply_rhyme not in REPLY_RHYMES:
+                raise InputError(f"a reply rhymes by {' or '.join(REPLY_RHYMES)}, not {req.reply_rhyme!r}")
+            if self.resolve(req) != req:
+                raise InputError("a reply keeps the form and rhyme of the poem it answers; `resolve` the request first")
+            lines, _, first_rhymes = self.answered(req.text)
             ends = [lines[i][-1] for i in rhyme_lines(n_lines, first_rhymes)]
+            words = [w for w in keywords("".join(lines), 3) if all(c in self.known for c in w)]
+            if req.reply_rhyme == "依韵":
+                notes.append(f"依韵: rhymes in {req.rhyme}, the group of the poem answered ({'、'.join(ends)})")
+                return seed_chars(words or [req.rhyme], max_seed), words, forced, notes
+            unknown = [c for c in ends if c not in self.known]
+            if unknown:
+                raise InputError(f"the poem model does not know the rhyme character {'、'.join(unknown)}, which a "
+                                 "次韵 reply must write; answer with 依韵")
             forced.update({(i, width - 1): lines[i][-1] for i in rhyme_lines(n_lines, first_rhymes)})
-            words = [w for w in keywords("".join(lines), 3) if all(c in self.known for c in w)] or ends[-1:]
             notes.append(f"次韵: the rhyme characters {'、'.join(ends)} stand where the poem answered has them")
-            if req.rhyme not in ("", "auto"):
-                notes.append("the rhyme group asked for is not used: a reply rhymes as the poem it answers")
-            return seed_chars(words, max_seed), words, forced, notes
+            return seed_chars(words or ends[-1:], max_seed), words or ends[-1:], forced, notes
         if req.mode == "theme":
             theme = check_input(req.text, max_len=200, what="theme").text
             words = [w for w in keywords(theme, 3) if all(c in self.known for c in w if is_han(c))]
@@ -207,8 +214,7 @@ class PoemGenerator:
     def answered(self, text: str) -> tuple[list[str], str, bool]:
         """The poem a reply (次韵) answers: its lines, its form, and whether its first line rhymes (its
         last char shares a 平声 group of 平水韵 with the other rhyme chars; else the form's habit). Lines
-        are split at punctuation or line breaks; a char the model does not know is refused only where
-        the reply must write it, at a rhyme."""
+        are split at punctuation or line breaks."""
         text = check_input(re.sub(r"\s+", "，", text.strip()) if isinstance(text, str) else text,
                            known=self.known, max_len=96, what="poem to answer", allow_unknown=True).text
         lines = [x for x in re.split(f"[{PUNCT}]+", text) if x]
@@ -218,21 +224,25 @@ class PoemGenerator:
             raise InputError("a reply (次韵) answers a 五绝, 七绝, 五律 or 七律: 4 or 8 lines of 5 or 7 Chinese "
                              f"characters split by punctuation; this has {len(lines)} lines of "
                              f"{'/'.join(map(str, widths))} characters")
-        n_lines, width = FORMS[form]
         rhymes = rhyme_groups(lines, self.prosody, False)
-        first = bool(rhymes and rhyme_groups(lines, self.prosody, True)) or (not rhymes and width == 7)
-        unknown = [lines[i][-1] for i in rhyme_lines(n_lines, first) if lines[i][-1] not in self.known]
-        if unknown:
-            raise InputError(f"the poem model does not know the rhyme character {'、'.join(unknown)}, which a reply "
-                             "must write")
+        first = bool(rhymes and rhyme_groups(lines, self.prosody, True)) or (not rhymes and FORMS[form][1] == 7)
         return lines, form, first
 
     def resolve(self, req: PoemRequest) -> PoemRequest:
-        """The request as it will be written: a reply takes the form of the poem it answers."""
+        """The request as it will be written: a reply takes the form of the poem it answers, whether
+        its first line rhymes, and with 依韵 its 平声 group."""
         if req.mode != "reply":
             return req
-        _, form, first_rhymes = self.answered(req.text)
-        return replace(req, form=form, first_rhymes=first_rhymes)
+        lines, form, first_rhymes = self.answered(req.text)
+        rhyme = "auto"   # 次韵: the rhyme chars are placed
+        if req.reply_rhyme == "依韵":
+            groups = sorted(rhyme_groups(lines, self.prosody, first_rhymes))
+            if not groups:
+                ends = [lines[i][-1] for i in rhyme_lines(len(lines), first_rhymes)]
+                raise InputError(f"the rhyme characters {'、'.join(ends)} share no 平声 group of 平水韵, so 依韵 has no "
+                                 "group to keep: answer with 次韵")
+            rhyme = groups[0].rstrip("平")
+        return replace(req, form=form, first_rhymes=first_rhymes, rhyme=rhyme)
 
     def plan(self, req: PoemRequest) -> tuple[str, list[str], PoemPlan, list[str]]:
         """Validate a request and build its decoding plan: (seed chars, keywords, plan, notes).
@@ -251,6 +261,8 @@ class PoemGenerator:
         seed, words, plan, notes = self.plan(req)
         if req.form != asked.form:
             notes.append(f"a reply keeps the form of the poem it answers: {req.form}")
+        if req.rhyme != asked.rhyme and asked.rhyme not in ("", "auto"):
+            notes.append(f"the rhyme group asked for ({asked.rhyme}) is not used: a reply rhymes as the poem it answers")
         # a reply does not take the lines it answers, nor (at the shared-phrase cost) their phrases
         judged = Written([*(avoid or ()), *self.answered(req.text)[0]]) if req.mode == "reply" else avoid
         seed_ids = seed_batch(self.vocab, [seed], self.model.cfg.max_seed)

@@ -149,6 +149,7 @@ FORMS = {"五绝": (4, 5), "七绝": (4, 7), "五律": (8, 5), "七律": (8, 7)}
 # reply: 次韵, a poem answering the one given, with its rhyme characters in their places (its form too)
 MODES = ("keywords", "first", "theme", "acrostic", "embed", "reply")
 PATTERNS = ("off", "平起", "仄起")  # 平仄 pattern of regulated verse
+REPLY_RHYMES = ("次韵", "依韵")    # how a reply rhymes with the poem it answers
 
 MAX_POEMS = 20  # poems per request
 
@@ -167,6 +168,8 @@ class PoemRequest(_Sampled):
     text: str = _opt("", "the keywords, first char, theme, acrostic or embedded chars, or the poem to answer (reply)")
     embed_pos: int = _num(1, 1, 7, "嵌字: 1-based position in each line")
     rhyme: str = _opt("auto", "平水韵 平声 group (e.g. 七阳), or auto")
+    reply_rhyme: str = _opt("次韵", "how a reply rhymes: 次韵 (the poem's rhyme characters, in their places) or 依韵 "
+                                   "(its rhyme group, other characters)", choices=REPLY_RHYMES)
     first_rhymes: bool | None = _opt(None, "the first line rhymes too (default: yes for 七言, no for 五言)")
     pattern: str = _opt("off", "enforce the 平仄 pattern of regulated verse at positions 2, 4, 6 and the end",
                         choices=PATTERNS)

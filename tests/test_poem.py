@@ -401,3 +401,16 @@ def test_a_reply_keeps_the_form_and_the_rhyme_characters_in_place(tiny_poet, tex
 def test_a_reply_to_something_that_is_not_a_poem_gets_a_clear_message(tiny_poet, text, words):
     with pytest.raises(InputError, match=words):
         tiny_poet.generate(PoemRequest(mode="reply", text=text))
+
+
+def test_a_reply_by_rhyme_group_keeps_the_group_not_the_characters(tiny_poet):
+    req = PoemRequest(mode="reply", text=DENG_GUAN_QUE, reply_rhyme="依韵", rhyme="七阳", n=2)
+    assert tiny_poet.resolve(req).rhyme == "十一尤"
+    for k in range(3):
+        res = tiny_poet.generate(replace(req, seed=k))
+        assert any("依韵" in x for x in res.notes) and any("(七阳) is not used" in x for x in res.notes)
+        for p in res.poems:
+            assert check_form(p.lines, "五绝") and p.rhyme_group == "十一尤", p.lines
+    with pytest.raises(InputError, match="no 平声 group"):   # 鸟 and 少 rhyme in 仄声
+        tiny_poet.generate(PoemRequest(mode="reply", text="春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。",
+                                       reply_rhyme="依韵"))
