@@ -157,7 +157,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                     form = _radio(PoemRequest, "form", "form", elem_id="poem-form")
                     embed_pos = _slider(PoemRequest, "embed_pos", "嵌字 position")
                     reply_rhyme = _radio(PoemRequest, "reply_rhyme", "reply: 次韵 keeps its rhyme characters, 依韵 "
-                                         "its rhyme group", elem_id="poem-reply-rhyme")
+                                         "its rhyme group (reads more fluently)", elem_id="poem-reply-rhyme")
                     pgo = gr.Button("写诗", variant="primary", elem_id="poem-go")
                 with gr.Column(scale=2):
                     rhyme = gr.Dropdown([PoemRequest.rhyme] + studio.rhyme_groups(), value=PoemRequest.rhyme,

@@ -8,6 +8,8 @@ repository root:
     python docs/judging/poem_replies.py tally --prefix poems-reply
     python docs/judging/poem_replies.py make --rng 5601 --seed-base 5600 --prefix poems-reply16 \
         --fields '{"draws": 16}' --exclude docs/judging/poems-*key.json
+    python docs/judging/poem_replies.py make --rng 5801 --seed-base 5800 --prefix poems-reply-group \
+        --fields '{"reply_rhyme": "依韵"}' --exclude docs/judging/poems-*key.json
 
 Writes docs/judging/PREFIX-key.json and PREFIX-part1.md, PREFIX-part2.md; the judges answer into
 PREFIX-part{1,2}.answers.jsonl.
@@ -26,6 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `couplet`
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from couplet.poetry import FORMS, PoemGenerator, PoemRequest, check_form  # noqa: E402
+from couplet.text import InputError  # noqa: E402
 from poem_readings import real_poems, write_parts  # noqa: E402
 
 CRITERIA = ("fluency (each line reads as natural classical Chinese), coherence (the lines belong together: one scene, "
@@ -80,7 +83,10 @@ def make(args) -> None:
             text = "".join(x + ("，" if k % 2 == 0 else "。") for k, x in enumerate(p["lines"]))
             req = PoemRequest(mode="reply", text=text, n=1, seed=args.seed_base + i, title=False)
             if args.fields:   # A: these request fields instead of the neighbour rule
-                a = gen.generate(replace(req, **json.loads(args.fields))).poems[0].lines
+                try:
+                    a = gen.generate(replace(req, **json.loads(args.fields))).poems[0].lines
+                except InputError:   # 依韵 of a poem that rhymes in 仄声
+                    continue
             else:
                 with with_neighbour_rule(gen):
                     a = gen.generate(req).poems[0].lines
@@ -95,8 +101,12 @@ def make(args) -> None:
     for i, it in enumerate(items, 1):
         it["item"] = i
     json.dump(items, open(f"docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
-    head = ("# 次韵 reading, part %d\n\nEach item gives a classical Chinese poem and two replies to it, x and y, written "
-            "in its form with its rhyme characters in the same places (次韵), in no particular order. For each reply give "
+    how = ("with its rhyme characters in the same places (次韵)" if "reply_rhyme" not in args.fields else
+           "rhyming with it, either with its rhyme characters in the same places (次韵) or in its rhyme group (依韵), "
+           "both accepted ways of answering a poem")
+    title = "和诗" if "reply_rhyme" in args.fields else "次韵"
+    head = (f"# {title} reading, part %d\n\nEach item gives a classical Chinese poem and two replies to it, x and y, written "
+            f"in its form {how}, in no particular order. For each reply give "
             f"1–5 scores on: {CRITERIA}. Then say which reply you would keep (or tie).\n\nAnswer in one JSON line per "
             "item: {\"item\": N, \"x\": [fluency, coherence, meaning, poeticness, reply], \"y\": [...], "
             "\"better\": \"x|y|tie\"}\n\n")
