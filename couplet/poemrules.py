@@ -13,14 +13,14 @@ Over 400 lines because the rules and the loop that applies them belong together 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from .decode import Tables, index_hidden, rows_with_any
 from .prosody import PING, ZE, Prosody
 from .requests import FORMS, MAX_POEMS, MODES, PoemRequest  # noqa: F401 (re-exported)
-from .sampling import Sampler, mask_out_
+from .sampling import BLOCKED, Sampler, mask_out_
 from .text import InputError, is_han
 from .vocab import Vocab
 
@@ -81,6 +81,8 @@ class PoemPlan:
     reserved: torch.Tensor | None = None  # (V,) bool: chars the user placed, kept off the free positions
     max_uses: int = 0                     # a char at most this many times in the poem (0: no limit)
     freq_penalty: float = 0.0             # weight of -log p(char) of the corpus unigram added to each step
+    # the free steps whose next step is bound (a placed char; with rhyme_lookahead a rhyme), see `_look_ahead`
+    ahead: frozenset[int] = frozenset()
 
 
 PHRASE = 3  # chars in a phrase that the poems of one request or batch should not share (see `Written`)
@@ -205,8 +207,10 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
             reserved[[vocab.stoi[c] for c in placed]] = True
     rules = (req.no_triples, req.no_doubles, req.no_repeat_bigrams)
     attested = req.attested_bigrams and tables.bigram_starts is not None
+    ahead = frozenset(p - 1 for p in range(1, t_len) if 0 < p % (width + 1) < width and forced[p - 1] < 0
+                      and (req.lookahead and forced[p] >= 0 or req.rhyme_lookahead and p in rhyme_pos))
     return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited,
-                    reserved, req.max_uses, req.freq_penalty if tables.rarity is not None else 0.0), notes
+                    reserved, req.max_uses, req.freq_penalty if tables.rarity is not None else 0.0, ahead), notes
 
 
 # ---------------------------------------------------------------- decoding
@@ -240,10 +244,7 @@ class PoemState:
         if plan.forced[t] >= 0:
             return mask
         if t in plan.rhyme_pos:
-            rhyming = (self.groups.float() @ self.member_f.T) > 0                 # (R, V)
-            narrowed = mask & rhyming & ~self.used_rhyme
-            ok = rows_with_any(narrowed)
-            mask[ok] = narrowed[ok]
+            self._rhyming(mask)
         if t in plan.line_end:  # no line may repeat an earlier one
             width = plan.width + 1
             line = plan.line_end[t]
@@ -258,6 +259,21 @@ class PoemState:
                     ok = rows_with_any(narrowed)
                     mask[ok] = narrowed[ok]
         self._no_degenerate_repeats(t, mask)  # last: the rhyme and the no-repeated-line rules come first
+        return mask
+
+    def _rhyming(self, mask: torch.Tensor) -> None:
+        """Narrow the (R, V) mask at a rhyme to each row's open rhyme groups, less the rhyme chars it used,
+        where a row keeps a choice."""
+        narrowed = mask & ((self.groups.float() @ self.member_f.T) > 0) & ~self.used_rhyme
+        ok = rows_with_any(narrowed)
+        mask[ok] = narrowed[ok]
+
+    def options(self, t: int) -> torch.Tensor:
+        """(R, V) what step t may write as far as the rows' state tells before step t - 1 is written:
+        the placed char, or at a rhyme the chars of each row's open groups (what `_look_ahead` sums)."""
+        mask = self.plan.allowed[t].unsqueeze(0).repeat(len(self.out), 1)
+        if t in self.plan.rhyme_pos and self.plan.forced[t] < 0:
+            self._rhyming(mask)
         return mask
 
     def _no_degenerate_repeats(self, t: int, mask: torch.Tensor) -> None:
@@ -463,6 +479,14 @@ class PoemSteps:
     def select(self, rows: torch.Tensor) -> None:
         self.hidden = index_hidden(self.hidden, rows.to(self.device))  # every row reads the same seed vector
 
+    def peek(self, out: torch.Tensor, t: int, cand: torch.Tensor) -> torch.Tensor:
+        """(R, K, V) log-probs of the char after step t, were each row to write each of its candidates
+        cand (R, K) there; called after step t's log-probs, the rows' state is left as it is."""
+        r, k = cand.shape
+        every = torch.arange(r, device=self.device).repeat_interleave(k)
+        logits, _ = self.step(cand.flatten().to(self.device), self.vec[every], index_hidden(self.hidden, every))
+        return torch.log_softmax(logits.float(), dim=-1).view(r, k, -1).cpu()
+
 
 @torch.inference_mode()
 def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sampler: Sampler,
@@ -491,7 +515,10 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
         mask = state.mask(t)
         if pair is not None and pair.active(t):
             logp = pair.mix(t, logp, state.out, mask)
-        tok = sampler(mask_out_(logp, mask))   # in place: the chosen char keeps its log-prob
+        if t in plan.ahead:
+            tok = sampler(_look_ahead(steps, state.out, t, mask_out_(logp, mask), state.options(t + 1)))
+        else:
+            tok = sampler(mask_out_(logp, mask))   # in place: the chosen char keeps its log-prob
         state.update(t, tok)
         if pair is not None:
             pair.advance(t, tok)
@@ -510,6 +537,20 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
             score = score[keep]
             line_score.zero_()
     return state.out, score, state.relaxed
+
+
+LOOKAHEAD = 16  # candidates for the char before a bound one, each scored with what may follow it
+
+
+def _look_ahead(steps, out: torch.Tensor, t: int, logp: torch.Tensor, options: torch.Tensor) -> torch.Tensor:
+    """What a row chooses by at step t when step t+1 is bound to `options` (R, V) (a placed char; a
+    rhyme group): for its LOOKAHEAD likeliest allowed chars b, log p(b) + log p(next in options | b),
+    so b is drawn as the model would draw it knowing how the line must go on (a rhyme ends a phrase
+    the line leads to, not one forced onto it); every other char is left out. logp (R, V): masked
+    log-probs. A new tensor: the score of the char chosen stays its own log-prob."""
+    top, cand = logp.topk(min(LOOKAHEAD, logp.shape[1]), dim=1)                    # (R, K)
+    nxt = steps.peek(out, t, cand).masked_fill_(~options.unsqueeze(1), float("-inf"))
+    return torch.full_like(logp, BLOCKED).scatter_(1, cand, top + nxt.logsumexp(dim=2))
 
 
 def _phrases(line) -> set:

@@ -50,6 +50,13 @@ class PoemRerun:
     def select(self, rows: torch.Tensor) -> None:
         pass
 
+    def peek(self, out: torch.Tensor, t: int, cand: torch.Tensor) -> torch.Tensor:
+        """(R, K, V): each row's prefix with each candidate at step t, run again from the start."""
+        r, k = cand.shape
+        ahead = out.repeat_interleave(k, dim=0)
+        ahead[:, t] = cand.flatten()
+        return self(ahead, t + 1).view(r, k, -1)
+
 
 @torch.inference_mode()
 def beam_search_naive(model: CoupletModel, plan: Plan, *, beam: int, repeats: bool = True,

@@ -227,6 +227,13 @@ class PoemRequest(_Sampled):
     parallel: float = _num(0.5, 0.0, 1.0, "律诗: weight of the couplet model in the even lines of the 颔联 and 颈联 "
                            "(0: off)")
     title: bool = _opt(True, "give each poem a title written by the title model (when there is one)")
+    # on: replies written with it were kept 22 to 10 and 19 to 13 (docs/judging/poems-reply-ahead*)
+    lookahead: bool = _opt(True, "the char before a placed one (a reply's rhyme, a 嵌字 char) is drawn with the model's "
+                                 "probability of the placed char after it (one step of lookahead)")
+    # off: before the free rhymes of keyword poems readers kept poems without it 19 to 13, and it costs half
+    # again the time (docs/judging/poems-ahead-*)
+    rhyme_lookahead: bool = _opt(False, "the same before each free rhyme, with the probability that a char of the "
+                                        "poem's open rhyme groups follows")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -164,15 +164,21 @@ def test_beam_of_width_one_is_greedy(tiny_generator):
         assert torch.equal(g, b) and torch.allclose(gs, bs)
 
 
-@pytest.mark.parametrize("form, mode, text", [("五绝", "acrostic", "春山风月"), ("七律", "keywords", "明月"),
-                                              ("七绝", "first", "春")])
-def test_poem_sample_equals_naive(tiny_poet, form, mode, text):
-    req = PoemRequest(form=form, mode=mode, text=text, pattern="平起")
+@pytest.mark.parametrize("form, mode, text, rows", [
+    ("五绝", "acrostic", "春山风月", 1), ("七律", "keywords", "明月", 1), ("七绝", "first", "春", 1),
+    ("七绝", "embed", "春山风月", 3),                                   # the char before each 嵌字 looks ahead
+    ("五绝", "reply", "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。", 3)])   # and before a reply's rhymes
+def test_poem_sample_equals_naive(tiny_poet, form, mode, text, rows):
+    req = PoemRequest(form=form, mode=mode, text=text, pattern="平起", embed_pos=3, rhyme_lookahead=True)
     seed, _, plan, _ = tiny_poet.plan(req)
+    width = plan.width + 1
+    # the step before each rhyme looks ahead, and before each placed char after a free one
+    placed = {i * width + 1 for i in range(len(text))} if mode == "embed" else set()
+    assert plan.ahead == {t - 1 for t in plan.rhyme_pos} | placed
     seed_ids = torch.tensor([tiny_poet.vocab.encode(seed)])
-    fast, fs, _ = sample_poems(PoemSteps(tiny_poet.model, seed_ids, 1), plan, tiny_poet.tables, rows=1,
+    fast, fs, _ = sample_poems(PoemSteps(tiny_poet.model, seed_ids, rows), plan, tiny_poet.tables, rows=rows,
                                sampler=sampler(0.9, 2))
-    slow, ss, _ = sample_poems(PoemRerun(tiny_poet.model, seed_ids), plan, tiny_poet.tables, rows=1,
+    slow, ss, _ = sample_poems(PoemRerun(tiny_poet.model, seed_ids), plan, tiny_poet.tables, rows=rows,
                                sampler=sampler(0.9, 2))
     assert torch.equal(fast, slow)
     torch.testing.assert_close(fs, ss, rtol=1e-4, atol=1e-4)

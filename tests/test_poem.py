@@ -414,3 +414,24 @@ def test_a_reply_by_rhyme_group_keeps_the_group_not_the_characters(tiny_poet):
     with pytest.raises(InputError, match="no 平声 group"):   # 鸟 and 少 rhyme in 仄声
         tiny_poet.generate(PoemRequest(mode="reply", text="春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。",
                                        reply_rhyme="依韵"))
+
+
+def test_lookahead_makes_the_placed_characters_likelier(tiny_poet):
+    """Drawn with the placed char's probability after it, the char before a reply's rhyme leads to it:
+    the rhymes' own log-probs rise (the same draws otherwise)."""
+    from couplet.poetry import PoemSteps, sample_poems
+    from couplet.sampling import Sampler
+    from couplet.vocab import Vocab
+    rows = 64
+    seed, _, plan, _ = tiny_poet.plan(PoemRequest(mode="reply", text=DENG_GUAN_QUE, lookahead=True))
+    placed = [t + 1 for t in plan.ahead]
+    seed_ids = torch.tensor([tiny_poet.vocab.encode(seed)])
+
+    def rhyme_logp(lookahead: bool) -> float:
+        p = plan if lookahead else replace(plan, ahead=frozenset())
+        ids, _, _ = sample_poems(PoemSteps(tiny_poet.model, seed_ids, rows), p, tiny_poet.tables, rows=rows,
+                                 sampler=Sampler(0.8, 0, 1.0, torch.Generator().manual_seed(0)))
+        with torch.inference_mode():
+            logits = tiny_poet.model(seed_ids.expand(rows, -1), shift_right(ids, Vocab.bos_id))
+        return torch.log_softmax(logits.float(), dim=-1).gather(2, ids.unsqueeze(2))[:, placed].mean().item()
+    assert len(placed) == 2 and rhyme_logp(True) > rhyme_logp(False)

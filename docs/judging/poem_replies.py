@@ -1,6 +1,7 @@
 """Replies (次韵) read blind: for real poems of our test split, two replies written with (A) and without
-(B, the shipped generator) a variant, the rule that the char before a rhyme the reply must keep is
-one the corpus writes before it, shown as x and y in random order under the poem they answer. Run from the
+(B) a variant (by default the rule that the char before a rhyme the reply must keep is one the corpus
+writes before it; else --fields), shown as x and y in random order under the poem they answer. Both
+are written with --base (default: no lookahead, the generator these readings compared against). Run from the
 repository root:
 
     python docs/judging/poem_replies.py make --rng 5501 --per-form 8 --prefix poems-reply \
@@ -81,7 +82,8 @@ def make(args) -> None:
             if kept == args.per_form:
                 break
             text = "".join(x + ("，" if k % 2 == 0 else "。") for k, x in enumerate(p["lines"]))
-            req = PoemRequest(mode="reply", text=text, n=1, seed=args.seed_base + i, title=False)
+            req = replace(PoemRequest(mode="reply", text=text, n=1, seed=args.seed_base + i, title=False),
+                          **json.loads(args.base))
             if args.fields:   # A: these request fields instead of the neighbour rule
                 try:
                     a = gen.generate(replace(req, **json.loads(args.fields))).poems[0].lines
@@ -116,23 +118,26 @@ def make(args) -> None:
 
 
 def auto(args) -> None:
-    """Replies to per-form test-split poems with the neighbour rule and with the shipped defaults:
-    form, rhyme chars in place, lines of the answered poem taken, and how many (char, rhyme after it)
-    pairs the corpus never writes."""
+    """Replies to per-form test-split poems written with --base, with the neighbour rule beside it, and
+    with the lookahead: form, rhyme chars in place, lines of the answered poem taken, how many (char,
+    rhyme after it) pairs the corpus never writes, and the rhyme chars' mean log-prob."""
     gen = PoemGenerator.load()
     real = real_poems(gen, args.exclude)
     v = len(gen.vocab)
     pairs = set(gen.tables.bigrams.tolist())
-    for name, on in (("rule on", True), ("rule off", False)):
+    base = json.loads(args.base)
+    for name, fields, rule in (("neighbour rule", base, True), ("base", base, False),
+                               ("lookahead", {**base, "lookahead": True}, False)):
         counts = dict.fromkeys(("replies", "form", "rhymes in place", "lines taken", "rhymes", "unattested"), 0)
+        logps = []
         for form in FORMS:
             width = FORMS[form][1]
             for i, p in enumerate(random.Random(args.rng).sample(real[form], args.per_form)):
                 text = "".join(x + ("，" if k % 2 == 0 else "。") for k, x in enumerate(p["lines"]))
                 lines, _, first = gen.answered(text)
                 ends = [k for k in range(len(lines)) if k % 2 == 1 or (k == 0 and first)]
-                req = PoemRequest(mode="reply", text=text, n=1, seed=args.seed_base + i, title=False)
-                if on:
+                req = PoemRequest(mode="reply", text=text, n=1, seed=args.seed_base + i, title=False, **fields)
+                if rule:
                     with with_neighbour_rule(gen):
                         res = gen.generate(req)
                 else:
@@ -146,7 +151,21 @@ def auto(args) -> None:
                         a, b = gen.vocab.encode(q.lines[k][width - 2:width])
                         counts["rhymes"] += 1
                         counts["unattested"] += a * v + b not in pairs
-        print(f"{name}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
+                    logps += rhyme_logps(gen, res.seed, q.lines, ends, width)
+        print(f"{name}: " + ", ".join(f"{k} {n}" for k, n in counts.items())
+              + f", the rhyme chars' mean log-prob {statistics.mean(logps):.3f}")
+
+
+@torch.inference_mode()
+def rhyme_logps(gen: PoemGenerator, seed: str, lines: list[str], ends: list[int], width: int) -> list[float]:
+    """The poem model's log-prob of each rhyme char (lines `ends`) given the poem before it and the seed."""
+    from couplet.model import shift_right
+    from couplet.poemrules import seed_batch
+    from couplet.vocab import Vocab
+    ids = torch.tensor([gen.vocab.encode("".join(lines))])
+    logits = gen.model(seed_batch(gen.vocab, [seed], gen.model.cfg.max_seed), shift_right(ids, Vocab.bos_id))
+    logp = torch.log_softmax(logits.float(), dim=-1)[0]
+    return [float(logp[k * (width + 1) + width - 1, ids[0, k * (width + 1) + width - 1]]) for k in ends]
 
 
 def tally(args) -> None:
@@ -178,6 +197,9 @@ def main() -> None:
     ap.add_argument("--seed-base", type=int, default=5500, help="make: request seeds are this plus the poem's index")
     ap.add_argument("--per-form", type=int, default=8, help="make: poems per form")
     ap.add_argument("--exclude", nargs="*", default=[], help="make: keys of earlier readings whose poems are left out")
+    ap.add_argument("--base", default='{"lookahead": false}',
+                    help="make: PoemRequest fields (JSON) of both systems; the default is the generator as these "
+                         "readings had it, before the lookahead went on")
     ap.add_argument("--fields", default="", help="make: A is the shipped generator with these PoemRequest fields "
                                                  "(JSON) instead of the neighbour rule")
     args = ap.parse_args()
