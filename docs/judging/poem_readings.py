@@ -103,6 +103,10 @@ def variants(gen, real, rng, args) -> None:
                 break
             mode, text = seed_of(p, i, rng)
             req = PoemRequest(form=form, mode=mode, text=text, n=1, seed=args.seed_base + i, title=False)
+            if args.embed:   # 嵌字: a four- or eight-char phrase, one char a line at a position past the first
+                mode, text = "embed", rng.choice(ACROSTICS[len(p["lines"])])
+                req = replace(req, mode=mode, text=text, embed_pos=rng.randint(2, FORMS[form][1]))
+                text = f"{text} at {req.embed_pos}"
             cands = []
             for name, cfg in systems.items():
                 res = gens[name].generate(replace(req, **cfg), avoid=written[name])
@@ -142,6 +146,7 @@ def main() -> None:
     ap.add_argument("--systems", default='{"A": {}}',
                     help="variants: name -> PoemRequest fields (and \"checkpoint\"), as JSON")
     ap.add_argument("--forms", nargs="*", default=None, help="variants: only these forms (default: all four)")
+    ap.add_argument("--embed", action="store_true", help="variants: 嵌字 seeds (an acrostic phrase at a random position)")
     ap.add_argument("--differ", action="store_true",
                     help="variants: keep only seeds whose poems differ between the systems (a rule that touches few)")
     ap.add_argument("--batch", action="store_true",
