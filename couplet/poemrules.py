@@ -171,7 +171,7 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
         allowed[p] &= tables.rhymes
     for (i, j), ch in forced_chars.items():
         p = i * (width + 1) + j
-        if not allowed[p, vocab.stoi[ch]]:
+        if not allowed[p, vocab.stoi[ch]] and not (req.mode == "reply" and p in rhyme_pos):  # a reply says why once
             notes.append(f"{ch} in line {i + 1} breaks the tone or rhyme rule there; kept as asked")
         allowed[p] = False
         forced[p] = vocab.stoi[ch]

@@ -182,6 +182,9 @@ class PoemGenerator:
                                  "次韵 reply must write; answer with 依韵")
             forced.update({(i, width - 1): lines[i][-1] for i in rhyme_lines(n_lines, first_rhymes)})
             notes.append(f"次韵: the rhyme characters {'、'.join(ends)} stand where the poem answered has them")
+            if not rhyme_groups(lines, self.prosody, first_rhymes):
+                notes.append("they share no 平声 group of 平水韵 (a poem rhyming in 仄声?): the reply keeps them as they "
+                             "are, outside the rhyme rule")
             return seed_chars(words or ends[-1:], max_seed), words or ends[-1:], forced, notes
         if req.mode == "theme":
             theme = check_input(req.text, max_len=200, what="theme").text

@@ -435,3 +435,10 @@ def test_lookahead_makes_the_placed_characters_likelier(tiny_poet):
             logits = tiny_poet.model(seed_ids.expand(rows, -1), shift_right(ids, Vocab.bos_id))
         return torch.log_softmax(logits.float(), dim=-1).gather(2, ids.unsqueeze(2))[:, placed].mean().item()
     assert len(placed) == 2 and rhyme_logp(True) > rhyme_logp(False)
+
+
+def test_a_reply_to_a_poem_rhyming_in_ze_says_so_once(tiny_poet):
+    text = "国破山河深，城春草木在。恨别鸟惊心，感时花溅泪。"     # its rhymes 在 and 泪 are 仄
+    res = tiny_poet.generate(PoemRequest(mode="reply", text=text, n=1))
+    assert sum("仄声" in x for x in res.notes) == 1 and not any("breaks the tone" in x for x in res.notes)
+    assert [p.lines[1][-2] + p.lines[3][-2] for p in res.poems] == ["在泪"]
