@@ -215,7 +215,7 @@ class PoemGenerator:
         return chars[:max_seed], [chars], forced, notes
 
     def answered(self, text: str) -> tuple[list[str], str, bool]:
-        """The poem a reply (次韵) answers: its lines, its form, and whether its first line rhymes (its
+        """The poem a reply answers: its lines, its form, and whether its first line rhymes (its
         last char shares a 平声 group of 平水韵 with the other rhyme chars; else the form's habit). Lines
         are split at punctuation or line breaks."""
         text = check_input(re.sub(r"\s+", "，", text.strip()) if isinstance(text, str) else text,
