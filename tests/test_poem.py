@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, event, given, settings as hsettings, strategies as st
 
 from couplet.batch import run_poem_batch
 from couplet.checkpoint import load_checkpoint, save_checkpoint
@@ -442,3 +442,43 @@ def test_a_reply_to_a_poem_rhyming_in_ze_says_so_once(tiny_poet):
     res = tiny_poet.generate(PoemRequest(mode="reply", text=text, n=1))
     assert sum("仄声" in x for x in res.notes) == 1 and not any("breaks the tone" in x for x in res.notes)
     assert [p.lines[1][-2] + p.lines[3][-2] for p in res.poems] == ["在泪"]
+
+
+@given(data=st.data())
+@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_reply_keeps_the_form_and_the_rhyme_of_the_poem_it_answers(tiny_poet, data):
+    alphabet = [c for c in tiny_poet.vocab.chars() if is_han(c)]
+    form = data.draw(st.sampled_from(list(FORMS)))
+    n_lines, width = FORMS[form]
+    lines = ["".join(data.draw(st.lists(st.sampled_from(alphabet), min_size=width, max_size=width)))
+             for _ in range(n_lines)]
+    tables = tiny_poet.tables
+    wide = [g for g in range(len(tables.group_names)) if int(tables.member[:, g].sum()) >= n_lines]
+    how = data.draw(st.sampled_from(["次韵", "依韵"]))
+    if wide and (how == "依韵" or data.draw(st.booleans())):   # rhymes of one 平声 group, as a real poem's
+        members = [tiny_poet.vocab.itos[i] for i in torch.nonzero(tables.member[:, data.draw(st.sampled_from(wide))])
+                   .flatten().tolist()]
+        ends = data.draw(st.lists(st.sampled_from(members), min_size=n_lines, max_size=n_lines, unique=True))
+        lines = [x[:-1] + e for x, e in zip(lines, ends)]
+    text = "".join(x + "，。"[k % 2] for k, x in enumerate(lines))
+    req = PoemRequest(mode="reply", text=text, reply_rhyme=how, n=2, seed=data.draw(st.integers(0, 10 ** 6)),
+                      form=data.draw(st.sampled_from(list(FORMS))))
+    try:
+        res = tiny_poet.generate(req)
+    except InputError as e:        # random rhymes often share no 平声 group: 依韵 has none to keep
+        assert how == "依韵" and "no 平声 group" in str(e)
+        event("依韵 refused")
+        return
+    event(f"{how} written")
+    first = tiny_poet.answered(text)[2]
+    ends = [k for k in range(n_lines) if k % 2 == 1 or (k == 0 and first)]
+    assert res.request.form == form and res.poems
+    for p in res.poems:
+        assert check_form(p.lines, form), p.lines
+        if how == "次韵":
+            assert [p.lines[k][width - 1] for k in ends] == [lines[k][-1] for k in ends]
+        else:
+            group = res.request.rhyme + "平"     # the poem's group, which the reply's rhymes share
+            assert group in rhyme_groups(lines, tiny_poet.prosody, first)
+            assert group in rhyme_groups(p.lines, tiny_poet.prosody, first), p.lines
+        assert not {x.rstrip("，。") for x in p.lines} & set(lines)
