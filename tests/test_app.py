@@ -254,6 +254,16 @@ def test_page_in_headless_chromium(served_app):
         plan = page.locator("#poem-out .poem").first.locator(".plan").all_inner_texts()
         assert len(plan) == 8 and plan[0] == "秋" and plan[0] == plan[1]
         page.screenshot(path=str(ARTIFACTS / "app-poem.png"), full_page=True)
+        # a reply (次韵) to a 五绝 with 五律 still chosen: the poem's form, its rhymes in place, and a note
+        page.locator("#poem-plan input").uncheck()
+        page.locator("#poem-text textarea").fill("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
+        page.locator("#poem-mode").get_by_text("reply", exact=True).click()
+        page.locator("#poem-go").click()
+        page.wait_for_function("""() => { const p = document.querySelector('#poem-out .poem');
+            return p !== null && p.dataset.lines.split('|').length === 4; }""", timeout=60000)
+        lines = page.locator("#poem-out .poem").first.get_attribute("data-lines").split("|")
+        assert [x[4] for x in lines[1::2]] == ["流", "楼"], lines
+        expect(page.locator("#poem-out")).to_contain_text("keeps the form of the poem it answers")
         # 整副对联: a 藏头联 with the heads in place
         page.get_by_role("tab", name="整副对联").click()
         page.locator("#whole-head textarea").fill("福华")
