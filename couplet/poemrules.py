@@ -393,6 +393,7 @@ class LineJudge:
     coherence: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # weighted already
     stock: Callable[[torch.Tensor], torch.Tensor] | None = None    # weighted already: cost of a stock line
     avoid: Written | None = None                 # what the batch wrote before: its lines as a broken rule
+    answered: Written | None = None              # the poem a reply answers, kept out the same way
     shared: float = 0.0                          # cost of each phrase shared with another poem (`Written`)
     itos: list[str] | None = None                # the vocabulary, to read a line of ids as text (for avoid)
     season: float = 0.0                          # cost of a line naming a season the poem has not named
@@ -425,12 +426,13 @@ class LineJudge:
             key -= self.stock(chars)
         if self.season and self.season_ids is not None and line > 0:
             key -= self.season * self._season_clash(line, out).float()
-        if self.avoid:
+        memories = [m for m in (self.avoid, self.answered) if m]
+        if memories:
             texts = ["".join(self.itos[i] for i in row) for row in chars.tolist()]
-            key -= 1000.0 * torch.tensor([x in self.avoid for x in texts], dtype=torch.float)
-            if self.shared and self.avoid.phrases:
-                key -= self.shared * torch.tensor([len(_phrases(x) & self.avoid.phrases) for x in texts],
-                                                  dtype=torch.float)
+            key -= 1000.0 * torch.tensor([any(x in m for m in memories) for x in texts], dtype=torch.float)
+            if self.shared:   # each phrase once, whichever memory holds it
+                key -= self.shared * torch.tensor([sum(any(p in m.phrases for m in memories) for p in _phrases(x))
+                                                   for x in texts], dtype=torch.float)
         return key
 
     def _season_clash(self, line: int, out: torch.Tensor) -> torch.Tensor:

@@ -163,14 +163,12 @@ class PoemGenerator:
         max_seed = self.model.cfg.max_seed
         forced: dict[tuple[int, int], str] = {}
         notes: list[str] = []
-        what = {"keywords": "keywords", "first": "first character", "theme": "theme",
-                "acrostic": "acrostic", "embed": "embedded characters", "reply": "poem to answer"}[req.mode]
         if req.mode == "reply":
             if req.reply_rhyme not in REPLY_RHYMES:
                 raise InputError(f"a reply rhymes by {' or '.join(REPLY_RHYMES)}, not {req.reply_rhyme!r}")
-            if self.resolve(req) != req:
+            lines, form, first_rhymes = self.answered(req.text)
+            if (form, first_rhymes) != (req.form, req.first_rhymes):
                 raise InputError("a reply keeps the form and rhyme of the poem it answers; `resolve` the request first")
-            lines, _, first_rhymes = self.answered(req.text)
             ends = [lines[i][-1] for i in rhyme_lines(n_lines, first_rhymes)]
             words = [w for w in keywords("".join(lines), 3) if all(c in self.known for c in w)]
             if req.reply_rhyme == "依韵":
@@ -186,6 +184,8 @@ class PoemGenerator:
                 notes.append("they share no 平声 group of 平水韵 (a poem rhyming in 仄声?): the reply keeps them as they "
                              "are, outside the rhyme rule")
             return seed_chars(words or ends[-1:], max_seed), words or ends[-1:], forced, notes
+        what = {"keywords": "keywords", "first": "first character", "theme": "theme",
+                "acrostic": "acrostic", "embed": "embedded characters"}[req.mode]
         if req.mode == "theme":
             theme = check_input(req.text, max_len=200, what="theme").text
             words = [w for w in keywords(theme, 3) if all(c in self.known for c in w if is_han(c))]
@@ -251,7 +251,10 @@ class PoemGenerator:
         """Validate a request and build its decoding plan: (seed chars, keywords, plan, notes).
         With seed_once, a keyword or theme seed char is used once, and a char the user placed (first
         char, acrostic, 嵌字) appears only where it was placed."""
-        req = self.resolve(req)
+        return self._plan(self.resolve(req))
+
+    def _plan(self, req: PoemRequest) -> tuple[str, list[str], PoemPlan, list[str]]:
+        """`plan` of a request already resolved."""
         seed, words, forced, notes = self.prepare(req)
         plan, plan_notes = make_poem_plan(req, forced, self.tables, seed)
         return seed, words, plan, notes + plan_notes
@@ -261,13 +264,13 @@ class PoemGenerator:
         not to be written again where a draw offers another, nor their phrases; the poems' own lines
         are added to it."""
         asked, req = req, self.resolve(req)
-        seed, words, plan, notes = self.plan(req)
+        seed, words, plan, notes = self._plan(req)
         if req.form != asked.form:
             notes.append(f"a reply keeps the form of the poem it answers: {req.form}")
         if req.rhyme != asked.rhyme and asked.rhyme not in ("", "auto"):
             notes.append(f"the rhyme group asked for ({asked.rhyme}) is not used: a reply rhymes as the poem it answers")
         # a reply does not take the lines it answers, nor (at the shared-phrase cost) their phrases
-        judged = Written([*(avoid or ()), *self.answered(req.text)[0]]) if req.mode == "reply" else avoid
+        answered = Written(self.answered(req.text)[0]) if req.mode == "reply" else None
         seed_ids = seed_batch(self.vocab, [seed], self.model.cfg.max_seed)
         n = max(1, req.n)
         sampler = req.sampler(torch.Generator().manual_seed(request_seed(req)))
@@ -287,7 +290,7 @@ class PoemGenerator:
                           else None, width=plan.width + 1)
         ids, scores, relaxed = sample_poems(steps, plan, self.tables, rows=rows, sampler=sampler, pair=pair,
                                             group=group,
-                                            judge=self.line_judge(req, plan, line_words, seed, judged) if group > 1
+                                            judge=self.line_judge(req, plan, line_words, seed, avoid, answered) if group > 1
                                             else None)
         poems, seen = [], set()
         # poems that kept every soft rule first, then by score
@@ -322,7 +325,7 @@ class PoemGenerator:
         return PoemResult(request=req, seed=seed, keywords=words, poems=poems, notes=notes, plan=line_words)
 
     def line_judge(self, req: PoemRequest, plan: PoemPlan, line_words: list[str], seed: str,
-                   avoid: Written | None = None) -> LineJudge:
+                   avoid: Written | None = None, answered: Written | None = None) -> LineJudge:
         """The terms of the line-by-line choice, from the request's weights."""
         score = self.line_scorer.get() if req.coherence > 0 else None
         keywords = seed_batch(self.vocab, [w if all(c in self.known for c in w) else "" for w in line_words],
@@ -332,7 +335,7 @@ class PoemGenerator:
                          seed=wanted, seed_bonus=req.seed_bonus,
                          coherence=None if score is None else (lambda prev, line: req.coherence * score(prev, line)),
                          stock=(lambda line: req.stock * self.unseeded_logp(line)) if req.stock > 0 else None,
-                         avoid=avoid, shared=req.shared_phrase, itos=self.vocab.itos, season=req.season,
+                         avoid=avoid, answered=answered, shared=req.shared_phrase, itos=self.vocab.itos, season=req.season,
                          season_ids=torch.tensor(self.vocab.encode(SEASONS)), free=plan.forced < 0)
 
     @torch.inference_mode()
