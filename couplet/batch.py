@@ -1,7 +1,7 @@
 """Batch generation to files, aligned with the input and resumable.
 
 Couplets: `.txt` (one 下联 per line), `.jsonl` (one record per line), `.tsv` (header, then 上联,
-下联, score, settings). A bad input line yields an empty result and a warning, never a shifted
+下联, score, settings); with `--n` above 1 each line gets that many (see `format_couplet`). A bad input line yields an empty result and a warning, never a shifted
 file. Poems and whole couplets: `.jsonl` (one record per poem or couplet) or `.txt` (laid out
 for reading).
 
@@ -150,17 +150,22 @@ def _check_suffix(output: Path, formats: tuple[str, ...]) -> str:
 
 # ---------------------------------------------------------------- couplets
 def format_couplet(fmt: str, *, index: int, upper: str, result, settings: dict) -> str:
-    if isinstance(result, InputError) or not result.candidates:
-        lower, score, error = "", None, str(result) if isinstance(result, InputError) else "no candidate"
-    else:
-        lower, score, error = result.candidates[0].lower, result.candidates[0].score, None
+    """One input line's 下联: with --n above 1, every candidate, best first (`.txt`: on the input's
+    line, tab-separated, so the file stays aligned; `.tsv`: a row each; `.jsonl`: a `candidates` list
+    beside the best one's `lower` and `score`)."""
+    found = [] if isinstance(result, InputError) else result.candidates
+    error = str(result) if isinstance(result, InputError) else None if found else "no candidate"
+    lower, score = (found[0].lower, found[0].score) if found else ("", None)
     if fmt == ".txt":
-        return lower + "\n"
+        return "\t".join(c.lower for c in found) + "\n"
     if fmt == ".tsv":
         clean = upper.replace("\t", " ")
-        return f"{clean}\t{lower}\t{'' if score is None else f'{score:.4f}'}\t{json.dumps(settings)}\n"
+        return "".join(f"{clean}\t{low}\t{'' if sc is None else f'{sc:.4f}'}\t{json.dumps(settings)}\n"
+                       for low, sc in ([(c.lower, c.score) for c in found] or [("", None)]))
     rec = {"line": index + 1, "upper": upper, "lower": lower,
            "score": None if score is None else round(score, 4), "settings": settings}
+    if settings["n"] > 1:
+        rec["candidates"] = [{"lower": c.lower, "score": round(c.score, 4)} for c in found]
     if error:
         rec["error"] = error
     if not isinstance(result, InputError) and result.notes:
@@ -171,7 +176,7 @@ def format_couplet(fmt: str, *, index: int, upper: str, result, settings: dict) 
 def run_batch(gen, input_path: str | Path, output_path: str | Path, settings, *, checkpoint: str = "",
               chunk: int = 256, warn: Callable[[str], None] = print, progress: bool = True,
               deadline: float | None = None, overwrite: bool = False) -> dict:
-    """One 下联 per input line into output_path; returns counts (of the whole run, resumed or not)."""
+    """settings.n 下联 per input line into output_path; returns counts (of the whole run, resumed or not)."""
     from .generate import Settings
     inp, out = Path(input_path), Path(output_path)
     fmt = _check_suffix(out, COUPLET_FORMATS)

@@ -172,6 +172,12 @@ class CoupletGenerator:
                          f"{FILL_DIFFERENCE:.0%} of their characters; the rest were near-duplicates and are not shown")
         return Result(upper=plan.upper, candidates=candidates[:n], notes=notes)
 
+    def _generate_or_error(self, upper: str, settings: Settings) -> Result | InputError:
+        try:
+            return self.generate(upper, settings)
+        except InputError as e:
+            return e
+
     def _decode(self, plans: list[Plan], settings: Settings, choose) -> tuple[torch.Tensor, torch.Tensor]:
         memory = (self.phrases, settings.memory) if self.phrases is not None and settings.memory > 0 else None
         steps = CoupletSteps(self.model, plans, settings.align, phrases=memory)
@@ -291,10 +297,13 @@ class CoupletGenerator:
         return out
 
     def generate_batch(self, uppers: list[str], settings: Settings) -> list[Result | InputError]:
-        """One best 下联 per input. Same-length inputs are planned together, BATCH_ROWS at a time;
-        greedy or sampled they are decoded together too; with the beam, one line at a time in int8 and
-        BEAM_LINES side by side in fp32 (`_firsts`)."""
+        """One best 下联 per input (n of them, each line as `generate` writes it, when settings.n > 1).
+        Same-length inputs are planned together, BATCH_ROWS at a time; greedy or sampled they are
+        decoded together too; with the beam, one line at a time in int8 and BEAM_LINES side by side in
+        fp32 (`_firsts`)."""
         settings.check()
+        if settings.n > 1:   # several real alternatives per line: the one-line path's choice
+            return [self._generate_or_error(text, settings) for text in uppers]
         results: list[Result | InputError] = [None] * len(uppers)  # type: ignore[list-item]
         by_length: dict[int, list[tuple[int, CheckedInput]]] = {}
         for i, text in enumerate(uppers):

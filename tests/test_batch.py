@@ -57,6 +57,35 @@ def test_batch_output_is_aligned_with_bad_lines(tiny_generator, tmp_path, suffix
     assert not list(tmp_path.glob("*.partial*"))
 
 
+@pytest.mark.parametrize("suffix", [".txt", ".jsonl", ".tsv"])
+def test_a_batch_with_n_above_one_writes_each_lines_candidates_as_one_line_gets_them(tiny_generator, tmp_path,
+                                                                                     suffix):
+    uppers = ["天增岁月人增寿", "abc", "明月几时有"]
+    settings = Settings.for_request(batch=True, n=3)
+    out = tmp_path / f"lowers{suffix}"
+    run_batch(tiny_generator, _write(tmp_path, uppers), out, settings, warn=lambda m: None, progress=False)
+    rows = out.read_text(encoding="utf-8").splitlines()
+    if suffix == ".txt":
+        got = [r.split("\t") if r else [] for r in rows]
+    elif suffix == ".jsonl":
+        recs = [json.loads(r) for r in rows]
+        assert [r["lower"] for r in recs] == [r["candidates"][0]["lower"] if r["candidates"] else "" for r in recs]
+        got = [[c["lower"] for c in r["candidates"]] for r in recs]
+    else:   # a row per candidate, the bad line one empty row
+        got, last = [], None
+        for r in rows[1:]:
+            upper, lower = r.split("\t")[:2]
+            if upper != last:
+                got.append([])
+                last = upper
+            got[-1] += [lower] if lower else []
+    assert len(got) == len(uppers)
+    for upper, lowers in zip(uppers, got):
+        want = [] if upper == "abc" else [c.lower for c in tiny_generator.generate(upper, settings).candidates]
+        assert lowers == want
+    assert len(got[0]) > 1
+
+
 def test_interrupted_batch_resumes_without_loss_or_duplicates(tiny_generator, tmp_path, monkeypatch):
     inp = _write(tmp_path, LINES)
     s = Settings(n=1, temperature=1.0, seed=3)
