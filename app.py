@@ -171,11 +171,15 @@ def build_app(studio: Studio) -> gr.Blocks:
                                    elem_id="poem-plan")
                     pseed = _number(PoemRequest, "seed", "seed")
             pout = gr.HTML(elem_id="poem-out")
-            pinputs = [text, form, mode, embed_pos, reply_rhyme, rhyme, pattern, ptemp, ptop_k, ptop_p, pn, pplan, pseed]
+            plock = gr.Textbox(label="Keep and rewrite: the poem with _ for each character to write again (it sets "
+                                     "the form; the seed may stay empty); or click characters of a poem to keep them, "
+                                     "then 写诗", lines=4, elem_id="poem-lock")
+            pinputs = [text, form, mode, embed_pos, reply_rhyme, rhyme, pattern, ptemp, ptop_k, ptop_p, pn, pplan, pseed,
+                       plock]
 
-            def poem(tx, f, m, e, rr, r, pa, t, k, p, n_, pl, s):
+            def poem(tx, f, m, e, rr, r, pa, t, k, p, n_, pl, s, lk):
                 return studio.poem(tx, form=f, mode=m, embed_pos=e, reply_rhyme=rr, rhyme=r, pattern=pa,
-                                   temperature=t, top_k=k, top_p=p, n=n_, plan=pl, seed=s)
+                                   temperature=t, top_k=k, top_p=p, n=n_, plan=pl, seed=s, lock=lk)
             pgo.click(poem, pinputs, pout, api_name="poem")
             form.change(lambda f: gr.update(maximum=FORMS[f][1], value=PoemRequest.embed_pos), form, embed_pos)
 

@@ -231,7 +231,7 @@ def _poem_request(args, mode: str, text: str):
 def print_poems(res) -> None:
     req = res.request
     print(f"{req.form} · {req.mode}: {req.text} · seed chars {res.seed}" +
-          (f" · keywords {' '.join(res.keywords)}" if req.mode in ("theme", "reply") else "") +
+          (f" · keywords {' '.join(res.keywords)}" if req.mode in ("theme", "reply") or not req.text else "") +
           (f" · plan {' / '.join(dict.fromkeys(res.plan))}" if res.plan else ""))
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -277,6 +277,8 @@ def cmd_poem(args) -> int:
     given = [(m, getattr(args, m)) for m in MODES if getattr(args, m) is not None]
     if args.text is not None:
         given.append((args.mode, args.text))
+    if not given and args.input is None and (args.lock or "").strip():   # a lock alone: its words are the seed
+        given.append((args.mode, ""))
     if len(given) + (args.input is not None) != 1:
         print("error: give one seed: `poem 春`, or --keywords, --first, --theme, --acrostic, --embed, --reply or "
               "--input",

@@ -180,6 +180,15 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
     if req.rhyme not in ("", "auto"):
         groups[:] = False
         groups[tables.find_group(req.rhyme)] = True
+    # placed rhyme chars (a lock's, a 嵌字 at the line's end) choose the group from the start, so that a
+    # free rhyme written before them already rhymes with them (a reply's are all placed)
+    for p in rhyme_pos:
+        if forced[p] >= 0 and (groups & tables.member[forced[p]]).any():
+            groups &= tables.member[forced[p]]
+        elif forced[p] >= 0 and tables.rhymes[forced[p]] and req.mode != "reply":  # else noted above
+            asked = req.rhyme not in ("", "auto")
+            notes.append(f"{vocab.itos[forced[p]]} shares no 平声 group with "
+                         f"{'the rhyme group asked for' if asked else 'the rhyme placed before it'}; kept as asked")
     free_rhymes = [p for p in rhyme_pos if forced[p] < 0]
     if free_rhymes:  # a group needs a distinct allowed char for every rhyme position
         fits = (tables.member & allowed[free_rhymes[-1]].unsqueeze(1)).sum(0) >= len(rhyme_pos)

@@ -24,8 +24,18 @@ from .plan import PlanTable, plan_lines
 from .prosody import Prosody
 from .requests import (DEFAULT_CHECKPOINT, DEFAULT_LINES_CHECKPOINT, DEFAULT_POEM_CHECKPOINT,  # noqa: F401 (re-exported)
                        DEFAULT_TITLE_CHECKPOINT, PATTERNS, REPLY_RHYMES, REPO_ROOT)
-from .text import PUNCT, InputError, check_input, check_ranges, is_han
+from .decode import LOCK_BLANKS
+from .text import PUNCT, InputError, check_input, check_ranges, is_han, normalise_width
 from .vocab import Vocab
+
+BLANKS = "".join(c for c in LOCK_BLANKS if c not in PUNCT)  # in a poem's lock; its ？ ends a line
+
+
+
+def has_lock(req: PoemRequest) -> bool:
+    """Whether a request locks chars (a blank box does not)."""
+    return not isinstance(req.lock, str) or bool(req.lock.strip())
+
 
 TITLE_CHOICES = 5  # titles offered per poem, of which the first not already given in the request or batch
 
@@ -151,7 +161,49 @@ class PoemGenerator:
         return "".join(c for c in text if is_han(c))
 
     def prepare(self, req: PoemRequest) -> tuple[str, list[str], dict[tuple[int, int], str], list[str]]:
-        """Validate a request: (seed chars, keywords shown to the user, forced chars, notes)."""
+        """Validate a request: (seed chars, keywords shown to the user, forced chars, notes). A lock's
+        characters join the ones the seed mode places; without a seed text, its words are the seed."""
+        if not has_lock(req):
+            return self._seeded(req)
+        lines, form = self.locked(req.lock)
+        if form != req.form:
+            raise InputError("the lock sets the form; `resolve` the request first")
+        kept = {(i, j): c for i, line in enumerate(lines) for j, c in enumerate(line) if c not in BLANKS}
+        if req.mode in ("keywords", "theme") and not req.text.strip():
+            runs = [w for line in lines for w in re.split(f"[{BLANKS}]+", line) if w]
+            words = [w for w in keywords(" ".join(runs), 3) if all(c in self.known for c in w)] or runs
+            seed, forced, notes = seed_chars(words, self.model.cfg.max_seed), {}, []
+        else:
+            seed, words, forced, notes = self._seeded(req)
+        clash = [f"{forced[k]}/{c} in line {k[0] + 1}" for k, c in kept.items() if forced.get(k, c) != c]
+        if clash:
+            raise InputError(f"the lock puts other characters where the {req.mode} seed places its own: "
+                             f"{'、'.join(clash)}")
+        notes.append(f"kept as locked: {len(kept)} of {len(lines) * len(lines[0])} characters")
+        return seed, words, {**forced, **kept}, notes
+
+    def locked(self, lock: str) -> tuple[list[str], str]:
+        """A lock's lines (Han chars the poem model knows, converted as a seed is, and blanks) and the
+        form their shape gives. Lines are split at punctuation or spaces."""
+        from .generate import check_lock
+        text = check_lock(re.sub(r"\s+", "，", normalise_width(lock).strip()) if isinstance(lock, str) else lock,
+                          self.known)
+        lines = [x for x in re.split(f"[{PUNCT}]+", text) if x]
+        widths = sorted({len(x) for x in lines})
+        form = next((f for f, shape in FORMS.items() if len(widths) == 1 and shape == (len(lines), widths[0])), None)
+        if form is None:
+            raise InputError("a lock is the whole poem, a 五绝, 七绝, 五律 or 七律 (4 or 8 lines of 5 or 7 characters, "
+                             f"_ for each one to write); this has {len(lines)} lines of {'/'.join(map(str, widths))} "
+                             "characters")
+        unknown = sorted({c for x in lines for c in x if c not in BLANKS and c not in self.known})
+        if unknown:
+            raise InputError(f"the poem model does not know {'、'.join(unknown)}; lock other characters")
+        if not any(c in BLANKS for x in lines for c in x):
+            raise InputError("the lock keeps every character: put _ where the poem should be written")
+        return lines, form
+
+    def _seeded(self, req: PoemRequest) -> tuple[str, list[str], dict[tuple[int, int], str], list[str]]:
+        """`prepare` by the seed mode alone."""
         check_ranges(req)
         if req.form not in FORMS:
             raise InputError(f"unknown form {req.form!r}; choose one of {'、'.join(FORMS)}")
@@ -232,8 +284,16 @@ class PoemGenerator:
         return lines, form, first
 
     def resolve(self, req: PoemRequest) -> PoemRequest:
-        """The request as it will be written: a reply takes the form of the poem it answers, whether
-        its first line rhymes, and with 依韵 its 平声 group."""
+        """The request as it will be written: a lock sets the form; a reply takes the form of the poem
+        it answers, whether its first line rhymes, and with 依韵 its 平声 group."""
+        if has_lock(req):
+            lines, form = self.locked(req.lock)
+            if req.mode == "reply" and self.answered(req.text)[1] != form:
+                raise InputError(f"the lock is a {form} but the poem answered is a {self.answered(req.text)[1]}: a "
+                                 "reply keeps the form of the poem it answers")
+            end = lines[0][-1]   # a first line locked to end in a char of no 平声 group does not rhyme
+            off = req.first_rhymes is None and end not in BLANKS and not self.tables.rhymes[self.vocab.stoi[end]]
+            req = replace(req, form=form, first_rhymes=False if off else req.first_rhymes)
         if req.mode != "reply":
             return req
         lines, form, first_rhymes = self.answered(req.text)
@@ -266,7 +326,8 @@ class PoemGenerator:
         asked, req = req, self.resolve(req)
         seed, words, plan, notes = self._plan(req)
         if req.form != asked.form:
-            notes.append(f"a reply keeps the form of the poem it answers: {req.form}")
+            notes.append(f"a reply keeps the form of the poem it answers: {req.form}" if req.mode == "reply" else
+                         f"the lock is a {req.form}: written as one")
         if req.rhyme != asked.rhyme and asked.rhyme not in ("", "auto"):
             notes.append(f"the rhyme group asked for ({asked.rhyme}) is not used: a reply rhymes as the poem it answers")
         # a reply does not take the lines it answers, nor (at the shared-phrase cost) their phrases

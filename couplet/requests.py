@@ -170,6 +170,9 @@ class PoemRequest(_Sampled):
     rhyme: str = _opt("auto", "平水韵 平声 group (e.g. 七阳), or auto")
     reply_rhyme: str = _opt("次韵", "how a reply rhymes: 次韵 (the poem's rhyme characters, in their places) or 依韵 "
                                    "(its rhyme group, other characters)", choices=REPLY_RHYMES)
+    lock: str = _opt("", "keep these characters where they stand and write the rest: the whole poem with _ for "
+                         "each character to write, lines split by punctuation or spaces (e.g. a poem written "
+                         "before, with the characters to rewrite replaced by _); it sets the form")
     first_rhymes: bool | None = _opt(None, "the first line rhymes too (default: yes for 七言, no for 五言)")
     pattern: str = _opt("off", "enforce the 平仄 pattern of regulated verse at positions 2, 4, 6 and the end",
                         choices=PATTERNS)

@@ -47,6 +47,16 @@ LOCK_ON_CLICK = ("var r=event.target.closest('ruby');if(!r)return;var c=this,rs=
                  "var cur=box.value.length===low.length?box.value:'_'.repeat(low.length);"
                  "box.value=cur.slice(0,i)+low[i]+cur.slice(i+1);box.dispatchEvent(new Event('input',{bubbles:true}));"
                  "setTimeout(function(){document.querySelector('#couplet-go').click()},100);")
+# A click on a character of a poem locks it (or frees it again) in the poem's lock box, in the poem's
+# shape; the poem is written again when asked, so that several characters or lines can be kept first.
+POEM_LOCK_ON_CLICK = ("var r=event.target.closest('ruby'),l=r&&r.closest('.line');if(!l)return;"
+                      "var ls=[...this.querySelectorAll('.line')],li=ls.indexOf(l),ci=[...l.querySelectorAll('ruby')]"
+                      ".indexOf(r),lines=this.dataset.lines.split('|'),w=lines[0].length-1;if(ci>=w)return;"
+                      "var box=document.querySelector('#poem-lock textarea'),cur=box.value.split('\\n');"
+                      "if(cur.length!==lines.length||!cur.every(function(x,k){return x.length===lines[k].length}))"
+                      "cur=lines.map(function(x){return '_'.repeat(w)+x.slice(-1)});"
+                      "var ch=lines[li][ci],row=cur[li];cur[li]=row.slice(0,ci)+(row[ci]===ch?'_':ch)+row.slice(ci+1);"
+                      "box.value=cur.join('\\n');box.dispatchEvent(new Event('input',{bubbles:true}));")
 COPY_ON_CLICK = ("event.stopPropagation();navigator.clipboard&&navigator.clipboard.writeText("
                  "this.parentElement.dataset.lower);this.textContent='已复制';")
 
@@ -280,26 +290,30 @@ class Studio:
         except InputError as e:
             return message(str(e))
         from .poemrules import first_line_rhymes, rhyme_lines
-        req = res.request   # as written: a reply takes the form of the poem it answers
+        from .poetry import BLANKS, has_lock
+        req = res.request   # as written: a reply or a lock sets the form
         n_lines, width = FORMS[req.form]
         rhyme_at = set(rhyme_lines(n_lines, first_line_rhymes(req.form, req.first_rhymes)))
         head = f"seed {html.escape(res.seed)}"
-        if req.mode in ("theme", "reply"):
+        if req.mode in ("theme", "reply") or not req.text.strip():
             head += f" · keywords (jieba): {html.escape(' '.join(res.keywords))}"
         if res.plan:
             head += f" · plan: {html.escape(' → '.join(dict.fromkeys(res.plan)))}"
         parts = [f'<div class="poem-head">{head}</div>']
+        kept = gen.locked(req.lock)[0] if has_lock(req) else []
         for k, p in enumerate(res.poems, 1):
             lines = []
             for i, line in enumerate(p.lines):
                 marks = {width - 1} if i in rhyme_at else set()
                 if req.mode in ("acrostic", "embed"):  # the characters the user placed
                     marks.add(0 if req.mode == "acrostic" else req.embed_pos - 1)
+                marks |= {j for j, c in enumerate(kept[i] if kept else "") if c not in BLANKS}
                 plan = f'<span class="plan">{html.escape(res.plan[i])}</span>' if res.plan else ""
                 lines.append(f'<div class="line">{annotate(line, gen.prosody.tone, marks)}{plan}</div>')
             copied = f" · copied lines {p.copied_lines}" if p.copied_lines else ""
             title = f'<div class="title">《{html.escape(p.title)}》</div>' if p.title else ""
-            parts.append(f'<div class="poem" data-lines="{html.escape("|".join(p.lines))}">'
+            parts.append(f'<div class="poem" data-lines="{html.escape("|".join(p.lines))}" '
+                         f'onclick="{html.escape(POEM_LOCK_ON_CLICK)}">'
                          f'<div class="meta">[{k}] 韵 {html.escape(p.rhyme_group or "—")} · score {p.score:.2f}'
                          f'{html.escape(copied)}</div>{title}{"".join(lines)}</div>')
         parts += [message(x, "note") for x in res.notes]

@@ -264,6 +264,24 @@ def test_page_in_headless_chromium(served_app):
         lines = page.locator("#poem-out .poem").first.get_attribute("data-lines").split("|")
         assert [x[4] for x in lines[1::2]] == ["流", "楼"], lines
         expect(page.locator("#poem-out")).to_contain_text("keeps the form of the poem it answers")
+        # keep and rewrite: two clicked chars of the reply fill the lock box in its shape; written again,
+        # every poem keeps them there (and a click on a kept char frees it)
+        reply = page.locator("#poem-out .poem").first
+        reply.locator(".line").nth(2).locator("ruby").nth(1).click()
+        reply.locator(".line").nth(0).locator("ruby").nth(0).click()
+        reply.locator(".line").nth(0).locator("ruby").nth(3).click()
+        reply.locator(".line").nth(0).locator("ruby").nth(3).click()
+        kept = [lines[0][0] + "____" + lines[0][5], "_____" + lines[1][5], "_" + lines[2][1] + "___" + lines[2][5],
+                "_____" + lines[3][5]]
+        expect(page.locator("#poem-lock textarea")).to_have_value("\n".join(kept), timeout=10000)
+        page.locator("#poem-text textarea").fill("")
+        page.locator("#poem-mode").get_by_text("keywords", exact=True).click()
+        page.locator("#poem-go").click()
+        expect(page.locator("#poem-out")).to_contain_text("kept as locked: 2 of 20", timeout=60000)
+        for written in page.locator("#poem-out .poem").evaluate_all("els => els.map(e => e.dataset.lines)"):
+            got = written.split("|")
+            assert got[0][0] == lines[0][0] and got[2][1] == lines[2][1], got
+        page.locator("#poem-lock textarea").fill("")
         # 整副对联: a 藏头联 with the heads in place
         page.get_by_role("tab", name="整副对联").click()
         page.locator("#whole-head textarea").fill("福华")
@@ -284,6 +302,16 @@ def test_page_in_headless_chromium(served_app):
         page.locator("#poster-image").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "app-poster.png"), full_page=True)
         browser.close()
+
+
+def test_a_locked_poem_page_marks_the_kept_chars_and_a_bad_lock_is_a_message(studio):
+    out = studio.poem("", lock="春____\n_____\n_____\n____月", n=1)
+    lines = re.findall(r'<div class="line">(.*?)</div>', out)
+    assert len(lines) == 4 and "kept as locked: 2 of 20" in out and "the lock is a 五绝" in out
+    assert re.search(r'^<ruby class="\w+ mark">春<rt>', lines[0]) and re.search(r'class="\w+ mark">月<rt>', lines[3])
+    out = studio.poem("春", lock="春风又绿江南岸")
+    assert out.startswith('<div class="msg error">') and "a lock is the whole poem" in out
+    assert 'class="poem"' in studio.poem("春", lock="  \n ", n=1)      # a blank box locks nothing
 
 
 def test_placed_characters_are_marked_and_fewer_poems_say_why(studio):

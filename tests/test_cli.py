@@ -82,6 +82,18 @@ def test_poem_cli_default_checkpoint(tmp_path):
         assert bad.returncode == 2 and "give one seed" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_a_lock_alone_keeps_its_chars_and_sets_the_form():
+    proc = run("poem", "--lock", "春风又绿江南岸 _______ _______ _______", "--form", "五绝", "--n", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    from couplet.poetry import check_form
+    out = json.loads(proc.stdout)
+    assert out["keywords"] and any("the lock is a 七绝" in x for x in out["notes"])
+    for p in out["poems"]:
+        assert check_form(p["lines"], "七绝") and p["lines"][0] == "春风又绿江南岸，" and p["rhyme_group"]
+    bad = run("poem", "--lock", "春风又绿江南岸")
+    assert bad.returncode == 2 and "a lock is the whole poem" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_poem_seed_steers_the_poem():
     """Poems from the same seed share more characters with each other than with another seed's
     (averaged over four seed pairs, 8 poems each), and the seed characters show up."""

@@ -482,3 +482,55 @@ def test_every_reply_keeps_the_form_and_the_rhyme_of_the_poem_it_answers(tiny_po
             assert group in rhyme_groups(lines, tiny_poet.prosody, first)
             assert group in rhyme_groups(p.lines, tiny_poet.prosody, first), p.lines
         assert not {x.rstrip("，。") for x in p.lines} & set(lines)
+
+
+# ---------------------------------------------------------------- a lock: keep some chars, write the rest
+@given(data=st.data())
+@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_locked_poem_keeps_every_locked_char_in_place_and_the_form_the_lock_gives(tiny_poet, data):
+    alphabet = [c for c in tiny_poet.vocab.chars() if is_han(c)]
+    form = data.draw(st.sampled_from(list(FORMS)))
+    n_lines, width = FORMS[form]
+    cells = [[data.draw(st.sampled_from(alphabet)) if data.draw(st.integers(0, 3)) == 0 else "_"
+              for _ in range(width)] for _ in range(n_lines)]
+    cells[data.draw(st.integers(0, n_lines - 1))][data.draw(st.integers(0, width - 1))] = "_"   # something to write
+    sep = data.draw(st.sampled_from(["，", "\n", " "]))
+    lock = sep.join("".join(x) for x in cells)
+    req = PoemRequest(form=data.draw(st.sampled_from(list(FORMS))), lock=lock, n=2,
+                      seed=data.draw(st.integers(0, 10 ** 6)))
+    res = tiny_poet.generate(req)
+    assert res.request.form == form and res.poems
+    kept = {(i, j): c for i, x in enumerate(cells) for j, c in enumerate(x) if c != "_"}
+    for p in res.poems:
+        assert check_form(p.lines, form), p.lines
+        assert {k: p.lines[k[0]][k[1]] for k in kept} == kept
+
+
+def test_locked_rhymes_choose_the_group_for_the_free_ones(tiny_poet):
+    """Line 4's locked rhyme is known from the start, so line 2's free rhyme is of its group."""
+    for k in range(4):
+        res = tiny_poet.generate(PoemRequest(lock="_______，_______。_______，______楼。", n=2, seed=k))
+        for p in res.poems:
+            assert p.lines[3][-2] == "楼" and p.rhyme_group == "十一尤", p.lines
+    res = tiny_poet.generate(PoemRequest(lock="______楼，_______。_______，_______。", n=1))   # 楼 is 平
+    assert res.request.first_rhymes is None and res.poems[0].rhyme_group == "十一尤"
+    res = tiny_poet.generate(PoemRequest(lock="无边落木萧萧下，_______。_______，_______。", n=1))   # 下 is 仄
+    assert res.request.first_rhymes is False and res.poems[0].rhyme_group is not None
+
+
+@pytest.mark.parametrize("lock, words", [("春风_____，_____。", "2 lines of 5/7"),
+                                         ("春风又绿江南岸，_______。_______，______。", "6/7 characters"),
+                                         ("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。", "put _"),
+                                         ("abc_____，_____。_____，_____。", "not a b c"),
+                                         ("😀____，_____。_____，_____。", "not"),
+                                         (5, "text")])
+def test_a_bad_lock_gets_a_clear_message(tiny_poet, lock, words):
+    with pytest.raises(InputError, match=words):
+        tiny_poet.generate(PoemRequest(text="春", lock=lock))
+
+
+def test_a_lock_that_clashes_with_the_placed_seed_is_refused_and_one_that_agrees_is_kept(tiny_poet):
+    with pytest.raises(InputError, match="月/山 in line 2"):
+        tiny_poet.generate(PoemRequest(mode="acrostic", text="春月风山", lock="春____，山____。_____，_____。"))
+    res = tiny_poet.generate(PoemRequest(mode="acrostic", text="春山风月", lock="春风___，山____。_____，_____。"))
+    assert all(p.lines[0][:2] == "春风" and [x[0] for x in p.lines] == list("春山风月") for p in res.poems)
