@@ -41,13 +41,14 @@ def format_poem(lines: list[str]) -> str:
 
 
 def tone_pattern(form: str, start: str, first_rhymes: bool) -> list[str]:
-    """平仄 pattern of each line for a form, 平起 or 仄起 (by the 2nd char of the first line)."""
+    """平仄 pattern of each line for a form, 平起 or 仄起 (by the 2nd char of the first line). A 律诗's
+    second half is the pattern of a first line that does not rhyme: its fifth line never rhymes."""
     n_lines, width = FORMS[form]
     for first in "AC":
-        seq = _SEQUENCES[(first, first_rhymes)]
-        lines = [(_PREFIX7[c] + _BASE[c]) if width == 7 else _BASE[c] for c in seq]
-        if lines[0][1] == start:
-            return (lines * 2)[:n_lines]
+        halves = [[(_PREFIX7[c] + _BASE[c]) if width == 7 else _BASE[c] for c in _SEQUENCES[(first, rhymes)]]
+                  for rhymes in (first_rhymes, False)]
+        if halves[0][0][1] == start:
+            return (halves[0] + halves[1])[:n_lines]
     raise ValueError(f"start must be 平 or 仄, not {start!r}")
 
 

@@ -20,7 +20,11 @@ def test_tone_patterns_of_regulated_verse():
     assert tone_pattern("七绝", "平", True)[0] == "平平仄仄仄平平"
     assert tone_pattern("七绝", "仄", False) == ["仄仄平平平仄仄", "平平仄仄仄平平", "平平仄仄平平仄", "仄仄平平仄仄平"]
     lv = tone_pattern("七律", "仄", True)
-    assert len(lv) == 8 and lv[4:] == lv[:4] and all(len(x) == 7 for x in lv)
+    assert len(lv) == 8 and all(len(x) == 7 for x in lv)
+    # 登高's pattern: the fifth line does not rhyme, so the second half is the no-first-rhyme one's
+    assert lv == ["仄仄平平仄仄平", "平平仄仄仄平平", "平平仄仄平平仄", "仄仄平平仄仄平",
+                  "仄仄平平平仄仄", "平平仄仄仄平平", "平平仄仄平平仄", "仄仄平平仄仄平"]
+    assert tone_pattern("五律", "平", False) == tone_pattern("五绝", "平", False) * 2
     for form in FORMS:
         for start in "平仄":
             for first in (True, False):
