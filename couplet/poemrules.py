@@ -12,6 +12,7 @@ Over 400 lines because the rules and the loop that applies them belong together 
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from .decode import Tables, index_hidden, rows_with_any
 from .prosody import PING, ZE, Prosody
 from .requests import FORMS, MAX_POEMS, MODES, PoemRequest  # noqa: F401 (re-exported)
 from .sampling import BLOCKED, Sampler, mask_out_
-from .text import InputError, is_han
+from .text import PUNCT, InputError, check_input, is_han
 from .vocab import Vocab
 
 
@@ -64,6 +65,27 @@ def first_line_rhymes(form: str, first_rhymes: bool | None) -> bool:
 
 def rhyme_lines(n_lines: int, first_rhymes: bool) -> list[int]:
     return ([0] if first_rhymes else []) + list(range(1, n_lines, 2))
+
+
+def form_of(lines: list[str]) -> str | None:
+    """The form whose shape (lines x chars) these lines have, if any."""
+    widths = {len(x) for x in lines}
+    shape = (len(lines), min(widths)) if len(widths) == 1 else None
+    return next((f for f, s in FORMS.items() if s == shape), None)
+
+
+def split_poem(text: object, *, what: str, known: set[str] | None = None) -> tuple[list[str], str]:
+    """A pasted poem's lines (split at punctuation or line breaks; converted as any input is) and its
+    form; an InputError that says what it found when it is not a 五绝, 七绝, 五律 or 七律."""
+    text = check_input(re.sub(r"\s+", "，", text.strip()) if isinstance(text, str) else text, known=known,
+                       max_len=96, what=what, allow_unknown=True).text
+    lines = [x for x in re.split(f"[{PUNCT}]+", text) if x]
+    form = form_of(lines)
+    if form is None or not all(is_han(c) for x in lines for c in x):
+        widths = "/".join(map(str, sorted({len(x) for x in lines})))
+        raise InputError(f"{what} must be a 五绝, 七绝, 五律 or 七律: 4 or 8 lines of 5 or 7 Chinese characters split by "
+                         f"punctuation; this has {len(lines)} lines of {widths} characters")
+    return lines, form
 
 
 # ---------------------------------------------------------------- requests and plans

@@ -19,7 +19,7 @@ from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding, is_quantized, quantized, shift_right
 from .poemrules import (FORMS, MODES, SEASONS, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemSteps, PoemTables, Written,  # noqa: F401 (re-exported)
                         check_form, distinct_titles, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
-                        rhyme_lines, sample_poems, seed_batch, strict_positions, tone_pattern)
+                        form_of, rhyme_lines, sample_poems, seed_batch, split_poem, strict_positions, tone_pattern)
 from .plan import PlanTable, plan_lines
 from .prosody import Prosody
 from .requests import (DEFAULT_CHECKPOINT, DEFAULT_LINES_CHECKPOINT, DEFAULT_POEM_CHECKPOINT,  # noqa: F401 (re-exported)
@@ -190,7 +190,7 @@ class PoemGenerator:
                           self.known)
         lines = [x for x in re.split(f"[{PUNCT}]+", text) if x]
         widths = sorted({len(x) for x in lines})
-        form = next((f for f, shape in FORMS.items() if len(widths) == 1 and shape == (len(lines), widths[0])), None)
+        form = form_of(lines)
         if form is None:
             raise InputError("a lock is the whole poem, a 五绝, 七绝, 五律 or 七律 (4 or 8 lines of 5 or 7 characters, "
                              f"_ for each one to write); this has {len(lines)} lines of {'/'.join(map(str, widths))} "
@@ -270,15 +270,7 @@ class PoemGenerator:
         """The poem a reply answers: its lines, its form, and whether its first line rhymes (its
         last char shares a 平声 group of 平水韵 with the other rhyme chars; else the form's habit). Lines
         are split at punctuation or line breaks."""
-        text = check_input(re.sub(r"\s+", "，", text.strip()) if isinstance(text, str) else text,
-                           known=self.known, max_len=96, what="poem to answer", allow_unknown=True).text
-        lines = [x for x in re.split(f"[{PUNCT}]+", text) if x]
-        widths = sorted({len(x) for x in lines})
-        form = next((f for f, shape in FORMS.items() if shape == (len(lines), widths[0]) and len(widths) == 1), None)
-        if form is None or not all(is_han(c) for x in lines for c in x):
-            raise InputError("a reply (次韵) answers a 五绝, 七绝, 五律 or 七律: 4 or 8 lines of 5 or 7 Chinese "
-                             f"characters split by punctuation; this has {len(lines)} lines of "
-                             f"{'/'.join(map(str, widths))} characters")
+        lines, form = split_poem(text, what="the poem a reply answers", known=self.known)
         rhymes = rhyme_groups(lines, self.prosody, False)
         first = bool(rhymes and rhyme_groups(lines, self.prosody, True)) or (not rhymes and FORMS[form][1] == 7)
         return lines, form, first
