@@ -181,6 +181,12 @@ def build_app(studio: Studio) -> gr.Blocks:
                 return studio.poem(tx, form=f, mode=m, embed_pos=e, reply_rhyme=rr, rhyme=r, pattern=pa,
                                    temperature=t, top_k=k, top_p=p, n=n_, plan=pl, seed=s, lock=lk)
             pgo.click(poem, pinputs, pout, api_name="poem")
+            with gr.Accordion("格律 check: 平仄, 粘对, rhyme, 孤平 of any 绝句 or 律诗", open=False, elem_id="meter"):
+                mtext = gr.Textbox(label="a poem (yours, a classic, or one written above)", lines=4,
+                                   elem_id="meter-text")
+                mgo = gr.Button("检查格律", elem_id="meter-go")
+                mout = gr.HTML(elem_id="meter-out")
+            mgo.click(studio.check, mtext, mout, api_name="check")
             form.change(lambda f: gr.update(maximum=FORMS[f][1], value=PoemRequest.embed_pos), form, embed_pos)
 
         with gr.Tab("批量 batch", id="batch"):

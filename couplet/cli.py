@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--checkpoint", default=None, help="title checkpoint (default: checkpoints/title)")
 
+    p = sub.add_parser("check", help="格律 check of a 绝句 or 律诗 (yours or ours): 平仄, 粘对, rhyme, 孤平, 三平尾, 重字")
+    p.add_argument("poem", help="the poem's lines, split by punctuation or spaces")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--prosody", default=None, help="tone table (default: checkpoints/prosody.json)")
+
     p = sub.add_parser("export", help="copy a trained checkpoint for shipping (fp16 weights, no optimizer)")
     p.add_argument("--from", dest="src", required=True, help="checkpoint directory, e.g. runs/couplet/best")
     p.add_argument("--to", dest="dst", default="checkpoints/couplet", help="destination directory")
@@ -466,6 +471,31 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from .meter import check_poem
+    from .prosody import Prosody
+    from .requests import DEFAULT_PROSODY
+    from .text import InputError
+    try:
+        meter = check_poem(args.poem, Prosody.load(args.prosody or DEFAULT_PROSODY))
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        from dataclasses import asdict
+        print(json.dumps({**asdict(meter), "regular": meter.regular}, ensure_ascii=False))
+        return 0
+    print(f"{meter.form} · {meter.start} · first line {'rhymes' if meter.first_rhymes else 'does not rhyme'} · "
+          f"韵 {meter.rhyme_group or '—'}")
+    for line, tones, want in zip(meter.lines, meter.tones, meter.pattern):
+        print(f"  {line}  {tones}  (pattern {want})")
+    print("regular: no finding" if not meter.findings else f"{len(meter.findings)} findings:")
+    for f in meter.findings:
+        where = f"line {f.line}" + (f", char {f.pos}" if f.pos else "") if f.line else "poem"
+        print(f"  {f.kind}  {where}: {f.text}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["couplet"] and "--input" not in argv:  # one 上联: jieba loads beside torch
@@ -485,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"prepare": cmd_prepare, "couplet": cmd_couplet, "poem": cmd_poem, "whole": cmd_whole,
-                    "title": cmd_title, "export": cmd_export}
+                    "title": cmd_title, "check": cmd_check, "export": cmd_export}
         return commands[args.command](args)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -38,9 +38,13 @@ MAX_UPLOAD = "2mb"  # gradio's max_file_size for uploads
 TEMP_TTL_S = 3600  # batch results older than this are removed
 TONE_CLASS = {PING: "ping", ZE: "ze", EITHER: "either"}
 CORPUS_OF = {"poem": "Tang/Song poems", "whole": "whole couplets (上联 and 下联) seeded by their keywords or heads"}
-LEGEND = ('<div class="legend">tones: <ruby class="ping">平<rt>平</rt></ruby> blue · <ruby class="ze">仄<rt>仄</rt>'
-          '</ruby> red · <ruby class="either">中<rt>中</rt></ruby> either; <span class="mark-key">underlaid</span>: locked, '
-          'rhyme, acrostic or 嵌字 characters</div>')
+def legend(marked: str = "locked, rhyme, acrostic or 嵌字 characters") -> str:
+    return ('<div class="legend">tones: <ruby class="ping">平<rt>平</rt></ruby> blue · <ruby class="ze">仄<rt>仄</rt>'
+            '</ruby> red · <ruby class="either">中<rt>中</rt></ruby> either; <span class="mark-key">underlaid</span>: '
+            f'{marked}</div>')
+
+
+LEGEND = legend()
 # A click on a character of a candidate locks it there (in the lock box) and writes the 下联 again.
 LOCK_ON_CLICK = ("var r=event.target.closest('ruby');if(!r)return;var c=this,rs=[...c.querySelectorAll('ruby')],"
                  "i=rs.indexOf(r),low=c.dataset.lower,box=document.querySelector('#lock textarea');"
@@ -318,6 +322,31 @@ class Studio:
                          f'{html.escape(copied)}</div>{title}{"".join(lines)}</div>')
         parts += [message(x, "note") for x in res.notes]
         return "".join(parts) + LEGEND
+
+    # ------------------------------------------------------------ 格律 check
+    @friendly
+    def check(self, text: str) -> str:
+        """The 格律 of a pasted poem as HTML: each line with its tones, the chars a finding names
+        underlaid, the pattern beside it, then the findings."""
+        from .meter import check_poem
+        gen = self.models.poem
+        prosody = gen.prosody if gen is not None else Prosody.load(DEFAULT_PROSODY)
+        try:
+            meter = check_poem(text or "", prosody)
+        except InputError as e:
+            return message(str(e))
+        head = (f"{meter.form} · {meter.start} · first line {'rhymes' if meter.first_rhymes else 'does not rhyme'} · "
+                f"韵 {meter.rhyme_group or '—'}")
+        rows = [f'<div class="poem-head">{html.escape(head)}</div>']
+        for i, (line, want) in enumerate(zip(meter.lines, meter.pattern), 1):
+            marks = {f.pos - 1 for f in meter.findings if f.line == i and f.pos} | \
+                    (set(range(len(line))) if any(f.line == i and not f.pos for f in meter.findings) else set())
+            rows.append(f'<div class="line">{annotate(line, prosody.tone, marks)}'
+                        f'<span class="plan">pattern {html.escape(want)}</span></div>')
+        found = "".join(f"<li>{html.escape(f.kind)} · {'line ' + str(f.line) if f.line else 'poem'}"
+                        f"{', char ' + str(f.pos) if f.pos else ''}: {html.escape(f.text)}</li>" for f in meter.findings)
+        rows.append(f'<ul class="findings">{found}</ul>' if found else message("regular: no finding", "note"))
+        return f'<div class="poem meter">{"".join(rows)}</div>' + legend("the chars a finding names")
 
     # ------------------------------------------------------------ whole couplets
     def whole(self, theme: str = "", head: str = "", **values) -> str:

@@ -282,6 +282,12 @@ def test_page_in_headless_chromium(served_app):
             got = written.split("|")
             assert got[0][0] == lines[0][0] and got[2][1] == lines[2][1], got
         page.locator("#poem-lock textarea").fill("")
+        # the 格律 check of a classic: regular, each line with its pattern
+        page.locator("#meter").get_by_text("格律 check").click()
+        page.locator("#meter-text textarea").fill("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
+        page.locator("#meter-go").click()
+        expect(page.locator("#meter-out")).to_contain_text("regular: no finding", timeout=30000)
+        expect(page.locator("#meter-out .line")).to_have_count(4)
         # 整副对联: a 藏头联 with the heads in place
         page.get_by_role("tab", name="整副对联").click()
         page.locator("#whole-head textarea").fill("福华")
@@ -312,6 +318,21 @@ def test_a_locked_poem_page_marks_the_kept_chars_and_a_bad_lock_is_a_message(stu
     out = studio.poem("春", lock="春风又绿江南岸")
     assert out.startswith('<div class="msg error">') and "a lock is the whole poem" in out
     assert 'class="poem"' in studio.poem("春", lock="  \n ", n=1)      # a blank box locks nothing
+
+
+def test_the_meter_check_marks_what_its_findings_name(studio):
+    """With the fixture's small tone table: the page's shape (its verdicts are tests/test_meter.py's)."""
+    from couplet.meter import check_poem
+    text = "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
+    meter, out = check_poem(text, studio.models.poem.prosody), studio.check(text)
+    lines = re.findall(r'<div class="line">(.*?)</div>', out)
+    assert len(lines) == 4 and all(f"pattern {p}" in out for p in meter.pattern) and meter.findings
+    for f in meter.findings:
+        assert f.kind in out
+        if f.line and f.pos:
+            assert re.search(rf'class="\w+ mark">{meter.lines[f.line - 1][f.pos - 1]}<rt>', lines[f.line - 1])
+    out = studio.check("<b>春风</b>")
+    assert out.startswith('<div class="msg error">') and "<b>" not in out
 
 
 def test_placed_characters_are_marked_and_fewer_poems_say_why(studio):

@@ -94,6 +94,15 @@ def test_a_lock_alone_keeps_its_chars_and_sets_the_form():
     assert bad.returncode == 2 and "a lock is the whole poem" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_check_reads_a_poem_and_says_what_is_not_one():
+    proc = run("check", "床前明月光 疑是地上霜 举头望明月 低头思故乡", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["form"] == "五绝" and not out["regular"] and {"失粘", "失对"} <= {f["kind"] for f in out["findings"]}
+    bad = run("check", "春风又绿江南岸")
+    assert bad.returncode == 2 and "1 lines of 7" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_poem_seed_steers_the_poem():
     """Poems from the same seed share more characters with each other than with another seed's
     (averaged over four seed pairs, 8 poems each), and the seed characters show up."""
