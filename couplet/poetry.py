@@ -31,7 +31,6 @@ from .vocab import Vocab
 BLANKS = "".join(c for c in LOCK_BLANKS if c not in PUNCT)  # in a poem's lock; its ？ ends a line
 
 
-
 def has_lock(req: PoemRequest) -> bool:
     """Whether a request locks chars (a blank box does not)."""
     return not isinstance(req.lock, str) or bool(req.lock.strip())
@@ -170,6 +169,7 @@ class PoemGenerator:
             raise InputError("the lock sets the form; `resolve` the request first")
         kept = {(i, j): c for i, line in enumerate(lines) for j, c in enumerate(line) if c not in BLANKS}
         if req.mode in ("keywords", "theme") and not req.text.strip():
+            self._check_choices(req)
             runs = [w for line in lines for w in re.split(f"[{BLANKS}]+", line) if w]
             words = [w for w in keywords(" ".join(runs), 3) if all(c in self.known for c in w)] or runs
             seed, forced, notes = seed_chars(words, self.model.cfg.max_seed), {}, []
@@ -202,8 +202,8 @@ class PoemGenerator:
             raise InputError("the lock keeps every character: put _ where the poem should be written")
         return lines, form
 
-    def _seeded(self, req: PoemRequest) -> tuple[str, list[str], dict[tuple[int, int], str], list[str]]:
-        """`prepare` by the seed mode alone."""
+    @staticmethod
+    def _check_choices(req: PoemRequest) -> None:
         check_ranges(req)
         if req.form not in FORMS:
             raise InputError(f"unknown form {req.form!r}; choose one of {'、'.join(FORMS)}")
@@ -211,6 +211,10 @@ class PoemGenerator:
             raise InputError(f"unknown seed mode {req.mode!r}; choose one of {', '.join(MODES)}")
         if req.pattern not in PATTERNS:
             raise InputError(f"pattern must be one of {', '.join(PATTERNS)}")
+
+    def _seeded(self, req: PoemRequest) -> tuple[str, list[str], dict[tuple[int, int], str], list[str]]:
+        """`prepare` by the seed mode alone."""
+        self._check_choices(req)
         n_lines, width = FORMS[req.form]
         max_seed = self.model.cfg.max_seed
         forced: dict[tuple[int, int], str] = {}

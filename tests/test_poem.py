@@ -533,6 +533,11 @@ def test_a_bad_lock_gets_a_clear_message(tiny_poet, lock, words):
         tiny_poet.generate(PoemRequest(text="春", lock=lock))
 
 
+def test_a_lock_without_a_seed_still_has_its_numbers_checked(tiny_poet):
+    with pytest.raises(InputError, match="n must be"):
+        tiny_poet.generate(PoemRequest(lock="春____，_____。_____，_____。", n=999))
+
+
 def test_a_lock_that_clashes_with_the_placed_seed_is_refused_and_one_that_agrees_is_kept(tiny_poet):
     with pytest.raises(InputError, match="月/山 in line 2"):
         tiny_poet.generate(PoemRequest(mode="acrostic", text="春月风山", lock="春____，山____。_____，_____。"))
