@@ -106,6 +106,9 @@ class PoemPlan:
     freq_penalty: float = 0.0             # weight of -log p(char) of the corpus unigram added to each step
     # the free steps whose next step is bound (a placed char; with rhyme_lookahead a rhyme), see `_look_ahead`
     ahead: frozenset[int] = frozenset()
+    # pattern auto: (2, T, V) the chars each start (0 平起, 1 仄起) allows at each step; a row's start is
+    # the tone of its step 1
+    by_start: torch.Tensor | None = None
 
 
 PHRASE = 3  # chars in a phrase that the poems of one request or batch should not share (see `Written`)
@@ -178,7 +181,7 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
     forced = torch.full((t_len,), -1, dtype=torch.long)
     notes: list[str] = []
     first_rhymes = first_line_rhymes(req.form, req.first_rhymes)
-    patterns = tone_pattern(req.form, req.pattern[0], first_rhymes) if req.pattern != "off" else None
+    patterns = tone_pattern(req.form, req.pattern[0], first_rhymes) if req.pattern in ("平起", "仄起") else None
     rhyme_pos = [i * (width + 1) + width - 1 for i in rhyme_lines(n_lines, first_rhymes)]
     for i in range(n_lines):
         p = i * (width + 1) + width
@@ -192,6 +195,18 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
                     allowed[i * (width + 1) + j] = narrowed
     for p in rhyme_pos:  # rhyme chars are 平 in a 平声 group
         allowed[p] &= tables.rhymes
+    by_start = None
+    if req.pattern == "auto":   # the tones each start binds, read per row once its second char is written
+        by_start = torch.ones(2, t_len, len(vocab), dtype=torch.bool)
+        for k, start in enumerate((PING, ZE)):
+            pattern = tone_pattern(req.form, start, first_rhymes)
+            for i in range(n_lines):
+                for j in strict_positions(width):
+                    if (i, j) != (0, 1):
+                        by_start[k, i * (width + 1) + j] = tables.tone[pattern[i][j]]
+        narrowed = allowed[1] & (tables.ping | tables.ze)   # a second char of one reading
+        if narrowed.any():
+            allowed[1] = narrowed
     for (i, j), ch in forced_chars.items():
         p = i * (width + 1) + j
         if not allowed[p, vocab.stoi[ch]] and not (req.mode == "reply" and p in rhyme_pos):  # a reply says why once
@@ -242,7 +257,8 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
     ahead = frozenset(p - 1 for p in range(1, t_len) if 0 < p % (width + 1) < width and forced[p - 1] < 0
                       and (req.lookahead and forced[p] >= 0 or req.rhyme_lookahead and p in rhyme_pos))
     return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited,
-                    reserved, req.max_uses, req.freq_penalty if tables.rarity is not None else 0.0, ahead), notes
+                    reserved, req.max_uses, req.freq_penalty if tables.rarity is not None else 0.0, ahead,
+                    by_start), notes
 
 
 # ---------------------------------------------------------------- decoding
@@ -275,6 +291,10 @@ class PoemState:
         mask = plan.allowed[t].unsqueeze(0).repeat(rows, 1)
         if plan.forced[t] >= 0:
             return mask
+        if plan.by_start is not None and t > 1:   # each row's pattern, from its second char
+            narrowed = mask & plan.by_start[(~self.tables.ping[out[:, 1]]).long(), t]
+            ok = rows_with_any(narrowed)
+            mask[ok] = narrowed[ok]
         if t in plan.rhyme_pos:
             self._rhyming(mask)
         if t in plan.line_end:  # no line may repeat an earlier one

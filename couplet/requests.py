@@ -148,7 +148,7 @@ class Settings(_Sampled):
 FORMS = {"五绝": (4, 5), "七绝": (4, 7), "五律": (8, 5), "七律": (8, 7)}
 # reply: 次韵, a poem answering the one given, with its rhyme characters in their places (its form too)
 MODES = ("keywords", "first", "theme", "acrostic", "embed", "reply")
-PATTERNS = ("off", "平起", "仄起")  # 平仄 pattern of regulated verse
+PATTERNS = ("off", "auto", "平起", "仄起")  # 平仄 pattern of regulated verse; auto: the first line's 2nd char picks
 REPLY_RHYMES = ("次韵", "依韵")    # how a reply rhymes with the poem it answers
 
 MAX_POEMS = 20  # poems per request
@@ -174,7 +174,8 @@ class PoemRequest(_Sampled):
                          "each character to write, lines split by punctuation or spaces (e.g. a poem written "
                          "before, with the characters to rewrite replaced by _); it sets the form")
     first_rhymes: bool | None = _opt(None, "the first line rhymes too (default: yes for 七言, no for 五言)")
-    pattern: str = _opt("off", "enforce the 平仄 pattern of regulated verse at positions 2, 4, 6 and the end",
+    pattern: str = _opt("off", "enforce the 平仄 pattern of regulated verse at positions 2, 4, 6 and the end (auto: "
+                               "平起 or 仄起 as the first line's second char falls)",
                         choices=PATTERNS)
     n: int = _num(3, 1, MAX_POEMS, "poems per seed")
     # 0.5: blind side-by-sides kept 0.6 over 0.8 27 to 11 and 0.5 over 0.65 29 to 11 (docs/judging); a
