@@ -174,8 +174,10 @@ class PoemRequest(_Sampled):
                          "each character to write, lines split by punctuation or spaces (e.g. a poem written "
                          "before, with the characters to rewrite replaced by _); it sets the form")
     first_rhymes: bool | None = _opt(None, "the first line rhymes too (default: yes for 七言, no for 五言)")
-    pattern: str = _opt("off", "enforce the 平仄 pattern of regulated verse at positions 2, 4, 6 and the end (auto: "
-                               "平起 or 仄起 as the first line's second char falls)",
+    # auto: 绝句 and 律诗 are regulated verse, and readers did not mind it (kept 21-10, 14-18, 16-16 against off,
+    # docs/judging/poems-pattern*); `check` reads 76 of 80 poems regular with it, 67 without
+    pattern: str = _opt("auto", "enforce the 平仄 pattern of regulated verse at positions 2, 4, 6 and the end (auto: "
+                                "平起 or 仄起 as the first line's second char falls; off: not enforced)",
                         choices=PATTERNS)
     n: int = _num(3, 1, MAX_POEMS, "poems per seed")
     # 0.5: blind side-by-sides kept 0.6 over 0.8 27 to 11 and 0.5 over 0.65 29 to 11 (docs/judging); a
