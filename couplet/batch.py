@@ -1,8 +1,8 @@
 """Batch generation to files, aligned with the input and resumable.
 
 Couplets: `.txt` (one 下联 per line), `.jsonl` (one record per line), `.tsv` (header, then 上联,
-下联, score, settings); with `--n` above 1 each line gets that many (see `format_couplet`). A bad input line yields an empty result and a warning, never a shifted
-file. Poems and whole couplets: `.jsonl` (one record per poem or couplet) or `.txt` (laid out
+下联, score, settings); with `--n` above 1 each line gets that many (see `format_couplet`). A bad
+input line yields an empty result and a warning, never a shifted file. Poems and whole couplets: `.jsonl` (one record per poem or couplet) or `.txt` (laid out
 for reading).
 
 Work goes to `OUTPUT.partial` in whole chunks, each flushed and fsynced; after each chunk

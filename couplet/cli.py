@@ -485,14 +485,12 @@ def cmd_check(args) -> int:
         from dataclasses import asdict
         print(json.dumps({**asdict(meter), "regular": meter.regular}, ensure_ascii=False))
         return 0
-    print(f"{meter.form} · {meter.start} · first line {'rhymes' if meter.first_rhymes else 'does not rhyme'} · "
-          f"韵 {meter.rhyme_group or '—'}")
+    print(meter.heading)
     for line, tones, want in zip(meter.lines, meter.tones, meter.pattern):
         print(f"  {line}  {tones}  (pattern {want})")
     print("regular: no finding" if not meter.findings else f"{len(meter.findings)} findings:")
     for f in meter.findings:
-        where = f"line {f.line}" + (f", char {f.pos}" if f.pos else "") if f.line else "poem"
-        print(f"  {f.kind}  {where}: {f.text}")
+        print(f"  {f.kind}  {f.where}: {f.text}")
     return 0
 
 

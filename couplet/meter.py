@@ -18,6 +18,10 @@ class Finding:
     pos: int       # 1-based char; 0: the whole line
     text: str
 
+    @property
+    def where(self) -> str:
+        return f"line {self.line}" + (f", char {self.pos}" if self.pos else "") if self.line else "poem"
+
 
 @dataclass
 class Meter:
@@ -29,6 +33,11 @@ class Meter:
     pattern: list[str]      # the pattern read against
     rhyme_group: str | None
     findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def heading(self) -> str:
+        return (f"{self.form} · {self.start} · first line {'rhymes' if self.first_rhymes else 'does not rhyme'} · "
+                f"韵 {self.rhyme_group or '—'}")
 
     @property
     def regular(self) -> bool:

@@ -284,9 +284,10 @@ class PoemGenerator:
         it answers, whether its first line rhymes, and with 依韵 its 平声 group."""
         if has_lock(req):
             lines, form = self.locked(req.lock)
-            if req.mode == "reply" and self.answered(req.text)[1] != form:
-                raise InputError(f"the lock is a {form} but the poem answered is a {self.answered(req.text)[1]}: a "
-                                 "reply keeps the form of the poem it answers")
+            theirs = self.answered(req.text)[1] if req.mode == "reply" else form
+            if theirs != form:
+                raise InputError(f"the lock is a {form} but the poem answered is a {theirs}: a reply keeps the form "
+                                 "of the poem it answers")
             end = lines[0][-1]   # a first line locked to end in a char of no 平声 group does not rhyme
             off = req.first_rhymes is None and end not in BLANKS and not self.tables.rhymes[self.vocab.stoi[end]]
             req = replace(req, form=form, first_rhymes=False if off else req.first_rhymes)

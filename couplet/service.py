@@ -335,16 +335,13 @@ class Studio:
             meter = check_poem(text or "", prosody)
         except InputError as e:
             return message(str(e))
-        head = (f"{meter.form} · {meter.start} · first line {'rhymes' if meter.first_rhymes else 'does not rhyme'} · "
-                f"韵 {meter.rhyme_group or '—'}")
-        rows = [f'<div class="poem-head">{html.escape(head)}</div>']
+        rows = [f'<div class="poem-head">{html.escape(meter.heading)}</div>']
         for i, (line, want) in enumerate(zip(meter.lines, meter.pattern), 1):
             marks = {f.pos - 1 for f in meter.findings if f.line == i and f.pos} | \
                     (set(range(len(line))) if any(f.line == i and not f.pos for f in meter.findings) else set())
             rows.append(f'<div class="line">{annotate(line, prosody.tone, marks)}'
                         f'<span class="plan">pattern {html.escape(want)}</span></div>')
-        found = "".join(f"<li>{html.escape(f.kind)} · {'line ' + str(f.line) if f.line else 'poem'}"
-                        f"{', char ' + str(f.pos) if f.pos else ''}: {html.escape(f.text)}</li>" for f in meter.findings)
+        found = "".join(f"<li>{html.escape(f.kind)} · {f.where}: {html.escape(f.text)}</li>" for f in meter.findings)
         rows.append(f'<ul class="findings">{found}</ul>' if found else message("regular: no finding", "note"))
         return f'<div class="poem meter">{"".join(rows)}</div>' + legend("the chars a finding names")
 
