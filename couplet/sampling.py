@@ -5,10 +5,12 @@ from dataclasses import dataclass
 
 import torch
 
-# top-p looks at the 64 best tokens first, then 512: a partial sort costs with its k, and a sampled
-# poem's nucleus mostly fits in 64. A row whose nucleus is wider still sorts only its candidates
-# (`_wide_nucleus`), not the whole vocabulary
-NUCLEUS_SHORTLISTS = (64, 512)
+# a row whose draw fell outside its nucleus draws again, at most this many times; past that (only
+# with a small top_p), its nucleus is computed by a sort and drawn from directly
+REDRAWS = 8
+# the margin by which a drawn token's prob must pass 1 - top_p to be in its nucleus untested (the
+# probs sum to 1 only to float rounding)
+SURE = 1e-4
 
 
 # a char the rules leave out scores this far below any log-prob: softmax gives it exactly 0, and unlike
@@ -45,29 +47,21 @@ def argmax_rows(x: torch.Tensor) -> torch.Tensor:
     return (start + x.gather(1, cols).argmax(dim=-1, keepdim=True)).squeeze(1)
 
 
-def _wide_nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
-    """The nucleus of one row of probs (V,): its ids, best first. Only the candidates above
-    (1 - top_p) / 2V are sorted: all the others together hold at most (1 - top_p) / 2 of the mass, so
-    the candidates hold top_p and the nucleus is among them (a full sort of 7,800 probs costs ~20x)."""
-    cand = (probs > (1.0 - top_p) / (2 * probs.shape[0])).nonzero().squeeze(1)
-    if float(probs[cand].sum()) < top_p:                    # rounding at top_p near 1: sort everything
-        cand = torch.arange(probs.shape[0])
-    top, order = probs[cand].sort(descending=True)
-    return cand[order[(top.cumsum(dim=0) - top) < top_p]]
+def in_nucleus(probs: torch.Tensor, tok: torch.Tensor, top_p: float) -> torch.Tensor:
+    """(R,) whether each row's token tok (R,) is in the nucleus of probs (R, V): the tokens more
+    likely than it hold less than top_p of the mass (so the likeliest token always is)."""
+    p = probs.gather(1, tok.unsqueeze(1))
+    # sign(relu(probs - p)) is 1 above p, else 0: one pass cheaper than a bool mask on CPU torch
+    return (probs - p).clamp_(min=0.0).sign_().mul_(probs).sum(dim=1) < top_p
 
 
-def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
-    """The nucleus of each row of probs (B, V): the kept ids (B, k) in vocabulary order, padded with
-    V, where a token is dropped when the tokens before it (best first) already hold top_p of the mass."""
-    v = probs.shape[-1]
-    for k in NUCLEUS_SHORTLISTS:
-        top, order = torch.topk(probs, min(k, v), dim=-1)                # sorted, best first
-        enough = top.sum(dim=-1) >= top_p
-        ids = order.masked_fill((top.cumsum(dim=-1) - top) >= top_p, v)
-        if bool(enough.all()):
-            return ids.sort(dim=-1).values
-    rows = [ids[r][ids[r] < v] if fits else _wide_nucleus(probs[r], top_p) for r, fits in enumerate(enough.tolist())]
-    return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=v).sort(dim=-1).values
+def _nucleus_mask(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """(R, V) bool: `in_nucleus` for every token at once, by one sort per row: the mass above a
+    token is what the tokens sorted after it (ascending) hold."""
+    asc = probs.sort(dim=-1).values
+    at_most = asc.cumsum(dim=-1)                                      # mass of the tokens <= each
+    upto = torch.searchsorted(asc, probs, right=True) - 1            # the last one <= each token
+    return (at_most[:, -1:] - at_most.gather(1, upto)) < top_p
 
 
 def _keep_top_k(logits: torch.Tensor, top_k: int) -> torch.Tensor:
@@ -82,33 +76,49 @@ def filter_logits(logits: torch.Tensor, *, top_k: int, top_p: float) -> torch.Te
     """Set logits outside the top-k / nucleus (top-p) to -inf (top_k 0 and top_p 1 are off). logits: (B, V)."""
     logits = _keep_top_k(logits, top_k)
     if 0.0 < top_p < 1.0:
-        ids = _nucleus(torch.softmax(logits, dim=-1), top_p)
-        mask = torch.zeros(logits.shape[0], logits.shape[1] + 1, dtype=torch.bool).scatter_(1, ids, True)
-        logits = logits.masked_fill(~mask[:, :-1], float("-inf"))
+        logits = logits.masked_fill(~_nucleus_mask(torch.softmax(logits, dim=-1), top_p), float("-inf"))
     return logits
+
+
+def _draw(cdf: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """(R,) one token per row of a cumulative distribution (R, V), at one uniform draw per row."""
+    u = torch.rand(cdf.shape[0], 1, generator=generator) * cdf[:, -1:]
+    # right=True: the first token whose cumulative mass exceeds u, so a zero-probability token is never chosen
+    return torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[-1] - 1).squeeze(1)
 
 
 def sample_next(logits: torch.Tensor, *, temperature: float, top_k: int, top_p: float,
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """Next ids (B,) from logits (B, V); masked entries are -inf or BLOCKED. temperature 0 = argmax,
     and so is a temperature too small to divide by (below 1e-3 the distribution is argmax to float
-    precision). Sampling inverts the cumulative distribution, in vocabulary order, at one uniform draw per row
-    (cheaper than torch.multinomial here, and the same distribution). With top-p, only the nucleus's
-    few tokens are renormalised and summed, not the whole vocabulary: the same draw picks the same
-    token as `filter_logits` followed by a full-vocabulary draw (a test holds them equal)."""
+    precision). Sampling inverts the cumulative distribution, in vocabulary order, at one uniform draw
+    per row (cheaper than torch.multinomial here, and the same distribution). With top-p, a row draws
+    from the whole distribution and draws again while its token falls outside the nucleus: what it
+    keeps is distributed as a draw from the renormalised nucleus, without sorting the vocabulary
+    (a partial sort of each row cost more than the rest of the step; a test compares the frequencies)."""
     if not temperature > 1e-3:
         return argmax_rows(logits)
     logits = _keep_top_k(logits.float() / temperature, top_k)
-    v = logits.shape[-1]
-    ids = None
-    if 0.0 < top_p < 1.0:
-        ids = _nucleus(torch.softmax(logits, dim=-1), top_p)           # kept ids in vocabulary order; v: none
-        logits = logits.gather(1, ids.clamp(max=v - 1)).masked_fill(ids == v, float("-inf"))
-    cdf = torch.softmax(logits, dim=-1).cumsum(dim=-1)
-    u = torch.rand(cdf.shape[0], 1, generator=generator) * cdf[:, -1:]
-    # right=True: the first token whose cumulative mass exceeds u, so a zero-probability token is never chosen
-    pick = torch.searchsorted(cdf, u, right=True).clamp(max=cdf.shape[-1] - 1)
-    return (pick if ids is None else ids.gather(1, pick)).squeeze(-1)
+    probs = torch.softmax(logits, dim=-1)
+    cdf = probs.cumsum(dim=-1)
+    pick = _draw(cdf, generator)
+    if not 0.0 < top_p < 1.0:
+        return pick
+    # a token holding more than 1 - top_p has less than top_p above it: only the others are tested
+    maybe = probs.gather(1, pick.unsqueeze(1)).squeeze(1) <= 1.0 - top_p + SURE
+    if not bool(maybe.any()):
+        return pick
+    maybe = maybe.nonzero().squeeze(1)
+    todo = maybe[~in_nucleus(probs[maybe], pick[maybe], top_p)]
+    for _ in range(REDRAWS):
+        if not len(todo):
+            return pick
+        pick[todo] = again = _draw(cdf[todo], generator)
+        todo = todo[~in_nucleus(probs[todo], again, top_p)]
+    if len(todo):   # a small top_p: draw these rows from their nucleus itself
+        kept = probs[todo].masked_fill(~_nucleus_mask(probs[todo], top_p), 0.0)
+        pick[todo] = _draw(kept.cumsum(dim=-1), generator)
+    return pick
 
 
 @dataclass(frozen=True)
