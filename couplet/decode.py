@@ -80,6 +80,15 @@ def rows_with_any(mask: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
     return mask.view(torch.uint8).amax(dim=1, keepdim=keepdim) > 0
 
 
+def keep_choice(mask: torch.Tensor, narrowed: torch.Tensor) -> torch.Tensor:
+    """narrowed (R, V), a subset of mask (R, V), in the rows where it keeps a choice, else mask's row:
+    how a soft rule narrows a step. `torch.where` over bools costs ~10x these bitwise ops on CPU."""
+    ok = rows_with_any(narrowed, keepdim=True)
+    if bool(ok.all()):
+        return narrowed
+    return narrowed | (mask & ~ok)
+
+
 def count_true(mask: torch.Tensor) -> torch.Tensor:
     """How many True each row of a bool mask (..., V) holds: the bytes summed in int16 where the
     count fits, which CPU torch does ~15x faster than a bool sum (int64)."""

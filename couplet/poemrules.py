@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .decode import Tables, index_hidden, rows_with_any
+from .decode import Tables, index_hidden, keep_choice, rows_with_any
 from .prosody import PING, ZE, Prosody
 from .requests import FORMS, MAX_POEMS, MODES, PoemRequest  # noqa: F401 (re-exported)
 from .sampling import BLOCKED, Sampler, mask_out_
@@ -134,7 +134,7 @@ class PoemTables(Tables):
                 self.double_ok[vocab.stoi[ch]] = True
         # attested bigrams as sorted keys a * V + b; row a's followers sit between starts[a] and starts[a + 1]
         self.bigrams, self.bigram_starts = (bigrams.long() if bigrams is not None else None), None
-        self._follower_rows: dict[int, torch.Tensor] = {}
+        self._follower_rows: dict[tuple[int, bool, bool], torch.Tensor] = {}
         if bigrams is not None and len(bigrams):
             v = len(vocab)
             self.bigram_starts = torch.searchsorted(bigrams, torch.arange(v + 1, dtype=torch.int64) * v)
@@ -150,17 +150,27 @@ class PoemTables(Tables):
 
     def followers(self, prev: torch.Tensor) -> torch.Tensor:
         """(R, V) bool: the chars attested right after each row's previous char."""
-        return torch.stack([self._followers(a) for a in prev.tolist()])
+        return ~self.banned_after(prev, attested=True, doubles=False)
 
-    def _followers(self, a: int) -> torch.Tensor:
-        """(V,) bool of one char's followers, kept once built: a poem asks for the same few hundred chars."""
-        row = self._follower_rows.get(a)
+    def banned_after(self, prev: torch.Tensor, *, attested: bool, doubles: bool) -> torch.Tensor:
+        """(R, V) bool: what may not follow each row's previous char: the chars never attested after
+        it (attested), and the char itself where the corpus does not double it (doubles)."""
+        return torch.stack([self._banned_after(a, attested, doubles) for a in prev.tolist()])
+
+    def _banned_after(self, a: int, attested: bool, doubles: bool) -> torch.Tensor:
+        """(V,) bool for one char, kept once built: a poem asks for the same few hundred chars."""
+        key = (a, attested, doubles)
+        row = self._follower_rows.get(key)
         if row is None:
             v = len(self.vocab)
             row = torch.zeros(v, dtype=torch.bool)
-            row[self.bigrams[self.bigram_starts[a]:self.bigram_starts[a + 1]] - a * v] = True
+            if attested:
+                row[:] = True
+                row[self.bigrams[self.bigram_starts[a]:self.bigram_starts[a + 1]] - a * v] = False
+            if doubles and not self.double_ok[a]:
+                row[a] = True
             if len(self._follower_rows) < FOLLOWER_ROWS:
-                self._follower_rows[a] = row
+                self._follower_rows[key] = row
         return row
 
     def find_group(self, name: str) -> int:
@@ -263,125 +273,139 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
 
 # ---------------------------------------------------------------- decoding
 class PoemState:
-    """Per-row decoding state: chosen ids, rhyme groups still open, rhyme chars used."""
+    """Per-row decoding state: chosen ids, rhyme groups still open, rhyme chars used. What each
+    position needs is read from the plan once, as Python values, and the rows' state is kept up to
+    date char by char, so a step does few tensor ops (a 七绝 step made ~150, most of its time)."""
 
     def __init__(self, plan: PoemPlan, tables: PoemTables, rows: int):
         t_len, v = plan.allowed.shape
         self.plan, self.tables = plan, tables
+        self.forced = plan.forced.tolist()
+        self.rhyme_pos = set(plan.rhyme_pos)
+        self.width = plan.width + 1
         self.out = torch.zeros(rows, t_len, dtype=torch.long)
         self.groups = plan.groups.unsqueeze(0).repeat(rows, 1)            # (R, G)
         self.used_rhyme = torch.zeros(rows, v, dtype=torch.bool)
         self.member_f = tables.member.float()
         self.banned_now: torch.Tensor | None = None      # (R, V) what the soft rules ban at this step
         self.relaxed = torch.zeros(rows, dtype=torch.long)  # steps where a row broke a soft rule, having no choice
-        # how often each row has used each char, in the poem and in the current line (the repeat rules)
+        # what the repeat rules ban, kept up to date char by char as rows write (see `update`): in the rest
+        # of the poem (reserved, a seed char used once, max_uses: `uses` counts) and in the rest of the
+        # line (no triples: a char the line already holds once, `line_seen`, is banned at its second use)
         self.uses = torch.zeros(rows, v, dtype=torch.int16)
-        self.line_uses = torch.zeros(rows, v, dtype=torch.int16)
-        # what those counts ban, kept up to date char by char as rows write (see `update`): in the rest
-        # of the poem (reserved, a seed char used once, max_uses) and in the rest of the line (no triples)
+        self.line_seen = torch.zeros(rows, v, dtype=torch.bool)
         self.poem_banned = torch.zeros(rows, v, dtype=torch.bool)
         if plan.reserved is not None:
             self.poem_banned |= plan.reserved
         self.line_banned = torch.zeros(rows, v, dtype=torch.bool)
+        # pattern auto: (2, T, V) the chars each start allows at each step (its tones, where they leave a
+        # choice), and each row's start (R,) once its second char is written
+        self.by_start, self.start = None, None
+        if plan.by_start is not None:
+            both = plan.allowed & plan.by_start
+            self.by_start = torch.where(rows_with_any(both.view(-1, v)).view(2, t_len, 1), both, plan.allowed)
 
     def mask(self, t: int) -> torch.Tensor:
-        """(R, V) chars allowed at step t, given what each row has written so far."""
-        plan, out = self.plan, self.out
-        rows = out.shape[0]
-        mask = plan.allowed[t].unsqueeze(0).repeat(rows, 1)
-        if plan.forced[t] >= 0:
-            return mask
-        if plan.by_start is not None and t > 1:   # each row's pattern, from its second char
-            narrowed = mask & plan.by_start[(~self.tables.ping[out[:, 1]]).long(), t]
-            ok = rows_with_any(narrowed)
-            mask[ok] = narrowed[ok]
-        if t in plan.rhyme_pos:
-            self._rhyming(mask)
+        """(R, V) chars allowed at step t, given what each row has written so far (a new tensor)."""
+        plan = self.plan
+        if self.forced[t] >= 0:
+            return plan.allowed[t].expand(len(self.out), -1).clone()
+        if self.start is not None:   # each row's pattern, from its second char
+            mask = self.by_start[self.start, t]
+        else:
+            mask = plan.allowed[t].expand(len(self.out), -1).clone()
+        if t in self.rhyme_pos:
+            mask = self._rhyming(mask)
         if t in plan.line_end:  # no line may repeat an earlier one
-            width = plan.width + 1
-            line = plan.line_end[t]
-            j = t - line * width                                                 # column of this step
-            rest = plan.forced[t + 1:(line + 1) * width - 1]                     # forced chars after it
-            for k in range(line):
-                same = (out[:, k * width: k * width + j] == out[:, line * width: t]).all(dim=1)
-                same &= (out[:, k * width + j + 1: (k + 1) * width - 1] == rest).all(dim=1)
-                if same.any():
-                    narrowed = mask.clone()
-                    narrowed[same, out[same, k * width + j]] = False
-                    ok = rows_with_any(narrowed)
-                    mask[ok] = narrowed[ok]
-        self._no_degenerate_repeats(t, mask)  # last: the rhyme and the no-repeated-line rules come first
+            mask = self._no_repeated_line(t, mask)
+        return self._no_degenerate_repeats(t, mask)  # last: the rhyme and the no-repeated-line rules come first
+
+    def _no_repeated_line(self, t: int, mask: torch.Tensor) -> torch.Tensor:
+        """At a line's last free char: not the char that would make the line an earlier one."""
+        out, width = self.out, self.width
+        line = self.plan.line_end[t]
+        j = t - line * width                                                 # column of this step
+        rest = self.plan.forced[t + 1:(line + 1) * width - 1]                # forced chars after it
+        for k in range(line):
+            same = (out[:, k * width: k * width + j] == out[:, line * width: t]).all(dim=1)
+            same &= (out[:, k * width + j + 1: (k + 1) * width - 1] == rest).all(dim=1)
+            if same.any():
+                narrowed = mask.clone()
+                narrowed[same, out[same, k * width + j]] = False
+                mask = keep_choice(mask, narrowed)
         return mask
 
-    def _rhyming(self, mask: torch.Tensor) -> None:
-        """Narrow the (R, V) mask at a rhyme to each row's open rhyme groups, less the rhyme chars it used,
-        where a row keeps a choice."""
-        narrowed = mask & ((self.groups.float() @ self.member_f.T) > 0) & ~self.used_rhyme
-        ok = rows_with_any(narrowed)
-        mask[ok] = narrowed[ok]
+    def _rhyming(self, mask: torch.Tensor) -> torch.Tensor:
+        """The (R, V) mask at a rhyme narrowed to each row's open rhyme groups, less the rhyme chars it
+        used, where a row keeps a choice."""
+        return keep_choice(mask, mask & ((self.groups.float() @ self.member_f.T) > 0) & ~self.used_rhyme)
 
     def options(self, t: int) -> torch.Tensor:
         """(R, V) what step t may write as far as the rows' state tells before step t - 1 is written:
         the placed char, or at a rhyme the chars of each row's open groups (what `_look_ahead` sums)."""
-        mask = self.plan.allowed[t].unsqueeze(0).repeat(len(self.out), 1)
-        if t in self.plan.rhyme_pos and self.plan.forced[t] < 0:
-            self._rhyming(mask)
+        mask = self.plan.allowed[t].expand(len(self.out), -1).clone()
+        if t in self.rhyme_pos and self.forced[t] < 0:
+            mask = self._rhyming(mask)
         return mask
 
-    def _no_degenerate_repeats(self, t: int, mask: torch.Tensor) -> None:
-        """Narrow the (R, V) mask at free step t by the repeat rules and the attested-bigram rule,
+    def _no_degenerate_repeats(self, t: int, mask: torch.Tensor) -> torch.Tensor:
+        """The (R, V) mask at free step t narrowed by the repeat rules and the attested-bigram rule,
         where a row keeps a choice."""
         plan, out = self.plan, self.out
         triples, doubles, bigrams = plan.repeat_rules
         if not (triples or doubles or bigrams or plan.attested or plan.limited is not None or plan.reserved is not None
                 or plan.max_uses):
-            return
-        start = t - t % (plan.width + 1)                        # first position of this line
+            return mask
+        start = t - t % self.width                              # first position of this line
         banned = self.poem_banned | self.line_banned if triples and t > start else self.poem_banned.clone()
         if t > start:
             prev = out[:, t - 1]
-            if plan.attested:
-                banned |= ~self.tables.followers(prev)
-            if doubles:
-                bad = ~self.tables.double_ok[prev]
-                banned[bad, prev[bad]] = True
+            if plan.attested or doubles:
+                banned |= self.tables.banned_after(prev, attested=plan.attested, doubles=doubles)
             if bigrams and t >= 2:                              # a bigram (prev, x) seen before bans x
                 seen = out[:, :t - 1] == prev.unsqueeze(1)
                 rows_seen, cols = torch.nonzero(seen, as_tuple=True)
                 banned[rows_seen, out[rows_seen, cols + 1]] = True
-        narrowed = mask & ~banned
-        mask.copy_(torch.where(rows_with_any(narrowed, keepdim=True), narrowed, mask))
         self.banned_now = banned
+        return keep_choice(mask, mask > banned)                 # bools: allowed and not banned
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep these rows (R,) in this order: what the line-by-line choice copies across a group."""
         self.out, self.groups = self.out[rows], self.groups[rows]
         self.used_rhyme, self.relaxed = self.used_rhyme[rows], self.relaxed[rows]
-        self.uses, self.line_uses = self.uses[rows], self.line_uses[rows]
+        self.uses, self.line_seen = self.uses[rows], self.line_seen[rows]
         self.poem_banned, self.line_banned = self.poem_banned[rows], self.line_banned[rows]
+        if self.start is not None:
+            self.start = self.start[rows]
 
     def update(self, t: int, tok: torch.Tensor) -> None:
         self.out[:, t] = tok
-        every = torch.arange(len(tok))
+        at = tok.unsqueeze(1)                         # scatter/gather: cheaper than indexing by (rows, tok)
         plan = self.plan
-        if t % (plan.width + 1) == 0:
-            self.line_uses.zero_()
+        if t % self.width == 0:
+            self.line_seen.zero_()
             self.line_banned.zero_()
-        uses, line_uses = self.uses[every, tok] + 1, self.line_uses[every, tok] + 1   # each read once
-        self.uses[every, tok], self.line_uses[every, tok] = uses, line_uses
-        self.line_banned[every, tok] = line_uses >= 2    # counts only grow within a line
-        if plan.limited is not None:
-            self.poem_banned[every, tok] |= plan.limited[tok]
+        self.line_banned.scatter_(1, at, self.line_seen.gather(1, at))   # counts only grow within a line
+        self.line_seen.scatter_(1, at, True)
         if plan.max_uses:
-            self.poem_banned[every, tok] |= uses >= plan.max_uses
+            uses = self.uses.gather(1, at) + 1
+            self.uses.scatter_(1, at, uses)
+            now = uses >= plan.max_uses
+            if plan.limited is not None:
+                now |= plan.limited[at]
+            self.poem_banned.scatter_(1, at, self.poem_banned.gather(1, at) | now)
+        elif plan.limited is not None:
+            self.poem_banned.scatter_(1, at, self.poem_banned.gather(1, at) | plan.limited[at])
         if self.banned_now is not None:
-            self.relaxed += self.banned_now[every, tok].long()
+            self.relaxed += self.banned_now.gather(1, at).squeeze(1)
             self.banned_now = None
-        if t in self.plan.rhyme_pos:
+        if t == 1 and self.by_start is not None:
+            self.start = (~self.tables.ping[tok]).long()   # 0: 平起, 1: 仄起
+        if t in self.rhyme_pos:
             narrowed = self.groups & self.tables.member[tok]
             keep = narrowed.any(dim=1)
             self.groups[keep] = narrowed[keep]
-            self.used_rhyme[torch.arange(len(tok)), tok] = True
+            self.used_rhyme.scatter_(1, at, True)
 
 
 class PairedLines:
@@ -413,10 +437,7 @@ class PairedLines:
         self.state = (memory, keys, hidden, prev)
         pair = torch.log_softmax(logits.float(), dim=-1)[:, self.to_couplet]                 # (R, V poem)
         pair.masked_fill_(self.unknown, -30.0)  # chars the couplet model lacks: possible, unlikely
-        narrowed = mask.clone()
-        narrowed.scatter_(1, upper, False)
-        ok = rows_with_any(narrowed)
-        mask[ok] = narrowed[ok]
+        mask.copy_(keep_choice(mask, mask.scatter(1, upper, False)))
         return torch.log_softmax(logp.lerp(pair, self.weight), dim=-1)
 
     def advance(self, t: int, tok: torch.Tensor) -> None:
@@ -522,13 +543,15 @@ class PoemSteps:
         self.vec, self.hidden = model.encode(seed_ids.to(self.device).expand(rows, -1))
         self.line_vecs = model.encode(line_seeds.to(self.device))[0] if line_seeds is not None else None  # (L, H)
         self.step = model.stepper()
+        self.cpu = self.device.type == "cpu"   # then no copies between devices at each step
 
     def __call__(self, out: torch.Tensor, t: int) -> torch.Tensor:
         if self.line_vecs is not None and t % self.width == 0:
             self.vec = self.line_vecs[t // self.width].expand(self.rows, -1)
         prev = out[:, t - 1] if t else torch.full((len(out),), Vocab.bos_id, dtype=torch.long)
-        logits, self.hidden = self.step(prev.to(self.device), self.vec, self.hidden)
-        return torch.log_softmax(logits.float(), dim=-1).cpu()
+        logits, self.hidden = self.step(prev if self.cpu else prev.to(self.device), self.vec, self.hidden)
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        return logp if self.cpu else logp.cpu()
 
     def select(self, rows: torch.Tensor) -> None:
         self.hidden = index_hidden(self.hidden, rows.to(self.device))  # every row reads the same seed vector
