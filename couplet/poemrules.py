@@ -585,17 +585,22 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
     phrases: set[tuple[int, ...]] = set()  # what the request's poems wrote in their chosen lines
     # anti-LM against the commonest chars (不, 一, 风, 月), which sampling at a low temperature favours
     rarity = plan.freq_penalty * tables.rarity if plan.freq_penalty else None
-    for t in range(plan.allowed.shape[0]):
+    for t, placed in enumerate(state.forced):
         logp = steps(state.out, t)                                            # (R, V)
         if rarity is not None:
             logp.add_(rarity)     # in place: `steps` gives a fresh tensor
-        mask = state.mask(t)
-        if pair is not None and pair.active(t):
-            logp = pair.mix(t, logp, state.out, mask)
-        if t in plan.ahead:
-            tok = sampler(_look_ahead(steps, state.out, t, mask_out_(logp, mask), state.options(t + 1)))
+        if placed >= 0:           # punctuation or a placed char: nothing to choose, no draw spent
+            if pair is not None and pair.active(t):
+                logp = pair.mix(t, logp, state.out, state.mask(t))
+            tok = torch.full((rows,), placed, dtype=torch.long)
         else:
-            tok = sampler(mask_out_(logp, mask))   # in place: the chosen char keeps its log-prob
+            mask = state.mask(t)
+            if pair is not None and pair.active(t):
+                logp = pair.mix(t, logp, state.out, mask)
+            if t in plan.ahead:
+                tok = sampler(_look_ahead(steps, state.out, t, mask_out_(logp, mask), state.options(t + 1)))
+            else:
+                tok = sampler(mask_out_(logp, mask))   # in place: the chosen char keeps its log-prob
         state.update(t, tok)
         if pair is not None:
             pair.advance(t, tok)
