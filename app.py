@@ -107,6 +107,12 @@ def build_app(studio: Studio) -> gr.Blocks:
             # a click while the 横批 of the last request are still coming runs once they are in
             go.click(couplet, inputs, out, api_name="couplet", trigger_mode="always_last")
             upper.submit(couplet, inputs, out, trigger_mode="always_last")
+            with gr.Accordion("格律 check of any couplet: 上仄下平, 平仄相对, 重字", open=False, elem_id="couplet-meter"):
+                ctext = gr.Textbox(label="a couplet (yours, a classic, or one written above): the 上联 and the 下联 on "
+                                         "two lines", lines=2, elem_id="couplet-meter-text")
+                cgo = gr.Button("检查格律", elem_id="couplet-meter-go")
+                cout = gr.HTML(elem_id="couplet-meter-out")
+            cgo.click(studio.check, ctext, cout, api_name="check_couplet")
 
         with gr.Tab("整副对联", id="whole"):
             # a wish in, whole couplets out: a theme, 藏头 heads, or both

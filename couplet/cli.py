@@ -120,8 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--checkpoint", default=None, help="title checkpoint (default: checkpoints/title)")
 
-    p = sub.add_parser("check", help="格律 check of a 绝句 or 律诗 (yours or ours): 平仄, 粘对, rhyme, 孤平, 三平尾, 重字")
-    p.add_argument("poem", help="the poem's lines, split by punctuation or spaces")
+    p = sub.add_parser("check", help="格律 check of a 绝句, a 律诗 or a couplet (yours or ours): 平仄, 粘对, rhyme, 孤平, "
+                                     "三平尾, 重字; a couplet's 上仄下平, 平仄相对 and mirrored 重字")
+    p.add_argument("text", help="a poem's lines split by punctuation or spaces, or a couplet: 上联 and 下联 split by a "
+                                "line break, a space or ；")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--prosody", default=None, help="tone table (default: checkpoints/prosody.json)")
 
@@ -472,12 +474,12 @@ def cmd_export(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .meter import check_poem
+    from .meter import Meter, check_text
     from .prosody import Prosody
     from .requests import DEFAULT_PROSODY
     from .text import InputError
     try:
-        meter = check_poem(args.poem, Prosody.load(args.prosody or DEFAULT_PROSODY))
+        meter = check_text(args.text, Prosody.load(args.prosody or DEFAULT_PROSODY))
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -486,11 +488,15 @@ def cmd_check(args) -> int:
         print(json.dumps({**asdict(meter), "regular": meter.regular}, ensure_ascii=False))
         return 0
     print(meter.heading)
-    for line, tones, want in zip(meter.lines, meter.tones, meter.pattern):
-        print(f"  {line}  {tones}  (pattern {want})")
+    if isinstance(meter, Meter):
+        for line, tones, want in zip(meter.lines, meter.tones, meter.pattern):
+            print(f"  {line}  {tones}  (pattern {want})")
+    else:
+        for name, line, tones in zip(("上联", "下联"), (meter.upper, meter.lower), meter.tones):
+            print(f"  {name} {line}  {tones}")
     print("regular: no finding" if not meter.findings else f"{len(meter.findings)} findings:")
     for f in meter.findings:
-        print(f"  {f.kind}  {f.where}: {f.text}")
+        print(f"  {f.kind}  {f.where if isinstance(meter, Meter) else f.couplet_where}: {f.text}")
     return 0
 
 

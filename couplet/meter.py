@@ -1,26 +1,39 @@
-"""格律 check of a 绝句 or 律诗 anyone wrote (a user, a student, or this tool): the 平仄 pattern of
-regulated verse at the positions it binds (二四六分明), 粘 and 对 between lines, the 平水韵 rhyme,
-孤平, 三平尾 and 重字. The pattern, the bound positions and the rhyme are the ones the poem decoder
-enforces (`couplet.poemrules`); 孤平, 三平尾 and 重字 are read here only.
+"""格律 check of a 绝句, a 律诗 or a couplet anyone wrote (a user, a student, or this tool).
+
+Poems: the 平仄 pattern of regulated verse at the positions it binds (二四六分明), 粘 and 对 between
+lines, the 平水韵 rhyme, 孤平, 三平尾 and 重字. The pattern, the bound positions and the rhyme are the
+ones the poem decoder enforces (`couplet.poemrules`); 孤平, 三平尾 and 重字 are read here only.
+Couplets: equal length and punctuation, 上仄下平, 平仄相对 at the positions the 下联 decoder binds
+(`decode.tone_targets`: the 2nd, 4th, 6th char of each clause and its end), 重字 mirrored and no
+char of one line in the other. Parts of speech are not checked: jieba's tags of classical lines are
+too unreliable to judge a person's couplet by (it reads 天增岁月人增寿 / 春满乾坤福满门 as 14% alike).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from .poemrules import FORMS, rhyme_groups, split_poem, strict_positions, tone_pattern
+from .decode import tone_targets
+from .poemrules import FORMS, form_of, rhyme_groups, split_poem, strict_positions, tone_pattern
 from .prosody import EITHER, PING, ZE, Prosody
+from .text import PUNCT, InputError, check_input, is_han
 
 
 @dataclass
 class Finding:
-    kind: str      # 平仄, 失对, 失粘, 出韵, 仄韵, 孤平, 三平尾, 重字
-    line: int      # 1-based; 0: the whole poem
+    kind: str      # 平仄, 失对, 失粘, 出韵, 仄韵, 孤平, 三平尾, 重字; couplets also 字数, 收尾
+    line: int      # 1-based (a couplet: 1 上联, 2 下联); 0: the whole poem or couplet
     pos: int       # 1-based char; 0: the whole line
     text: str
 
     @property
     def where(self) -> str:
         return f"line {self.line}" + (f", char {self.pos}" if self.pos else "") if self.line else "poem"
+
+    @property
+    def couplet_where(self) -> str:
+        line = {1: "上联", 2: "下联"}.get(self.line, "couplet")
+        return line + (f", char {self.pos}" if self.pos else "")
 
 
 @dataclass
@@ -129,3 +142,118 @@ def _out_of_rhyme(lines: list[str], ends: list[int], prosody: Prosody) -> list[F
                                                   "other rhymes")
             for i in ends if main not in groups(lines[i][-1])] or \
         [Finding("出韵", 0, 0, "a rhyme char repeats")]
+
+
+# ---------------------------------------------------------------- couplets
+# what splits a pasted couplet's 上联 from its 下联 when the user marks it: a line break, a space,
+# a tab, ；, | or /
+_LINES = re.compile(r"[\s|/；;]+")
+
+
+@dataclass
+class CoupletMeter:
+    upper: str
+    lower: str
+    tones: list[str]        # each line's tones: 平, 仄, 中 (either reading), ？ (unknown), punctuation as is
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def heading(self) -> str:
+        n = sum(is_han(c) for c in self.upper)
+        ends = " · ".join(f"{name} ends in {t.rstrip(PUNCT)[-1:] or '—'}" for name, t in zip(("上联", "下联"), self.tones))
+        return f"对联 · {n} 字 · {ends}"
+
+    @property
+    def regular(self) -> bool:
+        return not self.findings
+
+
+def split_couplet(text: object) -> tuple[str, str]:
+    """A pasted couplet's 上联 and 下联 (converted as any input is): two parts split by a line break, a
+    space, ；, | or /, or else the two halves of its clauses where they mirror (A，B or A，B，C，D)."""
+    what = "the couplet to check"
+    if not isinstance(text, str):
+        raise InputError(f"{what} must be text")
+    parts = [x for x in _LINES.split(text.strip()) if x]
+    if len(parts) == 2:
+        upper, lower = (check_input(x, max_len=64, what=w, allow_unknown=True).text.rstrip(PUNCT)
+                        for x, w in zip(parts, ("the 上联", "the 下联")))
+        return upper, lower
+    line = check_input(text, max_len=130, what=what, allow_unknown=True).text
+    clauses = [x for x in re.split(f"[{PUNCT}]", line) if x]
+    k = len(clauses) // 2
+    if len(clauses) % 2 or not k or [len(x) for x in clauses[:k]] != [len(x) for x in clauses[k:]]:
+        raise InputError(f"{what}: put the 上联 and the 下联 on two lines (or split them by a space or ；); this "
+                         f"reads as {len(clauses)} clause{'s' * (len(clauses) != 1)} of {'/'.join(str(len(x)) for x in clauses)} "
+                         "characters")
+    cut = [m.end() for m in re.finditer(f"[{PUNCT}]+", line)][k - 1]
+    return line[:cut].rstrip(PUNCT), line[cut:].rstrip(PUNCT)
+
+
+def check_couplet(text: object, prosody: Prosody) -> CoupletMeter:
+    """The 格律 of a pasted couplet (see `split_couplet`)."""
+    upper, lower = split_couplet(text)
+    tones = ["".join((prosody.tone(c) or "？") if is_han(c) else c for c in x) for x in (upper, lower)]
+    meter = CoupletMeter(upper=upper, lower=lower, tones=tones)
+    han_u, han_l = [i for i, c in enumerate(upper) if is_han(c)], [i for i, c in enumerate(lower) if is_han(c)]
+    if len(upper) != len(lower) or han_u != han_l or any(a != b for a, b in zip(upper, lower) if not is_han(a)):
+        meter.findings.append(Finding("字数", 0, 0, f"the 上联 has {len(han_u)} chars and the 下联 {len(han_l)}, or their "
+                                                    "punctuation differs: a couplet's lines match clause by clause"))
+        return meter
+    meter.findings += _ending(upper, lower, tones, han_u[-1])
+    for i, want in enumerate(tone_targets(upper, prosody, "rhythm")):
+        t = tones[1][i]
+        if want is not None and i != han_u[-1] and t in (PING, ZE) and t != want:
+            meter.findings.append(Finding("平仄", 2, i + 1, f"{lower[i]} is {t} like {upper[i]} above it: the 下联 "
+                                                            "opposes the 上联's tone at the 2nd, 4th, 6th char of "
+                                                            "each clause and at its end"))
+    meter.findings += _couplet_repeats(upper, lower, han_u)
+    meter.findings.sort(key=lambda f: (f.line, f.pos))
+    return meter
+
+
+def _ending(upper: str, lower: str, tones: list[str], last: int) -> list[Finding]:
+    """收尾: a 上联 ends in 仄 and its 下联 in 平 (上仄下平)."""
+    a, b = tones[0][last], tones[1][last]
+    if (a, b) == (PING, ZE):
+        return [Finding("收尾", 0, 0, f"the 上联 ends in 平 ({upper[last]}) and the 下联 in 仄 ({lower[last]}): a "
+                                      "couplet's 上联 ends in 仄 and its 下联 in 平, so these read as swapped")]
+    out = []
+    if a == PING:
+        out.append(Finding("收尾", 1, last + 1, f"{upper[last]} is 平: a 上联 ends in 仄"))
+    if b == ZE:
+        out.append(Finding("收尾", 2, last + 1, f"{lower[last]} is 仄: a 下联 ends in 平"))
+    return out
+
+
+def _couplet_repeats(upper: str, lower: str, han: list[int]) -> list[Finding]:
+    """重字: a char repeated in one line is repeated at the same places in the other, and no char of
+    the 下联 is in the 上联 (at the same place, function words such as 之, 不 are tolerated)."""
+    out = []
+    for name, line, other, no in (("上联", upper, lower, 1), ("下联", lower, upper, 2)):
+        for ch in dict.fromkeys(line[i] for i in han):
+            at = [i for i in han if line[i] == ch]
+            if len(at) > 1 and len({other[i] for i in at}) > 1:
+                places = "、".join(str(i + 1) for i in at)
+                out.append(Finding("重字", no, at[1] + 1, f"the {name} repeats {ch} (chars {places}); the other line "
+                                                        f"has {'、'.join(other[i] for i in at)} there: a repeat is "
+                                                        "mirrored"))
+    for i in han:
+        if lower[i] in upper:
+            j = upper.index(lower[i])
+            same = " (the same place: tolerated only for function words such as 之、不、而)" if upper[i] == lower[i] else ""
+            out.append(Finding("重字", 2, i + 1, f"{lower[i]} is in the 上联 too (char {j + 1}){same}"))
+    return out
+
+
+def check_text(text: object, prosody: Prosody) -> Meter | CoupletMeter:
+    """A poem's 格律 when the text is a 绝句 or 律诗, else a couplet's; an InputError that names both
+    readings when it is neither."""
+    if isinstance(text, str):
+        lines = [x for x in re.split(f"[{PUNCT}\\s]+", text.strip()) if x]
+        if form_of(lines) is not None:
+            return check_poem(text, prosody)
+    try:
+        return check_couplet(text, prosody)
+    except InputError as e:
+        raise InputError(f"{e} (a poem to check is a 五绝, 七绝, 五律 or 七律: 4 or 8 lines of 5 or 7 characters)") from None

@@ -326,22 +326,26 @@ class Studio:
     # ------------------------------------------------------------ 格律 check
     @friendly
     def check(self, text: str) -> str:
-        """The 格律 of a pasted poem as HTML: each line with its tones, the chars a finding names
-        underlaid, the pattern beside it, then the findings."""
-        from .meter import check_poem
+        """The 格律 of a pasted poem or couplet as HTML: each line with its tones, the chars a finding
+        names underlaid (a poem's pattern beside each line), then the findings."""
+        from .meter import Meter, check_text
         gen = self.models.poem
         prosody = gen.prosody if gen is not None else Prosody.load(DEFAULT_PROSODY)
         try:
-            meter = check_poem(text or "", prosody)
+            meter = check_text(text or "", prosody)
         except InputError as e:
             return message(str(e))
+        poem = isinstance(meter, Meter)
+        lines = meter.lines if poem else [meter.upper, meter.lower]
+        besides = [f"pattern {p}" for p in meter.pattern] if poem else ["上联", "下联"]
         rows = [f'<div class="poem-head">{html.escape(meter.heading)}</div>']
-        for i, (line, want) in enumerate(zip(meter.lines, meter.pattern), 1):
-            marks = {f.pos - 1 for f in meter.findings if f.line == i and f.pos} | \
-                    (set(range(len(line))) if any(f.line == i and not f.pos for f in meter.findings) else set())
+        for i, (line, beside) in enumerate(zip(lines, besides), 1):
+            marks = {k for f in meter.findings if f.line == i
+                     for k in ((f.pos - 1,) if f.pos else range(len(line)))}   # a whole-line finding: the line
             rows.append(f'<div class="line">{annotate(line, prosody.tone, marks)}'
-                        f'<span class="plan">pattern {html.escape(want)}</span></div>')
-        found = "".join(f"<li>{html.escape(f.kind)} · {f.where}: {html.escape(f.text)}</li>" for f in meter.findings)
+                        f'<span class="plan">{html.escape(beside)}</span></div>')
+        found = "".join(f"<li>{html.escape(f.kind)} · {f.where if poem else f.couplet_where}: {html.escape(f.text)}</li>"
+                        for f in meter.findings)
         rows.append(f'<ul class="findings">{found}</ul>' if found else message("regular: no finding", "note"))
         return f'<div class="poem meter">{"".join(rows)}</div>' + legend("the chars a finding names")
 

@@ -288,6 +288,13 @@ def test_page_in_headless_chromium(served_app):
         page.locator("#meter-go").click()
         expect(page.locator("#meter-out")).to_contain_text("regular: no finding", timeout=30000)
         expect(page.locator("#meter-out .line")).to_have_count(4)
+        # the couplet's 格律 check on the 对联 tab: two lines, a swapped pair named
+        page.get_by_role("tab", name="对联", exact=True).click()
+        page.locator("#couplet-meter").get_by_text("格律 check").click()
+        page.locator("#couplet-meter-text textarea").fill("春满乾坤福满门\n天增岁月人增寿")
+        page.locator("#couplet-meter-go").click()
+        expect(page.locator("#couplet-meter-out")).to_contain_text("收尾", timeout=30000)
+        expect(page.locator("#couplet-meter-out .line")).to_have_count(2)
         # 整副对联: a 藏头联 with the heads in place
         page.get_by_role("tab", name="整副对联").click()
         page.locator("#whole-head textarea").fill("福华")
@@ -357,3 +364,17 @@ def test_a_reply_page_takes_the_poems_form_and_marks_its_rhymes(studio):
     assert re.search(r'class="\w+ mark">流<rt>', lines[1]) and re.search(r'class="\w+ mark">楼<rt>', lines[3])
     out = studio.poem("春风又绿江南岸", mode="reply")
     assert out.startswith('<div class="msg error">') and "4 or 8 lines" in out
+
+
+def test_the_couplet_check_marks_what_its_findings_name(studio):
+    from couplet.meter import check_couplet
+    text = "春满乾坤福满门春\n天增岁月人增寿秋"
+    meter, out = check_couplet(text, studio.models.poem.prosody), studio.check(text)
+    lines = re.findall(r'<div class="line">(.*?)</div>', out)
+    assert len(lines) == 2 and "上联" in lines[0] and "下联" in lines[1] and meter.findings
+    for f in meter.findings:
+        assert f.kind in out and f.couplet_where in out
+        if f.line and f.pos:
+            line = (meter.upper, meter.lower)[f.line - 1]
+            assert re.search(rf'class="\w+ mark">{line[f.pos - 1]}<rt>', lines[f.line - 1])
+    assert studio.check("一二三").startswith('<div class="msg error">')

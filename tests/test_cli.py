@@ -100,7 +100,11 @@ def test_check_reads_a_poem_and_says_what_is_not_one():
     out = json.loads(proc.stdout)
     assert out["form"] == "五绝" and not out["regular"] and {"失粘", "失对"} <= {f["kind"] for f in out["findings"]}
     bad = run("check", "春风又绿江南岸")
-    assert bad.returncode == 2 and "1 lines of 7" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "1 clause of 7" in bad.stderr and "a poem to check is" in bad.stderr \
+        and "Traceback" not in bad.stderr
+    couplet = run("check", "春满乾坤福满门；天增岁月人增寿", "--json")
+    out = json.loads(couplet.stdout)
+    assert out["upper"] == "春满乾坤福满门" and [f["kind"] for f in out["findings"]] == ["收尾"] and not out["regular"]
 
 
 def test_poem_seed_steers_the_poem():

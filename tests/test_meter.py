@@ -3,7 +3,7 @@ patterns themselves (with the shipped tone table, checkpoints/prosody.json)."""
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from couplet.meter import check_poem
+from couplet.meter import check_couplet, check_poem, check_text, split_couplet
 from couplet.poemrules import FORMS, strict_positions, tone_pattern
 from couplet.prosody import PING, ZE, Prosody
 from couplet.requests import DEFAULT_PROSODY
@@ -81,3 +81,67 @@ def test_a_poem_built_from_its_pattern_is_regular_and_one_wrong_tone_is_named_wh
     m = check_poem("，".join(lines), PROSODY)
     assert any(f.line == i + 1 and f.pos in (j + 1, 0) for f in m.findings), (lines, m.findings)
     assert not m.regular
+
+
+# ---------------------------------------------------------------- couplets
+@pytest.mark.parametrize("text", [
+    "天增岁月人增寿\n春满乾坤福满门",
+    "海内存知己 天涯若比邻",
+    "风声雨声读书声声声入耳；家事国事天下事事事关心",      # repeats mirrored
+    "春风春雨春色，秋月秋霜秋声",                            # halves of the clauses
+])
+def test_classic_couplets_are_regular(text):
+    m = check_text(text, PROSODY)
+    assert m.heading.startswith("对联") and m.regular and not m.findings, m.findings
+
+
+def test_what_a_couplet_breaks_is_named_where_it_is():
+    swapped = check_couplet("春满乾坤福满门\n天增岁月人增寿", PROSODY)
+    assert [(f.kind, f.line) for f in swapped.findings] == [("收尾", 0)] and not swapped.regular
+    # 乾坤 -> 天宇: 宇 is 仄 like 月 above it (the 4th char is bound), 天 is the 上联's first char
+    m = check_couplet("天增岁月人增寿\n春满天宇福满门", PROSODY)
+    assert {(f.kind, f.line, f.pos) for f in m.findings} == {("平仄", 2, 4), ("重字", 2, 3)}
+    m = check_couplet("春回大地春山秀\n福满人间万户欢", PROSODY)
+    assert any(f.kind == "重字" and f.line == 1 for f in m.findings)      # 春 twice, not mirrored
+    m = check_couplet("春回大地千山秀\n福满人间万户", PROSODY)
+    assert [f.kind for f in m.findings] == ["字数"]
+
+
+@pytest.mark.parametrize("text, upper, lower", [
+    ("书山有路勤为径，学海无涯苦作舟", "书山有路勤为径", "学海无涯苦作舟"),
+    ("一二三，四五六七，八九十，甲乙丙丁。", "一二三，四五六七", "八九十，甲乙丙丁"),
+    ("上联文字好\n\n下联词句新", "上联文字好", "下联词句新"),
+    ("天增歲月人增壽 / 春滿乾坤福滿門", "天增岁月人增寿", "春满乾坤福满门"),
+])
+def test_a_pasted_couplet_is_split_into_its_lines(text, upper, lower):
+    assert split_couplet(text) == (upper, lower)
+
+
+@pytest.mark.parametrize("text, words", [("", "empty"), ("abc", "no Chinese"), ("春风又绿江南岸", "two lines"),
+                                         ("一二三，四五，六七", "3 clauses")])
+def test_what_is_not_a_couplet_or_a_poem_gets_a_clear_message(text, words):
+    with pytest.raises(InputError, match=words):
+        check_text(text, PROSODY)
+
+
+@given(data=st.data())
+@hsettings(max_examples=60, deadline=None)
+def test_a_couplet_that_opposes_its_bound_tones_is_regular_and_one_flip_is_named(data):
+    from couplet.decode import tone_targets
+    n = data.draw(st.integers(5, 11))
+    up_tones = data.draw(st.lists(st.sampled_from([PING, ZE]), min_size=n - 1, max_size=n - 1)) + [ZE]
+    # distinct chars: the 上联's from the first half of each pool, the 下联's from the second, the last kept for the flip
+    pools = {PING: PINGS, ZE: ZES}
+    picks = {t: iter(data.draw(st.permutations(range(len(pool) // 2 - 1)))[:2 * n]) for t, pool in pools.items()}
+    upper = "".join(pools[t][next(picks[t])] for t in up_tones)
+    bound = [i for i, t in enumerate(tone_targets(upper, PROSODY, "rhythm")) if t is not None]
+    low_tones = [({PING: ZE, ZE: PING}[t] if i in bound else data.draw(st.sampled_from([PING, ZE])))
+                 for i, t in enumerate(up_tones)]
+    lower = "".join(pools[t][len(pools[t]) // 2 + next(picks[t])] for t in low_tones)
+    m = check_couplet(f"{upper}\n{lower}", PROSODY)
+    assert m.regular, m.findings
+    flip = data.draw(st.sampled_from(bound[:-1] or [None]))
+    if flip is not None:
+        same = pools[up_tones[flip]][-1]
+        m = check_couplet(f"{upper}\n{lower[:flip]}{same}{lower[flip + 1:]}", PROSODY)
+        assert [(f.kind, f.line, f.pos) for f in m.findings] == [("平仄", 2, flip + 1)]
