@@ -139,6 +139,7 @@ class PoemTables(Tables):
             v = len(vocab)
             self.bigram_starts = torch.searchsorted(bigrams, torch.arange(v + 1, dtype=torch.int64) * v)
         self.tone = {PING: self.ping, ZE: self.ze}
+        self._start_masks: dict[tuple[str, bool], torch.Tensor] = {}
         self.group_names = sorted(g for g, t in prosody.groups.items() if t == PING)
         gi = {g: i for i, g in enumerate(self.group_names)}
         self.member = torch.zeros(len(vocab), len(self.group_names), dtype=torch.bool)  # (V, G)
@@ -172,6 +173,23 @@ class PoemTables(Tables):
             if len(self._follower_rows) < FOLLOWER_ROWS:
                 self._follower_rows[key] = row
         return row
+
+    def start_masks(self, form: str, first_rhymes: bool) -> torch.Tensor:
+        """(2, T, V) bool, read-only: the chars each start (0 平起, 1 仄起) allows at each step of a poem
+        of this form, by the tone its pattern binds there (the first line's second char, which chooses
+        the start, is not bound). Built once per form."""
+        key = (form, first_rhymes)
+        if key not in self._start_masks:
+            n_lines, width = FORMS[form]
+            masks = torch.ones(2, n_lines * (width + 1), len(self.vocab), dtype=torch.bool)
+            for k, start in enumerate((PING, ZE)):
+                pattern = tone_pattern(form, start, first_rhymes)
+                for i in range(n_lines):
+                    for j in strict_positions(width):
+                        if (i, j) != (0, 1):
+                            masks[k, i * (width + 1) + j] = self.tone[pattern[i][j]]
+            self._start_masks[key] = masks
+        return self._start_masks[key]
 
     def find_group(self, name: str) -> int:
         hits = [i for i, g in enumerate(self.group_names) if name and (g == name or g.rstrip("平") == name
@@ -207,13 +225,7 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
         allowed[p] &= tables.rhymes
     by_start = None
     if req.pattern == "auto":   # the tones each start binds, read per row once its second char is written
-        by_start = torch.ones(2, t_len, len(vocab), dtype=torch.bool)
-        for k, start in enumerate((PING, ZE)):
-            pattern = tone_pattern(req.form, start, first_rhymes)
-            for i in range(n_lines):
-                for j in strict_positions(width):
-                    if (i, j) != (0, 1):
-                        by_start[k, i * (width + 1) + j] = tables.tone[pattern[i][j]]
+        by_start = tables.start_masks(req.form, first_rhymes)
         narrowed = allowed[1] & (tables.ping | tables.ze)   # a second char of one reading
         if narrowed.any():
             allowed[1] = narrowed
@@ -247,9 +259,10 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
     if req.freq_penalty and tables.rarity is None:
         notes.append("this poem model has no char counts (`export --poems` makes them), so the frequency penalty "
                      "has no effect")
+    placed_at = forced.tolist()
     line_end = {}  # last free position of each line -> line index (where a repeat is blocked)
     for i in range(n_lines):
-        free = [i * (width + 1) + j for j in range(width) if forced[i * (width + 1) + j] < 0]
+        free = [i * (width + 1) + j for j in range(width) if placed_at[i * (width + 1) + j] < 0]
         if free:
             line_end[free[-1]] = i
     limited = None
@@ -264,8 +277,8 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
             reserved[[vocab.stoi[c] for c in placed]] = True
     rules = (req.no_triples, req.no_doubles, req.no_repeat_bigrams)
     attested = req.attested_bigrams and tables.bigram_starts is not None
-    ahead = frozenset(p - 1 for p in range(1, t_len) if 0 < p % (width + 1) < width and forced[p - 1] < 0
-                      and (req.lookahead and forced[p] >= 0 or req.rhyme_lookahead and p in rhyme_pos))
+    ahead = frozenset(p - 1 for p in range(1, t_len) if 0 < p % (width + 1) < width and placed_at[p - 1] < 0
+                      and (req.lookahead and placed_at[p] >= 0 or req.rhyme_lookahead and p in rhyme_pos))
     return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited,
                     reserved, req.max_uses, req.freq_penalty if tables.rarity is not None else 0.0, ahead,
                     by_start), notes
@@ -303,7 +316,8 @@ class PoemState:
         self.by_start, self.start = None, None
         if plan.by_start is not None:
             both = plan.allowed & plan.by_start
-            self.by_start = torch.where(rows_with_any(both.view(-1, v)).view(2, t_len, 1), both, plan.allowed)
+            either = plan.allowed.expand(2, -1, -1).reshape(-1, v)
+            self.by_start = keep_choice(either, both.view(-1, v)).view(2, t_len, v)
 
     def mask(self, t: int) -> torch.Tensor:
         """(R, V) chars allowed at step t, given what each row has written so far (a new tensor)."""
