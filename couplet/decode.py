@@ -45,16 +45,30 @@ class Rules:
 
 @dataclass
 class Plan:
-    """Everything decoding needs to know about one 上联, computed once."""
+    """Everything decoding needs to know about one 上联, computed once (by `make_plans`, with the
+    other plans made together: its tensors are its row of theirs, read when asked for, as a batch of
+    hundreds of plans seldom asks)."""
     upper: str
-    src: torch.Tensor                 # (T,) ids of the 上联
-    allowed: torch.Tensor             # (T, V) bool: chars allowed at each position
-    forced: torch.Tensor              # (T,) id forced at a position, -1 where free
-    link: torch.Tensor                # (T,) earlier position whose output must repeat here, -1
     literal: list[str | None]         # chars written as-is (punctuation, digits, locked chars)
-    notes: list[str] = field(default_factory=list)
-    # plans made together: (the batch's (src, allowed, forced, link), this plan's row), see `_stack`
-    batch: tuple[tuple[torch.Tensor, ...], int] | None = field(default=None, repr=False, compare=False)
+    notes: list[str]
+    # the plans made together: (their (src, allowed, forced, link), this plan's row), see `_stack`
+    batch: tuple[tuple[torch.Tensor, ...], int] = field(repr=False, compare=False)
+
+    @property
+    def src(self) -> torch.Tensor:        # (T,) ids of the 上联
+        return self.batch[0][0][self.batch[1]]
+
+    @property
+    def allowed(self) -> torch.Tensor:    # (T, V) bool: chars allowed at each position
+        return self.batch[0][1][self.batch[1]]
+
+    @property
+    def forced(self) -> torch.Tensor:     # (T,) id forced at a position, -1 where free
+        return self.batch[0][2][self.batch[1]]
+
+    @property
+    def link(self) -> torch.Tensor:       # (T,) earlier position whose output must repeat here, -1
+        return self.batch[0][3][self.batch[1]]
 
 
 class Tables:
@@ -219,8 +233,7 @@ def make_plans(uppers: list[str], tables: Tables, rules: Rules, locks: list[str 
     src = torch.tensor([vocab.encode(upper) for upper in uppers], dtype=torch.long).view(b, n)
     forced_t, link_t = torch.tensor(forced).view(b, n), torch.tensor(link).view(b, n)
     batch = (src, allowed, forced_t, link_t)
-    return [Plan(upper=uppers[k], src=src[k], allowed=allowed[k], forced=forced_t[k], link=link_t[k],
-                 literal=literal[k], notes=notes[k], batch=(batch, k)) for k in range(b)]
+    return [Plan(upper=uppers[k], literal=literal[k], notes=notes[k], batch=(batch, k)) for k in range(b)]
 
 
 def _narrow(allowed: torch.Tensor, rows: list[int], pos: list[int], narrowed: torch.Tensor) -> list[bool]:
@@ -277,14 +290,21 @@ def _step_mask(allowed: torch.Tensor, forced: torch.Tensor, link: torch.Tensor, 
     return mask
 
 
+def _shared(plans: list[Plan]) -> tuple[torch.Tensor, ...] | None:
+    """The tensors the plans were made in, when they are all of them in order (else None)."""
+    shared = plans[0].batch
+    if len(shared[0][0]) == len(plans) and all(p.batch[0] is shared[0] and p.batch[1] == k for k, p in enumerate(plans)):
+        return shared[0]
+    return None
+
+
 def _stack(plans: list[Plan]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The plans' src, allowed, forced and link side by side. Plans made together, all of them in
     order, are rows of one batch already, used as it is (not copied: a 256-line batch's masks are
     14 MB). Read-only."""
-    shared = plans[0].batch
-    if (shared is not None and len(shared[0][0]) == len(plans)
-            and all(p.batch is not None and p.batch[0] is shared[0] and p.batch[1] == k for k, p in enumerate(plans))):
-        return shared[0]
+    shared = _shared(plans)
+    if shared is not None:
+        return shared
     return (torch.stack([p.src for p in plans]), torch.stack([p.allowed for p in plans]),
             torch.stack([p.forced for p in plans]), torch.stack([p.link for p in plans]))
 
@@ -397,7 +417,8 @@ class CoupletSteps:
                  phrases: tuple[PhraseMemory, float] | None = None):
         self.model, self.align = model, align
         self.device = next(model.parameters()).device
-        src = torch.stack([p.src for p in plans])
+        shared = _shared(plans)
+        src = shared[0] if shared is not None else torch.stack([p.src for p in plans])
         self.memory, self.keys, self.hidden = model.encode(src.to(self.device))
         self.step = model.stepper(lines=len(plans))
         self.rows = (self.memory, self.keys)
