@@ -494,7 +494,8 @@ def cmd_check(args) -> int:
     else:
         for name, line, tones in zip(("上联", "下联"), (meter.upper, meter.lower), meter.tones):
             print(f"  {name} {line}  {tones}")
-    print("regular: no finding" if not meter.findings else f"{len(meter.findings)} findings:")
+    print("regular: no finding" if not meter.findings else
+          f"{'regular; ' if meter.regular else ''}{len(meter.findings)} finding{'s' * (len(meter.findings) > 1)}:")
     for f in meter.findings:
         print(f"  {f.kind}  {f.where if isinstance(meter, Meter) else f.couplet_where}: {f.text}")
     return 0

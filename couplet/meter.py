@@ -1,7 +1,8 @@
 """格律 check of a 绝句, a 律诗 or a couplet anyone wrote (a user, a student, or this tool).
 
 Poems: the 平仄 pattern of regulated verse at the positions it binds (二四六分明), 粘 and 对 between
-lines, the 平水韵 rhyme, 孤平, 三平尾 and 重字. The pattern, the bound positions and the rhyme are the
+lines, the 平水韵 rhyme, 孤平, 三平尾 and 重字; the two 拗 lines the rules accept (对句相救, 特拗) are
+named as such, not as faults. The pattern, the bound positions and the rhyme are the
 ones the poem decoder enforces (`couplet.poemrules`); 孤平, 三平尾 and 重字 are read here only.
 Couplets: equal length and punctuation, 上仄下平, 平仄相对 at the positions the 下联 decoder binds
 (`decode.tone_targets`: the 2nd, 4th, 6th char of each clause and its end), 重字 mirrored and no
@@ -21,7 +22,7 @@ from .text import PUNCT, InputError, check_input, is_han
 
 @dataclass
 class Finding:
-    kind: str      # 平仄, 失对, 失粘, 出韵, 仄韵, 孤平, 三平尾, 重字; couplets also 字数, 收尾
+    kind: str      # 平仄, 失对, 失粘, 出韵, 仄韵, 孤平, 三平尾, 重字, 拗救 (a note); couplets also 字数, 收尾
     line: int      # 1-based (a couplet: 1 上联, 2 下联); 0: the whole poem or couplet
     pos: int       # 1-based char; 0: the whole line
     text: str
@@ -54,8 +55,9 @@ class Meter:
 
     @property
     def regular(self) -> bool:
-        """No finding but 重字 (which classical verse avoids, but does not forbid)."""
-        return all(f.kind == "重字" for f in self.findings)
+        """No finding but 重字 (which classical verse avoids, but does not forbid) and 拗救 (an 拗 the
+        rules accept)."""
+        return all(f.kind in ("重字", "拗救") for f in self.findings)
 
 
 def check_poem(text: object, prosody: Prosody) -> Meter:
@@ -105,7 +107,9 @@ def _findings(lines: list[str], tones: list[str], pattern: list[str], width: int
             if j == 1 and i in bound:    # said once, as 粘 or 对
                 continue
             if t[j] not in (want[j], EITHER, "？") and not (i in ends and j == width - 1):
-                out.append(Finding("平仄", i + 1, j + 1, f"{line[j]} is {t[j]}; the pattern wants {want[j]}"))
+                rescue = _rescued(i, j, lines, tones, pattern)
+                out.append(Finding("拗救", i + 1, j + 1, rescue) if rescue else
+                           Finding("平仄", i + 1, j + 1, f"{line[j]} is {t[j]}; the pattern wants {want[j]}"))
         core = t[-5:]                    # 孤平: a 平-ending line of the 平平仄仄平 kind with one 平 before its rhyme
         if want[-5:] == "平平仄仄平" and core[:4].count(PING) + core[:4].count(EITHER) <= 1 and core[-1] != ZE:
             out.append(Finding("孤平", i + 1, 0, f"{line[-5:]} has one 平 besides its last char (孤平)"))
@@ -125,6 +129,26 @@ def _findings(lines: list[str], tones: list[str], pattern: list[str], width: int
             out.append(Finding("重字", k // width + 1, k % width + 1, f"{ch} again (first in line {seen[ch] // width + 1})"))
         seen.setdefault(ch, k)
     return out
+
+
+def _rescued(i: int, j: int, lines: list[str], tones: list[str], pattern: list[str]) -> str | None:
+    """Why the wrong tone at char j of line i is an 拗 that regulated verse accepts (王力,《诗词格律》),
+    or None. Both sit at the fourth of a line's last five chars: 对句相救, a 仄仄平平仄 line with 仄
+    there, its couplet's next line taking 平 at its third (仄仄平仄仄 / 平平平仄平, 野火烧不尽 / 春风吹又生);
+    特拗, 平平平仄仄 written 平平仄平仄 with its first char 平 (清新庾开府)."""
+    width = len(lines[i])
+    c = width - 5                                   # where the last five chars begin (七言: after two)
+    if j != c + 3:
+        return None
+    t, want = tones[i], pattern[i]
+    fits = lambda tone, wanted: tone in (wanted, EITHER)   # noqa: E731
+    if (want[c:] == "仄仄平平仄" and t[j] == ZE and i % 2 == 0 and i + 1 < len(lines)
+            and pattern[i + 1][c:] == "平平仄仄平" and fits(tones[i + 1][c + 2], PING)):
+        return (f"{lines[i][j]} is 仄 where the pattern wants 平 (拗), answered by {lines[i + 1][c + 2]} (平) at char "
+                f"{c + 3} of the next line (对句相救)")
+    if want[c:] == "平平平仄仄" and t[j] == PING and fits(t[c + 2], ZE) and fits(t[c], PING):
+        return f"{lines[i][c:]} reads 平平仄平仄 with 平 at its first char: an accepted 拗 (特拗)"
+    return None
 
 
 def _out_of_rhyme(lines: list[str], ends: list[int], prosody: Prosody) -> list[Finding]:

@@ -346,6 +346,8 @@ class Studio:
                         f'<span class="plan">{html.escape(beside)}</span></div>')
         found = "".join(f"<li>{html.escape(f.kind)} · {f.where if poem else f.couplet_where}: {html.escape(f.text)}</li>"
                         for f in meter.findings)
+        if found and meter.regular:
+            rows.append(message("regular: only what the rules allow", "note"))
         rows.append(f'<ul class="findings">{found}</ul>' if found else message("regular: no finding", "note"))
         return f'<div class="poem meter">{"".join(rows)}</div>' + legend("the chars a finding names")
 

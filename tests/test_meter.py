@@ -34,6 +34,26 @@ def test_what_a_gu_jue_breaks_is_named():
     assert any(f.kind == "仄韵" for f in m.findings) and m.rhyme_group is None
 
 
+@pytest.mark.parametrize("text, rescued", [
+    ("向晚意不适，驱车登古原。夕阳无限好，只是近黄昏。", [(1, 4, "登", "对句相救")]),          # 仄仄仄仄仄 / 平平平仄平
+    ("离离原上草，一岁一枯荣。野火烧不尽，春风吹又生。远芳侵古道，晴翠接荒城。又送王孙去，萋萋满别情。",
+     [(3, 4, "吹", "对句相救")]),
+    ("白也诗无敌，飘然思不群。清新庾开府，俊逸鲍参军。渭北春天树，江东日暮云。何时一樽酒，重与细论文。",
+     [(3, 4, "清新庾开府", "特拗"), (7, 4, "何时一樽酒", "特拗")]),
+])
+def test_the_accepted_ao_lines_are_named_and_stay_regular(text, rescued):
+    m = check_poem(text, PROSODY)
+    notes = [(f.line, f.pos) for f in m.findings if f.kind == "拗救"]
+    assert m.regular and notes == [(line, pos) for line, pos, _, _ in rescued], m.findings
+    for f, (_, _, chars, name) in zip([f for f in m.findings if f.kind == "拗救"], rescued):
+        assert chars in f.text and name in f.text
+
+
+def test_an_ao_without_its_answer_is_a_fault():
+    m = check_poem("向晚意不适，驱车到古原。夕阳无限好，只是近黄昏。", PROSODY)     # 到 is 仄: nothing answers 不
+    assert [(f.kind, f.line, f.pos) for f in m.findings] == [("平仄", 1, 4)] and not m.regular
+
+
 @pytest.mark.parametrize("text, words", [("", "empty"), ("abc", "no Chinese"),
                                          ("春风又绿江南岸", "1 lines of 7"), ("白日依山尽，黄河入海流。", "2 lines")])
 def test_what_is_not_a_poem_gets_a_clear_message(text, words):
@@ -83,6 +103,42 @@ def test_a_poem_built_from_its_pattern_is_regular_and_one_wrong_tone_is_named_wh
     assert not m.regular
 
 
+@given(data=st.data())
+@hsettings(max_examples=40, deadline=None)
+def test_an_ao_at_the_fourth_of_the_last_five_is_accepted_only_with_its_rescue(data):
+    """Built from a pattern: a 仄仄平平仄 line with 仄 at the fourth of its last five chars is regular
+    when the next line has 平 at its third (对句相救) and a 平仄 fault when it has not; a 平平平仄仄
+    line written 平平仄平仄 is regular (特拗) only with 平 at the first of the five."""
+    form = data.draw(st.sampled_from(list(FORMS)))
+    n_lines, width = FORMS[form]
+    start, first = data.draw(st.sampled_from([PING, ZE])), data.draw(st.booleans())
+    pattern = tone_pattern(form, start, first)
+    ends = ([0] if first else []) + list(range(1, n_lines, 2))
+    rhymes = iter(sorted(RHYMES)[:len(ends)])
+    fresh = {PING: iter(c for c in PINGS if c not in RHYMES), ZE: iter(ZES)}    # distinct chars: no 重字
+    tones = [list(want) for want in pattern]
+    c = width - 5
+    kinds = [k for k in range(n_lines) if pattern[k][c:] in ("仄仄平平仄", "平平平仄仄")]
+    k = data.draw(st.sampled_from(kinds))
+    rescue = data.draw(st.booleans())
+    if pattern[k][c:] == "仄仄平平仄":
+        tones[k][c + 3] = ZE
+        tones[k + 1][c + 2] = PING if rescue else ZE       # its pair is a 平平仄仄平 line, 3rd of five free
+        name = "对句相救"
+    else:
+        tones[k][c + 2], tones[k][c + 3] = ZE, PING
+        tones[k][c] = PING if rescue else ZE
+        name = "特拗"
+    lines = ["".join(next(rhymes) if i in ends and j == width - 1 else next(fresh[tones[i][j]]) for j in range(width))
+             for i in range(n_lines)]
+    m = check_poem("，".join(lines), PROSODY)
+    found = [(f.kind, f.line, f.pos) for f in m.findings if f.kind != "孤平"]
+    if rescue:
+        assert m.regular and found == [("拗救", k + 1, c + 4)] and name in m.findings[0].text, (lines, m.findings)
+    else:
+        assert ("平仄", k + 1, c + 4) in found and not m.regular, (lines, m.findings)
+
+
 # ---------------------------------------------------------------- couplets
 @pytest.mark.parametrize("text", [
     "天增岁月人增寿\n春满乾坤福满门",
@@ -115,6 +171,26 @@ def test_what_a_couplet_breaks_is_named_where_it_is():
 ])
 def test_a_pasted_couplet_is_split_into_its_lines(text, upper, lower):
     assert split_couplet(text) == (upper, lower)
+
+
+@pytest.mark.parametrize("text, rescued", [
+    ("向晚意不适，驱车登古原。夕阳无限好，只是近黄昏。", [(1, 4, "登", "对句相救")]),          # 仄仄仄仄仄 / 平平平仄平
+    ("离离原上草，一岁一枯荣。野火烧不尽，春风吹又生。远芳侵古道，晴翠接荒城。又送王孙去，萋萋满别情。",
+     [(3, 4, "吹", "对句相救")]),
+    ("白也诗无敌，飘然思不群。清新庾开府，俊逸鲍参军。渭北春天树，江东日暮云。何时一樽酒，重与细论文。",
+     [(3, 4, "清新庾开府", "特拗"), (7, 4, "何时一樽酒", "特拗")]),
+])
+def test_the_accepted_ao_lines_are_named_and_stay_regular(text, rescued):
+    m = check_poem(text, PROSODY)
+    notes = [(f.line, f.pos) for f in m.findings if f.kind == "拗救"]
+    assert m.regular and notes == [(line, pos) for line, pos, _, _ in rescued], m.findings
+    for f, (_, _, chars, name) in zip([f for f in m.findings if f.kind == "拗救"], rescued):
+        assert chars in f.text and name in f.text
+
+
+def test_an_ao_without_its_answer_is_a_fault():
+    m = check_poem("向晚意不适，驱车到古原。夕阳无限好，只是近黄昏。", PROSODY)     # 到 is 仄: nothing answers 不
+    assert [(f.kind, f.line, f.pos) for f in m.findings] == [("平仄", 1, 4)] and not m.regular
 
 
 @pytest.mark.parametrize("text, words", [("", "empty"), ("abc", "no Chinese"), ("春风又绿江南岸", "two lines"),
