@@ -190,9 +190,12 @@ def build_app(studio: Studio) -> gr.Blocks:
             with gr.Accordion("格律 check: 平仄, 粘对, rhyme, 孤平 of any 绝句 or 律诗", open=False, elem_id="meter"):
                 mtext = gr.Textbox(label="a poem (yours, a classic, or one written above)", lines=4,
                                    elem_id="meter-text")
-                mgo = gr.Button("检查格律", elem_id="meter-go")
+                with gr.Row():
+                    mgo = gr.Button("检查格律", elem_id="meter-go")
+                    mfix = gr.Button("改: write the faulty chars again (the rest kept)", elem_id="meter-rewrite")
                 mout = gr.HTML(elem_id="meter-out")
             mgo.click(studio.check, mtext, mout, api_name="check")
+            mfix.click(lambda t, n_, s: studio.rewrite(t, n=n_, seed=s), [mtext, pn, pseed], mout, api_name="rewrite")
             form.change(lambda f: gr.update(maximum=FORMS[f][1], value=PoemRequest.embed_pos), form, embed_pos)
 
         with gr.Tab("批量 batch", id="batch"):

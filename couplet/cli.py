@@ -126,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 "line break, a space or ；")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--prosody", default=None, help="tone table (default: checkpoints/prosody.json)")
+    p.add_argument("--rewrite", type=int, default=0, metavar="N",
+                   help="a poem: write its faulty chars again with the poem model, keeping the rest and its pattern "
+                        "and rhyme; N rewrites, each checked again (0: off)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the rewrites")
+    p.add_argument("--checkpoint", default=None, help="poem checkpoint for --rewrite (default: checkpoints/poem)")
 
     p = sub.add_parser("export", help="copy a trained checkpoint for shipping (fp16 weights, no optimizer)")
     p.add_argument("--from", dest="src", required=True, help="checkpoint directory, e.g. runs/couplet/best")
@@ -483,9 +488,27 @@ def cmd_check(args) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    rewritten = []
+    if args.rewrite and isinstance(meter, Meter):
+        from .meter import rewrites
+        from .poetry import PoemGenerator
+        from .requests import MAX_POEMS
+        if not 1 <= args.rewrite <= MAX_POEMS:
+            print(f"error: --rewrite takes 1 to {MAX_POEMS} rewrites, not {args.rewrite}", file=sys.stderr)
+            return 2
+        gen = PoemGenerator.load(args.checkpoint) if args.checkpoint else PoemGenerator.load()
+        try:
+            rewritten = rewrites(meter, gen, n=args.rewrite, seed=args.seed)
+        except InputError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     if args.json:
         from dataclasses import asdict
-        print(json.dumps({**asdict(meter), "regular": meter.regular}, ensure_ascii=False))
+        out = {**asdict(meter), "regular": meter.regular}
+        if args.rewrite:
+            out["rewrites"] = [{"text": text, "regular": m.regular, "findings": [asdict(f) for f in m.findings],
+                                "changed": sorted(changed)} for text, m, changed in rewritten]
+        print(json.dumps(out, ensure_ascii=False))
         return 0
     print(meter.heading)
     if isinstance(meter, Meter):
@@ -498,6 +521,13 @@ def cmd_check(args) -> int:
           f"{'regular; ' if meter.regular else ''}{len(meter.findings)} finding{'s' * (len(meter.findings) > 1)}:")
     for f in meter.findings:
         print(f"  {f.kind}  {f.where if isinstance(meter, Meter) else f.couplet_where}: {f.text}")
+    if args.rewrite and isinstance(meter, Meter) and not meter.faults:
+        print("nothing to rewrite: no finding names a char to change")
+    elif args.rewrite and not isinstance(meter, Meter):
+        print("--rewrite reads poems only; for a couplet, `couplet 上联 --lock` writes a 下联 again")
+    for k, (text, m, changed) in enumerate(rewritten, 1):
+        state = "regular" if m.regular else f"{len(m.findings)} finding{'s' * (len(m.findings) > 1)}"
+        print(f"[{k}] {text}  ({state}; {len(changed)} chars changed)")
     return 0
 
 

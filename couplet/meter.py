@@ -37,6 +37,11 @@ class Finding:
         return line + (f", char {self.pos}" if self.pos else "")
 
 
+# the findings a rewrite mends, by writing again the chars they name (a whole-line one: the chars that
+# decide it); 拗救 is allowed, and 仄韵 is a 古体 poem, not a char to change
+MENDED = ("平仄", "失粘", "失对", "出韵", "孤平", "三平尾", "重字")
+
+
 @dataclass
 class Meter:
     form: str
@@ -58,6 +63,36 @@ class Meter:
         """No finding but 重字 (which classical verse avoids, but does not forbid) and 拗救 (an 拗 the
         rules accept)."""
         return all(f.kind in ("重字", "拗救") for f in self.findings)
+
+    @property
+    def faults(self) -> list[tuple[int, int]]:
+        """(line, char), 0-based: the chars a rewrite writes again to mend the findings; for 孤平 the
+        first and third of the line's last five (平 there mends it), for 三平尾 the third from the end."""
+        width, out = len(self.lines[0]), set()
+        for f in self.findings:
+            if f.kind not in MENDED or not f.line:
+                continue
+            if f.pos:
+                out.add((f.line - 1, f.pos - 1))
+            elif f.kind == "孤平":
+                out |= {(f.line - 1, width - 5), (f.line - 1, width - 3)}
+            elif f.kind == "三平尾":
+                out.add((f.line - 1, width - 3))
+        return sorted(out)
+
+    def rewrite_request(self, *, n: int = 3, seed: int = 0):
+        """A poem request that keeps every char but the faulty ones and writes those again under the
+        poem's own pattern, first-line rhyme and rhyme group (`PoemRequest.lock`); None when no
+        finding names a char to change."""
+        from .requests import PoemRequest
+        rows = [list(line) for line in self.lines]
+        for i, j in self.faults:
+            rows[i][j] = "_"
+        if rows == [list(line) for line in self.lines]:
+            return None
+        lock = "".join("".join(r) + "，。"[k % 2] for k, r in enumerate(rows))
+        return PoemRequest(form=self.form, lock=lock, pattern=self.start, first_rhymes=self.first_rhymes,
+                           rhyme=self.rhyme_group or "auto", n=n, seed=seed)
 
 
 def check_poem(text: object, prosody: Prosody) -> Meter:
@@ -81,6 +116,21 @@ def check_poem(text: object, prosody: Prosody) -> Meter:
     findings.sort(key=lambda f: (f.line, f.pos))
     return Meter(form=form, lines=lines, tones=tones, start=start + "起", first_rhymes=first, pattern=pattern,
                  rhyme_group=groups[0].rstrip("平") if groups else None, findings=findings)
+
+
+def rewrites(meter: Meter, generator, *, n: int = 3, seed: int = 0) -> list[tuple[str, Meter, set[tuple[int, int]]]]:
+    """The poem with its faulty chars written again by `generator` (a `PoemGenerator`): each rewrite,
+    its own check and the (line, char) it changed, the most regular first. [] when nothing is faulty."""
+    req = meter.rewrite_request(n=n, seed=seed)
+    if req is None:
+        return []
+    out = []
+    for poem in generator.generate(req).poems:
+        lines = [line.rstrip(PUNCT) for line in poem.lines]
+        again = check_poem("，".join(lines), generator.prosody)
+        changed = {(i, j) for i, (a, b) in enumerate(zip(meter.lines, lines)) for j in range(len(a)) if a[j] != b[j]}
+        out.append(("".join(poem.lines), again, changed))
+    return sorted(out, key=lambda r: (not r[1].regular, len(r[1].faults)))
 
 
 def _findings(lines: list[str], tones: list[str], pattern: list[str], width: int, prosody: Prosody, first: bool,

@@ -328,13 +328,46 @@ class Studio:
     def check(self, text: str) -> str:
         """The 格律 of a pasted poem or couplet as HTML: each line with its tones, the chars a finding
         names underlaid (a poem's pattern beside each line), then the findings."""
-        from .meter import Meter, check_text
-        gen = self.models.poem
-        prosody = gen.prosody if gen is not None else Prosody.load(DEFAULT_PROSODY)
+        from .meter import check_text
         try:
-            meter = check_text(text or "", prosody)
+            meter = check_text(text or "", self._prosody())
         except InputError as e:
             return message(str(e))
+        return self._meter_html(meter) + legend("the chars a finding names")
+
+    @friendly
+    def rewrite(self, text: str, n: int = 3, seed: int = 0) -> str:
+        """A pasted poem's check, then `n` rewrites of its faulty chars by the poem model (the rest kept,
+        `meter.rewrites`), each with its own check, the chars it changed underlaid."""
+        from .meter import Meter, check_text, rewrites
+        gen = self.models.poem
+        if gen is None:
+            return message(self.models.errors["poem"])
+        try:
+            meter = check_text(text or "", gen.prosody)
+            if not isinstance(meter, Meter):
+                return message("the rewrite reads poems; for a couplet, lock the 下联's good chars on the 对联 tab")
+            found = rewrites(meter, gen, n=int(n), seed=int(seed))
+        except InputError as e:
+            return message(str(e))
+        rows = [self._meter_html(meter)]
+        if not found:
+            rows.append(message("nothing to rewrite: no finding names a char to change", "note"))
+        for k, (poem, again, changed) in enumerate(found, 1):
+            state = "regular" if again.regular else "; ".join(f"{f.kind} · {f.where}" for f in again.findings)
+            lines = "".join(f'<div class="line">{annotate(line, gen.prosody.tone, {j for i2, j in changed if i2 == i})}'
+                            "</div>" for i, line in enumerate(again.lines))
+            rows.append(f'<div class="poem rewrite"><div class="poem-head">rewrite {k} · {html.escape(state)}</div>'
+                        f"{lines}</div>")
+        return "".join(rows) + legend("the chars a finding names; in a rewrite, the chars it wrote again")
+
+    def _prosody(self) -> Prosody:
+        gen = self.models.poem
+        return gen.prosody if gen is not None else Prosody.load(DEFAULT_PROSODY)
+
+    def _meter_html(self, meter) -> str:
+        from .meter import Meter
+        prosody = self._prosody()
         poem = isinstance(meter, Meter)
         lines = meter.lines if poem else [meter.upper, meter.lower]
         besides = [f"pattern {p}" for p in meter.pattern] if poem else ["上联", "下联"]
@@ -349,7 +382,7 @@ class Studio:
         if found and meter.regular:
             rows.append(message("regular: only what the rules allow", "note"))
         rows.append(f'<ul class="findings">{found}</ul>' if found else message("regular: no finding", "note"))
-        return f'<div class="poem meter">{"".join(rows)}</div>' + legend("the chars a finding names")
+        return f'<div class="poem meter">{"".join(rows)}</div>'
 
     # ------------------------------------------------------------ whole couplets
     def whole(self, theme: str = "", head: str = "", **values) -> str:

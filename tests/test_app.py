@@ -288,6 +288,10 @@ def test_page_in_headless_chromium(served_app):
         page.locator("#meter-go").click()
         expect(page.locator("#meter-out")).to_contain_text("regular: no finding", timeout=30000)
         expect(page.locator("#meter-out .line")).to_have_count(4)
+        # 改: a 古绝 read against the pattern, its faulty chars written again
+        page.locator("#meter-text textarea").fill("床前明月光，疑是地上霜。举头望明月，低头思故乡。")
+        page.locator("#meter-rewrite").click()
+        expect(page.locator("#meter-out")).to_contain_text("rewrite 1", timeout=60000)
         # the couplet's 格律 check on the 对联 tab: two lines, a swapped pair named
         page.get_by_role("tab", name="对联", exact=True).click()
         page.locator("#couplet-meter").get_by_text("格律 check").click()
@@ -378,3 +382,33 @@ def test_the_couplet_check_marks_what_its_findings_name(studio):
             line = (meter.upper, meter.lower)[f.line - 1]
             assert re.search(rf'class="\w+ mark">{line[f.pos - 1]}<rt>', lines[f.line - 1])
     assert studio.check("一二三").startswith('<div class="msg error">')
+
+
+def test_the_rewrite_page_writes_only_the_faulty_chars_again(studio, prepared):
+    import json
+    from couplet.meter import check_poem
+    from couplet.text import InputError
+    prosody = studio.models.poem.prosody
+
+    def faulty():      # a fixture poem with its lines reversed (the tiny model knows its chars): 粘对 broken
+        for row in (prepared / "poems.jsonl").read_text(encoding="utf-8").splitlines():
+            lines = json.loads(row)["lines"][::-1]
+            try:
+                meter = check_poem("，".join(lines), prosody)
+            except InputError:
+                continue
+            if meter.faults:
+                return "，".join(lines), meter
+    text, meter = faulty()
+    n_lines, width = len(meter.lines), len(meter.lines[0])
+    out = studio.rewrite(text, n=2, seed=1)
+    assert out.startswith('<div class="poem meter">'), out
+    rewrites = out.split('<div class="poem rewrite">')[1:]
+    assert rewrites, out
+    for block in rewrites:
+        lines = [re.sub(r"<rt>.*?</rt>|<[^>]+>", "", x) for x in re.findall(r'<div class="line">(.*?)</div>', block)]
+        assert len(lines) == n_lines
+        kept = [(i, j) for i in range(n_lines) for j in range(width) if (i, j) not in meter.faults]
+        assert all(lines[i][j] == meter.lines[i][j] for i, j in kept), (lines, meter.faults)
+    assert studio.rewrite("天增岁月人增寿\n春满乾坤福满门").startswith('<div class="msg error">')
+    assert studio.rewrite("abc").startswith('<div class="msg error">')

@@ -221,3 +221,20 @@ def test_a_couplet_that_opposes_its_bound_tones_is_regular_and_one_flip_is_named
         same = pools[up_tones[flip]][-1]
         m = check_couplet(f"{upper}\n{lower[:flip]}{same}{lower[flip + 1:]}", PROSODY)
         assert [(f.kind, f.line, f.pos) for f in m.findings] == [("平仄", 2, flip + 1)]
+
+
+def test_a_rewrite_request_blanks_the_faulty_chars_and_keeps_the_poems_form():
+    m = check_poem("床前明月光，疑是地上霜。举头望明月，低头思故乡。", PROSODY)
+    req = m.rewrite_request(n=2, seed=5)
+    # 上 (平仄), 头 (失粘, then 失对 and 重字 below it), 明月 (重字)
+    assert req.lock == "床前明月光，疑是地_霜。举_望__，低_思故乡。"
+    assert (req.form, req.pattern, req.first_rhymes, req.rhyme, req.n, req.seed) == \
+        ("五绝", m.start, m.first_rhymes, m.rhyme_group, 2, 5)
+    assert check_poem("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。", PROSODY).rewrite_request() is None
+    assert check_poem("向晚意不适，驱车登古原。夕阳无限好，只是近黄昏。", PROSODY).rewrite_request() is None  # 拗救
+
+
+def test_a_whole_line_finding_blanks_the_chars_that_decide_it():
+    m = check_poem("白日依山尽，大河入海流。欲穷千里目，更上一层楼。", PROSODY)   # 仄平仄仄平: 孤平
+    assert [(f.kind, f.line) for f in m.findings] == [("孤平", 2)] and m.faults == [(1, 0), (1, 2)]
+    assert m.rewrite_request().lock == "白日依山尽，_河_海流。欲穷千里目，更上一层楼。"
