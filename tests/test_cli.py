@@ -107,6 +107,19 @@ def test_check_reads_a_poem_and_says_what_is_not_one():
     assert out["upper"] == "春满乾坤福满门" and [f["kind"] for f in out["findings"]] == ["收尾"] and not out["regular"]
 
 
+def test_check_rewrite_keeps_all_but_the_faulty_chars():
+    poem = "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
+    proc = run("check", poem, "--rewrite", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    faults = {divmod(k, 5) for k, ch in enumerate("床前明月光疑是地_霜举_望__低_思故乡") if ch == "_"}
+    assert len(out["rewrites"]) == 2 and any(r["regular"] for r in out["rewrites"])
+    for r in out["rewrites"]:
+        assert {tuple(x) for x in r["changed"]} <= faults and len(r["text"]) == len(poem)
+    bad = run("check", poem, "--rewrite", "99")
+    assert bad.returncode == 2 and "1 to 20" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_poem_seed_steers_the_poem():
     """Poems from the same seed share more characters with each other than with another seed's
     (averaged over four seed pairs, 8 poems each), and the seed characters show up."""
