@@ -110,9 +110,12 @@ def build_app(studio: Studio) -> gr.Blocks:
             with gr.Accordion("格律 check of any couplet: 上仄下平, 平仄相对, 重字", open=False, elem_id="couplet-meter"):
                 ctext = gr.Textbox(label="a couplet (yours, a classic, or one written above): the 上联 and the 下联 on "
                                          "two lines", lines=2, elem_id="couplet-meter-text")
-                cgo = gr.Button("检查格律", elem_id="couplet-meter-go")
+                with gr.Row():
+                    cgo = gr.Button("检查格律", elem_id="couplet-meter-go")
+                    cfix = gr.Button("改: write the 下联's faulty chars again", elem_id="couplet-meter-rewrite")
                 cout = gr.HTML(elem_id="couplet-meter-out")
             cgo.click(studio.check, ctext, cout, api_name="check_couplet")
+            cfix.click(lambda t, n_, s: studio.rewrite(t, n=n_, seed=s), [ctext, n, seed], cout, api_name="rewrite_couplet")
 
         with gr.Tab("整副对联", id="whole"):
             # a wish in, whole couplets out: a theme, 藏头 heads, or both

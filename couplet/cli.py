@@ -127,10 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--prosody", default=None, help="tone table (default: checkpoints/prosody.json)")
     p.add_argument("--rewrite", type=int, default=0, metavar="N",
-                   help="a poem: write its faulty chars again with the poem model, keeping the rest and its pattern "
-                        "and rhyme; N rewrites, each checked again (0: off)")
+                   help="write the faulty chars again, keeping the rest: a poem's with the poem model under its "
+                        "pattern and rhyme, a couplet's 下联 chars with the couplet model; N rewrites, each checked "
+                        "again (0: off)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the rewrites")
-    p.add_argument("--checkpoint", default=None, help="poem checkpoint for --rewrite (default: checkpoints/poem)")
+    p.add_argument("--checkpoint", default=None, help="poem or couplet checkpoint for --rewrite (default: checkpoints/poem or checkpoints/couplet)")
 
     p = sub.add_parser("export", help="copy a trained checkpoint for shipping (fp16 weights, no optimizer)")
     p.add_argument("--from", dest="src", required=True, help="checkpoint directory, e.g. runs/couplet/best")
@@ -489,16 +490,22 @@ def cmd_check(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     rewritten = []
-    if args.rewrite and isinstance(meter, Meter):
-        from .meter import rewrites
-        from .poetry import PoemGenerator
-        from .requests import MAX_POEMS
-        if not 1 <= args.rewrite <= MAX_POEMS:
-            print(f"error: --rewrite takes 1 to {MAX_POEMS} rewrites, not {args.rewrite}", file=sys.stderr)
+    if args.rewrite:
+        from .meter import couplet_rewrites, rewrites
+        from .requests import MAX_CANDIDATES, MAX_POEMS
+        most = MAX_POEMS if isinstance(meter, Meter) else MAX_CANDIDATES
+        if not 1 <= args.rewrite <= most:
+            print(f"error: --rewrite takes 1 to {most} rewrites, not {args.rewrite}", file=sys.stderr)
             return 2
-        gen = PoemGenerator.load(args.checkpoint) if args.checkpoint else PoemGenerator.load()
         try:
-            rewritten = rewrites(meter, gen, n=args.rewrite, seed=args.seed)
+            if isinstance(meter, Meter):
+                from .poetry import PoemGenerator
+                gen = PoemGenerator.load(args.checkpoint) if args.checkpoint else PoemGenerator.load()
+                rewritten = rewrites(meter, gen, n=args.rewrite, seed=args.seed)
+            else:
+                from .generate import CoupletGenerator
+                gen = CoupletGenerator.load(args.checkpoint) if args.checkpoint else CoupletGenerator.load()
+                rewritten = couplet_rewrites(meter, gen, n=args.rewrite, seed=args.seed)
         except InputError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
@@ -521,13 +528,16 @@ def cmd_check(args) -> int:
           f"{'regular; ' if meter.regular else ''}{len(meter.findings)} finding{'s' * (len(meter.findings) > 1)}:")
     for f in meter.findings:
         print(f"  {f.kind}  {f.where if isinstance(meter, Meter) else f.couplet_where}: {f.text}")
-    if args.rewrite and isinstance(meter, Meter) and not meter.faults:
-        print("nothing to rewrite: no finding names a char to change")
-    elif args.rewrite and not isinstance(meter, Meter):
-        print("--rewrite reads poems only; for a couplet, `couplet 上联 --lock` writes a 下联 again")
+    if args.rewrite and not rewritten:
+        print("nothing to rewrite: no finding names a char to change" if isinstance(meter, Meter) else
+              "nothing to rewrite: no finding names a 下联 char to change (a 上联 ending in 平, or lines of different "
+              "length, are the writer's to mend)")
     for k, (text, m, changed) in enumerate(rewritten, 1):
+        text = text.replace("\n", " / ")
         state = "regular" if m.regular else f"{len(m.findings)} finding{'s' * (len(m.findings) > 1)}"
-        print(f"[{k}] {text}  ({state}; {len(changed)} chars changed)")
+        what = "the lines swapped" if getattr(meter, "swapped", False) else \
+            f"{len(changed)} char{'s' * (len(changed) > 1)} changed"
+        print(f"[{k}] {text}  ({state}; {what})")
     return 0
 
 

@@ -133,6 +133,31 @@ def rewrites(meter: Meter, generator, *, n: int = 3, seed: int = 0) -> list[tupl
     return sorted(out, key=lambda r: (not r[1].regular, len(r[1].faults)))
 
 
+def couplet_rewrites(meter: CoupletMeter, generator, settings=None, *, n: int = 3, seed: int = 0
+                     ) -> list[tuple[str, CoupletMeter, set[int]]]:
+    """The 下联 with its faulty chars written again by `generator` (a `CoupletGenerator`, under its
+    rules: 平仄, 重字 mirrored, no 上联 char), the rest locked: each (couplet, its check, the 下联
+    chars changed), the regular ones first. A swapped pair is answered by the pair swapped. [] when
+    nothing is faulty or the lines differ in length."""
+    from dataclasses import replace
+    from .decode import LOCK_BLANKS
+    from .requests import Settings
+    if meter.swapped:
+        text = f"{meter.lower}\n{meter.upper}"
+        return [(text, check_couplet(text, generator.prosody), set(range(len(meter.lower))))]
+    faults = meter.faults
+    if not faults or any(f.kind == "字数" for f in meter.findings):
+        return []
+    lock = "".join(LOCK_BLANKS[0] if i in faults else c for i, c in enumerate(meter.lower))
+    settings = replace(settings or Settings.for_request(batch=False), n=n, seed=seed)
+    out = []
+    for cand in generator.generate(meter.upper, settings, lock=lock).candidates:
+        text = f"{meter.upper}\n{cand.lower}"
+        changed = {i for i, (a, b) in enumerate(zip(meter.lower, cand.lower)) if a != b}
+        out.append((text, check_couplet(text, generator.prosody), changed))
+    return sorted(out, key=lambda r: (not r[1].regular, len(r[1].findings)))
+
+
 def _findings(lines: list[str], tones: list[str], pattern: list[str], width: int, prosody: Prosody, first: bool,
               rhymes: bool) -> list[Finding]:
     out: list[Finding] = []
@@ -240,6 +265,23 @@ class CoupletMeter:
     @property
     def regular(self) -> bool:
         return not self.findings
+
+    @property
+    def swapped(self) -> bool:
+        return any(f.kind == "收尾" and not f.line for f in self.findings)
+
+    @property
+    def faults(self) -> list[int]:
+        """0-based 下联 chars a rewrite writes again: those a 平仄, 收尾 or 重字 finding names there, and
+        under a 上联 repeat the 下联 does not mirror, every place of it (the decoder then mirrors it).
+        A 上联 that ends in 平, lines of different length or a swapped pair are not mended by rewriting."""
+        out = set()
+        for f in self.findings:
+            if f.line == 2 and f.pos and f.kind in ("平仄", "收尾", "重字"):
+                out.add(f.pos - 1)
+            elif f.line == 1 and f.kind == "重字":
+                out |= {i for i, c in enumerate(self.upper) if c == self.upper[f.pos - 1]}
+        return sorted(out)
 
 
 def split_couplet(text: object) -> tuple[str, str]:

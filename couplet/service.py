@@ -337,28 +337,38 @@ class Studio:
 
     @friendly
     def rewrite(self, text: str, n: int = 3, seed: int = 0) -> str:
-        """A pasted poem's check, then `n` rewrites of its faulty chars by the poem model (the rest kept,
-        `meter.rewrites`), each with its own check, the chars it changed underlaid."""
-        from .meter import Meter, check_text, rewrites
-        gen = self.models.poem
-        if gen is None:
-            return message(self.models.errors["poem"])
+        """A pasted poem's or couplet's check, then `n` rewrites of its faulty chars (the rest kept: a poem's
+        by the poem model, `meter.rewrites`; a couplet's 下联 chars by the couplet model,
+        `meter.couplet_rewrites`), each with its own check, the chars it changed underlaid."""
+        from .meter import Meter, check_text, couplet_rewrites, rewrites
         try:
-            meter = check_text(text or "", gen.prosody)
-            if not isinstance(meter, Meter):
-                return message("the rewrite reads poems; for a couplet, lock the 下联's good chars on the 对联 tab")
-            found = rewrites(meter, gen, n=int(n), seed=int(seed))
+            meter = check_text(text or "", self._prosody())
+        except InputError as e:
+            return message(str(e))
+        poem = isinstance(meter, Meter)
+        gen = self.models.poem if poem else self.models.couplet
+        if gen is None:
+            return message(self.models.errors["poem" if poem else "couplet"])
+        try:
+            found = (rewrites(meter, gen, n=int(n), seed=int(seed)) if poem else
+                     [(t, m, {(1, j) for j in ch}) for t, m, ch in couplet_rewrites(meter, gen, n=int(n), seed=int(seed))])
         except InputError as e:
             return message(str(e))
         rows = [self._meter_html(meter)]
         if not found:
-            rows.append(message("nothing to rewrite: no finding names a char to change", "note"))
-        for k, (poem, again, changed) in enumerate(found, 1):
-            state = "regular" if again.regular else "; ".join(f"{f.kind} · {f.where}" for f in again.findings)
-            lines = "".join(f'<div class="line">{annotate(line, gen.prosody.tone, {j for i2, j in changed if i2 == i})}'
-                            "</div>" for i, line in enumerate(again.lines))
+            rows.append(message("nothing to rewrite: no finding names a char to change" + (
+                "" if poem else " in the 下联 (a 上联 ending in 平 or lines of different length are the writer's to mend)"),
+                "note"))
+        for k, (_, again, changed) in enumerate(found, 1):
+            state = "regular" if again.regular else "; ".join(
+                f"{f.kind} · {f.where if poem else f.couplet_where}" for f in again.findings)
+            lines = again.lines if poem else [again.upper, again.lower]
+            if not poem and meter.swapped:
+                changed = set()
+            body = "".join(f'<div class="line">{annotate(line, gen.prosody.tone, {j for i2, j in changed if i2 == i})}'
+                           "</div>" for i, line in enumerate(lines))
             rows.append(f'<div class="poem rewrite"><div class="poem-head">rewrite {k} · {html.escape(state)}</div>'
-                        f"{lines}</div>")
+                        f"{body}</div>")
         return "".join(rows) + legend("the chars a finding names; in a rewrite, the chars it wrote again")
 
     def _prosody(self) -> Prosody:

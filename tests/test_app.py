@@ -299,6 +299,9 @@ def test_page_in_headless_chromium(served_app):
         page.locator("#couplet-meter-go").click()
         expect(page.locator("#couplet-meter-out")).to_contain_text("收尾", timeout=30000)
         expect(page.locator("#couplet-meter-out .line")).to_have_count(2)
+        page.locator("#couplet-meter-text textarea").fill("一帆风顺年年好\n万事如意步步高")
+        page.locator("#couplet-meter-rewrite").click()
+        expect(page.locator("#couplet-meter-out")).to_contain_text("rewrite 1", timeout=60000)
         # 整副对联: a 藏头联 with the heads in place
         page.get_by_role("tab", name="整副对联").click()
         page.locator("#whole-head textarea").fill("福华")
@@ -410,5 +413,19 @@ def test_the_rewrite_page_writes_only_the_faulty_chars_again(studio, prepared):
         assert len(lines) == n_lines
         kept = [(i, j) for i in range(n_lines) for j in range(width) if (i, j) not in meter.faults]
         assert all(lines[i][j] == meter.lines[i][j] for i, j in kept), (lines, meter.faults)
-    assert studio.rewrite("天增岁月人增寿\n春满乾坤福满门").startswith('<div class="msg error">')
     assert studio.rewrite("abc").startswith('<div class="msg error">')
+
+
+def test_the_rewrite_page_writes_a_couplets_faulty_lower_chars_again(studio):
+    from couplet.meter import check_couplet
+    text = "风声雨声读书声声声入耳\n家事国事天下事件件关心"
+    meter = check_couplet(text, studio.models.poem.prosody)
+    out = studio.rewrite(text, n=2, seed=1)
+    rewrites = out.split('<div class="poem rewrite">')[1:]
+    assert meter.faults and rewrites, out
+    for block in rewrites:
+        upper, lower = [re.sub(r"<rt>.*?</rt>|<[^>]+>", "", x) for x in re.findall(r'<div class="line">(.*?)</div>', block)]
+        assert upper == meter.upper
+        assert all(lower[i] == meter.lower[i] for i in range(len(lower)) if i not in meter.faults), lower
+        assert lower[6] == lower[7] == lower[8] and lower[1] == lower[3] == lower[6]    # 声 mirrored at every place
+    assert "nothing to rewrite" in studio.rewrite("天增岁月人增寿\n春满乾坤福满门")

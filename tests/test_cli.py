@@ -116,6 +116,8 @@ def test_check_rewrite_keeps_all_but_the_faulty_chars():
     assert len(out["rewrites"]) == 2 and any(r["regular"] for r in out["rewrites"])
     for r in out["rewrites"]:
         assert {tuple(x) for x in r["changed"]} <= faults and len(r["text"]) == len(poem)
+    couplet = run("check", "一帆风顺年年好 万事如意步步高", "--rewrite", "2")
+    assert couplet.returncode == 0 and "[2] 一帆风顺年年好 / 万事如" in couplet.stdout and "步步高  (regular" in couplet.stdout
     bad = run("check", poem, "--rewrite", "99")
     assert bad.returncode == 2 and "1 to 20" in bad.stderr and "Traceback" not in bad.stderr
 

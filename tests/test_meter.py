@@ -238,3 +238,16 @@ def test_a_whole_line_finding_blanks_the_chars_that_decide_it():
     m = check_poem("白日依山尽，大河入海流。欲穷千里目，更上一层楼。", PROSODY)   # 仄平仄仄平: 孤平
     assert [(f.kind, f.line) for f in m.findings] == [("孤平", 2)] and m.faults == [(1, 0), (1, 2)]
     assert m.rewrite_request().lock == "白日依山尽，_河_海流。欲穷千里目，更上一层楼。"
+
+
+@pytest.mark.parametrize("text, faults", [
+    ("一帆风顺年年好\n万事如意步步高", [3]),                      # 意 仄 under 顺 仄
+    ("春回大地千山秀\n福满人间万户春", [6]),                      # 春 is in the 上联
+    ("风声雨声读书声声声入耳\n家事国事天下事件件关心", [1, 3, 6, 7, 8]),   # 声 five times, 事 thrice: every place
+    ("天增岁月人增寿\n春满乾坤福满门", []),
+    ("春满乾坤福满门\n天增岁月人增寿", []),                       # swapped: the pair is turned round, not rewritten
+])
+def test_a_couplets_faults_are_the_lower_chars_its_findings_name(text, faults):
+    m = check_couplet(text, PROSODY)
+    assert m.faults == faults, m.findings
+    assert m.swapped == text.startswith("春满")
