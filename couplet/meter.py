@@ -6,7 +6,7 @@ named as such, not as faults. The pattern, the bound positions and the rhyme are
 ones the poem decoder enforces (`couplet.poemrules`); 孤平, 三平尾 and 重字 are read here only.
 Couplets: equal length and punctuation, 上仄下平, 平仄相对 at the positions the 下联 decoder binds
 (`decode.tone_targets`: the 2nd, 4th, 6th char of each clause and its end), 重字 mirrored and no
-char of one line in the other. Parts of speech are not checked: jieba's tags of classical lines are
+char of one line in the other, and 马蹄韵 across clause ends (a convention, named only). Parts of speech are not checked: jieba's tags of classical lines are
 too unreliable to judge a person's couplet by (it reads 天增岁月人增寿 / 春满乾坤福满门 as 14% alike).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .text import PUNCT, InputError, check_input, is_han
 
 @dataclass
 class Finding:
-    kind: str      # 平仄, 失对, 失粘, 出韵, 仄韵, 孤平, 三平尾, 重字, 拗救 (a note); couplets also 字数, 收尾
+    kind: str      # 平仄, 失对, 失粘, 出韵, 仄韵, 孤平, 三平尾, 重字, 拗救 (a note); couplets 字数, 收尾, 平仄, 重字, 马蹄韵
     line: int      # 1-based (a couplet: 1 上联, 2 下联); 0: the whole poem or couplet
     pos: int       # 1-based char; 0: the whole line
     text: str
@@ -264,7 +264,8 @@ class CoupletMeter:
 
     @property
     def regular(self) -> bool:
-        return not self.findings
+        """No finding but 马蹄韵 (a convention of long couplets, not a rule)."""
+        return all(f.kind == "马蹄韵" for f in self.findings)
 
     @property
     def swapped(self) -> bool:
@@ -324,8 +325,27 @@ def check_couplet(text: object, prosody: Prosody) -> CoupletMeter:
                                                             "opposes the 上联's tone at the 2nd, 4th, 6th char of "
                                                             "each clause and at its end"))
     meter.findings += _couplet_repeats(upper, lower, han_u)
+    meter.findings += _horse_hoof(upper, lower, tones)
     meter.findings.sort(key=lambda f: (f.line, f.pos))
     return meter
+
+
+def _horse_hoof(upper: str, lower: str, tones: list[str]) -> list[Finding]:
+    """马蹄韵, the convention of couplets of several clauses: read back from the last, the clause
+    ends go 仄 平平 仄仄 平平 … in the 上联 (仄平平仄, 平平仄, 平仄) and 平 仄仄 平平 … in the 下联; a
+    clause end against it is named (a convention, so the couplet stays regular). The last clause's
+    end is 收尾's."""
+    out = []
+    ends = [i for i, c in enumerate(upper) if is_han(c) and (i + 1 == len(upper) or not is_han(upper[i + 1]))]
+    for no, (name, line, t, last) in enumerate((("上联", upper, tones[0], ZE), ("下联", lower, tones[1], PING)), 1):
+        other = PING if last == ZE else ZE
+        for k, i in enumerate(reversed(ends[:-1])):          # k: clauses back from the one before the last
+            want = other if (k // 2) % 2 == 0 else last
+            if t[i] in (PING, ZE) and t[i] != want:
+                wanted = "".join(other if (j // 2) % 2 == 0 else last for j in reversed(range(len(ends) - 1))) + last
+                out.append(Finding("马蹄韵", no, i + 1, f"{line[i]} ends clause {len(ends) - 1 - k} in {t[i]}: the {name}'s "
+                                                        f"clause ends go {wanted} (马蹄韵, a convention)"))
+    return out
 
 
 def _ending(upper: str, lower: str, tones: list[str], last: int) -> list[Finding]:

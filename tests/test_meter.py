@@ -251,3 +251,13 @@ def test_a_couplets_faults_are_the_lower_chars_its_findings_name(text, faults):
     m = check_couplet(text, PROSODY)
     assert m.faults == faults, m.findings
     assert m.swapped == text.startswith("春满")
+
+
+def test_horse_hoof_clause_ends_are_a_named_convention():
+    m = check_couplet("且住为佳，何必园林穷胜事\n集思广益，岂惟风月助清谈", PROSODY)      # 平仄 / 仄平
+    assert not m.findings
+    m = check_couplet("山高水长，春风得意，花开富贵\n地久天长，国泰民安，岁乐年丰", PROSODY)
+    hoof = [(f.line, f.pos) for f in m.findings if f.kind == "马蹄韵"]
+    assert hoof == [(1, 9), (2, 9)] and "平平仄" in m.findings[0].text
+    assert [f.kind for f in m.findings if f.kind != "马蹄韵"] == ["重字"] and not m.regular      # 长 in both
+    assert check_couplet("山高水远，春风得意，花开富贵\n地久天长，国泰民安，岁乐年丰", PROSODY).regular
