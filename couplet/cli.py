@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the faulty chars again, keeping the rest: a poem's with the poem model under its "
                         "pattern and rhyme, a couplet's 下联 chars with the couplet model; N rewrites, each checked "
                         "again (0: off)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the rewrites")
+    p.add_argument("--seed", type=int, default=None, help="random seed of the rewrites (default: the requests' own)")
     p.add_argument("--checkpoint", default=None, help="poem or couplet checkpoint for --rewrite (default: checkpoints/poem or checkpoints/couplet)")
 
     p = sub.add_parser("export", help="copy a trained checkpoint for shipping (fp16 weights, no optimizer)")
@@ -497,15 +497,16 @@ def cmd_check(args) -> int:
         if not 1 <= args.rewrite <= most:
             print(f"error: --rewrite takes 1 to {most} rewrites, not {args.rewrite}", file=sys.stderr)
             return 2
+        seed = {} if args.seed is None else {"seed": args.seed}
         try:
             if isinstance(meter, Meter):
                 from .poetry import PoemGenerator
                 gen = PoemGenerator.load(args.checkpoint) if args.checkpoint else PoemGenerator.load()
-                rewritten = rewrites(meter, gen, n=args.rewrite, seed=args.seed)
+                rewritten = rewrites(meter, gen, n=args.rewrite, **seed)
             else:
                 from .generate import CoupletGenerator
                 gen = CoupletGenerator.load(args.checkpoint) if args.checkpoint else CoupletGenerator.load()
-                rewritten = couplet_rewrites(meter, gen, n=args.rewrite, seed=args.seed)
+                rewritten = couplet_rewrites(meter, gen, n=args.rewrite, **seed)
         except InputError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

@@ -80,10 +80,10 @@ class Meter:
                 out.add((f.line - 1, width - 3))
         return sorted(out)
 
-    def rewrite_request(self, *, n: int = 3, seed: int = 0):
+    def rewrite_request(self, **given):
         """A poem request that keeps every char but the faulty ones and writes those again under the
         poem's own pattern, first-line rhyme and rhyme group (`PoemRequest.lock`); None when no
-        finding names a char to change."""
+        finding names a char to change. given: other PoemRequest fields (n, seed)."""
         from .requests import PoemRequest
         rows = [list(line) for line in self.lines]
         for i, j in self.faults:
@@ -92,7 +92,7 @@ class Meter:
             return None
         lock = "".join("".join(r) + "，。"[k % 2] for k, r in enumerate(rows))
         return PoemRequest(form=self.form, lock=lock, pattern=self.start, first_rhymes=self.first_rhymes,
-                           rhyme=self.rhyme_group or "auto", n=n, seed=seed)
+                           rhyme=self.rhyme_group or "auto", **given)
 
 
 def check_poem(text: object, prosody: Prosody) -> Meter:
@@ -118,10 +118,11 @@ def check_poem(text: object, prosody: Prosody) -> Meter:
                  rhyme_group=groups[0].rstrip("平") if groups else None, findings=findings)
 
 
-def rewrites(meter: Meter, generator, *, n: int = 3, seed: int = 0) -> list[tuple[str, Meter, set[tuple[int, int]]]]:
+def rewrites(meter: Meter, generator, **given) -> list[tuple[str, Meter, set[tuple[int, int]]]]:
     """The poem with its faulty chars written again by `generator` (a `PoemGenerator`): each rewrite,
-    its own check and the (line, char) it changed, the most regular first. [] when nothing is faulty."""
-    req = meter.rewrite_request(n=n, seed=seed)
+    its own check and the (line, char) it changed, the most regular first. [] when nothing is faulty.
+    given: PoemRequest fields (n, seed)."""
+    req = meter.rewrite_request(**given)
     if req is None:
         return []
     out = []
@@ -133,13 +134,11 @@ def rewrites(meter: Meter, generator, *, n: int = 3, seed: int = 0) -> list[tupl
     return sorted(out, key=lambda r: (not r[1].regular, len(r[1].faults)))
 
 
-def couplet_rewrites(meter: CoupletMeter, generator, settings=None, *, n: int = 3, seed: int = 0
-                     ) -> list[tuple[str, CoupletMeter, set[int]]]:
+def couplet_rewrites(meter: CoupletMeter, generator, **given) -> list[tuple[str, CoupletMeter, set[int]]]:
     """The 下联 with its faulty chars written again by `generator` (a `CoupletGenerator`, under its
     rules: 平仄, 重字 mirrored, no 上联 char), the rest locked: each (couplet, its check, the 下联
     chars changed), the regular ones first. A swapped pair is answered by the pair swapped. [] when
-    nothing is faulty or the lines differ in length."""
-    from dataclasses import replace
+    nothing is faulty or the lines differ in length. given: Settings fields (n, seed)."""
     from .decode import LOCK_BLANKS
     from .requests import Settings
     if meter.swapped:
@@ -149,7 +148,7 @@ def couplet_rewrites(meter: CoupletMeter, generator, settings=None, *, n: int = 
     if not faults or any(f.kind == "字数" for f in meter.findings):
         return []
     lock = "".join(LOCK_BLANKS[0] if i in faults else c for i, c in enumerate(meter.lower))
-    settings = replace(settings or Settings.for_request(batch=False), n=n, seed=seed)
+    settings = Settings.for_request(batch=False, **given)
     out = []
     for cand in generator.generate(meter.upper, settings, lock=lock).candidates:
         text = f"{meter.upper}\n{cand.lower}"

@@ -336,10 +336,11 @@ class Studio:
         return self._meter_html(meter) + legend("the chars a finding names")
 
     @friendly
-    def rewrite(self, text: str, n: int = 3, seed: int = 0) -> str:
+    def rewrite(self, text: str, **given) -> str:
         """A pasted poem's or couplet's check, then `n` rewrites of its faulty chars (the rest kept: a poem's
         by the poem model, `meter.rewrites`; a couplet's 下联 chars by the couplet model,
-        `meter.couplet_rewrites`), each with its own check, the chars it changed underlaid."""
+        `meter.couplet_rewrites`), each with its own check, the chars it changed underlaid. given: n and seed,
+        as the request types check them."""
         from .meter import Meter, check_text, couplet_rewrites, rewrites
         try:
             meter = check_text(text or "", self._prosody())
@@ -350,8 +351,9 @@ class Studio:
         if gen is None:
             return message(self.models.errors["poem" if poem else "couplet"])
         try:
-            found = (rewrites(meter, gen, n=int(n), seed=int(seed)) if poem else
-                     [(t, m, {(1, j) for j in ch}) for t, m, ch in couplet_rewrites(meter, gen, n=int(n), seed=int(seed))])
+            given = {k: int(v) for k, v in given.items() if v is not None}
+            found = (rewrites(meter, gen, **given) if poem else
+                     [(t, m, {(1, j) for j in ch}) for t, m, ch in couplet_rewrites(meter, gen, **given)])
         except InputError as e:
             return message(str(e))
         rows = [self._meter_html(meter)]
