@@ -109,6 +109,10 @@ class PoemPlan:
     # pattern auto: (2, T, V) the chars each start (0 平起, 1 仄起) allows at each step; a row's start is
     # the tone of its step 1
     by_start: torch.Tensor | None = None
+    # the user's keywords as ids, and the log-prob bonus that steers a draw toward each one not yet in the
+    # poem (its first char where the line has room for it, then its next chars), see `_KeywordCover`
+    keywords: tuple[tuple[int, ...], ...] = ()
+    cover: float = 0.0
 
 
 PHRASE = 3  # chars in a phrase that the poems of one request or batch should not share (see `Written`)
@@ -201,7 +205,7 @@ class PoemTables(Tables):
 
 
 def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], tables: PoemTables,
-                   seed: str = "") -> tuple[PoemPlan, list[str]]:
+                   seed: str = "", words: list[str] | tuple[str, ...] = ()) -> tuple[PoemPlan, list[str]]:
     n_lines, width = FORMS[req.form]
     vocab = tables.vocab
     t_len = n_lines * (width + 1)
@@ -279,9 +283,14 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
     attested = req.attested_bigrams and tables.bigram_starts is not None
     ahead = frozenset(p - 1 for p in range(1, t_len) if 0 < p % (width + 1) < width and placed_at[p - 1] < 0
                       and (req.lookahead and placed_at[p] >= 0 or req.rhyme_lookahead and p in rhyme_pos))
+    # the words the user typed as keywords (not a theme's extracted words, nor a lock's), each steered toward
+    # once; a one-char keyword needs no steer (the seed and the line choice bring it into every poem)
+    cover = req.cover if req.mode == "keywords" and req.text.strip() else 0.0
+    kw = tuple(tuple(vocab.stoi[c] for c in w) for w in dict.fromkeys(words)
+               if 1 < len(w) <= width and all(c in vocab and is_han(c) for c in w)) if cover else ()
     return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited,
                     reserved, req.max_uses, req.freq_penalty if tables.rarity is not None else 0.0, ahead,
-                    by_start), notes
+                    by_start, kw, cover if kw else 0.0), notes
 
 
 # ---------------------------------------------------------------- decoding
@@ -599,6 +608,7 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
     phrases: set[tuple[int, ...]] = set()  # what the request's poems wrote in their chosen lines
     # anti-LM against the commonest chars (不, 一, 风, 月), which sampling at a low temperature favours
     rarity = plan.freq_penalty * tables.rarity if plan.freq_penalty else None
+    cover = _KeywordCover(plan) if plan.cover else None
     for t, placed in enumerate(state.forced):
         logp = steps(state.out, t)                                            # (R, V)
         if rarity is not None:
@@ -611,6 +621,7 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
             mask = state.mask(t)
             if pair is not None and pair.active(t):
                 logp = pair.mix(t, logp, state.out, mask)
+            steer = cover.steer(logp, state.out, t) if cover is not None else None
             if t in plan.ahead:
                 tok = sampler(_look_ahead(steps, state.out, t, mask_out_(logp, mask), state.options(t + 1)))
             else:
@@ -619,6 +630,8 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
         if pair is not None:
             pair.advance(t, tok)
         chosen = logp.gather(1, tok.unsqueeze(1)).squeeze(1)
+        if placed < 0 and steer is not None:        # the keyword bonus only steers the draw
+            chosen = chosen - cover.lifted(steer, tok)
         score += chosen if rarity is None else chosen - rarity[tok]
         line_score += chosen
         if group > 1 and t % width == width - 1:
@@ -633,6 +646,69 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
             score = score[keep]
             line_score.zero_()
     return state.out, score, state.relaxed
+
+
+class _KeywordCover:
+    """Steers each row's draws toward the user's keywords it has not written yet: a bonus on a keyword's
+    first char where the line has room for the whole word, and on its next char right after the chars
+    before it. Each keyword once (a written one steers no more); the rules' mask still decides. Every
+    (keyword, chars written) pair is matched at once against the rows' last chars: a few tensor ops a
+    step, however many keywords."""
+
+    def __init__(self, plan: PoemPlan):
+        words = plan.keywords
+        self.width, self.weight, self.span = plan.width + 1, plan.cover, max(map(len, words))
+        span = self.span
+
+        def right_aligned(ids):    # a template of the last `span` chars: ids at its end, -1 elsewhere
+            return [-1] * (span - len(ids)) + list(ids)
+        pairs = [(k, j) for k, w in enumerate(words) for j in range(len(w))]
+        self.word = torch.tensor([k for k, _ in pairs])                                     # (P,)
+        self.target = torch.tensor([words[k][j] for k, j in pairs])                         # (P,)
+        self.prefix = torch.tensor([right_aligned(words[k][:j]) for k, j in pairs])         # (P, S)
+        self.full = torch.tensor([right_aligned(w) for w in words])                        # (K, S)
+        # which pairs may steer at each column: j chars already in this line, and room for the rest
+        self.usable = torch.tensor([[j <= col and (j > 0 or col + len(words[k]) <= plan.width) for k, j in pairs]
+                                    for col in range(self.width)])                          # (W, P)
+        self.done: torch.Tensor | None = None     # (R, K) rows that wrote each keyword, up to step `seen`
+        self.seen = 0
+
+    def _last(self, out: torch.Tensor, end: int) -> torch.Tensor:
+        """(R, S) the rows' chars before step `end`, -2 before the poem's start."""
+        if end >= self.span:
+            return out[:, end - self.span:end]
+        return torch.cat([torch.full((len(out), self.span - end), -2, dtype=out.dtype), out[:, :end]], dim=1)
+
+    @staticmethod
+    def _matches(last: torch.Tensor, templates: torch.Tensor) -> torch.Tensor:
+        """(R, N) whether each row's last chars (R, S) end with each template (N, S) (-1: any char)."""
+        return ((last.unsqueeze(1) == templates) | (templates < 0)).all(dim=2)
+
+    def _written(self, out: torch.Tensor, t: int) -> None:
+        """Bring `done` up to step t: the whole poem at a line's start (the line-by-line choice may have
+        replaced the rows there), else the windows ending since the last call."""
+        if t % self.width == 0 or self.done is None:
+            self.done = torch.zeros(len(out), len(self.full), dtype=torch.bool)
+            since = 1
+        else:
+            since = self.seen + 1
+        for end in range(since, t + 1):
+            self.done |= self._matches(self._last(out, end), self.full)
+        self.seen = t
+
+    def steer(self, logp: torch.Tensor, out: torch.Tensor, t: int) -> torch.Tensor | None:
+        """Add the bonus at step t to logp (R, V) in place, given what the rows wrote (R, T); returns the
+        (R, P) pairs it lifted (what `lifted` takes back from a chosen char's score), or None."""
+        self._written(out, t)
+        lift = self._matches(self._last(out, t), self.prefix) & ~self.done[:, self.word] & self.usable[t % self.width]
+        if not bool(lift.any()):
+            return None
+        logp.scatter_add_(1, self.target.expand(len(out), -1), lift.float() * self.weight)
+        return lift
+
+    def lifted(self, lift: torch.Tensor, tok: torch.Tensor) -> torch.Tensor:
+        """(R,) the bonus each row's chosen char tok (R,) got."""
+        return self.weight * (lift & (tok.unsqueeze(1) == self.target)).sum(dim=1).float()
 
 
 LOOKAHEAD = 16  # candidates for the char before a bound one, each scored with what may follow it

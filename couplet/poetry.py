@@ -313,7 +313,7 @@ class PoemGenerator:
     def _plan(self, req: PoemRequest) -> tuple[str, list[str], PoemPlan, list[str]]:
         """`plan` of a request already resolved."""
         seed, words, forced, notes = self.prepare(req)
-        plan, plan_notes = make_poem_plan(req, forced, self.tables, seed)
+        plan, plan_notes = make_poem_plan(req, forced, self.tables, seed, words)
         return seed, words, plan, notes + plan_notes
 
     def generate(self, req: PoemRequest, *, avoid: Written | None = None) -> PoemResult:

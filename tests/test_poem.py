@@ -46,7 +46,7 @@ def requests(draw, alphabet):
                        first_rhymes=draw(st.sampled_from([None, True, False])),
                        n=draw(st.integers(1, 3)), temperature=draw(st.sampled_from([0.0, 0.7, 1.5])),
                        top_k=draw(st.sampled_from([0, 20])), top_p=draw(st.sampled_from([1.0, 0.9])),
-                       seed=draw(st.integers(0, 10 ** 6)))
+                       seed=draw(st.integers(0, 10 ** 6)), cover=draw(st.sampled_from([0.0, 4.0])))
 
 
 @given(data=st.data())
@@ -546,3 +546,32 @@ def test_a_lock_that_clashes_with_the_placed_seed_is_refused_and_one_that_agrees
         tiny_poet.generate(PoemRequest(mode="acrostic", text="春月风山", lock="春____，山____。_____，_____。"))
     res = tiny_poet.generate(PoemRequest(mode="acrostic", text="春山风月", lock="春风___，山____。_____，_____。"))
     assert all(p.lines[0][:2] == "春风" and [x[0] for x in p.lines] == list("春山风月") for p in res.poems)
+
+
+def test_the_keyword_cover_steers_toward_words_not_yet_written():
+    from couplet.poemrules import PoemPlan, _KeywordCover
+    width, v = 5, 20
+    plan = PoemPlan(n_lines=4, width=width, allowed=torch.ones(24, v, dtype=torch.bool), forced=torch.full((24,), -1),
+                    rhyme_pos=[], line_end={}, groups=torch.ones(1, dtype=torch.bool), keywords=((7, 8),), cover=3.0)
+    cover = _KeywordCover(plan)
+    out = torch.zeros(3, 24, dtype=torch.long)
+    out[1, 1] = 7                        # row 1 began the word: its next char is steered to as well
+    out[2, 0:2] = torch.tensor([7, 8])   # row 2 wrote it: nothing more
+    b = torch.zeros(3, v)
+    lifted = cover.steer(b, out, 2)
+    assert b[0, 7] == 3.0 and b[0, 8] == 0 and b[1, 8] == 3.0 and b[1, 7] == 3.0 and not b[2].any()
+    assert cover.lifted(lifted, torch.tensor([7, 8, 7])).tolist() == [3.0, 3.0, 0.0]
+    b = torch.zeros(3, v)
+    cover.steer(b, out, 4)
+    assert not b[:, 7].any()             # col 4: no room left in the line for 2 chars
+
+
+def test_keywords_appear_more_often_with_the_cover(tiny_poet):
+    words = [w for w in ("春风", "明月", "山水", "江南") if all(c in tiny_poet.vocab.stoi for c in w)][:2]
+    assert len(words) == 2
+
+    def whole(cover):
+        texts = ["".join(p.lines) for s in range(6) for p in tiny_poet.generate(PoemRequest(
+            form="七绝", text=" ".join(words), n=1, seed=s, cover=cover)).poems]
+        return sum(w in t for t in texts for w in words)
+    assert whole(10.0) > whole(0.0)

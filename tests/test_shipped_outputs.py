@@ -45,6 +45,8 @@ def outputs(tmp: Path) -> dict:
                              ("七律", "first", "山")]:
         res = poet.generate(PoemRequest(form=form, mode=mode, text=text, n=2, seed=4))
         out[f"poem {form} {mode}"] = [f"{p.title} {''.join(p.lines)} {p.score:.5f}" for p in res.poems] + res.notes + res.plan
+    res = poet.generate(PoemRequest(form="七律", text="中秋 明月 思乡", n=1, seed=4))   # words the cover steers to
+    out["poem words"] = [f"{p.title} {''.join(p.lines)} {p.score:.5f}" for p in res.poems] + res.notes
     res = poet.generate(PoemRequest(form="七绝", text="江 雪", temperature=0, n=1))
     out["poem greedy"] = [''.join(p.lines) for p in res.poems]
     whole = WholeGenerator.load(couplets=couplets)
