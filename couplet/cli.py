@@ -122,8 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="格律 check of a 绝句, a 律诗 or a couplet (yours or ours): 平仄, 粘对, rhyme, 孤平, "
                                      "三平尾, 重字; a couplet's 上仄下平, 平仄相对 and mirrored 重字")
-    p.add_argument("text", help="a poem's lines split by punctuation or spaces, or a couplet: 上联 and 下联 split by a "
-                                "line break, a space or ；")
+    p.add_argument("text", nargs="?", help="a poem's lines split by punctuation or spaces, or a couplet: 上联 and 下联 "
+                                           "split by a line break, a space or ；")
+    p.add_argument("--input", default=None, help="batch: one poem or couplet per line (a couplet's halves split by a "
+                                                 "space, ；, | or /)")
+    p.add_argument("--output", default=None, help="batch: where the reports go, .jsonl (a record per line) or .txt")
+    p.add_argument("--overwrite", action="store_true", help="batch: write over an existing output file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--prosody", default=None, help="tone table (default: checkpoints/prosody.json)")
     p.add_argument("--rewrite", type=int, default=0, metavar="N",
@@ -484,6 +488,21 @@ def cmd_check(args) -> int:
     from .prosody import Prosody
     from .requests import DEFAULT_PROSODY
     from .text import InputError
+    if (args.text is None) == (args.input is None):
+        print("error: give one poem or couplet to check, or --input FILE with --output", file=sys.stderr)
+        return 2
+    if args.input is not None:
+        from .batch import run_check_batch
+        if args.output is None or args.rewrite:
+            print("error: a batch check needs --output F.jsonl or F.txt (and --rewrite reads one poem at a time)",
+                  file=sys.stderr)
+            return 2
+        counts = run_check_batch(args.input, args.output, Prosody.load(args.prosody or DEFAULT_PROSODY),
+                                 overwrite=args.overwrite)
+        kinds = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in ("lines", "regular", "errors"))
+        print(f"checked {counts['lines']} lines → {args.output}: {counts['regular']} regular, {counts['errors']} not "
+              f"read (the file says why){'; findings: ' + kinds if kinds else ''}")
+        return 0
     try:
         meter = check_text(args.text, Prosody.load(args.prosody or DEFAULT_PROSODY))
     except InputError as e:

@@ -107,6 +107,24 @@ def test_check_reads_a_poem_and_says_what_is_not_one():
     assert out["upper"] == "春满乾坤福满门" and [f["kind"] for f in out["findings"]] == ["收尾"] and not out["regular"]
 
 
+def test_check_a_file_line_by_line(tmp_path):
+    lines = ["床前明月光，疑是地上霜。举头望明月，低头思故乡。", "天增岁月人增寿 春满乾坤福满门", "abc", "",
+             "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"]
+    inp, out = tmp_path / "class.txt", tmp_path / "reports.jsonl"
+    inp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = run("check", "--input", str(inp), "--output", str(out))
+    assert proc.returncode == 0 and "checked 5 lines" in proc.stdout and "2 regular, 2 not read" in proc.stdout, proc
+    records = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["line"] for r in records] == [1, 2, 3, 4, 5] and [r["text"] for r in records] == lines
+    assert [r.get("kind") for r in records] == ["poem", "couplet", None, None, "poem"]
+    assert [r.get("regular") for r in records] == [False, True, None, None, True] and "error" in records[2]
+    again = run("check", "--input", str(inp), "--output", str(out))
+    assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
+    assert run("check", "--input", str(inp), "--output", str(out), "--overwrite").returncode == 0
+    assert run("check", "--input", str(inp)).returncode == 2
+    assert run("check").returncode == 2
+
+
 def test_check_rewrite_keeps_all_but_the_faulty_chars():
     poem = "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
     proc = run("check", poem, "--rewrite", "2", "--json")
