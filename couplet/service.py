@@ -38,7 +38,7 @@ MAX_UPLOAD = "2mb"  # gradio's max_file_size for uploads
 TEMP_TTL_S = 3600  # batch results older than this are removed
 TONE_CLASS = {PING: "ping", ZE: "ze", EITHER: "either"}
 CORPUS_OF = {"poem": "Tang/Song poems", "whole": "whole couplets (上联 and 下联) seeded by their keywords or heads"}
-def legend(marked: str = "locked, rhyme, acrostic or 嵌字 characters") -> str:
+def legend(marked: str = "locked, rhyme, acrostic or 嵌字 characters, and your keywords where they stand") -> str:
     return ('<div class="legend">tones: <ruby class="ping">平<rt>平</rt></ruby> blue · <ruby class="ze">仄<rt>仄</rt>'
             '</ruby> red · <ruby class="either">中<rt>中</rt></ruby> either; <span class="mark-key">underlaid</span>: '
             f'{marked}</div>')
@@ -305,10 +305,12 @@ class Studio:
             head += f" · plan: {html.escape(' → '.join(dict.fromkeys(res.plan)))}"
         parts = [f'<div class="poem-head">{head}</div>']
         kept = gen.locked(req.lock)[0] if has_lock(req) else []
+        typed = res.keywords if req.mode == "keywords" and req.text.strip() else []
         for k, p in enumerate(res.poems, 1):
             lines = []
             for i, line in enumerate(p.lines):
                 marks = {width - 1} if i in rhyme_at else set()
+                marks |= {j + d for w in typed for j in range(len(line)) if line.startswith(w, j) for d in range(len(w))}
                 if req.mode in ("acrostic", "embed"):  # the characters the user placed
                     marks.add(0 if req.mode == "acrostic" else req.embed_pos - 1)
                 marks |= {j for j, c in enumerate(kept[i] if kept else "") if c not in BLANKS}

@@ -429,3 +429,19 @@ def test_the_rewrite_page_writes_a_couplets_faulty_lower_chars_again(studio):
         assert all(lower[i] == meter.lower[i] for i in range(len(lower)) if i not in meter.faults), lower
         assert lower[6] == lower[7] == lower[8] and lower[1] == lower[3] == lower[6]    # 声 mirrored at every place
     assert "nothing to rewrite" in studio.rewrite("天增岁月人增寿\n春满乾坤福满门")
+
+
+def test_the_typed_keywords_are_marked_where_they_stand(studio):
+    vocab = studio.models.poem.vocab.stoi
+    words = [w for w in ("春风", "明月", "山水", "江南", "白日") if all(c in vocab for c in w)][:2]
+    out = studio.poem(" ".join(words), mode="keywords", form="七绝", n=3, cover=10.0)
+    seen = 0
+    for block in out.split('<div class="poem" ')[1:]:
+        for line in re.findall(r'<div class="line">(.*?)</div>', block):
+            chars = re.findall(r'<ruby class="(\w+)( mark)?">(.)<rt>', line)
+            text = "".join(c for _, _, c in chars)
+            for w in words:
+                for j in (j for j in range(len(text)) if text.startswith(w, j)):
+                    seen += 1
+                    assert all(chars[j + d][1] for d in range(len(w))), (text, w)
+    assert seen, out
