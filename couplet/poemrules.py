@@ -389,6 +389,13 @@ class PoemState:
                 seen = out[:, :t - 1] == prev.unsqueeze(1)
                 rows_seen, cols = torch.nonzero(seen, as_tuple=True)
                 banned[rows_seen, out[rows_seen, cols + 1]] = True
+            if plan.max_uses == 1 and doubles:                  # 萧萧: a doubled word is one use of its char
+                again = self.tables.double_ok[prev] & (self.uses.gather(1, prev.unsqueeze(1)).squeeze(1) == 1)
+                for extra in (plan.limited, plan.reserved):
+                    if extra is not None:
+                        again &= ~extra[prev]
+                rows = again.nonzero().squeeze(1)
+                banned[rows, prev[rows]] = False
         self.banned_now = banned
         return keep_choice(mask, mask > banned)                 # bools: allowed and not banned
 

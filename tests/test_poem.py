@@ -575,3 +575,20 @@ def test_keywords_appear_more_often_with_the_cover(tiny_poet):
             form="七绝", text=" ".join(words), n=1, seed=s, cover=cover)).poems]
         return sum(w in t for t in texts for w in words)
     assert whole(10.0) > whole(0.0)
+
+
+def test_with_max_uses_one_a_doubled_word_is_one_use(tiny_poet):
+    from couplet.poemrules import PoemState, PoemTables, make_poem_plan
+    vocab = tiny_poet.vocab
+    a, b = [c for c in vocab.chars() if is_han(c)][10:12]
+    tables = PoemTables(vocab, tiny_poet.prosody, doubles=a)           # a may be doubled (萧萧), b may not
+    req = PoemRequest(form="五绝", text="", mode="keywords", max_uses=1, pattern="off", attested_bigrams=False)
+    plan, _ = make_poem_plan(req, {}, tables)
+    state = PoemState(plan, tables, rows=2)
+    state.mask(0)
+    state.update(0, torch.tensor([vocab.stoi[a], vocab.stoi[b]]))
+    mask = state.mask(1)
+    assert mask[0, vocab.stoi[a]] and not mask[1, vocab.stoi[b]]     # a again right after: its doubled word
+    state.update(1, torch.tensor([vocab.stoi[a], vocab.stoi[a]]))
+    later = state.mask(3)
+    assert not later[0, vocab.stoi[a]] and not later[1, vocab.stoi[b]]   # then neither again
