@@ -173,26 +173,6 @@ def test_a_pasted_couplet_is_split_into_its_lines(text, upper, lower):
     assert split_couplet(text) == (upper, lower)
 
 
-@pytest.mark.parametrize("text, rescued", [
-    ("向晚意不适，驱车登古原。夕阳无限好，只是近黄昏。", [(1, 4, "登", "对句相救")]),          # 仄仄仄仄仄 / 平平平仄平
-    ("离离原上草，一岁一枯荣。野火烧不尽，春风吹又生。远芳侵古道，晴翠接荒城。又送王孙去，萋萋满别情。",
-     [(3, 4, "吹", "对句相救")]),
-    ("白也诗无敌，飘然思不群。清新庾开府，俊逸鲍参军。渭北春天树，江东日暮云。何时一樽酒，重与细论文。",
-     [(3, 4, "清新庾开府", "特拗"), (7, 4, "何时一樽酒", "特拗")]),
-])
-def test_the_accepted_ao_lines_are_named_and_stay_regular(text, rescued):
-    m = check_poem(text, PROSODY)
-    notes = [(f.line, f.pos) for f in m.findings if f.kind == "拗救"]
-    assert m.regular and notes == [(line, pos) for line, pos, _, _ in rescued], m.findings
-    for f, (_, _, chars, name) in zip([f for f in m.findings if f.kind == "拗救"], rescued):
-        assert chars in f.text and name in f.text
-
-
-def test_an_ao_without_its_answer_is_a_fault():
-    m = check_poem("向晚意不适，驱车到古原。夕阳无限好，只是近黄昏。", PROSODY)     # 到 is 仄: nothing answers 不
-    assert [(f.kind, f.line, f.pos) for f in m.findings] == [("平仄", 1, 4)] and not m.regular
-
-
 @pytest.mark.parametrize("text, words", [("", "empty"), ("abc", "no Chinese"), ("春风又绿江南岸", "two lines"),
                                          ("一二三，四五，六七", "3 clauses")])
 def test_what_is_not_a_couplet_or_a_poem_gets_a_clear_message(text, words):
