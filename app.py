@@ -115,7 +115,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                     cfix = gr.Button("改: write the 下联's faulty chars again", elem_id="couplet-meter-rewrite")
                 cout = gr.HTML(elem_id="couplet-meter-out")
             cgo.click(studio.check, ctext, cout, api_name="check_couplet")
-            cfix.click(lambda t, n_, s: studio.rewrite(t, n=n_, seed=s), [ctext, n, seed], cout, api_name="rewrite_couplet")
+            cfix.click(lambda t, n_, s: studio.rewrite(t, n=n_, seed=s), [ctext, n, seed], cout,
+                       api_name="rewrite_couplet")
 
         with gr.Tab("整副对联", id="whole"):
             # a wish in, whole couplets out: a theme, 藏头 heads, or both

@@ -6,8 +6,9 @@ named as such, not as faults. The pattern, the bound positions and the rhyme are
 ones the poem decoder enforces (`couplet.poemrules`); 孤平, 三平尾 and 重字 are read here only.
 Couplets: equal length and punctuation, 上仄下平, 平仄相对 at the positions the 下联 decoder binds
 (`decode.tone_targets`: the 2nd, 4th, 6th char of each clause and its end), 重字 mirrored and no
-char of one line in the other, and 马蹄韵 across clause ends (a convention, named only). Parts of speech are not checked: jieba's tags of classical lines are
-too unreliable to judge a person's couplet by (it reads 天增岁月人增寿 / 春满乾坤福满门 as 14% alike).
+char of one line in the other, and 马蹄韵 across clause ends (a convention, named only). Parts of
+speech are not checked: jieba's tags of classical lines are too unreliable to judge a person's
+couplet by (it reads 天增岁月人增寿 / 春满乾坤福满门 as 14% alike).
 """
 from __future__ import annotations
 

@@ -394,7 +394,8 @@ class Studio:
         found = "".join(f"<li>{html.escape(f.kind)} · {f.where if poem else f.couplet_where}: {html.escape(f.text)}</li>"
                         for f in meter.findings)
         if found and meter.regular:
-            rows.append(message("regular: what is named below is allowed (an accepted 拗, a repeat, a convention)", "note"))
+            rows.append(message("regular: what is named below is allowed (an accepted 拗, a repeat, a convention)",
+                                "note"))
         rows.append(f'<ul class="findings">{found}</ul>' if found else message("regular: no finding", "note"))
         return f'<div class="poem meter">{"".join(rows)}</div>'
 
