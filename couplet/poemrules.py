@@ -125,8 +125,16 @@ class PoemTables(Tables):
     classical corpus doubles (萧萧, 依依), the bigrams it uses and how often it uses each char."""
 
     def __init__(self, vocab: Vocab, prosody: Prosody, doubles: str = "", bigrams: torch.Tensor | None = None,
-                 char_counts: torch.Tensor | None = None):
+                 char_counts: torch.Tensor | None = None, seasons: torch.Tensor | None = None):
         super().__init__(vocab, prosody)
+        # each char's season (0..3 for 春夏秋冬, -1: none): the season chars themselves, and with the
+        # export's table (`poetry.season_images`) the images of one season's poems
+        self.season_of = torch.full((len(vocab),), -1, dtype=torch.long)
+        if seasons is not None and len(seasons) == len(vocab):
+            self.season_of = seasons.long()
+        for k, ch in enumerate(SEASONS):
+            if ch in vocab.stoi:
+                self.season_of[vocab.stoi[ch]] = k
         # -log p(char) of the corpus unigram (add-one), 0 off the Han chars: what freq_penalty weighs
         self.rarity = None
         if char_counts is not None and len(char_counts) == len(vocab):
@@ -500,7 +508,7 @@ class LineJudge:
     shared: float = 0.0                          # cost of each phrase shared with another poem (`Written`)
     itos: list[str] | None = None                # the vocabulary, to read a line of ids as text (for avoid)
     season: float = 0.0                          # cost of a line naming a season the poem has not named
-    season_ids: torch.Tensor | None = None       # (4,) ids of 春夏秋冬
+    season_of: torch.Tensor | None = None        # (V,) each char's season, 0..3 for 春夏秋冬 (-1: none)
     free: torch.Tensor | None = None             # (T,) bool: positions the model writes (not forced chars)
 
     def __call__(self, line: int, out: torch.Tensor) -> torch.Tensor:
@@ -527,7 +535,7 @@ class LineJudge:
             key += self.coherence(out[:, (line - 1) * w:line * w - 1], chars)
         if self.stock is not None:
             key -= self.stock(chars)
-        if self.season and self.season_ids is not None and line > 0:
+        if self.season and self.season_of is not None and line > 0:
             key -= self.season * self._season_clash(line, out).float()
         memories = [m for m in (self.avoid, self.answered) if m]
         if memories:
@@ -539,18 +547,21 @@ class LineJudge:
         return key
 
     def _season_clash(self, line: int, out: torch.Tensor) -> torch.Tensor:
-        """(R,) whether the rows' line `line` names a season (春夏秋冬, at a position the model chose)
-        that neither the earlier lines nor the seed named, when they named one: autumn wind beside
-        spring rain, the readers' commonest complaint about a poem's coherence."""
-        w, ids, free = self.width, self.season_ids, self.free
+        """(R,) whether the rows' line `line` names a season (春夏秋冬, or an image of one season's poems
+        such as 杏 or 菊, at a position the model chose) that neither the earlier lines nor the seed named,
+        when they named one: autumn wind beside spring rain, the readers' commonest complaint about a
+        poem's coherence."""
+        w, free, seasons = self.width, self.free, torch.arange(4)
 
-        def named(span: slice) -> torch.Tensor:                                   # (R, 4)
-            hit = out[:, span].unsqueeze(2) == ids
-            return (hit if free is None else hit & free[span].view(1, -1, 1)).any(dim=1)
-        before = named(slice(0, line * w))
+        def named(ids: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:   # (R, 4)
+            hit = self.season_of[ids].unsqueeze(-1) == seasons
+            return (hit if keep is None else hit & keep.view(1, -1, 1)).any(dim=-2)
+        span = slice(0, line * w)
+        before = named(out[:, span], None if free is None else free[span])
         if self.seed is not None and len(self.seed):
-            before = before | (self.seed.unsqueeze(1) == ids).any(dim=0)
-        return (named(slice(line * w, line * w + w - 1)) & ~before).any(dim=1) & before.any(dim=1)
+            before = before | named(self.seed)
+        span = slice(line * w, line * w + w - 1)
+        return (named(out[:, span], None if free is None else free[span]) & ~before).any(dim=1) & before.any(dim=1)
 
 
 def seed_batch(vocab: Vocab, seeds: list[str], size: int) -> torch.Tensor:

@@ -98,9 +98,9 @@ class PoemGenerator:
     def __init__(self, model, vocab: Vocab, prosody: Prosody, meta: dict | None = None,
                  corpus_lines: torch.Tensor | None = None, doubles: str = "", bigrams: torch.Tensor | None = None,
                  couplet_path: Path | None = None, identity: str = "in-memory model", plan_table: PlanTable | None = None,
-                 char_counts: torch.Tensor | None = None):
+                 char_counts: torch.Tensor | None = None, seasons: torch.Tensor | None = None):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
-        self.tables = PoemTables(vocab, prosody, doubles, bigrams, char_counts)
+        self.tables = PoemTables(vocab, prosody, doubles, bigrams, char_counts, seasons)
         self.known = set(vocab.chars())
         self.corpus_lines = corpus_lines  # sorted int32 hashes of the corpus lines
         self.identity = identity  # path and weights hash: what batch fingerprints record
@@ -123,7 +123,8 @@ class PoemGenerator:
         doubles = "".join(map(chr, tables["doubles"].tolist())) if "doubles" in tables else ""
         plan = PlanTable.from_checkpoint(meta["plan"], tables) if "plan" in meta and "plan_neighbours" in tables else None
         gen = cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT,
-                  identity=checkpoint_identity(path, meta), plan_table=plan, char_counts=tables.get("char_counts"))
+                  identity=checkpoint_identity(path, meta), plan_table=plan, char_counts=tables.get("char_counts"),
+                  seasons=tables.get("seasons"))
         gen.titler.path, gen.line_scorer.path = DEFAULT_TITLE_CHECKPOINT, DEFAULT_LINES_CHECKPOINT
         return gen
 
@@ -394,7 +395,7 @@ class PoemGenerator:
                          coherence=None if score is None else (lambda prev, line: req.coherence * score(prev, line)),
                          stock=(lambda line: req.stock * self.unseeded_logp(line)) if req.stock > 0 else None,
                          avoid=avoid, answered=answered, shared=req.shared_phrase, itos=self.vocab.itos, season=req.season,
-                         season_ids=torch.tensor(self.vocab.encode(SEASONS)), free=plan.forced < 0)
+                         season_of=self.tables.season_of, free=plan.forced < 0)
 
     @torch.inference_mode()
     def unseeded_logp(self, lines: torch.Tensor) -> torch.Tensor:
@@ -449,6 +450,38 @@ def char_counts(poems_path: str | Path, vocab: Vocab) -> torch.Tensor:
         for line in f:
             counts.update("".join(json.loads(line)["lines"]))
     return torch.tensor([counts.get(ch, 0) for ch in vocab.itos], dtype=torch.int32)
+
+
+SEASON_MIN_POEMS = 30   # a char in fewer of the poems that name one season gets none
+SEASON_ODDS = 4.0       # how many times the seasons' own odds its poems must name its season by
+
+
+def season_images(poems_path: str | Path, vocab: Vocab) -> torch.Tensor:
+    """(V,) int8: the season (0..3 for 春夏秋冬, -1: none) whose poems a char belongs to. Of the
+    train-split poems that name exactly one season, those that hold the char name one season at least
+    half the time and SEASON_ODDS times more often, in odds, than all of them do: 桃杏莺絮 spring,
+    菊蝉梧蛩 autumn (summer and winter poems are too few to mark any)."""
+    import json
+    from .corpus import split_of
+    holds = torch.zeros(len(vocab), 4)
+    with open(poems_path, encoding="utf-8") as f:
+        for line in f:
+            lines = json.loads(line)["lines"]
+            text = "".join(lines)
+            named = [k for k, s in enumerate(SEASONS) if s in text]
+            if not lines or len(named) != 1 or split_of(lines[0]) != "train":
+                continue
+            ids = [vocab.stoi[c] for c in set(text) if c in vocab.stoi and c not in SEASONS]
+            holds[ids, named[0]] += 1
+    total = holds.sum(dim=1, keepdim=True)
+    share = holds / total.clamp(min=1)
+    prior = holds.sum(dim=0) / holds.sum().clamp(min=1)
+    lift = (share / (1 - share).clamp(min=1e-9)) / (prior / (1 - prior).clamp(min=1e-9)).clamp(min=1e-9)
+    marked = (share >= 0.5) & (lift >= SEASON_ODDS) & (total >= SEASON_MIN_POEMS)
+    out = torch.full((len(vocab),), -1, dtype=torch.int8)
+    rows, cols = marked.nonzero(as_tuple=True)
+    out[rows] = cols.to(torch.int8)
+    return out
 
 
 def attested_bigrams(poems_path: str | Path, vocab: Vocab, min_count: int = 2) -> torch.Tensor:

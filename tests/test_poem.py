@@ -324,17 +324,18 @@ def test_stock_cost_is_the_unseeded_line_logprob(tiny_poet):
 
 def test_season_clash_costs_a_line_that_names_another_season():
     from couplet.poemrules import LineJudge
-    ids = torch.tensor([1, 2, 3, 4])            # 春 夏 秋 冬
+    ids = torch.full((10,), -1)
+    ids[1:5] = torch.arange(4)                  # 春 夏 秋 冬 at 1..4
     # two lines of two chars and their punctuation slot; 9 is any other char
     out = torch.tensor([[1, 9, 0, 3, 9, 0],     # 春 then 秋: a clash
                         [1, 9, 0, 1, 9, 0],     # 春 then 春 again
                         [9, 9, 0, 3, 9, 0],     # no season before: the line may name one
                         [1, 9, 0, 9, 9, 0]])    # the line names none
-    assert LineJudge(width=3, season=4.0, season_ids=ids)(1, out).tolist() == [-4.0, 0.0, 0.0, 0.0]
-    assert LineJudge(width=3, season=0.0, season_ids=ids)(1, out).tolist() == [0.0] * 4       # off
+    assert LineJudge(width=3, season=4.0, season_of=ids)(1, out).tolist() == [-4.0, 0.0, 0.0, 0.0]
+    assert LineJudge(width=3, season=0.0, season_of=ids)(1, out).tolist() == [0.0] * 4       # off
     forced = torch.tensor([True, False, False, False, False, False])   # an acrostic's 春 at position 0
-    assert LineJudge(width=3, season=4.0, season_ids=ids, free=~forced)(1, out).tolist() == [0.0] * 4
-    seeded = LineJudge(width=3, season=4.0, season_ids=ids, seed=torch.tensor([1]))   # the seed names 春
+    assert LineJudge(width=3, season=4.0, season_of=ids, free=~forced)(1, out).tolist() == [0.0] * 4
+    seeded = LineJudge(width=3, season=4.0, season_of=ids, seed=torch.tensor([1]))   # the seed names 春
     assert seeded(1, out).tolist() == [-4.0, 0.0, -4.0, 0.0]
 
 
@@ -592,3 +593,34 @@ def test_with_max_uses_one_a_doubled_word_is_one_use(tiny_poet):
     state.update(1, torch.tensor([vocab.stoi[a], vocab.stoi[a]]))
     later = state.mask(3)
     assert not later[0, vocab.stoi[a]] and not later[1, vocab.stoi[b]]   # then neither again
+
+
+def test_season_images_are_the_chars_of_one_seasons_poems(tmp_path):
+    """Built from poems that name one season: a char only spring poems hold is spring's, one that both
+    hold is nobody's; then a line with an autumn image in a spring poem clashes."""
+    import json
+    from couplet.corpus import split_of
+    from couplet.poemrules import LineJudge, PoemTables
+    from couplet.poetry import season_images
+    from couplet.prosody import Prosody
+    from couplet.vocab import Vocab
+    vocab = Vocab(list("春秋杏菊山水风月云") + [chr(0x6000 + k) for k in range(400)])
+    rows, k = [], 0
+    while len(rows) < 120:
+        first = chr(0x6000 + k % 400) + chr(0x6000 + (k * 7) % 400) + "山水风"
+        k += 1
+        if split_of(first) != "train":
+            continue
+        spring = len(rows) % 2 == 0
+        rows.append({"lines": [first, ("春杏" if spring else "秋菊") + "云月风"]})
+    path = tmp_path / "poems.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    table = season_images(path, vocab)
+    assert table[vocab.stoi["杏"]] == 0 and table[vocab.stoi["菊"]] == 2 and table[vocab.stoi["云"]] == -1
+    from couplet.requests import DEFAULT_PROSODY
+    tables = PoemTables(vocab, Prosody.load(DEFAULT_PROSODY), seasons=table)
+    assert tables.season_of[vocab.stoi["春"]] == 0 and tables.season_of[vocab.stoi["秋"]] == 2   # the chars themselves
+    line = lambda *cs: [vocab.stoi[c] for c in cs]   # noqa: E731
+    out = torch.tensor([line("杏", "山", "云", "菊", "水", "云"), line("杏", "山", "云", "杏", "水", "云")])   # 云: the punctuation slot
+    judge = LineJudge(width=3, season=4.0, season_of=tables.season_of)
+    assert judge(1, out).tolist() == [-4.0, 0.0]
