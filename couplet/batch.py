@@ -322,18 +322,15 @@ def run_check_batch(input_path: str | Path, output_path: str | Path, prosody, *,
             parts.append(json.dumps({"line": k, "text": text, "error": str(e)}, ensure_ascii=False) + "\n"
                          if fmt == ".jsonl" else f"# {k} {text}\nerror: {e}\n\n")
             continue
-        poem = isinstance(m, Meter)
         counts["regular"] += m.regular
         for f in m.findings:
             counts[f.kind] = counts.get(f.kind, 0) + 1
         if fmt == ".jsonl":
-            parts.append(json.dumps({"line": k, "text": text, "kind": "poem" if poem else "couplet",
+            parts.append(json.dumps({"line": k, "text": text, "kind": "poem" if isinstance(m, Meter) else "couplet",
                                      "heading": m.heading, "regular": m.regular,
                                      "findings": [asdict(f) for f in m.findings]}, ensure_ascii=False) + "\n")
         else:
-            state = "regular" if m.regular and not m.findings else \
-                f"{'regular; ' if m.regular else ''}{len(m.findings)} finding{'s' * (len(m.findings) > 1)}"
-            found = "".join(f"  {f.kind}  {f.where if poem else f.couplet_where}: {f.text}\n" for f in m.findings)
-            parts.append(f"# {k} {text}\n{m.heading} · {state}\n{found}\n")
+            found = "".join(f"  {f.kind}  {m.place(f)}: {f.text}\n" for f in m.findings)
+            parts.append(f"# {k} {text}\n{m.heading} · {m.summary}\n{found}\n")
     atomic_write_text(out, "".join(parts))
     return counts

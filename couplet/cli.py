@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "pattern and rhyme, a couplet's 下联 chars with the couplet model; N rewrites, each checked "
                         "again (0: off)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the rewrites (default: the requests' own)")
-    p.add_argument("--checkpoint", default=None, help="poem or couplet checkpoint for --rewrite (default: checkpoints/poem or checkpoints/couplet)")
+    p.add_argument("--checkpoint", default=None,
+                   help="poem or couplet checkpoint for --rewrite (default: checkpoints/poem or checkpoints/couplet)")
 
     p = sub.add_parser("export", help="copy a trained checkpoint for shipping (fp16 weights, no optimizer)")
     p.add_argument("--from", dest="src", required=True, help="checkpoint directory, e.g. runs/couplet/best")
@@ -545,17 +546,16 @@ def cmd_check(args) -> int:
     else:
         for name, line, tones in zip(("上联", "下联"), (meter.upper, meter.lower), meter.tones):
             print(f"  {name} {line}  {tones}")
-    print("regular: no finding" if not meter.findings else
-          f"{'regular; ' if meter.regular else ''}{len(meter.findings)} finding{'s' * (len(meter.findings) > 1)}:")
+    print(f"{meter.summary}:" if meter.findings else "regular: no finding")
     for f in meter.findings:
-        print(f"  {f.kind}  {f.where if isinstance(meter, Meter) else f.couplet_where}: {f.text}")
+        print(f"  {f.kind}  {meter.place(f)}: {f.text}")
     if args.rewrite and not rewritten:
         print("nothing to rewrite: no finding names a char to change" if isinstance(meter, Meter) else
               "nothing to rewrite: no finding names a 下联 char to change (a 上联 ending in 平, or lines of different "
               "length, are the writer's to mend)")
     for k, (text, m, changed) in enumerate(rewritten, 1):
         text = text.replace("\n", " / ")
-        state = "regular" if m.regular else f"{len(m.findings)} finding{'s' * (len(m.findings) > 1)}"
+        state = "regular" if m.regular else m.counted
         what = "the lines swapped" if getattr(meter, "swapped", False) else \
             f"{len(changed)} char{'s' * (len(changed) > 1)} changed"
         print(f"[{k}] {text}  ({state}; {what})")

@@ -43,8 +43,28 @@ class Finding:
 MENDED = ("平仄", "失粘", "失对", "出韵", "孤平", "三平尾", "重字")
 
 
+class _Report:
+    """What a poem's and a couplet's check say alike: where a finding is, how many there are."""
+    findings: list[Finding]
+
+    def place(self, f: Finding) -> str:
+        return f.where
+
+    @property
+    def counted(self) -> str:
+        n = len(self.findings)
+        return f"{n} finding{'s' * (n > 1)}"
+
+    @property
+    def summary(self) -> str:
+        """regular, regular; N findings (notes only), or N findings."""
+        if not self.findings:
+            return "regular"
+        return f"{'regular; ' if self.regular else ''}{self.counted}"
+
+
 @dataclass
-class Meter:
+class Meter(_Report):
     form: str
     lines: list[str]
     tones: list[str]        # each char's tone: 平, 仄, 中 (either reading), ？ (unknown)
@@ -250,7 +270,7 @@ _LINES = re.compile(r"[\s|/；;]+")
 
 
 @dataclass
-class CoupletMeter:
+class CoupletMeter(_Report):
     upper: str
     lower: str
     tones: list[str]        # each line's tones: 平, 仄, 中 (either reading), ？ (unknown), punctuation as is
@@ -266,6 +286,9 @@ class CoupletMeter:
     def regular(self) -> bool:
         """No finding but 马蹄韵 (a convention of long couplets, not a rule)."""
         return all(f.kind == "马蹄韵" for f in self.findings)
+
+    def place(self, f: Finding) -> str:
+        return f.couplet_where
 
     @property
     def swapped(self) -> bool:

@@ -397,8 +397,10 @@ class PoemState:
                 seen = out[:, :t - 1] == prev.unsqueeze(1)
                 rows_seen, cols = torch.nonzero(seen, as_tuple=True)
                 banned[rows_seen, out[rows_seen, cols + 1]] = True
-            if plan.max_uses == 1 and doubles:                  # 萧萧: a doubled word is one use of its char
-                again = self.tables.double_ok[prev] & (self.uses.gather(1, prev.unsqueeze(1)).squeeze(1) == 1)
+            if plan.max_uses and doubles:       # 萧萧: a doubled word is one use (`update` counts it once)
+                again = self.tables.double_ok[prev] & (self.uses.gather(1, prev.unsqueeze(1)).squeeze(1) == plan.max_uses)
+                if t - 1 > start:                                # not a third time
+                    again &= out[:, t - 2] != prev
                 for extra in (plan.limited, plan.reserved):
                     if extra is not None:
                         again &= ~extra[prev]
@@ -426,7 +428,8 @@ class PoemState:
         self.line_banned.scatter_(1, at, self.line_seen.gather(1, at))   # counts only grow within a line
         self.line_seen.scatter_(1, at, True)
         if plan.max_uses:
-            uses = self.uses.gather(1, at) + 1
+            doubled = (self.out[:, t - 1] == tok).unsqueeze(1) if t % self.width else torch.zeros_like(at, dtype=torch.bool)
+            uses = self.uses.gather(1, at) + ~doubled          # a doubled word (萧萧) is one use of its char
             self.uses.scatter_(1, at, uses)
             now = uses >= plan.max_uses
             if plan.limited is not None:
@@ -691,34 +694,30 @@ class _KeywordCover:
         self.done: torch.Tensor | None = None     # (R, K) rows that wrote each keyword, up to step `seen`
         self.seen = 0
 
-    def _last(self, out: torch.Tensor, end: int) -> torch.Tensor:
-        """(R, S) the rows' chars before step `end`, -2 before the poem's start."""
-        if end >= self.span:
-            return out[:, end - self.span:end]
-        return torch.cat([torch.full((len(out), self.span - end), -2, dtype=out.dtype), out[:, :end]], dim=1)
+    def _windows(self, out: torch.Tensor, since: int, t: int) -> torch.Tensor:
+        """(R, W, S) the rows' last S chars before each step since..t, -2 before the poem's start."""
+        pad = torch.full((len(out), self.span), -2, dtype=out.dtype)
+        return torch.cat([pad, out[:, :t]], dim=1)[:, since:].unfold(1, self.span, 1)
 
     @staticmethod
     def _matches(last: torch.Tensor, templates: torch.Tensor) -> torch.Tensor:
-        """(R, N) whether each row's last chars (R, S) end with each template (N, S) (-1: any char)."""
-        return ((last.unsqueeze(1) == templates) | (templates < 0)).all(dim=2)
+        """(R, ..., N) whether each window of last chars (R, ..., S) ends with each template (N, S) (-1: any)."""
+        return ((last.unsqueeze(-2) == templates) | (templates < 0)).all(dim=-1)
 
     def _written(self, out: torch.Tensor, t: int) -> None:
         """Bring `done` up to step t: the whole poem at a line's start (the line-by-line choice may have
         replaced the rows there), else the windows ending since the last call."""
-        if t % self.width == 0 or self.done is None:
-            self.done = torch.zeros(len(out), len(self.full), dtype=torch.bool)
-            since = 1
-        else:
-            since = self.seen + 1
-        for end in range(since, t + 1):
-            self.done |= self._matches(self._last(out, end), self.full)
+        since = 0 if t % self.width == 0 or self.done is None else self.seen
+        found = self._matches(self._windows(out, since, t), self.full).any(dim=1)
+        self.done = found if since == 0 else self.done | found
         self.seen = t
 
     def steer(self, logp: torch.Tensor, out: torch.Tensor, t: int) -> torch.Tensor | None:
         """Add the bonus at step t to logp (R, V) in place, given what the rows wrote (R, T); returns the
         (R, P) pairs it lifted (what `lifted` takes back from a chosen char's score), or None."""
         self._written(out, t)
-        lift = self._matches(self._last(out, t), self.prefix) & ~self.done[:, self.word] & self.usable[t % self.width]
+        last = self._windows(out, t, t)[:, 0]
+        lift = self._matches(last, self.prefix) & ~self.done[:, self.word] & self.usable[t % self.width]
         if not bool(lift.any()):
             return None
         logp.scatter_add_(1, self.target.expand(len(out), -1), lift.float() * self.weight)

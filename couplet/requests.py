@@ -221,7 +221,7 @@ class PoemRequest(_Sampled):
                           "(春夏秋冬) other than the one the poem or its seed already named (0: off)")
     # 4.0: the model's favourite phrases (不知何处) came back in most poems of a batch (4-char ones in 80% of
     # 206 poems, 1.5% at 4.0); readers kept poems written with it 22 times to 10 (docs/judging/poems-phrase-*)
-    # 4.0: of three typed keywords a poem held 43% as whole words without it, 73% with it (15 seed sets x 4
+    # 4.0: of three typed keywords a poem held 46% as whole words without it, 69% with it (15 seed sets x 4
     # forms), and readers kept it as often as not (36 to 34 in two readings, docs/judging/poems-cover*)
     cover: float = _num(4.0, 0.0, 10.0, "keywords mode: log-probability bonus, at each draw, for the next char of a "
                         "keyword of two or more chars the poem has not written yet, where the line has room for it "

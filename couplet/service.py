@@ -364,8 +364,7 @@ class Studio:
                 "" if poem else " in the 下联 (a 上联 ending in 平 or lines of different length are the writer's to mend)"),
                 "note"))
         for k, (_, again, changed) in enumerate(found, 1):
-            state = "regular" if again.regular else "; ".join(
-                f"{f.kind} · {f.where if poem else f.couplet_where}" for f in again.findings)
+            state = "regular" if again.regular else "; ".join(f"{f.kind} · {again.place(f)}" for f in again.findings)
             lines = again.lines if poem else [again.upper, again.lower]
             if not poem and meter.swapped:
                 changed = set()
@@ -391,8 +390,7 @@ class Studio:
                      for k in ((f.pos - 1,) if f.pos else range(len(line)))}   # a whole-line finding: the line
             rows.append(f'<div class="line">{annotate(line, prosody.tone, marks)}'
                         f'<span class="plan">{html.escape(beside)}</span></div>')
-        found = "".join(f"<li>{html.escape(f.kind)} · {f.where if poem else f.couplet_where}: {html.escape(f.text)}</li>"
-                        for f in meter.findings)
+        found = "".join(f"<li>{html.escape(f.kind)} · {meter.place(f)}: {html.escape(f.text)}</li>" for f in meter.findings)
         if found and meter.regular:
             rows.append(message("regular: what is named below is allowed (an accepted 拗, a repeat, a convention)",
                                 "note"))
