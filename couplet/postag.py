@@ -8,6 +8,7 @@ app, the tests, a batch), jieba loads in this process on first use.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import sys
 from functools import lru_cache
@@ -31,10 +32,49 @@ def dictionary() -> dict[str, int]:
     return jieba.dt.FREQ
 
 
+# jieba tags an idiom or set phrase (成语 i, 习用语 l) as one word, and whole famous lines with it (海上生明月,
+# 百年好合): an idiom 上联 then agreed with no 下联 but another idiom. Such a word is also read as the
+# dictionary's own smaller words (海上 / 生 / 明月: s, v, t), and a position agrees when either reading does,
+# so 海阔凭鱼跃 / 天高任鸟飞 still agree throughout. Without the HMM, unknown runs stay apart instead of one
+# new "word" (迎新春福满门 as one n). Real 下联 outscore a shuffled one of the same length for 76.0% of 2,000
+# validation 上联 (jieba as it is: 71.9%), and 81.6% of the 272 with an idiom (73.0%)
+SPLIT_FLAGS = ("i", "l")
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> tuple[dict[str, int], float, dict[str, str]]:
+    import jieba
+    posseg = _posseg()
+    jieba.dt.check_initialized()
+    return jieba.dt.FREQ, math.log(jieba.dt.total), posseg.dt.word_tag_tab
+
+
+def split_word(word: str) -> list[str]:
+    """A word as the dictionary's smaller words: the most probable route through it (jieba's own
+    unigram scores) that does not use the word itself; a char the dictionary lacks stands alone."""
+    freq, log_total, _ = _lexicon()
+    n = len(word)
+    best: list[tuple[float, int]] = [(0.0, n)] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        best[i] = max((math.log(freq.get(word[i:j]) or 1) - log_total + best[j][0], j)
+                      for j in range(i + 1, n + 1) if j - i < n and (j - i == 1 or freq.get(word[i:j])))
+    pieces, i = [], 0
+    while i < n:
+        pieces.append(word[i:best[i][1]])
+        i = best[i][1]
+    return pieces
+
+
 def _tags(line: str) -> tuple[str, ...]:
+    """Per char: the class of its word, then the class of its smaller word (the same letter twice
+    unless the word is an idiom or set phrase of 3+ chars)."""
     tags: list[str] = []
-    for word, flag in _posseg().cut(line):
-        tags += [flag[:1]] * len(word)
+    table = _lexicon()[2]
+    for word, flag in _posseg().cut(line, HMM=False):
+        if len(word) > 2 and flag[:1] in SPLIT_FLAGS:
+            tags += [flag[:1] + table.get(piece, "x")[:1] for piece in split_word(word) for _ in piece]
+        else:
+            tags += [flag[:1] * 2] * len(word)
     return tuple(tags)
 
 
@@ -66,7 +106,7 @@ def start_helper() -> bool:
 
 @lru_cache(maxsize=65536)
 def char_pos(line: str) -> tuple[str, ...]:
-    """The jieba part-of-speech class (first letter) of the word each char belongs to."""
+    """Per char, the jieba part-of-speech classes (first letters) of its word and its smaller word (`_tags`)."""
     global _helper
     if _helper is not None:
         try:
@@ -78,8 +118,9 @@ def char_pos(line: str) -> tuple[str, ...]:
 
 
 def structure_agreement(upper: str, lower: str) -> float | None:
-    """Share of positions whose word has the same part of speech in both lines (None: not comparable)."""
+    """Share of positions whose char has the same part of speech in both lines, read by its word or
+    by its smaller word (`_tags`) (None: not comparable)."""
     pu, pl = char_pos(upper), char_pos(lower)
     if len(pu) != len(pl) or not pu:
         return None
-    return sum(a == b for a, b in zip(pu, pl)) / len(pu)
+    return sum(a[0] == b[0] or a[1] == b[1] for a, b in zip(pu, pl)) / len(pu)

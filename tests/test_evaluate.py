@@ -46,9 +46,19 @@ def test_structure_agreement_known_cases():
     assert len(char_pos("天增岁月人增寿")) == 7
     assert structure_agreement("天增岁月人增寿", "天增岁月人增寿") == 1.0
     assert structure_agreement("海阔凭鱼跃", "天高任鸟飞") == 1.0      # two idioms: i / i at every position
+    # an idiom line (jieba: one word, 海上生明月) is also read by its smaller words, so a 下联 that is not
+    # an idiom can agree with it: 海上 / 天边 (s), 生 / 起 (v)
+    assert structure_agreement("海上生明月", "天边起彩云") >= 0.6
     assert structure_agreement("天增岁月人增寿", "春满") is None
     m = couplet_rules("海阔凭鱼跃", "天高任鸟飞", Prosody({}, {}, {}))
     assert m["pos_agreement"] == 1.0
+
+
+def test_split_word_covers_the_word_with_smaller_words():
+    from couplet.postag import split_word
+    for word in ["海上生明月", "百年好合", "永结同心", "一帆风顺", "风调雨顺"]:
+        pieces = split_word(word)
+        assert "".join(pieces) == word and len(pieces) > 1
 
 
 def test_couplet_metrics_counts_only_answered_pairs(prosody):

@@ -1,7 +1,8 @@
 """A side-by-side reading of two 下联 decodings: fresh 上联 of our own test split (none used by the
 earlier couplet readings or the 1,000 of the automatic numbers), by length 8 x 5 chars, 16 x 7,
 10 x 9-12 with a comma, 6 x 15+; for each, the first candidate of `python -m couplet couplet` under
-each system's settings (Settings fields, JSON, and optionally "checkpoint"), labelled x and y in
+each system's settings (Settings fields, JSON, and optionally "checkpoint"; "tagger": "word" orders the
+词性 term by jieba's word tags alone, as before the idiom reading of `couplet.postag`), labelled x and y in
 random order. Run from the repository root:
 
     python docs/judging/couplet_variants.py --rng 3001 --prefix couplets-tone \
@@ -40,6 +41,17 @@ def tally(key_path: str, answers: list[str], criteria: list[str] = CRITERIA) -> 
               "rated 3+", sum(1 for x in xs if sum(x[:4]) / 4 >= 3), "of", len(xs))
 
 
+def word_tags_agreement(upper: str, lower: str):
+    """The 词性 agreement as it was before `couplet.postag` read idioms by their smaller words: the
+    class of each char's jieba word (HMM on), compared position by position."""
+    from couplet.postag import _posseg
+
+    def tags(line):
+        return [flag[:1] for word, flag in _posseg().cut(line) for _ in word]
+    pu, pl = tags(upper), tags(lower)
+    return sum(a == b for a, b in zip(pu, pl)) / len(pu) if len(pu) == len(pl) and pu else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rng", type=int, default=3001, help="seed of the draws of 上联 and order")
@@ -73,6 +85,10 @@ def main() -> None:
     systems = json.loads(args.systems)
     # a system may name its own checkpoint ("checkpoint": DIR); the rest of its fields are Settings
     gens = {name: CoupletGenerator.load(cfg.pop("checkpoint", None)) for name, cfg in systems.items()}
+    import couplet.generate
+    current = couplet.generate.structure_agreement
+    taggers = {name: word_tags_agreement if cfg.pop("tagger", None) == "word" else current
+               for name, cfg in systems.items()}
     chosen, drawn = [], 0
     for p in pairs:
         b = bucket(p.upper)
@@ -81,6 +97,7 @@ def main() -> None:
         drawn += 1
         c = {"upper": p.upper, "human": p.lower, "cands": []}
         for name, cfg in systems.items():
+            couplet.generate.structure_agreement = taggers[name]
             res = gens[name].generate(c["upper"], Settings.for_request(batch=False, **cfg))
             c["cands"].append({"who": name, "lower": res.candidates[0].lower if res.candidates else ""})
         if args.differ and len({x["lower"] for x in c["cands"]}) == 1:
