@@ -7,6 +7,8 @@ random order. Run from the repository root:
 
     python docs/judging/couplet_variants.py --rng 3001 --prefix couplets-tone \
         --systems '{"A": {}, "B": {"tone": "end"}}'
+    python docs/judging/couplet_variants.py --rng 7202 --prefix couplets-v3 --human --items 60 \
+        --systems '{"ours": {}}'      # ours against the human 下联
     python docs/judging/couplet_variants.py --tally docs/judging/couplets-tone-key.json \
         docs/judging/couplets-tone-part1.answers.jsonl docs/judging/couplets-tone-part2.answers.jsonl
 """
@@ -59,6 +61,9 @@ def main() -> None:
     ap.add_argument("--systems", default='{"A": {}}', help="name -> Settings fields (and \"checkpoint\"), as JSON")
     ap.add_argument("--differ", action="store_true",
                     help="keep only 上联 whose 下联 differ between the systems (a change that touches few lines)")
+    ap.add_argument("--human", action="store_true",
+                    help="the human 下联 is a candidate too (who: human): ours against people's, issue 10's reading")
+    ap.add_argument("--items", type=int, default=40, help="上联 in all, the length mix kept (40: 8, 16, 10, 6)")
     ap.add_argument("--tally", nargs="+", default=None, help="KEY ANSWERS1 ANSWERS2: tally a reading instead")
     args = ap.parse_args()
     if args.tally:
@@ -81,7 +86,7 @@ def main() -> None:
         n, comma = sum(map(is_han, upper)), "，" in upper
         return "5" if n == 5 and not comma else "7" if n == 7 and not comma else \
             "9-12," if 9 <= n <= 12 and comma else "15+" if n >= 15 else None
-    want = {"5": 8, "7": 16, "9-12,": 10, "15+": 6}
+    want = {b: round(k * args.items / 40) for b, k in {"5": 8, "7": 16, "9-12,": 10, "15+": 6}.items()}
     systems = json.loads(args.systems)
     # a system may name its own checkpoint ("checkpoint": DIR); the rest of its fields are Settings
     gens = {name: CoupletGenerator.load(cfg.pop("checkpoint", None)) for name, cfg in systems.items()}
@@ -100,6 +105,8 @@ def main() -> None:
             couplet.generate.structure_agreement = taggers[name]
             res = gens[name].generate(c["upper"], Settings.for_request(batch=False, **cfg))
             c["cands"].append({"who": name, "lower": res.candidates[0].lower if res.candidates else ""})
+        if args.human:
+            c["cands"].append({"who": "human", "lower": p.lower})
         if args.differ and len({x["lower"] for x in c["cands"]}) == 1:
             continue
         want[b] -= 1
