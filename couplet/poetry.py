@@ -260,8 +260,9 @@ class PoemGenerator:
             forced[(0, 0)] = chars
             return chars, [chars], forced, notes
         if len(chars) != n_lines:
+            fits = [f for f, (lines, w) in FORMS.items() if lines == len(chars) and w == width]
             raise InputError(f"{req.form} has {n_lines} lines, so the {what} needs {n_lines} characters, "
-                             f"not {len(chars)}")
+                             f"not {len(chars)}" + (f" (for {len(chars)}, write a {fits[0]})" if fits else ""))
         pos = 0
         if req.mode == "embed":
             if not 1 <= req.embed_pos <= width:
