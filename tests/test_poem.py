@@ -98,7 +98,7 @@ def test_chosen_rhyme_group(tiny_poet):
 @pytest.mark.parametrize("req, words", [
     (PoemRequest(form="七绝", mode="acrostic", text="春山风"), "needs 4"),
     (PoemRequest(form="五律", mode="embed", text="春山风月"), "needs 8.*write a 五绝"),   # the form that fits
-    (PoemRequest(form="七绝", mode="acrostic", text="春夏秋冬春夏秋冬"), "write a 七律"),
+    (PoemRequest(form="七绝", mode="acrostic", text="春山风月春山风月"), "write a 七律"),
     (PoemRequest(form="七绝", mode="embed", text="春山风月", embed_pos=9), "embed-pos"),
     (PoemRequest(form="六绝", mode="keywords", text="春"), "unknown form"),
     (PoemRequest(form="七绝", mode="theme", text="   "), "empty"),
