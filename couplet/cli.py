@@ -467,8 +467,9 @@ def cmd_export(args) -> int:
             from . import phrases
             tables[phrases.FILE] = phrases.build([(p.upper, p.lower) for p in pairs if p.source == "couplet"], vocab)
     if args.poems:
-        from .poetry import attested_bigrams, attested_doubles, char_counts, load_corpus_lines
+        from .poetry import attested_bigrams, attested_doubles, char_counts, double_contexts, load_corpus_lines
         tables["lines.safetensors"] = {"hashes": load_corpus_lines(args.poems), "doubles": attested_doubles(args.poems),
+                                       "double_contexts": double_contexts(args.poems, vocab),
                                        "bigrams": attested_bigrams(args.poems, vocab),
                                        "char_counts": char_counts(args.poems, vocab)}
         if meta.get("kind") == "poem":

@@ -125,7 +125,8 @@ class PoemTables(Tables):
     classical corpus doubles (萧萧, 依依), the bigrams it uses and how often it uses each char."""
 
     def __init__(self, vocab: Vocab, prosody: Prosody, doubles: str = "", bigrams: torch.Tensor | None = None,
-                 char_counts: torch.Tensor | None = None, seasons: torch.Tensor | None = None):
+                 char_counts: torch.Tensor | None = None, seasons: torch.Tensor | None = None,
+                 double_contexts: torch.Tensor | None = None):
         super().__init__(vocab, prosody)
         # each char's season (0..3 for 春夏秋冬, -1: none): the season chars themselves, and with the
         # export's table (`poetry.season_images`) the images of one season's poems
@@ -144,6 +145,9 @@ class PoemTables(Tables):
         for ch in doubles:
             if ch in vocab.stoi:
                 self.double_ok[vocab.stoi[ch]] = True
+        self.double_ids = set(torch.nonzero(self.double_ok).flatten().tolist())
+        # where a double may stand: keys x * V + a of the char before it (`poetry.double_contexts`); None: anywhere
+        self.double_contexts = set(double_contexts.tolist()) if double_contexts is not None else None
         # attested bigrams as sorted keys a * V + b; row a's followers sit between starts[a] and starts[a + 1]
         self.bigrams, self.bigram_starts = (bigrams.long() if bigrams is not None else None), None
         self._follower_rows: dict[tuple[int, bool, bool], torch.Tensor] = {}
@@ -406,8 +410,22 @@ class PoemState:
                         again &= ~extra[prev]
                 rows = again.nonzero().squeeze(1)
                 banned[rows, prev[rows]] = False
+            if doubles and self.tables.double_contexts is not None:
+                self._doubles_in_context(banned, t, start)
         self.banned_now = banned
         return keep_choice(mask, mask > banned)                 # bools: allowed and not banned
+
+    def _doubles_in_context(self, banned: torch.Tensor, t: int, start: int) -> None:
+        """Ban doubling the previous char where the poems never double it after the char before it
+        (绕江江, 琴瑟瑟: two words that meet), in the rows that could double it (banned: (R, V), in place).
+        Read as Python values: a row whose previous char may be doubled at all is rare."""
+        tables = self.tables
+        v, contexts, doubled = len(tables.vocab), tables.double_contexts, tables.double_ids
+        for r, a in enumerate(self.out[:, t - 1].tolist()):
+            if a in doubled and not banned[r, a]:
+                before = int(self.out[r, t - 2]) if t - 1 > start else Vocab.pad_id
+                if before * v + a not in contexts:
+                    banned[r, a] = True
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep these rows (R,) in this order: what the line-by-line choice copies across a group."""

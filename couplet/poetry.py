@@ -98,9 +98,10 @@ class PoemGenerator:
     def __init__(self, model, vocab: Vocab, prosody: Prosody, meta: dict | None = None,
                  corpus_lines: torch.Tensor | None = None, doubles: str = "", bigrams: torch.Tensor | None = None,
                  couplet_path: Path | None = None, identity: str = "in-memory model", plan_table: PlanTable | None = None,
-                 char_counts: torch.Tensor | None = None, seasons: torch.Tensor | None = None):
+                 char_counts: torch.Tensor | None = None, seasons: torch.Tensor | None = None,
+                 double_contexts: torch.Tensor | None = None):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
-        self.tables = PoemTables(vocab, prosody, doubles, bigrams, char_counts, seasons)
+        self.tables = PoemTables(vocab, prosody, doubles, bigrams, char_counts, seasons, double_contexts)
         self.known = set(vocab.chars())
         self.corpus_lines = corpus_lines  # sorted int32 hashes of the corpus lines
         self.identity = identity  # path and weights hash: what batch fingerprints record
@@ -124,7 +125,7 @@ class PoemGenerator:
         plan = PlanTable.from_checkpoint(meta["plan"], tables) if "plan" in meta and "plan_neighbours" in tables else None
         gen = cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT,
                   identity=checkpoint_identity(path, meta), plan_table=plan, char_counts=tables.get("char_counts"),
-                  seasons=tables.get("seasons"))
+                  seasons=tables.get("seasons"), double_contexts=tables.get("double_contexts"))
         gen.titler.path, gen.line_scorer.path = DEFAULT_TITLE_CHECKPOINT, DEFAULT_LINES_CHECKPOINT
         return gen
 
@@ -439,6 +440,24 @@ def attested_doubles(poems_path: str | Path, min_count: int = 5) -> torch.Tensor
             for x in json.loads(line)["lines"]:
                 counts.update(a for a, b in zip(x, x[1:]) if a == b)
     return torch.tensor(sorted(ord(c) for c, k in counts.items() if k >= min_count), dtype=torch.int32)
+
+
+def double_contexts(poems_path: str | Path, vocab: Vocab) -> torch.Tensor:
+    """Sorted int32 keys x * V + a: a doubled char a (萧萧) after the char x in a line of the prepared
+    poems (x = the pad id 0 where the double opens the line). A double the generator writes must stand
+    where people wrote one: 雨萧萧 and 柳垂垂 are there, 绕江江 and 琴瑟瑟 (two words that meet) are not."""
+    import json
+    v, keys = len(vocab), set()
+    with open(poems_path, encoding="utf-8") as f:
+        for line in f:
+            for x in json.loads(line)["lines"]:
+                body = x.rstrip("，。")
+                for i in range(1, len(body)):
+                    if body[i] == body[i - 1] and body[i] in vocab.stoi:
+                        before = vocab.stoi.get(body[i - 2]) if i >= 2 else vocab.pad_id
+                        if before is not None:
+                            keys.add(before * v + vocab.stoi[body[i]])
+    return torch.tensor(sorted(keys), dtype=torch.int32)
 
 
 def char_counts(poems_path: str | Path, vocab: Vocab) -> torch.Tensor:

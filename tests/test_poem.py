@@ -596,6 +596,34 @@ def test_with_max_uses_one_a_doubled_word_is_one_use(tiny_poet):
     assert not later[0, vocab.stoi[a]] and not later[1, vocab.stoi[b]]   # then neither again
 
 
+def test_a_double_stands_only_where_the_poems_double_that_char(tiny_poet, tmp_path):
+    """萧萧 after 雨 (as people write it) but not 江江 after 绕 (two words that meet): the char before a
+    double must be one the poems double it after; at a line's start, only where a line opens with it."""
+    import json
+    from couplet.poemrules import PoemState, PoemTables, make_poem_plan
+    from couplet.poetry import double_contexts
+    vocab = tiny_poet.vocab
+    x, y, a = [c for c in vocab.chars() if is_han(c)][10:13]
+    path = tmp_path / "poems.jsonl"
+    path.write_text(json.dumps({"lines": [f"{x}{a}{a}{y}{x}，", f"{y}{x}{x}{a}{y}。"]}, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    v = len(vocab)
+    keys = double_contexts(path, vocab)
+    assert sorted(keys.tolist()) == sorted([vocab.stoi[x] * v + vocab.stoi[a], vocab.stoi[y] * v + vocab.stoi[x]])
+    tables = PoemTables(vocab, tiny_poet.prosody, doubles=a + x, double_contexts=keys)
+    req = PoemRequest(form="五绝", text="", mode="keywords", max_uses=0, pattern="off", attested_bigrams=False)
+    plan, _ = make_poem_plan(req, {}, tables)
+    state = PoemState(plan, tables, rows=3)
+    state.mask(0)
+    state.update(0, torch.tensor([vocab.stoi[x], vocab.stoi[y], vocab.stoi[a]]))
+    opening = state.mask(1)
+    assert not opening[2, vocab.stoi[a]]                               # no line opens with a doubled a
+    state.update(1, torch.tensor([vocab.stoi[a], vocab.stoi[a], vocab.stoi[x]]))
+    mask = state.mask(2)
+    assert mask[0, vocab.stoi[a]] and not mask[1, vocab.stoi[a]]       # x a a is written, y a a is not
+    assert not mask[2, vocab.stoi[x]]                                  # a x x: not written either
+
+
 def test_season_images_are_the_chars_of_one_seasons_poems(tmp_path):
     """Built from poems that name one season: a char only spring poems hold is spring's, one that both
     hold is nobody's; then a line with an autumn image in a spring poem clashes."""

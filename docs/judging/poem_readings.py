@@ -88,11 +88,29 @@ def against_real(gen, real, rng, args) -> None:
     write_parts(args.prefix, items, head, lambda it: f"## item {it['item']} ({it['form']})\n" + "\n".join(it["lines"]) + "\n")
 
 
+def _stray_double(tables, lines: list[str]) -> bool:
+    """Whether a poem doubles a char where the shipped rule would not let it (`PoemState._doubles_in_context`)."""
+    v, contexts = len(tables.vocab), tables.double_contexts or set()
+    for x in lines:
+        body = x.rstrip("，。")
+        for i in range(1, len(body)):
+            if body[i] == body[i - 1]:
+                a = tables.vocab.stoi[body[i]]
+                before = tables.vocab.stoi[body[i - 2]] if i >= 2 else tables.vocab.pad_id
+                if not tables.double_ok[a] or before * v + a not in contexts:
+                    return True
+    return False
+
+
 def variants(gen, real, rng, args) -> None:
     systems = json.loads(args.systems)
     # a system may name its own checkpoint ("checkpoint": DIR); the rest of its fields are PoemRequest's
     gens = {name: PoemGenerator.load(cfg.pop("checkpoint")) if "checkpoint" in cfg else gen
             for name, cfg in systems.items()}
+    for name, cfg in systems.items():   # "old_doubles": the doubles rule before contexts (the char alone)
+        if cfg.pop("old_doubles", False):
+            gens[name] = PoemGenerator.load()
+            gens[name].tables.double_contexts = None
     items, written = [], {name: Written() if args.batch else None for name in systems}
     for form in args.forms or FORMS:
         # --differ: seeds drawn until per_form of them give poems that differ between the systems
@@ -112,6 +130,8 @@ def variants(gen, real, rng, args) -> None:
                 res = gens[name].generate(replace(req, **cfg), avoid=written[name])
                 cands.append({"who": name, "lines": res.poems[0].lines, "plan": res.plan, "score": res.poems[0].score})
             if args.differ and len({tuple(c["lines"]) for c in cands}) < 2:
+                continue
+            if args.doubled and not any(_stray_double(gen.tables, c["lines"]) for c in cands):
                 continue
             kept += 1
             rng.shuffle(cands)
@@ -149,6 +169,9 @@ def main() -> None:
     ap.add_argument("--embed", action="store_true", help="variants: 嵌字 seeds (an acrostic phrase at a random position)")
     ap.add_argument("--differ", action="store_true",
                     help="variants: keep only seeds whose poems differ between the systems (a rule that touches few)")
+    ap.add_argument("--doubled", action="store_true",
+                    help="variants: keep only seeds where a poem doubles a char the shipped doubles rule would not "
+                         "let it double there (with a system of \"old_doubles\": true, the rule before contexts)")
     ap.add_argument("--batch", action="store_true",
                     help="each system writes its poems as one batch file does, in order (no line repeated, and "
                          "with shared_phrase, phrases costed)")
