@@ -29,8 +29,9 @@ CRITERIA = ("fluency (each line reads as natural classical Chinese), coherence (
             "craft)")
 
 
-def real_poems(gen: PoemGenerator, exclude: list[str]) -> dict[str, list[dict]]:
-    """Test-split poems by form, in the model's vocabulary, with a plain title, none already read."""
+def real_poems(gen: PoemGenerator, exclude: list[str], splits: tuple[str, ...] = ("test",)) -> dict[str, list[dict]]:
+    """Held-out poems (test split, or the splits named) by form, in the model's vocabulary, with a plain
+    title, none already read."""
     used = set()
     for path in exclude:
         for it in json.load(open(path, encoding="utf-8")):
@@ -42,7 +43,7 @@ def real_poems(gen: PoemGenerator, exclude: list[str]) -> dict[str, list[dict]]:
             p = json.loads(line)
             form = {(4, 5): "五绝", (4, 7): "七绝", (8, 5): "五律", (8, 7): "七律"}.get((len(p["lines"]), len(p["lines"][0])))
             title = p.get("title", "")
-            if (form and split_of(p["lines"][0]) == "test" and p.get("keywords") and 2 <= len(title) <= 12
+            if (form and split_of(p["lines"][0]) in splits and p.get("keywords") and 2 <= len(title) <= 12
                     and all("\u4e00" <= c <= "\u9fff" for c in title)
                     and all(c in gen.known for x in p["lines"] for c in x)
                     and "".join(p["lines"]) not in used and title not in used):
@@ -162,6 +163,8 @@ def main() -> None:
     ap.add_argument("--seed-base", type=int, required=True, help="request seeds are this plus the item's index")
     ap.add_argument("--prefix", required=True, help="file names under docs/judging/")
     ap.add_argument("--exclude", nargs="*", default=[], help="keys of earlier readings whose poems are left out")
+    ap.add_argument("--splits", nargs="+", default=["test"],
+                    help="where the real poems come from: test (default), and valid once the test 五绝 are all read")
     ap.add_argument("--per-form", type=int, default=12, help="variants: seeds per form")
     ap.add_argument("--systems", default='{"A": {}}',
                     help="variants: name -> PoemRequest fields (and \"checkpoint\"), as JSON")
@@ -177,7 +180,7 @@ def main() -> None:
                          "with shared_phrase, phrases costed)")
     args = ap.parse_args()
     gen = PoemGenerator.load()
-    real = real_poems(gen, args.exclude)
+    real = real_poems(gen, args.exclude, tuple(args.splits))
     (against_real if args.what == "real" else variants)(gen, real, random.Random(args.rng), args)
 
 
