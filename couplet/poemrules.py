@@ -113,6 +113,10 @@ class PoemPlan:
     # poem (its first char where the line has room for it, then its next chars), see `_KeywordCover`
     keywords: tuple[tuple[int, ...], ...] = ()
     cover: float = 0.0
+    # the log-prob cost, at each draw, of a char of a season the poem has not named once it has named one
+    # (the seed's keywords or theme count), see `_SeasonSteer`
+    season_steer: float = 0.0
+    seed_seasons: tuple[int, ...] = ()
 
 
 PHRASE = 3  # chars in a phrase that the poems of one request or batch should not share (see `Written`)
@@ -300,9 +304,11 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
     cover = req.cover if req.mode == "keywords" and req.text.strip() else 0.0
     kw = tuple(tuple(vocab.stoi[c] for c in w) for w in dict.fromkeys(words)
                if 1 < len(w) <= width and all(c in vocab and is_han(c) for c in w)) if cover else ()
+    seed_seasons = tuple(sorted({int(tables.season_of[vocab.stoi[c]]) for c in seed if c in vocab.stoi} - {-1})
+                         ) if req.mode in ("keywords", "theme") else ()
     return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited,
                     reserved, req.max_uses, req.freq_penalty if tables.rarity is not None else 0.0, ahead,
-                    by_start, kw, cover if kw else 0.0), notes
+                    by_start, kw, cover if kw else 0.0, req.season_steer, seed_seasons), notes
 
 
 # ---------------------------------------------------------------- decoding
@@ -648,6 +654,7 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
     # anti-LM against the commonest chars (不, 一, 风, 月), which sampling at a low temperature favours
     rarity = plan.freq_penalty * tables.rarity if plan.freq_penalty else None
     cover = _KeywordCover(plan) if plan.cover else None
+    season = _SeasonSteer(plan, tables) if plan.season_steer else None
     for t, placed in enumerate(state.forced):
         logp = steps(state.out, t)                                            # (R, V)
         if rarity is not None:
@@ -661,6 +668,7 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
             if pair is not None and pair.active(t):
                 logp = pair.mix(t, logp, state.out, mask)
             steer = cover.steer(logp, state.out, t) if cover is not None else None
+            away = season.steer(logp, state.out, t) if season is not None else None
             if t in plan.ahead:
                 tok = sampler(_look_ahead(steps, state.out, t, mask_out_(logp, mask), state.options(t + 1)))
             else:
@@ -671,6 +679,8 @@ def sample_poems(steps, plan: PoemPlan, tables: PoemTables, *, rows: int, sample
         chosen = logp.gather(1, tok.unsqueeze(1)).squeeze(1)
         if placed < 0 and steer is not None:        # the keyword bonus only steers the draw
             chosen = chosen - cover.lifted(steer, tok)
+        if placed < 0 and away is not None:          # and so does the season cost
+            chosen = chosen + away.gather(1, tok.unsqueeze(1)).squeeze(1)
         score += chosen if rarity is None else chosen - rarity[tok]
         line_score += chosen
         if group > 1 and t % width == width - 1:
@@ -744,6 +754,31 @@ class _KeywordCover:
     def lifted(self, lift: torch.Tensor, tok: torch.Tensor) -> torch.Tensor:
         """(R,) the bonus each row's chosen char tok (R,) got."""
         return self.weight * (lift & (tok.unsqueeze(1) == self.target)).sum(dim=1).float()
+
+
+class _SeasonSteer:
+    """Steers each row's draws away from the chars of a season (春夏秋冬, or an image of one season's poems:
+    `PoemTables.season_of`) other than those the poem has named, once it has named one: what the row
+    chose so far at the positions the model writes, and the seed's keywords or theme. `LineJudge` costs a
+    clashing line after it is drawn; this keeps the draws themselves from clashing."""
+
+    def __init__(self, plan: PoemPlan, tables: PoemTables):
+        self.of, self.weight = tables.season_of, plan.season_steer
+        self.chars = (self.of.unsqueeze(0) == torch.arange(4).unsqueeze(1)).float()          # (4, V)
+        self.free = plan.forced < 0                                                          # (T,)
+        self.seed = torch.zeros(4, dtype=torch.bool)
+        self.seed[list(plan.seed_seasons)] = True
+
+    def steer(self, logp: torch.Tensor, out: torch.Tensor, t: int) -> torch.Tensor | None:
+        """Subtract the cost at step t from logp (R, V) in place; returns the (R, V) cost, or None."""
+        seasons = self.of[out[:, :t][:, self.free[:t]]]                                     # (R, k)
+        named = (seasons.unsqueeze(-1) == torch.arange(4)).any(dim=1) | self.seed           # (R, 4)
+        other = ~named & named.any(dim=1, keepdim=True)
+        if not bool(other.any()):
+            return None
+        cost = (self.weight * other.float()) @ self.chars
+        logp.sub_(cost)
+        return cost
 
 
 LOOKAHEAD = 16  # candidates for the char before a bound one, each scored with what may follow it

@@ -624,6 +624,27 @@ def test_a_double_stands_only_where_the_poems_double_that_char(tiny_poet, tmp_pa
     assert not mask[2, vocab.stoi[x]]                                  # a x x: not written either
 
 
+def test_season_steer_costs_another_seasons_chars_once_one_is_named(tiny_poet):
+    from couplet.poemrules import PoemTables, _SeasonSteer, make_poem_plan
+    vocab = tiny_poet.vocab
+    spring, autumn, plain = [vocab.stoi[c] for c in [c for c in vocab.chars() if is_han(c)][20:23]]
+    seasons = torch.full((len(vocab),), -1, dtype=torch.int8)
+    seasons[spring], seasons[autumn] = 0, 2
+    tables = PoemTables(vocab, tiny_poet.prosody, seasons=seasons)
+    req = PoemRequest(form="五绝", text="", mode="keywords", pattern="off", season_steer=2.0)
+    plan, _ = make_poem_plan(req, {}, tables)
+    steer = _SeasonSteer(plan, tables)
+    out = torch.tensor([[plain, spring, 0], [plain, plain, 0]])
+    assert steer.steer(torch.zeros(2, len(vocab)), out, 1) is None          # nothing named yet: no cost
+    logp = torch.zeros(2, len(vocab))
+    cost = steer.steer(logp, out, 2)
+    assert cost[0, autumn] == 2.0 and cost[0, spring] == 0 and cost[0, plain] == 0 and not cost[1].any()
+    assert torch.equal(logp, -cost)
+    seeded, _ = make_poem_plan(req, {}, tables, seed=vocab.itos[autumn])     # the seed named autumn
+    cost = _SeasonSteer(seeded, tables).steer(torch.zeros(1, len(vocab)), out[1:], 1)
+    assert cost[0, spring] == 2.0 and cost[0, autumn] == 0
+
+
 def test_season_images_are_the_chars_of_one_seasons_poems(tmp_path):
     """Built from poems that name one season: a char only spring poems hold is spring's, one that both
     hold is nobody's; then a line with an autumn image in a spring poem clashes."""

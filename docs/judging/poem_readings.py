@@ -103,6 +103,11 @@ def _stray_double(tables, lines: list[str]) -> bool:
     return False
 
 
+def _seasons(tables, lines: list[str]) -> int:
+    """How many seasons a poem's chars mark (春夏秋冬 and their images, `PoemTables.season_of`)."""
+    return len({int(tables.season_of[tables.vocab.stoi[c]]) for x in lines for c in x if c in tables.vocab.stoi} - {-1})
+
+
 def variants(gen, real, rng, args) -> None:
     systems = json.loads(args.systems)
     # a system may name its own checkpoint ("checkpoint": DIR); the rest of its fields are PoemRequest's
@@ -133,6 +138,8 @@ def variants(gen, real, rng, args) -> None:
             if args.differ and len({tuple(c["lines"]) for c in cands}) < 2:
                 continue
             if args.doubled and not any(_stray_double(gen.tables, c["lines"]) for c in cands):
+                continue
+            if args.clashing and (mode == "acrostic" or not any(_seasons(gen.tables, c["lines"]) >= 2 for c in cands)):
                 continue
             kept += 1
             rng.shuffle(cands)
@@ -175,6 +182,8 @@ def main() -> None:
     ap.add_argument("--doubled", action="store_true",
                     help="variants: keep only seeds where a poem doubles a char the shipped doubles rule would not "
                          "let it double there (with a system of \"old_doubles\": true, the rule before contexts)")
+    ap.add_argument("--clashing", action="store_true",
+                    help="variants: keep only seeds (not acrostics) where a poem marks two seasons (春 and 菊, say)")
     ap.add_argument("--batch", action="store_true",
                     help="each system writes its poems as one batch file does, in order (no line repeated, and "
                          "with shared_phrase, phrases costed)")
