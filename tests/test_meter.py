@@ -83,8 +83,8 @@ def test_a_poem_built_from_its_pattern_is_regular_and_one_wrong_tone_is_named_wh
         data.draw(st.lists(st.sampled_from(ZES), min_size=40, max_size=40, unique=True))
     used = set()
 
-    def fresh(tone: str) -> str:      # distinct chars: no 重字
-        ch = next(c for c in pool if PROSODY.tones[c] == tone and c not in used and c not in RHYMES)
+    def fresh(tone: str) -> str:      # distinct chars: no 重字; none of the rhyme group in any reading (仰: 仄, and 平 in 七阳)
+        ch = next(c for c in pool if PROSODY.tones[c] == tone and c not in used and GROUP not in PROSODY.rhymes.get(c, []))
         used.add(ch)
         return ch
     # 孤平-free: every position follows the pattern (the unbound ones too)
@@ -115,7 +115,8 @@ def test_an_ao_at_the_fourth_of_the_last_five_is_accepted_only_with_its_rescue(d
     pattern = tone_pattern(form, start, first)
     ends = ([0] if first else []) + list(range(1, n_lines, 2))
     rhymes = iter(sorted(RHYMES)[:len(ends)])
-    fresh = {PING: iter(c for c in PINGS if c not in RHYMES), ZE: iter(ZES)}    # distinct chars: no 重字
+    fresh = {tone: iter(c for c in chars if GROUP not in PROSODY.rhymes.get(c, []))   # distinct chars: no 重字
+             for tone, chars in ((PING, PINGS), (ZE, ZES))}
     tones = [list(want) for want in pattern]
     c = width - 5
     kinds = [k for k in range(n_lines) if pattern[k][c:] in ("仄仄平平仄", "平平平仄仄")]
