@@ -50,8 +50,8 @@ def _lexicon() -> tuple[dict[str, int], float, dict[str, str]]:
 
 
 def split_word(word: str) -> list[str]:
-    """A word as the dictionary's smaller words: the most probable route through it (jieba's own
-    unigram scores) that does not use the word itself; a char the dictionary lacks stands alone."""
+    """A word of 2+ chars as the dictionary's smaller words: the most probable route through it (jieba's
+    own unigram scores) that does not use the word itself; a char the dictionary lacks stands alone."""
     freq, log_total, _ = _lexicon()
     n = len(word)
     best: list[tuple[float, int]] = [(0.0, n)] * (n + 1)
@@ -71,10 +71,11 @@ def _tags(line: str) -> tuple[str, ...]:
     tags: list[str] = []
     table = _lexicon()[2]
     for word, flag in _posseg().cut(line, HMM=False):
-        if len(word) > 2 and flag[:1] in SPLIT_FLAGS:
-            tags += [flag[:1] + table.get(piece, "x")[:1] for piece in split_word(word) for _ in piece]
+        cls = flag[:1] or "x"
+        if len(word) > 2 and cls in SPLIT_FLAGS:
+            tags += [cls + (table.get(piece) or "x")[:1] for piece in split_word(word) for _ in piece]
         else:
-            tags += [flag[:1] * 2] * len(word)
+            tags += [cls * 2] * len(word)
     return tuple(tags)
 
 
