@@ -474,9 +474,11 @@ def cmd_export(args) -> int:
                                        "char_counts": char_counts(args.poems, vocab)}
         if meta.get("kind") == "poem":
             from .plan import build_plan_table
-            from .poetry import season_images
+            from .poetry import season_images, season_pairs
             extra["plan"], numbers = build_plan_table(args.poems).to_checkpoint()
-            tables["lines.safetensors"].update(numbers, seasons=season_images(args.poems, vocab))
+            pairs, pair_of = season_pairs(args.poems, vocab)
+            tables["lines.safetensors"].update(numbers, seasons=season_images(args.poems, vocab), season_pairs=pairs,
+                                               season_pair_of=pair_of)
     save_checkpoint(args.dst, model=model, vocab=vocab, kind=meta.get("kind", "couplet"),
                     extra=extra, half=not args.fp32, tables=tables)
     source = next((p for p in prosody_paths(args.src)[:2] if p.is_file()), None)  # the run's own table

@@ -130,7 +130,8 @@ class PoemTables(Tables):
 
     def __init__(self, vocab: Vocab, prosody: Prosody, doubles: str = "", bigrams: torch.Tensor | None = None,
                  char_counts: torch.Tensor | None = None, seasons: torch.Tensor | None = None,
-                 double_contexts: torch.Tensor | None = None):
+                 double_contexts: torch.Tensor | None = None,
+                 season_pairs: tuple[torch.Tensor, torch.Tensor] | None = None):
         super().__init__(vocab, prosody)
         # each char's season (0..3 for 春夏秋冬, -1: none): the season chars themselves, and with the
         # export's table (`poetry.season_images`) the images of one season's poems
@@ -140,6 +141,15 @@ class PoemTables(Tables):
         for k, ch in enumerate(SEASONS):
             if ch in vocab.stoi:
                 self.season_of[vocab.stoi[ch]] = k
+        # the char pairs that mark a season (东风, 落叶: `poetry.season_pairs`): (a, b) -> season, and
+        # a -> [(b, season)] for the pairs a char would close
+        self.season_pair: dict[tuple[int, int], int] = {}
+        self.season_after: dict[int, list[tuple[int, int]]] = {}
+        if season_pairs is not None:
+            v = len(vocab)
+            for key, season in zip(season_pairs[0].tolist(), season_pairs[1].tolist()):
+                self.season_pair[(key // v, key % v)] = season
+                self.season_after.setdefault(key // v, []).append((key % v, season))
         # -log p(char) of the corpus unigram (add-one), 0 off the Han chars: what freq_penalty weighs
         self.rarity = None
         if char_counts is not None and len(char_counts) == len(vocab):
@@ -757,13 +767,15 @@ class _KeywordCover:
 
 
 class _SeasonSteer:
-    """Steers each row's draws away from the chars of a season (春夏秋冬, or an image of one season's poems:
-    `PoemTables.season_of`) other than those the poem has named, once it has named one: what the row
-    chose so far at the positions the model writes, and the seed's keywords or theme. `LineJudge` costs a
-    clashing line after it is drawn; this keeps the draws themselves from clashing."""
+    """Steers each row's draws away from the chars of a season (春夏秋冬, an image of one season's poems
+    such as 杏 or 菊, or the second char of a pair that marks one, 东风 or 落叶) other than those the poem
+    has named, once it has named one: what the row chose so far at the positions the model writes, and the
+    seed's keywords or theme. `LineJudge` costs a clashing line after it is drawn; this keeps the draws
+    themselves from clashing."""
 
     def __init__(self, plan: PoemPlan, tables: PoemTables):
         self.of, self.weight = tables.season_of, plan.season_steer
+        self.pair, self.after = tables.season_pair, tables.season_after
         self.chars = (self.of.unsqueeze(0) == torch.arange(4).unsqueeze(1)).float()          # (4, V)
         self.free = plan.forced < 0                                                          # (T,)
         self.seed = torch.zeros(4, dtype=torch.bool)
@@ -773,10 +785,22 @@ class _SeasonSteer:
         """Subtract the cost at step t from logp (R, V) in place; returns the (R, V) cost, or None."""
         seasons = self.of[out[:, :t][:, self.free[:t]]]                                     # (R, k)
         named = (seasons.unsqueeze(-1) == torch.arange(4)).any(dim=1) | self.seed           # (R, 4)
+        free, rows = self.free[:t].tolist(), out[:, :t].tolist()
+        if self.pair:    # pairs within a line: punctuation is never free
+            for r, row in enumerate(rows):
+                for p in range(1, t):
+                    s = self.pair.get((row[p - 1], row[p])) if free[p] and free[p - 1] else None
+                    if s is not None:
+                        named[r, s] = True
         other = ~named & named.any(dim=1, keepdim=True)
         if not bool(other.any()):
             return None
         cost = (self.weight * other.float()) @ self.chars
+        if self.after and t and free[t - 1]:                # the second char of a pair of another season
+            for r, row in enumerate(rows):
+                for b, s in self.after.get(row[t - 1], ()):
+                    if other[r, s]:
+                        cost[r, b] += self.weight
         logp.sub_(cost)
         return cost
 

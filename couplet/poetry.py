@@ -99,9 +99,9 @@ class PoemGenerator:
                  corpus_lines: torch.Tensor | None = None, doubles: str = "", bigrams: torch.Tensor | None = None,
                  couplet_path: Path | None = None, identity: str = "in-memory model", plan_table: PlanTable | None = None,
                  char_counts: torch.Tensor | None = None, seasons: torch.Tensor | None = None,
-                 double_contexts: torch.Tensor | None = None):
+                 double_contexts: torch.Tensor | None = None, season_pairs: tuple[torch.Tensor, torch.Tensor] | None = None):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
-        self.tables = PoemTables(vocab, prosody, doubles, bigrams, char_counts, seasons, double_contexts)
+        self.tables = PoemTables(vocab, prosody, doubles, bigrams, char_counts, seasons, double_contexts, season_pairs)
         self.known = set(vocab.chars())
         self.corpus_lines = corpus_lines  # sorted int32 hashes of the corpus lines
         self.identity = identity  # path and weights hash: what batch fingerprints record
@@ -125,7 +125,8 @@ class PoemGenerator:
         plan = PlanTable.from_checkpoint(meta["plan"], tables) if "plan" in meta and "plan_neighbours" in tables else None
         gen = cls(model, vocab, table, meta, lines, doubles, tables.get("bigrams"), couplet_path=DEFAULT_CHECKPOINT,
                   identity=checkpoint_identity(path, meta), plan_table=plan, char_counts=tables.get("char_counts"),
-                  seasons=tables.get("seasons"), double_contexts=tables.get("double_contexts"))
+                  seasons=tables.get("seasons"), double_contexts=tables.get("double_contexts"),
+                  season_pairs=(tables["season_pairs"], tables["season_pair_of"]) if "season_pairs" in tables else None)
         gen.titler.path, gen.line_scorer.path = DEFAULT_TITLE_CHECKPOINT, DEFAULT_LINES_CHECKPOINT
         return gen
 
@@ -502,6 +503,48 @@ def season_images(poems_path: str | Path, vocab: Vocab) -> torch.Tensor:
     rows, cols = marked.nonzero(as_tuple=True)
     out[rows] = cols.to(torch.int8)
     return out
+
+
+# a pair of neighbouring chars marks a season when at least SEASON_PAIR_MIN_POEMS of the poems naming one
+# season hold it, SEASON_PAIR_SHARE of them name its season, at SEASON_PAIR_ODDS times the seasons' own
+# odds: 东风 落花 二月 柳絮 spring, 西风 黄花 落叶 凉风 autumn (44 and 25), where each char alone marks none
+SEASON_PAIR_MIN_POEMS, SEASON_PAIR_SHARE, SEASON_PAIR_ODDS = 60, 0.7, 10.0
+
+
+def season_pairs(poems_path: str | Path, vocab: Vocab) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sorted int32 keys a * V + b of the char pairs that mark a season, and (int8) that season (0..3 for
+    春夏秋冬), from the train-split poems that name exactly one season, as `season_images` reads chars."""
+    import json
+    from collections import Counter
+    from .corpus import split_of
+    holds: dict[int, Counter] = {}
+    v = len(vocab)
+    with open(poems_path, encoding="utf-8") as f:
+        for line in f:
+            lines = json.loads(line)["lines"]
+            named = [k for k, s in enumerate(SEASONS) if s in "".join(lines)]
+            if not lines or len(named) != 1 or split_of(lines[0]) != "train":
+                continue
+            keys = set()
+            for x in lines:
+                ids = [vocab.stoi.get(c, -1) if c not in SEASONS else -1 for c in x.rstrip("，。")]
+                keys.update(a * v + b for a, b in zip(ids, ids[1:]) if a >= 0 and b >= 0)
+            for key in keys:
+                holds.setdefault(key, Counter())[named[0]] += 1
+    totals = Counter()
+    for counts in holds.values():
+        totals.update(counts)
+    prior = {k: totals[k] / max(sum(totals.values()), 1) for k in range(4)}
+    marked = {}
+    for key, counts in holds.items():
+        total = sum(counts.values())
+        season, n = counts.most_common(1)[0]
+        share = n / total
+        odds = share / max(1 - share, 1e-9) / max(prior[season] / max(1 - prior[season], 1e-9), 1e-9)
+        if total >= SEASON_PAIR_MIN_POEMS and share >= SEASON_PAIR_SHARE and odds >= SEASON_PAIR_ODDS:
+            marked[key] = season
+    keys = sorted(marked)
+    return torch.tensor(keys, dtype=torch.int32), torch.tensor([marked[k] for k in keys], dtype=torch.int8)
 
 
 def attested_bigrams(poems_path: str | Path, vocab: Vocab, min_count: int = 2) -> torch.Tensor:

@@ -220,10 +220,11 @@ class PoemRequest(_Sampled):
     season: float = _num(4.0, 0.0, 10.0, "line-by-line choice: log-probability cost of a line that names a season "
                           "(春夏秋冬) other than the one the poem or its seed already named (0: off)")
     # 2.0: on seeds whose poems marked two seasons, readers kept poems written with it 20 times to 9 (1 tie),
-    # coherence 2.77 against 2.30 (docs/judging/poems-steer*); spring-and-autumn poems 3.1-3.6% -> 0.5%
+    # coherence 2.77 against 2.30 (docs/judging/poems-steer*); with the pairs that mark a season (东风, 落叶)
+    # too, 17 to 11 against the chars alone (poems-pairs*)
     season_steer: float = _num(2.0, 0.0, 10.0, "at each draw, subtract this from the log-probabilities of the chars "
-                               "of a season (春夏秋冬 and its images, 杏 or 菊) other than the one the poem or its seed "
-                               "already named (0: off; `season` judges whole lines)")
+                               "of a season (春夏秋冬 and its images, 杏 or 菊, or a pair's second char: 东风, 落叶) other "
+                               "than the one the poem or its seed already named (0: off; `season` judges whole lines)")
     # 4.0: the model's favourite phrases (不知何处) came back in most poems of a batch (4-char ones in 80% of
     # 206 poems, 1.5% at 4.0); readers kept poems written with it 22 times to 10 (docs/judging/poems-phrase-*)
     # 4.0: of three typed keywords a poem held 46% as whole words without it, 69% with it (15 seed sets x 4

@@ -645,6 +645,39 @@ def test_season_steer_costs_another_seasons_chars_once_one_is_named(tiny_poet):
     assert cost[0, spring] == 2.0 and cost[0, autumn] == 0
 
 
+def test_season_pairs_mark_a_season_where_neither_char_does(tmp_path, tiny_poet):
+    """东风 in spring poems, 西风 in autumn ones, 风 in both: the pairs mark their seasons, the char alone
+    none; then a spring row that wrote 西 is steered off 风 (it would close 西风), another row is not."""
+    import json
+    from couplet.corpus import split_of
+    from couplet.poemrules import PoemTables, _SeasonSteer, make_poem_plan
+    from couplet.poetry import season_images, season_pairs
+    from couplet.vocab import Vocab
+    vocab = Vocab(list("春秋东西风山水月云，。") + [chr(0x6000 + k) for k in range(400)])
+    rows, k = [], 0
+    while len(rows) < 200:
+        first = chr(0x6000 + k % 400) + chr(0x6000 + (k * 7) % 400) + "山水月"
+        k += 1
+        if split_of(first) != "train":
+            continue
+        spring = len(rows) % 2 == 0
+        rows.append({"lines": [first, ("春东风" if spring else "秋西风") + "云月"]})
+    path = tmp_path / "poems.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    keys, of = season_pairs(path, vocab)
+    v = len(vocab)
+    marked = {(vocab.itos[key // v], vocab.itos[key % v]): int(s) for key, s in zip(keys.tolist(), of.tolist())}
+    assert marked == {("东", "风"): 0, ("西", "风"): 2}
+    assert season_images(path, vocab)[vocab.stoi["风"]] == -1
+    tables = PoemTables(vocab, tiny_poet.prosody, season_pairs=(keys, of))   # 西 alone marks nothing here
+    req = PoemRequest(form="五绝", text="", mode="keywords", pattern="off", season_steer=2.0)
+    plan, _ = make_poem_plan(req, {}, tables)
+    ids = [vocab.stoi[c] for c in "春西山"]
+    out = torch.tensor([[ids[0], ids[1]], [ids[2], ids[1]]])
+    cost = _SeasonSteer(plan, tables).steer(torch.zeros(2, len(vocab)), out, 2)
+    assert cost[0, vocab.stoi["风"]] == 2.0 and cost[1, vocab.stoi["风"]] == 0    # row 1 named no season
+
+
 def test_season_images_are_the_chars_of_one_seasons_poems(tmp_path):
     """Built from poems that name one season: a char only spring poems hold is spring's, one that both
     hold is nobody's; then a line with an autumn image in a spring poem clashes."""

@@ -62,7 +62,7 @@ def seed_of(p: dict, i: int, rng: random.Random) -> tuple[str, str]:
 def write_parts(prefix: str, items: list[dict], head: str, render) -> None:
     half = len(items) // 2
     for part in (1, 2):
-        chunk = items[(part - 1) * half: part * half]
+        chunk = items[:half] if part == 1 else items[half:]     # an odd last item goes to part 2
         with open(f"docs/judging/{prefix}-part{part}.md", "w", encoding="utf-8") as f:
             f.write(head % part + "\n".join(render(it) for it in chunk))
 
@@ -104,8 +104,12 @@ def _stray_double(tables, lines: list[str]) -> bool:
 
 
 def _seasons(tables, lines: list[str]) -> int:
-    """How many seasons a poem's chars mark (春夏秋冬 and their images, `PoemTables.season_of`)."""
-    return len({int(tables.season_of[tables.vocab.stoi[c]]) for x in lines for c in x if c in tables.vocab.stoi} - {-1})
+    """How many seasons a poem's chars mark (春夏秋冬 and their images, `PoemTables.season_of`; the pairs
+    that mark one, `PoemTables.season_pair`)."""
+    stoi = tables.vocab.stoi
+    marks = {int(tables.season_of[stoi[c]]) for x in lines for c in x if c in stoi} - {-1}
+    marks |= {tables.season_pair.get((stoi.get(a), stoi.get(b))) for x in lines for a, b in zip(x, x[1:])} - {None}
+    return len(marks)
 
 
 def variants(gen, real, rng, args) -> None:
@@ -117,6 +121,9 @@ def variants(gen, real, rng, args) -> None:
         if cfg.pop("old_doubles", False):
             gens[name] = PoemGenerator.load()
             gens[name].tables.double_contexts = None
+        if cfg.pop("no_season_pairs", False):   # the season steer by single chars alone
+            gens[name] = PoemGenerator.load()
+            gens[name].tables.season_pair, gens[name].tables.season_after = {}, {}
     items, written = [], {name: Written() if args.batch else None for name in systems}
     for form in args.forms or FORMS:
         # --differ: seeds drawn until per_form of them give poems that differ between the systems
