@@ -546,6 +546,7 @@ class LineJudge:
     itos: list[str] | None = None                # the vocabulary, to read a line of ids as text (for avoid)
     season: float = 0.0                          # cost of a line naming a season the poem has not named
     season_of: torch.Tensor | None = None        # (V,) each char's season, 0..3 for 春夏秋冬 (-1: none)
+    season_pair: dict[tuple[int, int], int] | None = None   # the char pairs that mark a season (东风, 落叶)
     free: torch.Tensor | None = None             # (T,) bool: positions the model writes (not forced chars)
 
     def __call__(self, line: int, out: torch.Tensor) -> torch.Tensor:
@@ -598,7 +599,15 @@ class LineJudge:
         if self.seed is not None and len(self.seed):
             before = before | named(self.seed)
         span = slice(line * w, line * w + w - 1)
-        return (named(out[:, span], None if free is None else free[span]) & ~before).any(dim=1) & before.any(dim=1)
+        now = named(out[:, span], None if free is None else free[span])
+        if self.season_pair:        # a pair of free chars marks its season too (东风, 落叶)
+            ok = [True] * (line * w + w - 1) if free is None else free[:line * w + w - 1].tolist()
+            for r, row in enumerate(out[:, :line * w + w - 1].tolist()):
+                for p in range(1, len(row)):
+                    s = self.season_pair.get((row[p - 1], row[p])) if ok[p] and ok[p - 1] else None
+                    if s is not None:
+                        (before if p < line * w else now)[r, s] = True
+        return (now & ~before).any(dim=1) & before.any(dim=1)
 
 
 def seed_batch(vocab: Vocab, seeds: list[str], size: int) -> torch.Tensor:

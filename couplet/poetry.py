@@ -398,7 +398,7 @@ class PoemGenerator:
                          coherence=None if score is None else (lambda prev, line: req.coherence * score(prev, line)),
                          stock=(lambda line: req.stock * self.unseeded_logp(line)) if req.stock > 0 else None,
                          avoid=avoid, answered=answered, shared=req.shared_phrase, itos=self.vocab.itos, season=req.season,
-                         season_of=self.tables.season_of, free=plan.forced < 0)
+                         season_of=self.tables.season_of, season_pair=self.tables.season_pair, free=plan.forced < 0)
 
     @torch.inference_mode()
     def unseeded_logp(self, lines: torch.Tensor) -> torch.Tensor:

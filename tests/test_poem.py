@@ -676,6 +676,11 @@ def test_season_pairs_mark_a_season_where_neither_char_does(tmp_path, tiny_poet)
     out = torch.tensor([[ids[0], ids[1]], [ids[2], ids[1]]])
     cost = _SeasonSteer(plan, tables).steer(torch.zeros(2, len(vocab)), out, 2)
     assert cost[0, vocab.stoi["风"]] == 2.0 and cost[1, vocab.stoi["风"]] == 0    # row 1 named no season
+    from couplet.poemrules import LineJudge
+    judge = LineJudge(width=3, season=4.0, season_of=tables.season_of, season_pair=tables.season_pair)
+    line = lambda text: [vocab.stoi[c] for c in text]   # noqa: E731
+    out = torch.tensor([line("春山，西风，"), line("春山，山风，"), line("东风，西风，")])
+    assert judge(1, out).tolist() == [-4.0, 0.0, -4.0]   # 西风 after 春 or after 东风: another season
 
 
 def test_season_images_are_the_chars_of_one_seasons_poems(tmp_path):

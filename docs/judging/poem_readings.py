@@ -89,6 +89,14 @@ def against_real(gen, real, rng, args) -> None:
     write_parts(args.prefix, items, head, lambda it: f"## item {it['item']} ({it['form']})\n" + "\n".join(it["lines"]) + "\n")
 
 
+def _without_pairs(line_judge):
+    def judge(*args, **kwargs):
+        j = line_judge(*args, **kwargs)
+        j.season_pair = None
+        return j
+    return judge
+
+
 def _stray_double(tables, lines: list[str]) -> bool:
     """Whether a poem doubles a char where the shipped rule would not let it (`PoemState._doubles_in_context`)."""
     v, contexts = len(tables.vocab), tables.double_contexts or set()
@@ -124,6 +132,9 @@ def variants(gen, real, rng, args) -> None:
         if cfg.pop("no_season_pairs", False):   # the season steer by single chars alone
             gens[name] = PoemGenerator.load()
             gens[name].tables.season_pair, gens[name].tables.season_after = {}, {}
+        if cfg.pop("judge_no_pairs", False):    # the line choice's season cost by single chars alone
+            gens[name] = PoemGenerator.load()
+            gens[name].line_judge = _without_pairs(gens[name].line_judge)
     items, written = [], {name: Written() if args.batch else None for name in systems}
     for form in args.forms or FORMS:
         # --differ: seeds drawn until per_form of them give poems that differ between the systems
