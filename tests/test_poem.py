@@ -645,6 +645,22 @@ def test_season_steer_costs_another_seasons_chars_once_one_is_named(tiny_poet):
     assert cost[0, spring] == 2.0 and cost[0, autumn] == 0
 
 
+def _one_season_poems(tmp_path, n: int, tail: str, spring: str, autumn: str):
+    """A poems.jsonl of n train-split poems: a first line of two varied chars and `tail`, then the spring
+    line and the autumn line in turn."""
+    import json
+    from couplet.corpus import split_of
+    rows, k = [], 0
+    while len(rows) < n:
+        first = chr(0x6000 + k % 400) + chr(0x6000 + (k * 7) % 400) + tail
+        k += 1
+        if split_of(first) == "train":
+            rows.append({"lines": [first, spring if len(rows) % 2 == 0 else autumn]})
+    path = tmp_path / "poems.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
 def test_season_pairs_mark_a_season_where_neither_char_does(tmp_path, tiny_poet):
     """东风 in spring poems, 西风 in autumn ones, 风 in both: the pairs mark their seasons, the char alone
     none; then a spring row that wrote 西 is steered off 风 (it would close 西风), another row is not."""
@@ -654,16 +670,7 @@ def test_season_pairs_mark_a_season_where_neither_char_does(tmp_path, tiny_poet)
     from couplet.poetry import season_images, season_pairs
     from couplet.vocab import Vocab
     vocab = Vocab(list("春秋东西风山水月云，。") + [chr(0x6000 + k) for k in range(400)])
-    rows, k = [], 0
-    while len(rows) < 200:
-        first = chr(0x6000 + k % 400) + chr(0x6000 + (k * 7) % 400) + "山水月"
-        k += 1
-        if split_of(first) != "train":
-            continue
-        spring = len(rows) % 2 == 0
-        rows.append({"lines": [first, ("春东风" if spring else "秋西风") + "云月"]})
-    path = tmp_path / "poems.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path = _one_season_poems(tmp_path, 200, "山水月", "春东风云月", "秋西风云月")
     keys, of = season_pairs(path, vocab)
     v = len(vocab)
     marked = {(vocab.itos[key // v], vocab.itos[key % v]): int(s) for key, s in zip(keys.tolist(), of.tolist())}
@@ -693,16 +700,7 @@ def test_season_images_are_the_chars_of_one_seasons_poems(tmp_path):
     from couplet.prosody import Prosody
     from couplet.vocab import Vocab
     vocab = Vocab(list("春秋杏菊山水风月云") + [chr(0x6000 + k) for k in range(400)])
-    rows, k = [], 0
-    while len(rows) < 120:
-        first = chr(0x6000 + k % 400) + chr(0x6000 + (k * 7) % 400) + "山水风"
-        k += 1
-        if split_of(first) != "train":
-            continue
-        spring = len(rows) % 2 == 0
-        rows.append({"lines": [first, ("春杏" if spring else "秋菊") + "云月风"]})
-    path = tmp_path / "poems.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path = _one_season_poems(tmp_path, 120, "山水风", "春杏云月风", "秋菊云月风")
     table = season_images(path, vocab)
     assert table[vocab.stoi["杏"]] == 0 and table[vocab.stoi["菊"]] == 2 and table[vocab.stoi["云"]] == -1
     from couplet.requests import DEFAULT_PROSODY
