@@ -664,8 +664,6 @@ def _one_season_poems(tmp_path, n: int, tail: str, spring: str, autumn: str):
 def test_season_pairs_mark_a_season_where_neither_char_does(tmp_path, tiny_poet):
     """东风 in spring poems, 西风 in autumn ones, 风 in both: the pairs mark their seasons, the char alone
     none; then a spring row that wrote 西 is steered off 风 (it would close 西风), another row is not."""
-    import json
-    from couplet.corpus import split_of
     from couplet.poemrules import PoemTables, _SeasonSteer, make_poem_plan
     from couplet.poetry import season_images, season_pairs
     from couplet.vocab import Vocab
@@ -693,8 +691,6 @@ def test_season_pairs_mark_a_season_where_neither_char_does(tmp_path, tiny_poet)
 def test_season_images_are_the_chars_of_one_seasons_poems(tmp_path):
     """Built from poems that name one season: a char only spring poems hold is spring's, one that both
     hold is nobody's; then a line with an autumn image in a spring poem clashes."""
-    import json
-    from couplet.corpus import split_of
     from couplet.poemrules import LineJudge, PoemTables
     from couplet.poetry import season_images
     from couplet.prosody import Prosody
