@@ -783,32 +783,48 @@ class _SeasonSteer:
     themselves from clashing."""
 
     def __init__(self, plan: PoemPlan, tables: PoemTables):
-        self.of, self.weight = tables.season_of, plan.season_steer
+        self.of, self.weight = tables.season_of.tolist(), plan.season_steer
         self.pair, self.after = tables.season_pair, tables.season_after
-        self.chars = (self.of.unsqueeze(0) == torch.arange(4).unsqueeze(1)).float()          # (4, V)
-        self.free = plan.forced < 0                                                          # (T,)
-        self.seed = torch.zeros(4, dtype=torch.bool)
-        self.seed[list(plan.seed_seasons)] = True
+        self.chars = (tables.season_of.unsqueeze(0) == torch.arange(4).unsqueeze(1)).float()  # (4, V)
+        self.free, self.width = (plan.forced < 0).tolist(), plan.width + 1
+        self.seed = set(plan.seed_seasons)
+        self.named: list[set[int]] = []           # per row, the seasons it named before step `seen`
+        self.seen = 0
+        self._costs: dict[frozenset[int], torch.Tensor] = {}
+
+    def _named(self, out: torch.Tensor, t: int) -> list[set[int]]:
+        """Per row: read from the whole poem at a new line (the line-by-line choice may have replaced the
+        rows), else brought up to step t from the chars written since the last call. Python values: a
+        row adds a char or two a step."""
+        since = self.seen if self.named and t // self.width == self.seen // self.width else 0
+        if since == 0:
+            self.named = [set(self.seed) for _ in range(len(out))]
+        start = max(since - 1, 0)                           # the char before, for a pair ending at `since`
+        for named, row in zip(self.named, out[:, start:t].tolist()):
+            for p in range(since, t):
+                if self.free[p]:
+                    named.add(self.of[row[p - start]])
+                    if p and self.free[p - 1]:      # a pair within a line: punctuation is never free
+                        named.add(self.pair.get((row[p - 1 - start], row[p - start]), -1))
+        self.seen = t
+        return self.named
+
+    def _cost(self, other: frozenset[int]) -> torch.Tensor:
+        """(V,) the cost of each char for a row that has not named the seasons `other`, kept once built."""
+        if other not in self._costs:
+            self._costs[other] = self.weight * self.chars[sorted(other)].sum(dim=0)
+        return self._costs[other]
 
     def steer(self, logp: torch.Tensor, out: torch.Tensor, t: int) -> torch.Tensor | None:
         """Subtract the cost at step t from logp (R, V) in place; returns the (R, V) cost, or None."""
-        seasons = self.of[out[:, :t][:, self.free[:t]]]                                     # (R, k)
-        named = (seasons.unsqueeze(-1) == torch.arange(4)).any(dim=1) | self.seed           # (R, 4)
-        free, rows = self.free[:t].tolist(), out[:, :t].tolist()
-        if self.pair:    # pairs within a line: punctuation is never free
-            for r, row in enumerate(rows):
-                for p in range(1, t):
-                    s = self.pair.get((row[p - 1], row[p])) if free[p] and free[p - 1] else None
-                    if s is not None:
-                        named[r, s] = True
-        other = ~named & named.any(dim=1, keepdim=True)
-        if not bool(other.any()):
+        others = [frozenset(range(4)) - named if named - {-1} else frozenset() for named in self._named(out, t)]
+        if not any(others):
             return None
-        cost = (self.weight * other.float()) @ self.chars
-        if self.after and t and free[t - 1]:                # the second char of a pair of another season
-            for r, row in enumerate(rows):
-                for b, s in self.after.get(row[t - 1], ()):
-                    if other[r, s]:
+        cost = torch.stack([self._cost(other) for other in others])
+        if self.after and t and self.free[t - 1]:           # the second char of a pair of another season
+            for r, (a, other) in enumerate(zip(out[:, t - 1].tolist(), others)):
+                for b, s in self.after.get(a, ()):
+                    if s in other:
                         cost[r, b] += self.weight
         logp.sub_(cost)
         return cost
