@@ -477,31 +477,52 @@ SEASON_MIN_POEMS = 30   # a char in fewer of the poems that name one season gets
 SEASON_ODDS = 4.0       # how many times the seasons' own odds its poems must name its season by
 
 
+def _one_season_poems(poems_path: str | Path):
+    """(lines, season) of each train-split poem that names exactly one season (春夏秋冬 as chars)."""
+    import json
+    from .corpus import split_of
+    with open(poems_path, encoding="utf-8") as f:
+        for line in f:
+            lines = json.loads(line)["lines"]
+            named = [k for k, s in enumerate(SEASONS) if s in "".join(lines)]
+            if lines and len(named) == 1 and split_of(lines[0]) == "train":
+                yield lines, named[0]
+
+
+def _season_marks(holds: dict, min_poems: int, share: float, odds: float) -> dict:
+    """key -> season for the keys (chars, pairs) that `holds` (key -> Counter of seasons, one count per
+    poem) marks: held by min_poems or more poems, `share` of them naming one season, at `odds` times the
+    odds with which all held keys name it."""
+    from collections import Counter
+    totals: Counter = Counter()
+    for counts in holds.values():
+        totals.update(counts)
+    prior = {k: totals[k] / max(sum(totals.values()), 1) for k in range(4)}
+    marked = {}
+    for key, counts in holds.items():
+        total = sum(counts.values())
+        season, n = counts.most_common(1)[0]
+        p = n / total
+        lift = p / max(1 - p, 1e-9) / max(prior[season] / max(1 - prior[season], 1e-9), 1e-9)
+        if total >= min_poems and p >= share and lift >= odds:
+            marked[key] = season
+    return marked
+
+
 def season_images(poems_path: str | Path, vocab: Vocab) -> torch.Tensor:
     """(V,) int8: the season (0..3 for 春夏秋冬, -1: none) whose poems a char belongs to. Of the
     train-split poems that name exactly one season, those that hold the char name one season at least
     half the time and SEASON_ODDS times more often, in odds, than all of them do: 桃杏莺絮 spring,
     菊蝉梧蛩 autumn (summer and winter poems are too few to mark any)."""
-    import json
-    from .corpus import split_of
-    holds = torch.zeros(len(vocab), 4)
-    with open(poems_path, encoding="utf-8") as f:
-        for line in f:
-            lines = json.loads(line)["lines"]
-            text = "".join(lines)
-            named = [k for k, s in enumerate(SEASONS) if s in text]
-            if not lines or len(named) != 1 or split_of(lines[0]) != "train":
-                continue
-            ids = [vocab.stoi[c] for c in set(text) if c in vocab.stoi and c not in SEASONS]
-            holds[ids, named[0]] += 1
-    total = holds.sum(dim=1, keepdim=True)
-    share = holds / total.clamp(min=1)
-    prior = holds.sum(dim=0) / holds.sum().clamp(min=1)
-    lift = (share / (1 - share).clamp(min=1e-9)) / (prior / (1 - prior).clamp(min=1e-9)).clamp(min=1e-9)
-    marked = (share >= 0.5) & (lift >= SEASON_ODDS) & (total >= SEASON_MIN_POEMS)
+    from collections import Counter
+    holds: dict[int, Counter] = {}
+    for lines, season in _one_season_poems(poems_path):
+        for c in set("".join(lines)):
+            if c in vocab.stoi and c not in SEASONS:
+                holds.setdefault(vocab.stoi[c], Counter())[season] += 1
     out = torch.full((len(vocab),), -1, dtype=torch.int8)
-    rows, cols = marked.nonzero(as_tuple=True)
-    out[rows] = cols.to(torch.int8)
+    for i, season in _season_marks(holds, SEASON_MIN_POEMS, 0.5, SEASON_ODDS).items():
+        out[i] = season
     return out
 
 
@@ -513,36 +534,18 @@ SEASON_PAIR_MIN_POEMS, SEASON_PAIR_SHARE, SEASON_PAIR_ODDS = 60, 0.7, 10.0
 
 def season_pairs(poems_path: str | Path, vocab: Vocab) -> tuple[torch.Tensor, torch.Tensor]:
     """Sorted int32 keys a * V + b of the char pairs that mark a season, and (int8) that season (0..3 for
-    春夏秋冬), from the train-split poems that name exactly one season, as `season_images` reads chars."""
-    import json
+    春夏秋冬), read as `season_images` reads chars (pairs with a season char left out)."""
     from collections import Counter
-    from .corpus import split_of
     holds: dict[int, Counter] = {}
     v = len(vocab)
-    with open(poems_path, encoding="utf-8") as f:
-        for line in f:
-            lines = json.loads(line)["lines"]
-            named = [k for k, s in enumerate(SEASONS) if s in "".join(lines)]
-            if not lines or len(named) != 1 or split_of(lines[0]) != "train":
-                continue
-            keys = set()
-            for x in lines:
-                ids = [vocab.stoi.get(c, -1) if c not in SEASONS else -1 for c in x.rstrip("，。")]
-                keys.update(a * v + b for a, b in zip(ids, ids[1:]) if a >= 0 and b >= 0)
-            for key in keys:
-                holds.setdefault(key, Counter())[named[0]] += 1
-    totals = Counter()
-    for counts in holds.values():
-        totals.update(counts)
-    prior = {k: totals[k] / max(sum(totals.values()), 1) for k in range(4)}
-    marked = {}
-    for key, counts in holds.items():
-        total = sum(counts.values())
-        season, n = counts.most_common(1)[0]
-        share = n / total
-        odds = share / max(1 - share, 1e-9) / max(prior[season] / max(1 - prior[season], 1e-9), 1e-9)
-        if total >= SEASON_PAIR_MIN_POEMS and share >= SEASON_PAIR_SHARE and odds >= SEASON_PAIR_ODDS:
-            marked[key] = season
+    for lines, season in _one_season_poems(poems_path):
+        keys = set()
+        for x in lines:
+            ids = [vocab.stoi.get(c, -1) if c not in SEASONS else -1 for c in x.rstrip("，。")]
+            keys.update(a * v + b for a, b in zip(ids, ids[1:]) if a >= 0 and b >= 0)
+        for key in keys:
+            holds.setdefault(key, Counter())[season] += 1
+    marked = _season_marks(holds, SEASON_PAIR_MIN_POEMS, SEASON_PAIR_SHARE, SEASON_PAIR_ODDS)
     keys = sorted(marked)
     return torch.tensor(keys, dtype=torch.int32), torch.tensor([marked[k] for k in keys], dtype=torch.int8)
 
