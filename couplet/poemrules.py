@@ -12,6 +12,8 @@ Over 400 lines because the rules and the loop that applies them belong together 
 """
 from __future__ import annotations
 
+import functools
+
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -159,7 +161,7 @@ class PoemTables(Tables):
         for ch in doubles:
             if ch in vocab.stoi:
                 self.double_ok[vocab.stoi[ch]] = True
-        self.double_ids = set(torch.nonzero(self.double_ok).flatten().tolist())
+        self.double_ids = set(torch.nonzero(self.double_ok).flatten().tolist())   # the same, for Python-side checks
         # where a double may stand: keys x * V + a of the char before it (`poetry.double_contexts`); None: anywhere
         self.double_contexts = set(double_contexts.tolist()) if double_contexts is not None else None
         # attested bigrams as sorted keys a * V + b; row a's followers sit between starts[a] and starts[a + 1]
@@ -521,6 +523,21 @@ class PairedLines:
             self.state = (memory, keys, hidden, self.to_couplet[tok].view(-1, 1))
 
 
+def season_marks(ids: list[int], season_of: list[int], pair: dict[tuple[int, int], int] | None = None,
+                 free: list[bool] | None = None) -> set[int]:
+    """The seasons (0..3 for 春夏秋冬) a run of char ids marks: each char's (春, or an image of one season's
+    poems such as 杏), and each pair of neighbours that marks one (东风, 落叶); with `free`, only the
+    positions the model wrote (punctuation never is, so no pair crosses a line)."""
+    marks = set()
+    for p, c in enumerate(ids):
+        if free is None or free[p]:
+            marks.add(season_of[c])
+            if pair and p and (free is None or free[p - 1]):
+                marks.add(pair.get((ids[p - 1], c), -1))
+    marks.discard(-1)
+    return marks
+
+
 @dataclass
 class LineJudge:
     """What the line-by-line choice adds to a line's log-prob, each term with its weight: a cost for
@@ -585,29 +602,24 @@ class LineJudge:
         return key
 
     def _season_clash(self, line: int, out: torch.Tensor) -> torch.Tensor:
-        """(R,) whether the rows' line `line` names a season (春夏秋冬, or an image of one season's poems
-        such as 杏 or 菊, at a position the model chose) that neither the earlier lines nor the seed named,
-        when they named one: autumn wind beside spring rain, the readers' commonest complaint about a
-        poem's coherence."""
-        w, free, seasons = self.width, self.free, torch.arange(4)
+        """(R,) whether the rows' line `line` names a season (春夏秋冬, an image of one season's poems such
+        as 杏 or 菊, or a pair that marks one, 东风 or 落叶, at positions the model chose: `season_marks`)
+        that neither the earlier lines nor the seed named, when they named one: autumn wind beside spring
+        rain, the readers' commonest complaint about a poem's coherence."""
+        of, w = self._season_list, self.width
+        cut, end = line * w, line * w + w - 1
+        free = None if self.free is None else self.free[:end].tolist()
+        seed = season_marks(self.seed.tolist(), of) if self.seed is not None else set()
+        clash = []
+        for row in out[:, :end].tolist():
+            before = season_marks(row[:cut], of, self.season_pair, free and free[:cut]) | seed
+            now = season_marks(row[cut:], of, self.season_pair, free and free[cut:])
+            clash.append(bool(before) and bool(now - before))
+        return torch.tensor(clash)
 
-        def named(ids: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:   # (R, 4)
-            hit = self.season_of[ids].unsqueeze(-1) == seasons
-            return (hit if keep is None else hit & keep.view(1, -1, 1)).any(dim=-2)
-        span = slice(0, line * w)
-        before = named(out[:, span], None if free is None else free[span])
-        if self.seed is not None and len(self.seed):
-            before = before | named(self.seed)
-        span = slice(line * w, line * w + w - 1)
-        now = named(out[:, span], None if free is None else free[span])
-        if self.season_pair:        # a pair of free chars marks its season too (东风, 落叶)
-            ok = [True] * (line * w + w - 1) if free is None else free[:line * w + w - 1].tolist()
-            for r, row in enumerate(out[:, :line * w + w - 1].tolist()):
-                for p in range(1, len(row)):
-                    s = self.season_pair.get((row[p - 1], row[p])) if ok[p] and ok[p - 1] else None
-                    if s is not None:
-                        (before if p < line * w else now)[r, s] = True
-        return (now & ~before).any(dim=1) & before.any(dim=1)
+    @functools.cached_property
+    def _season_list(self) -> list[int]:
+        return self.season_of.tolist()
 
 
 def seed_batch(vocab: Vocab, seeds: list[str], size: int) -> torch.Tensor:
@@ -794,18 +806,14 @@ class _SeasonSteer:
 
     def _named(self, out: torch.Tensor, t: int) -> list[set[int]]:
         """Per row: read from the whole poem at a new line (the line-by-line choice may have replaced the
-        rows), else brought up to step t from the chars written since the last call. Python values: a
-        row adds a char or two a step."""
+        rows), else brought up to step t from the chars written since the last call (and the one before,
+        for a pair that ends after it). Python values: a row adds a char or two a step."""
         since = self.seen if self.named and t // self.width == self.seen // self.width else 0
         if since == 0:
             self.named = [set(self.seed) for _ in range(len(out))]
-        start = max(since - 1, 0)                           # the char before, for a pair ending at `since`
+        start = max(since - 1, 0)
         for named, row in zip(self.named, out[:, start:t].tolist()):
-            for p in range(since, t):
-                if self.free[p]:
-                    named.add(self.of[row[p - start]])
-                    if p and self.free[p - 1]:      # a pair within a line: punctuation is never free
-                        named.add(self.pair.get((row[p - 1 - start], row[p - start]), -1))
+            named |= season_marks(row, self.of, self.pair, self.free[start:t])
         self.seen = t
         return self.named
 
@@ -817,7 +825,7 @@ class _SeasonSteer:
 
     def steer(self, logp: torch.Tensor, out: torch.Tensor, t: int) -> torch.Tensor | None:
         """Subtract the cost at step t from logp (R, V) in place; returns the (R, V) cost, or None."""
-        others = [frozenset(range(4)) - named if named - {-1} else frozenset() for named in self._named(out, t)]
+        others = [frozenset(range(4)) - named if named else frozenset() for named in self._named(out, t)]
         if not any(others):
             return None
         cost = torch.stack([self._cost(other) for other in others])

@@ -112,12 +112,10 @@ def _stray_double(tables, lines: list[str]) -> bool:
 
 
 def _seasons(tables, lines: list[str]) -> int:
-    """How many seasons a poem's chars mark (春夏秋冬 and their images, `PoemTables.season_of`; the pairs
-    that mark one, `PoemTables.season_pair`)."""
-    stoi = tables.vocab.stoi
-    marks = {int(tables.season_of[stoi[c]]) for x in lines for c in x if c in stoi} - {-1}
-    marks |= {tables.season_pair.get((stoi.get(a), stoi.get(b))) for x in lines for a, b in zip(x, x[1:])} - {None}
-    return len(marks)
+    """How many seasons a poem marks, by chars and pairs (`couplet.poemrules.season_marks`)."""
+    from couplet.poemrules import season_marks
+    of, stoi, unk = tables.season_of.tolist(), tables.vocab.stoi, tables.vocab.unk_id
+    return len(set().union(*(season_marks([stoi.get(c, unk) for c in x], of, tables.season_pair) for x in lines)))
 
 
 def variants(gen, real, rng, args) -> None:
