@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import fields
 from pathlib import Path
 
@@ -108,6 +109,23 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, vocab: Vocab, k
             save_file(tensors, str(tmp / "train_state.safetensors"))
             meta["optimizer"] = opt_meta
             meta["sha256"]["train_state.safetensors"] = sha256_of(tmp / "train_state.safetensors")
+        with open(tmp / "checkpoint.json", "w", encoding="utf-8") as f:
+            json.dump(meta, f, ensure_ascii=False, indent=1)
+
+
+def add_tables(path: str | Path, tables: dict[str, dict[str, torch.Tensor]]) -> None:
+    """Write further safetensors files into an existing checkpoint (replacing any of the same name),
+    atomically, with their sha256 recorded; the weights and every other file stay as they are."""
+    d = resolve_dir(path)
+    meta = read_meta(d)
+    with atomic_dir(d) as tmp:
+        for f in d.iterdir():
+            if f.is_file() and f.name != "checkpoint.json" and f.name not in tables:
+                shutil.copy2(f, tmp / f.name)
+        meta.setdefault("sha256", {})
+        for name, tensors in tables.items():
+            save_file(tensors, str(tmp / name))
+            meta["sha256"][name] = sha256_of(tmp / name)
         with open(tmp / "checkpoint.json", "w", encoding="utf-8") as f:
             json.dump(meta, f, ensure_ascii=False, indent=1)
 

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from .requests import LINE_MODES, MODES, PoemRequest, Settings, WholeRequest, add_flags
+from .requests import DEFAULT_CHECKPOINT, LINE_MODES, MODES, PoemRequest, Settings, WholeRequest, add_flags
 
 
 def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
@@ -137,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed of the rewrites (default: the requests' own)")
     p.add_argument("--checkpoint", default=None,
                    help="poem or couplet checkpoint for --rewrite (default: checkpoints/poem or checkpoints/couplet)")
+
+    p = sub.add_parser("stock", help="build a couplet checkpoint's stock-pair table (the pairs its 下联 overuse), "
+                                     "for --stock-penalty")
+    p.add_argument("--pairs", required=True, help="train.tsv from prepare: the 上联 decoded and people's 下联")
+    p.add_argument("--checkpoint", default=None, help="couplet checkpoint to build it for and write it into "
+                                                        "(default: checkpoints/couplet)")
+    p.add_argument("--lines", type=int, default=None, help="training 上联 decoded each round (default: 20000)")
+    p.add_argument("--rounds", type=int, default=None, help="rounds, each decoding with the table so far (default: 2)")
+    p.add_argument("--seed", type=int, default=0, help="which training 上联 are drawn")
 
     p = sub.add_parser("export", help="copy a trained checkpoint for shipping (fp16 weights, no optimizer)")
     p.add_argument("--from", dest="src", required=True, help="checkpoint directory, e.g. runs/couplet/best")
@@ -422,6 +431,32 @@ def cmd_prepare(args) -> int:
     return 0
 
 
+def cmd_stock(args) -> int:
+    import random
+
+    from . import stock
+    from .checkpoint import add_tables
+    from .corpus import read_pairs
+    from .generate import CoupletGenerator
+    lines = stock.LINES if args.lines is None else args.lines
+    rounds = stock.ROUNDS if args.rounds is None else args.rounds
+    if lines < 1 or rounds < 1:
+        print("error: --lines and --rounds must be at least 1", file=sys.stderr)
+        return 2
+    path = args.checkpoint or DEFAULT_CHECKPOINT
+    gen = CoupletGenerator.load(path, int8=False)   # fp32 decodes a batch's beams side by side
+    pairs = [(p.upper, p.lower) for p in read_pairs(args.pairs) if p.source == "couplet"]
+    if not pairs:
+        print(f"error: {args.pairs} holds no couplets", file=sys.stderr)
+        return 2
+    drawn = random.Random(args.seed).sample(pairs, min(lines, len(pairs)))
+    table = stock.build(gen, [u for u, _ in drawn], (lower for _, lower in pairs), rounds=rounds)
+    add_tables(path, {stock.FILE: stock.to_tensors(table, gen.vocab)})
+    top = ", ".join(p for p, _ in sorted(table.items(), key=lambda x: -x[1])[:12])
+    print(f"{len(table)} stock pairs written into {path}/{stock.FILE} (the most overused: {top})")
+    return 0
+
+
 def average_weights(a: dict, b: dict, weight: float) -> dict:
     """weight x a + (1 - weight) x b for floating tensors (in fp32), a's own for the rest. Two points of
     one fine-tuning run lie in one basin, where their average often scores better than either (a
@@ -584,7 +619,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"prepare": cmd_prepare, "couplet": cmd_couplet, "poem": cmd_poem, "whole": cmd_whole,
-                    "title": cmd_title, "check": cmd_check, "export": cmd_export}
+                    "title": cmd_title, "check": cmd_check, "export": cmd_export,
+                    "stock": cmd_stock}
         return commands[args.command](args)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

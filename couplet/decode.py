@@ -22,6 +22,7 @@ import torch
 
 from .model import CoupletModel
 from .phrases import PhraseMemory
+from .stock import StockPairs
 from .prosody import PING, ZE, Prosody
 from .requests import TONE_MODES
 from .sampling import BLOCKED, Sampler, mask_out_
@@ -411,10 +412,13 @@ class CoupletSteps:
     """The couplet model one char at a time, the fast way: the 上联 encoded once, the decoder's
     hidden state carried from step to step. Called with what the rows wrote (R, T) and the step;
     returns the next char's log-probs (R, V) under the decoding mix (see `_log_probs`). Given a phrase
-    memory as (memory, weight), `guide` lifts what the search reads toward it (`couplet.phrases`)."""
+    memory as (memory, weight), `guide` lifts what the search reads toward it (`couplet.phrases`);
+    given the stock-pair table as (table, weight), it lowers the chars that would make a stock pair
+    with the row's last char (`couplet.stock`)."""
 
     def __init__(self, model: CoupletModel, plans: list[Plan], align: float, *,
-                 phrases: tuple[PhraseMemory, float] | None = None):
+                 phrases: tuple[PhraseMemory, float] | None = None,
+                 stock: tuple[StockPairs, float] | None = None):
         self.model, self.align = model, align
         self.device = next(model.parameters()).device
         shared = _shared(plans)
@@ -425,6 +429,7 @@ class CoupletSteps:
         self.per_step = len(plans) >= HEAD_PER_STEP_ROWS
         self.prior = None if self.per_step else _aligned_prior(model, self.memory, align)
         self.phrases, self.weight = (phrases[0].lookup(src), phrases[1]) if phrases else (None, 0.0)
+        self.stock, self.stock_weight = stock if stock else (None, 0.0)
 
     def __call__(self, out: torch.Tensor, t: int) -> torch.Tensor:
         k = len(out)
@@ -440,9 +445,12 @@ class CoupletSteps:
         return _log_probs(logits.float().cpu(), prior, self.align)
 
     def guide(self, logp: torch.Tensor, out: torch.Tensor, t: int) -> torch.Tensor:
-        """The scores the search chooses by: the model's log-probs, lifted by the phrase memory when
-        it is on (a copy; the candidates' scores stay the model's own)."""
-        return logp if self.phrases is None else self.phrases.mix_(logp.clone(), out, t, self.weight)
+        """The scores the search chooses by: the model's log-probs, lifted by the phrase memory and
+        lowered by the stock table when they are on (a copy; the candidates' scores stay the model's own)."""
+        search = logp if self.phrases is None else self.phrases.mix_(logp.clone(), out, t, self.weight)
+        if self.stock is not None and t:
+            search = self.stock.lower(search, out[:, t - 1], self.stock_weight)
+        return search
 
     def select(self, rows: torch.Tensor) -> None:
         self.hidden = index_hidden(self.hidden, rows.to(self.device))

@@ -14,6 +14,8 @@ from .model import for_decoding, is_quantized
 from .decode import LOCK_BLANKS, Beam, Beams, CoupletSteps, Plan, Tables, decode, make_plan, make_plans
 from .phrases import FILE as PHRASES_FILE
 from .phrases import PhraseMemory
+from .stock import FILE as STOCK_FILE
+from .stock import StockPairs
 from .postag import structure_agreement
 from .prosody import Prosody
 from .requests import (ALIGN_BY_DEFAULT, DEFAULT_BEAM, DIVERSITY_BY_DEFAULT,  # noqa: F401 (re-exported)
@@ -86,9 +88,10 @@ def check_lock(lock: object, known: set[str]) -> str:
 class CoupletGenerator:
     def __init__(self, model, vocab, prosody: Prosody, meta: dict | None = None, scorer=None,
                  scorer_path: Path | None = None, identity: str = "in-memory model",
-                 phrases: PhraseMemory | None = None):
+                 phrases: PhraseMemory | None = None, stock: StockPairs | None = None):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
         self.phrases = phrases  # the phrase memory (`couplet.phrases`); None: the checkpoint has none
+        self.stock = stock      # the stock-pair table (`couplet.stock`); None: the checkpoint has none
         self.tables = Tables(vocab, prosody)
         self.known = set(vocab.chars())
         self._scorer = scorer  # (ScorerModel, its Vocab); else loaded from scorer_path when rerank asks
@@ -108,10 +111,14 @@ class CoupletGenerator:
         int8: decode with a dynamically quantized copy (CPU; default INT8_BY_DEFAULT)."""
         path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
         model, vocab, meta = load_checkpoint(path, device=device, kind="couplet")
-        table = load_table(path, PHRASES_FILE, meta)
+        table, stock = load_table(path, PHRASES_FILE, meta), load_table(path, STOCK_FILE, meta)
+        try:
+            stock = StockPairs(stock, len(vocab)) if stock else None
+        except ValueError as e:
+            raise CheckpointError(f"{path}: {e}") from e
         return cls(for_decoding(model, int8=int8, device=device), vocab, load_prosody(path, prosody), meta,
                    scorer_path=Path(scorer) if scorer else DEFAULT_SCORER, identity=checkpoint_identity(path, meta),
-                   phrases=PhraseMemory(table, vocab) if table else None)
+                   phrases=PhraseMemory(table, vocab) if table else None, stock=stock)
 
     @property
     def scorer(self):
@@ -180,7 +187,8 @@ class CoupletGenerator:
 
     def _decode(self, plans: list[Plan], settings: Settings, choose) -> tuple[torch.Tensor, torch.Tensor]:
         memory = (self.phrases, settings.memory) if self.phrases is not None and settings.memory > 0 else None
-        steps = CoupletSteps(self.model, plans, settings.align, phrases=memory)
+        stock = (self.stock, settings.stock_penalty) if self.stock is not None and settings.stock_penalty > 0 else None
+        steps = CoupletSteps(self.model, plans, settings.align, phrases=memory, stock=stock)
         return decode(steps, plans, choose, repeats=settings.repeats)
 
     def _beam(self, settings: Settings, n: int) -> Beam:

@@ -30,6 +30,9 @@ STRUCTURE_BY_DEFAULT = 1.0  # weight of the 词性相对 rule, relative to the N
 DIVERSITY_BY_DEFAULT = 1.0  # diverse beam search: penalty per earlier group that chose the same char
 FREQ_PENALTY_BY_DEFAULT = 0.2  # anti-LM weight against stock chars; chosen on the validation split (model card)
 MEMORY_BY_DEFAULT = 0.0  # phrase memory: off; readers never preferred it in seven readings (couplet.phrases)
+# weight of the stock-pair table's log excess in the search (couplet.stock): off; at 0.5 it lifts distinct-2
+# (test 67.1% -> 74.5%) but readers kept it 18 to 20 and BLEU fell 3.49 -> 3.23 (checkpoints/README.md)
+STOCK_PENALTY_BY_DEFAULT = 0.0
 MMI_BY_DEFAULT = 0.6  # weight of log p(上联 | 下联) when ordering candidates (MMI-bidi); chosen on validation
 MAX_CANDIDATES = 20  # n and beam width: one line's candidates fit one screen and a few MB
 SEED_MAX = 2 ** 63 - 1
@@ -111,6 +114,9 @@ class Settings(_Sampled):
                             "candidate took at the same position; 0 = plain beam")
     freq_penalty: float = _num(FREQ_PENALTY_BY_DEFAULT, 0.0, 10.0, "subtract this times log p(char) of the "
                                "training 下联 unigram, against stock chars")
+    stock_penalty: float = _num(STOCK_PENALTY_BY_DEFAULT, 0.0, 10.0, "the search's cost for a char that makes a "
+                                "pair the model writes far more often than people do (展宏, 欣逢), times the log of "
+                                "how many times as often (the checkpoint's stock table), e.g. 0.5 for more varied 下联; 0 = off")
     memory: float = _num(MEMORY_BY_DEFAULT, 0.0, 20.0, "phrase memory: the search lifts each char's log-probability "
                          "by this times its probability under what people wrote opposite the 上联's rarer 4-char "
                          "phrases in the training couplets (the scores stay the model's), e.g. 8; 0 = off")
