@@ -340,7 +340,7 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     # the default beam against the floor of 5 rows and against what it really decodes: diverse
     # groups (more rows than the width) and the MMI reorder, which reads every candidate back
     beam5 = cases["beam5"]
-    beam = cg._beam(beam5, beam5.n)
+    beam = cg._beam(beam5, beam5.n, chars=len(UPPER7))
     beam_rows = beam.width + (beam.groups - 1) * beam.group_width
     p = paired(lambda: cg.generate(UPPER7, beam5),
                {"floor": couplet_floor_fn(cfg, chars=len(UPPER7), rows=5, lines=1, int8=int8),

@@ -32,6 +32,11 @@ BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster
 # speed (its products cost per row)
 BEAM_LINES = 32
 RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
+# a 上联 of this many chars or more is searched with a beam this wide: on 15+ chars a beam of 16 read
+# better than 10 (kept 23 to 15, docs/judging/couplets-widebeam-*; validation BLEU 2.12 -> 2.35), while on
+# 12-14 chars it moved BLEU by noise only; short lines keep their speed
+LONG_LINE_CHARS = 15
+LONG_LINE_WIDTH = 16
 # any two candidates shown differ in at least this share of their free positions. 1/2, not 1/3: at a third,
 # half the lists repeated one frame (万事和谐岁岁新 / 万事和谐处处春); readers chose the half-apart list to
 # pick from 28 times to 1 (docs/judging/couplets-sets-*). A list still short is filled with candidates
@@ -83,6 +88,11 @@ def check_lock(lock: object, known: set[str]) -> str:
         shown = " ".join(c if c.isprintable() else f"U+{ord(c):04X}" for c in bad)
         raise InputError(f"the lock pattern may hold Chinese characters and _ for blanks only, not {shown}")
     return "".join(variant_of(c, known) if is_han(c) and c not in known else c for c in raw)
+
+
+def _chars(plan: Plan) -> int:
+    """The chars a 下联 writes (not its punctuation)."""
+    return sum(lit is None for lit in plan.literal)
 
 
 class CoupletGenerator:
@@ -166,7 +176,7 @@ class CoupletGenerator:
         sampler = settings.sampler(torch.Generator().manual_seed(int(settings.seed)))
         greedy = settings.beam == 0 and sampler.greedy
         if settings.beam > 0:
-            ids, scores = self._decode([plan], settings, self._beam(settings, n))
+            ids, scores = self._decode([plan], settings, self._beam(settings, n, chars=_chars(plan)))
         else:  # spare rows when sampling: near-duplicates are dropped
             ids, scores = self._decode([plan] * (1 if greedy else 2 * n), settings, sampler)
         if greedy and n > 1:
@@ -191,17 +201,18 @@ class CoupletGenerator:
         steps = CoupletSteps(self.model, plans, settings.align, phrases=memory, stock=stock)
         return decode(steps, plans, choose, repeats=settings.repeats)
 
-    def _beam(self, settings: Settings, n: int) -> Beam:
-        """Beam search as the settings say: diverse groups (one per further candidate) when n > 1."""
+    def _beam(self, settings: Settings, n: int, chars: int) -> Beam:
+        """Beam search as the settings say for a 上联 of `chars` chars to write: diverse groups (one per
+        further candidate) when n > 1."""
         groups = n if settings.diversity > 0 and n > 1 else 1
         bonus = -settings.freq_penalty * self.log_freq if self.log_freq is not None and settings.freq_penalty else None
-        return Beam(self._width(settings, n if groups == 1 else 1), groups=groups, diversity=settings.diversity,
+        return Beam(self._width(settings, n if groups == 1 else 1, chars), groups=groups, diversity=settings.diversity,
                     bonus=bonus)
 
     def _firsts(self, plans: list[Plan], settings: Settings) -> list[list[Candidate]]:
         """The best 下联 of each plan (a batch file's answer): their beams decoded side by side and
         their candidates read back (MMI) together, then each line's candidates ordered on their own."""
-        beams = self._beams(settings, len(plans))
+        beams = self._beams(settings, plans)
         ids, scores = self._decode(plans, settings, beams)                  # each line's rows, its best first
         ids, scores = ids.view(len(plans), beams.width, -1).tolist(), scores.view(len(plans), -1).tolist()
         ranked = [self._rank(plan, i, sc) for plan, i, sc in zip(plans, ids, scores)]
@@ -212,14 +223,15 @@ class CoupletGenerator:
         return [self._order(plan, cs, settings, first_only=True, backward=back)[:1]
                 for plan, cs, back in zip(plans, ranked, backs)]
 
-    def _beams(self, settings: Settings, lines: int) -> Beams:
-        """The beams of a batch: one `_beam(settings, 1)` per line, decoded side by side."""
-        one = self._beam(settings, 1)
-        return Beams(one.width, lines, bonus=one.bonus)
+    def _beams(self, settings: Settings, plans: list[Plan]) -> Beams:
+        """The beams of a batch: one `_beam(settings, 1)` per line, decoded side by side (as wide as
+        its longest line's)."""
+        one = self._beam(settings, 1, chars=max(map(_chars, plans)))
+        return Beams(one.width, len(plans), bonus=one.bonus)
 
-    def _width(self, settings: Settings, n: int) -> int:
+    def _width(self, settings: Settings, n: int, chars: int) -> int:
         reorder = (settings.rerank and self.scorer is not None) or settings.structure > 0
-        return max(settings.beam, n, RERANK_WIDTH if reorder else 0)
+        return max(settings.beam, n, RERANK_WIDTH if reorder else 0, LONG_LINE_WIDTH if chars >= LONG_LINE_CHARS else 0)
 
     def _order(self, plan: Plan, candidates: list[Candidate], settings: Settings, *, first_only: bool = False,
                backward: list[float] | None = None) -> list[Candidate]:

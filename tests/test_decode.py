@@ -316,7 +316,7 @@ def test_structure_rule_does_not_bury_a_clearly_better_line(tiny_generator):
     s = Settings(n=5, beam=5, structure=1.0, diversity=0.0)
     gen = tiny_generator
     plan, _ = gen.plan("书山有路勤为径", s)
-    ids, scores = gen._decode([plan], s, gen._beam(s, 5))
+    ids, scores = gen._decode([plan], s, gen._beam(s, 5, chars=7))
     # every candidate the order sees (the page shows fewer: near-duplicates dropped, the first n)
     ordered = gen._order(plan, gen._rank(plan, ids.tolist(), scores.tolist()), s)
     best = max(ordered, key=lambda c: c.ranking)
@@ -456,3 +456,19 @@ def test_apart_keeps_the_list_varied_then_fills_it():
     assert apart(items, differ, 4, (0.5, 0.2)) == ["万事和谐岁", "万事和谐春", "百业兴旺春", "千家同乐日"]
     assert apart(items, differ, 5, (0.5, 0.2)) == items
     assert apart(items, differ, 2, (0.5, 0.2)) == ["万事和谐岁", "百业兴旺春"]
+
+
+def test_a_long_line_is_searched_with_a_wider_beam(tiny_generator):
+    """From LONG_LINE_CHARS chars (punctuation aside) the beam is LONG_LINE_WIDTH wide; shorter lines
+    keep the width the settings give; a batch's beams are as wide as its longest line's."""
+    from couplet.generate import LONG_LINE_CHARS, LONG_LINE_WIDTH, RERANK_WIDTH
+    gen = tiny_generator
+    s = Settings(n=1, beam=5, structure=1.0)
+    short, _ = gen.plan("白日依山尽，黄河入海流", s)      # 10 chars and a comma
+    long_, _ = gen.plan("白日依山尽，黄河入海流，欲穷千里目", s)
+    assert LONG_LINE_CHARS == 15 and sum(lit is None for lit in long_.literal) == 15
+    assert gen._beam(s, 1, chars=10).width == RERANK_WIDTH
+    assert gen._beam(s, 1, chars=15).width == LONG_LINE_WIDTH
+    assert gen._beams(s, [short, long_]).width == LONG_LINE_WIDTH and gen._beams(s, [short]).width == RERANK_WIDTH
+    res = gen.generate(long_.upper, s)
+    assert len(res.candidates[0].lower) == len(long_.upper)

@@ -64,6 +64,8 @@ def main() -> None:
     ap.add_argument("--human", action="store_true",
                     help="the human 下联 is a candidate too (who: human): ours against people's, issue 10's reading")
     ap.add_argument("--items", type=int, default=40, help="上联 in all, the length mix kept (40: 8, 16, 10, 6)")
+    ap.add_argument("--mix", default=None,
+                    help='上联 per length bucket as JSON, e.g. \'{"15+": 30, "9-12,": 10}\' (default: --items in the 8:16:10:6 mix)')
     ap.add_argument("--tally", nargs="+", default=None, help="KEY ANSWERS1 ANSWERS2: tally a reading instead")
     args = ap.parse_args()
     if args.tally:
@@ -87,6 +89,8 @@ def main() -> None:
         return "5" if n == 5 and not comma else "7" if n == 7 and not comma else \
             "9-12," if 9 <= n <= 12 and comma else "15+" if n >= 15 else None
     want = {b: round(k * args.items / 40) for b, k in {"5": 8, "7": 16, "9-12,": 10, "15+": 6}.items()}
+    if args.mix:
+        want = {b: 0 for b in want} | json.loads(args.mix)
     systems = json.loads(args.systems)
     # a system may name its own checkpoint ("checkpoint": DIR); the rest of its fields are Settings
     gens = {name: CoupletGenerator.load(cfg.pop("checkpoint", None)) for name, cfg in systems.items()}
