@@ -1,7 +1,8 @@
 """A side-by-side reading of two 下联 decodings: fresh 上联 of our own test split (none used by the
 earlier couplet readings or the 1,000 of the automatic numbers), by length 8 x 5 chars, 16 x 7,
 10 x 9-12 with a comma, 6 x 15+; for each, the first candidate of `python -m couplet couplet` under
-each system's settings (Settings fields, JSON, and optionally "checkpoint"; "tagger": "word" orders the
+each system's settings (Settings fields, JSON, and optionally "checkpoint" and "int8": false for the fp32
+weights; "tagger": "word" orders the
 词性 term by jieba's word tags alone, as before the idiom reading of `couplet.postag`), labelled x and y in
 random order. Run from the repository root:
 
@@ -93,7 +94,8 @@ def main() -> None:
         want = {b: 0 for b in want} | json.loads(args.mix)
     systems = json.loads(args.systems)
     # a system may name its own checkpoint ("checkpoint": DIR); the rest of its fields are Settings
-    gens = {name: CoupletGenerator.load(cfg.pop("checkpoint", None)) for name, cfg in systems.items()}
+    gens = {name: CoupletGenerator.load(cfg.pop("checkpoint", None), int8=cfg.pop("int8", None))
+            for name, cfg in systems.items()}
     import couplet.generate
     current = couplet.generate.structure_agreement
     taggers = {name: word_tags_agreement if cfg.pop("tagger", None) == "word" else current
