@@ -247,7 +247,10 @@ def read_pairs(path: str | Path) -> list[Pair]:
     """Read a split written by `prepare` (上联 TAB 下联 TAB source)."""
     rows = []
     with open(path, encoding="utf-8") as f:
-        for line in f:
-            a, b, s = line.rstrip("\n").split("\t")
-            rows.append(Pair(a, b, s))
+        for k, line in enumerate(f, 1):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 3:
+                raise ValueError(f"{path}, line {k}: not a split written by `prepare` (上联 TAB 下联 TAB source); "
+                                 "give data/processed/train.tsv")
+            rows.append(Pair(*parts))
     return rows

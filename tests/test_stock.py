@@ -108,7 +108,7 @@ def test_decoding_avoids_a_stock_pair_and_keeps_the_models_scores(tiny_generator
         gen.stock = saved
 
 
-def test_the_stock_command_writes_a_table_that_load_reads(tmp_path, prepared, fixture_vocab):
+def test_the_stock_command_writes_a_table_that_load_reads(tmp_path, prepared, fixture_vocab, capsys):
     from couplet.checkpoint import load_table, save_checkpoint
     from couplet.cli import main
     from couplet.generate import CoupletGenerator
@@ -129,6 +129,9 @@ def test_the_stock_command_writes_a_table_that_load_reads(tmp_path, prepared, fi
     assert math.isfinite(gen.generate("白日依山尽").candidates[0].score)
     assert main(["stock", "--pairs", str(prepared / "train.tsv"), "--checkpoint", str(tmp_path / "couplet"),
                  "--lines", "0"]) == 2
+    (tmp_path / "notes.txt").write_text("春风\n", encoding="utf-8")
+    assert main(["stock", "--pairs", str(tmp_path / "notes.txt"), "--checkpoint", str(tmp_path / "couplet")]) == 2
+    assert "not a split written by `prepare`" in capsys.readouterr().err
 
 
 def test_lower_equals_the_dense_cost_and_leaves_its_input_alone():
