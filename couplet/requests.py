@@ -31,7 +31,7 @@ DIVERSITY_BY_DEFAULT = 1.0  # diverse beam search: penalty per earlier group tha
 FREQ_PENALTY_BY_DEFAULT = 0.2  # anti-LM weight against stock chars; chosen on the validation split (model card)
 MEMORY_BY_DEFAULT = 0.0  # phrase memory: off; readers never preferred it in seven readings (couplet.phrases)
 # weight of the stock-pair table's log excess in the search (couplet.stock): off; at 0.5 it lifts distinct-2
-# (test 66.9% -> 74.4%) but readers kept it 18 to 20 and BLEU fell 3.57 -> 3.44 (checkpoints/README.md)
+# (test 67.5% -> 74.4%) but readers kept it 18 to 20 and BLEU fell 3.43 -> 3.34 (checkpoints/README.md)
 STOCK_PENALTY_BY_DEFAULT = 0.0
 MMI_BY_DEFAULT = 0.6  # weight of log p(上联 | 下联) when ordering candidates (MMI-bidi); chosen on validation
 MAX_CANDIDATES = 20  # n and beam width: one line's candidates fit one screen and a few MB

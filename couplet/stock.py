@@ -12,8 +12,8 @@ some lines onto the next stock pair).
 Decoding subtracts `Settings.stock_penalty` times that from the search's log-prob of the second char
 after the first (`CoupletSteps.guide`), so beam search stops collapsing onto stock lines; the
 candidates keep the model's own scores. Off by default, by measurement (checkpoints/README.md): at
-0.5 the 下联 of 1,000 test 上联 hold more distinct pairs (distinct-2 66.9% -> 74.4%) for a little
-BLEU (3.57 -> 3.44), and readers kept them 18 times to 20: overused is not what readers mind (青山
+0.5 the 下联 of 1,000 test 上联 hold more distinct pairs (distinct-2 67.5% -> 74.4%) for a little
+BLEU (3.43 -> 3.34), and readers kept them 18 times to 20: overused is not what readers mind (青山
 and 明月 are overused against modern couplets too, and a line kept from them reads worse).
 
 Stored beside the couplet model as `stock.safetensors`: `first` (K,), `second` (K,) ids and `value`
