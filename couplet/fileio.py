@@ -50,6 +50,9 @@ def atomic_dir(path: str | Path):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     os.chmod(tmp, 0o777 & ~_umask())
+    for f in tmp.iterdir():   # as an ordinary file would be: some writers (safetensors) make theirs 0600
+        if f.is_file():
+            os.chmod(f, 0o666 & ~_umask())
     old = path.with_name(path.name + ".old")
     if old.exists():
         shutil.rmtree(old)

@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 import torch
@@ -71,6 +72,10 @@ def test_save_load_gives_same_logits(tmp_path, arch):
     assert torch.equal(model(src, prev), loaded(src, prev))
     assert vocab.itos == VOCAB.itos and meta["note"] == "test"
     assert not any(p.suffix == ".pt" for p in (tmp_path / "ck").iterdir())
+    mask = os.umask(0)
+    os.umask(mask)
+    # every file of a checkpoint readable as an ordinary file is (safetensors alone writes 0600)
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "ck").iterdir()} == {0o666 & ~mask}
 
 
 def test_half_precision_export_is_close(tmp_path):
