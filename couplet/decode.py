@@ -22,10 +22,10 @@ import torch
 
 from .model import CoupletModel
 from .phrases import PhraseMemory
-from .stock import StockPairs
 from .prosody import PING, ZE, Prosody
 from .requests import TONE_MODES
 from .sampling import BLOCKED, Sampler, mask_out_
+from .stock import StockPairs
 from .text import is_han
 from .vocab import RESERVED, Vocab
 

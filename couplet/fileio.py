@@ -49,10 +49,11 @@ def atomic_dir(path: str | Path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    os.chmod(tmp, 0o777 & ~_umask())
+    mask = _umask()
+    os.chmod(tmp, 0o777 & ~mask)
     for f in tmp.iterdir():   # as an ordinary file would be: some writers (safetensors) make theirs 0600
         if f.is_file():
-            os.chmod(f, 0o666 & ~_umask())
+            os.chmod(f, 0o666 & ~mask)
     old = path.with_name(path.name + ".old")
     if old.exists():
         shutil.rmtree(old)

@@ -14,14 +14,14 @@ from .model import for_decoding, is_quantized
 from .decode import LOCK_BLANKS, Beam, Beams, CoupletSteps, Plan, Tables, decode, make_plan, make_plans
 from .phrases import FILE as PHRASES_FILE
 from .phrases import PhraseMemory
-from .stock import FILE as STOCK_FILE
-from .stock import StockPairs
 from .postag import structure_agreement
 from .prosody import Prosody
 from .requests import (ALIGN_BY_DEFAULT, DEFAULT_BEAM, DIVERSITY_BY_DEFAULT,  # noqa: F401 (re-exported)
                        FREQ_PENALTY_BY_DEFAULT, MAX_CANDIDATES, MMI_BY_DEFAULT, RERANK_BY_DEFAULT, SEED_MAX,
                        STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, DEFAULT_CHECKPOINT, DEFAULT_SCORER, REPO_ROOT,
                        Settings)
+from .stock import FILE as STOCK_FILE
+from .stock import StockPairs
 from .text import PUNCT, CheckedInput, InputError, check_input, is_han, variant_of
 
 BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster on 2 cores)
@@ -175,13 +175,13 @@ class CoupletGenerator:
         n = settings.n  # at least 1: check() holds it to its range
         sampler = settings.sampler(torch.Generator().manual_seed(int(settings.seed)))
         greedy = settings.beam == 0 and sampler.greedy
+        free = [i for i, lit in enumerate(plan.literal) if lit is None]    # the chars it writes
         if settings.beam > 0:
-            ids, scores = self._decode([plan], settings, self._beam(settings, n, chars=_chars(plan)))
+            ids, scores = self._decode([plan], settings, self._beam(settings, n, chars=len(free)))
         else:  # spare rows when sampling: near-duplicates are dropped
             ids, scores = self._decode([plan] * (1 if greedy else 2 * n), settings, sampler)
         if greedy and n > 1:
             notes.append(f"greedy decoding gives one 下联; for {n}, use beam search (--beam) or a temperature above 0")
-        free = [i for i, lit in enumerate(plan.literal) if lit is None]
         candidates = apart(self._order(plan, self._rank(plan, ids.tolist(), scores.tolist()), settings),
                            lambda a, b: sum(a.lower[i] != b.lower[i] for i in free) / max(len(free), 1), n)
         if len(candidates) < n and not greedy:

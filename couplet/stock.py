@@ -70,7 +70,7 @@ def to_tensors(table: dict[str, float], vocab: Vocab) -> dict[str, torch.Tensor]
 
 
 class StockPairs:
-    """The table, ready for decoding: `penalty(prev)` gives each row's cost for every next char."""
+    """The table, ready for decoding: `lower(scores, prev, weight)` takes each row's costs off its scores."""
 
     def __init__(self, tensors: dict[str, torch.Tensor], vocab_size: int):
         first = tensors["first"].long()
@@ -97,19 +97,9 @@ class StockPairs:
         at = torch.repeat_interleave(lo - (sizes.cumsum(0) - sizes), sizes) + torch.arange(total)
         return row, self.second[at], self.value[at]
 
-    def penalty(self, prev: torch.Tensor) -> torch.Tensor | None:
-        """(R, V) costs after the chars prev (R,), or None when no row's char starts a stock pair."""
-        found = self.entries(prev)
-        if found is None:
-            return None
-        row, char, cost = found
-        out = torch.zeros(len(prev), self.vocab_size)
-        out[row, char] = cost
-        return out
-
     def lower(self, scores: torch.Tensor, prev: torch.Tensor, weight: float) -> torch.Tensor:
         """scores (R, V) less weight x each row's costs: a new tensor where a row has any (only the
-        stock entries are touched, not a dense (R, V) cost), else scores itself."""
+        stock entries are touched, not a dense (R, V) cost: a batch's rows are megabytes), else scores itself."""
         found = self.entries(prev)
         if found is None:
             return scores
