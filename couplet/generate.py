@@ -26,10 +26,11 @@ from .text import PUNCT, CheckedInput, InputError, check_input, is_han, variant_
 
 BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster on 2 cores)
 # lines whose beams a batch decodes side by side (32 x the width rows), and whose candidates it reads
-# back together (MMI), with fp32 weights: 2.1x the lines/s of one at a time here, the same 下联. int8
-# goes line by line: each call quantizes its activations with one scale for all its rows, and shared
-# by 32 lines that cost 5% BLEU on 500 validation lines (3.11 against 3.27; fp32 3.28), for little
-# speed (its products cost per row)
+# back together (MMI), with fp32 weights: 2.1x the lines/s of one at a time here, the same 下联. An int8
+# copy would go line by line: each call quantizes its activations with one scale for all its rows, and
+# shared by 32 lines that cost 5% BLEU on 500 validation lines (3.11 against 3.27; fp32 3.28). So a
+# generator that decodes in int8 keeps the fp32 weights for a batch's beams (`batch_model`): 74 lines/s
+# against 57 one at a time in int8 (bench, 2 threads)
 BEAM_LINES = 32
 RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
 # a 上联 of this many chars or more is searched with a beam this wide: on 15+ chars a beam of 16 read
@@ -98,8 +99,11 @@ def _chars(plan: Plan) -> int:
 class CoupletGenerator:
     def __init__(self, model, vocab, prosody: Prosody, meta: dict | None = None, scorer=None,
                  scorer_path: Path | None = None, identity: str = "in-memory model",
-                 phrases: PhraseMemory | None = None, stock: StockPairs | None = None):
+                 phrases: PhraseMemory | None = None, stock: StockPairs | None = None, batch_model=None):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
+        # what a batch's beams decode with, BEAM_LINES lines side by side: the fp32 weights of an int8
+        # `model` (None: model itself; an int8 one then goes line by line)
+        self.batch_model = model if batch_model is None else batch_model.eval()
         self.phrases = phrases  # the phrase memory (`couplet.phrases`); None: the checkpoint has none
         self.stock = stock      # the stock-pair table (`couplet.stock`); None: the checkpoint has none
         self.tables = Tables(vocab, prosody)
@@ -126,9 +130,11 @@ class CoupletGenerator:
             stock = StockPairs(stock, len(vocab)) if stock else None
         except ValueError as e:
             raise CheckpointError(f"{path}: {e}") from e
-        return cls(for_decoding(model, int8=int8, device=device), vocab, load_prosody(path, prosody), meta,
+        decoding = for_decoding(model, int8=int8, device=device)
+        return cls(decoding, vocab, load_prosody(path, prosody), meta,
                    scorer_path=Path(scorer) if scorer else DEFAULT_SCORER, identity=checkpoint_identity(path, meta),
-                   phrases=PhraseMemory(table, vocab) if table else None, stock=stock)
+                   phrases=PhraseMemory(table, vocab) if table else None, stock=stock,
+                   batch_model=model if decoding is not model else None)
 
     @property
     def scorer(self):
@@ -195,10 +201,10 @@ class CoupletGenerator:
         except InputError as e:
             return e
 
-    def _decode(self, plans: list[Plan], settings: Settings, choose) -> tuple[torch.Tensor, torch.Tensor]:
+    def _decode(self, plans: list[Plan], settings: Settings, choose, model=None) -> tuple[torch.Tensor, torch.Tensor]:
         memory = (self.phrases, settings.memory) if self.phrases is not None and settings.memory > 0 else None
         stock = (self.stock, settings.stock_penalty) if self.stock is not None and settings.stock_penalty > 0 else None
-        steps = CoupletSteps(self.model, plans, settings.align, phrases=memory, stock=stock)
+        steps = CoupletSteps(model or self.model, plans, settings.align, phrases=memory, stock=stock)
         return decode(steps, plans, choose, repeats=settings.repeats)
 
     def _beam(self, settings: Settings, n: int, chars: int) -> Beam:
@@ -213,12 +219,13 @@ class CoupletGenerator:
         """The best 下联 of each plan (a batch file's answer): their beams decoded side by side and
         their candidates read back (MMI) together, then each line's candidates ordered on their own."""
         beams = self._beams(settings, plans)
-        ids, scores = self._decode(plans, settings, beams)                  # each line's rows, its best first
+        ids, scores = self._decode(plans, settings, beams, self.batch_model)   # each line's rows, its best first
         ids, scores = ids.view(len(plans), beams.width, -1).tolist(), scores.view(len(plans), -1).tolist()
         ranked = [self._rank(plan, i, sc) for plan, i, sc in zip(plans, ids, scores)]
         backs: list[list[float] | None] = [None] * len(plans)
         if settings.mmi > 0:
-            read = iter(self.backward([(p.upper, c.lower) for p, cs in zip(plans, ranked) if len(cs) > 1 for c in cs]))
+            read = iter(self.backward([(p.upper, c.lower) for p, cs in zip(plans, ranked) if len(cs) > 1 for c in cs],
+                                      self.batch_model))
             backs = [[next(read) for _ in cs] if len(cs) > 1 else None for cs in ranked]
         return [self._order(plan, cs, settings, first_only=True, backward=back)[:1]
                 for plan, cs, back in zip(plans, ranked, backs)]
@@ -275,17 +282,18 @@ class CoupletGenerator:
         return candidates
 
     @torch.inference_mode()
-    def backward(self, pairs: list[tuple[str, str]]) -> list[float]:
+    def backward(self, pairs: list[tuple[str, str]], model=None) -> list[float]:
         """Mean log p(上联 | 下联) for (上联, 下联) pairs of one length: the couplet model read backwards,
         which asks how well a 下联 explains its own 上联 (Li et al. 2016, MMI-bidi); stock lines explain
-        little. Up to BATCH_ROWS pairs a pass (in fp32 a batch file reads its lines' candidates together)."""
+        little. Up to BATCH_ROWS pairs a pass (a batch file reads its lines' candidates together, with
+        `batch_model`); model: the weights to read with (default the generator's)."""
         from .model import shift_right
         out: list[float] = []
         for start in range(0, len(pairs), BATCH_ROWS):
             part = pairs[start:start + BATCH_ROWS]
             src = torch.tensor([self.vocab.encode(lower) for _, lower in part])
             tgt = torch.tensor([self.vocab.encode(upper) for upper, _ in part])
-            logp = torch.log_softmax(self.model(src, shift_right(tgt, self.vocab.bos_id)).float(), dim=-1)
+            logp = torch.log_softmax((model or self.model)(src, shift_right(tgt, self.vocab.bos_id)).float(), dim=-1)
             tok = logp.gather(2, tgt.unsqueeze(2)).squeeze(2)                 # (K, T)
             known = tgt != self.vocab.unk_id
             out += ((tok * known).sum(1) / known.sum(1).clamp(min=1)).tolist()
@@ -319,8 +327,8 @@ class CoupletGenerator:
     def generate_batch(self, uppers: list[str], settings: Settings) -> list[Result | InputError]:
         """One best 下联 per input (n of them, each line as `generate` writes it, when settings.n > 1).
         Same-length inputs are planned together, BATCH_ROWS at a time; greedy or sampled they are
-        decoded together too; with the beam, one line at a time in int8 and BEAM_LINES side by side in
-        fp32 (`_firsts`)."""
+        decoded together too; with the beam, BEAM_LINES side by side with the fp32 weights
+        (`batch_model`, `_firsts`)."""
         settings.check()
         if settings.n > 1:   # several real alternatives per line: the one-line path's choice
             return [self._generate_or_error(text, settings) for text in uppers]
@@ -340,7 +348,7 @@ class CoupletGenerator:
                 chunk = items[start:start + BATCH_ROWS]
                 plans = make_plans([c.text for _, c in chunk], self.tables, rules)
                 if settings.beam > 0:   # a beam per line; in fp32, BEAM_LINES lines side by side
-                    side = 1 if is_quantized(self.model) else BEAM_LINES
+                    side = 1 if is_quantized(self.batch_model) else BEAM_LINES
                     for at in range(0, len(chunk), side):
                         firsts = self._firsts(plans[at:at + side], settings)
                         for (i, checked), plan, first in zip(chunk[at:at + side], plans[at:at + side], firsts):

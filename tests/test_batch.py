@@ -202,13 +202,37 @@ def test_a_beam_batch_reads_its_candidates_back_together_and_matches_one_line_at
         alone = tiny_generator.generate(line, s)
         assert got.candidates[0].lower == alone.candidates[0].lower
         assert got.candidates[0].backward == pytest.approx(alone.candidates[0].backward, abs=1e-5)
-    # int8 decodes a batch's beams line by line: exactly what each line gets alone
+    # an int8 model alone decodes a batch's beams line by line: exactly what each line gets alone
     from couplet.generate import CoupletGenerator
-    from couplet.model import quantized
+    from couplet.model import is_quantized, quantized
     int8 = CoupletGenerator(quantized(tiny_generator.model), tiny_generator.vocab, tiny_generator.prosody)
     for line, got in zip(lines, int8.generate_batch(lines, s)):
         alone = int8.generate(line, s).candidates[0]
         assert (got.candidates[0].lower, got.candidates[0].backward) == (alone.lower, alone.backward)
+    # given its fp32 weights (as `load` gives them), the batch's beams run side by side in fp32
+    both = CoupletGenerator(quantized(tiny_generator.model), tiny_generator.vocab, tiny_generator.prosody,
+                            batch_model=tiny_generator.model)
+    assert is_quantized(both.model) and not is_quantized(both.batch_model)
+    for got, want in zip(both.generate_batch(lines, s), batch):
+        assert (got.candidates[0].lower, got.candidates[0].backward) == (want.candidates[0].lower,
+                                                                          want.candidates[0].backward)
     pairs = [("天增岁月人增寿", "春回大地千山秀"), ("爆竹声中辞旧岁", "梅花香里报新春")]
     together = tiny_generator.backward(pairs)
     assert together == pytest.approx([tiny_generator.backward([p])[0] for p in pairs], abs=1e-5)
+
+
+def test_load_keeps_the_fp32_weights_for_a_batchs_beams_only_when_it_decodes_in_int8(tmp_path, prepared,
+                                                                                     fixture_vocab):
+    from couplet.checkpoint import save_checkpoint
+    from couplet.generate import CoupletGenerator
+    from couplet.model import CoupletModel, ModelConfig, is_quantized
+    save_checkpoint(tmp_path / "c", model=CoupletModel(ModelConfig(vocab_size=len(fixture_vocab), emb_dim=16,
+                                                                   hidden=16, dropout=0.0)), vocab=fixture_vocab)
+    int8 = CoupletGenerator.load(tmp_path / "c", prosody=prepared / "prosody.json", int8=True)
+    assert is_quantized(int8.model) and not is_quantized(int8.batch_model)
+    fp32 = CoupletGenerator.load(tmp_path / "c", prosody=prepared / "prosody.json", int8=False)
+    assert fp32.batch_model is fp32.model
+    s = Settings.for_request(batch=True)
+    lines = ["天增岁月人增寿", "明月几时有", "海内存知己，天涯若比邻"]
+    assert [r.candidates[0].lower for r in int8.generate_batch(lines, s)] == \
+        [r.candidates[0].lower for r in fp32.generate_batch(lines, s)]
