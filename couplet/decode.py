@@ -557,6 +557,9 @@ def decode(steps, plans: list[Plan], choose: Sampler | Beam | Beams, *, repeats:
     total = torch.zeros(rows)
     for t in range(state.out.shape[1]):
         logp = steps(state.out, t)                                            # (R, V)
+        # <unk> is allowed only where the 上联 holds a mark the vocabulary lacks (《》): given, so neither
+        # the search nor the score reads what the model thinks of it there
+        logp[:, Vocab.unk_id] = 0.0
         search = steps.guide(logp, state.out, t)      # what the choice reads (logp, or lifted by a memory)
         mask = state.mask(t)
         if beam:

@@ -75,7 +75,8 @@ def beam_search_naive(model: CoupletModel, plan: Plan, *, beam: int, repeats: bo
             logp = _log_probs(model(src, prev)[0, -1:].float(), prior[:, t] if prior is not None else None, align)[0]
             mask = _step_mask(allowed[:, t], forced[:, t], link[:, t], ids.unsqueeze(0), used.unsqueeze(0), repeats)[0]
             for tok in torch.nonzero(mask).flatten().tolist():
-                cands.append((s + logp[tok], ids, used, tok))  # float32, as in the fast loop
+                gain = logp[tok] if tok != Vocab.unk_id else torch.zeros(())   # a mark outside the vocabulary
+                cands.append((s + gain, ids, used, tok))  # float32, as in the fast loop
         cands.sort(key=lambda c: -c[0].item())
         hyps = []
         for s, ids, used, tok in cands[:beam]:

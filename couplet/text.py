@@ -8,6 +8,9 @@ from functools import lru_cache
 
 # Chinese punctuation kept in the data; ASCII punctuation is mapped onto it.
 PUNCT = "，。；：！？、"
+# paired marks a 上联 may hold around a title or a quotation (读《论语》): the 下联 writes them at the same
+# positions, as it does punctuation
+MARKS = "《》〈〉“”‘’「」『』"
 _ASCII_PUNCT = {",": "，", ".": "。", ";": "；", ":": "：", "!": "！", "?": "？"}
 
 
@@ -18,7 +21,8 @@ class InputError(ValueError):
 def is_han(ch: str) -> bool:
     cp = ord(ch)
     return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF
-            or 0x20000 <= cp <= 0x2EBEF or 0xF900 <= cp <= 0xFAFF)
+            or 0x20000 <= cp <= 0x2EBEF or 0xF900 <= cp <= 0xFAFF
+            or cp == 0x3007)  # 〇, the numeral zero written among Han characters (二〇二六)
 
 
 def is_emoji(ch: str) -> bool:
@@ -91,6 +95,9 @@ def check_input(text: object, *, known: "set[str] | None" = None, max_len: int =
         raise InputError(f"{what} contains emoji or symbols ({' '.join(emoji)}); use Chinese characters.")
     notes: list[str] = []
     line = "".join(normalise_width(text).split())
+    if line.startswith(what + "：") and len(line) > len(what) + 1:   # 上联：春回大地, pasted with its label
+        line = line[len(what) + 1:]
+        notes.append(f"the label {what}： left out")
     simplified = to_simplified(line)
     if known is not None and len(simplified) == len(line):
         # keep chars the model knows: t2s turns simplified-text chars such as 乾 (乾坤) into 干
@@ -103,7 +110,7 @@ def check_input(text: object, *, known: "set[str] | None" = None, max_len: int =
     if len(line) > max_len:
         raise InputError(f"{what} is {len(line)} characters long; the limit is {max_len}.")
     if han_only:
-        other = sorted({c for c in line if not (is_han(c) or c in PUNCT)}, key=line.index)
+        other = sorted({c for c in line if not (is_han(c) or c in PUNCT or c in MARKS)}, key=line.index)
         if other:
             raise InputError(f"{what} holds {' '.join(other)}: a couplet takes Chinese characters and "
                              "punctuation only; write numbers in Chinese characters (2025 → 二〇二五).")

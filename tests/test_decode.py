@@ -3,11 +3,12 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from couplet.decode import tone_targets
+from couplet.decode import Beam, tone_targets
 from couplet.generate import Settings
 from couplet.prosody import PING, ZE
 from couplet.sampling import Sampler, filter_logits, sample_next
-from couplet.text import InputError, is_han
+from couplet.text import MARKS, InputError, is_han
+from couplet.vocab import Vocab
 
 PUNCT = "，。；！？"
 
@@ -19,7 +20,7 @@ def uppers(draw, alphabet, length=None):
     chars = [draw(st.sampled_from(pool)) for _ in range(n)]  # a small pool makes 重字 likely
     for i in range(1, n - 1):
         if draw(st.integers(0, 5)) == 0:
-            chars[i] = draw(st.sampled_from(PUNCT))
+            chars[i] = draw(st.sampled_from(PUNCT + MARKS))   # 《》 are outside the vocabulary: <unk> inside
     return "".join(chars)
 
 
@@ -472,3 +473,30 @@ def test_a_long_line_is_searched_with_a_wider_beam(tiny_generator):
     assert gen._beams(s, [short, long_]).width == LONG_LINE_WIDTH and gen._beams(s, [short]).width == RERANK_WIDTH
     res = gen.generate(long_.upper, s)
     assert len(res.candidates[0].lower) == len(long_.upper)
+
+
+def test_marks_outside_the_vocabulary_are_written_in_place_and_not_scored(tiny_generator):
+    """读《论语》: the marks come back at their positions, and the <unk> the model steps through there
+    costs nothing (a line's score is its chars' own), as the naive beam scores it too."""
+    from couplet.reference import beam_search_naive
+    assert "《" not in tiny_generator.vocab
+    upper = "读《春秋》知大义"
+    res = tiny_generator.generate(upper, Settings(n=2, beam=3))
+    for c in res.candidates:
+        assert c.lower[1] == "《" and c.lower[4] == "》" and "<unk>" not in c.lower
+    plan, _ = tiny_generator.plan(upper, Settings(beam=3))
+    ids, scores = tiny_generator._decode([plan], Settings(beam=3, structure=0.0), Beam(3))
+    naive_ids, naive_scores = beam_search_naive(tiny_generator.model, plan, beam=3, align=Settings().align)
+    assert torch.equal(ids, naive_ids) and torch.allclose(scores, naive_scores, atol=1e-4)
+    # the best row's score, read back teacher-forced: its chars' log-probs, the marks' positions left out
+    from couplet.decode import _aligned_prior, _log_probs
+    from couplet.model import shift_right
+    model, align = tiny_generator.model, Settings().align
+    with torch.no_grad():
+        memory, keys, hidden = model.encode(plan.src.unsqueeze(0))
+        logits, _ = model.decode(shift_right(ids[:1], Vocab.bos_id), memory, keys, hidden)
+        prior = _aligned_prior(model, memory, align)
+        logp = [_log_probs(logits[:, t].float(), prior[:, t] if prior is not None else None, align)[0, ids[0, t]]
+                for t in range(len(upper))]
+    want = sum(float(x) for t, x in enumerate(logp) if is_han(upper[t]) or upper[t] == "，")
+    assert float(scores[0]) == pytest.approx(want, abs=1e-3)

@@ -47,3 +47,17 @@ def test_check_input_converts_traditional_and_width():
     assert checked.text == "国破山河在，"
     assert checked.notes and "traditional" in checked.notes[0]
     assert normalise_width("ＡＢ１２!") == "AB12！"
+
+
+def test_a_couplet_line_may_hold_title_and_quotation_marks_and_the_numeral_zero():
+    # what the refusal message itself asks for (2025 → 二〇二五) passes, and so do 《》 and “”
+    for line in ("二〇二六年新春", "读《论语》，知仁义", "“福”字倒贴"):
+        assert check_input(line, max_len=64, han_only=True, allow_unknown=True).text == line
+    with pytest.raises(InputError, match="holds A"):
+        check_input("春回A地", max_len=64, han_only=True)
+
+
+def test_a_pasted_label_is_left_out_with_a_note():
+    checked = check_input("上联:春回大地", max_len=64, han_only=True)
+    assert checked.text == "春回大地" and "上联" in checked.notes[0]
+    assert check_input("上联", max_len=64).text == "上联"          # the word alone is a line like any other
