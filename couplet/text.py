@@ -8,9 +8,9 @@ from functools import lru_cache
 
 # Chinese punctuation kept in the data; ASCII punctuation is mapped onto it.
 PUNCT = "，。；：！？、"
-# paired marks a 上联 may hold around a title or a quotation (读《论语》): the 下联 writes them at the same
-# positions, as it does punctuation
-MARKS = "《》〈〉“”‘’「」『』"
+# other marks a 上联 may hold: around a title or a quotation (读《论语》), an ellipsis or a dash, a name's
+# middle dot; the 下联 writes them at the same positions, as it does punctuation
+MARKS = "《》〈〉“”‘’「」『』…—·"
 _ASCII_PUNCT = {",": "，", ".": "。", ";": "；", ":": "：", "!": "！", "?": "？"}
 
 
