@@ -29,8 +29,8 @@ BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster
 # back together (MMI), with fp32 weights: 2.1x the lines/s of one at a time here, the same 下联. An int8
 # copy would go line by line: each call quantizes its activations with one scale for all its rows, and
 # shared by 32 lines that cost 5% BLEU on 500 validation lines (3.11 against 3.27; fp32 3.28). So a
-# generator that decodes in int8 keeps the fp32 weights for a batch's beams (`batch_model`): 74 lines/s
-# against 57 one at a time in int8 (bench, 2 threads)
+# generator that decodes in int8 keeps the fp32 weights for a batch's beams (`batch_model`): 65 lines/s
+# against 59 one at a time in int8 (bench's 200 lines, 2 threads, medians of three alternated runs)
 BEAM_LINES = 32
 RERANK_WIDTH = 10  # beam width when candidates are reordered: reordering wants a wider N-best
 # a 上联 of this many chars or more is searched with a beam this wide: on 15+ chars a beam of 16 read
