@@ -484,6 +484,9 @@ def test_marks_outside_the_vocabulary_are_written_in_place_and_not_scored(tiny_g
     res = tiny_generator.generate(upper, Settings(n=2, beam=3))
     for c in res.candidates:
         assert c.lower[1] == "《" and c.lower[4] == "》" and "<unk>" not in c.lower
+    # a lock copied from a candidate, marks and all (the page's click on a char builds one)
+    locked = tiny_generator.generate(upper, Settings(n=1, beam=2), lock="_《" + res.candidates[0].lower[2] + "_》___")
+    assert locked.candidates[0].lower[:3] == res.candidates[0].lower[:3]
     plan, _ = tiny_generator.plan(upper, Settings(beam=3))
     ids, scores = tiny_generator._decode([plan], Settings(beam=3, structure=0.0), Beam(3))
     naive_ids, naive_scores = beam_search_naive(tiny_generator.model, plan, beam=3, align=Settings().align)
