@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from .decode import tone_targets
-from .poemrules import FORMS, form_of, rhyme_groups, split_poem, strict_positions, tone_pattern
+from .poemrules import FORMS, form_of, poem_lines, rhyme_groups, split_poem, strict_positions, tone_pattern
 from .prosody import EITHER, PING, ZE, Prosody
 from .text import PUNCT, InputError, check_input, is_han
 
@@ -408,10 +408,8 @@ def _couplet_repeats(upper: str, lower: str, han: list[int]) -> list[Finding]:
 def check_text(text: object, prosody: Prosody) -> Meter | CoupletMeter:
     """A poem's 格律 when the text is a 绝句 or 律诗, else a couplet's; an InputError that names both
     readings when it is neither."""
-    if isinstance(text, str):
-        lines = [x for x in re.split(f"[{PUNCT}\\s]+", text.strip()) if x]
-        if form_of(lines) is not None:
-            return check_poem(text, prosody)
+    if isinstance(text, str) and form_of(poem_lines(text)) is not None:
+        return check_poem(text, prosody)
     try:
         return check_couplet(text, prosody)
     except InputError as e:

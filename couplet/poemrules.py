@@ -76,12 +76,26 @@ def form_of(lines: list[str]) -> str | None:
     return next((f for f, s in FORMS.items() if s == shape), None)
 
 
+def poem_lines(text: str) -> list[str]:
+    """The lines of a pasted poem, split at punctuation or line breaks, without what people paste
+    around one: a title in 《》, a closing ——author, and up to two lines before the poem (its title,
+    its author) when the rest is a 绝句 or 律诗 and they are not of its lines' length."""
+    text = re.sub(r"《[^》]*》", "，", re.sub(r"\s+", "，", text.strip()))
+    text = re.sub(r"[—-]{1,2}[^，。；！？、—-]*[，。]?$", "", text)
+    lines = [x for x in re.split(f"[{PUNCT}]+", text) if x]
+    for skip in (1, 2):
+        if (form_of(lines) is None and len(lines) > skip and form_of(lines[skip:]) is not None
+                and all(len(x) != len(lines[-1]) for x in lines[:skip])):
+            return lines[skip:]
+    return lines
+
+
 def split_poem(text: object, *, what: str, known: set[str] | None = None) -> tuple[list[str], str]:
-    """A pasted poem's lines (split at punctuation or line breaks; converted as any input is) and its
-    form; an InputError that says what it found when it is not a 五绝, 七绝, 五律 or 七律."""
+    """A pasted poem's lines (`poem_lines`; converted as any input is) and its form; an InputError
+    that says what it found when it is not a 五绝, 七绝, 五律 or 七律."""
     text = check_input(re.sub(r"\s+", "，", text.strip()) if isinstance(text, str) else text, known=known,
                        max_len=96, what=what, allow_unknown=True).text
-    lines = [x for x in re.split(f"[{PUNCT}]+", text) if x]
+    lines = poem_lines(text)
     form = form_of(lines)
     if form is None or not all(is_han(c) for x in lines for c in x):
         widths = "/".join(map(str, sorted({len(x) for x in lines})))

@@ -242,3 +242,17 @@ def test_horse_hoof_clause_ends_are_a_named_convention():
     assert hoof == [(1, 9), (2, 9)] and "平平仄" in m.findings[0].text
     assert [f.kind for f in m.findings if f.kind != "马蹄韵"] == ["重字"] and not m.regular      # 长 in both
     assert check_couplet("山高水远，春风得意，花开富贵\n地久天长，国泰民安，岁乐年丰", PROSODY).regular
+
+
+@pytest.mark.parametrize("pasted", [
+    "《静夜思》床前明月光，疑是地上霜。举头望明月，低头思故乡。",
+    "静夜思\n李白\n床前明月光，疑是地上霜。\n举头望明月，低头思故乡。",
+    "床前明月光，疑是地上霜。举头望明月，低头思故乡。——李白",
+])
+def test_a_poem_pasted_with_its_title_or_author_is_read_as_the_poem(pasted):
+    bare = check_text("床前明月光，疑是地上霜。举头望明月，低头思故乡。", PROSODY)
+    m = check_text(pasted, PROSODY)
+    assert (m.heading, m.findings) == (bare.heading, bare.findings)
+    # what is left when the lines before are dropped must itself be a poem: six lines of 5 are not
+    with pytest.raises(InputError):
+        check_poem("白日依山尽，黄河入海流。" * 3, PROSODY)

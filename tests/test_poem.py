@@ -403,6 +403,12 @@ def test_a_reply_keeps_the_form_and_the_rhyme_characters_in_place(tiny_poet, tex
             assert not answered & {x.rstrip("，。") for x in p.lines}     # its own lines, not the answered poem's
 
 
+def test_a_reply_to_a_poem_pasted_with_its_title_and_author_answers_the_poem(tiny_poet):
+    bare = tiny_poet.answered("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
+    assert tiny_poet.answered("登鹳雀楼\n王之涣\n白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。") == bare
+    assert tiny_poet.answered("《登鹳雀楼》白日依山尽，黄河入海流。欲穷千里目，更上一层楼。——王之涣") == bare
+
+
 @pytest.mark.parametrize("text, words", [("白日依山尽，黄河入海流。", "4 or 8 lines"),
                                          ("白日依山尽，黄河入海流。欲穷千里，更上一层楼。", "4/5 characters"),
                                          ("hello world", "Chinese"),
