@@ -310,10 +310,13 @@ class CoupletMeter(_Report):
 
 def split_couplet(text: object) -> tuple[str, str]:
     """A pasted couplet's 上联 and 下联 (converted as any input is): two parts split by a line break, a
-    space, ；, | or /, or else the two halves of its clauses where they mirror (A，B or A，B，C，D)."""
+    space, ；, | or /, or else the two halves of its clauses where they mirror (A，B or A，B，C，D);
+    labels (上联：) and a 横批 are left out."""
     what = "the couplet to check"
     if not isinstance(text, str):
         raise InputError(f"{what} must be text")
+    # what people paste around a couplet, left out: its labels (上联：, 下联：) and its 横批
+    text = re.sub(r"(上联|下联)\s*[:：]", " ", re.sub(r"横批\s*[:：]\s*\S*", " ", text))
     parts = [x for x in _LINES.split(text.strip()) if x]
     if len(parts) == 2:
         upper, lower = (check_input(x, max_len=64, what=w, allow_unknown=True).text.rstrip(PUNCT)

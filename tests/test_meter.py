@@ -169,6 +169,9 @@ def test_what_a_couplet_breaks_is_named_where_it_is():
     ("一二三，四五六七，八九十，甲乙丙丁。", "一二三，四五六七", "八九十，甲乙丙丁"),
     ("上联文字好\n\n下联词句新", "上联文字好", "下联词句新"),
     ("天增歲月人增壽 / 春滿乾坤福滿門", "天增岁月人增寿", "春满乾坤福满门"),
+    ("上联：天增岁月人增寿 下联：春满乾坤福满门", "天增岁月人增寿", "春满乾坤福满门"),     # labels left out
+    ("上联:天增岁月人增寿，下联:春满乾坤福满门。", "天增岁月人增寿", "春满乾坤福满门"),
+    ("天增岁月人增寿\n春满乾坤福满门\n横批：万象更新", "天增岁月人增寿", "春满乾坤福满门"),  # and its 横批
 ])
 def test_a_pasted_couplet_is_split_into_its_lines(text, upper, lower):
     assert split_couplet(text) == (upper, lower)
