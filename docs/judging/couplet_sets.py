@@ -7,6 +7,8 @@ compared a third with a half alone, whole-sets2 (--fill) a third with a half fil
 
     python docs/judging/couplet_sets.py make --rng 4101 --n 30 --prefix couplets-sets --a 0.3333 --b 0.5
     python docs/judging/couplet_sets.py tally --prefix couplets-sets
+    python docs/judging/couplet_sets.py make --rng 4501 --n 30 --prefix couplets-diversity --a 0.5 --b 0.5 \
+        --a-settings '{}' --b-settings '{"diversity": 2.0}'     # two decodings, one rule
 """
 import argparse
 import json
@@ -57,7 +59,8 @@ def make(args) -> None:
             if args.whole:
                 lists[name] = [f"{c.upper} / {c.lower}" for c in gen.generate(WholeRequest(theme=upper)).couplets]
                 continue
-            lists[name] = [c.lower for c in gen.generate(upper, Settings.for_request(batch=False)).candidates]
+            given = json.loads(args.a_settings if name == "A" else args.b_settings)
+            lists[name] = [c.lower for c in gen.generate(upper, Settings.for_request(batch=False, **given)).candidates]
         if lists["A"] == lists["B"]:
             continue
         order = ["A", "B"]
@@ -101,5 +104,7 @@ if __name__ == "__main__":
     ap.add_argument("--b", type=float, default=0.5)
     ap.add_argument("--whole", action="store_true", help="lists of whole couplets for a wish")
     ap.add_argument("--fill", action="store_true", help="--whole: B is b apart, filled at a while short")
+    ap.add_argument("--a-settings", default="{}", help="下联 lists: Settings fields of list A, as JSON")
+    ap.add_argument("--b-settings", default="{}", help="下联 lists: Settings fields of list B, as JSON")
     args = ap.parse_args()
     (make if args.what == "make" else tally)(args)
