@@ -204,7 +204,7 @@ class CoupletGenerator:
     def _decode(self, plans: list[Plan], settings: Settings, choose, model=None) -> tuple[torch.Tensor, torch.Tensor]:
         memory = (self.phrases, settings.memory) if self.phrases is not None and settings.memory > 0 else None
         stock = (self.stock, settings.stock_penalty) if self.stock is not None and settings.stock_penalty > 0 else None
-        steps = CoupletSteps(model or self.model, plans, settings.align, phrases=memory, stock=stock)
+        steps = CoupletSteps(self.model if model is None else model, plans, settings.align, phrases=memory, stock=stock)
         return decode(steps, plans, choose, repeats=settings.repeats)
 
     def _beam(self, settings: Settings, n: int, chars: int) -> Beam:
@@ -293,7 +293,8 @@ class CoupletGenerator:
             part = pairs[start:start + BATCH_ROWS]
             src = torch.tensor([self.vocab.encode(lower) for _, lower in part])
             tgt = torch.tensor([self.vocab.encode(upper) for upper, _ in part])
-            logp = torch.log_softmax((model or self.model)(src, shift_right(tgt, self.vocab.bos_id)).float(), dim=-1)
+            logp = torch.log_softmax((self.model if model is None else model)(src, shift_right(tgt, self.vocab.bos_id)).float(),
+                                     dim=-1)
             tok = logp.gather(2, tgt.unsqueeze(2)).squeeze(2)                 # (K, T)
             known = tgt != self.vocab.unk_id
             out += ((tok * known).sum(1) / known.sum(1).clamp(min=1)).tolist()
