@@ -22,7 +22,7 @@ from .requests import (ALIGN_BY_DEFAULT, DEFAULT_BEAM, DIVERSITY_BY_DEFAULT,  # 
                        Settings)
 from .stock import FILE as STOCK_FILE
 from .stock import StockPairs
-from .text import MARKS, PUNCT, CheckedInput, InputError, check_input, is_han, variant_of
+from .text import LITERALS, CheckedInput, InputError, check_input, is_han, variant_of
 
 BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster on 2 cores)
 # lines whose beams a batch decodes side by side (32 x the width rows), and whose candidates it reads
@@ -84,7 +84,7 @@ def check_lock(lock: object, known: set[str]) -> str:
     if not isinstance(lock, str):
         raise InputError("the lock pattern must be text, e.g. 春_大_万家_")
     raw = "".join(lock.split())
-    bad = sorted({c for c in raw if not (is_han(c) or c in LOCK_BLANKS or c in PUNCT or c in MARKS)}, key=raw.index)
+    bad = sorted({c for c in raw if not (is_han(c) or c in LOCK_BLANKS or c in LITERALS)}, key=raw.index)
     if bad:
         shown = " ".join(c if c.isprintable() else f"U+{ord(c):04X}" for c in bad)
         raise InputError(f"the lock pattern may hold Chinese characters and _ for blanks only, not {shown}")

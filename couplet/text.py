@@ -11,6 +11,7 @@ PUNCT = "，。；：！？、"
 # other marks a 上联 may hold: around a title or a quotation (读《论语》), an ellipsis or a dash, a name's
 # middle dot; the 下联 writes them at the same positions, as it does punctuation
 MARKS = "《》〈〉“”‘’「」『』…—·"
+LITERALS = PUNCT + MARKS   # what a couplet line may hold beside Han chars, each written back in place
 _ASCII_PUNCT = {",": "，", ".": "。", ";": "；", ":": "：", "!": "！", "?": "？"}
 
 
@@ -110,7 +111,7 @@ def check_input(text: object, *, known: "set[str] | None" = None, max_len: int =
     if len(line) > max_len:
         raise InputError(f"{what} is {len(line)} characters long; the limit is {max_len}.")
     if han_only:
-        other = sorted({c for c in line if not (is_han(c) or c in PUNCT or c in MARKS)}, key=line.index)
+        other = sorted({c for c in line if not (is_han(c) or c in LITERALS)}, key=line.index)
         if other:
             raise InputError(f"{what} holds {' '.join(other)}: a couplet takes Chinese characters and "
                              "punctuation only; write numbers in Chinese characters (2025 → 二〇二五).")
