@@ -20,10 +20,11 @@ import torch
 from .decode import HEAD_PER_STEP_ROWS, decode
 from .reference import CoupletRerun, PoemRerun, beam_search_naive
 from .generate import REPO_ROOT, CoupletGenerator, Settings
-from .model import BATCH_DECODER_LINES, CoupletModel, ModelConfig, as_function, is_quantized, shift_right
+from .model import (BATCH_DECODER_LINES, CoupletModel, ModelConfig, as_function, is_bf16, is_quantized, native_bf16,
+                    shift_right)
 from .poetry import FORMS, PoemGenerator, PoemRequest, sample_poems, seed_batch
 from .tasks import seq_cross_entropy
-from .trainer import bf16_autocast, native_bf16
+from .trainer import bf16_autocast
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
 
@@ -113,21 +114,25 @@ def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, 
 
 
 def products(products: list[tuple[str, tuple[int, int], int, int]], *, int8: bool, also=None,
-             fp32: tuple[str, ...] = ()):
+             fp32: tuple[str, ...] = (), bf16: bool = False):
     """A function that runs a list of matrix products alone: each (name, (in, out) shape, rows,
     times) is a linear layer of that shape applied `times` to `rows` rows, in the weight precision
     the decoders use (fp32, or int8 as `model.quantized` makes it, but for the products named in
-    fp32); `also()` adds other products (attention). Nothing else runs: timed, this is the floor of
-    the work on this machine."""
+    fp32; or bf16, as `model.for_batches` makes a batch's copy); `also()` adds other products
+    (attention). Nothing else runs: timed, this is the floor of the work on this machine."""
     import warnings
     layers = torch.nn.ModuleDict({name: torch.nn.Linear(*shape) for name, shape, _, _ in products}).eval()
-    if int8:
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    if bf16:
+        layers = layers.to(dtype)
+    elif int8:
         spec = {name: torch.ao.quantization.default_dynamic_qconfig for name in layers if name not in fp32}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             layers = torch.ao.quantization.quantize_dynamic(layers, spec, dtype=torch.qint8)
     # each product as the plain op the decoders call (`as_function`): no module machinery in the floor
-    runs = [(as_function(layers[name]), torch.randn(rows, shape[0]), times) for name, shape, rows, times in products]
+    runs = [(as_function(layers[name]), torch.randn(rows, shape[0], dtype=dtype), times)
+            for name, shape, rows, times in products]
 
     @torch.inference_mode()
     def once():
@@ -186,17 +191,20 @@ def couplet_work(cfg, *, chars: int, rows: int, lines: int | None = None, head: 
     return work + _rnn("dec", e + h, h, g, rows, t) + [("comb", (3 * h, e), rows, t), ("out", (e, v), rows, t)]
 
 
-def couplet_floor_fn(cfg, *, chars: int, rows: int, int8: bool, lines: int | None = None, backward: int = 0):
+def couplet_floor_fn(cfg, *, chars: int, rows: int, int8: bool, lines: int | None = None, backward: int = 0,
+                     bf16: bool = False):
     """A function that runs `couplet_work` plus the attention scores at each step; with backward,
-    also the products that read `backward` candidates back (MMI)."""
-    mem, query = torch.randn(rows, chars, cfg.hidden), torch.randn(rows, cfg.hidden, 1)
+    also the products that read `backward` candidates back (MMI); bf16: all of it in bf16 (a batch's
+    copy on a CPU with native bf16, `model.for_batches`)."""
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    mem, query = torch.randn(rows, chars, cfg.hidden, dtype=dtype), torch.randn(rows, cfg.hidden, 1, dtype=dtype)
     work = couplet_work(cfg, chars=chars, rows=rows, lines=lines)
     if backward:
         work += [(f"back_{name}", shape, n, times) for name, shape, n, times in
                  couplet_work(cfg, chars=chars, rows=backward, head=False)]
     batch = (rows if lines is None else lines) >= BATCH_DECODER_LINES     # the int8 copy's fp32 GRU
     return products(work, int8=int8, also=lambda: [torch.bmm(mem, query) for _ in range(chars)],
-                    fp32=("dec_ih", "dec_hh") if batch else ())
+                    fp32=("dec_ih", "dec_hh") if batch else (), bf16=bf16)
 
 
 def poem_work(cfg, *, lines: int, width: int, rows: int) -> list:
@@ -351,7 +359,7 @@ def run(*, repeat: int = 30, batch_lines: int = 10000, naive_batch_lines: int = 
     r["couplet_beam5_work_floor_ms"], r["couplet_beam5_vs_work_floor"] = p["work"]
     from .generate import BATCH_ROWS
     chars_per_line = round(sum(map(len, base)) / len(base))
-    chunk = couplet_floor_fn(cfg, chars=chars_per_line, rows=BATCH_ROWS, int8=int8)
+    chunk = couplet_floor_fn(cfg, chars=chars_per_line, rows=BATCH_ROWS, int8=int8, bf16=is_bf16(cg.batch_model))
     chunks = -(-batch_lines // 5 // BATCH_ROWS)   # a fifth of the batch per round, five rounds
     floor_ms, ratio = paired(lambda: cg.generate_batch(lines[:batch_lines // 5], Settings(n=1)),
                              {"floor": lambda: [chunk() for _ in range(chunks)]}, warmup=1, repeat=5)["floor"]

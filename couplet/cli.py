@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also choose a 横批 for each candidate (loads the whole-couplet model)")
     _add_poster_flags(p)
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
-                   help="decode with an int8 copy of the model (faster on CPU; default: the generator's)")
+                   help="decode with an int8 copy of the model, and a batch's many rows with a bf16 copy where "
+                        "the CPU multiplies bf16 natively (faster on CPU; default: the generator's)")
     _add_decoding_flags(p)
 
     p = sub.add_parser("poem", help="write classical poems from a seed (keywords, theme, acrostic ...)")
@@ -444,7 +445,7 @@ def cmd_stock(args) -> int:
         print("error: --lines and --rounds must be at least 1", file=sys.stderr)
         return 2
     path = args.checkpoint or DEFAULT_CHECKPOINT
-    gen = CoupletGenerator.load(path, int8=False)   # fp32 decodes a batch's beams side by side
+    gen = CoupletGenerator.load(path)   # a batch's beams side by side (bf16 where the CPU has it, else fp32)
     pairs = [(p.upper, p.lower) for p in read_pairs(args.pairs) if p.source == "couplet"]
     if not pairs:
         print(f"error: {args.pairs} holds no couplets", file=sys.stderr)

@@ -245,6 +245,33 @@ def is_quantized(model: nn.Module) -> bool:
     return getattr(model, "out_proj", None) is not None
 
 
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AMX tiles or AVX512-BF16). There bf16 autocast
+    makes training much faster: on the developer machine (AMX) a 2,304 x 512 x 7,705 product took
+    13 ms against 193 ms in fp32, and a couplet training step 1.07 against 1.92 s."""
+    cpu = getattr(torch, "cpu", None)
+    probes = [getattr(cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return any(p is not None and p() for p in probes)
+
+
+def is_bf16(model: nn.Module) -> bool:
+    return next(model.parameters()).dtype == torch.bfloat16
+
+
+def for_batches(model: nn.Module, decoding: nn.Module) -> nn.Module:
+    """The weights a batch decodes many rows with at once (its chunks of lines, its beams side by
+    side, the MMI read-back): where decoding is in reduced precision (`decoding` is an int8 copy of
+    `model`) and the CPU multiplies bf16 natively, a bf16 copy; else the fp32 model. int8 wins on
+    one row, bf16 on many (developer machine, AMX, 2 threads: a 256->7,705 product on 256 rows 1.38
+    ms int8, 0.84 bf16, 3.65 fp32; on one row 0.035, 0.16, 0.17). bf16 keeps each value's own
+    exponent, where int8 activations share one scale across the rows of a call (see
+    BATCH_DECODER_LINES)."""
+    import copy
+    if is_quantized(decoding) and native_bf16() and next(model.parameters()).device.type == "cpu":
+        return copy.deepcopy(model).to(torch.bfloat16).eval()
+    return model
+
+
 def shift_right(tgt: torch.Tensor, bos_id: int) -> torch.Tensor:
     """The decoder's inputs: BOS followed by the 下联 without its last char."""
     return torch.cat([torch.full_like(tgt[:, :1], bos_id), tgt[:, :-1]], dim=1)

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, load_train_state, read_meta, save_checkpoint
 from .fileio import resolve_dir
-from .model import count_parameters
+from .model import count_parameters, native_bf16
 from .tasks import CoupletTask, ScorerTask
 from .texttasks import LineScorerTask, PoemTask, TitleTask, WholeTask
 
@@ -83,15 +83,6 @@ ARCH_FIELDS = ("arch", "emb_dim", "hidden", "layers", "dropout", "attention", "d
 # ---------------------------------------------------------------- loop helpers
 def _dist_info() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
-
-
-def native_bf16() -> bool:
-    """Whether this CPU multiplies bf16 natively (AMX tiles or AVX512-BF16). There bf16 autocast
-    makes training much faster: on the developer machine (AMX) a 2,304 x 512 x 7,705 product took
-    13 ms against 193 ms in fp32, and a couplet training step 1.07 against 1.92 s."""
-    cpu = getattr(torch, "cpu", None)
-    probes = [getattr(cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
-    return any(p is not None and p() for p in probes)
 
 
 def bf16_autocast(device: torch.device) -> bool:

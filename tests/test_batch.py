@@ -221,18 +221,42 @@ def test_a_beam_batch_reads_its_candidates_back_together_and_matches_one_line_at
     assert together == pytest.approx([tiny_generator.backward([p])[0] for p in pairs], abs=1e-5)
 
 
-def test_load_keeps_the_fp32_weights_for_a_batchs_beams_only_when_it_decodes_in_int8(tmp_path, prepared,
-                                                                                     fixture_vocab):
+def test_load_gives_a_batch_bf16_weights_where_the_cpu_multiplies_bf16_else_fp32(tmp_path, prepared, fixture_vocab,
+                                                                                 monkeypatch):
+    import torch
+
+    from couplet import model as model_mod
     from couplet.checkpoint import save_checkpoint
+    from couplet.evaluate import couplet_rules
     from couplet.generate import CoupletGenerator
-    from couplet.model import CoupletModel, ModelConfig, is_quantized
+    from couplet.model import CoupletModel, ModelConfig, is_bf16, is_quantized
     save_checkpoint(tmp_path / "c", model=CoupletModel(ModelConfig(vocab_size=len(fixture_vocab), emb_dim=16,
                                                                    hidden=16, dropout=0.0)), vocab=fixture_vocab)
-    int8 = CoupletGenerator.load(tmp_path / "c", prosody=prepared / "prosody.json", int8=True)
-    assert is_quantized(int8.model) and not is_quantized(int8.batch_model)
-    fp32 = CoupletGenerator.load(tmp_path / "c", prosody=prepared / "prosody.json", int8=False)
-    assert fp32.batch_model is fp32.model
+
+    def load(int8: bool, bf16: bool) -> CoupletGenerator:
+        monkeypatch.setattr(model_mod, "native_bf16", lambda: bf16)
+        return CoupletGenerator.load(tmp_path / "c", prosody=prepared / "prosody.json", int8=int8)
     s = Settings.for_request(batch=True)
     lines = ["天增岁月人增寿", "明月几时有", "海内存知己，天涯若比邻"]
+    # without native bf16: an int8 generator keeps the fp32 weights for a batch's beams
+    int8, fp32 = load(int8=True, bf16=False), load(int8=False, bf16=False)
+    assert is_quantized(int8.model) and not is_quantized(int8.batch_model) and not is_bf16(int8.batch_model)
+    assert fp32.batch_model is fp32.model
     assert [r.candidates[0].lower for r in int8.generate_batch(lines, s)] == \
         [r.candidates[0].lower for r in fp32.generate_batch(lines, s)]
+    # with it: a bf16 copy, unless the user asked for fp32
+    assert load(int8=False, bf16=True).batch_model.embed.weight.dtype == torch.float32
+    gen = load(int8=True, bf16=True)
+    assert is_quantized(gen.model) and is_bf16(gen.batch_model)
+    # a chunk of many lines (greedy) and the beams side by side both decode with it, every rule kept
+    encoded, real = [], gen.batch_model.encode
+    monkeypatch.setattr(gen.batch_model, "encode", lambda src: encoded.append(len(src)) or real(src))
+    many = ["天增岁月人增寿", "爆竹声中辞旧岁"] * 20
+    for settings in (Settings(n=1), s):
+        encoded.clear()
+        results = gen.generate_batch(many, settings)
+        assert sum(encoded) >= len(many)
+        for line, r in zip(many, results):
+            rules = couplet_rules(line, r.candidates[0].lower, gen.prosody)
+            del rules["pos_agreement"]          # a measure, not a rule
+            assert all(v in (None, 1.0) for v in rules.values()), (line, r.candidates[0].lower, rules)

@@ -190,8 +190,8 @@ def test_bench_floors_use_the_models_real_shapes():
     assert {s for _, s, _, _ in poem_work(pcfg, lines=4, width=5, rows=3)} <= _weight_shapes(PoemModel(pcfg))
     tcfg = TitleConfig(vocab_size=30, emb_dim=6, hidden=14)
     assert {s for _, s, _, _ in title_work(tcfg, chars=24)} <= _weight_shapes(TitleModel(tcfg))
-    for int8 in (False, True):
-        assert timed(couplet_floor_fn(cfg, chars=5, rows=2, int8=int8), warmup=1, repeat=2)["p50"] > 0
+    for int8, bf16 in ((False, False), (True, False), (True, True)):
+        assert timed(couplet_floor_fn(cfg, chars=5, rows=2, int8=int8, bf16=bf16), warmup=1, repeat=2)["p50"] > 0
 
 
 def test_bench_work_follows_what_decoding_does():
