@@ -246,9 +246,10 @@ def is_quantized(model: nn.Module) -> bool:
 
 
 def native_bf16() -> bool:
-    """Whether this CPU multiplies bf16 natively (AMX tiles or AVX512-BF16). There bf16 autocast
-    makes training much faster: on the developer machine (AMX) a 2,304 x 512 x 7,705 product took
-    13 ms against 193 ms in fp32, and a couplet training step 1.07 against 1.92 s."""
+    """Whether this CPU multiplies bf16 natively (AMX tiles or AVX512-BF16). There training runs under
+    bf16 autocast and a batch decodes with a bf16 copy (`for_batches`): on the developer machine (AMX)
+    a 2,304 x 512 x 7,705 product took 13 ms against 193 ms in fp32, and a couplet training step 1.07
+    against 1.92 s."""
     cpu = getattr(torch, "cpu", None)
     probes = [getattr(cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
     return any(p is not None and p() for p in probes)
@@ -267,7 +268,7 @@ def for_batches(model: nn.Module, decoding: nn.Module) -> nn.Module:
     exponent, where int8 activations share one scale across the rows of a call (see
     BATCH_DECODER_LINES)."""
     import copy
-    if is_quantized(decoding) and native_bf16() and next(model.parameters()).device.type == "cpu":
+    if is_quantized(decoding) and native_bf16():     # int8 copies are made for CPU decoding only
         return copy.deepcopy(model).to(torch.bfloat16).eval()
     return model
 
