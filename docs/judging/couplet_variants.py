@@ -2,7 +2,7 @@
 earlier couplet readings or the 1,000 of the automatic numbers), by length 8 x 5 chars, 16 x 7,
 10 x 9-12 with a comma, 6 x 15+; for each, the first candidate of `python -m couplet couplet` under
 each system's settings (Settings fields, JSON, and optionally "checkpoint" and "int8": false for the fp32
-weights; "tagger": "word" orders the
+weights; "batch": true for the 下联 a batch file writes, `generate_batch`; "tagger": "word" orders the
 词性 term by jieba's word tags alone, as before the idiom reading of `couplet.postag`), labelled x and y in
 random order. Run from the repository root:
 
@@ -100,6 +100,7 @@ def main() -> None:
     current = couplet.generate.structure_agreement
     taggers = {name: word_tags_agreement if cfg.pop("tagger", None) == "word" else current
                for name, cfg in systems.items()}
+    batch = {name: cfg.pop("batch", False) for name, cfg in systems.items()}
     chosen, drawn = [], 0
     for p in pairs:
         b = bucket(p.upper)
@@ -109,7 +110,10 @@ def main() -> None:
         c = {"upper": p.upper, "human": p.lower, "cands": []}
         for name, cfg in systems.items():
             couplet.generate.structure_agreement = taggers[name]
-            res = gens[name].generate(c["upper"], Settings.for_request(batch=False, **cfg))
+            if batch[name]:
+                res = gens[name].generate_batch([c["upper"]], Settings.for_request(batch=True, **cfg))[0]
+            else:
+                res = gens[name].generate(c["upper"], Settings.for_request(batch=False, **cfg))
             c["cands"].append({"who": name, "lower": res.candidates[0].lower if res.candidates else ""})
         if args.human:
             c["cands"].append({"who": "human", "lower": p.lower})
