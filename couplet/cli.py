@@ -386,7 +386,7 @@ def cmd_whole(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     req = res.request
     print(" · ".join(x for x in (f"藏头 {req.head}" if req.head else "", f"主题 {' '.join(res.keywords)}"
-                                 if res.keywords else "", f"{req.length} 字 ({res.layout})") if x))
+                                 if res.keywords else "", res.size) if x))
     for i, c in enumerate(res.couplets, 1):
         fit = f", theme +{c.theme_fit:.2f}" if c.theme_fit is not None else ""
         print(f"[{i}] 上联 {c.upper}\n    下联 {c.lower}   ({c.score:.2f}{fit})" +

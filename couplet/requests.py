@@ -276,8 +276,9 @@ class WholeRequest(_Sampled):
     """One wish; the one home of the whole-couplet defaults (the CLI and the app build on it)."""
     theme: str = field(default="", metadata={"help": "what the couplet is about, e.g. \"中秋 团圆\" or a sentence"})
     head: str = field(default="", metadata={"help": "藏头: 1 char (the 上联's head only), 2 (上联 head, 下联 head) or 4 "
-                                                     "(the heads of two clauses in each line), e.g. 福华"})
-    length: int = _num(7, *LENGTHS, "characters per line (commas not counted); 9 and up have two clauses")
+                                                     "(the heads of two clauses in each line; at least 8 characters, so a shorter length "
+                                                     "is written at 8), e.g. 福华"})
+    length: int = _num(7, *LENGTHS, "characters per line (commas not counted); 8 and up have two clauses")
     n: int = _num(5, 1, MAX_COUPLETS, "number of couplets")
     # 0.6, not 0.8: a blind side-by-side kept the couplets written at 0.6 18 times to 9 (docs/judging)
     temperature: float = _num(0.6, 0.0, 5.0, "sampling temperature of the 上联; 0 = the single most likely")

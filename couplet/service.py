@@ -436,7 +436,7 @@ class Studio:
         lower_marks = marks if len(heads) > 1 else set()
         head = " · ".join(x for x in (f"藏头 {html.escape(heads)}" if heads else "",
                                       f"keywords: {html.escape(' '.join(res.keywords))}" if res.keywords else "",
-                                      f"{req.length} 字 ({res.layout})") if x)
+                                      res.size) if x)
         parts = [f'<div class="poem-head">{head}</div>']
         for k, c in enumerate(res.couplets, 1):
             fit = f" · theme +{c.theme_fit:.2f}" if c.theme_fit is not None else ""

@@ -27,6 +27,7 @@ from .vocab import Vocab
 from .wholetext import LENGTH_TOKENS, SEP, clause_heads, layout_of, length_token
 
 SPARE = 2                  # 上联 carried to the 下联 stage per couplet asked for
+FOUR_HEADS_LENGTH = 8      # the fewest chars a line with two clauses (four heads, 4,4) can hold
 
 
 @dataclass
@@ -49,6 +50,11 @@ class WholeResult:
     layout: str                  # clause lengths, e.g. 4,7
     couplets: list[WholeCouplet]
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> str:
+        """Chars per line and the layout, as the CLI and the page show them: 9 字 (4,5)."""
+        return f"{sum(int(x) for x in self.layout.split(','))} 字 ({self.layout})"
 
 
 def split_layout(layout: str, clauses: int) -> str:
@@ -130,9 +136,11 @@ class WholeGenerator:
                 raise InputError("the theme gives no keyword the model knows; try other words")
         if not heads and not words:
             raise InputError("give a theme (e.g. 中秋 团圆) or the heads of a 藏头联 (e.g. 福华), or both")
-        if len(heads) == 4 and req.length < 8:
-            raise InputError(f"4 heads put two clauses in each line: ask for 8 characters or more, not {req.length}")
-        layout = self.layouts.get(str(req.length), str(req.length))
+        length = req.length
+        if len(heads) == 4 and length < FOUR_HEADS_LENGTH:   # written at the nearest length that has two clauses
+            length = FOUR_HEADS_LENGTH
+            notes.append(f"4 heads put two clauses in each line: written at {length} characters, not {req.length}")
+        layout = self.layouts.get(str(length), str(length))
         layout = split_layout(layout, max(1, len(heads) // 2))
         seed = seed_chars(words, self.model.cfg.max_seed) if words else heads[:self.model.cfg.max_seed]
         return seed, words, layout, heads, notes

@@ -65,13 +65,24 @@ def test_candidates_differ_and_heads_unknown_to_the_models_are_kept(tiny_whole):
     (WholeRequest(), "give a theme"),
     (WholeRequest(head="福华吉"), "1 Chinese character"),
     (WholeRequest(head="ab"), "藏头 has no Chinese characters"),
-    (WholeRequest(head="福满华堂", length=7), "8 characters or more"),
     (WholeRequest(theme="春", length=40), "--length"),
     (WholeRequest(theme="春", n=0), "--n"),
 ])
 def test_bad_wishes_get_a_message(tiny_whole, req, message):
     with pytest.raises(InputError, match=message):
         tiny_whole.generate(req)
+
+
+def test_four_heads_at_a_length_without_two_clauses_are_written_at_eight_with_a_note(tiny_whole):
+    """Four heads need two clauses a line; at the default 7 the wish is written at 8 (4,4), not refused."""
+    res = tiny_whole.generate(WholeRequest(head="福满华堂", length=7, n=2, draws=2))
+    assert res.layout == "4,4" and res.size == "8 字 (4,4)"
+    assert any("written at 8 characters, not 7" in n for n in res.notes)
+    for c in res.couplets:
+        assert c.upper.split("，")[0][0] + c.upper.split("，")[1][0] == "福满"
+        assert c.lower.split("，")[0][0] + c.lower.split("，")[1][0] == "华堂"
+    wider = tiny_whole.generate(WholeRequest(head="福满华堂", length=9, n=1, draws=2))
+    assert wider.layout == "4,5" and not any("written at" in n for n in wider.notes)
 
 
 def test_train_then_write_whole_couplets(prepared, tmp_path, capsys):
