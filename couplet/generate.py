@@ -331,8 +331,8 @@ class CoupletGenerator:
     def generate_batch(self, uppers: list[str], settings: Settings) -> list[Result | InputError]:
         """One best 下联 per input (n of them, each line as `generate` writes it, when settings.n > 1).
         Same-length inputs are planned together, BATCH_ROWS at a time; greedy or sampled they are
-        decoded together too; with the beam, BEAM_LINES side by side with the fp32 weights
-        (`batch_model`, `_firsts`)."""
+        decoded together too (many lines with `batch_model` where it is bf16); with the beam, BEAM_LINES
+        side by side with `batch_model` unless it is int8 (`_firsts`)."""
         settings.check()
         if settings.n > 1:   # several real alternatives per line: the one-line path's choice
             return [self._generate_or_error(text, settings) for text in uppers]
@@ -351,7 +351,7 @@ class CoupletGenerator:
             for start in range(0, len(items), BATCH_ROWS):
                 chunk = items[start:start + BATCH_ROWS]
                 plans = make_plans([c.text for _, c in chunk], self.tables, rules)
-                if settings.beam > 0:   # a beam per line; in fp32, BEAM_LINES lines side by side
+                if settings.beam > 0:   # a beam per line; BEAM_LINES lines side by side unless int8
                     side = 1 if is_quantized(self.batch_model) else BEAM_LINES
                     for at in range(0, len(chunk), side):
                         firsts = self._firsts(plans[at:at + side], settings)

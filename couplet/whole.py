@@ -54,7 +54,7 @@ class WholeResult:
     @property
     def size(self) -> str:
         """Chars per line and the layout, as the CLI and the page show them: 9 字 (4,5)."""
-        return f"{sum(int(x) for x in self.layout.split(','))} 字 ({self.layout})"
+        return f"{layout_chars(self.layout)} 字 ({self.layout})"
 
 
 def split_layout(layout: str, clauses: int) -> str:
@@ -64,6 +64,11 @@ def split_layout(layout: str, clauses: int) -> str:
         return layout
     n = sum(parts)
     return f"{n // 2},{n - n // 2}"
+
+
+def layout_chars(layout: str) -> int:
+    """The Han chars a line of this layout holds: 4,5 -> 9."""
+    return sum(int(x) for x in layout.split(","))
 
 
 def layout_text(layout: str) -> list[int]:
@@ -163,7 +168,7 @@ class WholeGenerator:
             allowed[t, forced[t]] = True
             if ch not in vocab:
                 literal[t] = ch
-        force(0, length_token(sum(int(x) for x in layout.split(","))))
+        force(0, length_token(layout_chars(layout)))
         for s in starts[1:]:
             force(s, "，")  # the comma sits right before the clause at s + 1 (1-based in t)
         upper_heads = heads[:len(heads) // 2] if len(heads) > 1 else heads
