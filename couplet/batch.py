@@ -38,10 +38,11 @@ def chunk_seed(seed: int, first_line: int) -> int:
 def resumable_write(*, inputs: list[str], output: Path, fingerprint: dict, header: str, chunk: int,
                     produce: Callable[[int, list[str]], str], warn: Callable[[str], None],
                     progress: bool, desc: str, deadline: float | None = None, counts: dict | None = None,
-                    overwrite: bool = False, memory: set[str] | None = None) -> int:
+                    overwrite: bool = False, memory=None) -> int:
     """Write produce(first_index, chunk_lines) for each chunk; return the index resumed at.
     The run holds an exclusive lock on OUTPUT.lock, so two runs never write one output. memory: what
-    produce remembers across chunks (lines written so far), kept with the resume state."""
+    produce remembers across chunks (the strings written so far: a set, or a list such as
+    `WrittenPairs`; `update` adds them), kept with the resume state."""
     output.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(output):
         return _write_chunks(inputs=inputs, output=output, fingerprint=fingerprint, header=header, chunk=chunk,
@@ -66,7 +67,7 @@ def _exclusive(output: Path):
 
 def _write_chunks(*, inputs, output, fingerprint, header, chunk, produce, warn, progress, desc,
                   deadline: float | None = None, counts: dict | None = None, overwrite: bool = False,
-                  memory: set[str] | None = None) -> int:
+                  memory=None) -> int:
     partial = output.with_name(output.name + ".partial")
     state_path = output.with_name(output.name + ".partial.json")
     start = 0
@@ -177,17 +178,19 @@ def run_batch(gen, input_path: str | Path, output_path: str | Path, settings, *,
               chunk: int = 256, warn: Callable[[str], None] = print, progress: bool = True,
               deadline: float | None = None, overwrite: bool = False) -> dict:
     """settings.n 下联 per input line into output_path; returns counts (of the whole run, resumed or not)."""
-    from .generate import Settings
+    from .generate import Settings, WrittenPairs
     inp, out = Path(input_path), Path(output_path)
     fmt = _check_suffix(out, COUPLET_FORMATS)
     check_paths(inp, out)
     lines = read_lines(inp)
     counts = {"ok": 0, "bad": 0}
+    # the 下联 written so far, whose pairs later lines pay for (settings.shared_pair); kept across a resume
+    written = WrittenPairs() if settings.shared_pair > 0 else None
 
     def produce(lo: int, block: list[str]) -> str:
         chunk_settings = Settings(**{**settings.to_dict(), "seed": chunk_seed(settings.seed, lo)})
         text = []
-        for i, (upper, res) in enumerate(zip(block, gen.generate_batch(block, chunk_settings))):
+        for i, (upper, res) in enumerate(zip(block, gen.generate_batch(block, chunk_settings, written=written))):
             if isinstance(res, InputError):
                 counts["bad"] += 1
                 warn(f"line {lo + i + 1}: {res}")
@@ -199,7 +202,8 @@ def run_batch(gen, input_path: str | Path, output_path: str | Path, settings, *,
     counts["resumed_at"] = resumable_write(
         inputs=lines, output=out, fingerprint=_fingerprint(inp, settings.to_dict(), checkpoint),
         header=TSV_HEADER if fmt == ".tsv" else "", chunk=chunk, produce=produce, warn=warn,
-        progress=progress, desc=f"couplets → {out.name}", deadline=deadline, counts=counts, overwrite=overwrite)
+        progress=progress, desc=f"couplets → {out.name}", deadline=deadline, counts=counts, overwrite=overwrite,
+        memory=written)
     counts["lines"] = len(lines)
     return counts
 

@@ -182,7 +182,7 @@ def tqdm_write(message: str) -> None:
 
 
 def cmd_couplet(args) -> int:
-    from .generate import CoupletGenerator
+    from .generate import CoupletGenerator, WrittenPairs
     from .text import InputError
     uppers = args.upper or []
     if (args.input is None) == (not uppers):
@@ -214,9 +214,10 @@ def cmd_couplet(args) -> int:
             print(f"error: no 横批 without the whole-couplet model: {e}", file=sys.stderr)
             return 2
     status = 0
+    written = WrittenPairs() if settings.shared_pair > 0 else None   # several 上联 are one batch
     for k, upper in enumerate(uppers):
         try:
-            res = gen.generate(upper, settings, lock=args.lock)
+            res = gen.generate(upper, settings, lock=args.lock, written=written)
         except InputError as e:
             # one bad line among several is named and skipped; the others are still answered
             print(f"error: {upper}: {e}" if len(uppers) > 1 else f"error: {e}", file=sys.stderr)

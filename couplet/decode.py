@@ -413,12 +413,12 @@ class CoupletSteps:
     hidden state carried from step to step. Called with what the rows wrote (R, T) and the step;
     returns the next char's log-probs (R, V) under the decoding mix (see `_log_probs`). Given a phrase
     memory as (memory, weight), `guide` lifts what the search reads toward it (`couplet.phrases`);
-    given the stock-pair table as (table, weight), it lowers the chars that would make a stock pair
-    with the row's last char (`couplet.stock`)."""
+    given stock-pair tables as (table, weight) pairs (the checkpoint's, a batch's `WrittenPairs`), it
+    lowers the chars that would make such a pair with the row's last char (`couplet.stock`)."""
 
     def __init__(self, model: CoupletModel, plans: list[Plan], align: float, *,
                  phrases: tuple[PhraseMemory, float] | None = None,
-                 stock: tuple[StockPairs, float] | None = None):
+                 stock: list[tuple[StockPairs, float]] | None = None):
         self.model, self.align = model, align
         self.device = next(model.parameters()).device
         shared = _shared(plans)
@@ -429,7 +429,7 @@ class CoupletSteps:
         self.per_step = len(plans) >= HEAD_PER_STEP_ROWS
         self.prior = None if self.per_step else _aligned_prior(model, self.memory, align)
         self.phrases, self.weight = (phrases[0].lookup(src), phrases[1]) if phrases else (None, 0.0)
-        self.stock, self.stock_weight = stock if stock else (None, 0.0)
+        self.stock = stock or []
 
     def __call__(self, out: torch.Tensor, t: int) -> torch.Tensor:
         k = len(out)
@@ -446,10 +446,10 @@ class CoupletSteps:
 
     def guide(self, logp: torch.Tensor, out: torch.Tensor, t: int) -> torch.Tensor:
         """The scores the search chooses by: the model's log-probs, lifted by the phrase memory and
-        lowered by the stock table when they are on (a copy; the candidates' scores stay the model's own)."""
+        lowered by the stock tables when they are on (a copy; the candidates' scores stay the model's own)."""
         search = logp if self.phrases is None else self.phrases.mix_(logp.clone(), out, t, self.weight)
-        if self.stock is not None and t:
-            search = self.stock.lower(search, out[:, t - 1], self.stock_weight)
+        for table, weight in self.stock if t else ():
+            search = table.lower(search, out[:, t - 1], weight)
         return search
 
     def select(self, rows: torch.Tensor) -> None:

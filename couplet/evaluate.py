@@ -194,12 +194,15 @@ def format_table(columns: dict[str, dict]) -> str:
 
 
 def best_lowers(gen, uppers: list[str], settings, progress: bool = True) -> list[str]:
-    """The best 下联 for each 上联; an empty string where the input is refused."""
+    """The best 下联 for each 上联, decoded as one batch file is (with `settings.shared_pair`, each line
+    pays for the pairs the lines before it wrote); an empty string where the input is refused."""
     from tqdm import tqdm
+    from .stock import WrittenPairs
     results = []
+    written = WrittenPairs()
     with tqdm(total=len(uppers), desc="decode", unit="pair", disable=not progress, mininterval=1.0) as bar:
         for i in range(0, len(uppers), 64):
-            results += gen.generate_batch(uppers[i:i + 64], settings)
+            results += gen.generate_batch(uppers[i:i + 64], settings, written=written)
             bar.update(len(uppers[i:i + 64]))
     return [r.candidates[0].lower if hasattr(r, "candidates") and r.candidates else "" for r in results]
 

@@ -21,7 +21,7 @@ from .requests import (ALIGN_BY_DEFAULT, DEFAULT_BEAM, DIVERSITY_BY_DEFAULT,  # 
                        STRUCTURE_BY_DEFAULT, TONE_BY_DEFAULT, DEFAULT_CHECKPOINT, DEFAULT_SCORER, REPO_ROOT,
                        Settings)
 from .stock import FILE as STOCK_FILE
-from .stock import StockPairs
+from .stock import StockPairs, WrittenPairs
 from .text import LITERALS, CheckedInput, InputError, check_input, is_han, variant_of
 
 BATCH_ROWS = 256  # rows decoded together in batch mode (1024 measured no faster on 2 cores)
@@ -177,8 +177,10 @@ class CoupletGenerator:
     def _text(self, plan: Plan, ids: list[int]) -> str:
         return "".join(lit if lit is not None else self.vocab.itos[i] for lit, i in zip(plan.literal, ids))
 
-    def generate(self, upper: str, settings: Settings | None = None, *, lock: str | None = None) -> Result:
-        """Candidates for one 上联, best first. Raises InputError for bad input."""
+    def generate(self, upper: str, settings: Settings | None = None, *, lock: str | None = None,
+                 written: WrittenPairs | None = None) -> Result:
+        """Candidates for one 上联, best first. Raises InputError for bad input. written: what the batch
+        this line belongs to wrote before (`settings.shared_pair`); the first candidate is added to it."""
         settings = (settings or Settings()).check()
         plan, notes = self.plan(upper, settings, lock)
         n = settings.n  # at least 1: check() holds it to its range
@@ -186,9 +188,9 @@ class CoupletGenerator:
         greedy = settings.beam == 0 and sampler.greedy
         free = [i for i, lit in enumerate(plan.literal) if lit is None]    # the chars it writes
         if settings.beam > 0:
-            ids, scores = self._decode([plan], settings, self._beam(settings, n, chars=len(free)))
+            ids, scores = self._decode([plan], settings, self._beam(settings, n, chars=len(free)), written=written)
         else:  # spare rows when sampling: near-duplicates are dropped
-            ids, scores = self._decode([plan] * (1 if greedy else 2 * n), settings, sampler)
+            ids, scores = self._decode([plan] * (1 if greedy else 2 * n), settings, sampler, written=written)
         if greedy and n > 1:
             notes.append(f"greedy decoding gives one 下联; for {n}, use beam search (--beam) or a temperature above 0")
         candidates = apart(self._order(plan, self._rank(plan, ids.tolist(), scores.tolist()), settings),
@@ -196,17 +198,24 @@ class CoupletGenerator:
         if len(candidates) < n and not greedy:
             notes.append(f"{len(candidates)} of the {n} candidates asked for differ from each other in at least "
                          f"{FILL_DIFFERENCE:.0%} of their characters; the rest were near-duplicates and are not shown")
+        if written is not None and candidates:
+            written.update([candidates[0].lower])
         return Result(upper=plan.upper, candidates=candidates[:n], notes=notes)
 
-    def _generate_or_error(self, upper: str, settings: Settings) -> Result | InputError:
+    def _generate_or_error(self, upper: str, settings: Settings, written: WrittenPairs | None = None
+                           ) -> Result | InputError:
         try:
-            return self.generate(upper, settings)
+            return self.generate(upper, settings, written=written)
         except InputError as e:
             return e
 
-    def _decode(self, plans: list[Plan], settings: Settings, choose, model=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _decode(self, plans: list[Plan], settings: Settings, choose, model=None, *,
+                written: WrittenPairs | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         memory = (self.phrases, settings.memory) if self.phrases is not None and settings.memory > 0 else None
-        stock = (self.stock, settings.stock_penalty) if self.stock is not None and settings.stock_penalty > 0 else None
+        stock = [(self.stock, settings.stock_penalty)] if self.stock is not None and settings.stock_penalty > 0 else []
+        shared = written.table(self.vocab) if written is not None and settings.shared_pair > 0 else None
+        if shared is not None:
+            stock.append((shared, settings.shared_pair))
         steps = CoupletSteps(self.model if model is None else model, plans, settings.align, phrases=memory, stock=stock)
         return decode(steps, plans, choose, repeats=settings.repeats)
 
@@ -218,11 +227,12 @@ class CoupletGenerator:
         return Beam(self._width(settings, n if groups == 1 else 1, chars), groups=groups, diversity=settings.diversity,
                     bonus=bonus)
 
-    def _firsts(self, plans: list[Plan], settings: Settings) -> list[list[Candidate]]:
+    def _firsts(self, plans: list[Plan], settings: Settings, written: WrittenPairs | None = None
+                ) -> list[list[Candidate]]:
         """The best 下联 of each plan (a batch file's answer): their beams decoded side by side and
         their candidates read back (MMI) together, then each line's candidates ordered on their own."""
         beams = self._beams(settings, plans)
-        ids, scores = self._decode(plans, settings, beams, self.batch_model)   # each line's rows, its best first
+        ids, scores = self._decode(plans, settings, beams, self.batch_model, written=written)  # each line's best first
         ids, scores = ids.view(len(plans), beams.width, -1).tolist(), scores.view(len(plans), -1).tolist()
         ranked = [self._rank(plan, i, sc) for plan, i, sc in zip(plans, ids, scores)]
         backs: list[list[float] | None] = [None] * len(plans)
@@ -328,14 +338,25 @@ class CoupletGenerator:
                 out.append(Candidate(lower=text, score=s / len(row)))
         return out
 
-    def generate_batch(self, uppers: list[str], settings: Settings) -> list[Result | InputError]:
+    def generate_batch(self, uppers: list[str], settings: Settings, *, written: WrittenPairs | None = None
+                       ) -> list[Result | InputError]:
         """One best 下联 per input (n of them, each line as `generate` writes it, when settings.n > 1).
         Same-length inputs are planned together, BATCH_ROWS at a time; greedy or sampled they are
         decoded together too (many lines with `batch_model` where it is bf16); with the beam, BEAM_LINES
-        side by side with `batch_model` unless it is int8 (`_firsts`)."""
+        side by side with `batch_model` unless it is int8 (`_firsts`). With settings.shared_pair each
+        group of lines decoded together pays for the pairs that the groups before it wrote (`written`:
+        what earlier calls of the same batch file wrote; the answers are added to it)."""
         settings.check()
+        if settings.shared_pair > 0 and written is None:
+            written = WrittenPairs()
+        elif settings.shared_pair <= 0:
+            written = None
+
+        def wrote(results: list[Result]) -> None:
+            if written is not None:
+                written.update(r.candidates[0].lower for r in results if r.candidates)
         if settings.n > 1:   # several real alternatives per line: the one-line path's choice
-            return [self._generate_or_error(text, settings) for text in uppers]
+            return [self._generate_or_error(text, settings, written) for text in uppers]
         results: list[Result | InputError] = [None] * len(uppers)  # type: ignore[list-item]
         by_length: dict[int, list[tuple[int, CheckedInput]]] = {}
         for i, text in enumerate(uppers):
@@ -354,15 +375,17 @@ class CoupletGenerator:
                 if settings.beam > 0:   # a beam per line; BEAM_LINES lines side by side unless int8
                     side = 1 if is_quantized(self.batch_model) else BEAM_LINES
                     for at in range(0, len(chunk), side):
-                        firsts = self._firsts(plans[at:at + side], settings)
+                        firsts = self._firsts(plans[at:at + side], settings, written)
                         for (i, checked), plan, first in zip(chunk[at:at + side], plans[at:at + side], firsts):
                             results[i] = Result(plan.upper, first, checked.notes + plan.notes + memory_notes)
+                        wrote([results[i] for i, _ in chunk[at:at + side]])
                     continue
                 # many lines: the bf16 copy where there is one (an int8 model steps its fp32 GRU then)
                 wide = self.batch_model if len(plans) >= BATCH_DECODER_LINES and is_bf16(self.batch_model) else None
-                ids, scores = self._decode(plans, settings, sampler, wide)
+                ids, scores = self._decode(plans, settings, sampler, wide, written=written)
                 # as lists: a tensor per row cost more than the rest of the row's result
                 for (i, checked), plan, row, s in zip(chunk, plans, ids.tolist(), scores.tolist()):
                     results[i] = Result(plan.upper, self._rank(plan, [row], [s]),
                                         checked.notes + plan.notes + memory_notes)
+                wrote([results[i] for i, _ in chunk])
         return results

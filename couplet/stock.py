@@ -106,6 +106,33 @@ class StockPairs:
         row, char, cost = found     # each (row, char) once: a row has one last char, a pair one entry
         return scores.index_put((row, char), scores[row, char] - weight * cost)
 
+class WrittenPairs(list):
+    """The 下联 a batch has written (a list, so a resumed batch restores it with the other resume state,
+    `couplet.batch`), and how often each adjacent pair of chars came in them. With
+    `Settings.shared_pair` the search pays that weight x log(1 + count) for a char that makes a pair
+    the batch wrote before: the stock table's cost, counted in the batch as it goes, so a file of
+    unrelated 上联 stops getting 春风, 大地, 盛世 line after line. The page's one line has no batch."""
+
+    def __init__(self, lines: Iterable[str] = ()):
+        super().__init__()
+        self.pairs: Counter = Counter()
+        self._table: tuple[int, StockPairs | None] = (-1, None)
+        self.update(lines)
+
+    def update(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.append(line)
+            self.pairs.update(pairs_of(line))
+
+    def table(self, vocab: Vocab) -> StockPairs | None:
+        """The costs as a stock table (None before any pair): log(1 + count) per pair; built again
+        only after new lines."""
+        if self._table[0] != len(self):
+            costs = {p: math.log1p(c) for p, c in self.pairs.items()}
+            self._table = (len(self), StockPairs(to_tensors(costs, vocab), len(vocab)) if costs else None)
+        return self._table[1]
+
+
 ROUNDS = 2
 LINES = 20_000     # training 上联 decoded a round: ~12 min on one CPU core in fp32
 BUILD_WEIGHT = 0.5  # the weight later rounds decode with: the one measured (off by default in Settings)

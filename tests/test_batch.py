@@ -95,11 +95,11 @@ def test_interrupted_batch_resumes_without_loss_or_duplicates(tiny_generator, tm
     calls = {"n": 0}
     real = tiny_generator.generate_batch
 
-    def flaky(lines, settings):
+    def flaky(lines, settings, **kw):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(lines, settings)
+        return real(lines, settings, **kw)
 
     out = tmp_path / "out.jsonl"
     monkeypatch.setattr(tiny_generator, "generate_batch", flaky)
@@ -260,3 +260,22 @@ def test_load_gives_a_batch_bf16_weights_where_the_cpu_multiplies_bf16_else_fp32
             rules = couplet_rules(line, r.candidates[0].lower, gen.prosody)
             del rules["pos_agreement"]          # a measure, not a rule
             assert all(v in (None, 1.0) for v in rules.values()), (line, r.candidates[0].lower, rules)
+
+
+def test_a_batch_pays_for_the_pairs_it_wrote_and_a_resume_remembers_them(tiny_generator, tmp_path, monkeypatch):
+    """With shared_pair a later line is decoded knowing the pairs earlier lines wrote: the same 上联
+    line after line gets other 下联 (off, the same one every time), and a batch killed midway and run
+    again writes exactly the file an unbroken run writes (the 下联 so far are kept with the resume state)."""
+    lines = ["天增岁月人增寿", "爆竹声中辞旧岁", "春回大地"] * 4
+    inp = _write(tmp_path, lines)
+
+    def run(out, weight, **kw):
+        run_batch(tiny_generator, inp, out, Settings.for_request(batch=True, shared_pair=weight), chunk=3,
+                  progress=False, warn=lambda m: None, **kw)
+        return out.read_text(encoding="utf-8").splitlines()
+    off, on = run(tmp_path / "off.txt", 0.0), run(tmp_path / "on.txt", 5.0)
+    assert len(set(off[0::3])) == 1 and len(set(on[0::3])) > 1
+    assert on[:3] == off[:3]                                   # nothing written before the first chunk
+    with _interrupted_at_state_write(monkeypatch, 3), pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "resumed.txt", 5.0)
+    assert run(tmp_path / "resumed.txt", 5.0) == on

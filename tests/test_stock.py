@@ -153,3 +153,35 @@ def test_lower_equals_the_dense_cost_and_leaves_its_input_alone():
     got = sp.lower(scores, prev, 0.7)
     assert torch.allclose(got, scores - 0.7 * _dense(sp, prev)) and torch.equal(scores, kept)
     assert sp.lower(scores, torch.tensor([vocab.stoi["春"]]), 0.7) is scores
+
+
+def test_written_pairs_count_a_batchs_pairs_and_cost_log_one_plus_count():
+    from couplet.stock import WrittenPairs
+    vocab = Vocab(list("春风大地满"))
+    w = WrittenPairs(["春风大地", "春风，满地"])
+    assert w.pairs == {"春风": 2, "风大": 1, "大地": 1, "满地": 1} and list(w) == ["春风大地", "春风，满地"]
+    table = w.table(vocab)
+    assert w.table(vocab) is table                          # built again only after new lines
+    got = _dense(table, torch.tensor([vocab.stoi["春"], vocab.stoi["大"]]))
+    assert math.isclose(float(got[0, vocab.stoi["风"]]), math.log(3), rel_tol=1e-6)
+    assert math.isclose(float(got[1, vocab.stoi["地"]]), math.log(2), rel_tol=1e-6)
+    w.update(["大地"])
+    assert w.table(vocab) is not table and w.pairs["大地"] == 2
+    assert WrittenPairs().table(vocab) is None
+
+
+def test_a_batch_with_shared_pairs_moves_a_later_line_off_what_earlier_lines_wrote(tiny_generator):
+    """generate_batch with shared_pair: a 上联 decoded after a batch wrote its 下联 gets another one,
+    with none of the pairs written before at a weight that outweighs the model; off, the same."""
+    from couplet.generate import Settings
+    from couplet.stock import WrittenPairs
+    upper = "白日依山尽"
+    for beam in (0, 3):
+        s = Settings(n=1, beam=beam, tone="off", shared_pair=10.0)
+        written = WrittenPairs()
+        first = tiny_generator.generate_batch([upper], s, written=written)[0].candidates[0].lower
+        assert list(written) == [first]
+        second = tiny_generator.generate_batch([upper], s, written=written)[0].candidates[0].lower
+        assert not set(pairs_of(second)) & set(pairs_of(first))
+        plain = Settings(n=1, beam=beam, tone="off")
+        assert tiny_generator.generate_batch([upper], plain, written=WrittenPairs([first]))[0].candidates[0].lower == first

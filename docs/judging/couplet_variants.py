@@ -4,7 +4,9 @@ earlier couplet readings or the 1,000 of the automatic numbers), by length 8 x 5
 each system's settings (Settings fields, JSON, and optionally "checkpoint" and "int8": false for the fp32
 weights; "batch": true for the 下联 a batch file writes, `generate_batch`; "tagger": "word" orders the
 词性 term by jieba's word tags alone, as before the idiom reading of `couplet.postag`), labelled x and y in
-random order. Run from the repository root:
+random order. With --pool N the first N 上联 drawn (any length) are one batch file for every system, each
+line decoded after the lines before it (what `shared_pair` reads), and the items are chosen from them.
+Run from the repository root:
 
     python docs/judging/couplet_variants.py --rng 3001 --prefix couplets-tone \
         --systems '{"A": {}, "B": {"tone": "end"}}'
@@ -67,6 +69,8 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=40, help="上联 in all, the length mix kept (40: 8, 16, 10, 6)")
     ap.add_argument("--mix", default=None,
                     help='上联 per length bucket as JSON, e.g. \'{"15+": 30, "9-12,": 10}\' (default: --items in the 8:16:10:6 mix)')
+    ap.add_argument("--pool", type=int, default=0,
+                    help="decode the first N 上联 drawn as one batch file per system and choose the items among them")
     ap.add_argument("--tally", nargs="+", default=None, help="KEY ANSWERS1 ANSWERS2: tally a reading instead")
     args = ap.parse_args()
     if args.tally:
@@ -101,6 +105,14 @@ def main() -> None:
     taggers = {name: word_tags_agreement if cfg.pop("tagger", None) == "word" else current
                for name, cfg in systems.items()}
     batch = {name: cfg.pop("batch", False) for name, cfg in systems.items()}
+    pooled: dict[str, dict[str, str]] = {}
+    if args.pool:   # one batch file of the first N 上联 drawn, in their order
+        pairs = [p for p in pairs if all(is_han(c) or c == "，" for c in p.upper)][:args.pool]
+        for name, cfg in systems.items():
+            couplet.generate.structure_agreement = taggers[name]
+            res = gens[name].generate_batch([p.upper for p in pairs], Settings.for_request(batch=True, **cfg))
+            pooled[name] = {p.upper: r.candidates[0].lower if r.candidates else "" for p, r in zip(pairs, res)}
+        rng.shuffle(pairs)   # items from anywhere in the batch, not only its first lines
     chosen, drawn = [], 0
     for p in pairs:
         b = bucket(p.upper)
@@ -110,6 +122,9 @@ def main() -> None:
         c = {"upper": p.upper, "human": p.lower, "cands": []}
         for name, cfg in systems.items():
             couplet.generate.structure_agreement = taggers[name]
+            if pooled:
+                c["cands"].append({"who": name, "lower": pooled[name][p.upper]})
+                continue
             if batch[name]:
                 res = gens[name].generate_batch([c["upper"]], Settings.for_request(batch=True, **cfg))[0]
             else:
