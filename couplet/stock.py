@@ -153,7 +153,9 @@ def build(gen, uppers: list[str], people: Iterable[str], *, rounds: int = ROUNDS
     try:
         for _ in range(rounds):
             gen.stock = StockPairs(to_tensors(table, gen.vocab), len(gen.vocab)) if table else None
-            written = best_lowers(gen, uppers, Settings.for_request(batch=True, stock_penalty=weight), progress)
+            # the model's own choices, line by line: no cost for what the batch wrote before
+            written = best_lowers(gen, uppers, Settings.for_request(batch=True, stock_penalty=weight, shared_pair=0.0),
+                                  progress)
             table = merge(table, overused(written, counts))
     finally:
         gen.stock = kept

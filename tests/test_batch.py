@@ -61,7 +61,7 @@ def test_batch_output_is_aligned_with_bad_lines(tiny_generator, tmp_path, suffix
 def test_a_batch_with_n_above_one_writes_each_lines_candidates_as_one_line_gets_them(tiny_generator, tmp_path,
                                                                                      suffix):
     uppers = ["天增岁月人增寿", "abc", "明月几时有"]
-    settings = Settings.for_request(batch=True, n=3)
+    settings = Settings.for_request(batch=True, n=3, shared_pair=0.0)   # each line as it is alone
     out = tmp_path / f"lowers{suffix}"
     run_batch(tiny_generator, _write(tmp_path, uppers), out, settings, warn=lambda m: None, progress=False)
     rows = out.read_text(encoding="utf-8").splitlines()
@@ -194,7 +194,7 @@ def test_a_beam_batch_reads_its_candidates_back_together_and_matches_one_line_at
     """The default batch (a beam per line): in fp32 the lines' beams run side by side and their
     candidates are read back (MMI) in one pass; each line gets the 下联 and the backward scores that
     generating it alone gives."""
-    s = Settings.for_request(batch=True)
+    s = Settings.for_request(batch=True, shared_pair=0.0)   # each line as it is alone
     assert s.beam > 0 and s.mmi > 0
     lines = ["天增岁月人增寿", "爆竹声中辞旧岁", "明月几时有", "海内存知己，天涯若比邻", "春回大地"] * 3
     batch = tiny_generator.generate_batch(lines, s)

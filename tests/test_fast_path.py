@@ -198,7 +198,7 @@ def test_batched_rows_equal_single_rows(tiny_generator, monkeypatch):
     pool = ["天增岁月人增寿", "爆竹声中辞旧岁", "一帆风顺年年好", "春回大地千山秀", "风风雨雨年年有"]
     rng = random.Random(0)
     lines = [rng.choice(pool) for _ in range(20)] + ["海内存知己", "abc", "书山有路勤"]
-    results = tiny_generator.generate_batch(lines, Settings(n=1))
+    results = tiny_generator.generate_batch(lines, Settings(n=1, shared_pair=0.0))  # each line on its own
     assert isinstance(results[21], InputError)
     for line, result in zip(lines, results):
         if line != "abc":

@@ -183,5 +183,5 @@ def test_a_batch_with_shared_pairs_moves_a_later_line_off_what_earlier_lines_wro
         assert list(written) == [first]
         second = tiny_generator.generate_batch([upper], s, written=written)[0].candidates[0].lower
         assert not set(pairs_of(second)) & set(pairs_of(first))
-        plain = Settings(n=1, beam=beam, tone="off")
+        plain = Settings(n=1, beam=beam, tone="off", shared_pair=0.0)
         assert tiny_generator.generate_batch([upper], plain, written=WrittenPairs([first]))[0].candidates[0].lower == first
