@@ -135,7 +135,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                     wdraws = _slider(WholeRequest, "draws", "上联 drawn per couplet")
                     wfit = _slider(WholeRequest, "theme_weight", "theme-fit weight", high=3.0, step=0.1)
                     wseed = _number(WholeRequest, "seed", "seed")
-            winputs = [wtheme, whead, wlength, wn, wtemp, wdraws, wfit, wseed]
+                    wocc = _check(WholeRequest, "occasion", "read an occasion (结婚, 开业, 祝寿…) as its couplets' words")
+            winputs = [wtheme, whead, wlength, wn, wtemp, wdraws, wfit, wseed, wocc]
             with gr.Accordion("春联 picture: edit the lines, then draw", open=False, elem_id="poster"):
                 with gr.Row():
                     pup = gr.Textbox(label="上联 (right scroll)", elem_id="poster-upper")
@@ -148,8 +149,9 @@ def build_app(studio: Studio) -> gr.Blocks:
                 pmsg = gr.HTML()
             wouts = [wout, pup, plow, ptop]
 
-            def whole(th, hd, ln, n_, t, d, f, s):  # the couplets first, then their 横批
-                steps = studio.whole_steps(th, hd, length=ln, n=n_, temperature=t, draws=d, theme_weight=f, seed=s)
+            def whole(th, hd, ln, n_, t, d, f, s, o):  # the couplets first, then their 横批
+                steps = studio.whole_steps(th, hd, length=ln, n=n_, temperature=t, draws=d, theme_weight=f, seed=s,
+                                           occasion=o)
                 for k, (page, up, low, top) in enumerate(steps):
                     # once the poster's 上联/下联 boxes are filled, a later step leaves them (and any edit) alone
                     yield (page, up, low, top) if k == 0 else (page, gr.skip(), gr.skip(), top)

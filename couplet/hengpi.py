@@ -117,19 +117,22 @@ class HengpiChooser:
         return self.choose_many([(upper, lower)], k, theme=theme)[0]
 
     def choose_many(self, couplets: list[tuple[str, str]], k: int = 1, batch: int = SCORED_ROWS, *,
-                    theme: str = "") -> list[list[Hengpi]]:
+                    theme: str | list[str] = "") -> list[list[Hengpi]]:
         """The k best 横批 for each couplet; the model over all the shortlists, `batch` rows a pass, a
         phrase's rows side by side (couplets of one 上联 share the pass over it, `pair_logp`).
-        theme: the seed chars of the wish the couplets were written for, if any."""
-        near: set[int] = set()
-        extra = [0.0] * len(self.phrases)  # what the score adds per phrase beyond fit and prior
-        if theme and THEME > 0 and self.phrases:
-            bonus = THEME * self.theme_fit(theme)
-            near = set(bonus.topk(min(NEAR_THEME, len(bonus))).indices.tolist())
-            extra = bonus.tolist()
+        theme: the seed chars of the wish the couplets were written for, if any (or each couplet's own)."""
+        themes = theme if isinstance(theme, list) else [theme] * len(couplets)
+        near: dict[str, set[int]] = {t: set() for t in themes}
+        # what the score adds per phrase beyond fit and prior, for each theme
+        extra: dict[str, list[float]] = {t: [0.0] * len(self.phrases) for t in themes}
+        for t in near:
+            if t and THEME > 0 and self.phrases:
+                bonus = THEME * self.theme_fit(t)
+                near[t] = set(bonus.topk(min(NEAR_THEME, len(bonus))).indices.tolist())
+                extra[t] = bonus.tolist()
         if IDIOM:
-            extra = [x + IDIOM * idiom for x, idiom in zip(extra, self.idioms())]
-        rows = [(c, i) for c, (u, w) in enumerate(couplets) for i in self.shortlist(u, w, near)]
+            extra = {t: [x + IDIOM * idiom for x, idiom in zip(xs, self.idioms())] for t, xs in extra.items()}
+        rows = [(c, i) for c, (u, w) in enumerate(couplets) for i in self.shortlist(u, w, near[themes[c]])]
         if not rows:
             return [[] for _ in couplets]
         out: list[list[Hengpi]] = [[] for _ in couplets]
@@ -145,10 +148,11 @@ class HengpiChooser:
                 fits = self.whole.pair_logp([couplets[c] for c, _ in part], [self.phrases[i][0] for _, i in part])
                 for (c, i), f in zip(part, fits.tolist()):
                     fit = f - base_of[c]
-                    out[c].append(Hengpi(self.phrases[i][0], fit, fit + PRIOR * math.log(self.phrases[i][1]) + extra[i]))
+                    out[c].append(Hengpi(self.phrases[i][0], fit,
+                                         fit + PRIOR * math.log(self.phrases[i][1]) + extra[themes[c]][i]))
         return [_distinct(sorted(h, key=lambda x: -x.score), k) for h in out]
 
-    def for_page(self, couplets: list[tuple[str, str]], *, theme: str = "") -> list[str | None]:
+    def for_page(self, couplets: list[tuple[str, str]], *, theme: str | list[str] = "") -> list[str | None]:
         """One 横批 per couplet of a page (the 下联 candidates of one 上联, a wish's couplets), in page
         order: each takes its best that no couplet above it shows, among its APART best, else its best."""
         shown: set[str] = set()

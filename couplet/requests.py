@@ -296,6 +296,9 @@ class WholeRequest(_Sampled):
     scorer_weight: float = _num(0.5, 0.0, 10.0, "weight of the N-vs-1 pair scorer when ranking")
     word_bonus: float = _num(2.0, 0.0, 10.0, "ranking: bonus for each theme word the couplet holds whole")
     hengpi: bool = field(default=True, metadata={"help": "choose a 横批 for each couplet"})
+    occasion: bool = field(default=True, metadata={"help": "read a theme that names an occasion (结婚, 开业, 祝寿, "
+                                                          "乔迁, 升学, 春节) as the words its couplets are written with "
+                                                          "(couplet/occasions.py); off: the words as typed"})
 
     @classmethod
     def from_line(cls, line: str, mode: str, **given) -> "WholeRequest":

@@ -20,6 +20,7 @@ from .generate import FILL_DIFFERENCE, CoupletGenerator, Settings, apart
 from .model import for_decoding, shift_right
 from .decode import index_hidden
 from .poemrules import PoemPlan, PoemSteps, PoemTables, sample_poems, seed_batch
+from .occasions import occasion_of
 from .poetry import keywords, mixed_seed, seed_chars
 from .requests import DEFAULT_WHOLE_CHECKPOINT, LENGTHS, MAX_COUPLETS, WholeRequest  # noqa: F401 (re-exported)
 from .text import InputError, check_input, check_ranges, is_han
@@ -40,6 +41,7 @@ class WholeCouplet:
     theme_fit: float | None      # mean log p gain of the pair from the theme seed (PMI per char)
     scorer: float | None         # log P(real pair) from the pair scorer
     hengpi: str | None = None    # the 4-char scroll over the couplet, when asked for
+    seed: str = ""               # the seed its 上联 was drawn from (one of an occasion's)
 
 
 @dataclass
@@ -117,8 +119,9 @@ class WholeGenerator:
                    identity=checkpoint_identity(path, meta))
 
     # ------------------------------------------------------------ the request
-    def prepare(self, req: WholeRequest) -> tuple[str, list[str], str, str, list[str]]:
-        """Validate a wish: (seed chars, keywords, layout, heads, notes). Raises InputError."""
+    def prepare(self, req: WholeRequest) -> tuple[list[str], list[str], str, str, list[str]]:
+        """Validate a wish: (seeds, keywords, layout, heads, notes); one seed, or an occasion's (each
+        a share of the draws, `couplet.occasions`). Raises InputError."""
         check_ranges(req)
         notes: list[str] = []
         heads = ""
@@ -130,16 +133,18 @@ class WholeGenerator:
                 raise InputError("藏头 takes 1 Chinese character (the 上联's head), 2 (one per line) or 4 (two per line), "
                                  f"not {req.head.strip()!r}")
         words: list[str] = []
+        occasion = None
         if req.theme.strip():
             theme = check_input(req.theme, max_len=200, what="the theme")
             notes += theme.notes
+            occasion = occasion_of(theme.text) if req.occasion else None
             parts = [w for w in re.split(r"[\s,，、;；]+", theme.text) if w]
             # a list of words is kept as typed; a sentence is cut into its keywords
             words = parts if len(parts) > 1 and all(len(w) <= 4 for w in parts) else keywords(theme.text, 4)
             words = [w for w in words if any(is_han(c) and c in self.known for c in w)]
-            if not words:
+            if not words and occasion is None:
                 raise InputError("the theme gives no keyword the model knows; try other words")
-        if not heads and not words:
+        if not heads and not words and occasion is None:
             raise InputError("give a theme (e.g. 中秋 团圆) or the heads of a 藏头联 (e.g. 福华), or both")
         length = req.length
         if len(heads) == 4 and length < FOUR_HEADS_LENGTH:   # written at the nearest length that has two clauses
@@ -147,8 +152,12 @@ class WholeGenerator:
             notes.append(f"4 heads put two clauses in each line: written at {length} characters, not {req.length}")
         layout = self.layouts.get(str(length), str(length))
         layout = split_layout(layout, max(1, len(heads) // 2))
+        if occasion is not None:   # the words its couplets are written with, not the everyday word
+            notes.append(f"read as {occasion.name}: seeded with {' '.join(occasion.seeds)} (occasion off: the words as typed)")
+            seeds = [s[:self.model.cfg.max_seed] for s in occasion.seeds]
+            return seeds, list(dict.fromkeys(w for s in seeds for w in (s[:2], s[2:]) if w)), layout, heads, notes
         seed = seed_chars(words, self.model.cfg.max_seed) if words else heads[:self.model.cfg.max_seed]
-        return seed, words, layout, heads, notes
+        return [seed], words, layout, heads, notes
 
     def plan(self, layout: str, heads: str, seed: str) -> tuple[PoemPlan, list[str | None]]:
         """The 上联's decoding plan: the length token, the commas of the layout, the heads, a 仄 last
@@ -196,14 +205,16 @@ class WholeGenerator:
     def generate(self, req: WholeRequest, *, avoid: set[str] | None = None) -> WholeResult:
         """Couplets for a wish. avoid: 上联 written earlier in the same batch, not written again; the
         couplets' own 上联 are added to it."""
-        seed, words, layout, heads, notes = self.prepare(req)
-        plan, literal = self.plan(layout, heads, seed)
+        seeds, words, layout, heads, notes = self.prepare(req)
+        plans = [self.plan(layout, heads, seed) for seed in seeds]
         lock_heads = heads[len(heads) // 2:] if len(heads) > 1 else ""
         at = layout_text(layout) if len(heads) == 4 else [0]  # where the 下联's heads go
-        pairs: list[tuple[str, str, float, float]] = []
+        pairs: list[tuple[str, str, float, float, str]] = []
         seen: set[str] = set()
         for round_ in range(ROUNDS if not req.sampler().greedy else 1):  # more draws while too few differ
-            for upper, up_score in self._uppers(plan, literal, seed, req, words, round_):
+            drawn = [(seed, upper, up_score) for seed, (plan, literal) in zip(seeds, plans)
+                     for upper, up_score in self._uppers(plan, literal, seed, req, words, round_, share=len(seeds))]
+            for seed, upper, up_score in drawn:
                 if upper in seen or (avoid is not None and upper in avoid):
                     continue
                 seen.add(upper)
@@ -219,8 +230,8 @@ class WholeGenerator:
                     notes.append(f"no 下联 for {upper}: {e}")
                     continue
                 if result.candidates:
-                    pairs.append((upper, result.candidates[0].lower, up_score, result.candidates[0].score))
-            couplets = self._rank(pairs, seed if words else "", req, words)
+                    pairs.append((upper, result.candidates[0].lower, up_score, result.candidates[0].score, seed))
+            couplets = self._rank(pairs, req, words)
             kept = apart(couplets, _differ, req.n)   # as the 下联 list: half apart, filled at a third
             if len(kept) >= req.n:
                 break
@@ -230,7 +241,7 @@ class WholeGenerator:
                          + ("; raise the temperature for more" if req.sampler().greedy else ""))
         if avoid is not None:
             avoid.update(c.upper for c in kept)
-        res = WholeResult(request=req, seed=seed, keywords=words, layout=layout, couplets=kept, notes=notes)
+        res = WholeResult(request=req, seed=" ".join(seeds), keywords=words, layout=layout, couplets=kept, notes=notes)
         return self.add_hengpi(res) if req.hengpi else res
 
     def add_hengpi(self, res: WholeResult) -> WholeResult:
@@ -238,19 +249,20 @@ class WholeGenerator:
         wish's theme when it has one (a 藏头 wish without a theme: the couplet alone). The page calls it
         after showing the couplets, since it takes most of a request's time."""
         if self.hengpi and res.couplets:
-            theme = res.seed if res.keywords else ""
+            theme = [c.seed if res.keywords else "" for c in res.couplets]   # the seed each was drawn from
             for c, h in zip(res.couplets, self.hengpi.for_page([(c.upper, c.lower) for c in res.couplets], theme=theme)):
                 c.hengpi = h
         return res
 
     def _uppers(self, plan: PoemPlan, literal: list[str | None], seed: str, req: WholeRequest,
-                words: list[str], round_: int = 0) -> list[tuple[str, float]]:
+                words: list[str], round_: int = 0, share: int = 1) -> list[tuple[str, float]]:
         """Distinct 上联 sampled under the plan, best first: those that kept every soft rule, then by
         mean log-probability plus the bonus for the theme words they hold whole; at most SPARE per
-        couplet asked for. Each round draws anew."""
-        parts = (req.seed, req.theme, req.head, req.length) + ((round_,) if round_ else ())
+        couplet asked for. Each round draws anew. share: the seeds the draws are split between (an
+        occasion's), this one drawing and keeping its share."""
+        parts = (req.seed, req.theme, req.head, req.length) + ((round_,) if round_ else ()) + ((seed,) if share > 1 else ())
         sampler = req.sampler(torch.Generator().manual_seed(mixed_seed(*parts)))
-        rows = 1 if sampler.greedy else req.n * req.draws
+        rows = 1 if sampler.greedy else -(-req.n * req.draws // share)
         steps = PoemSteps(self.model, seed_batch(self.vocab, [seed], self.model.cfg.max_seed), rows)
         ids, scores, relaxed = sample_poems(steps, plan, self.tables, rows=rows, sampler=sampler)
         out, seen = [], set()
@@ -260,7 +272,7 @@ class WholeGenerator:
                 seen.add(text)
                 out.append((r, text, s / (len(row) - 1)))
         out.sort(key=lambda x: (x[0], -(x[2] + req.word_bonus * words_held(x[1], words))))
-        return [(text, mean) for _, text, mean in out[:SPARE * req.n]]
+        return [(text, mean) for _, text, mean in out[:-(-SPARE * req.n // share)]]
 
     @torch.inference_mode()
     def pair_logp(self, pairs: list[tuple[str, str]], seed: str | list[str]) -> torch.Tensor:
@@ -284,26 +296,28 @@ class WholeGenerator:
         known = torch.cat([head[head_of, 1:], tail], dim=1) != self.vocab.unk_id
         return (tok * known).sum(1) / known.sum(1).clamp(min=1)
 
-    def _rank(self, pairs: list[tuple[str, str, float, float]], theme_seed: str, req: WholeRequest,
+    def _rank(self, pairs: list[tuple[str, str, float, float, str]], req: WholeRequest,
               words: list[str]) -> list[WholeCouplet]:
+        """The pairs (上联, 下联, their scores, the seed the 上联 was drawn from), best first; the theme
+        fit is read with each pair's own seed, when the wish has a theme (words)."""
         if not pairs:
             return []
-        texts = [(u, w) for u, w, _, _ in pairs]
+        texts = [(u, w) for u, w, *_ in pairs]
         lengths = {len(u) for u, _ in texts}
         theme = None
-        if theme_seed and len(lengths) == 1:
-            theme = (self.pair_logp(texts, theme_seed) - self.pair_logp(texts, "")).tolist()
+        if words and len(lengths) == 1:
+            theme = (self.pair_logp(texts, [p[4] for p in pairs]) - self.pair_logp(texts, "")).tolist()
         scorer = None
         if req.scorer_weight > 0 and self.couplets.scorer is not None:
             scorer = self.couplets.pair_scores(texts)
         out = []
-        for i, (u, w, us, ws) in enumerate(pairs):
+        for i, (u, w, us, ws, seed) in enumerate(pairs):
             t = theme[i] if theme is not None else None
             sc = scorer[i] if scorer is not None else None
             total = (us + ws + req.theme_weight * (t or 0.0) + req.scorer_weight * (sc or 0.0)
                      + req.word_bonus * words_held(u + w, words))
             out.append(WholeCouplet(upper=u, lower=w, score=total, upper_score=us, lower_score=ws, theme_fit=t,
-                                    scorer=sc))
+                                    scorer=sc, seed=seed))
         return sorted(out, key=lambda c: -c.score)
 
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from couplet.text import InputError
+from couplet.text import InputError, is_han
 from couplet.whole import WholeRequest, check_whole, layout_text, split_layout
 from couplet.wholetext import (SEP, clause_heads, couplet_doubles, han_count, layout_of, length_token,
                                whole_text)
@@ -134,11 +134,11 @@ def test_theme_words_held_whole_rank_first(tiny_whole):
 
     from couplet.whole import words_held
     assert words_held("春风得意马蹄疾", ["春风", "马蹄", "秋月"]) == 2 and words_held("春得风", ["春风"]) == 0
-    pairs = [("秋水长天一色", "落霞孤鹜齐飞", -2.0, -2.0), ("春风杨柳万千", "六亿神州尽舜", -2.1, -2.1)]
-    req = replace(WholeRequest(theme="春风"), scorer_weight=0.0)
-    ranked = tiny_whole._rank(pairs, "", req, ["春风"])
+    pairs = [("秋水长天一色", "落霞孤鹜齐飞", -2.0, -2.0, ""), ("春风杨柳万千", "六亿神州尽舜", -2.1, -2.1, "")]
+    req = replace(WholeRequest(theme="春风"), scorer_weight=0.0, theme_weight=0.0)
+    ranked = tiny_whole._rank(pairs, req, ["春风"])
     assert ranked[0].upper.startswith("春风")
-    assert tiny_whole._rank(pairs, "", replace(req, word_bonus=0.0), ["春风"])[0].upper.startswith("秋水")
+    assert tiny_whole._rank(pairs, replace(req, word_bonus=0.0), ["春风"])[0].upper.startswith("秋水")
 
 
 def test_another_round_of_draws_when_too_few_differ(tiny_whole, monkeypatch):
@@ -146,7 +146,7 @@ def test_another_round_of_draws_when_too_few_differ(tiny_whole, monkeypatch):
     lines = ["春风明月照山河", "白日青山入画图", "秋水长天映晚霞"]
     rounds = []
 
-    def one_upper_a_round(plan, literal, seed, req, words, round_=0):
+    def one_upper_a_round(plan, literal, seed, req, words, round_=0, share=1):
         rounds.append(round_)
         return [(lines[round_], -1.0)]
     monkeypatch.setattr(tiny_whole, "_uppers", one_upper_a_round)
@@ -184,3 +184,30 @@ def test_pair_logp_reads_a_shared_upper_once_and_agrees_with_the_whole_pass(tiny
             want = torch.log_softmax(logits, dim=-1).gather(2, tgt.unsqueeze(2))[0, 1:, 0].mean()
             assert value == pytest.approx(float(want), abs=1e-5)
     assert g.pair_logp(pairs[:2], "春").tolist() == pytest.approx(got[:2].tolist(), abs=1e-6)
+
+
+def test_occasions_name_what_users_type_and_seed_with_at_most_four_chars():
+    from couplet.occasions import OCCASIONS, occasion_of
+    assert occasion_of("结婚").name == "婚庆" and occasion_of("新店开张").name == "开业"
+    assert occasion_of("八十大寿").name == "祝寿" and occasion_of("乔迁新居").name == "乔迁"
+    assert occasion_of("中秋 团圆") is None and occasion_of("") is None
+    for o in OCCASIONS:
+        assert o.seeds and all(len(s) == 4 and all(is_han(c) for c in s) for s in o.seeds), o.name
+
+
+def test_a_wish_for_an_occasion_is_drawn_from_its_seeds_and_keeps_every_rule(tiny_whole):
+    """新年 is read as 春节: the 上联 are drawn from the occasion's seeds (each couplet says which), with a
+    note; --no-occasion reads the words as typed. Every hard rule holds either way. A theme naming an
+    occasion is answered even when the model knows none of its words (结婚 here)."""
+    from couplet.occasions import occasion_of
+    seeds = list(occasion_of("新年").seeds)
+    res = tiny_whole.generate(WholeRequest(theme="新年", n=3, draws=2))
+    assert res.seed == " ".join(seeds) and any("春节" in n for n in res.notes)
+    assert res.couplets and all(c.seed in seeds for c in res.couplets)
+    plain = tiny_whole.generate(WholeRequest(theme="新年", n=3, draws=2, occasion=False))
+    assert plain.seed == "新年" and not any("春节" in n for n in plain.notes)
+    for c in res.couplets + plain.couplets:
+        assert all(check_whole(c.upper, c.lower, "", tiny_whole.couplets.prosody).values())
+    assert tiny_whole.generate(WholeRequest(theme="结婚", n=1, draws=2)).couplets
+    with pytest.raises(InputError, match="no keyword the model knows"):
+        tiny_whole.generate(WholeRequest(theme="结婚", n=1, draws=2, occasion=False))

@@ -5,7 +5,9 @@ the real couplet for the odd ones, part 2 the other way round, so no judge sees 
 
 With --variants '{"A": {}, "B": {"temperature": 0.6}}' it writes a side-by-side reading of our
 decodings instead (WholeRequest fields per name; no real couplets): each item shows the wish and one
-couplet of each, labelled x, y in random order, and asks which to keep. Tally: whole_variants_tally.py."""
+couplet of each with its 横批, labelled x, y in random order, and asks which to keep. With --wishes the
+items are those themes (as a user types them, e.g. 结婚,开业大吉) instead of wishes drawn from test
+couplets. Tally: whole_variants_tally.py."""
 import argparse, json, random, sys
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +19,8 @@ ap.add_argument("--prefix", default="whole", help="file names under docs/judging
 ap.add_argument("--exclude", nargs="*", default=[], help="outputs of earlier readings whose couplets are left out "
                 "(v2: whole-outputs.json; v3: that and whole-v2-outputs.json)")
 ap.add_argument("--variants", default=None, help="a side-by-side of our decodings: name -> WholeRequest fields, JSON")
+ap.add_argument("--wishes", default=None, help="with --variants: these themes, comma-separated, at 7, 7, 5 and 9 "
+                "chars in turn, instead of wishes drawn from the test split")
 args = ap.parse_args()
 from couplet.corpus import read_pairs
 from couplet.poetry import keywords
@@ -53,6 +57,8 @@ for p in pairs:
             break
     if not any(v for d in want.values() for v in d.values()):
         break
+if args.wishes:
+    chosen = [{"kind": "theme", "wish": w, "length": (7, 7, 5, 9)[i % 4]} for i, w in enumerate(args.wishes.split(","))]
 gen = WholeGenerator.load()
 CRITERIA = """对仗 (parallelism: part of speech and structure match position by
 position), 平仄 (tonal opposition, esp. the last characters: 上联 仄, 下联 平), meaning (does it make
@@ -65,13 +71,13 @@ if args.variants:
         c["cands"] = []
         for name, cfg in systems.items():
             top = gen.generate(replace(req, **cfg)).couplets[0]
-            c["cands"].append({"who": name, "couplet": [top.upper, top.lower]})
+            c["cands"].append({"who": name, "couplet": [top.upper, top.lower], "hengpi": top.hengpi})
         rng.shuffle(c["cands"])
     rng.shuffle(chosen)
     head = f"""# 整副对联 reading, part {{p}}
 
 Each item gives a wish (a theme, or 藏头 heads: the first character of the 上联 and of the 下联) and
-two couplets written for it (上联 / 下联), labelled x and y in no particular order. For each couplet
+two couplets written for it (上联 / 下联, and the 横批 over it), labelled x and y in no particular order. For each couplet
 give 1–5 scores on: {CRITERIA}; then say which one you would keep (or tie).
 Answer in one JSON line per item: {{{{"item": N, "x": [对仗, 平仄, meaning, literary, theme], "y": [...], "better": "x|y|tie"}}}}
 """
@@ -82,6 +88,7 @@ Answer in one JSON line per item: {{{{"item": N, "x": [对仗, 平仄, meaning, 
             c["item"], c["part"] = k, p
             what = f"主题：{c['wish']}" if c["kind"] == "theme" else f"藏头：{c['wish']}"
             out.append(f"## item {k}\n{what}\n" + "\n".join(f"{lab}: 上联 {x['couplet'][0]} / 下联 {x['couplet'][1]}"
+                                                              + (f" / 横批 {x['hengpi']}" if x.get("hengpi") else "")
                                                               for lab, x in zip("xy", c["cands"])) + "\n")
         (ROOT / f"docs/judging/{args.prefix}-part{p}.md").write_text("\n".join(out), encoding="utf-8")
     json.dump(chosen, open(ROOT / f"docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)

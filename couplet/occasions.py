@@ -1,0 +1,41 @@
+"""Occasions: a wish named by its everyday word read as the words its couplets are written with.
+
+The whole-couplet model was trained with each couplet's own keywords as its seed, so it reads a seed
+by its characters: `whole 结婚` wrote 结婚喜喜家家乐, and the 横批 nearest 新婚 were 婚育新风 and 新年新事. People
+do not write 结婚 on a wedding couplet; they write 鸾凤, 同心, 良缘, 连理. This table is the one home of
+that knowledge: for each occasion, the words a user types for it and the seeds (keyword pairs, at most
+the model's 4 seed chars) its couplets are drawn from, each seed a share of the draws so a page's
+couplets open in different ways. Chosen by reading what each seed writes (docs/judging/README.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Occasion:
+    name: str
+    words: tuple[str, ...]   # a theme that holds one of these is this occasion
+    seeds: tuple[str, ...]   # what the whole-couplet model is seeded with instead, a share of the draws each
+
+
+OCCASIONS = (
+    Occasion("婚庆", ("结婚", "新婚", "婚礼", "婚庆", "成婚", "完婚", "大婚", "婚宴", "订婚", "出嫁", "嫁女", "娶亲",
+                      "迎娶", "新郎", "新娘", "洞房", "喜结良缘", "百年好合"),
+             ("鸾凤同心", "良缘美满", "连理并蒂", "花烛良缘")),
+    Occasion("开业", ("开业", "开张", "开店", "开市", "新店", "店铺", "商铺", "商店", "生意", "公司"),
+             ("生意财源", "骏业宏图", "财源兴隆")),
+    Occasion("祝寿", ("祝寿", "寿辰", "寿宴", "大寿", "过寿", "做寿", "拜寿", "生日", "生辰", "寿星", "长寿"),
+             ("福寿南山", "寿星福如")),
+    Occasion("乔迁", ("乔迁", "搬家", "新居", "新房", "新宅", "入宅", "入伙", "迁居", "安家"),
+             ("新居吉宅", "华堂安居")),
+    Occasion("升学", ("升学", "高考", "中考", "考上", "录取", "金榜", "题名", "状元", "考研"),
+             ("鹏程学业", "金榜题名")),
+    Occasion("春节", ("春节", "过年", "新春", "新年", "除夕", "拜年", "春联", "元旦"),
+             ("迎春纳福", "辞旧迎新", "春回大地")),
+)
+
+
+def occasion_of(theme: str) -> Occasion | None:
+    """The occasion a theme names (the first in OCCASIONS whose word it holds), or None."""
+    return next((o for o in OCCASIONS if any(w in theme for w in o.words)), None)
