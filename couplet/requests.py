@@ -297,7 +297,7 @@ class WholeRequest(_Sampled):
     word_bonus: float = _num(2.0, 0.0, 10.0, "ranking: bonus for each theme word the couplet holds whole")
     hengpi: bool = field(default=True, metadata={"help": "choose a 横批 for each couplet"})
     occasion: bool = field(default=True, metadata={"help": "read a theme that names an occasion (结婚, 开业, 祝寿, "
-                                                          "乔迁, 升学, 春节) as the words its couplets are written with "
+                                                          "乔迁, 升学, 春节, 教师节, 七夕, 重阳, 添丁, 挽联) as the words its couplets are written with "
                                                           "(couplet/occasions.py); off: the words as typed"})
 
     @classmethod

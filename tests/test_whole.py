@@ -190,6 +190,7 @@ def test_occasions_name_what_users_type_and_seed_with_at_most_four_chars():
     from couplet.occasions import OCCASIONS, occasion_of
     assert occasion_of("结婚").name == "婚庆" and occasion_of("新店开张").name == "开业"
     assert occasion_of("八十大寿").name == "祝寿" and occasion_of("乔迁新居").name == "乔迁"
+    assert occasion_of("悼念父亲").name == "挽联" and occasion_of("喜得贵子").name == "添丁"
     assert occasion_of("中秋 团圆") is None and occasion_of("") is None
     for o in OCCASIONS:
         assert o.seeds and all(len(s) == 4 and all(is_han(c) for c in s) for s in o.seeds), o.name
