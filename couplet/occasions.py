@@ -3,9 +3,11 @@
 The whole-couplet model was trained with each couplet's own keywords as its seed, so it reads a seed
 by its characters: `whole 结婚` wrote 结婚喜喜家家乐, and the 横批 nearest 新婚 were 婚育新风 and 新年新事. People
 do not write 结婚 on a wedding couplet; they write 鸾凤, 同心, 良缘, 连理. This table is the one home of
-that knowledge: for each occasion, the words a user types for it and the seeds (keyword pairs, at most
+that knowledge: for each occasion, the words a user types for it, the seeds (keyword pairs, at most
 the model's 4 seed chars) its couplets are drawn from, each seed a share of the draws so a page's
-couplets open in different ways. Chosen by reading what each seed writes (docs/judging/README.md).
+couplets open in different ways, and the keywords a poem for it is written from (the poem model's
+seeds are classical words too: `poem 毕业` wrote 毕竟空余事业乖). Chosen by reading what each writes
+(docs/judging/README.md); an empty field leaves that generator to read the words as typed.
 """
 from __future__ import annotations
 
@@ -17,27 +19,30 @@ class Occasion:
     name: str
     words: tuple[str, ...]   # a theme that holds one of these is this occasion
     seeds: tuple[str, ...]   # what the whole-couplet model is seeded with instead, a share of the draws each
+    poem: tuple[str, ...] = ()   # the keywords a poem for it is written from
 
 
 OCCASIONS = (
     Occasion("婚庆", ("结婚", "新婚", "婚礼", "婚庆", "成婚", "完婚", "大婚", "婚宴", "订婚", "出嫁", "嫁女", "娶亲",
                       "迎娶", "新郎", "新娘", "洞房", "喜结良缘", "百年好合"),
-             ("鸾凤同心", "良缘美满", "连理并蒂", "花烛良缘")),
+             ("鸾凤同心", "良缘美满", "连理并蒂", "花烛良缘")),   # poems from 花烛 良缘 lost both readings
     Occasion("开业", ("开业", "开张", "开店", "开市", "新店", "店铺", "商铺", "商店", "生意", "公司"),
              ("生意财源", "骏业宏图", "财源兴隆")),
     Occasion("祝寿", ("祝寿", "寿辰", "寿宴", "大寿", "过寿", "做寿", "拜寿", "生日", "生辰", "寿星", "长寿"),
-             ("福寿南山", "寿星福如")),
+             ("福寿南山", "寿星福如"), ("南山", "寿酒")),
     Occasion("乔迁", ("乔迁", "搬家", "新居", "新房", "新宅", "入宅", "入伙", "迁居", "安家"),
-             ("新居吉宅", "华堂安居")),
+             ("新居吉宅", "华堂安居"), ("新居", "燕子")),
     Occasion("升学", ("升学", "高考", "中考", "考上", "录取", "金榜", "题名", "状元", "考研"),
-             ("鹏程学业", "金榜题名")),
+             ("鹏程学业", "金榜题名"), ("金榜", "登科")),
     Occasion("春节", ("春节", "过年", "新春", "新年", "除夕", "拜年", "春联", "元旦"),
-             ("迎春纳福", "辞旧迎新", "春回大地")),
+             ("迎春纳福", "辞旧迎新", "春回大地"), ("元日", "屠苏")),
     Occasion("教师节", ("教师", "老师", "恩师", "谢师", "园丁"), ("桃李春风", "园丁桃李")),
-    Occasion("七夕", ("七夕", "情人节", "鹊桥"), ("鹊桥银汉", "金风玉露")),
-    Occasion("重阳", ("重阳", "敬老", "老人节"), ("登高菊花",)),
+    Occasion("七夕", ("七夕", "情人节", "鹊桥"), ("鹊桥银汉", "金风玉露"), ("鹊桥", "银汉")),
+    Occasion("重阳", ("重阳", "敬老", "老人节"), ("登高菊花",)),   # 重阳 is a poem's word already
     Occasion("添丁", ("添丁", "得子", "贵子", "弄璋", "弄瓦", "宝宝", "百日宴", "满月酒"), ("麒麟送子",)),
-    Occasion("挽联", ("挽联", "悼念", "逝世", "去世", "追悼", "缅怀", "哀悼", "祭奠"), ("德泽长存", "英名千古")),
+    Occasion("挽联", ("挽联", "悼念", "逝世", "去世", "追悼", "缅怀", "哀悼", "祭奠"), ("德泽长存", "英名千古"),
+             ("悼亡", "泪")),
+    Occasion("毕业", ("毕业", "同学", "同窗"), (), ("同窗", "离别")),
 )
 
 

@@ -17,6 +17,7 @@ import torch
 from .checkpoint import Companion, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding, is_quantized, quantized, shift_right
+from .occasions import occasion_of
 from .poemrules import (FORMS, MODES, SEASONS, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemSteps, PoemTables, Written,  # noqa: F401 (re-exported)
                         check_form, distinct_titles, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
                         form_of, rhyme_lines, sample_poems, seed_batch, split_poem, strict_positions, tone_pattern)
@@ -245,6 +246,11 @@ class PoemGenerator:
             return seed_chars(words or ends[-1:], max_seed), words or ends[-1:], forced, notes
         what = {"keywords": "keywords", "first": "first character", "theme": "theme",
                 "acrostic": "acrostic", "embed": "embedded characters"}[req.mode]
+        occasion = occasion_of(req.text) if req.occasion and req.mode in ("keywords", "theme") else None
+        if occasion is not None and occasion.poem:   # the classical words a poem for it is written from
+            words = list(occasion.poem)
+            notes.append(f"read as {occasion.name}: written from {' '.join(words)} (occasion off: the words as typed)")
+            return seed_chars(words, max_seed), words, forced, notes
         if req.mode == "theme":
             theme = check_input(req.text, max_len=200, what="theme").text
             words = [w for w in keywords(theme, 3) if all(c in self.known for c in w if is_han(c))]

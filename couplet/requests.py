@@ -260,6 +260,9 @@ class PoemRequest(_Sampled):
     parallel: float = _num(0.5, 0.0, 1.0, "律诗: weight of the couplet model in the even lines of the 颔联 and 颈联 "
                            "(0: off)")
     title: bool = _opt(True, "give each poem a title written by the title model (when there is one)")
+    occasion: bool = _opt(True, "keywords and theme modes: read a seed that names an occasion (毕业, 祝寿, 春节, 七夕, "
+                                "重阳…; couplet/occasions.py) as the classical words a poem for it is written from "
+                                "(off: the words as typed)")
     # on: replies written with it were kept 22 to 10 and 19 to 13 (docs/judging/poems-reply-ahead*)
     lookahead: bool = _opt(True, "the char before a placed one (a reply's rhyme, a 嵌字 char) is drawn with the model's "
                                  "probability of the placed char after it (one step of lookahead)")

@@ -138,6 +138,7 @@ class WholeGenerator:
             theme = check_input(req.theme, max_len=200, what="the theme")
             notes += theme.notes
             occasion = occasion_of(theme.text) if req.occasion else None
+            occasion = occasion if occasion is not None and occasion.seeds else None
             parts = [w for w in re.split(r"[\s,，、;；]+", theme.text) if w]
             # a list of words is kept as typed; a sentence is cut into its keywords
             words = parts if len(parts) > 1 and all(len(w) <= 4 for w in parts) else keywords(theme.text, 4)

@@ -712,3 +712,18 @@ def test_season_images_are_the_chars_of_one_seasons_poems(tmp_path):
     out = torch.tensor([line("杏", "山", "云", "菊", "水", "云"), line("杏", "山", "云", "杏", "水", "云")])   # 云: the punctuation slot
     judge = LineJudge(width=3, season=4.0, season_of=tables.season_of)
     assert judge(1, out).tolist() == [-4.0, 0.0]
+
+
+def test_a_seed_naming_an_occasion_is_written_from_its_classical_words(tiny_poet):
+    """毕业 is read as 毕业 (同窗 离别), with a note, in the keywords and theme modes; off, or in an
+    acrostic, the words are as typed; an occasion with no poem words (开业) reads as typed."""
+    from couplet.occasions import occasion_of
+    want = list(occasion_of("毕业").poem)
+    seed, words, _, notes = tiny_poet.prepare(PoemRequest(text="毕业"))
+    assert words == want and any("毕业" in n for n in notes)
+    assert tiny_poet.prepare(PoemRequest(mode="theme", text="今年毕业了"))[1] == want
+    _, plain, _, notes = tiny_poet.prepare(PoemRequest(text="春 江", occasion=False))
+    assert plain == ["春", "江"] and not notes
+    assert not any("开业" in n for n in tiny_poet.prepare(PoemRequest(text="春 开业"))[3])
+    res = tiny_poet.generate(PoemRequest(text="毕业", n=1, draws=2))
+    assert res.poems and all(len(line) == 8 for line in res.poems[0].lines)   # 七绝: 7 chars and a mark

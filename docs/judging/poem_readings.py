@@ -134,7 +134,16 @@ def variants(gen, real, rng, args) -> None:
             gens[name] = PoemGenerator.load()
             gens[name].line_judge = _without_pairs(gens[name].line_judge)
     items, written = [], {name: Written() if args.batch else None for name in systems}
-    for form in args.forms or FORMS:
+    if args.wishes:   # seeds as a user types them, the forms in turn
+        forms = args.forms or list(FORMS)
+        for i, text in enumerate(args.wishes.split(",")):
+            form = forms[i % len(forms)]
+            req = PoemRequest(form=form, mode="keywords", text=text, n=1, seed=args.seed_base + i, title=False)
+            cands = [{"who": name, "lines": (res := gens[name].generate(replace(req, **cfg))).poems[0].lines,
+                      "plan": res.plan, "score": res.poems[0].score} for name, cfg in systems.items()]
+            rng.shuffle(cands)
+            items.append({"form": form, "mode": "keywords", "seed": text, "cands": cands})
+    for form in (args.forms or FORMS) if not args.wishes else ():
         # --differ: seeds drawn until per_form of them give poems that differ between the systems
         pool = rng.sample(real[form], len(real[form]) if args.differ else args.per_form)
         kept = 0
@@ -165,11 +174,15 @@ def variants(gen, real, rng, args) -> None:
         it["item"] = i
     json.dump(items, open(f"docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
     labels = "xyz"[:len(systems)]
+    criteria, fields = CRITERIA, "fluency, coherence, meaning, poeticness"
+    if args.wishes:   # seeds as typed name an occasion or a subject: does the poem suit it?
+        criteria += ", fit (the poem suits the occasion or subject the seed names)"
+        fields += ", fit"
     head = ("# 诗 reading, part %d\n\nEach item gives a seed (keywords, a theme, a first character or an acrostic) and "
             f"{len(systems)} classical Chinese poems (五绝, 七绝, 五律 or 七律) written for it, labelled "
-            f"{', '.join(labels)} in no particular order. For each poem give 1–5 scores on: {CRITERIA}. Then "
+            f"{', '.join(labels)} in no particular order. For each poem give 1–5 scores on: {criteria}. Then "
             + ("say which one you would keep (or tie).\n\nAnswer in one JSON line per item: {\"item\": N, "
-               "\"x\": [fluency, coherence, meaning, poeticness], \"y\": [...], \"better\": \"x|y|tie\"}\n\n"
+               f"\"x\": [{fields}], \"y\": [...], \"better\": \"x|y|tie\"}}\n\n"
                if len(systems) == 2 else
                "rank them from best to worst as a reader who wants to keep one.\n\nAnswer in one JSON line per "
                "item: {\"item\": N, \"x\": [fluency, coherence, meaning, poeticness], \"y\": [...], \"z\": [...], "
@@ -200,6 +213,9 @@ def main() -> None:
                          "let it double there (with a system of \"old_doubles\": true, the rule before contexts)")
     ap.add_argument("--clashing", action="store_true",
                     help="variants: keep only seeds (not acrostics) where a poem marks two seasons (春 and 菊, say)")
+    ap.add_argument("--wishes", default=None,
+                    help="variants: these keyword seeds as a user types them (comma-separated), the forms in turn, "
+                         "instead of seeds drawn from real poems")
     ap.add_argument("--batch", action="store_true",
                     help="each system writes its poems as one batch file does, in order (no line repeated, and "
                          "with shared_phrase, phrases costed)")
