@@ -181,17 +181,18 @@ def build_app(studio: Studio) -> gr.Blocks:
                     pn = _slider(PoemRequest, "n", "candidates", high=10)
                     pplan = _check(PoemRequest, "plan", "plan: a keyword for each line, shown beside it",
                                    elem_id="poem-plan")
+                    pocc = _check(PoemRequest, "occasion", "read an occasion (毕业, 高考, 生日…) as a poem's words")
                     pseed = _number(PoemRequest, "seed", "seed")
             pout = gr.HTML(elem_id="poem-out")
             plock = gr.Textbox(label="Keep and rewrite: the poem with _ for each character to write again (it sets "
                                      "the form; the seed may stay empty); or click characters of a poem to keep them, "
                                      "then 写诗", lines=4, elem_id="poem-lock")
-            pinputs = [text, form, mode, embed_pos, reply_rhyme, rhyme, pattern, ptemp, ptop_k, ptop_p, pn, pplan, pseed,
-                       plock]
+            pinputs = [text, form, mode, embed_pos, reply_rhyme, rhyme, pattern, ptemp, ptop_k, ptop_p, pn, pplan, pocc,
+                       pseed, plock]
 
-            def poem(tx, f, m, e, rr, r, pa, t, k, p, n_, pl, s, lk):
+            def poem(tx, f, m, e, rr, r, pa, t, k, p, n_, pl, oc, s, lk):
                 return studio.poem(tx, form=f, mode=m, embed_pos=e, reply_rhyme=rr, rhyme=r, pattern=pa,
-                                   temperature=t, top_k=k, top_p=p, n=n_, plan=pl, seed=s, lock=lk)
+                                   temperature=t, top_k=k, top_p=p, n=n_, plan=pl, occasion=oc, seed=s, lock=lk)
             pgo.click(poem, pinputs, pout, api_name="poem")
             with gr.Accordion("格律 check: 平仄, 粘对, rhyme, 孤平 of any 绝句 or 律诗", open=False, elem_id="meter"):
                 mtext = gr.Textbox(label="a poem (yours, a classic, or one written above)", lines=4,
