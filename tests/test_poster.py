@@ -79,6 +79,25 @@ def test_a_theme_brings_its_nearest_phrase(tiny_whole):
     assert h.score - h.fit - hengpi.PRIOR * math.log(5) == pytest.approx(hengpi.THEME, abs=1e-4)
 
 
+def test_each_couplet_may_have_its_own_theme(tiny_whole):
+    """choose_many with a theme per couplet (the seeds of an occasion's couplets) ranks each couplet as
+    choosing for it alone with its theme does."""
+    import itertools
+
+    from couplet import hengpi
+    chars = [c for c in tiny_whole.vocab.chars() if c >= "\u4e00"][:16]
+    common = ["".join(p) for p in itertools.permutations(chars[:8], 4)][:hengpi.COMMON + 5]
+    t1, t2 = "".join(chars[12:16]), "".join(chars[8:12])
+    chooser = HengpiChooser(tiny_whole, [[ph, 100] for ph in common] + [[t1, 5], [t2, 5]])
+    couplets = [("".join(chars[:3]), "".join(chars[4:7])), ("".join(chars[1:4]), "".join(chars[5:8]))]
+    both = chooser.choose_many(couplets, k=5, theme=[t1, t2])
+    alone = [chooser.choose_many([c], k=5, theme=t)[0] for c, t in zip(couplets, (t1, t2))]
+    assert [[(h.text, round(h.score, 4)) for h in x] for x in both] == \
+        [[(h.text, round(h.score, 4)) for h in x] for x in alone]
+    wide = chooser.choose_many(couplets, k=100, theme=[t1, t2])   # each scored its own theme's nearest phrase
+    assert t1 in [h.text for h in wide[0]] and t2 in [h.text for h in wide[1]]
+
+
 def _ink(img: Image.Image, box) -> int:
     """Dark pixels (black characters) in a box of the picture."""
     return sum(1 for r, g, b in img.crop(box).getdata() if r < 90 and g < 90 and b < 90)
