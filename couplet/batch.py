@@ -178,7 +178,8 @@ def run_batch(gen, input_path: str | Path, output_path: str | Path, settings, *,
               chunk: int = 256, warn: Callable[[str], None] = print, progress: bool = True,
               deadline: float | None = None, overwrite: bool = False) -> dict:
     """settings.n 下联 per input line into output_path; returns counts (of the whole run, resumed or not)."""
-    from .generate import Settings, WrittenPairs
+    from .generate import Settings
+    from .stock import WrittenPairs
     inp, out = Path(input_path), Path(output_path)
     fmt = _check_suffix(out, COUPLET_FORMATS)
     check_paths(inp, out)

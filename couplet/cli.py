@@ -182,7 +182,8 @@ def tqdm_write(message: str) -> None:
 
 
 def cmd_couplet(args) -> int:
-    from .generate import CoupletGenerator, WrittenPairs
+    from .generate import CoupletGenerator
+    from .stock import WrittenPairs
     from .text import InputError
     uppers = args.upper or []
     if (args.input is None) == (not uppers):

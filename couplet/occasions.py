@@ -46,6 +46,8 @@ OCCASIONS = (
 )
 
 
-def occasion_of(theme: str) -> Occasion | None:
-    """The occasion a theme names (the first in OCCASIONS whose word it holds), or None."""
-    return next((o for o in OCCASIONS if any(w in theme for w in o.words)), None)
+def occasion_of(theme: str, need: str = "seeds") -> Occasion | None:
+    """The occasion a theme names (the first in OCCASIONS whose word it holds), when it has what the
+    caller reads (`need`: "seeds" for whole couplets, "poem" for poems); else None."""
+    found = next((o for o in OCCASIONS if any(w in theme for w in o.words)), None)
+    return found if found is not None and getattr(found, need) else None

@@ -246,8 +246,8 @@ class PoemGenerator:
             return seed_chars(words or ends[-1:], max_seed), words or ends[-1:], forced, notes
         what = {"keywords": "keywords", "first": "first character", "theme": "theme",
                 "acrostic": "acrostic", "embed": "embedded characters"}[req.mode]
-        occasion = occasion_of(req.text) if req.occasion and req.mode in ("keywords", "theme") else None
-        if occasion is not None and occasion.poem:   # the classical words a poem for it is written from
+        occasion = occasion_of(req.text, "poem") if req.occasion and req.mode in ("keywords", "theme") else None
+        if occasion is not None:   # the classical words a poem for it is written from
             words = list(occasion.poem)
             notes.append(f"read as {occasion.name}: written from {' '.join(words)} (occasion off: the words as typed)")
             return seed_chars(words, max_seed), words, forced, notes

@@ -137,8 +137,7 @@ class WholeGenerator:
         if req.theme.strip():
             theme = check_input(req.theme, max_len=200, what="the theme")
             notes += theme.notes
-            occasion = occasion_of(theme.text) if req.occasion else None
-            occasion = occasion if occasion is not None and occasion.seeds else None
+            occasion = occasion_of(theme.text, "seeds") if req.occasion else None
             parts = [w for w in re.split(r"[\s,，、;；]+", theme.text) if w]
             # a list of words is kept as typed; a sentence is cut into its keywords
             words = parts if len(parts) > 1 and all(len(w) <= 4 for w in parts) else keywords(theme.text, 4)

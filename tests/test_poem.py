@@ -718,7 +718,7 @@ def test_a_seed_naming_an_occasion_is_written_from_its_classical_words(tiny_poet
     """毕业 is read as 毕业 (同窗 离别), with a note, in the keywords and theme modes; off, or in an
     acrostic, the words are as typed; an occasion with no poem words (开业) reads as typed."""
     from couplet.occasions import occasion_of
-    want = list(occasion_of("毕业").poem)
+    want = list(occasion_of("毕业", "poem").poem)
     seed, words, _, notes = tiny_poet.prepare(PoemRequest(text="毕业"))
     assert words == want and any("毕业" in n for n in notes)
     assert tiny_poet.prepare(PoemRequest(mode="theme", text="今年毕业了"))[1] == want
