@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import NamedTuple
 
 import torch
 
@@ -113,15 +114,43 @@ def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, 
     return out
 
 
-def products(products: list[tuple[str, tuple[int, int], int, int]], *, int8: bool, also=None,
-             fp32: tuple[str, ...] = (), bf16: bool = False):
-    """A function that runs a list of matrix products alone: each (name, (in, out) shape, rows,
-    times) is a linear layer of that shape applied `times` to `rows` rows, in the weight precision
-    the decoders use (fp32, or int8 as `model.quantized` makes it, but for the products named in
-    fp32; or bf16, as `model.for_batches` makes a batch's copy); `also()` adds other products
-    (attention). Nothing else runs: timed, this is the floor of the work on this machine."""
+class Work(NamedTuple):
+    """One matrix product of a decoder's work: a linear layer of `shape` (in, out) applied `times` to
+    `rows` rows, inside `loop`: the products of one loop run step by step in turn, as decoding makes
+    them (a decoder step's GRU, combine and output layers, then the next step's), so each finds the
+    cache as decoding leaves it."""
+    name: str
+    shape: tuple[int, int]
+    rows: int
+    times: int
+    loop: str
+
+
+def _loops(work: list[Work]) -> list[tuple[int, list[Work]]]:
+    """The work as loops: (times, the products of one step), consecutive products of one loop together."""
+    loops: list[tuple[int, list[Work]]] = []
+    for i, w in enumerate(work):
+        if not i or w.loop != work[i - 1].loop:
+            loops.append((w.times, []))
+        if w.times != loops[-1][0]:
+            raise ValueError(f"the products of loop {w.loop!r} run different numbers of times")
+        loops[-1][1].append(w)
+    return loops
+
+
+def run_order(work: list[Work]) -> list[str]:
+    """The names of the products in the order `products` runs them."""
+    return [w.name for times, step in _loops(work) for _ in range(times) for w in step]
+
+
+def products(work: list[Work], *, int8: bool, also=None, fp32: tuple[str, ...] = (), bf16: bool = False):
+    """A function that runs a list of matrix products alone, in the order decoding makes them
+    (`Work`), in the weight precision the decoders use (fp32, or int8 as `model.quantized` makes
+    it, but for the products named in fp32; or bf16, as `model.for_batches` makes a batch's copy);
+    `also()` adds other products (attention). Nothing else runs: timed, this is the floor of the
+    work on this machine."""
     import warnings
-    layers = torch.nn.ModuleDict({name: torch.nn.Linear(*shape) for name, shape, _, _ in products}).eval()
+    layers = torch.nn.ModuleDict({w.name: torch.nn.Linear(*w.shape) for w in work}).eval()
     dtype = torch.bfloat16 if bf16 else torch.float32
     if bf16:
         layers = layers.to(dtype)
@@ -131,14 +160,15 @@ def products(products: list[tuple[str, tuple[int, int], int, int]], *, int8: boo
             warnings.simplefilter("ignore")
             layers = torch.ao.quantization.quantize_dynamic(layers, spec, dtype=torch.qint8)
     # each product as the plain op the decoders call (`as_function`): no module machinery in the floor
-    runs = [(as_function(layers[name]), torch.randn(rows, shape[0], dtype=dtype), times)
-            for name, shape, rows, times in products]
+    loops = [(times, [(as_function(layers[w.name]), torch.randn(w.rows, w.shape[0], dtype=dtype)) for w in step])
+             for times, step in _loops(work)]
 
     @torch.inference_mode()
     def once():
-        for product, x, times in runs:
+        for times, step in loops:
             for _ in range(times):
-                product(x)
+                for product, x in step:
+                    product(x)
         if also is not None:
             also()
     return once
@@ -166,29 +196,38 @@ def paired(fn, floors: dict, *, warmup: int, repeat: int) -> dict[str, tuple[flo
             for name, f in fs.items()}
 
 
-def _rnn(prefix: str, inp: int, h: int, gates: int, rows: int, steps: int) -> list:
+def _rnn(prefix: str, inp: int, h: int, gates: int, rows: int, steps: int, loop: str) -> list[Work]:
     """An RNN layer's products: input and recurrent, one step at a time."""
-    return [(f"{prefix}_ih", (inp, gates * h), rows, steps), (f"{prefix}_hh", (h, gates * h), rows, steps)]
+    return [Work(f"{prefix}_ih", (inp, gates * h), rows, steps, loop), Work(f"{prefix}_hh", (h, gates * h), rows, steps, loop)]
 
 
-def couplet_work(cfg, *, chars: int, rows: int, lines: int | None = None, head: bool = True) -> list:
+def _encoder(prefix: str, inp: int, h: int, gates: int, rows: int, steps: int, dirs: int) -> list[Work]:
+    """A (bi)directional encoder's products: each direction's weights over the whole line in turn."""
+    names = [prefix] if dirs == 1 else [f"{prefix}_fw", f"{prefix}_bw"]
+    return [w for name in names for w in _rnn(name, inp, h, gates, rows, steps, loop=name)]
+
+
+def couplet_work(cfg, *, chars: int, rows: int, lines: int | None = None, head: bool = True) -> list[Work]:
     """The products of decoding `rows` 下联 of `chars` characters for `lines` 上联 (default: one per
-    row; a beam's rows share one), with the model's real shapes: the encoder's input and recurrent
-    products (both directions), the memory and key projections and the per-position head for each
-    上联 (unless head is off; once per line, or at each step for a batch, as `CoupletSteps` does),
-    then per step the decoder GRU's two products, the combine layer and the output projection (the
-    attention over the 上联 is added by `couplet_floor`). The same products score given 下联 (the MMI
-    reorder reads candidates back)."""
+    row; a beam's rows share one), with the model's real shapes, in order: the encoder's input and
+    recurrent products (each direction), the memory, key and first-state projections and the
+    per-position head for each 上联 (unless head is off; once per line, or at each step for a batch,
+    as `CoupletSteps` does), then per step the decoder GRU's two products, the combine layer and the
+    output projection (the attention over the 上联 is added by `couplet_floor`). The same products
+    score given 下联 (the MMI reorder reads candidates back)."""
     e, h, v, t = cfg.emb_dim, cfg.hidden, cfg.vocab_size, chars
     g = 4 if cfg.cell == "lstm" else 3
     dirs = 2 if cfg.bidirectional else 1
     lines = rows if lines is None else lines
-    work = _rnn("enc", e, h, g, lines, t * dirs) + [("mem", (h * dirs, h), lines * t, 1), ("key", (h, h), lines * t, 1)]
+    work = _encoder("enc", e, h, g, lines, t, dirs) + [
+        Work("mem", (h * dirs, h), lines * t, 1, "line"), Work("key", (h, h), lines * t, 1, "line"),
+        Work("init", (h, h * cfg.layers), lines, 1, "line")]
+    per_step = lines >= HEAD_PER_STEP_ROWS
     if cfg.aligned_head and head:
-        per_step = lines >= HEAD_PER_STEP_ROWS
-        work += [("align", (h, e), lines if per_step else lines * t, t if per_step else 1),
-                 ("head", (e, v), lines if per_step else lines * t, t if per_step else 1)]
-    return work + _rnn("dec", e + h, h, g, rows, t) + [("comb", (3 * h, e), rows, t), ("out", (e, v), rows, t)]
+        work += [Work("align", (h, e), lines, t, "step") if per_step else Work("align", (h, e), lines * t, 1, "line"),
+                 Work("head", (e, v), lines, t, "step") if per_step else Work("head", (e, v), lines * t, 1, "line")]
+    return work + _rnn("dec", e + h, h, g, rows, t, "step") + [
+        Work("comb", (3 * h, e), rows, t, "step"), Work("out", (e, v), rows, t, "step")]
 
 
 def couplet_floor_fn(cfg, *, chars: int, rows: int, int8: bool, lines: int | None = None, backward: int = 0,
@@ -200,31 +239,35 @@ def couplet_floor_fn(cfg, *, chars: int, rows: int, int8: bool, lines: int | Non
     mem, query = torch.randn(rows, chars, cfg.hidden, dtype=dtype), torch.randn(rows, cfg.hidden, 1, dtype=dtype)
     work = couplet_work(cfg, chars=chars, rows=rows, lines=lines)
     if backward:
-        work += [(f"back_{name}", shape, n, times) for name, shape, n, times in
-                 couplet_work(cfg, chars=chars, rows=backward, head=False)]
+        work += [w._replace(name=f"back_{w.name}", loop=f"back_{w.loop}")
+                 for w in couplet_work(cfg, chars=chars, rows=backward, head=False)]
     batch = (rows if lines is None else lines) >= BATCH_DECODER_LINES     # the int8 copy's fp32 GRU
     return products(work, int8=int8, also=lambda: [torch.bmm(mem, query) for _ in range(chars)],
                     fp32=("dec_ih", "dec_hh") if batch else (), bf16=bf16)
 
 
-def poem_work(cfg, *, lines: int, width: int, rows: int) -> list:
+def poem_work(cfg, *, lines: int, width: int, rows: int) -> list[Work]:
     """The poem model's products for one poem of `lines` x `width` chars with `rows` rows drawn side
-    by side: the seed encoder (the poem's seed and one plan seed per line), then per step (each char
-    and its punctuation) the decoder GRU's two products, the combine layer and the output projection."""
+    by side, in order: the seed encoder (the poem's seed and one plan seed per line), then per step
+    (each char and its punctuation) the decoder GRU's two products, the combine layer and the output
+    projection."""
     e, h, v, s = cfg.emb_dim, cfg.hidden, cfg.vocab_size, cfg.max_seed
     g = 4 if cfg.cell == "lstm" else 3
     steps = lines * (width + 1)
-    return _rnn("seed", e, h, g, 1 + lines, 2 * s) + _rnn("dec", e + h, h, g, rows, steps) + [
-        ("comb", (2 * h, e), rows, steps), ("out", (e, v), rows, steps)]
+    return _encoder("seed", e, h, g, 1 + lines, s, 2 if cfg.bidirectional else 1) + _rnn(
+        "dec", e + h, h, g, rows, steps, "step") + [
+        Work("comb", (2 * h, e), rows, steps, "step"), Work("out", (e, v), rows, steps, "step")]
 
 
-def title_work(cfg, *, chars: int, beam: int = 5) -> list:
-    """The title model's products for a poem of `chars` chars: the encoder both ways, the memory
-    projection, then a beam of `beam` rows over max_title + 1 steps."""
+def title_work(cfg, *, chars: int, beam: int = 5) -> list[Work]:
+    """The title model's products for a poem of `chars` chars, in order: the encoder (each
+    direction), the memory projection, then a beam of `beam` rows over max_title + 1 steps."""
     e, h, v, t = cfg.emb_dim, cfg.hidden, cfg.vocab_size, cfg.max_title + 1
     g = 4 if cfg.cell == "lstm" else 3
-    return _rnn("t_enc", e, h, g, 1, 2 * chars) + [("t_mem", (2 * h, h), chars, 1)] + _rnn(
-        "t_dec", e, h, g, beam, t) + [("t_comb", (2 * h, e), beam, t), ("t_out", (e, v), beam, t)]
+    dirs = 2 if cfg.bidirectional else 1
+    return _encoder("t_enc", e, h, g, 1, chars, dirs) + [Work("t_mem", (dirs * h, h), chars, 1, "t_line")] + _rnn(
+        "t_dec", e, h, g, beam, t, "t_step") + [
+        Work("t_comb", (2 * h, e), beam, t, "t_step"), Work("t_out", (e, v), beam, t, "t_step")]
 
 
 def poem_floor_fn(cfg, title_cfg=None, *, lines: int, width: int, rows: int, int8: bool):

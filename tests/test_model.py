@@ -184,12 +184,12 @@ def test_bench_floors_use_the_models_real_shapes():
     from couplet.bench import couplet_floor_fn, couplet_work, poem_work, timed, title_work
     from couplet.model import PoemConfig, PoemModel, TitleConfig, TitleModel
     cfg = ModelConfig(vocab_size=50, emb_dim=8, hidden=12, aligned_head=True)
-    work = {s for _, s, _, _ in couplet_work(cfg, chars=5, rows=2)}
+    work = {w.shape for w in couplet_work(cfg, chars=5, rows=2)}
     assert work <= _weight_shapes(CoupletModel(cfg)) and {(8, 50), (20, 36), (12, 36)} <= work  # output, decoder GRU
     pcfg = PoemConfig(vocab_size=40, emb_dim=8, hidden=10)
-    assert {s for _, s, _, _ in poem_work(pcfg, lines=4, width=5, rows=3)} <= _weight_shapes(PoemModel(pcfg))
+    assert {w.shape for w in poem_work(pcfg, lines=4, width=5, rows=3)} <= _weight_shapes(PoemModel(pcfg))
     tcfg = TitleConfig(vocab_size=30, emb_dim=6, hidden=14)
-    assert {s for _, s, _, _ in title_work(tcfg, chars=24)} <= _weight_shapes(TitleModel(tcfg))
+    assert {w.shape for w in title_work(tcfg, chars=24)} <= _weight_shapes(TitleModel(tcfg))
     for int8, bf16 in ((False, False), (True, False), (True, True)):
         assert timed(couplet_floor_fn(cfg, chars=5, rows=2, int8=int8, bf16=bf16), warmup=1, repeat=2)["p50"] > 0
 
@@ -202,8 +202,24 @@ def test_bench_work_follows_what_decoding_does():
     cfg = ModelConfig(vocab_size=50, emb_dim=8, hidden=12, aligned_head=True)
 
     def products(work):
-        return {name: (rows, times) for name, _, rows, times in work}
+        return {w.name: (w.rows, w.times) for w in work}
     assert products(couplet_work(cfg, chars=5, rows=2))["head"] == (10, 1)
     assert products(couplet_work(cfg, chars=5, rows=HEAD_PER_STEP_ROWS))["head"] == (HEAD_PER_STEP_ROWS, 5)
     beam = products(couplet_work(cfg, chars=5, rows=13, lines=1))
-    assert beam["enc_ih"] == (1, 10) and beam["head"] == (5, 1) and beam["out"] == (13, 5)
+    assert beam["enc_fw_ih"] == beam["enc_bw_hh"] == (1, 5) and beam["head"] == (5, 1) and beam["out"] == (13, 5)
+
+
+def test_bench_floor_runs_the_products_in_the_order_decoding_makes_them():
+    """A decoder step's products run in turn, step after step (as decoding leaves the cache), not
+    each layer's all at once; each encoder direction over the line, then what a line needs once."""
+    import couplet.bench as bench
+    from couplet.decode import HEAD_PER_STEP_ROWS
+    cfg = ModelConfig(vocab_size=50, emb_dim=8, hidden=12, aligned_head=True)
+    step = ["dec_ih", "dec_hh", "comb", "out"]
+    assert bench.run_order(bench.couplet_work(cfg, chars=3, rows=1)) == (
+        ["enc_fw_ih", "enc_fw_hh"] * 3 + ["enc_bw_ih", "enc_bw_hh"] * 3 + ["mem", "key", "init", "align", "head"]
+        + step * 3)
+    # a batch reads the head at each step, in the step's loop
+    assert bench.run_order(bench.couplet_work(cfg, chars=2, rows=HEAD_PER_STEP_ROWS))[-12:] == ["align", "head"] + step + ["align", "head"] + step
+    with pytest.raises(ValueError, match="different numbers"):
+        bench.products([bench.Work("a", (2, 2), 1, 2, "x"), bench.Work("b", (2, 2), 1, 3, "x")], int8=False)
