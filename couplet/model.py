@@ -95,14 +95,16 @@ class CoupletModel(nn.Module):
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, Hidden]:
         """src (B, T) ids -> memory (B, T, H), attention keys (B, T, H) or None, decoder h0."""
+        # the layers as plain functions (`as_function`): a line is encoded once per request, and the
+        # module calls cost a fifth of it
         x = self.drop(self.embed(src))
-        out, _ = self.encoder(x)                                  # (B, T, H*dirs)
-        memory = torch.tanh(self.to_memory(self.drop(out)))      # (B, T, H)
-        keys = self.attn_key(memory) if self.attn_key is not None else None
+        out, _ = as_function(self.encoder)(x)                     # (B, T, H*dirs)
+        memory = torch.tanh(as_function(self.to_memory)(self.drop(out)))      # (B, T, H)
+        keys = as_function(self.attn_key)(memory) if self.attn_key is not None else None
         if not self.cfg.decoder:
             return memory, None, None
         b, layers, hsz = src.shape[0], self.cfg.layers, self.cfg.hidden
-        h0 = torch.tanh(self.init_hidden(memory.mean(dim=1)))    # (B, H*layers)
+        h0 = torch.tanh(as_function(self.init_hidden)(memory.mean(dim=1)))    # (B, H*layers)
         h0 = h0.view(b, layers, hsz).transpose(0, 1).contiguous()  # (layers, B, H)
         hidden: Hidden = (h0, torch.zeros_like(h0)) if self.cfg.cell == "lstm" else h0
         return memory, keys, hidden
@@ -169,7 +171,7 @@ class CoupletModel(nn.Module):
 
     def aligned(self, memory: torch.Tensor) -> torch.Tensor:
         """The per-position head: memory (B, T, H) -> logits (B, T, V), no decoder involved."""
-        feat = self.drop(torch.tanh(self.align(memory)))
+        feat = self.drop(torch.tanh(as_function(self.align)(memory)))
         return self.project(feat)
 
     def forward(self, src: torch.Tensor, prev: torch.Tensor, *, with_aligned: bool = False):
@@ -195,7 +197,13 @@ def as_function(layer: nn.Module):
     if type(layer) is qd.GRU:
         params = [w.param for w in layer._all_weight_values]
         flags = (layer.bias, layer.num_layers, float(layer.dropout), False, layer.bidirectional, layer.batch_first)
-        return lambda x, h: torch.quantized_gru(x, h, params, *flags)
+        states = layer.num_layers * (2 if layer.bidirectional else 1)
+
+        def gru(x, h=None):   # h None: zeros, as the module starts
+            if h is None:
+                h = x.new_zeros(states, x.shape[0 if layer.batch_first else 1], layer.hidden_size)
+            return torch.quantized_gru(x, h, params, *flags)
+        return gru
     if type(layer) is nn.Linear:
         return functools.partial(F.linear, weight=layer.weight, bias=layer.bias)
     return layer
