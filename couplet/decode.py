@@ -83,7 +83,7 @@ class Tables:
         self.ze = torch.zeros(v, dtype=torch.bool)
         for i, ch in enumerate(vocab.itos):
             if i >= len(RESERVED) and is_han(ch):
-                self.han[i] = True
+                self.han[i] = not vocab.is_variant(ch)     # the chars a line is written with
                 tone = prosody.tone(ch)
                 self.ping[i] = tone == PING
                 self.ze[i] = tone == ZE

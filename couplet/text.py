@@ -129,6 +129,38 @@ def check_input(text: object, *, known: "set[str] | None" = None, max_len: int =
     return CheckedInput(text=line, notes=notes)
 
 
+# chars the 2013 通用规范汉字表 put back into standard use (瞭望, 甦醒, 釐定, 蒐集, 束脩, 宫商角徵羽) that
+# MediaWiki's table still folds into another char
+RESTORED = frozenset("瞭甦釐蒐脩徵")
+# variant forms common in the poem data that neither table knows (黄鶑, 慇懃, 堦前)
+OTHER_FORMS = {"鶑": "莺", "慇": "殷", "懃": "勤", "堦": "阶", "蘂": "蕊", "椀": "碗", "鬬": "斗"}
+
+
+def _gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+@lru_cache(maxsize=None)
+def standard_form(ch: str) -> str:
+    """The standard simplified char of a variant form (劒 → 剑, 鴈 → 雁, 簷 → 檐, 呌 → 叫, 浄 → 净), else ch:
+    a char outside GB2312 that MediaWiki's conversion table (zhconv), or OpenCC read as a Japanese
+    form, writes as one GB2312 char. OpenCC's t2s, which `prepare` uses, leaves these as they are,
+    so the poem data holds both forms."""
+    if ch in RESTORED or _gb2312(ch):
+        return ch
+    if ch in OTHER_FORMS:
+        return OTHER_FORMS[ch]
+    import zhconv
+    for alt in (zhconv.convert(ch, "zh-cn"), to_simplified(_converter("jp2t").convert(ch))):
+        if len(alt) == 1 and _gb2312(alt):
+            return alt
+    return ch
+
+
 def variant_of(ch: str, known: "set[str]") -> str:
     """A known form of an unknown char: its Taiwan/Hong Kong standard or simplified variant, else itself."""
     for config in ("tw2s", "hk2s", "t2s", "s2t", "s2tw", "s2hk"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable
 
-from .text import PUNCT
+from .text import PUNCT, standard_form
 
 PAD, UNK, BOS = "<pad>", "<unk>", "<bos>"
 RESERVED = (PAD, UNK, BOS)
@@ -34,6 +34,12 @@ class Vocab:
         if max_size is not None:
             keep = keep[: max(0, max_size - len(RESERVED))]
         return cls(keep)
+
+    def is_variant(self, ch: str) -> bool:
+        """Whether ch is a variant form of another char of this vocabulary (劒 of 剑, `standard_form`):
+        the decoders write the standard one, as a reader of simplified Chinese expects."""
+        std = standard_form(ch)
+        return std != ch and std in self.stoi
 
     def __len__(self) -> int:
         return len(self.itos)

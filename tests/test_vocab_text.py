@@ -61,3 +61,45 @@ def test_a_pasted_label_is_left_out_with_a_note():
     checked = check_input("上联:春回大地", max_len=64, han_only=True)
     assert checked.text == "春回大地" and "上联" in checked.notes[0]
     assert check_input("上联", max_len=64).text == "上联"          # the word alone is a line like any other
+
+
+def test_standard_form_maps_variant_forms_and_keeps_standard_and_rare_chars():
+    from couplet.text import standard_form
+    assert [standard_form(c) for c in "劒鴈簷呌浄髪鶑"] == list("剑雁檐叫净发莺")
+    # standard chars, the chars the 2013 table restored, and rare chars with no other form stay
+    assert [standard_form(c) for c in "乾於瞭徵浥姮"] == list("乾於瞭徵浥姮")
+    vocab = Vocab(list("剑劒浄"))
+    assert vocab.is_variant("劒") and not vocab.is_variant("剑") and not vocab.is_variant("浄")  # 净 not in it
+
+
+def test_decoders_write_the_standard_form_where_the_vocabulary_has_both(prepared, fixture_vocab):
+    """A model that likes 劒 and 浄 best writes 剑 and 净 when the vocabulary holds them, and 劒 when it
+    has no other form of it."""
+    import torch
+
+    from couplet.generate import CoupletGenerator, Settings
+    from couplet.model import CoupletModel, ModelConfig, PoemConfig, PoemModel
+    from couplet.poetry import PoemGenerator, PoemRequest
+    from couplet.prosody import Prosody
+    prosody = Prosody.load(prepared / "prosody.json")
+
+    def liking(vocab, model):
+        with torch.no_grad():
+            for ch, bias in (("劒", 60.0), ("浄", 60.0), ("剑", 50.0), ("净", 50.0)):
+                if ch in vocab:
+                    model.out_bias[vocab.stoi[ch]] = bias
+        return model
+    extra = [c for c in "劒剑浄净" if c not in fixture_vocab]
+    both = Vocab(fixture_vocab.chars() + extra)
+    only = Vocab(fixture_vocab.chars() + [c for c in extra if c not in "剑净"])
+    settings = Settings(n=1, tone="off", beam=0, temperature=0.0)
+    for vocab, want, never in ((both, set("剑净"), set("劒浄")), (only, set("劒浄"), set())):
+        torch.manual_seed(0)
+        model = liking(vocab, CoupletModel(ModelConfig(vocab_size=len(vocab), emb_dim=16, hidden=16, dropout=0.0)))
+        lower = CoupletGenerator(model, vocab, prosody).generate("春风", settings).candidates[0].lower
+        assert set(lower) == want and not set(lower) & never
+        torch.manual_seed(0)
+        poet = PoemGenerator(liking(vocab, PoemModel(PoemConfig(vocab_size=len(vocab), emb_dim=16, hidden=16,
+                                                                dropout=0.0))), vocab, prosody)
+        poem = "".join(poet.generate(PoemRequest(form="五绝", text="春", n=1, seed=1, pattern="off")).poems[0].lines)
+        assert not set(poem) & never and set(poem) & want
