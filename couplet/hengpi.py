@@ -117,23 +117,33 @@ class HengpiChooser:
         return self.choose_many([(upper, lower)], k, theme=theme)[0]
 
     def choose_many(self, couplets: list[tuple[str, str]], k: int = 1, batch: int = SCORED_ROWS, *,
-                    theme: str | list[str] = "") -> list[list[Hengpi]]:
+                    theme: str | list[str] = "", only: tuple[str, ...] = ()) -> list[list[Hengpi]]:
         """The k best 横批 for each couplet; the model over all the shortlists, `batch` rows a pass, a
         phrase's rows side by side (couplets of one 上联 share the pass over it, `pair_logp`).
-        theme: the seed chars of the wish the couplets were written for, if any (or each couplet's own)."""
+        theme: the seed chars of the wish the couplets were written for, if any (or each couplet's own).
+        only: the phrases to choose from instead of the table's (an occasion's, `couplet.occasions`),
+        ordered by fit alone: each is what people hang for it, and the fit finds the couplet's."""
         themes = theme if isinstance(theme, list) else [theme] * len(couplets)
-        near: dict[str, set[int]] = {t: set() for t in themes}
-        # what the score adds per phrase beyond fit and prior, for each theme
-        extra: dict[str, list[float]] = {t: [0.0] * len(self.phrases) for t in themes}
-        for t in near:
-            if t and THEME > 0 and self.phrases:
-                bonus = THEME * self.theme_fit(t)
-                near[t] = set(bonus.topk(min(NEAR_THEME, len(bonus))).indices.tolist())
-                extra[t] = bonus.tolist()
-        if IDIOM:
-            extra = {t: [x + IDIOM * idiom for x, idiom in zip(xs, self.idioms())] for t, xs in extra.items()}
-        rows = [(c, i) for c, (u, w) in enumerate(couplets) for i in self.shortlist(u, w, near[themes[c]])]
-        if not rows:
+        # each couplet's candidates as (order, phrase, what the score adds to the fit)
+        cands: list[list[tuple[int, str, float]]]
+        if only:
+            known = self.whole.known
+            usable = [ph for ph in only if all(c in known for c in ph)]
+            cands = [[(j, ph, 0.0) for j, ph in enumerate(usable) if ph not in u and ph not in w] for u, w in couplets]
+        else:
+            near: dict[str, set[int]] = {t: set() for t in themes}
+            # what the score adds per phrase beyond fit and prior, for each theme
+            extra: dict[str, list[float]] = {t: [0.0] * len(self.phrases) for t in themes}
+            for t in near:
+                if t and THEME > 0 and self.phrases:
+                    bonus = THEME * self.theme_fit(t)
+                    near[t] = set(bonus.topk(min(NEAR_THEME, len(bonus))).indices.tolist())
+                    extra[t] = bonus.tolist()
+            if IDIOM:
+                extra = {t: [x + IDIOM * idiom for x, idiom in zip(xs, self.idioms())] for t, xs in extra.items()}
+            cands = [[(i, self.phrases[i][0], PRIOR * math.log(self.phrases[i][1]) + extra[themes[c]][i])
+                      for i in self.shortlist(u, w, near[themes[c]])] for c, (u, w) in enumerate(couplets)]
+        if not any(cands):
             return [[] for _ in couplets]
         out: list[list[Hengpi]] = [[] for _ in couplets]
         by_len: dict[int, list[int]] = {}  # pair_logp takes one length at a time
@@ -142,22 +152,23 @@ class HengpiChooser:
         for members in by_len.values():
             base = self.whole.pair_logp([couplets[c] for c in members], "")
             base_of = dict(zip(members, base.tolist()))
-            todo = sorted(((c, i) for c, i in rows if c in base_of), key=lambda x: (x[1], x[0]))
+            todo = sorted(((order, c, ph, add) for c in members for order, ph, add in cands[c]), key=lambda x: x[:2])
             for lo in range(0, len(todo), batch):
                 part = todo[lo:lo + batch]
-                fits = self.whole.pair_logp([couplets[c] for c, _ in part], [self.phrases[i][0] for _, i in part])
-                for (c, i), f in zip(part, fits.tolist()):
+                fits = self.whole.pair_logp([couplets[c] for _, c, _, _ in part], [ph for _, _, ph, _ in part])
+                for (_, c, ph, add), f in zip(part, fits.tolist()):
                     fit = f - base_of[c]
-                    out[c].append(Hengpi(self.phrases[i][0], fit,
-                                         fit + PRIOR * math.log(self.phrases[i][1]) + extra[themes[c]][i]))
+                    out[c].append(Hengpi(ph, fit, fit + add))
         return [_distinct(sorted(h, key=lambda x: -x.score), k) for h in out]
 
-    def for_page(self, couplets: list[tuple[str, str]], *, theme: str | list[str] = "") -> list[str | None]:
+    def for_page(self, couplets: list[tuple[str, str]], *, theme: str | list[str] = "",
+                 only: tuple[str, ...] = ()) -> list[str | None]:
         """One 横批 per couplet of a page (the 下联 candidates of one 上联, a wish's couplets), in page
-        order: each takes its best that no couplet above it shows, among its APART best, else its best."""
+        order: each takes its best that no couplet above it shows, among its APART best (any of an
+        occasion's own), else its best."""
         shown: set[str] = set()
         out: list[str | None] = []
-        for ranked in self.choose_many(couplets, APART, theme=theme):
+        for ranked in self.choose_many(couplets, len(only) or APART, theme=theme, only=only):
             pick = next((h.text for h in ranked if h.text not in shown), ranked[0].text if ranked else None)
             shown.add(pick)
             out.append(pick)

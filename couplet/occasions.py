@@ -5,7 +5,7 @@ by its characters: `whole 结婚` wrote 结婚喜喜家家乐, and the 横批 ne
 do not write 结婚 on a wedding couplet; they write 鸾凤, 同心, 良缘, 连理. This table is the one home of
 that knowledge: for each occasion, the words a user types for it, the seeds (keyword pairs, at most
 the model's 4 seed chars) its couplets are drawn from, each seed a share of the draws so a page's
-couplets open in different ways, and the keywords a poem for it is written from (the poem model's
+couplets open in different ways, the 横批 people hang for it, and the keywords a poem for it is written from (the poem model's
 seeds are classical words too: `poem 毕业` wrote 毕竟空余事业乖). Chosen by reading what each writes
 (docs/judging/README.md); an empty field leaves that generator to read the words as typed.
 """
@@ -20,28 +20,42 @@ class Occasion:
     words: tuple[str, ...]   # a theme that holds one of these is this occasion
     seeds: tuple[str, ...]   # what the whole-couplet model is seeded with instead, a share of the draws each
     poem: tuple[str, ...] = ()   # the keywords a poem for it is written from
+    # the 横批 people hang for it, one chosen per couplet by how well it fits (`couplet.hengpi`): the
+    # phrase table's nearest were lexical (金玉满堂 and 点石成金 for 金榜, 火树银花 for 银汉)
+    hengpi: tuple[str, ...] = ()
 
 
 OCCASIONS = (
     Occasion("婚庆", ("结婚", "新婚", "婚礼", "婚庆", "成婚", "完婚", "大婚", "婚宴", "订婚", "出嫁", "嫁女", "娶亲",
                       "迎娶", "新郎", "新娘", "洞房", "喜结良缘", "百年好合"),
-             ("鸾凤同心", "良缘美满", "连理并蒂", "花烛良缘")),   # poems from 花烛 良缘 lost both readings
+             ("鸾凤同心", "良缘美满", "连理并蒂", "花烛良缘"),    # poems from 花烛 良缘 lost both readings
+             hengpi=("百年好合", "永结同心", "喜结良缘", "天作之合", "鸾凤和鸣", "珠联璧合", "佳偶天成", "花好月圆")),
     Occasion("开业", ("开业", "开张", "开店", "开市", "新店", "店铺", "商铺", "商店", "生意", "公司"),
-             ("生意财源", "骏业宏图", "财源兴隆")),
+             ("生意财源", "骏业宏图", "财源兴隆"),
+             hengpi=("开业大吉", "生意兴隆", "财源广进", "大展宏图", "和气生财", "骏业宏开", "万事亨通", "宏图大展")),
     Occasion("祝寿", ("祝寿", "寿辰", "寿宴", "大寿", "过寿", "做寿", "拜寿", "生日", "生辰", "寿星", "长寿"),
-             ("福寿南山", "寿星福如"), ("南山", "寿酒")),
+             ("福寿南山", "寿星福如"), ("南山", "寿酒"),
+             hengpi=("寿比南山", "福如东海", "福寿双全", "松鹤延年", "福寿康宁", "寿域宏开", "南山献寿")),
     Occasion("乔迁", ("乔迁", "搬家", "搬新家", "新家", "新居", "新房", "新宅", "入宅", "入伙", "迁居", "安家"),
-             ("新居吉宅", "华堂安居"), ("新居", "燕子")),
+             ("新居吉宅", "华堂安居"), ("新居", "燕子"),
+             hengpi=("乔迁之喜", "安居乐业", "福临吉宅", "莺迁乔木", "吉星高照", "华堂生辉", "新居大吉")),
     Occasion("升学", ("升学", "高考", "中考", "考上", "录取", "金榜", "题名", "状元", "考研"),
-             ("鹏程学业", "金榜题名"), ("金榜", "登科")),
+             ("鹏程学业", "金榜题名"), ("金榜", "登科"),
+             hengpi=("金榜题名", "前程似锦", "鹏程万里", "学业有成", "蟾宫折桂", "独占鳌头", "大展宏图")),
     Occasion("春节", ("春节", "过年", "新春", "新年", "除夕", "拜年", "春联", "元旦"),
-             ("迎春纳福", "辞旧迎新", "春回大地"), ("元日", "屠苏")),
-    Occasion("教师节", ("教师", "老师", "恩师", "谢师", "园丁"), ("桃李春风", "园丁桃李")),
-    Occasion("七夕", ("七夕", "情人节", "鹊桥"), ("鹊桥银汉", "金风玉露"), ("鹊桥", "银汉")),
-    Occasion("重阳", ("重阳", "敬老", "老人节"), ("登高菊花",)),   # 重阳 is a poem's word already
-    Occasion("添丁", ("添丁", "得子", "贵子", "弄璋", "弄瓦", "宝宝", "百日宴", "满月酒"), ("麒麟送子",)),
+             ("迎春纳福", "辞旧迎新", "春回大地"), ("元日", "屠苏"),
+             hengpi=("万象更新", "春回大地", "辞旧迎新", "五福临门", "四季平安", "吉星高照", "国泰民安", "迎春接福")),
+    Occasion("教师节", ("教师", "老师", "恩师", "谢师", "园丁"), ("桃李春风", "园丁桃李"),
+             hengpi=("桃李满园", "桃李芬芳", "春风化雨", "师恩难忘", "诲人不倦", "尊师重教", "桃李天下")),
+    Occasion("七夕", ("七夕", "情人节", "鹊桥"), ("鹊桥银汉", "金风玉露"), ("鹊桥", "银汉"),
+             hengpi=("鹊桥相会", "金风玉露", "天作之合", "花好月圆", "情深似海", "佳期如梦", "心心相印")),
+    Occasion("重阳", ("重阳", "敬老", "老人节"), ("登高菊花",),   # 重阳 is a poem's word already
+             hengpi=("登高望远", "福寿康宁", "重阳佳节", "人寿年丰", "秋高气爽", "松鹤延年", "敬老尊贤")),
+    Occasion("添丁", ("添丁", "得子", "贵子", "弄璋", "弄瓦", "宝宝", "百日宴", "满月酒"), ("麒麟送子",),
+             hengpi=("麒麟送子", "喜得贵子", "弄璋之喜", "天赐麟儿", "添丁进喜", "兰桂腾芳", "喜气盈门")),
     # poems from 悼亡 泪 were kept once in four readings of a funeral seed: too mournful, the typed word reads better
-    Occasion("挽联", ("挽联", "悼念", "逝世", "去世", "追悼", "缅怀", "哀悼", "祭奠"), ("德泽长存", "英名千古")),
+    Occasion("挽联", ("挽联", "悼念", "逝世", "去世", "追悼", "缅怀", "哀悼", "祭奠"), ("德泽长存", "英名千古"),
+             hengpi=("浩气长存", "音容宛在", "英名千古", "千古流芳", "德泽长存", "永垂不朽", "流芳百世")),
     Occasion("毕业", ("毕业", "同窗"), (), ("同窗", "离别")),
 )
 

@@ -20,7 +20,7 @@ from .generate import FILL_DIFFERENCE, CoupletGenerator, Settings, apart
 from .model import for_decoding, shift_right
 from .decode import index_hidden
 from .poemrules import PoemPlan, PoemSteps, PoemTables, sample_poems, seed_batch
-from .occasions import occasion_of
+from .occasions import Occasion, occasion_of
 from .poetry import keywords, mixed_seed, seed_chars
 from .requests import DEFAULT_WHOLE_CHECKPOINT, LENGTHS, MAX_COUPLETS, WholeRequest  # noqa: F401 (re-exported)
 from .text import InputError, check_input, check_ranges, is_han
@@ -29,6 +29,8 @@ from .wholetext import LENGTH_TOKENS, SEP, clause_heads, layout_of, length_token
 
 SPARE = 2                  # 上联 carried to the 下联 stage per couplet asked for
 FOUR_HEADS_LENGTH = 8      # the fewest chars a line with two clauses (four heads, 4,4) can hold
+# an occasion's couplets take their 横批 from its own (`Occasion.hengpi`), not the phrase table's nearest
+OCCASION_HENGPI = True
 
 
 @dataclass
@@ -52,6 +54,7 @@ class WholeResult:
     layout: str                  # clause lengths, e.g. 4,7
     couplets: list[WholeCouplet]
     notes: list[str] = field(default_factory=list)
+    hengpi_from: tuple[str, ...] = ()   # the phrases its 横批 are chosen from (an occasion's), else the table's
 
     @property
     def size(self) -> str:
@@ -119,9 +122,9 @@ class WholeGenerator:
                    identity=checkpoint_identity(path, meta))
 
     # ------------------------------------------------------------ the request
-    def prepare(self, req: WholeRequest) -> tuple[list[str], list[str], str, str, list[str]]:
-        """Validate a wish: (seeds, keywords, layout, heads, notes); one seed, or an occasion's (each
-        a share of the draws, `couplet.occasions`). Raises InputError."""
+    def prepare(self, req: WholeRequest) -> tuple[list[str], list[str], str, str, list[str], Occasion | None]:
+        """Validate a wish: (seeds, keywords, layout, heads, notes, occasion); one seed, or an occasion's
+        (each a share of the draws, `couplet.occasions`). Raises InputError."""
         check_ranges(req)
         notes: list[str] = []
         heads = ""
@@ -155,9 +158,10 @@ class WholeGenerator:
         if occasion is not None:   # the words its couplets are written with, not the everyday word
             notes.append(f"read as {occasion.name}: seeded with {' '.join(occasion.seeds)} (occasion off: the words as typed)")
             seeds = [s[:self.model.cfg.max_seed] for s in occasion.seeds]
-            return seeds, list(dict.fromkeys(w for s in seeds for w in (s[:2], s[2:]) if w)), layout, heads, notes
+            return (seeds, list(dict.fromkeys(w for s in seeds for w in (s[:2], s[2:]) if w)), layout, heads, notes,
+                    occasion)
         seed = seed_chars(words, self.model.cfg.max_seed) if words else heads[:self.model.cfg.max_seed]
-        return [seed], words, layout, heads, notes
+        return [seed], words, layout, heads, notes, None
 
     def plan(self, layout: str, heads: str, seed: str) -> tuple[PoemPlan, list[str | None]]:
         """The 上联's decoding plan: the length token, the commas of the layout, the heads, a 仄 last
@@ -205,7 +209,7 @@ class WholeGenerator:
     def generate(self, req: WholeRequest, *, avoid: set[str] | None = None) -> WholeResult:
         """Couplets for a wish. avoid: 上联 written earlier in the same batch, not written again; the
         couplets' own 上联 are added to it."""
-        seeds, words, layout, heads, notes = self.prepare(req)
+        seeds, words, layout, heads, notes, occasion = self.prepare(req)
         plans = [self.plan(layout, heads, seed) for seed in seeds]
         lock_heads = heads[len(heads) // 2:] if len(heads) > 1 else ""
         at = layout_text(layout) if len(heads) == 4 else [0]  # where the 下联's heads go
@@ -241,16 +245,19 @@ class WholeGenerator:
                          + ("; raise the temperature for more" if req.sampler().greedy else ""))
         if avoid is not None:
             avoid.update(c.upper for c in kept)
-        res = WholeResult(request=req, seed=" ".join(seeds), keywords=words, layout=layout, couplets=kept, notes=notes)
+        res = WholeResult(request=req, seed=" ".join(seeds), keywords=words, layout=layout, couplets=kept, notes=notes,
+                          hengpi_from=occasion.hengpi if occasion is not None and OCCASION_HENGPI else ())
         return self.add_hengpi(res) if req.hengpi else res
 
     def add_hengpi(self, res: WholeResult) -> WholeResult:
         """Each couplet's 横批, each shown once where it can (`HengpiChooser.for_page`), fitted to the
-        wish's theme when it has one (a 藏头 wish without a theme: the couplet alone). The page calls it
-        after showing the couplets, since it takes most of a request's time."""
+        wish's theme when it has one (a 藏头 wish without a theme: the couplet alone), chosen among an
+        occasion's own 横批 for an occasion. The page calls it after showing the couplets, since it takes
+        most of a request's time."""
         if self.hengpi and res.couplets:
             theme = [c.seed if res.keywords else "" for c in res.couplets]   # the seed each was drawn from
-            for c, h in zip(res.couplets, self.hengpi.for_page([(c.upper, c.lower) for c in res.couplets], theme=theme)):
+            pairs = [(c.upper, c.lower) for c in res.couplets]
+            for c, h in zip(res.couplets, self.hengpi.for_page(pairs, theme=theme, only=res.hengpi_from)):
                 c.hengpi = h
         return res
 

@@ -149,3 +149,41 @@ def test_page_poster_handler(tiny_generator, tiny_poet, tiny_whole):
     assert Path(path).is_file() and "300 dpi" in msg
     path, msg = studio.poster("春回大地", "福满", "", "black")
     assert path is None and "equal" in msg
+
+
+def test_an_occasions_hengpi_come_from_its_own_phrases_by_fit(tiny_whole):
+    """With `only` (an occasion's 横批) every couplet's 横批 is one of those phrases, none the couplet
+    holds, ordered by fit alone (no table count, no theme term), and a page shows each once while one
+    is free; a phrase the model cannot read is left out."""
+    chars = [c for c in tiny_whole.vocab.chars() if c >= "\u4e00"][:20]
+    table = [["".join(chars[i:i + 4]), 50] for i in range(0, 8, 4)]
+    own = tuple("".join(chars[i:i + 4]) for i in range(8, 20, 4)) + ("\ue000\ue001\ue002\ue003",)
+    chooser = HengpiChooser(tiny_whole, table)
+    couplet = (own[0][:3] + chars[0], chars[1:5])
+    got = chooser.choose_many([couplet], k=10, only=own)[0]
+    assert {h.text for h in got} == set(own[:3]) and all(h.score == h.fit for h in got)
+    assert [h.fit for h in got] == sorted((h.fit for h in got), reverse=True)
+    holding = (own[1] + chars[0], chars[1:6])                 # a couplet that holds own[1] is not given it
+    assert own[1] not in {h.text for h in chooser.choose_many([holding], k=10, only=own)[0]}
+    assert sorted(chooser.for_page([couplet] * 3, only=own)) == sorted(own[:3])
+
+
+def test_a_wish_for_an_occasion_hangs_its_own_hengpi(tiny_whole, monkeypatch):
+    """新年 (春节): each couplet's 横批 is one of the occasion's, all different on a page; read as typed
+    (--no-occasion) or with the switch off, they come from the phrase table as before."""
+    from couplet import whole
+    from couplet.occasions import occasion_of
+    from couplet.requests import WholeRequest
+    own = occasion_of("新年").hengpi
+    readable = [ph for ph in own if all(c in tiny_whole.known for c in ph)]
+    table = [["".join(c for c in tiny_whole.vocab.chars() if c >= "\u4e00")[i:i + 4], 9] for i in range(0, 40, 4)]
+    monkeypatch.setattr(tiny_whole, "_hengpi", HengpiChooser(tiny_whole, table))
+    assert len(readable) >= 3
+    res = tiny_whole.generate(WholeRequest(theme="新年", n=3, draws=2))
+    assert res.hengpi_from == own and len(res.couplets) >= 2
+    hung = [c.hengpi for c in res.couplets]
+    assert all(h in readable for h in hung) and len(set(hung)) == len(hung)
+    plain = tiny_whole.generate(WholeRequest(theme="新年", n=3, draws=2, occasion=False))
+    assert plain.hengpi_from == () and all(c.hengpi in {ph for ph, _ in table} for c in plain.couplets)
+    monkeypatch.setattr(whole, "OCCASION_HENGPI", False)
+    assert tiny_whole.generate(WholeRequest(theme="新年", n=1, draws=2)).hengpi_from == ()

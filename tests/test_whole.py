@@ -195,6 +195,9 @@ def test_occasions_name_what_users_type_and_seed_with_at_most_four_chars():
     for o in OCCASIONS:
         assert o.seeds or o.poem, o.name
         assert all(len(s) == 4 and all(is_han(c) for c in s) for s in o.seeds), o.name
+        # an occasion with couplets has the 横批 people hang for it: 4 chars each, enough for a page of 5
+        assert not o.seeds or len(set(o.hengpi)) == len(o.hengpi) >= 5, o.name
+        assert all(len(h) == 4 and all(is_han(c) for c in h) for h in o.hengpi), o.name
 
 
 def test_a_wish_for_an_occasion_is_drawn_from_its_seeds_and_keeps_every_rule(tiny_whole):

@@ -5,7 +5,9 @@ the real couplet for the odd ones, part 2 the other way round, so no judge sees 
 
 With --variants '{"A": {}, "B": {"temperature": 0.6}}' it writes a side-by-side reading of our
 decodings instead (WholeRequest fields per name; no real couplets): each item shows the wish and one
-couplet of each with its 横批, labelled x, y in random order, and asks which to keep. With --wishes the
+couplet of each with its 横批, labelled x, y in random order, and asks which to keep. "occasion_hengpi":
+false in a system's fields turns `couplet.whole.OCCASION_HENGPI` off for it; wishes whose two come out
+the same are left out. With --wishes the
 items are those themes (as a user types them, e.g. 结婚,开业大吉) instead of wishes drawn from test
 couplets. Tally: whole_variants_tally.py."""
 import argparse, json, random, sys
@@ -24,6 +26,7 @@ ap.add_argument("--wishes", default=None, help="with --variants: these themes, c
 args = ap.parse_args()
 from couplet.corpus import read_pairs
 from couplet.poetry import keywords
+import couplet.whole as W
 from couplet.whole import WholeGenerator, WholeRequest
 from couplet.wholetext import layout_of, han_count
 
@@ -70,9 +73,13 @@ if args.variants:
         req = WholeRequest(**{c["kind"]: c["wish"]}, length=c["length"])
         c["cands"] = []
         for name, cfg in systems.items():
+            cfg = dict(cfg)
+            W.OCCASION_HENGPI = cfg.pop("occasion_hengpi", True)   # a module switch, not a request field
             top = gen.generate(replace(req, **cfg)).couplets[0]
             c["cands"].append({"who": name, "couplet": [top.upper, top.lower], "hengpi": top.hengpi})
         rng.shuffle(c["cands"])
+    # a wish whose couplets and 横批 come out the same both ways tells nothing
+    chosen = [c for c in chosen if len({(tuple(x["couplet"]), x["hengpi"]) for x in c["cands"]}) > 1]
     rng.shuffle(chosen)
     head = f"""# 整副对联 reading, part {{p}}
 
