@@ -23,7 +23,12 @@ class Occasion:
     # the 横批 people hang for it, one chosen per couplet by how well it fits (`couplet.hengpi`): the
     # phrase table's nearest were lexical (金玉满堂 and 点石成金 for 金榜, 火树银花 for 银汉)
     hengpi: tuple[str, ...] = ()
+    # chars of another season, which a couplet for it does not hold while others are left (重阳 and 七夕
+    # are autumn: 举目赏春 and 瑞雪迎春 were 28% and 50% of their couplets)
+    off_season: str = ""
 
+
+AUTUMN_OFF = "春夏冬雪梅"   # spring, summer and winter named, snow, plum blossom
 
 OCCASIONS = (
     Occasion("婚庆", ("结婚", "新婚", "婚礼", "婚庆", "成婚", "完婚", "大婚", "婚宴", "订婚", "出嫁", "嫁女", "娶亲",
@@ -48,9 +53,11 @@ OCCASIONS = (
     Occasion("教师节", ("教师", "老师", "恩师", "谢师", "园丁"), ("桃李春风", "园丁桃李"),
              hengpi=("桃李满园", "桃李芬芳", "春风化雨", "师恩难忘", "诲人不倦", "尊师重教", "桃李天下")),
     Occasion("七夕", ("七夕", "情人节", "鹊桥"), ("鹊桥银汉", "金风玉露"), ("鹊桥", "银汉"),
-             hengpi=("鹊桥相会", "金风玉露", "天作之合", "花好月圆", "情深似海", "佳期如梦", "心心相印")),
+             hengpi=("鹊桥相会", "金风玉露", "天作之合", "花好月圆", "情深似海", "佳期如梦", "心心相印"),
+             off_season=AUTUMN_OFF),
     Occasion("重阳", ("重阳", "敬老", "老人节"), ("登高菊花",),   # 重阳 is a poem's word already
-             hengpi=("登高望远", "福寿康宁", "重阳佳节", "人寿年丰", "秋高气爽", "松鹤延年", "敬老尊贤")),
+             hengpi=("登高望远", "福寿康宁", "重阳佳节", "人寿年丰", "秋高气爽", "松鹤延年", "敬老尊贤"),
+             off_season=AUTUMN_OFF),
     Occasion("添丁", ("添丁", "得子", "贵子", "弄璋", "弄瓦", "宝宝", "百日宴", "满月酒"), ("麒麟送子",),
              hengpi=("麒麟送子", "喜得贵子", "弄璋之喜", "天赐麟儿", "添丁进喜", "兰桂腾芳", "喜气盈门")),
     # poems from 悼亡 泪 were kept once in four readings of a funeral seed: too mournful, the typed word reads better
