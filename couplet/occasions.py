@@ -27,8 +27,20 @@ class Occasion:
     # are autumn: 举目赏春 and 瑞雪迎春 were 28% and 50% of their couplets)
     off_season: str = ""
 
+    @property
+    def off_words(self) -> tuple[str, ...]:
+        """Words of another occasion, which its couplets leave out while others are left: a year's
+        (金猴, 辞岁) but at 春节, a wedding's (洞房花烛, the 下联 a couplet model writes to 金榜题名) but at a
+        wedding or 七夕."""
+        return (() if self.name == "春节" else YEAR_WORDS) + (() if self.name in ("婚庆", "七夕") else WEDDING_WORDS)
+
 
 AUTUMN_OFF = "春夏冬雪梅"   # spring, summer and winter named, snow, plum blossom
+# a year of the zodiac and the turn of the year: the 春联 of the couplet data put them everywhere
+YEAR_WORDS = tuple(a + "年" for a in "鼠牛虎兔龙蛇马羊猴鸡狗猪") + (
+    "金鼠", "金牛", "金虎", "玉兔", "金蛇", "金猴", "灵猴", "神猴", "金羊", "神羊", "三羊", "金鸡", "宝鸡", "金狗", "金猪",
+    "辞岁", "贺岁", "新岁", "旧岁", "旧年", "贺年", "拜年")
+WEDDING_WORDS = ("洞房", "花烛")
 
 OCCASIONS = (
     Occasion("婚庆", ("结婚", "新婚", "婚礼", "婚庆", "成婚", "完婚", "大婚", "婚宴", "订婚", "出嫁", "嫁女", "娶亲",

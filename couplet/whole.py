@@ -31,8 +31,10 @@ SPARE = 2                  # 上联 carried to the 下联 stage per couplet aske
 FOUR_HEADS_LENGTH = 8      # the fewest chars a line with two clauses (four heads, 4,4) can hold
 # an occasion's couplets take their 横批 from its own (`Occasion.hengpi`), not the phrase table's nearest
 OCCASION_HENGPI = True
-# an occasion's couplets that name another season come after the others (`Occasion.off_season`)
+# an occasion's couplets that name another season, or hold another occasion's words, come after the
+# others (`Occasion.off_season`, `Occasion.off_words`)
 OCCASION_SEASON = True
+OCCASION_WORDS = True
 
 
 @dataclass
@@ -46,7 +48,7 @@ class WholeCouplet:
     scorer: float | None         # log P(real pair) from the pair scorer
     hengpi: str | None = None    # the 4-char scroll over the couplet, when asked for
     seed: str = ""               # the seed its 上联 was drawn from (one of an occasion's)
-    off_season: bool = False     # it names another season than its occasion's (shown only when too few others)
+    off_theme: bool = False      # it holds a word its occasion's couplets leave out (shown only when too few others)
 
 
 @dataclass
@@ -238,10 +240,9 @@ class WholeGenerator:
                     continue
                 if result.candidates:
                     pairs.append((upper, result.candidates[0].lower, up_score, result.candidates[0].score, seed))
-            off_season = occasion.off_season if occasion is not None and OCCASION_SEASON else ""
-            couplets = self._rank(pairs, req, words, off_season=off_season)
+            couplets = self._rank(pairs, req, words, off=_off(occasion))
             kept = apart(couplets, _differ, req.n)   # as the 下联 list: half apart, filled at a third
-            if sum(not c.off_season for c in kept) >= req.n:
+            if sum(not c.off_theme for c in kept) >= req.n:
                 break
         if len(kept) < req.n:
             notes.append(f"{len(kept)} of the {req.n} couplets asked for differ from each other in "
@@ -308,10 +309,10 @@ class WholeGenerator:
         return (tok * known).sum(1) / known.sum(1).clamp(min=1)
 
     def _rank(self, pairs: list[tuple[str, str, float, float, str]], req: WholeRequest,
-              words: list[str], off_season: str = "") -> list[WholeCouplet]:
+              words: list[str], off: tuple[str, ...] = ()) -> list[WholeCouplet]:
         """The pairs (上联, 下联, their scores, the seed the 上联 was drawn from), best first, those holding
-        a char of off_season (an occasion's other seasons) after the rest; the theme fit is read with
-        each pair's own seed, when the wish has a theme (words)."""
+        a word of off (what an occasion's couplets leave out, `_off`) after the rest; the theme fit is
+        read with each pair's own seed, when the wish has a theme (words)."""
         if not pairs:
             return []
         texts = [(u, w) for u, w, *_ in pairs]
@@ -329,8 +330,16 @@ class WholeGenerator:
             total = (us + ws + req.theme_weight * (t or 0.0) + req.scorer_weight * (sc or 0.0)
                      + req.word_bonus * words_held(u + w, words))
             out.append(WholeCouplet(upper=u, lower=w, score=total, upper_score=us, lower_score=ws, theme_fit=t,
-                                    scorer=sc, seed=seed, off_season=any(ch in off_season for ch in u + w)))
-        return sorted(out, key=lambda c: (c.off_season, -c.score))
+                                    scorer=sc, seed=seed, off_theme=any(x in u + w for x in off)))
+        return sorted(out, key=lambda c: (c.off_theme, -c.score))
+
+
+def _off(occasion: Occasion | None) -> tuple[str, ...]:
+    """The words (a char is one) an occasion's couplets leave out while others are left: another
+    season's chars, another occasion's words (each by its switch)."""
+    if occasion is None:
+        return ()
+    return (tuple(occasion.off_season) if OCCASION_SEASON else ()) + (occasion.off_words if OCCASION_WORDS else ())
 
 
 def _differ(a: WholeCouplet, b: WholeCouplet) -> float:

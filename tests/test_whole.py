@@ -218,22 +218,29 @@ def test_a_wish_for_an_occasion_is_drawn_from_its_seeds_and_keeps_every_rule(tin
         tiny_whole.generate(WholeRequest(theme="结婚", n=1, draws=2, occasion=False))
 
 
-def test_an_autumn_occasions_couplets_naming_another_season_come_last(tiny_whole, monkeypatch):
-    """重阳 is autumn: a couplet holding 春, 夏, 冬, 雪 or 梅 ranks after every other (its score kept), and a
-    page shows it only below the others; with the switch off the order is the score's alone."""
+def test_an_occasions_couplets_holding_what_it_leaves_out_come_last(tiny_whole, monkeypatch):
+    """重阳 is autumn: a couplet holding 春, 夏, 冬, 雪 or 梅, or another occasion's words (洞房, 金猴), ranks
+    after every other (its score kept), and a page shows it only below the others; with the switches
+    off the order is the score's alone."""
     from couplet import whole
     from couplet.occasions import occasion_of
-    off = occasion_of("重阳").off_season
-    assert off and occasion_of("七夕").off_season == off and not occasion_of("春节").off_season
-    pairs = [("登高望远", "举目赏春", -1.0, -1.0, "登高菊花"), ("登高望远", "把酒临风", -3.0, -3.0, "登高菊花")]
+    off = whole._off(occasion_of("重阳"))
+    assert set("春夏冬雪梅") <= set(off) and {"洞房", "金猴", "辞岁"} <= set(off)
+    assert "洞房" not in whole._off(occasion_of("结婚")) and "金猴" not in whole._off(occasion_of("春节"))
+    assert "春" not in whole._off(occasion_of("春节")) and "洞房" in whole._off(occasion_of("高考"))
+    pairs = [("登高望远", "举目赏春", -1.0, -1.0, "登高菊花"), ("登高望远", "把酒临风", -3.0, -3.0, "登高菊花"),
+             ("金榜题名", "洞房花烛", 0.0, 0.0, "登高菊花")]
     req = WholeRequest(theme="重阳", scorer_weight=0.0)
-    ranked = tiny_whole._rank(pairs, req, [], off_season=off)
-    assert [c.lower for c in ranked] == ["把酒临风", "举目赏春"] and ranked[1].off_season and ranked[1].score == -2.0
-    assert [c.lower for c in tiny_whole._rank(pairs, req, [])] == ["举目赏春", "把酒临风"]
-    # a page for the occasion: the flag follows the chars, and flagged couplets come after the others
+    ranked = tiny_whole._rank(pairs, req, [], off=off)
+    assert [c.lower for c in ranked] == ["把酒临风", "洞房花烛", "举目赏春"] and ranked[2].score == -2.0
+    assert [c.off_theme for c in ranked] == [False, True, True]
+    assert [c.lower for c in tiny_whole._rank(pairs, req, [])] == ["洞房花烛", "举目赏春", "把酒临风"]
+    # a page for the occasion: the flag follows the words, and flagged couplets come after the others
     res = tiny_whole.generate(WholeRequest(theme="重阳", n=4, draws=2, hengpi=False))
-    flags = [c.off_season for c in res.couplets]
-    assert flags == sorted(flags) and all(f == any(ch in off for ch in c.upper + c.lower)
+    flags = [c.off_theme for c in res.couplets]
+    assert flags == sorted(flags) and all(f == any(x in c.upper + c.lower for x in off)
                                           for f, c in zip(flags, res.couplets))
     monkeypatch.setattr(whole, "OCCASION_SEASON", False)
-    assert not any(c.off_season for c in tiny_whole.generate(WholeRequest(theme="重阳", n=4, draws=2, hengpi=False)).couplets)
+    monkeypatch.setattr(whole, "OCCASION_WORDS", False)
+    assert whole._off(occasion_of("重阳")) == ()
+    assert not any(c.off_theme for c in tiny_whole.generate(WholeRequest(theme="重阳", n=4, draws=2, hengpi=False)).couplets)

@@ -6,8 +6,8 @@ the real couplet for the odd ones, part 2 the other way round, so no judge sees 
 With --variants '{"A": {}, "B": {"temperature": 0.6}}' it writes a side-by-side reading of our
 decodings instead (WholeRequest fields per name; no real couplets): each item shows the wish and one
 couplet of each with its 横批, labelled x, y in random order, and asks which to keep. "occasion_hengpi":
-false (or "occasion_season": false) in a system's fields turns `couplet.whole.OCCASION_HENGPI` (or
-`OCCASION_SEASON`) off for it; wishes whose two come out
+false (or "occasion_season", "occasion_words": false) in a system's fields turns
+`couplet.whole.OCCASION_HENGPI` (or `OCCASION_SEASON`, `OCCASION_WORDS`) off for it; wishes whose two come out
 the same are left out. With --wishes the
 items are those themes (as a user types them, e.g. 结婚,开业大吉) instead of wishes drawn from test
 couplets. Tally: whole_variants_tally.py."""
@@ -24,6 +24,7 @@ ap.add_argument("--exclude", nargs="*", default=[], help="outputs of earlier rea
 ap.add_argument("--variants", default=None, help="a side-by-side of our decodings: name -> WholeRequest fields, JSON")
 ap.add_argument("--wishes", default=None, help="with --variants: these themes, comma-separated, at 7, 7, 5 and 9 "
                 "chars in turn, instead of wishes drawn from the test split")
+ap.add_argument("--seeds", type=int, default=1, help="with --wishes: each wish read at request seeds 0..N-1")
 args = ap.parse_args()
 from couplet.corpus import read_pairs
 from couplet.poetry import keywords
@@ -62,7 +63,8 @@ for p in pairs:
     if not any(v for d in want.values() for v in d.values()):
         break
 if args.wishes:
-    chosen = [{"kind": "theme", "wish": w, "length": (7, 7, 5, 9)[i % 4]} for i, w in enumerate(args.wishes.split(","))]
+    chosen = [{"kind": "theme", "wish": w, "length": (7, 7, 5, 9)[i % 4], "seed": s}
+              for i, w in enumerate(args.wishes.split(",")) for s in range(args.seeds)]
 gen = WholeGenerator.load()
 CRITERIA = """对仗 (parallelism: part of speech and structure match position by
 position), 平仄 (tonal opposition, esp. the last characters: 上联 仄, 下联 平), meaning (does it make
@@ -71,12 +73,13 @@ sense, do the two lines belong together), literary quality (diction, imagery, el
 if args.variants:
     systems = json.loads(args.variants)
     for c in chosen:
-        req = WholeRequest(**{c["kind"]: c["wish"]}, length=c["length"])
+        req = WholeRequest(**{c["kind"]: c["wish"]}, length=c["length"], seed=c.get("seed", 0))
         c["cands"] = []
         for name, cfg in systems.items():
             cfg = dict(cfg)
             W.OCCASION_HENGPI = cfg.pop("occasion_hengpi", True)   # module switches, not request fields
             W.OCCASION_SEASON = cfg.pop("occasion_season", True)
+            W.OCCASION_WORDS = cfg.pop("occasion_words", True)
             top = gen.generate(replace(req, **cfg)).couplets[0]
             c["cands"].append({"who": name, "couplet": [top.upper, top.lower], "hengpi": top.hengpi})
         rng.shuffle(c["cands"])
