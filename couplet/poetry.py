@@ -17,7 +17,7 @@ import torch
 from .checkpoint import Companion, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding, is_quantized, quantized, shift_right
-from .occasions import occasion_of
+from .occasions import Occasion, occasion_of
 from .poemrules import (FORMS, MODES, SEASONS, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemSteps, PoemTables, Written,  # noqa: F401 (re-exported)
                         check_form, distinct_titles, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
                         form_of, rhyme_lines, sample_poems, seed_batch, split_poem, strict_positions, tone_pattern)
@@ -38,6 +38,7 @@ def has_lock(req: PoemRequest) -> bool:
 
 
 TITLE_CHOICES = 5  # titles offered per poem, of which the first not already given in the request or batch
+OCCASION_TITLES = True  # a poem for an occasion has a title that begins as its own do (`Occasion.title`)
 
 
 @lru_cache(maxsize=1)
@@ -163,6 +164,11 @@ class PoemGenerator:
         text = check_input(text, known=self.known, max_len=64, what=what).text
         return "".join(c for c in text if is_han(c))
 
+    @staticmethod
+    def occasion(req: PoemRequest) -> Occasion | None:
+        """The occasion a keywords or theme seed names (`couplet.occasions`), unless the request reads it as typed."""
+        return occasion_of(req.text, "poem") if req.occasion and req.mode in ("keywords", "theme") else None
+
     def prepare(self, req: PoemRequest) -> tuple[str, list[str], dict[tuple[int, int], str], list[str]]:
         """Validate a request: (seed chars, keywords shown to the user, forced chars, notes). A lock's
         characters join the ones the seed mode places; without a seed text, its words are the seed."""
@@ -246,7 +252,7 @@ class PoemGenerator:
             return seed_chars(words or ends[-1:], max_seed), words or ends[-1:], forced, notes
         what = {"keywords": "keywords", "first": "first character", "theme": "theme",
                 "acrostic": "acrostic", "embed": "embedded characters"}[req.mode]
-        occasion = occasion_of(req.text, "poem") if req.occasion and req.mode in ("keywords", "theme") else None
+        occasion = self.occasion(req)
         if occasion is not None:   # the classical words a poem for it is written from
             words = list(occasion.poem)
             notes.append(f"read as {occasion.name}: written from {' '.join(words)} (occasion off: the words as typed)")
@@ -383,7 +389,9 @@ class PoemGenerator:
         poems = poems[:n]
         titler = self.titler.get() if req.title else None
         if titler is not None:   # several of the beam's best, so that two poems of a request or batch differ
-            options = [[t for t, _ in titler.titles([x.rstrip("，。") for x in p.lines], n=TITLE_CHOICES)]
+            occasion = self.occasion(req)
+            start = occasion.title if occasion is not None and OCCASION_TITLES else ""
+            options = [[t for t, _ in titler.titles([x.rstrip("，。") for x in p.lines], n=TITLE_CHOICES, start=start)]
                        for p in poems]
             for p, title in zip(poems, distinct_titles(options, avoid)):
                 p.title = title

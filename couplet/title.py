@@ -32,6 +32,13 @@ MAX_PER_TITLE = 20  # a title that many poems share (宫词 ×810) is kept for a
 # 杂曲歌辞). The model learnt them with the titles (《次韵子瞻见寄》 for a poem about wine), so a title
 # takes one only where the poem holds it.
 OCCASION = "次韵和答酬见寄赠呈奉谢送别集绝句首其辞一二三四五六七八九十百"
+# and a death (挽, 悼, 哭, 吊, 祭): poems of 金榜登科 were titled 挽吕东莱先生 10 times in 12, the elegies of the
+# corpus summing up a career
+MOURNING = "挽悼哭吊祭"
+# a title that names a festival or day the poem does not hold is left out (端午帖子词皇帝合 for a birthday poem,
+# 中秋夜闻雁 for 七夕), and the court's festival verses (帖子) with it
+FESTIVALS = ("元日", "元旦", "人日", "上元", "元宵", "立春", "寒食", "清明", "上巳", "端午", "七夕", "中元", "中秋",
+             "重阳", "重九", "冬至", "除夕", "守岁", "帖子")
 
 
 def clean_title(title: str) -> str | None:
@@ -56,7 +63,8 @@ class TitleGenerator:
         self.model, self.vocab, self.meta, self.identity = model.eval(), vocab, meta or {}, identity
         self.known = set(vocab.chars())
         self.han = torch.tensor([i >= 3 and is_han(c) and not vocab.is_variant(c) for i, c in enumerate(vocab.itos)])
-        self.occasion = torch.tensor(sorted({vocab.stoi[c] for c in OCCASION if c in vocab.stoi}), dtype=torch.long)
+        self.occasion = torch.tensor(sorted({vocab.stoi[c] for c in OCCASION + MOURNING if c in vocab.stoi}),
+                                     dtype=torch.long)
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, device: str = "cpu", int8: bool | None = None
@@ -75,9 +83,11 @@ class TitleGenerator:
         return format_poem(lines)
 
     @torch.inference_mode()
-    def titles(self, poem: str | list[str], *, n: int = 1, beam: int = 5) -> list[tuple[str, float]]:
-        """The n best titles (title, mean log-prob per char incl. the end mark), best first."""
-        src = torch.tensor([self.vocab.encode(self.poem_text(poem))])
+    def titles(self, poem: str | list[str], *, n: int = 1, beam: int = 5, start: str = "") -> list[tuple[str, float]]:
+        """The n best titles (title, mean log-prob per char incl. the end mark), best first; with start,
+        titles that begin with it (an occasion's, `Occasion.title`: 七夕…), its chars read as written."""
+        text = self.poem_text(poem)
+        src = torch.tensor([self.vocab.encode(text)])
         memory, keys, hidden = self.model.encode(src)
         advance = self.model.stepper()
         end, max_len = self.vocab.stoi[END], self.model.cfg.max_title
@@ -85,6 +95,7 @@ class TitleGenerator:
         allowed[self.occasion[~torch.isin(self.occasion, src)]] = False
         beams: list[tuple[list[int], float]] = [([], 0.0)]     # chars so far, summed log-prob
         done: list[tuple[str, float]] = []
+        head = [self.vocab.stoi[c] for c in start if c in self.vocab.stoi]
         for step in range(max_len + 1):
             prev = torch.tensor([ids[-1] if ids else Vocab.bos_id for ids, _ in beams])
             k = len(beams)
@@ -95,11 +106,14 @@ class TitleGenerator:
             rows = [r for r, (ids, _) in enumerate(beams) for _ in ids]
             if rows:                                   # no char twice in a title
                 mask[rows, [i for ids, _ in beams for i in ids]] = False
+            if step < len(head):                       # the start, as given
+                mask[:] = False
+                mask[:, head[step]] = True
             top = logp.masked_fill(~mask, float("-inf")).topk(beam, dim=-1)   # every row at once
             values, indices = top.values.tolist(), top.indices.tolist()
             cands = []                                 # (chars, score, the row it grows from)
             for r, (ids, score) in enumerate(beams):
-                if step >= MIN_TITLE:                  # the end mark closes a title of 2+ chars
+                if step >= max(MIN_TITLE, len(head)):  # the end mark closes a title of 2+ chars, past the start
                     done.append((self.vocab.decode(ids), (score + ends[r]) / (len(ids) + 1)))
                 if step == max_len:
                     continue
@@ -112,6 +126,6 @@ class TitleGenerator:
         best: dict[str, float] = {}
         for t, s in sorted(done, key=lambda x: -x[1]):
             t = clean_title(t)  # numbering the model learned from the corpus (二首一) is cut, as in training
-            if t is not None:
+            if t is not None and not any(f in t and f not in text and f not in start for f in FESTIVALS):
                 best.setdefault(t, s)
         return list(best.items())[:n]

@@ -7,6 +7,7 @@ import torch
 from couplet.model import TitleConfig, TitleModel
 from couplet.text import InputError
 from couplet.title import TitleGenerator, clean_title
+from couplet.vocab import Vocab
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +105,34 @@ def test_a_title_names_no_occasion_the_poem_does_not_hold(fixture_vocab):
     held = next(c for c in OCCASION if c in fixture_vocab.stoi)
     titles = gen.titles(held + poem[1:], n=3)
     assert any(held in t for t, _ in titles)
+
+
+def test_a_title_mourns_no_one_and_names_no_festival_the_poem_does_not_hold(fixture_vocab, monkeypatch):
+    """A model that would write only mourning chars (挽, 悼 …) writes none for a poem that holds none; a
+    title naming a festival the poem does not hold is left out (the others kept, in order)."""
+    import couplet.title as T
+    torch.manual_seed(0)
+    vocab = Vocab(fixture_vocab.chars() + [c for c in T.MOURNING + "端午秋" if c not in fixture_vocab.stoi])
+    model = TitleModel(TitleConfig(vocab_size=len(vocab), emb_dim=16, hidden=16, dropout=0.0)).eval()
+    with torch.no_grad():
+        model.out_bias[[vocab.stoi[c] for c in T.MOURNING]] = 50.0
+    gen = TitleGenerator(model, vocab)
+    plain = [c for c in "白日依山尽黄河入海流欲穷千里目更上层楼春风花月" if c in vocab.stoi and c not in T.OCCASION][:10]
+    poem = "".join(plain[:5]) + "，" + "".join(plain[5:10]) + "。"
+    assert all(not set(t) & set(T.MOURNING) for t, _ in gen.titles(poem, n=3))
+    with torch.no_grad():
+        model.out_bias[[vocab.stoi[c] for c in T.MOURNING]] = 0.0
+    free = [t for t, _ in gen.titles(poem, n=50)]
+    word = free[0][:2]
+    monkeypatch.setattr(T, "FESTIVALS", (word,))            # as if the best title named a festival
+    assert [t for t, _ in gen.titles(poem, n=50)] == [t for t in free if word not in t]
+
+
+def test_a_title_begins_as_asked(tiny_titler):
+    """start: every title begins with it (an occasion's, 七夕…) and is longer than it or it alone."""
+    poem = "白日依山尽，黄河入海流。"
+    start = next(c for c in "春秋月花山水" if c in tiny_titler.vocab.stoi) * 1 + next(
+        c for c in "夜风云雨日" if c in tiny_titler.vocab.stoi)
+    titles = tiny_titler.titles(poem, n=5, start=start)
+    assert titles and all(t.startswith(start) for t, _ in titles)
+    assert all(len(set(t)) == len(t) for t, _ in titles)
