@@ -23,11 +23,18 @@ class Occasion:
     # the 横批 people hang for it, one chosen per couplet by how well it fits (`couplet.hengpi`): the
     # phrase table's nearest were lexical (金玉满堂 and 点石成金 for 金榜, 火树银花 for 银汉)
     hengpi: tuple[str, ...] = ()
-    # chars of another season, which a couplet for it does not hold while others are left (重阳 and 七夕
-    # are autumn: 举目赏春 and 瑞雪迎春 were 28% and 50% of their couplets)
-    off_season: str = ""
+    # its season (春夏秋冬), which its couplets keep to (`off_season`); its poems may name it as their seed
+    # would (`poetry.OCCASION_SEASONS`, off: readers did not prefer it)
+    season: str = ""
     # how a poem's title for it begins (七夕…, 登科…), the title model writing the rest
     title: str = ""
+
+    @property
+    def off_season(self) -> str:
+        """Chars of another season, which its couplets leave out while others are left: for autumn (重阳 and
+        七夕 wrote 举目赏春 and 瑞雪迎春 in 28% and 50% of their couplets); spring has none (千秋 and 冬去春来
+        are a 春联's words)."""
+        return OFF_SEASON.get(self.season, "")
 
     @property
     def off_words(self) -> tuple[str, ...]:
@@ -37,7 +44,7 @@ class Occasion:
         return (() if self.name == "春节" else YEAR_WORDS) + (() if self.name in ("婚庆", "七夕") else WEDDING_WORDS)
 
 
-AUTUMN_OFF = "春夏冬雪梅"   # spring, summer and winter named, snow, plum blossom
+OFF_SEASON = {"秋": "春夏冬雪梅"}   # autumn's: spring, summer and winter named, snow, plum blossom
 # a year of the zodiac and the turn of the year: the 春联 of the couplet data put them everywhere
 YEAR_WORDS = tuple(a + "年" for a in "鼠牛虎兔龙蛇马羊猴鸡狗猪") + (
     "金鼠", "金牛", "金虎", "玉兔", "金蛇", "金猴", "灵猴", "神猴", "金羊", "神羊", "三羊", "金鸡", "宝鸡", "金狗", "金猪",
@@ -66,15 +73,15 @@ OCCASIONS = (
     Occasion("春节", ("春节", "过年", "新春", "新年", "除夕", "拜年", "春联", "元旦"),
              ("迎春纳福", "辞旧迎新", "春回大地"), ("元日", "屠苏"),
              hengpi=("万象更新", "春回大地", "辞旧迎新", "五福临门", "四季平安", "吉星高照", "国泰民安", "迎春接福"),
-             title="元日"),
+             season="春", title="元日"),
     Occasion("教师节", ("教师", "老师", "恩师", "谢师", "园丁"), ("桃李春风", "园丁桃李"),
              hengpi=("桃李满园", "桃李芬芳", "春风化雨", "师恩难忘", "诲人不倦", "尊师重教", "桃李天下")),
     Occasion("七夕", ("七夕", "情人节", "鹊桥"), ("鹊桥银汉", "金风玉露"), ("鹊桥", "银汉"),
              hengpi=("鹊桥相会", "金风玉露", "天作之合", "花好月圆", "情深似海", "佳期如梦", "心心相印"),
-             off_season=AUTUMN_OFF, title="七夕"),
+             season="秋", title="七夕"),
     Occasion("重阳", ("重阳", "敬老", "老人节"), ("登高菊花",),   # 重阳 is a poem's word already
              hengpi=("登高望远", "福寿康宁", "重阳佳节", "人寿年丰", "秋高气爽", "松鹤延年", "敬老尊贤"),
-             off_season=AUTUMN_OFF),
+             season="秋"),
     Occasion("添丁", ("添丁", "得子", "贵子", "弄璋", "弄瓦", "宝宝", "百日宴", "满月酒"), ("麒麟送子",),
              hengpi=("麒麟送子", "喜得贵子", "弄璋之喜", "天赐麟儿", "添丁进喜", "兰桂腾芳", "喜气盈门")),
     # poems from 悼亡 泪 were kept once in four readings of a funeral seed: too mournful, the typed word reads better

@@ -247,7 +247,10 @@ class PoemTables(Tables):
 
 
 def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], tables: PoemTables,
-                   seed: str = "", words: list[str] | tuple[str, ...] = ()) -> tuple[PoemPlan, list[str]]:
+                   seed: str = "", words: list[str] | tuple[str, ...] = (), season: str = ""
+                   ) -> tuple[PoemPlan, list[str]]:
+    """The plan of a poem; season: a season char (春夏秋冬) the request names besides its seed's (an
+    occasion's), read as the seed's are by the season steer and the line choice."""
     n_lines, width = FORMS[req.form]
     vocab = tables.vocab
     t_len = n_lines * (width + 1)
@@ -330,8 +333,8 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
     cover = req.cover if req.mode == "keywords" and req.text.strip() else 0.0
     kw = tuple(tuple(vocab.stoi[c] for c in w) for w in dict.fromkeys(words)
                if 1 < len(w) <= width and all(c in vocab and is_han(c) for c in w)) if cover else ()
-    seed_seasons = tuple(sorted({int(tables.season_of[vocab.stoi[c]]) for c in seed if c in vocab.stoi} - {-1})
-                         ) if req.mode in ("keywords", "theme") else ()
+    seed_seasons = tuple(sorted({int(tables.season_of[vocab.stoi[c]]) for c in seed + season if c in vocab.stoi}
+                                - {-1})) if req.mode in ("keywords", "theme") else ()
     return PoemPlan(n_lines, width, allowed, forced, rhyme_pos, line_end, groups, rules, attested, limited,
                     reserved, req.max_uses, req.freq_penalty if tables.rarity is not None else 0.0, ahead,
                     by_start, kw, cover if kw else 0.0, req.season_steer, seed_seasons), notes
@@ -576,6 +579,7 @@ class LineJudge:
     shared: float = 0.0                          # cost of each phrase shared with another poem (`Written`)
     itos: list[str] | None = None                # the vocabulary, to read a line of ids as text (for avoid)
     season: float = 0.0                          # cost of a line naming a season the poem has not named
+    seed_seasons: tuple[int, ...] = ()           # the seasons the request named (`PoemPlan.seed_seasons`)
     season_of: torch.Tensor | None = None        # (V,) each char's season, 0..3 for 春夏秋冬 (-1: none)
     season_pair: dict[tuple[int, int], int] | None = None   # the char pairs that mark a season (东风, 落叶)
     free: torch.Tensor | None = None             # (T,) bool: positions the model writes (not forced chars)
@@ -618,12 +622,12 @@ class LineJudge:
     def _season_clash(self, line: int, out: torch.Tensor) -> torch.Tensor:
         """(R,) whether the rows' line `line` names a season (春夏秋冬, an image of one season's poems such
         as 杏 or 菊, or a pair that marks one, 东风 or 落叶, at positions the model chose: `season_marks`)
-        that neither the earlier lines nor the seed named, when they named one: autumn wind beside spring
+        that neither the earlier lines nor the request named, when they named one: autumn wind beside spring
         rain, the readers' commonest complaint about a poem's coherence."""
         of, w = self._season_list, self.width
         cut, end = line * w, line * w + w - 1
         free = None if self.free is None else self.free[:end].tolist()
-        seed = season_marks(self.seed.tolist(), of) if self.seed is not None else set()
+        seed = set(self.seed_seasons)
         clash = []
         for row in out[:, :end].tolist():
             before = season_marks(row[:cut], of, self.season_pair, free and free[:cut]) | seed

@@ -39,6 +39,9 @@ def has_lock(req: PoemRequest) -> bool:
 
 TITLE_CHOICES = 5  # titles offered per poem, of which the first not already given in the request or batch
 OCCASION_TITLES = True  # a poem for an occasion has a title that begins as its own do (`Occasion.title`)
+# a poem for an occasion naming its season as if its seed had (`Occasion.season`): 七夕's spring poems went
+# 9 of 24 -> 0, but readers kept the poems without it 24 times to 19 (docs/judging/poems-occasion-season-*). Off.
+OCCASION_SEASONS = False
 
 
 @lru_cache(maxsize=1)
@@ -329,7 +332,9 @@ class PoemGenerator:
     def _plan(self, req: PoemRequest) -> tuple[str, list[str], PoemPlan, list[str]]:
         """`plan` of a request already resolved."""
         seed, words, forced, notes = self.prepare(req)
-        plan, plan_notes = make_poem_plan(req, forced, self.tables, seed, words)
+        occasion = self.occasion(req)
+        season = occasion.season if occasion is not None and OCCASION_SEASONS else ""
+        plan, plan_notes = make_poem_plan(req, forced, self.tables, seed, words, season=season)
         return seed, words, plan, notes + plan_notes
 
     def generate(self, req: PoemRequest, *, avoid: Written | None = None) -> PoemResult:
@@ -412,7 +417,8 @@ class PoemGenerator:
                          coherence=None if score is None else (lambda prev, line: req.coherence * score(prev, line)),
                          stock=(lambda line: req.stock * self.unseeded_logp(line)) if req.stock > 0 else None,
                          avoid=avoid, answered=answered, shared=req.shared_phrase, itos=self.vocab.itos, season=req.season,
-                         season_of=self.tables.season_of, season_pair=self.tables.season_pair, free=plan.forced < 0)
+                         season_of=self.tables.season_of, season_pair=self.tables.season_pair, free=plan.forced < 0,
+                         seed_seasons=plan.seed_seasons)
 
     @torch.inference_mode()
     def unseeded_logp(self, lines: torch.Tensor) -> torch.Tensor:

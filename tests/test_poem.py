@@ -336,7 +336,7 @@ def test_season_clash_costs_a_line_that_names_another_season():
     assert LineJudge(width=3, season=0.0, season_of=ids)(1, out).tolist() == [0.0] * 4       # off
     forced = torch.tensor([True, False, False, False, False, False])   # an acrostic's 春 at position 0
     assert LineJudge(width=3, season=4.0, season_of=ids, free=~forced)(1, out).tolist() == [0.0] * 4
-    seeded = LineJudge(width=3, season=4.0, season_of=ids, seed=torch.tensor([1]))   # the seed names 春
+    seeded = LineJudge(width=3, season=4.0, season_of=ids, seed_seasons=(0,))   # the request names 春
     assert seeded(1, out).tolist() == [-4.0, 0.0, -4.0, 0.0]
 
 
@@ -649,6 +649,39 @@ def test_season_steer_costs_another_seasons_chars_once_one_is_named(tiny_poet):
     seeded, _ = make_poem_plan(req, {}, tables, seed=vocab.itos[autumn])     # the seed named autumn
     cost = _SeasonSteer(seeded, tables).steer(torch.zeros(1, len(vocab)), out[1:], 1)
     assert cost[0, spring] == 2.0 and cost[0, autumn] == 0
+    # an occasion's season (七夕: 秋) reads as the seed's would, for the steer and the line choice
+    told, _ = make_poem_plan(req, {}, tables, season="秋")
+    assert told.seed_seasons == (2,)
+    cost = _SeasonSteer(told, tables).steer(torch.zeros(1, len(vocab)), out[1:], 1)
+    assert cost[0, spring] == 2.0 and cost[0, autumn] == 0
+
+
+def test_a_poem_for_an_occasion_may_name_its_season(tiny_poet, monkeypatch):
+    """With `poetry.OCCASION_SEASONS` on, a poem for 春节 (spring) plans as if its seed named spring (the
+    fixture knows 春节's words, 元日 屠苏, which name none), and the line choice costs a line of another
+    season from the first line on; off (the default), the plan is the seed's alone."""
+    import couplet.poetry as P
+    from couplet.occasions import occasion_of
+    from couplet.poemrules import LineJudge
+    assert occasion_of("七夕", "poem").season == "秋" and occasion_of("春节", "poem").season == "春"
+
+    def seasons():
+        return tiny_poet._plan(tiny_poet.resolve(PoemRequest(text="过年", form="五绝", n=1)))[2].seed_seasons
+    monkeypatch.setattr(tiny_poet.tables, "season_of", torch.full_like(tiny_poet.tables.season_of, -1))
+    tiny_poet.tables.season_of[tiny_poet.vocab.stoi["春"]] = 0
+    assert seasons() == ()
+    monkeypatch.setattr(P, "OCCASION_SEASONS", True)
+    assert seasons() == (0,)
+    vocab = tiny_poet.vocab
+    of = torch.full((len(vocab),), -1, dtype=torch.long)
+    spring_char = next(c for c in vocab.chars() if is_han(c))
+    of[vocab.stoi[spring_char]] = 0
+    judge = LineJudge(width=6, season=1.0, season_of=of, seed_seasons=(2,))
+    other = next(c for c in vocab.chars() if is_han(c) and c != spring_char)
+    first, second = (torch.tensor([[vocab.stoi[c]] * 5 + [0]] * 2) for c in (other, spring_char))
+    out = torch.cat([first, second], dim=1)
+    assert judge._season_clash(1, out).all()          # the request named autumn; the second line names spring
+    assert not LineJudge(width=6, season=1.0, season_of=of)._season_clash(1, out).any()   # nothing named before
 
 
 def _one_season_poems(tmp_path, n: int, tail: str, spring: str, autumn: str):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `couplet`
 from couplet.corpus import split_of  # noqa: E402
+import couplet.poetry as P  # noqa: E402
 from couplet.poetry import FORMS, PoemGenerator, PoemRequest, Written  # noqa: E402
 
 ACROSTICS = {4: ["风花雪月", "琴棋书画", "梅兰竹菊", "春夏秋冬", "山高水长"], 8: ["春夏秋冬风花雪月", "山高水长云淡风轻"]}
@@ -133,14 +134,21 @@ def variants(gen, real, rng, args) -> None:
         if cfg.pop("judge_no_pairs", False):    # the line choice's season cost by single chars alone
             gens[name] = PoemGenerator.load()
             gens[name].line_judge = _without_pairs(gens[name].line_judge)
+    # "occasion_seasons": false, the code before an occasion's season was read as the seed's
+    seasons = {name: cfg.pop("occasion_seasons", True) for name, cfg in systems.items()}
     items, written = [], {name: Written() if args.batch else None for name in systems}
     if args.wishes:   # seeds as a user types them, the forms in turn
         forms = args.forms or list(FORMS)
         for i, text in enumerate(args.wishes.split(",")):
             form = forms[i % len(forms)]
             req = PoemRequest(form=form, mode="keywords", text=text, n=1, seed=args.seed_base + i, title=False)
-            cands = [{"who": name, "lines": (res := gens[name].generate(replace(req, **cfg))).poems[0].lines,
-                      "plan": res.plan, "score": res.poems[0].score} for name, cfg in systems.items()]
+            cands = []
+            for name, cfg in systems.items():
+                P.OCCASION_SEASONS = seasons[name]
+                res = gens[name].generate(replace(req, **cfg))
+                cands.append({"who": name, "lines": res.poems[0].lines, "plan": res.plan, "score": res.poems[0].score})
+            if args.differ and len({tuple(c["lines"]) for c in cands}) < 2:
+                continue
             rng.shuffle(cands)
             items.append({"form": form, "mode": "keywords", "seed": text, "cands": cands})
     for form in (args.forms or FORMS) if not args.wishes else ():
