@@ -19,7 +19,9 @@ class Occasion:
     name: str
     words: tuple[str, ...]   # a theme that holds one of these is this occasion
     seeds: tuple[str, ...]   # what the whole-couplet model is seeded with instead, a share of the draws each
-    poem: tuple[str, ...] = ()   # the keywords a poem for it is written from
+    # the keywords a poem for it is written from: sets of them, one drawn per request (`poetry`), since
+    # the model opens with its seed (南山寿酒… in 12 of 12 birthday poems)
+    poem: tuple[tuple[str, ...], ...] = ()
     # the 横批 people hang for it, one chosen per couplet by how well it fits (`couplet.hengpi`): the
     # phrase table's nearest were lexical (金玉满堂 and 点石成金 for 金榜, 火树银花 for 银汉)
     hengpi: tuple[str, ...] = ()
@@ -61,22 +63,22 @@ OCCASIONS = (
              hengpi=("开业大吉", "生意兴隆", "财源广进", "大展宏图", "和气生财", "骏业宏开", "万事亨通", "宏图大展")),
     # a poem's title for it reads well without a start (南山生日); after 寿 the model wrote places (寿安道中, 寿春)
     Occasion("祝寿", ("祝寿", "寿辰", "寿宴", "大寿", "过寿", "做寿", "拜寿", "生日", "生辰", "寿星", "长寿"),
-             ("福寿南山", "寿星福如"), ("南山", "寿酒"),
+             ("福寿南山", "寿星福如"), (("南山", "寿酒"), ("松鹤", "称觞")),
              hengpi=("寿比南山", "福如东海", "福寿双全", "松鹤延年", "福寿康宁", "寿域宏开", "南山献寿")),
     Occasion("乔迁", ("乔迁", "搬家", "搬新家", "新家", "新居", "新房", "新宅", "入宅", "入伙", "迁居", "安家"),
-             ("新居吉宅", "华堂安居"), ("新居", "燕子"),
+             ("新居吉宅", "华堂安居"), (("新居", "燕子"), ("卜居", "新堂")),
              hengpi=("乔迁之喜", "安居乐业", "福临吉宅", "莺迁乔木", "吉星高照", "华堂生辉", "新居大吉"), title="新居"),
     Occasion("升学", ("升学", "高考", "中考", "考上", "录取", "金榜", "题名", "状元", "考研"),
-             ("鹏程学业", "金榜题名"), ("金榜", "登科"),
+             ("鹏程学业", "金榜题名"), (("金榜", "登科"), ("杏园", "及第")),
              hengpi=("金榜题名", "前程似锦", "鹏程万里", "学业有成", "蟾宫折桂", "独占鳌头", "大展宏图"),
              title="登科后"),   # after 登科 alone the model wrote 登科第四十九, 登科秦庙
     Occasion("春节", ("春节", "过年", "新春", "新年", "除夕", "拜年", "春联", "元旦"),
-             ("迎春纳福", "辞旧迎新", "春回大地"), ("元日", "屠苏"),
+             ("迎春纳福", "辞旧迎新", "春回大地"), (("元日", "屠苏"),),
              hengpi=("万象更新", "春回大地", "辞旧迎新", "五福临门", "四季平安", "吉星高照", "国泰民安", "迎春接福"),
              season="春", title="元日"),
     Occasion("教师节", ("教师", "老师", "恩师", "谢师", "园丁"), ("桃李春风", "园丁桃李"),
              hengpi=("桃李满园", "桃李芬芳", "春风化雨", "师恩难忘", "诲人不倦", "尊师重教", "桃李天下")),
-    Occasion("七夕", ("七夕", "情人节", "鹊桥"), ("鹊桥银汉", "金风玉露"), ("鹊桥", "银汉"),
+    Occasion("七夕", ("七夕", "情人节", "鹊桥"), ("鹊桥银汉", "金风玉露"), (("鹊桥", "银汉"),),
              hengpi=("鹊桥相会", "金风玉露", "天作之合", "花好月圆", "情深似海", "佳期如梦", "心心相印"),
              season="秋", title="七夕"),
     Occasion("重阳", ("重阳", "敬老", "老人节"), ("登高菊花",),   # 重阳 is a poem's word already
@@ -87,7 +89,7 @@ OCCASIONS = (
     # poems from 悼亡 泪 were kept once in four readings of a funeral seed: too mournful, the typed word reads better
     Occasion("挽联", ("挽联", "悼念", "逝世", "去世", "追悼", "缅怀", "哀悼", "祭奠"), ("德泽长存", "英名千古"),
              hengpi=("浩气长存", "音容宛在", "英名千古", "千古流芳", "德泽长存", "永垂不朽", "流芳百世")),
-    Occasion("毕业", ("毕业", "同窗"), (), ("同窗", "离别")),
+    Occasion("毕业", ("毕业", "同窗"), (), (("同窗", "离别"), ("长亭", "故人"))),
 )
 
 

@@ -39,6 +39,7 @@ def has_lock(req: PoemRequest) -> bool:
 
 TITLE_CHOICES = 5  # titles offered per poem, of which the first not already given in the request or batch
 OCCASION_TITLES = True  # a poem for an occasion has a title that begins as its own do (`Occasion.title`)
+OCCASION_WORD_SETS = True  # a poem for an occasion is written from one of its keyword sets, drawn per request
 # a poem for an occasion naming its season as if its seed had (`Occasion.season`): 七夕's spring poems went
 # 9 of 24 -> 0, but readers kept the poems without it 24 times to 19 (docs/judging/poems-occasion-season-*). Off.
 OCCASION_SEASONS = False
@@ -257,7 +258,8 @@ class PoemGenerator:
                 "acrostic": "acrostic", "embed": "embedded characters"}[req.mode]
         occasion = self.occasion(req)
         if occasion is not None:   # the classical words a poem for it is written from
-            words = list(occasion.poem)
+            sets = occasion.poem if OCCASION_WORD_SETS else occasion.poem[:1]
+            words = list(sets[request_seed(req) % len(sets)])
             notes.append(f"read as {occasion.name}: written from {' '.join(words)} (occasion off: the words as typed)")
             return seed_chars(words, max_seed), words, forced, notes
         if req.mode == "theme":

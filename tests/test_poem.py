@@ -751,12 +751,26 @@ def test_a_seed_naming_an_occasion_is_written_from_its_classical_words(tiny_poet
     """毕业 is read as 毕业 (同窗 离别), with a note, in the keywords and theme modes; off, or in an
     acrostic, the words are as typed; an occasion with no poem words (开业) reads as typed."""
     from couplet.occasions import occasion_of
-    want = list(occasion_of("毕业", "poem").poem)
+    sets = [list(x) for x in occasion_of("毕业", "poem").poem]
     seed, words, _, notes = tiny_poet.prepare(PoemRequest(text="毕业"))
-    assert words == want and any("毕业" in n for n in notes)
-    assert tiny_poet.prepare(PoemRequest(mode="theme", text="今年毕业了"))[1] == want
+    assert words in sets and any("毕业" in n for n in notes)
+    assert tiny_poet.prepare(PoemRequest(mode="theme", text="今年毕业了"))[1] in sets
     _, plain, _, notes = tiny_poet.prepare(PoemRequest(text="春 江", occasion=False))
     assert plain == ["春", "江"] and not notes
     assert not any("开业" in n for n in tiny_poet.prepare(PoemRequest(text="春 开业"))[3])
     res = tiny_poet.generate(PoemRequest(text="毕业", n=1, draws=2))
     assert res.poems and all(len(line) == 8 for line in res.poems[0].lines)   # 七绝: 7 chars and a mark
+
+
+def test_an_occasions_keyword_sets_are_drawn_per_request(tiny_poet, monkeypatch):
+    """Each request draws one of the occasion's keyword sets by its seed, the same one every time for
+    the same request; over seeds every set is drawn; with the switch off, always the first."""
+    import couplet.poetry as P
+    from couplet.occasions import OCCASIONS, occasion_of
+    sets = [list(x) for x in occasion_of("毕业", "poem").poem]
+    assert len(sets) >= 2 and all(all(len(w) == 2 for w in x) for o in OCCASIONS for x in o.poem)
+    drawn = [tiny_poet.prepare(PoemRequest(text="毕业", seed=k))[1] for k in range(12)]
+    assert all(d in sets for d in drawn) and all(s in drawn for s in sets)
+    assert tiny_poet.prepare(PoemRequest(text="毕业", seed=3))[1] == drawn[3]
+    monkeypatch.setattr(P, "OCCASION_WORD_SETS", False)
+    assert {tuple(tiny_poet.prepare(PoemRequest(text="毕业", seed=k))[1]) for k in range(12)} == {tuple(sets[0])}

@@ -79,16 +79,21 @@ def make(args) -> None:
 
 
 def tally(args) -> None:
+    """Kept per judge (part) and in all, and the mean scores of A and B (also poem_sets.py's tally)."""
     key = {it["item"]: it for it in json.load(open(f"docs/judging/{args.prefix}-key.json", encoding="utf-8"))}
     kept, scores = {"A": 0, "B": 0, "tie": 0}, {"A": [], "B": []}
     for part in (1, 2):
+        judge = {"A": 0, "B": 0, "tie": 0}
         for line in open(f"docs/judging/{args.prefix}-part{part}.answers.jsonl", encoding="utf-8"):
             if line.strip():
                 a = json.loads(line)
                 it = key[a["item"]]
                 for lab in ("X", "Y"):
                     scores[it[lab]].append(a[lab])
-                kept[it[a["better"]] if a["better"] in ("X", "Y") else "tie"] += 1
+                who = it[a["better"]] if a["better"] in ("X", "Y") else "tie"
+                kept[who] += 1
+                judge[who] += 1
+        print("part", part, judge)
     print("kept", kept)
     for name, s in scores.items():
         print(name, "best", round(sum(x[0] for x in s) / len(s), 2), "choice", round(sum(x[1] for x in s) / len(s), 2))
