@@ -42,16 +42,24 @@ class Occasion:
     def off_words(self) -> tuple[str, ...]:
         """Words of another occasion, which its couplets leave out while others are left: a year's
         (金猴, 辞岁) but at 春节, a wedding's (洞房花烛, the 下联 a couplet model writes to 金榜题名) but at a
-        wedding or 七夕."""
-        return (() if self.name == "春节" else YEAR_WORDS) + (() if self.name in ("婚庆", "七夕") else WEDDING_WORDS)
+        wedding or 七夕, another festival's name (端午龙舟惊世界 / 元宵萤火耀乾坤)."""
+        festivals = tuple(w for name, names in FESTIVAL_NAMES.items() if name != self.name
+                          and {name, self.name} != {"春节", "元宵"} for w in names)   # 春节 runs to 元宵
+        return ((() if self.name == "春节" else YEAR_WORDS) + (() if self.name in ("婚庆", "七夕") else WEDDING_WORDS)
+                + festivals)
 
 
-OFF_SEASON = {"秋": "春夏冬雪梅"}   # autumn's: spring, summer and winter named, snow, plum blossom
+# autumn's: spring, summer and winter named, snow, plum blossom; summer's: winter and snow (春 and 秋 are
+# 送春 and 千秋 in a 端午 couplet)
+OFF_SEASON = {"秋": "春夏冬雪梅", "夏": "冬雪"}
 # a year of the zodiac and the turn of the year: the 春联 of the couplet data put them everywhere
 YEAR_WORDS = tuple(a + "年" for a in "鼠牛虎兔龙蛇马羊猴鸡狗猪") + (
     "金鼠", "金牛", "金虎", "玉兔", "金蛇", "金猴", "灵猴", "神猴", "金羊", "神羊", "三羊", "金鸡", "宝鸡", "金狗", "金猪",
     "辞岁", "贺岁", "新岁", "旧岁", "旧年", "贺年", "拜年")
 WEDDING_WORDS = ("洞房", "花烛")
+# the names of the festivals (`off_words`)
+FESTIVAL_NAMES = {"春节": ("春节", "除夕"), "元宵": ("元宵", "上元"), "清明": ("清明", "寒食"), "端午": ("端午", "端阳"),
+                  "七夕": ("七夕",), "中秋": ("中秋",), "重阳": ("重阳", "重九")}
 
 OCCASIONS = (
     Occasion("婚庆", ("结婚", "新婚", "婚礼", "婚庆", "成婚", "完婚", "大婚", "婚宴", "订婚", "出嫁", "嫁女", "娶亲",
@@ -81,6 +89,16 @@ OCCASIONS = (
     Occasion("七夕", ("七夕", "情人节", "鹊桥"), ("鹊桥银汉", "金风玉露"), (("鹊桥", "银汉"),),
              hengpi=("鹊桥相会", "金风玉露", "天作之合", "花好月圆", "情深似海", "佳期如梦", "心心相印"),
              season="秋", title="七夕"),
+    Occasion("中秋", ("中秋", "八月十五", "赏月", "月饼"), ("金秋明月", "丹桂婵娟"),   # 中秋 is a poem's word already
+             hengpi=("花好月圆", "人月两圆", "中秋佳节", "月圆人寿", "千里婵娟", "丹桂飘香", "举杯邀月"), season="秋"),
+    Occasion("元宵", ("元宵", "上元", "灯节", "正月十五"), ("火树银花", "元宵灯火"),
+             hengpi=("火树银花", "灯月交辉", "普天同庆", "元宵佳节", "花好月圆", "欢度元宵", "灯火辉煌"), season="春"),
+    Occasion("端午", ("端午", "端阳", "龙舟", "粽子"), ("龙舟粽香", "艾叶菖蒲"),
+             hengpi=("端午安康", "龙舟竞渡", "粽叶飘香", "艾叶飘香", "屈子千秋", "端阳佳节", "龙舟竞发"), season="夏"),
+    Occasion("清明", ("清明", "扫墓", "祭祖", "上坟"), ("慎终追远", "缅怀先祖"),
+             hengpi=("慎终追远", "缅怀先人", "饮水思源", "德泽长存", "春雨思亲", "永怀先德", "追远思亲"), season="春"),
+    Occasion("劳动节", ("劳动节", "五一", "劳模"), ("勤劳致富", "劳动光荣"),
+             hengpi=("劳动光荣", "勤劳致富", "劳动创造", "天道酬勤", "业精于勤", "自强不息", "勤劳为本")),
     Occasion("重阳", ("重阳", "敬老", "老人节"), ("登高菊花",),   # 重阳 is a poem's word already
              hengpi=("登高望远", "福寿康宁", "重阳佳节", "人寿年丰", "秋高气爽", "松鹤延年", "敬老尊贤"),
              season="秋"),

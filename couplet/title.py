@@ -15,6 +15,7 @@ from .checkpoint import load_checkpoint
 from .checkpoint import identity as checkpoint_identity
 from .decode import index_hidden
 from .model import for_decoding
+from .occasions import FESTIVAL_NAMES
 from .poemrules import format_poem
 from .requests import DEFAULT_TITLE_CHECKPOINT
 from .text import InputError, check_input, is_han
@@ -37,8 +38,8 @@ OCCASION = "次韵和答酬见寄赠呈奉谢送别集绝句首其辞一二三�
 MOURNING = "挽悼哭吊祭"
 # a title that names a festival or day the poem does not hold is left out (端午帖子词皇帝合 for a birthday poem,
 # 中秋夜闻雁 for 七夕), and the court's festival verses (帖子) with it
-FESTIVALS = ("元日", "元旦", "人日", "上元", "元宵", "立春", "寒食", "清明", "上巳", "端午", "七夕", "中元", "中秋",
-             "重阳", "重九", "冬至", "除夕", "守岁", "帖子")
+FESTIVALS = tuple(w for names in FESTIVAL_NAMES.values() for w in names) + (
+    "元日", "元旦", "人日", "立春", "上巳", "中元", "冬至", "守岁", "帖子")
 
 
 def clean_title(title: str) -> str | None:

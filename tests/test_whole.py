@@ -191,7 +191,10 @@ def test_occasions_name_what_users_type_and_seed_with_at_most_four_chars():
     assert occasion_of("结婚").name == "婚庆" and occasion_of("新店开张").name == "开业"
     assert occasion_of("八十大寿").name == "祝寿" and occasion_of("乔迁新居").name == "乔迁"
     assert occasion_of("悼念父亲").name == "挽联" and occasion_of("喜得贵子").name == "添丁"
-    assert occasion_of("中秋 团圆") is None and occasion_of("") is None
+    assert occasion_of("中秋 团圆").name == "中秋" and occasion_of("闹元宵").name == "元宵"
+    assert occasion_of("端午节").name == "端午" and occasion_of("扫墓").name == "清明"
+    assert occasion_of("五一劳动节").name == "劳动节" and occasion_of("祭奠").name == "挽联"
+    assert occasion_of("春 江") is None and occasion_of("") is None
     for o in OCCASIONS:
         assert o.seeds or o.poem, o.name
         assert all(len(s) == 4 and all(is_han(c) for c in s) for s in o.seeds), o.name
@@ -228,6 +231,10 @@ def test_an_occasions_couplets_holding_what_it_leaves_out_come_last(tiny_whole, 
     assert set("春夏冬雪梅") <= set(off) and {"洞房", "金猴", "辞岁"} <= set(off)
     assert "洞房" not in whole._off(occasion_of("结婚")) and "金猴" not in whole._off(occasion_of("春节"))
     assert "春" not in whole._off(occasion_of("春节")) and "洞房" in whole._off(occasion_of("高考"))
+    # another festival's name, but 春节 and 元宵 (the season of 春节 runs to 元宵) do not count each other
+    assert "元宵" in whole._off(occasion_of("端午")) and "端午" not in whole._off(occasion_of("端午"))
+    assert "元宵" not in whole._off(occasion_of("春节")) and "春节" not in whole._off(occasion_of("元宵"))
+    assert "中秋" in whole._off(occasion_of("春节"))
     pairs = [("登高望远", "举目赏春", -1.0, -1.0, "登高菊花"), ("登高望远", "把酒临风", -3.0, -3.0, "登高菊花"),
              ("金榜题名", "洞房花烛", 0.0, 0.0, "登高菊花")]
     req = WholeRequest(theme="重阳", scorer_weight=0.0)
