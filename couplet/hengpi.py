@@ -122,13 +122,13 @@ class HengpiChooser:
         phrase's rows side by side (couplets of one 上联 share the pass over it, `pair_logp`).
         theme: the seed chars of the wish the couplets were written for, if any (or each couplet's own).
         only: the phrases to choose from instead of the table's (an occasion's, `couplet.occasions`),
-        ordered by fit alone: each is what people hang for it, and the fit finds the couplet's."""
+        ordered by fit alone: each is what people hang for it, and the fit finds the couplet's; the
+        table's when the model can read none of them."""
         themes = theme if isinstance(theme, list) else [theme] * len(couplets)
         # each couplet's candidates as (order, phrase, what the score adds to the fit)
         cands: list[list[tuple[int, str, float]]]
-        if only:
-            known = self.whole.known
-            usable = [ph for ph in only if all(c in known for c in ph)]
+        usable = [ph for ph in only if all(c in self.whole.known for c in ph)]   # else the table's
+        if usable:
             cands = [[(j, ph, 0.0) for j, ph in enumerate(usable) if ph not in u and ph not in w] for u, w in couplets]
         else:
             near: dict[str, set[int]] = {t: set() for t in themes}
@@ -168,7 +168,7 @@ class HengpiChooser:
         occasion's own), else its best."""
         shown: set[str] = set()
         out: list[str | None] = []
-        for ranked in self.choose_many(couplets, len(only) or APART, theme=theme, only=only):
+        for ranked in self.choose_many(couplets, max(len(only), APART), theme=theme, only=only):
             pick = next((h.text for h in ranked if h.text not in shown), ranked[0].text if ranked else None)
             shown.add(pick)
             out.append(pick)

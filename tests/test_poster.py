@@ -159,13 +159,15 @@ def test_an_occasions_hengpi_come_from_its_own_phrases_by_fit(tiny_whole):
     table = [["".join(chars[i:i + 4]), 50] for i in range(0, 8, 4)]
     own = tuple("".join(chars[i:i + 4]) for i in range(8, 20, 4)) + ("\ue000\ue001\ue002\ue003",)
     chooser = HengpiChooser(tiny_whole, table)
-    couplet = (own[0][:3] + chars[0], chars[1:5])
+    couplet = (own[0][:3] + chars[0], "".join(chars[1:5]))
     got = chooser.choose_many([couplet], k=10, only=own)[0]
     assert {h.text for h in got} == set(own[:3]) and all(h.score == h.fit for h in got)
     assert [h.fit for h in got] == sorted((h.fit for h in got), reverse=True)
-    holding = (own[1] + chars[0], chars[1:6])                 # a couplet that holds own[1] is not given it
+    holding = (own[1] + chars[0], "".join(chars[1:6]))               # a couplet that holds own[1] is not given it
     assert own[1] not in {h.text for h in chooser.choose_many([holding], k=10, only=own)[0]}
     assert sorted(chooser.for_page([couplet] * 3, only=own)) == sorted(own[:3])
+    # none it can read: the table's, as without
+    assert chooser.for_page([couplet], only=own[3:]) == chooser.for_page([couplet])
 
 
 def test_a_wish_for_an_occasion_hangs_its_own_hengpi(tiny_whole, monkeypatch):
