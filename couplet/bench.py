@@ -198,7 +198,8 @@ def paired(fn, floors: dict, *, warmup: int, repeat: int) -> dict[str, tuple[flo
 
 def _rnn(prefix: str, inp: int, h: int, gates: int, rows: int, steps: int, loop: str) -> list[Work]:
     """An RNN layer's products: input and recurrent, one step at a time."""
-    return [Work(f"{prefix}_ih", (inp, gates * h), rows, steps, loop), Work(f"{prefix}_hh", (h, gates * h), rows, steps, loop)]
+    return [Work(f"{prefix}_ih", (inp, gates * h), rows, steps, loop),
+            Work(f"{prefix}_hh", (h, gates * h), rows, steps, loop)]
 
 
 def _encoder(prefix: str, inp: int, h: int, gates: int, rows: int, steps: int, dirs: int) -> list[Work]:
