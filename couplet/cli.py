@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("whole", help="write whole couplets (上联 and 下联) from a theme or 藏头 heads")
     add_flags(p, WholeRequest)
     p.add_argument("wish", nargs="?", default=None,
-                   help="the wish, read as --mode says: a theme (`whole 中秋`), or heads (`whole 福满 --mode head`)")
+                   help="the wish, read as --mode says: a theme (`whole 中秋`; with --head, `whole 端午 --head 龙舟`), "
+                        "or heads (`whole 福满 --mode head`)")
     p.add_argument("--input", default=None, help="batch: one wish per line, read with --mode")
     p.add_argument("--mode", choices=LINE_MODES, default=LINE_MODES[0],
                    help="what the wish or the lines of --input hold: a theme, or heads (then an optional theme "
@@ -355,6 +356,8 @@ def _whole_request(args, line: str | None = None):
 def cmd_whole(args) -> int:
     from .text import InputError, check_ranges
     from .whole import WholeGenerator
+    if args.wish and args.head and not args.theme and not args.input and args.mode == "theme":
+        args.theme, args.wish = args.wish, None     # `whole 端午 --head 龙舟`: the first word is the theme
     if sum(map(bool, (args.wish, args.theme or args.head, args.input))) != 1:
         print("error: give one wish: `whole 中秋`, --theme and/or --head, or --input FILE with --output FILE",
               file=sys.stderr)

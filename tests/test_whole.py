@@ -103,6 +103,12 @@ def test_train_then_write_whole_couplets(prepared, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == res
     for args in ([], ["春秋", "--theme", "春"]):    # no wish, or two
         assert cli(["whole", *args]) == 2 and "give one wish" in capsys.readouterr().err
+    # the first word as the theme beside --head: as --theme with it
+    both = ["--head", "春秋", "--n", "1", "--draws", "2", "--checkpoint", str(out / "best"), "--json"]
+    assert cli(["whole", "风月", *both]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert cli(["whole", "--theme", "风月", *both]) == 0 and json.loads(capsys.readouterr().out) == first
+    assert first["keywords"] and first["couplets"][0]["upper"][0] == "春"
     poster = tmp_path / "chunlian.png"
     assert cli(["whole", "--head", "春秋", "--n", "1", "--draws", "2", "--checkpoint", str(out / "best"),
                 "--poster", str(poster)]) == 0
