@@ -133,7 +133,7 @@ def check_input(text: object, *, known: "set[str] | None" = None, max_len: int =
 # MediaWiki's table still folds into another char
 RESTORED = frozenset("瞭甦釐蒐脩徵")
 # variant forms common in the poem data that neither table knows (黄鶑, 慇懃, 堦前)
-OTHER_FORMS = {"鶑": "莺", "慇": "殷", "懃": "勤", "堦": "阶", "蘂": "蕊", "椀": "碗", "鬬": "斗"}
+OTHER_FORMS = {"鶑": "莺", "慇": "殷", "懃": "勤", "堦": "阶", "蘂": "蕊", "椀": "碗", "鬬": "斗", "鬭": "斗"}
 
 
 def _gb2312(ch: str) -> bool:

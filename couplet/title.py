@@ -26,7 +26,8 @@ MIN_TITLE = 2
 NOISE = {"无题", "绝句", "句", "偈", "诗", "诗一首", "失题", "颂", "杂诗", "杂咏", "杂题", "杂兴", "偈颂", "颂古",
          "又", "其一", "其二", "题", "佚句", "残句", "律诗", "五言", "七言", "五绝", "七绝", "五律", "七律"}
 NOISE_START = ("偈颂", "颂古", "偈", "拟寒山")  # Buddhist verse series: titles that name no subject
-_NUMBERED = re.compile(r"(其[一二三四五六七八九十百千零〇]+|[一二三四五六七八九十百千零〇]+首[一二三四五六七八九十]?)$")
+# a series number at the end: 其二, 二首, 二首一, 第三十一 (登科后第三十一 for a poem of its own)
+_NUMBERED = re.compile(r"((其|第)[一二三四五六七八九十百千零〇]+|[一二三四五六七八九十百千零〇]+首[一二三四五六七八九十]?)$")
 MAX_PER_TITLE = 20  # a title that many poems share (宫词 ×810) is kept for at most this many
 # chars by which a corpus title names an occasion or a series outside the poem: a reply (次韵, 和, 答,
 # 酬, 见寄), a gift or letter (寄, 赠, 呈, 奉, 谢), a parting (送, 别), a collection (集句, 十绝, 二首,

@@ -20,7 +20,8 @@ def tiny_titler(fixture_vocab):
 @pytest.mark.parametrize("raw, clean", [("春日其二", "春日"), ("送友人 ", "送友人"), ("无题", None), ("绝句二首", None),
                                         ("句", None), ("登鹳雀楼", "登鹳雀楼"), ("和张十一（一作舍人）", None),
                                         ("送元二使安西送元二使安西", None), ("金陵杂兴二百首其一", "金陵杂兴"),
-                                        ("偈颂一百零二首", None), ("宫词一百首", "宫词"), ("望海楼怀古二首一", "望海楼怀古")])
+                                        ("偈颂一百零二首", None), ("宫词一百首", "宫词"), ("望海楼怀古二首一", "望海楼怀古"),
+                                        ("登科后第三十一", "登科后"), ("十五夜望月", "十五夜望月")])
 def test_clean_title(raw, clean):
     assert clean_title(raw) == clean
 

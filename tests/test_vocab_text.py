@@ -65,7 +65,7 @@ def test_a_pasted_label_is_left_out_with_a_note():
 
 def test_standard_form_maps_variant_forms_and_keeps_standard_and_rare_chars():
     from couplet.text import standard_form
-    assert [standard_form(c) for c in "劒鴈簷呌浄髪鶑"] == list("剑雁檐叫净发莺")
+    assert [standard_form(c) for c in "劒鴈簷呌浄髪鶑鬭"] == list("剑雁檐叫净发莺斗")
     # standard chars, the chars the 2013 table restored, and rare chars with no other form stay
     assert [standard_form(c) for c in "乾於瞭徵浥姮"] == list("乾於瞭徵浥姮")
     vocab = Vocab(list("剑劒浄"))

@@ -2,7 +2,8 @@
 generator's for seeds as users type them (each wish at the forms in turn and request seeds 0..N-1,
 titles off); A titles them as the code before `Occasion.title` and the title rules for mourning and
 festivals did (emulated: no start, the mourning chars allowed, no festival filter), B as shipped.
-Items whose two titles are the same are left out. Run from the repository root:
+With --starts A,B the two are the shipped rules with those starts. Items whose two titles are the
+same are left out. Run from the repository root:
 
     python docs/judging/title_reading.py --rng 4444 --seeds 2 --prefix titles-occasion --wishes 高考,七夕,...
     python docs/judging/title_reading.py --tally --prefix titles-occasion
@@ -38,11 +39,15 @@ def make(args) -> None:
             req = PoemRequest(text=wish, form=form, n=1, seed=s, title=False)
             poem = gen.generate(req).poems[0]
             lines = [x.rstrip("，。") for x in poem.lines]
-            titler.occasion, T.FESTIVALS = old_mask, ()
-            a = titler.titles(lines, n=TITLE_CHOICES)[0][0]
-            titler.occasion, T.FESTIVALS = new_mask, festivals
             occasion = gen.occasion(req)
-            b = titler.titles(lines, n=TITLE_CHOICES, start=occasion.title if occasion else "")[0][0]
+            if args.starts:     # two starts for the occasion's titles, both under the shipped rules
+                first, second = args.starts.split(",")
+                a, b = (titler.titles(lines, n=TITLE_CHOICES, start=st)[0][0] for st in (first, second))
+            else:
+                titler.occasion, T.FESTIVALS = old_mask, ()
+                a = titler.titles(lines, n=TITLE_CHOICES)[0][0]
+                titler.occasion, T.FESTIVALS = new_mask, festivals
+                b = titler.titles(lines, n=TITLE_CHOICES, start=occasion.title if occasion else "")[0][0]
             if a == b:
                 continue
             cands = [{"who": "A", "title": a}, {"who": "B", "title": b}]
@@ -88,6 +93,7 @@ if __name__ == "__main__":
     ap.add_argument("--rng", type=int, default=0)
     ap.add_argument("--seeds", type=int, default=2, help="request seeds 0..N-1 per wish")
     ap.add_argument("--wishes", default="", help="seeds as users type them, comma-separated")
+    ap.add_argument("--starts", default="", help="A,B: two title starts compared (both under the shipped rules)")
     ap.add_argument("--tally", action="store_true")
     args = ap.parse_args()
     (tally if args.tally else make)(args)
