@@ -28,8 +28,18 @@ class Occasion:
     # its season (春夏秋冬), which its couplets keep to (`off_season`); its poems may name it as their seed
     # would (`poetry.OCCASION_SEASONS`, off: readers did not prefer it)
     season: str = ""
-    # how a poem's title for it begins (七夕…, 登科…), the title model writing the rest
+    # how a poem's title for it begins (七夕…, 及第后…), the title model writing the rest
     title: str = ""
+    # a word typed beside its word that names a place of business (茶馆开业: a tea house; `subject_of`)
+    # seeds its couplets instead of its own seeds, which wrote the same couplets for every shop
+    subject: bool = False
+
+    def subject_of(self, words: list[str]) -> list[str]:
+        """The words that name what it is for (茶馆, 火锅店, 健身房): those ending in a place (店, 馆, 楼…),
+        not one of its own words (a wish such as 大吉 or 红火 is none)."""
+        if not self.subject:
+            return []
+        return [w for w in words if len(w) >= 2 and w[-1] in PLACES and not any(o in w for o in self.words)]
 
     @property
     def off_season(self) -> str:
@@ -57,6 +67,8 @@ YEAR_WORDS = tuple(a + "年" for a in "鼠牛虎兔龙蛇马羊猴鸡狗猪") + 
     "金鼠", "金牛", "金虎", "玉兔", "金蛇", "金猴", "灵猴", "神猴", "金羊", "神羊", "三羊", "金鸡", "宝鸡", "金狗", "金猪",
     "辞岁", "贺岁", "新岁", "旧岁", "旧年", "贺年", "拜年")
 WEDDING_WORDS = ("洞房", "花烛")
+# the last char of a word that names a place of business (`Occasion.subject_of`)
+PLACES = "店馆楼坊行铺院所厂司社堂阁轩斋庄园屋厅吧房场城市校室廊部"
 # the names of the festivals (`off_words`)
 FESTIVAL_NAMES = {"春节": ("春节", "除夕"), "元宵": ("元宵", "上元"), "清明": ("清明", "寒食"), "端午": ("端午", "端阳"),
                   "七夕": ("七夕",), "中秋": ("中秋",), "重阳": ("重阳", "重九")}
@@ -68,7 +80,8 @@ OCCASIONS = (
              hengpi=("百年好合", "永结同心", "喜结良缘", "天作之合", "鸾凤和鸣", "珠联璧合", "佳偶天成", "花好月圆")),
     Occasion("开业", ("开业", "开张", "开店", "开市", "新店", "店铺", "商铺", "商店", "生意", "公司"),
              ("生意财源", "骏业宏图", "财源兴隆"),
-             hengpi=("开业大吉", "生意兴隆", "财源广进", "大展宏图", "和气生财", "骏业宏开", "万事亨通", "宏图大展")),
+             hengpi=("开业大吉", "生意兴隆", "财源广进", "大展宏图", "和气生财", "骏业宏开", "万事亨通", "宏图大展"),
+             subject=True),
     # a poem's title for it reads well without a start (南山生日); after 寿 the model wrote places (寿安道中, 寿春)
     Occasion("祝寿", ("祝寿", "寿辰", "寿宴", "大寿", "过寿", "做寿", "拜寿", "生日", "生辰", "寿星", "长寿"),
              ("福寿南山", "寿星福如"), (("南山", "寿酒"), ("松鹤", "称觞")),

@@ -35,6 +35,8 @@ OCCASION_HENGPI = True
 # others (`Occasion.off_season`, `Occasion.off_words`)
 OCCASION_SEASON = True
 OCCASION_WORDS = True
+# an occasion whose wish names its subject (茶馆开业) is seeded with the subject (`Occasion.subject`)
+OCCASION_SUBJECT = True
 
 
 @dataclass
@@ -160,6 +162,10 @@ class WholeGenerator:
             notes.append(f"4 heads put two clauses in each line: written at {length} characters, not {req.length}")
         layout = self.layouts.get(str(length), str(length))
         layout = split_layout(layout, max(1, len(heads) // 2))
+        subject = occasion.subject_of(words) if occasion is not None and OCCASION_SUBJECT else []
+        if subject:   # 茶馆开业: the tea house
+            notes.append(f"read as {occasion.name} of {' '.join(subject)} (occasion off: the words as typed)")
+            return [seed_chars(subject, self.model.cfg.max_seed)], subject, layout, heads, notes, occasion
         if occasion is not None:   # the words its couplets are written with, not the everyday word
             notes.append(f"read as {occasion.name}: seeded with {' '.join(occasion.seeds)} (occasion off: the words as typed)")
             seeds = [s[:self.model.cfg.max_seed] for s in occasion.seeds]

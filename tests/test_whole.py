@@ -258,3 +258,20 @@ def test_an_occasions_couplets_holding_what_it_leaves_out_come_last(tiny_whole, 
     assert whole._off(occasion_of("重阳")) == ()
     plain = tiny_whole.generate(WholeRequest(theme="重阳", n=4, draws=2, hengpi=False))
     assert not any(c.off_theme for c in plain.couplets)
+
+
+def test_a_shop_opening_is_written_for_the_shop(tiny_whole, monkeypatch):
+    """茶馆开业: the word naming the place of business seeds the couplets (the occasion's 横批 kept); a
+    wish (开业大吉) or a word of the occasion (新店) names none, and other occasions have no subject."""
+    from couplet import whole
+    from couplet.occasions import PLACES, occasion_of
+    opening = occasion_of("开业")
+    assert opening.subject_of(["茶馆", "开业"]) == ["茶馆"] and opening.subject_of(["开业", "大吉"]) == []
+    assert opening.subject_of(["新店"]) == [] and occasion_of("结婚").subject_of(["饭店"]) == []
+    place = next(c for c in PLACES if c in tiny_whole.known)
+    shop = next(c for c in tiny_whole.vocab.chars() if is_han(c) and c != place) + place
+    res = tiny_whole.generate(WholeRequest(theme=f"{shop} 开业", n=1, draws=2))
+    assert res.keywords == [shop] and res.seed == shop and any(shop in n for n in res.notes)
+    assert res.hengpi_from == opening.hengpi
+    monkeypatch.setattr(whole, "OCCASION_SUBJECT", False)
+    assert tiny_whole.generate(WholeRequest(theme=f"{shop} 开业", n=1, draws=2)).seed == " ".join(opening.seeds)
