@@ -78,12 +78,11 @@ class Tables:
     def __init__(self, vocab: Vocab, prosody: Prosody):
         self.vocab, self.prosody = vocab, prosody
         v = len(vocab)
-        self.han = torch.zeros(v, dtype=torch.bool)
+        self.han = torch.tensor(vocab.writable(), dtype=torch.bool)   # the chars a line is written with
         self.ping = torch.zeros(v, dtype=torch.bool)
         self.ze = torch.zeros(v, dtype=torch.bool)
         for i, ch in enumerate(vocab.itos):
             if i >= len(RESERVED) and is_han(ch):
-                self.han[i] = not vocab.is_variant(ch)     # the chars a line is written with
                 tone = prosody.tone(ch)
                 self.ping[i] = tone == PING
                 self.ze[i] = tone == ZE

@@ -106,6 +106,7 @@ class StockPairs:
         row, char, cost = found     # each (row, char) once: a row has one last char, a pair one entry
         return scores.index_put((row, char), scores[row, char] - weight * cost)
 
+
 class WrittenPairs(list):
     """The 下联 a batch has written (a list, so a resumed batch restores it with the other resume state,
     `couplet.batch`), and how often each adjacent pair of chars came in them. With

@@ -64,7 +64,7 @@ class TitleGenerator:
     def __init__(self, model, vocab: Vocab, meta: dict | None = None, identity: str = "in-memory model"):
         self.model, self.vocab, self.meta, self.identity = model.eval(), vocab, meta or {}, identity
         self.known = set(vocab.chars())
-        self.han = torch.tensor([i >= 3 and is_han(c) and not vocab.is_variant(c) for i, c in enumerate(vocab.itos)])
+        self.han = torch.tensor(vocab.writable(), dtype=torch.bool)
         self.occasion = torch.tensor(sorted({vocab.stoi[c] for c in OCCASION + MOURNING if c in vocab.stoi}),
                                      dtype=torch.long)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable
 
-from .text import PUNCT, standard_form
+from .text import PUNCT, is_han, standard_form
 
 PAD, UNK, BOS = "<pad>", "<unk>", "<bos>"
 RESERVED = (PAD, UNK, BOS)
@@ -40,6 +40,11 @@ class Vocab:
         the decoders write the standard one, as a reader of simplified Chinese expects."""
         std = standard_form(ch)
         return std != ch and std in self.stoi
+
+    def writable(self) -> list[bool]:
+        """Per id: whether decoding may write it, a Han char that is not reserved and not a variant
+        form of another of its chars (the one mask every decoder starts from)."""
+        return [i >= len(RESERVED) and is_han(ch) and not self.is_variant(ch) for i, ch in enumerate(self.itos)]
 
     def __len__(self) -> int:
         return len(self.itos)
