@@ -24,7 +24,7 @@ from .generate import REPO_ROOT, CoupletGenerator, Settings
 from .model import (BATCH_DECODER_LINES, CoupletModel, ModelConfig, as_function, is_bf16, is_quantized, native_bf16,
                     shift_right)
 from .poetry import FORMS, PoemGenerator, PoemRequest, sample_poems, seed_batch
-from .tasks import seq_cross_entropy
+from .tasks import projected_cross_entropy, seq_cross_entropy
 from .trainer import bf16_autocast
 
 UPPER7, UPPER20 = "春回大地千山秀", "绿水青山皆是画，风调雨顺，国泰民安家业兴"
@@ -68,10 +68,9 @@ def train_speed(device: str, *, steps: int = 10, amp: bool = True) -> dict[str, 
     src, tgt = torch.randint(3, v, (b, n), device=dev), torch.randint(3, v, (b, n), device=dev)
     use_amp = amp and bf16_autocast(dev)
 
-    def step():
+    def step():   # the loss as training computes it, the output layer inside it
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp):
-            logits = model(src, shift_right(tgt, 2))
-        loss = seq_cross_entropy(logits.float(), tgt)
+            loss = projected_cross_entropy(model, model(src, shift_right(tgt, 2), features=True), tgt)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

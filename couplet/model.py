@@ -110,18 +110,19 @@ class CoupletModel(nn.Module):
         return memory, keys, hidden
 
     def decode(self, prev: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor | None,
-               hidden: Hidden, start: int = 0) -> tuple[torch.Tensor, Hidden]:
+               hidden: Hidden, start: int = 0, *, features: bool = False) -> tuple[torch.Tensor, Hidden]:
         """Run the decoder over positions start .. start+t-1.
 
         prev (B, t): the 下联 ids before each position (BOS first); memory/keys (B, T, H).
-        Returns logits (B, t, V) and the new hidden state. Training calls it once with t = T;
-        generation calls it once per position with t = 1; both compute the same thing.
+        Returns logits (B, t, V) (features: what the output layer reads, (B, t, E)) and the new hidden
+        state. Training calls it once with t = T; generation calls it once per position with t = 1;
+        both compute the same thing.
         """
         t = prev.shape[1]
         mem_t = memory[:, start:start + t]                        # (B, t, H)
         if not self.cfg.decoder:  # tagger: prev and hidden are not used
             feat = self.drop(torch.tanh(self.combine(mem_t)))
-            return self.project(feat), hidden
+            return (feat if features else self.project(feat)), hidden
         x = torch.cat([self.drop(self.embed(prev)), mem_t], dim=-1)
         out, hidden = self.decoder(x, hidden)                    # (B, t, H)
         parts = [out, mem_t]
@@ -129,7 +130,7 @@ class CoupletModel(nn.Module):
             weights = torch.softmax(out @ keys.transpose(1, 2), dim=-1)   # (B, t, T)
             parts.append(weights @ memory)                                 # (B, t, H)
         feat = self.drop(torch.tanh(self.combine(torch.cat(parts, dim=-1))))  # (B, t, E)
-        return self.project(feat), hidden                          # (B, t, V)
+        return (feat if features else self.project(feat)), hidden    # (B, t, V)
 
     def step(self, prev: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor | None, hidden: Hidden,
              t: int) -> tuple[torch.Tensor, Hidden]:
@@ -169,18 +170,20 @@ class CoupletModel(nn.Module):
     def has_aligned_head(self) -> bool:
         return self.cfg.decoder and self.cfg.aligned_head
 
-    def aligned(self, memory: torch.Tensor) -> torch.Tensor:
-        """The per-position head: memory (B, T, H) -> logits (B, T, V), no decoder involved."""
+    def aligned(self, memory: torch.Tensor, *, features: bool = False) -> torch.Tensor:
+        """The per-position head: memory (B, T, H) -> logits (B, T, V) (features: (B, T, E)), no
+        decoder involved."""
         feat = self.drop(torch.tanh(as_function(self.align)(memory)))
-        return self.project(feat)
+        return feat if features else self.project(feat)
 
-    def forward(self, src: torch.Tensor, prev: torch.Tensor, *, with_aligned: bool = False):
+    def forward(self, src: torch.Tensor, prev: torch.Tensor, *, with_aligned: bool = False, features: bool = False):
         """Teacher forcing: logits (B, T, V) for every position at once; with_aligned also
-        returns the aligned head's logits (B, T, V)."""
+        returns the aligned head's logits (B, T, V). features: what the tied output layer reads
+        instead, (B, T, E) each, for a loss that applies the layer itself (`tasks.projected_cross_entropy`)."""
         memory, keys, hidden = self.encode(src)
-        logits, _ = self.decode(prev, memory, keys, hidden)
+        logits, _ = self.decode(prev, memory, keys, hidden, features=features)
         if with_aligned:
-            return logits, self.aligned(memory)
+            return logits, self.aligned(memory, features=features)
         return logits
 
 
@@ -337,12 +340,14 @@ class PoemModel(nn.Module):
         hidden: Hidden = (h0, torch.zeros_like(h0)) if self.cfg.cell == "lstm" else h0
         return vec, hidden
 
-    def decode(self, prev: torch.Tensor, vec: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
-        """prev (B, t) ids -> logits (B, t, V); the seed vector is concatenated at every step."""
+    def decode(self, prev: torch.Tensor, vec: torch.Tensor, hidden: Hidden, *, features: bool = False
+               ) -> tuple[torch.Tensor, Hidden]:
+        """prev (B, t) ids -> logits (B, t, V) (features: (B, t, E), as `CoupletModel.decode`); the
+        seed vector is concatenated at every step."""
         s = vec.unsqueeze(1).expand(-1, prev.shape[1], -1)              # (B, t, H)
         out, hidden = self.decoder(torch.cat([self.drop(self.embed(prev)), s], dim=-1), hidden)
         feat = self.drop(torch.tanh(self.combine(torch.cat([out, s], dim=-1))))
-        return self.project(feat), hidden
+        return (feat if features else self.project(feat)), hidden
 
     def stepper(self):
         """One generation step as a plain function of tensors (see `CoupletModel.stepper`):
@@ -356,10 +361,9 @@ class PoemModel(nn.Module):
             return project(torch.tanh(combine(torch.cat([out[:, 0], vec], dim=-1)))), hidden
         return step
 
-    def forward(self, seed: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+    def forward(self, seed: torch.Tensor, prev: torch.Tensor, *, features: bool = False) -> torch.Tensor:
         vec, hidden = self.encode(seed)
-        logits, _ = self.decode(prev, vec, hidden)
-        return logits
+        return self.decode(prev, vec, hidden, features=features)[0]
 
 
 @dataclass
@@ -439,13 +443,14 @@ class TitleModel(nn.Module):
         hidden: Hidden = (h0, torch.zeros_like(h0)) if self.cfg.cell == "lstm" else h0
         return memory, self.attn_key(memory), hidden
 
-    def decode(self, prev: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor, hidden: Hidden
-               ) -> tuple[torch.Tensor, Hidden]:
-        """prev (B, t) title ids before each step (BOS first) -> logits (B, t, V), new hidden."""
+    def decode(self, prev: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor, hidden: Hidden, *,
+               features: bool = False) -> tuple[torch.Tensor, Hidden]:
+        """prev (B, t) title ids before each step (BOS first) -> logits (B, t, V) (features: (B, t, E),
+        as `CoupletModel.decode`), new hidden."""
         out, hidden = self.decoder(self.drop(self.embed(prev)), hidden)             # (B, t, H)
         context = torch.softmax(out @ keys.transpose(1, 2), dim=-1) @ memory       # (B, t, H)
         feat = self.drop(torch.tanh(self.combine(torch.cat([out, context], dim=-1))))
-        return self.project(feat), hidden
+        return (feat if features else self.project(feat)), hidden
 
     def stepper(self):
         """One title step as a plain function of tensors (see `CoupletModel.stepper`): (prev (B,) ids,
@@ -459,9 +464,9 @@ class TitleModel(nn.Module):
             return project(torch.tanh(combine(torch.cat([out, context], dim=-1)))[:, 0]), hidden
         return step
 
-    def forward(self, src: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+    def forward(self, src: torch.Tensor, prev: torch.Tensor, *, features: bool = False) -> torch.Tensor:
         memory, keys, hidden = self.encode(src)
-        return self.decode(prev, memory, keys, hidden)[0]
+        return self.decode(prev, memory, keys, hidden, features=features)[0]
 
 
 # "whole" is the poem model's structure (1 vs N) trained on whole couplets (couplet.wholetext)

@@ -34,6 +34,62 @@ def seq_cross_entropy(logits: torch.Tensor, tgt: torch.Tensor, **kw) -> torch.Te
     return out.view(tgt.shape) if kw.get("reduction") == "none" else out
 
 
+class _ProjectedCrossEntropy(torch.autograd.Function):
+    """Mean cross-entropy of `target` (N,) under logits = feat (N, E) @ weight (V, E)^T + bias, the
+    output layer and the loss in one: the logits are made once in feat's dtype (bf16 under autocast,
+    as the plain layer makes them), and every pass over them after that (log-sum-exp, softmax, the
+    one-hot) runs on `chunk` rows at a time, which stay in cache. Done the plain way each pass streams
+    the (N, V) tensor through memory, with an fp32 copy, its log-softmax and a zeroed gradient: at
+    2,304 x 7,705 (a batch of 256 couplets) that was twice the time of the products (2 CPU threads)."""
+
+    @staticmethod
+    def forward(ctx, feat, weight, bias, target, ignore_index: int, chunk: int):
+        with torch.autocast(feat.device.type, enabled=False):
+            w = weight.to(feat.dtype)
+            logits = torch.addmm(bias.to(feat.dtype), feat, w.t())                 # (N, V)
+            lse = torch.empty(len(feat), device=feat.device)
+            for i in range(0, len(feat), chunk):
+                lse[i:i + chunk] = torch.logsumexp(logits[i:i + chunk].float(), dim=1)
+            keep = target != ignore_index
+            safe = target.masked_fill(~keep, 0)
+            count = keep.sum().clamp(min=1)
+            picked = logits.gather(1, safe.unsqueeze(1)).squeeze(1).float()
+            loss = ((lse - picked) * keep).sum() / count
+        ctx.save_for_backward(feat, w, logits, lse, safe, keep, count)
+        ctx.chunk, ctx.weight_dtype = chunk, weight.dtype
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad):
+        feat, w, logits, lse, safe, keep, count = ctx.saved_tensors
+        with torch.autocast(feat.device.type, enabled=False):
+            scale = keep.float() * (grad / count)
+            grad_bias = torch.zeros(logits.shape[1], device=logits.device)
+            for i in range(0, len(logits), ctx.chunk):
+                j = min(i + ctx.chunk, len(logits))
+                p = logits[i:j].float().sub_(lse[i:j, None]).exp_()                # softmax
+                p[torch.arange(j - i, device=p.device), safe[i:j]] -= 1.0            # - one-hot
+                p.mul_(scale[i:j, None])
+                grad_bias += p.sum(0)
+                logits[i:j] = p          # the saved logits become d loss / d logits (backward runs once)
+            grad_feat = logits @ w
+            # (feat^T @ grads)^T: a transposed operand is copied first, and feat is the small one
+            grad_weight = (feat.t() @ logits).t().to(ctx.weight_dtype)
+        return grad_feat, grad_weight, grad_bias, None, None, None
+
+
+def projected_cross_entropy(model, feat: torch.Tensor, tgt: torch.Tensor, ignore_index: int = -100,
+                            chunk: int | None = None) -> torch.Tensor:
+    """`seq_cross_entropy(model.project(feat), tgt)` (mean) for features (B, T, E) before the model's
+    tied output layer (its `forward(..., features=True)`), without the (B, T, V) logits going through
+    memory pass after pass (`_ProjectedCrossEntropy`, `chunk` rows at a time: 64 on a CPU, where a
+    chunk of a 7,705-char vocabulary in fp32 is 2 MB, a core's L2; on a GPU the whole batch at once)."""
+    m = getattr(model, "module", model)          # a DistributedDataParallel wrapper holds the model
+    chunk = chunk or (64 if feat.device.type == "cpu" else feat.shape[0] * feat.shape[1])
+    return _ProjectedCrossEntropy.apply(feat.reshape(-1, feat.shape[-1]), m.embed.weight, m.out_bias,
+                                        tgt.reshape(-1), ignore_index, chunk)
+
+
 def structure_weights(pairs: list[Pair], strength: float) -> dict[Pair, float] | None:
     """Per-pair sampling multipliers that favour structurally parallel references (词性相对):
     1 - strength + strength * (share of positions with the same part of speech in both lines)."""
@@ -218,11 +274,11 @@ class CoupletTask:
             prev = prev.masked_fill(hide, unk)
         # a 下联 char outside the vocabulary is <unk>: nothing to learn there (decoding never emits it)
         if not self.aligned_head:
-            logits = model(src, prev)
-            return seq_cross_entropy(logits.float(), tgt, ignore_index=unk), tgt.numel()
-        logits, aligned = model(src, prev, with_aligned=True)
-        return (seq_cross_entropy(logits.float(), tgt, ignore_index=unk)
-                + seq_cross_entropy(aligned.float(), tgt, ignore_index=unk)), tgt.numel()
+            feat = model(src, prev, features=True)
+            return projected_cross_entropy(model, feat, tgt, ignore_index=unk), tgt.numel()
+        feat, aligned = model(src, prev, with_aligned=True, features=True)
+        return (projected_cross_entropy(model, feat, tgt, ignore_index=unk)
+                + projected_cross_entropy(model, aligned, tgt, ignore_index=unk)), tgt.numel()
 
     def evaluate(self, model, device) -> dict[str, float]:
         return evaluate(model, self.valid, self.vocab, device=device)

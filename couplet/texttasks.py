@@ -15,7 +15,8 @@ import torch
 from .corpus import DYNASTIES, Pair, read_pairs, split_of
 from .model import PoemConfig, PoemModel, shift_right
 from .poetry import format_poem
-from .tasks import PairData, ScorerTask, bucket_batches, parse_sources, seq_cross_entropy, shape
+from .tasks import (PairData, ScorerTask, bucket_batches, parse_sources, projected_cross_entropy, seq_cross_entropy,
+                    shape)
 from .vocab import Vocab
 
 if TYPE_CHECKING:
@@ -144,8 +145,8 @@ class PoemTask:
 
     def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
         seed, text = (t.to(device, non_blocking=True) for t in self.data.batch(*item))
-        logits = model(seed, shift_right(text, self.vocab.bos_id))
-        return seq_cross_entropy(logits.float(), text), text.numel()
+        feat = model(seed, shift_right(text, self.vocab.bos_id), features=True)
+        return projected_cross_entropy(model, feat, text), text.numel()
 
     @torch.no_grad()
     def evaluate(self, model, device) -> dict[str, float]:
@@ -267,8 +268,8 @@ class TitleTask(PoemTask):
 
     def loss(self, model, item, device) -> tuple[torch.Tensor, int]:
         src, tgt = (t.to(device, non_blocking=True) for t in self.data.batch(item[0], item[1]))
-        logits = model(src, shift_right(tgt, self.vocab.bos_id))
-        return seq_cross_entropy(logits.float(), tgt, ignore_index=Vocab.pad_id), int((tgt > 0).sum())
+        feat = model(src, shift_right(tgt, self.vocab.bos_id), features=True)
+        return projected_cross_entropy(model, feat, tgt, ignore_index=Vocab.pad_id), int((tgt > 0).sum())
 
     @torch.no_grad()
     def evaluate(self, model, device) -> dict[str, float]:

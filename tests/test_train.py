@@ -81,10 +81,14 @@ def test_prev_dropout_hides_decoder_history(prepared, tmp_path):
     task.load(vocab)
     seen = []
 
-    class Spy(torch.nn.Module):
-        def forward(self, src, prev):
+    class Spy(torch.nn.Module):   # a tied output layer, as the loss reads the model's features
+        def __init__(self):
+            super().__init__()
+            self.embed, self.out_bias = torch.nn.Embedding(len(vocab), 4), torch.nn.Parameter(torch.zeros(len(vocab)))
+
+        def forward(self, src, prev, features=False):
             seen.append(prev)
-            return torch.zeros(*src.shape, len(vocab), requires_grad=True)
+            return torch.zeros(*src.shape, 4 if features else len(vocab), requires_grad=True)
     n, idx, _ = task.data.epoch_batches(0, seed=1, batch_size=4)[0]
     task.loss(Spy(), (n, idx), torch.device("cpu"))
     prev = seen[0]
@@ -191,6 +195,47 @@ def test_sequence_cross_entropy_reads_the_classes_last_and_means_the_same(kw):
     tgt[0, :2] = 3
     got, want = seq_cross_entropy(logits, tgt, **kw), F.cross_entropy(logits.transpose(1, 2), tgt, **kw)
     assert got.shape == want.shape and torch.allclose(got, want, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["couplet", "tagger", "poem", "title"])
+def test_projected_cross_entropy_gives_the_plain_loss_and_gradients(kind):
+    """The output layer fused into the loss (`projected_cross_entropy`, in chunks smaller than the
+    batch) gives the loss and every parameter's gradient of seq_cross_entropy over the model's logits,
+    ignored targets included."""
+    from couplet.model import (CoupletModel, ModelConfig, PoemConfig, PoemModel, TitleConfig, TitleModel,
+                               shift_right)
+    from couplet.tasks import projected_cross_entropy, seq_cross_entropy
+    torch.manual_seed(0)
+    v = 40
+    if kind in ("couplet", "tagger"):
+        model = CoupletModel(ModelConfig(vocab_size=v, emb_dim=8, hidden=12, dropout=0.0, aligned_head=kind == "couplet",
+                                         decoder=kind == "couplet"))
+        src = torch.randint(3, v, (5, 7))
+    elif kind == "poem":
+        model, src = PoemModel(PoemConfig(vocab_size=v, emb_dim=8, hidden=12, dropout=0.0)), torch.randint(0, v, (5, 3))
+    else:
+        model, src = TitleModel(TitleConfig(vocab_size=v, emb_dim=8, hidden=12, dropout=0.0)), torch.randint(3, v, (5, 9))
+    tgt = torch.randint(3, v, (5, 7))
+    tgt[0, 2:] = 0                                  # padding, ignored
+    prev = shift_right(tgt, 2)
+    heads = {"with_aligned": True} if kind == "couplet" else {}
+
+    def grads(fused: bool):
+        model.zero_grad()
+        out = model(src, prev, features=fused, **heads)
+        outs = out if isinstance(out, tuple) else (out,)
+        # chunks of 4 rows over the 35 of the batch: the chunk loop's edges are exercised
+        loss = sum(projected_cross_entropy(model, o, tgt, ignore_index=0, chunk=4) if fused
+                   else seq_cross_entropy(o, tgt, ignore_index=0) for o in outs)
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    got_loss, got = grads(True)
+    want_loss, want = grads(False)
+    assert torch.allclose(got_loss, want_loss, atol=1e-6)
+    assert got.keys() == want.keys()
+    for name in want:
+        assert torch.allclose(got[name], want[name], atol=1e-6), name
 
 
 def test_poem_sources_weigh_dynasties(prepared, tmp_path):
