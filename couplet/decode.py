@@ -38,6 +38,7 @@ class Rules:
     repeats: bool = True
     no_copy: bool = True
     tone: str = "end"  # off | end | rhythm
+    avoid: str = ""    # chars the 下联 leaves out (a whole couplet's: another season's, another year's animal)
 
     def __post_init__(self):
         if self.tone not in TONE_MODES:
@@ -171,6 +172,9 @@ def make_plans(uppers: list[str], tables: Tables, rules: Rules, locks: list[str 
         if copied:
             rows, ids = zip(*copied)
             base[list(rows), list(ids)] = False
+    avoided = [vocab.stoi[ch] for ch in set(rules.avoid) if ch in vocab.stoi]
+    if avoided:   # a handful of chars: every position keeps thousands
+        base[:, avoided] = False
     allowed = base.unsqueeze(1).expand(b, n, -1).clone()          # (B, T, V)
     forced = [[-1] * n for _ in uppers]    # lists while the plans are built: a tensor write per char costs more
     link = [[-1] * n for _ in uppers]

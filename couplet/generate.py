@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -158,13 +158,13 @@ class CoupletGenerator:
     def _check(self, upper: object) -> CheckedInput:
         return check_input(upper, known=self.known, max_len=self.max_len, allow_unknown=True, han_only=True)
 
-    def plan(self, upper: str, settings: Settings, lock: str | None = None) -> tuple[Plan, list[str]]:
-        """Check the input (raises InputError) and build its decoding plan."""
+    def plan(self, upper: str, settings: Settings, lock: str | None = None, avoid: str = "") -> tuple[Plan, list[str]]:
+        """Check the input (raises InputError) and build its decoding plan; avoid: chars the 下联 leaves out."""
         checked = self._check(upper)
         if lock is not None:
             lock = check_lock(lock, self.known)
         try:
-            plan = make_plan(checked.text, self.tables, settings.rules(), lock=lock or None)
+            plan = make_plan(checked.text, self.tables, replace(settings.rules(), avoid=avoid), lock=lock or None)
         except ValueError as e:
             raise InputError(str(e)) from e
         return plan, checked.notes + plan.notes + self._memory_notes(settings)
@@ -178,11 +178,12 @@ class CoupletGenerator:
         return "".join(lit if lit is not None else self.vocab.itos[i] for lit, i in zip(plan.literal, ids))
 
     def generate(self, upper: str, settings: Settings | None = None, *, lock: str | None = None,
-                 written: WrittenPairs | None = None) -> Result:
+                 written: WrittenPairs | None = None, avoid: str = "") -> Result:
         """Candidates for one 上联, best first. Raises InputError for bad input. written: what the batch
-        this line belongs to wrote before (`settings.shared_pair`); the first candidate is added to it."""
+        this line belongs to wrote before (`settings.shared_pair`); the first candidate is added to it.
+        avoid: chars the 下联 leaves out (a whole couplet's, `couplet.whole`)."""
         settings = (settings or Settings()).check()
-        plan, notes = self.plan(upper, settings, lock)
+        plan, notes = self.plan(upper, settings, lock, avoid)
         n = settings.n  # at least 1: check() holds it to its range
         sampler = settings.sampler(torch.Generator().manual_seed(int(settings.seed)))
         greedy = settings.beam == 0 and sampler.greedy

@@ -11,7 +11,8 @@ seeds are classical words too: `poem 毕业` wrote 毕竟空余事业乖). Chose
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Occasion:
     # a word typed beside its word that names a place of business (茶馆开业: a tea house; `subject_of`)
     # seeds its couplets instead of its own seeds, which wrote the same couplets for every shop
     subject: bool = False
+    # the animal of the year a wish names (羊年, 2027: 羊; `year_of`), whose words its couplets may use
+    year: str = ""
 
     def subject_of(self, words: list[str]) -> list[str]:
         """The words that name what it is for (茶馆, 火锅店, 健身房): those ending in a place (店, 馆, 楼…),
@@ -52,20 +55,40 @@ class Occasion:
     def off_words(self) -> tuple[str, ...]:
         """Words of another occasion, which its couplets leave out while others are left: a year's
         (金猴, 辞岁) but at 春节, a wedding's (洞房花烛, the 下联 a couplet model writes to 金榜题名) but at a
-        wedding or 七夕, another festival's name (端午龙舟惊世界 / 元宵萤火耀乾坤)."""
+        wedding or 七夕, another festival's name (端午龙舟惊世界 / 元宵萤火耀乾坤). When the wish names a
+        year, another animal is off at 春节 too (猴岁, 猴棒 in a 羊年 couplet: the couplet model answers one
+        animal with another), but the year it follows (骏马辞岁 / 金羊献瑞: the old year seen off) and the
+        dragon, every year's emblem (龙腾盛世)."""
         festivals = tuple(w for name, names in FESTIVAL_NAMES.items() if name != self.name
                           and {name, self.name} != {"春节", "元宵"} for w in names)   # 春节 runs to 元宵
-        return ((() if self.name == "春节" else YEAR_WORDS) + (() if self.name in ("婚庆", "七夕") else WEDDING_WORDS)
-                + festivals)
+        if self.year:
+            kept = {self.year, ZODIAC[ZODIAC.index(self.year) - 1]} if self.name == "春节" else {self.year}
+            years = tuple(w for a in ZODIAC if a not in kept for w in ANIMAL_WORDS[a])
+            years += tuple(a for a in ZODIAC if a not in kept | {"龙"}) if self.name == "春节" else TURN_WORDS
+        else:
+            years = () if self.name == "春节" else YEAR_WORDS
+        return years + (() if self.name in ("婚庆", "七夕") else WEDDING_WORDS) + festivals
 
 
 # autumn's: spring, summer and winter named, snow, plum blossom; summer's: winter and snow (春 and 秋 are
 # 送春 and 千秋 in a 端午 couplet)
 OFF_SEASON = {"秋": "春夏冬雪梅", "夏": "冬雪"}
 # a year of the zodiac and the turn of the year: the 春联 of the couplet data put them everywhere
-YEAR_WORDS = tuple(a + "年" for a in "鼠牛虎兔龙蛇马羊猴鸡狗猪") + (
-    "金鼠", "金牛", "金虎", "玉兔", "金蛇", "金猴", "灵猴", "神猴", "金羊", "神羊", "三羊", "金鸡", "宝鸡", "金狗", "金猪",
-    "辞岁", "贺岁", "新岁", "旧岁", "旧年", "贺年", "拜年")
+ZODIAC = "鼠牛虎兔龙蛇马羊猴鸡狗猪"          # 2020 was a 鼠 year
+ANIMAL_WORDS = {a: (a + "年", a + "岁") + more for a, more in zip(ZODIAC, (
+    ("金鼠",), ("金牛",), ("金虎",), ("玉兔",), ("金龙",), ("金蛇", "银蛇", "灵蛇"), ("金马",),
+    ("金羊", "神羊", "三羊", "灵羊", "吉羊"), ("金猴", "灵猴", "神猴"), ("金鸡", "宝鸡"), ("金狗", "金犬"), ("金猪",)))}
+TURN_WORDS = ("辞岁", "贺岁", "新岁", "旧岁", "旧年", "贺年", "拜年")
+YEAR_WORDS = tuple(w for words in ANIMAL_WORDS.values() for w in words) + TURN_WORDS
+# the 横批 of a year, from the 4-char phrases of the couplet data (三羊开泰 139 times, 金猴献瑞 33) and a few
+# people hang that it lacks (鼠年大吉); a year's couplets choose among these and 春节's
+YEAR_HENGPI = {"鼠": ("金鼠迎春", "鼠年大吉"), "牛": ("牛气冲天", "金牛献瑞", "金牛贺岁"),
+               "虎": ("虎虎生威", "虎年大吉"), "兔": ("玉兔呈祥", "玉兔迎春", "玉兔报春"),
+               "龙": ("龙腾盛世", "金龙献瑞", "巨龙腾飞", "金龙贺岁"), "蛇": ("金蛇狂舞", "灵蛇献瑞", "银蛇送福", "金蛇贺岁"),
+               "马": ("马到成功", "骏马迎春", "万马奔腾", "一马当先"),
+               "羊": ("三羊开泰", "吉羊开泰", "灵羊献瑞", "金羊献瑞", "喜气洋洋"),
+               "猴": ("金猴献瑞", "金猴贺岁", "金猴送福"), "鸡": ("金鸡报晓", "雄鸡报晓", "金鸡报喜"),
+               "狗": ("金犬迎春", "狗年大吉"), "猪": ("金猪贺岁", "金猪送福", "猪年大吉")}
 WEDDING_WORDS = ("洞房", "花烛")
 # the last char of a word that names a place of business (`Occasion.subject_of`)
 PLACES = "店馆楼坊行铺院所厂司社堂阁轩斋庄园屋厅吧房场城市校室廊部"
@@ -125,8 +148,30 @@ OCCASIONS = (
 )
 
 
-def occasion_of(theme: str, need: str = "seeds") -> Occasion | None:
+CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
+
+
+def year_of(theme: str) -> str:
+    """The animal of the year a theme names: by one of its words (羊年, 金羊, 猴岁) or by its number
+    (2027, 2027年: 羊), the first named; "" for none."""
+    found = [(theme.find(w), a) for a, words in ANIMAL_WORDS.items() for w in words if w in theme]
+    digits = theme.translate(CHINESE_DIGITS)          # 二〇二七 as 2027
+    found += [(m.start(), ZODIAC[(int(m.group()) - 2020) % 12])
+              for m in re.finditer(r"(?<!\d)(19|20|21)\d\d(?!\d)", digits)]
+    return min(found)[1] if found else ""
+
+
+def occasion_of(theme: str, need: str = "seeds", years: bool = True) -> Occasion | None:
     """The occasion a theme names (the first in OCCASIONS whose word it holds), when it has what the
-    caller reads (`need`: "seeds" for whole couplets, "poem" for poems); else None."""
+    caller reads (`need`: "seeds" for whole couplets, "poem" for poems); else None. With years, a theme
+    that names a year (羊年, 2027) is 春节's unless it names another occasion, with that year's seeds
+    and 横批 beside 春节's, and the year's words allowed."""
     found = next((o for o in OCCASIONS if any(w in theme for w in o.words)), None)
+    year = year_of(theme) if years else ""
+    if year and (found is None or found.name == "春节"):
+        spring = next(o for o in OCCASIONS if o.name == "春节")
+        found = replace(spring, year=year, seeds=(year + "年迎春", year + "年纳福") + spring.seeds[1:],
+                        hengpi=YEAR_HENGPI[year] + spring.hengpi)
+    elif year and found is not None:
+        found = replace(found, year=year)
     return found if found is not None and getattr(found, need) else None

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from couplet.requests import Settings
 from couplet.text import InputError, is_han
 from couplet.whole import WholeRequest, check_whole, layout_text, split_layout
 from couplet.wholetext import (SEP, clause_heads, couplet_doubles, han_count, layout_of, length_token,
@@ -275,3 +276,45 @@ def test_a_shop_opening_is_written_for_the_shop(tiny_whole, monkeypatch):
     assert res.hengpi_from == opening.hengpi
     monkeypatch.setattr(whole, "OCCASION_SUBJECT", False)
     assert tiny_whole.generate(WholeRequest(theme=f"{shop} 开业", n=1, draws=2)).seed == " ".join(opening.seeds)
+
+
+def test_a_wish_naming_a_year_is_its_spring_festival():
+    """羊年, 2027 and 二〇二七 name the year of the goat: such a wish is 春节's, with the year's seeds and 横批
+    first, and its couplets may name the goat, the horse it follows and the dragon, no other animal. 春节
+    alone names no year and allows every year's words; another occasion stays itself, the year's words
+    allowed."""
+    from couplet.occasions import YEAR_HENGPI, ZODIAC, occasion_of, year_of
+    assert ([year_of(t) for t in ("羊年", "2027", "二〇二七年春联", "金羊贺岁", "2020 春节", "1234", "马到成功", "春节")]
+            == ["羊", "羊", "羊", "羊", "鼠", "", "", ""])
+    goat, spring = occasion_of("羊年春联"), occasion_of("春节")
+    assert goat.name == "春节" and goat.year == "羊" and spring.year == ""
+    assert goat.hengpi == YEAR_HENGPI["羊"] + spring.hengpi
+    assert all(s.startswith("羊年") or s in spring.seeds for s in goat.seeds) and len(goat.seeds) >= 3
+    off = set(goat.off_words)
+    assert {"猴岁", "金猴", "猴", "鸡", "猪"} <= off and not {"羊", "羊年", "三羊", "马", "马岁", "龙"} & off
+    assert not set(ZODIAC) & set(spring.off_words) and "金猴" not in spring.off_words
+    wedding = occasion_of("婚礼 2027")
+    assert wedding.name == "婚庆" and "羊年" not in wedding.off_words and {"猴年", "辞岁"} <= set(wedding.off_words)
+    assert occasion_of("羊年", years=False) is None and occasion_of("2027年春节", years=False).year == ""
+
+
+def test_an_occasions_lines_leave_out_its_one_char_words_as_they_are_written(tiny_whole, monkeypatch):
+    """Another year's animal is never written in either line of a year's couplets (the 上联's plan and
+    the 下联's `Rules.avoid`), where ranking could only put such couplets last; seasons are ranked, not
+    left out. A bare year is a wish for its 春联."""
+    from couplet import whole
+    from couplet.occasions import occasion_of
+    left_out = whole._avoided(occasion_of("羊年"))
+    assert set("猴鸡猪鼠") <= set(left_out) and not set("羊马龙") & set(left_out)
+    assert whole._avoided(occasion_of("重阳")) == "" and whole._avoided(occasion_of("春节")) == ""
+    known = [c for c in left_out if c in tiny_whole.couplets.vocab.stoi]
+    assert known    # the tiny models know some of them, so the test reads something
+    plan, _ = tiny_whole.couplets.plan("春回大地", Settings(), avoid=left_out)
+    ids = [tiny_whole.couplets.vocab.stoi[c] for c in known]
+    assert not plan.allowed[:, ids].any() and tiny_whole.couplets.plan("春回大地", Settings())[0].allowed[:, ids].any()
+    for theme in ("羊年", "2027"):
+        res = tiny_whole.generate(WholeRequest(theme=theme, n=4, draws=3, hengpi=False))
+        assert res.couplets and res.hengpi_from[0] == "三羊开泰"
+        assert not any(c in x.upper + x.lower for x in res.couplets for c in left_out)
+    monkeypatch.setattr(whole, "OCCASION_AVOID", False)
+    assert whole._avoided(occasion_of("羊年")) == ""

@@ -6,8 +6,9 @@ the real couplet for the odd ones, part 2 the other way round, so no judge sees 
 With --variants '{"A": {}, "B": {"temperature": 0.6}}' it writes a side-by-side reading of our
 decodings instead (WholeRequest fields per name; no real couplets): each item shows the wish and one
 couplet of each with its 横批, labelled x, y in random order, and asks which to keep. "occasion_hengpi":
-false (or "occasion_season", "occasion_words", "occasion_subject": false) in a system's fields turns
-`couplet.whole.OCCASION_HENGPI` (or `OCCASION_SEASON`, `OCCASION_WORDS`, `OCCASION_SUBJECT`) off for it; wishes whose two come out
+false (or "occasion_season", "occasion_words", "occasion_subject", "occasion_year", "occasion_avoid": false)
+in a system's fields turns `couplet.whole.OCCASION_HENGPI` (or `OCCASION_SEASON`, `OCCASION_WORDS`,
+`OCCASION_SUBJECT`, `OCCASION_YEAR`, `OCCASION_AVOID`) off for it; wishes whose two come out
 the same are left out. With --wishes the
 items are those themes (as a user types them, e.g. 结婚,开业大吉) instead of wishes drawn from test
 couplets. Tally: whole_variants_tally.py."""
@@ -81,6 +82,8 @@ if args.variants:
             W.OCCASION_SEASON = cfg.pop("occasion_season", True)
             W.OCCASION_WORDS = cfg.pop("occasion_words", True)
             W.OCCASION_SUBJECT = cfg.pop("occasion_subject", True)
+            W.OCCASION_YEAR = cfg.pop("occasion_year", True)
+            W.OCCASION_AVOID = cfg.pop("occasion_avoid", True)
             top = gen.generate(replace(req, **cfg)).couplets[0]
             c["cands"].append({"who": name, "couplet": [top.upper, top.lower], "hengpi": top.hengpi})
         rng.shuffle(c["cands"])
