@@ -121,14 +121,14 @@ def build_app(studio: Studio) -> gr.Blocks:
         with gr.Tab("整副对联", id="whole"):
             # a wish in, whole couplets out: a theme, 藏头 heads, or both
             with gr.Row():
-                wtheme = gr.Textbox(label="主题 theme (e.g. 中秋 团圆, 新店开张)", elem_id="whole-theme", scale=3)
+                wtheme = gr.Textbox(label="主题 theme (e.g. 中秋 团圆, 新店开张, 羊年)", elem_id="whole-theme", scale=3)
                 whead = gr.Textbox(label="藏头 heads: 1 char (上联 only), 2 (one per line) or 4", elem_id="whole-head", scale=2)
             with gr.Row():
                 wgo = gr.Button("写对联", variant="primary", elem_id="whole-go", scale=2)
                 wlength = _slider(WholeRequest, "length", "characters per line", scale=1)
                 wn = _slider(WholeRequest, "n", "couplets", high=10, scale=1)
             wout = gr.HTML(elem_id="whole-out")
-            gr.Examples([["春节 新年", ""], ["中秋 团圆", ""], ["", "福华"], ["婚礼", "李梅"]], inputs=[wtheme, whead])
+            gr.Examples([["羊年春联", ""], ["中秋 团圆", ""], ["", "福华"], ["婚礼", "李梅"]], inputs=[wtheme, whead])
             with gr.Accordion("advanced", open=False):
                 with gr.Row():
                     wtemp = _slider(WholeRequest, "temperature", "temperature (上联)", high=2.0, step=0.05)
