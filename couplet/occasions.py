@@ -52,6 +52,11 @@ class Occasion:
         return OFF_SEASON.get(self.season, "")
 
     @property
+    def year_before(self) -> str:
+        """The animal of the year before the one the wish names (马 for 羊): the old year a 春联 sees off."""
+        return ZODIAC[ZODIAC.index(self.year) - 1] if self.year else ""
+
+    @property
     def off_words(self) -> tuple[str, ...]:
         """Words of another occasion, which its couplets leave out while others are left: a year's
         (金猴, 辞岁) but at 春节, a wedding's (洞房花烛, the 下联 a couplet model writes to 金榜题名) but at a
@@ -62,7 +67,7 @@ class Occasion:
         festivals = tuple(w for name, names in FESTIVAL_NAMES.items() if name != self.name
                           and {name, self.name} != {"春节", "元宵"} for w in names)   # 春节 runs to 元宵
         if self.year:
-            kept = {self.year, ZODIAC[ZODIAC.index(self.year) - 1]} if self.name == "春节" else {self.year}
+            kept = {self.year, self.year_before} if self.name == "春节" else {self.year}
             years = tuple(w for a in ZODIAC if a not in kept for w in ANIMAL_WORDS[a])
             years += tuple(a for a in ZODIAC if a not in kept | {"龙"}) if self.name == "春节" else TURN_WORDS
         else:
@@ -78,6 +83,9 @@ ZODIAC = "鼠牛虎兔龙蛇马羊猴鸡狗猪"          # 2020 was a 鼠 year
 ANIMAL_WORDS = {a: (a + "年", a + "岁") + more for a, more in zip(ZODIAC, (
     ("金鼠",), ("金牛",), ("金虎",), ("玉兔",), ("金龙",), ("金蛇", "银蛇", "灵蛇"), ("金马",),
     ("金羊", "神羊", "三羊", "灵羊", "吉羊"), ("金猴", "灵猴", "神猴"), ("金鸡", "宝鸡"), ("金狗", "金犬"), ("金猪",)))}
+# each animal as a 春联 names it, for a year's seeds: the old year seen off in the 上联, the new one greeted in
+# the 下联 (骏马辞岁千家乐 / 吉羊迎春万户欢), as people's do (送马年… / 迎羊岁…) and the couplet model answers
+ANIMAL_NAMES = dict(zip(ZODIAC, ("金鼠", "金牛", "金虎", "玉兔", "金龙", "金蛇", "骏马", "金羊", "金猴", "金鸡", "金犬", "金猪")))
 TURN_WORDS = ("辞岁", "贺岁", "新岁", "旧岁", "旧年", "贺年", "拜年")
 YEAR_WORDS = tuple(w for words in ANIMAL_WORDS.values() for w in words) + TURN_WORDS
 # the 横批 of a year, from the 4-char phrases of the couplet data (三羊开泰 139 times, 金猴献瑞 33) and a few
@@ -170,8 +178,9 @@ def occasion_of(theme: str, need: str = "seeds", years: bool = True) -> Occasion
     year = year_of(theme) if years else ""
     if year and (found is None or found.name == "春节"):
         spring = next(o for o in OCCASIONS if o.name == "春节")
-        found = replace(spring, year=year, seeds=(year + "年迎春", year + "年纳福") + spring.seeds[1:],
-                        hengpi=YEAR_HENGPI[year] + spring.hengpi)
+        found = replace(spring, year=year, hengpi=YEAR_HENGPI[year] + spring.hengpi)
+        found = replace(found, seeds=(ANIMAL_NAMES[found.year_before] + "辞岁", ANIMAL_NAMES[year] + "迎春")
+                        + spring.seeds[1:])
     elif year and found is not None:
         found = replace(found, year=year)
     return found if found is not None and getattr(found, need) else None

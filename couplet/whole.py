@@ -230,7 +230,7 @@ class WholeGenerator:
         """Couplets for a wish. avoid: 上联 written earlier in the same batch, not written again; the
         couplets' own 上联 are added to it."""
         seeds, words, layout, heads, notes, occasion = self.prepare(req)
-        left_out = _avoided(occasion)
+        left_out, lower_left_out = _avoided(occasion), _avoided(occasion, lower=True)
         plans = [self.plan(layout, heads, seed, left_out) for seed in seeds]
         lock_heads = heads[len(heads) // 2:] if len(heads) > 1 else ""
         at = layout_text(layout) if len(heads) == 4 else [0]  # where the 下联's heads go
@@ -250,7 +250,8 @@ class WholeGenerator:
                         lock[at[k]] = ch
                     lock = "".join(lock)
                 try:
-                    result = self.couplets.generate(upper, Settings.for_request(batch=True), lock=lock, avoid=left_out)
+                    result = self.couplets.generate(upper, Settings.for_request(batch=True), lock=lock,
+                                                    avoid=lower_left_out)
                 except InputError as e:
                     notes.append(f"no 下联 for {upper}: {e}")
                     continue
@@ -358,12 +359,14 @@ def _off(occasion: Occasion | None) -> tuple[str, ...]:
     return (tuple(occasion.off_season) if OCCASION_SEASON else ()) + (occasion.off_words if OCCASION_WORDS else ())
 
 
-def _avoided(occasion: Occasion | None) -> str:
+def _avoided(occasion: Occasion | None, lower: bool = False) -> str:
     """The one-char words of an occasion's `off_words` (another year's animal), which its lines leave out
-    as they are written (`OCCASION_AVOID`); a seed's or a head's own are still written."""
+    as they are written (`OCCASION_AVOID`); a seed's or a head's own are still written. lower: the 下联's,
+    which also leave out the year before (`Occasion.year_before`): a 春联 sees the old year off in the
+    上联 and greets the new one in the 下联 (送马年… / 迎羊岁…), and 金羊… / 骏马… reads backwards."""
     if occasion is None or not (OCCASION_AVOID and OCCASION_WORDS):
         return ""
-    return "".join(w for w in occasion.off_words if len(w) == 1)
+    return "".join(w for w in occasion.off_words if len(w) == 1) + (occasion.year_before if lower else "")
 
 
 def _differ(a: WholeCouplet, b: WholeCouplet) -> float:

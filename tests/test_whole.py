@@ -289,7 +289,7 @@ def test_a_wish_naming_a_year_is_its_spring_festival():
     goat, spring = occasion_of("羊年春联"), occasion_of("春节")
     assert goat.name == "春节" and goat.year == "羊" and spring.year == ""
     assert goat.hengpi == YEAR_HENGPI["羊"] + spring.hengpi
-    assert all(s.startswith("羊年") or s in spring.seeds for s in goat.seeds) and len(goat.seeds) >= 3
+    assert goat.seeds[:2] == ("骏马辞岁", "金羊迎春") and set(goat.seeds[2:]) <= set(spring.seeds)
     off = set(goat.off_words)
     assert {"猴岁", "金猴", "猴", "鸡", "猪"} <= off and not {"羊", "羊年", "三羊", "马", "马岁", "龙"} & off
     assert not set(ZODIAC) & set(spring.off_words) and "金猴" not in spring.off_words
@@ -300,12 +300,14 @@ def test_a_wish_naming_a_year_is_its_spring_festival():
 
 def test_an_occasions_lines_leave_out_its_one_char_words_as_they_are_written(tiny_whole, monkeypatch):
     """Another year's animal is never written in either line of a year's couplets (the 上联's plan and
-    the 下联's `Rules.avoid`), where ranking could only put such couplets last; seasons are ranked, not
-    left out. A bare year is a wish for its 春联."""
+    the 下联's `Rules.avoid`), where ranking could only put such couplets last, nor the year before in the
+    下联 (the old year is seen off in the 上联); seasons are ranked, not left out. A bare year is a wish
+    for its 春联."""
     from couplet import whole
     from couplet.occasions import occasion_of
     left_out = whole._avoided(occasion_of("羊年"))
     assert set("猴鸡猪鼠") <= set(left_out) and not set("羊马龙") & set(left_out)
+    assert set(whole._avoided(occasion_of("羊年"), lower=True)) == set(left_out) | {"马"}
     assert whole._avoided(occasion_of("重阳")) == "" and whole._avoided(occasion_of("春节")) == ""
     known = [c for c in left_out if c in tiny_whole.couplets.vocab.stoi]
     assert known    # the tiny models know some of them, so the test reads something
@@ -316,5 +318,6 @@ def test_an_occasions_lines_leave_out_its_one_char_words_as_they_are_written(tin
         res = tiny_whole.generate(WholeRequest(theme=theme, n=4, draws=3, hengpi=False))
         assert res.couplets and res.hengpi_from[0] == "三羊开泰"
         assert not any(c in x.upper + x.lower for x in res.couplets for c in left_out)
+        assert not any("马" in x.lower for x in res.couplets)
     monkeypatch.setattr(whole, "OCCASION_AVOID", False)
     assert whole._avoided(occasion_of("羊年")) == ""
