@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .occasions import year_named
 from .poemrules import seed_batch
 from .text import is_han
 
@@ -107,10 +108,13 @@ class HengpiChooser:
 
     def shortlist(self, upper: str, lower: str, near: set[int] = frozenset()) -> list[int]:
         """Phrase indices (commonest first) worth scoring: up to SHARED that share a char with the
-        couplet, the COMMON commonest and `near` (those nearest a theme); none that the couplet holds."""
+        couplet, the COMMON commonest and `near` (those nearest a theme); none that the couplet holds,
+        and none that names a year whose animal the 下联 does not (`occasions.year_named`): a 春联 greets
+        the new year in its 下联 (骏马奔腾辞旧岁 / 灵羊起舞贺新春 is hung under 吉羊开泰, not 骏马迎春)."""
         hits = set(sorted({i for c in set(upper + lower) for i in self.by_char.get(c, [])})[:SHARED])
         hits |= set(range(min(COMMON, len(self.phrases)))) | set(near)
-        return sorted(i for i in hits if self.phrases[i][0] not in upper and self.phrases[i][0] not in lower)
+        return sorted(i for i in hits if self.phrases[i][0] not in upper and self.phrases[i][0] not in lower
+                      and year_named(self.phrases[i][0]) in ("", *lower))
 
     def choose(self, upper: str, lower: str, k: int = 5, *, theme: str = "") -> list[Hengpi]:
         """The k best 横批 for a couplet, best first (empty if there is no phrase table)."""

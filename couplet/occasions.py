@@ -86,6 +86,9 @@ ANIMAL_WORDS = {a: (a + "年", a + "岁") + more for a, more in zip(ZODIAC, (
 # each animal as a 春联 names it, for a year's seeds: the old year seen off in the 上联, the new one greeted in
 # the 下联 (骏马辞岁千家乐 / 吉羊迎春万户欢), as people's do (送马年… / 迎羊岁…) and the couplet model answers
 ANIMAL_NAMES = dict(zip(ZODIAC, ("金鼠", "金牛", "金虎", "玉兔", "金龙", "金蛇", "骏马", "金羊", "金猴", "金鸡", "金犬", "金猪")))
+# beside an animal, the words that make a phrase a year's 横批 (金猴贺岁, 骏马迎春, 三羊开泰; `year_named`), where
+# 马到成功, 万马奔腾 and 闻鸡起舞 name no year
+YEAR_PHRASE_WORDS = ("贺岁", "献瑞", "迎春", "辞岁", "报春", "闹春", "送福", "开泰", "启泰", "呈祥", "纳福", "报喜", "贺年")
 TURN_WORDS = ("辞岁", "贺岁", "新岁", "旧岁", "旧年", "贺年", "拜年")
 YEAR_WORDS = tuple(w for words in ANIMAL_WORDS.values() for w in words) + TURN_WORDS
 # the 横批 of a year, from the 4-char phrases of the couplet data (三羊开泰 139 times, 金猴献瑞 33) and a few
@@ -154,6 +157,14 @@ OCCASIONS = (
              hengpi=("浩气长存", "音容宛在", "英名千古", "千古流芳", "德泽长存", "永垂不朽", "流芳百世")),
     Occasion("毕业", ("毕业", "同窗"), (), (("同窗", "离别"), ("长亭", "故人"))),
 )
+
+
+def year_named(phrase: str) -> str:
+    """The animal whose year a phrase (a 横批) names: by one of its words (金猴, 羊年) or beside a word of the
+    turn of the year (骏马迎春, 三羊开泰); "" for none. The dragon, every year's emblem, names one by its words
+    alone (金龙献瑞 does, 龙凤呈祥 does not)."""
+    return next((a for a in ZODIAC if a in phrase and any(w in phrase for w in ANIMAL_WORDS[a]
+                                                          + (YEAR_PHRASE_WORDS if a != "龙" else ()))), "")
 
 
 CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")

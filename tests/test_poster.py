@@ -7,7 +7,7 @@ from PIL import Image, ImageFont
 from couplet.corpus import Pair
 from couplet.hengpi import HengpiChooser, four_char_phrases
 from couplet.poster import CHAR, find_font, missing_glyphs, render_poster, save_poster
-from couplet.text import InputError
+from couplet.text import InputError, is_han
 
 
 def test_four_char_phrases_counts_clauses_once_per_line():
@@ -189,3 +189,24 @@ def test_a_wish_for_an_occasion_hangs_its_own_hengpi(tiny_whole, monkeypatch):
     assert plain.hengpi_from == () and all(c.hengpi in {ph for ph, _ in table} for c in plain.couplets)
     monkeypatch.setattr(whole, "OCCASION_HENGPI", False)
     assert tiny_whole.generate(WholeRequest(theme="新年", n=1, draws=2)).hengpi_from == ()
+
+
+def test_a_hengpi_names_no_year_the_lower_line_does_not_greet(tiny_whole, monkeypatch):
+    """A phrase naming a year (金猴贺岁, 骏马迎春, 三羊开泰, 金龙献瑞) is on a couplet's shortlist only when its
+    下联 names that animal: the 下联 greets the new year (骏马奔腾辞旧岁 / 灵羊起舞贺新春: 三羊开泰, not 骏马迎春).
+    马到成功, 万马奔腾 and 龙凤呈祥 name no year."""
+    from couplet import hengpi
+    from couplet.occasions import year_named
+    assert [year_named(p) for p in ("金猴贺岁", "骏马迎春", "三羊开泰", "羊年大吉", "金龙献瑞", "金鸡报晓")] == list("猴马羊羊龙鸡")
+    assert [year_named(p) for p in ("马到成功", "万马奔腾", "龙凤呈祥", "闻鸡起舞", "喜气洋洋", "龙腾盛世")] == [""] * 6
+    # the tiny vocabulary lacks the animals: two of its chars stand in for the old year's and the new one's
+    chars = [c for c in tiny_whole.vocab.chars() if is_han(c)][:18]
+    old, new = chars[0], chars[1]
+    old_year, new_year, plain = old + "".join(chars[2:5]), new + "".join(chars[5:8]), "".join(chars[8:12])
+    chooser = HengpiChooser(tiny_whole, [[old_year, 9], [new_year, 8], [plain, 7]])
+    upper, lower = old + "".join(chars[12:15]), new + "".join(chars[15:18])
+    listed = [chooser.phrases[i][0] for i in chooser.shortlist(upper, lower)]
+    assert {old_year, new_year, plain} <= set(listed)      # the real table names no year with these chars
+    monkeypatch.setattr(hengpi, "year_named", lambda p: {old_year: old, new_year: new}.get(p, ""))
+    listed = [chooser.phrases[i][0] for i in chooser.shortlist(upper, lower)]
+    assert new_year in listed and plain in listed and old_year not in listed
