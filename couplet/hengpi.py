@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .occasions import year_named
+from .occasions import ZODIAC, year_named
 from .poemrules import seed_batch
 from .text import is_han
 
@@ -109,12 +109,11 @@ class HengpiChooser:
     def shortlist(self, upper: str, lower: str, near: set[int] = frozenset()) -> list[int]:
         """Phrase indices (commonest first) worth scoring: up to SHARED that share a char with the
         couplet, the COMMON commonest and `near` (those nearest a theme); none that the couplet holds,
-        and none that names a year whose animal the 下联 does not (`occasions.year_named`): a 春联 greets
-        the new year in its 下联 (骏马奔腾辞旧岁 / 灵羊起舞贺新春 is hung under 吉羊开泰, not 骏马迎春)."""
+        and none that names a year the couplet does not greet (`year_fits`)."""
         hits = set(sorted({i for c in set(upper + lower) for i in self.by_char.get(c, [])})[:SHARED])
         hits |= set(range(min(COMMON, len(self.phrases)))) | set(near)
         return sorted(i for i in hits if self.phrases[i][0] not in upper and self.phrases[i][0] not in lower
-                      and year_named(self.phrases[i][0]) in ("", *lower))
+                      and year_fits(self.phrases[i][0], upper, lower))
 
     def choose(self, upper: str, lower: str, k: int = 5, *, theme: str = "") -> list[Hengpi]:
         """The k best 横批 for a couplet, best first (empty if there is no phrase table)."""
@@ -181,6 +180,16 @@ class HengpiChooser:
     def common(self, k: int = 5) -> list[str]:
         """The frequency baseline: the k commonest phrases, whatever the couplet."""
         return [ph for ph, _ in self.phrases[:k]]
+
+
+def year_fits(phrase: str, upper: str, lower: str) -> bool:
+    """Whether a 横批 that names a year (金猴贺岁, 骏马迎春; `occasions.year_named`) fits a couplet: its 下联
+    names that animal, or its 上联 does and its 下联 names no other. A 春联 sees the old year off in its 上联
+    and greets the new one in its 下联 (骏马奔腾辞旧岁 / 灵羊起舞贺新春 is hung under 吉羊开泰, not 骏马迎春), and
+    a couplet that names no monkey is not hung under 金猴贺岁. The dragon, every year's emblem, is no other."""
+    animal = year_named(phrase)
+    return (not animal or animal in lower
+            or animal in upper and not any(a in lower for a in ZODIAC if a not in (animal, "龙")))
 
 
 def _distinct(ranked: list[Hengpi], k: int) -> list[Hengpi]:

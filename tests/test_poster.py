@@ -208,5 +208,8 @@ def test_a_hengpi_names_no_year_the_lower_line_does_not_greet(tiny_whole, monkey
     listed = [chooser.phrases[i][0] for i in chooser.shortlist(upper, lower)]
     assert {old_year, new_year, plain} <= set(listed)      # the real table names no year with these chars
     monkeypatch.setattr(hengpi, "year_named", lambda p: {old_year: old, new_year: new}.get(p, ""))
+    monkeypatch.setattr(hengpi, "ZODIAC", old + new)
     listed = [chooser.phrases[i][0] for i in chooser.shortlist(upper, lower)]
     assert new_year in listed and plain in listed and old_year not in listed
+    # the old year's animal in the 上联 alone, no other in the 下联: its 横批 fits
+    assert hengpi.year_fits(old_year, upper, "".join(chars[15:18])) and not hengpi.year_fits(new_year, upper, upper)

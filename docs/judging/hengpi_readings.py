@@ -7,6 +7,9 @@ couplet's own best 横批 against `HengpiChooser.for_page` (none twice on a page
 idiom: validation couplets, with and without a bonus of 0.5 for set phrases (`hengpi.IDIOM`; off: it lost).
 echo: validation couplets, with and without a rule against phrases that repeat three or more of the
 couplet's chars (not shipped: the readers kept the phrases that echo the couplet).
+year: the first 下联 of validation and test 上联 that name a zodiac animal, its 横批 with and without
+`hengpi.year_fits` (a phrase naming a year, 金猴贺岁, only over a couplet that greets that year), the items
+whose first 横批 names a year either way.
 table5, table3: validation couplets and wishes' couplets, the phrase table counted per couplet (as it
 was at commit 90966d4) against once per distinct line, kept from 5 lines (table5, the first reading)
 or from 3 (table3, fresh items; capped at 10,000 phrases, so every phrase of 4+ lines and 533 of the
@@ -44,7 +47,8 @@ Answer as JSON lines, one per item: {"item": N, "X": {"fit": s, "phrase": s}, "Y
 
 
 SYSTEMS = {"theme": ("couplet", "theme"), "echo": ("before", "echo"), "page": ("best", "apart"),
-           "idiom": ("any", "idiom"), "table5": ("couplets", "lines"), "table3": ("couplets", "lines")}
+           "idiom": ("any", "idiom"), "table5": ("couplets", "lines"), "table3": ("couplets", "lines"),
+           "year": ("before", "year")}
 HEAD_PAGE = """# 横批 reading: pages
 
 Each item is a page a user of a couplet tool sees: five couplets (上联 / 下联; the same 上联 with five
@@ -219,6 +223,39 @@ def make_theme(rng=random.Random(1206)):
     write_parts("theme", items, rng)
 
 
+def make_year(rng=random.Random(1301), want=40):
+    from couplet import hengpi
+    from couplet.generate import CoupletGenerator, Settings
+    from couplet.occasions import ZODIAC, year_named
+    from couplet.whole import WholeGenerator
+    gen = CoupletGenerator.load()
+    wg = WholeGenerator.load(couplets=gen)
+    uppers = [r[0] for f in ("valid", "test")
+              for r in (line.rstrip("\n").split("\t") for line in open(HERE.parents[1] / f"data/processed/{f}.tsv",
+                                                                     encoding="utf-8"))
+              if r[2] == "couplet" and len(r[0]) <= 16 and any(a in r[0] for a in ZODIAC)]
+    random.Random(1301).shuffle(uppers)
+    shipped, items, seen = hengpi.year_fits, [], 0
+    for u in uppers:
+        if len(items) == want:
+            break
+        w = gen.generate(u, Settings.for_request(batch=False)).candidates[0].lower
+        hengpi.year_fits = lambda *a: True
+        listed = wg.hengpi.shortlist(u, w)
+        if not any(year_named(wg.hengpi.phrases[i][0]) for i in listed):
+            continue                 # no phrase naming a year is on its shortlist: the rule changes nothing
+        seen += 1
+        before = wg.hengpi.choose_many([(u, w)], 1)[0]
+        hengpi.year_fits = shipped
+        after = wg.hengpi.choose_many([(u, w)], 1)[0]
+        if before and after and before[0].text != after[0].text and (year_named(before[0].text) or year_named(after[0].text)):
+            items.append({"upper": u, "lower": w, "before": before[0].text, "year": after[0].text})
+    hengpi.year_fits = shipped
+    print(f"{len(items)} items: the first 横批 names a year one way and differs, of {seen} couplets with such a "
+          f"phrase on the shortlist")
+    write_parts("year", items, rng)
+
+
 def tally(name: str):
     a, b = SYSTEMS[name]
     key = {(k["part"], k["item"]): k for k in json.loads((HERE / f"hengpi-{name}-key.json").read_text(encoding="utf-8"))}
@@ -252,7 +289,7 @@ def tally(name: str):
 if __name__ == "__main__":
     if sys.argv[1] == "make":
         makers = {"theme": make_theme, "echo": make_echo, "page": make_page, "idiom": make_idiom,
-                  "table5": lambda: make_table("table5"), "table3": lambda: make_table("table3")}
+                  "table5": lambda: make_table("table5"), "table3": lambda: make_table("table3"), "year": make_year}
         makers[sys.argv[2]]()
     else:
         tally(sys.argv[2])
