@@ -44,6 +44,14 @@ class Occasion:
             return []
         return [w for w in words if len(w) >= 2 and w[-1] in PLACES and not any(o in w for o in self.words)]
 
+    def beside(self, words: list[str]) -> list[str]:
+        """The words of a wish beside those that name it, its year, its seeds or the wish itself (春节 平安:
+        平安; 羊年 团圆: 团圆), which its seeds would leave out of its couplets; at most BESIDE, as typed."""
+        def names(w: str) -> bool:   # or its seeds hold it already (开业 兴隆: 财源兴隆)
+            return (any(o in w or w in o for o in self.words) or bool(year_of(w)) or any(c.isdigit() for c in w)
+                    or w in WISH_WORDS or any(w in s for s in self.seeds))
+        return [w for w in dict.fromkeys(words) if 2 <= len(w) <= 4 and not names(w)][:BESIDE]
+
     @property
     def off_season(self) -> str:
         """Chars of another season, which its couplets leave out while others are left: for autumn (重阳 and
@@ -74,6 +82,10 @@ class Occasion:
             years = () if self.name == "春节" else YEAR_WORDS
         return years + (() if self.name in ("婚庆", "七夕") else WEDDING_WORDS) + festivals
 
+
+# the words a wish is phrased with, not what its couplets say (新春快乐, 恭贺新禧, 写一副春联)
+WISH_WORDS = ("快乐", "祝福", "祝贺", "恭贺", "恭喜", "祝愿", "对联", "春联", "横批", "上联", "下联", "一副", "新禧")
+BESIDE = 2   # a 7-char line holds two such words at most beside its seed's
 
 # autumn's: spring, summer and winter named, snow, plum blossom; summer's: winter and snow (春 and 秋 are
 # 送春 and 千秋 in a 端午 couplet)

@@ -135,9 +135,11 @@ class WholeGenerator:
                    identity=checkpoint_identity(path, meta))
 
     # ------------------------------------------------------------ the request
-    def prepare(self, req: WholeRequest) -> tuple[list[str], list[str], str, str, list[str], Occasion | None]:
-        """Validate a wish: (seeds, keywords, layout, heads, notes, occasion); one seed, or an occasion's
-        (each a share of the draws, `couplet.occasions`). Raises InputError."""
+    def prepare(self, req: WholeRequest) -> tuple[list[str], list[str], str, str, list[str], Occasion | None,
+                                                  list[str]]:
+        """Validate a wish: (seeds, keywords, layout, heads, notes, occasion, the words its 上联 are steered
+        toward); one seed, or an occasion's (each a share of the draws, `couplet.occasions`) with the wish's
+        other words (`Occasion.beside`) steered toward. Raises InputError."""
         check_ranges(req)
         notes: list[str] = []
         heads = ""
@@ -173,19 +175,24 @@ class WholeGenerator:
         subject = occasion.subject_of(words) if occasion is not None and OCCASION_SUBJECT else []
         if subject:   # 茶馆开业: the tea house
             notes.append(f"read as {occasion.name} of {' '.join(subject)} (occasion off: the words as typed)")
-            return [seed_chars(subject, self.model.cfg.max_seed)], subject, layout, heads, notes, occasion
+            return [seed_chars(subject, self.model.cfg.max_seed)], subject, layout, heads, notes, occasion, []
         if occasion is not None:   # the words its couplets are written with, not the everyday word
             notes.append(f"read as {occasion.name}: seeded with {' '.join(occasion.seeds)} (occasion off: the words as typed)")
             seeds = [s[:self.model.cfg.max_seed] for s in occasion.seeds]
-            return (seeds, list(dict.fromkeys(w for s in seeds for w in (s[:2], s[2:]) if w)), layout, heads, notes,
-                    occasion)
+            beside = [w for w in occasion.beside(words) if all(c in self.vocab for c in w)] if req.cover > 0 else []
+            if beside:
+                notes.append(f"steered toward {' '.join(beside)}")
+            return (seeds, list(dict.fromkeys([w for s in seeds for w in (s[:2], s[2:]) if w] + beside)), layout,
+                    heads, notes, occasion, beside)
         seed = seed_chars(words, self.model.cfg.max_seed) if words else heads[:self.model.cfg.max_seed]
-        return [seed], words, layout, heads, notes, None
+        return [seed], words, layout, heads, notes, None, []
 
-    def plan(self, layout: str, heads: str, seed: str, avoid: str = "") -> tuple[PoemPlan, list[str | None]]:
+    def plan(self, layout: str, heads: str, seed: str, avoid: str = "", steer: tuple[list[str], float] = ([], 0.0)
+             ) -> tuple[PoemPlan, list[str | None]]:
         """The 上联's decoding plan: the length token, the commas of the layout, the heads, a 仄 last
-        char, no degenerate repeats, the seed's chars once, none of avoid's (`_avoided`). Also the chars
-        written as-is (heads the model does not know) by position."""
+        char, no degenerate repeats, the seed's chars once, none of avoid's (`_avoided`), each draw lifted
+        toward the words of steer not yet written (words, bonus; the poems' `_KeywordCover`). Also the
+        chars written as-is (heads the model does not know) by position."""
         vocab, tables = self.vocab, self.tables
         starts = layout_text(layout)
         line_len = starts[-1] + int(layout.split(",")[-1])
@@ -219,26 +226,33 @@ class WholeGenerator:
             m = torch.zeros(len(vocab), dtype=torch.bool)
             m[[vocab.stoi[c] for c in chars]] = True
             return m
+        words, bonus = steer
+        kw = tuple(tuple(vocab.stoi[c] for c in w) for w in words if len(w) <= t_len - 1)
         plan = PoemPlan(n_lines=1, width=t_len - 1, allowed=allowed, forced=forced, rhyme_pos=[], line_end={},
                         groups=torch.ones(len(tables.group_names), dtype=torch.bool),
                         repeat_rules=(True, True, True), attested=False, limited=mask_of(once),
-                        reserved=mask_of(placed))
+                        reserved=mask_of(placed), keywords=kw, cover=bonus if kw else 0.0)
         return plan, literal
 
     # ------------------------------------------------------------ generation
     def generate(self, req: WholeRequest, *, avoid: set[str] | None = None) -> WholeResult:
         """Couplets for a wish. avoid: 上联 written earlier in the same batch, not written again; the
         couplets' own 上联 are added to it."""
-        seeds, words, layout, heads, notes, occasion = self.prepare(req)
+        seeds, words, layout, heads, notes, occasion, beside = self.prepare(req)
         left_out, lower_left_out = _avoided(occasion), _avoided(occasion, lower=True)
-        plans = [self.plan(layout, heads, seed, left_out) for seed in seeds]
+        # with words beside the occasion's, half of each seed's draws are steered toward them: the ranking's
+        # word bonus weighs a couplet that holds one against the seed's own lines
+        steers = [([], 0.0)] + ([(beside, req.cover)] if beside else [])
+        plans = [(seed, k, self.plan(layout, heads, seed, left_out, steer)) for seed in seeds
+                 for k, steer in enumerate(steers)]
         lock_heads = heads[len(heads) // 2:] if len(heads) > 1 else ""
         at = layout_text(layout) if len(heads) == 4 else [0]  # where the 下联's heads go
         pairs: list[tuple[str, str, float, float, str]] = []
         seen: set[str] = set()
         for round_ in range(ROUNDS if not req.sampler().greedy else 1):  # more draws while too few differ
-            drawn = [(seed, upper, up_score) for seed, (plan, literal) in zip(seeds, plans)
-                     for upper, up_score in self._uppers(plan, literal, seed, req, words, round_, share=len(seeds))]
+            drawn = [(seed, upper, up_score) for seed, k, (plan, literal) in plans
+                     for upper, up_score in self._uppers(plan, literal, seed, req, words, round_, share=len(plans),
+                                                         part=k)]
             for seed, upper, up_score in drawn:
                 if upper in seen or (avoid is not None and upper in avoid):
                     continue
@@ -284,12 +298,14 @@ class WholeGenerator:
         return res
 
     def _uppers(self, plan: PoemPlan, literal: list[str | None], seed: str, req: WholeRequest,
-                words: list[str], round_: int = 0, share: int = 1) -> list[tuple[str, float]]:
+                words: list[str], round_: int = 0, share: int = 1, part: int = 0) -> list[tuple[str, float]]:
         """Distinct 上联 sampled under the plan, best first: those that kept every soft rule, then by
         mean log-probability plus the bonus for the theme words they hold whole; at most SPARE per
         couplet asked for. Each round draws anew. share: the seeds the draws are split between (an
-        occasion's), this one drawing and keeping its share."""
-        parts = (req.seed, req.theme, req.head, req.length) + ((round_,) if round_ else ()) + ((seed,) if share > 1 else ())
+        occasion's, and for each the draws steered or not), this one drawing and keeping its share; part:
+        which of a seed's shares (its draws differ)."""
+        parts = ((req.seed, req.theme, req.head, req.length) + ((round_,) if round_ else ()) + ((seed,) if share > 1 else ())
+                 + ((part,) if part else ()))
         sampler = req.sampler(torch.Generator().manual_seed(mixed_seed(*parts)))
         rows = 1 if sampler.greedy else -(-req.n * req.draws // share)
         steps = PoemSteps(self.model, seed_batch(self.vocab, [seed], self.model.cfg.max_seed), rows)

@@ -153,7 +153,7 @@ def test_another_round_of_draws_when_too_few_differ(tiny_whole, monkeypatch):
     lines = ["春风明月照山河", "白日青山入画图", "秋水长天映晚霞"]
     rounds = []
 
-    def one_upper_a_round(plan, literal, seed, req, words, round_=0, share=1):
+    def one_upper_a_round(plan, literal, seed, req, words, round_=0, share=1, part=0):
         rounds.append(round_)
         return [(lines[round_], -1.0)]
     monkeypatch.setattr(tiny_whole, "_uppers", one_upper_a_round)
@@ -321,3 +321,29 @@ def test_an_occasions_lines_leave_out_its_one_char_words_as_they_are_written(tin
         assert not any("马" in x.lower for x in res.couplets)
     monkeypatch.setattr(whole, "OCCASION_AVOID", False)
     assert whole._avoided(occasion_of("羊年")) == ""
+
+
+def test_words_typed_beside_an_occasion_are_steered_toward(tiny_whole):
+    """春节 平安: the occasion's seeds would leave 平安 out; the words beside those naming the occasion, its
+    year, its seeds or the wish (快乐) are steered toward in half of each seed's draws and count for the
+    ranking's word bonus. cover 0 turns it off."""
+    from couplet.occasions import occasion_of
+    spring = occasion_of("春节")
+    assert spring.beside(["春节", "平安"]) == ["平安"] and spring.beside(["新春快乐", "快乐", "新年"]) == []
+    assert occasion_of("羊年 团圆").beside(["羊年", "2027", "金羊", "团圆"]) == ["团圆"]
+    assert occasion_of("开业").beside(["开业", "兴隆", "红火"]) == ["红火"]     # 兴隆: its seed 财源兴隆 has it
+    assert spring.beside(["平安", "团圆", "如意", "健康"]) == ["平安", "团圆"]   # two at most
+    word = next(a + b for a, b in zip("平团如健", "安圆意康") if a in tiny_whole.vocab and b in tiny_whole.vocab)
+    seeds, words, *_, beside = tiny_whole.prepare(WholeRequest(theme=f"春节 {word}"))
+    assert beside == [word] and word in words and seeds == list(spring.seeds)
+    assert tiny_whole.prepare(WholeRequest(theme=f"春节 {word}", cover=0))[-1] == []
+
+    def held(bonus):
+        plan, literal = tiny_whole.plan("7", "", seeds[0], steer=([word], bonus))
+        uppers = tiny_whole._uppers(plan, literal, seeds[0], WholeRequest(theme="春节", n=8, draws=4), [])
+        return sum(word in u for u, _ in uppers)
+    assert held(10.0) > held(0.0)
+    res = tiny_whole.generate(WholeRequest(theme=f"春节 {word}", n=3, draws=2, hengpi=False))
+    assert res.couplets and any(f"steered toward {word}" in n for n in res.notes)
+    for c in res.couplets:
+        assert all(check_whole(c.upper, c.lower, "", tiny_whole.couplets.prosody).values())
