@@ -35,6 +35,7 @@ NEAR_THEME = 20        # the phrases nearest the theme, added to the shortlist
 # first choices such words (128 without), but readers kept the choice without it 23 times to 16: the
 # set phrases it brings (众志成城, 两袖清风) fit less (docs/judging/hengpi-idiom-*). Off.
 IDIOM = 0.0
+HOLDING = 3            # phrases holding a word typed beside an occasion's, beside its own 横批 (四季平安 for 平安)
 APART = 3              # a page's couplets take their best 横批 not already shown, among their best APART
 SCORED_ROWS = 128      # (couplet, phrase) rows a pass: a pass's (rows x chars x vocabulary) log-probs stay
                        # in cache (1,024 rows took 1.5x as long for one 上联's five 下联)
@@ -176,6 +177,10 @@ class HengpiChooser:
             shown.add(pick)
             out.append(pick)
         return out
+
+    def holding(self, words: list[str], k: int = HOLDING) -> list[str]:
+        """The k commonest phrases that hold each word (平安: 竹报平安, 岁岁平安, 四季平安), words in turn."""
+        return list(dict.fromkeys(ph for w in words for ph in [ph for ph, _ in self.phrases if w in ph][:k]))
 
     def common(self, k: int = 5) -> list[str]:
         """The frequency baseline: the k commonest phrases, whatever the couplet."""

@@ -31,6 +31,10 @@ SPARE = 2                  # 上联 carried to the 下联 stage per couplet aske
 FOUR_HEADS_LENGTH = 8      # the fewest chars a line with two clauses (four heads, 4,4) can hold
 # an occasion's couplets take their 横批 from its own (`Occasion.hengpi`), not the phrase table's nearest
 OCCASION_HENGPI = True
+# beside them, the phrase table's commonest holding a word typed beside the occasion's (四季平安 for 春节 平安):
+# readers hung them as often as not (25 to 24, 3 ties) and scored the phrases lower (人民幸福, 国家兴旺 among
+# them; docs/judging/whole-holding-*). Off.
+OCCASION_HOLDING = False
 # an occasion's couplets that name another season, or hold another occasion's words, come after the
 # others (`Occasion.off_season`, `Occasion.off_words`)
 OCCASION_SEASON = True
@@ -281,8 +285,12 @@ class WholeGenerator:
                          + ("; raise the temperature for more" if req.sampler().greedy else ""))
         if avoid is not None:
             avoid.update(c.upper for c in kept)
+        hengpi_from = ()
+        if occasion is not None and OCCASION_HENGPI:   # its own, and those holding a word typed beside it
+            holding = self.hengpi.holding(beside) if self.hengpi and OCCASION_HOLDING else []
+            hengpi_from = occasion.hengpi + tuple(h for h in holding if h not in occasion.hengpi)
         res = WholeResult(request=req, seed=" ".join(seeds), keywords=words, layout=layout, couplets=kept, notes=notes,
-                          hengpi_from=occasion.hengpi if occasion is not None and OCCASION_HENGPI else ())
+                          hengpi_from=hengpi_from)
         return self.add_hengpi(res) if req.hengpi else res
 
     def add_hengpi(self, res: WholeResult) -> WholeResult:

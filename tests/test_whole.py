@@ -347,3 +347,23 @@ def test_words_typed_beside_an_occasion_are_steered_toward(tiny_whole):
     assert res.couplets and any(f"steered toward {word}" in n for n in res.notes)
     for c in res.couplets:
         assert all(check_whole(c.upper, c.lower, "", tiny_whole.couplets.prosody).values())
+
+
+def test_an_occasions_hengpi_add_the_phrases_holding_a_word_typed_beside_it(tiny_whole, monkeypatch):
+    """With the switch on, 春节 平安 may hang 竹报平安: the phrase table's commonest holding each typed word join
+    the occasion's own (off by default: readers hung them as often as not)."""
+    from couplet import whole
+    from couplet.hengpi import HengpiChooser
+    from couplet.occasions import occasion_of
+    a, b, c, d, e, f, g, h = [x for x in tiny_whole.vocab.chars() if is_han(x) and x not in "春节"][:8]
+    chooser = HengpiChooser(tiny_whole, [[a + b + c + d, 9], [e + f + a + b, 5], [g + h + e + f, 4],
+                                         [a + b + g + h, 3], [c + a + b + d, 2]])
+    assert chooser.holding([a + b]) == [a + b + c + d, e + f + a + b, a + b + g + h]
+    assert chooser.holding([a + b, e + f], k=1) == [a + b + c + d, e + f + a + b]
+    monkeypatch.setattr(tiny_whole, "_hengpi", chooser)
+    monkeypatch.setattr(whole, "OCCASION_HOLDING", True)
+    spring = occasion_of("春节")
+    res = tiny_whole.generate(WholeRequest(theme=f"春节 {a + b}", n=1, draws=2, hengpi=False))
+    assert res.hengpi_from == spring.hengpi + (a + b + c + d, e + f + a + b, a + b + g + h)
+    monkeypatch.setattr(whole, "OCCASION_HOLDING", False)
+    assert tiny_whole.generate(WholeRequest(theme=f"春节 {a + b}", n=1, draws=2, hengpi=False)).hengpi_from == spring.hengpi
