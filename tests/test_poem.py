@@ -774,3 +774,19 @@ def test_an_occasions_keyword_sets_are_drawn_per_request(tiny_poet, monkeypatch)
     assert tiny_poet.prepare(PoemRequest(text="毕业", seed=3))[1] == drawn[3]
     monkeypatch.setattr(P, "OCCASION_WORD_SETS", False)
     assert {tuple(tiny_poet.prepare(PoemRequest(text="毕业", seed=k))[1]) for k in range(12)} == {tuple(sets[0])}
+
+
+def test_words_typed_beside_an_occasion_join_its_keywords(tiny_poet, monkeypatch):
+    """With the switch on, 毕业 X: the occasion's keyword set, and X beside it (steered toward as typed keywords
+    are); the occasion's own words are not added; off (the default: readers kept the poems without), the set alone."""
+    import couplet.poetry as P
+    from couplet.occasions import occasion_of
+    monkeypatch.setattr(P, "OCCASION_BESIDE", True)
+    sets = [list(x) for x in occasion_of("毕业", "poem").poem]
+    word = next(a + b for a, b in zip("杨明春江", "柳月风水") if a in tiny_poet.known and b in tiny_poet.known)
+    seed, words, _, notes = tiny_poet.prepare(PoemRequest(text=f"毕业 {word}"))
+    assert words[:-1] in sets and words[-1] == word and any(f"steered toward {word}" in n for n in notes)
+    assert word not in seed     # the seed is the set's
+    assert tiny_poet.prepare(PoemRequest(text="毕业 同窗"))[1] in sets
+    monkeypatch.setattr(P, "OCCASION_BESIDE", False)
+    assert tiny_poet.prepare(PoemRequest(text=f"毕业 {word}"))[1] in sets

@@ -136,6 +136,8 @@ def variants(gen, real, rng, args) -> None:
             gens[name].line_judge = _without_pairs(gens[name].line_judge)
     # "occasion_seasons": false, the code before an occasion's season was read as the seed's
     seasons = {name: cfg.pop("occasion_seasons", True) for name, cfg in systems.items()}
+    # "occasion_beside": true, the words typed beside an occasion's steered toward (off by default)
+    beside = {name: cfg.pop("occasion_beside", False) for name, cfg in systems.items()}
     items, written = [], {name: Written() if args.batch else None for name in systems}
     if args.wishes:   # seeds as a user types them, the forms in turn
         forms = args.forms or list(FORMS)
@@ -144,7 +146,7 @@ def variants(gen, real, rng, args) -> None:
             req = PoemRequest(form=form, mode="keywords", text=text, n=1, seed=args.seed_base + i, title=False)
             cands = []
             for name, cfg in systems.items():
-                P.OCCASION_SEASONS = seasons[name]
+                P.OCCASION_SEASONS, P.OCCASION_BESIDE = seasons[name], beside[name]
                 res = gens[name].generate(replace(req, **cfg))
                 cands.append({"who": name, "lines": res.poems[0].lines, "plan": res.plan, "score": res.poems[0].score})
             if args.differ and len({tuple(c["lines"]) for c in cands}) < 2:
