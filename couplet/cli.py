@@ -506,7 +506,9 @@ def cmd_export(args) -> int:
         extra["lower_counts"] = lower_counts([p for p in pairs if p.source in sources], vocab)
         if meta.get("kind") == "couplet":
             from . import phrases
-            tables[phrases.FILE] = phrases.build([(p.upper, p.lower) for p in pairs if p.source == "couplet"], vocab)
+            couplets = [p for p in pairs if p.source == "couplet"]
+            tables[phrases.FILE] = phrases.build([(p.upper, p.lower) for p in couplets], vocab)
+            tables[phrases.FOLLOWS_FILE] = phrases.build_follows((x for p in couplets for x in (p.upper, p.lower)), vocab)
     if args.poems:
         from .poetry import attested_bigrams, attested_doubles, char_counts, double_contexts, load_corpus_lines
         tables["lines.safetensors"] = {"hashes": load_corpus_lines(args.poems), "doubles": attested_doubles(args.poems),

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .model import CoupletModel
-from .phrases import PhraseMemory
+from .phrases import Follows, PhraseMemory
 from .prosody import PING, ZE, Prosody
 from .requests import TONE_MODES
 from .sampling import BLOCKED, Sampler, mask_out_
@@ -39,6 +39,7 @@ class Rules:
     no_copy: bool = True
     tone: str = "end"  # off | end | rhythm
     avoid: str = ""    # chars the 下联 leaves out (a year's whole couplet: another year's animal)
+    follow: bool = False  # beside a locked char, one people write there (`Tables.follows`), where one is allowed
 
     def __post_init__(self):
         if self.tone not in TONE_MODES:
@@ -76,8 +77,9 @@ class Plan:
 class Tables:
     """Per-vocabulary masks, built once per loaded model."""
 
-    def __init__(self, vocab: Vocab, prosody: Prosody):
+    def __init__(self, vocab: Vocab, prosody: Prosody, follows: Follows | None = None):
         self.vocab, self.prosody = vocab, prosody
+        self.follows = follows   # the neighbours people write (`couplet.phrases`); None: the checkpoint has none
         v = len(vocab)
         self.han = torch.tensor(vocab.writable(), dtype=torch.bool)   # the chars a line is written with
         self.ping = torch.zeros(v, dtype=torch.bool)
@@ -229,6 +231,8 @@ def make_plans(uppers: list[str], tables: Tables, rules: Rules, locks: list[str 
         if lock is not None:
             _apply_lock(uppers[k], lock, allowed[k], targets[k], forced[k], link[k], notes[k],
                         lambda i, ch, k=k: force(k, i, ch), tables, rules)
+            if rules.follow and tables.follows is not None:
+                _follow_lock(lock, allowed[k], forced[k], link[k], tables)
     fixed = [(k, i, forced[k][i]) for k in range(b) for i in range(n) if forced[k][i] >= 0]
     if fixed:
         rows, pos, ids = map(list, zip(*fixed))
@@ -274,6 +278,21 @@ def _apply_lock(upper: str, lock: str, allowed: torch.Tensor, targets: list[str 
         free = [i for i in range(n) if forced[i] < 0]
         for idx in taken:
             allowed[free, idx] = False
+
+
+def _follow_lock(lock: str, allowed: torch.Tensor, forced: list[int], link: list[int], tables: Tables) -> None:
+    """The free positions right after and right before a locked char take a char people write there (华
+    then 年, 灯, 夏, not 天; 中 or 年 before it), where the rules leave one (one line's plan, written through).
+    The decoder writes left to right, so the char before a lock is chosen without seeing it."""
+    vocab, follows = tables.vocab, tables.follows
+    for i, ch in enumerate(lock):
+        if ch in LOCK_BLANKS or ch not in vocab.stoi or not is_han(ch):
+            continue
+        for j, seen in ((i + 1, follows.after), (i - 1, follows.before)):
+            if 0 <= j < len(lock) and forced[j] < 0 and link[j] < 0:
+                narrowed = allowed[j] & seen(vocab.stoi[ch])
+                if narrowed.any():
+                    allowed[j] = narrowed
 
 
 def _step_mask(allowed: torch.Tensor, forced: torch.Tensor, link: torch.Tensor, out: torch.Tensor,

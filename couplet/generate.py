@@ -13,7 +13,7 @@ from .checkpoint import identity as checkpoint_identity
 from .model import BATCH_DECODER_LINES, for_batches, for_decoding, is_bf16, is_quantized
 from .decode import LOCK_BLANKS, Beam, Beams, CoupletSteps, Plan, Tables, decode, make_plan, make_plans
 from .phrases import FILE as PHRASES_FILE
-from .phrases import PhraseMemory
+from .phrases import FOLLOWS_FILE, Follows, PhraseMemory
 from .postag import structure_agreement
 from .prosody import Prosody
 from .requests import (ALIGN_BY_DEFAULT, DEFAULT_BEAM, DIVERSITY_BY_DEFAULT,  # noqa: F401 (re-exported)
@@ -101,7 +101,8 @@ def _chars(plan: Plan) -> int:
 class CoupletGenerator:
     def __init__(self, model, vocab, prosody: Prosody, meta: dict | None = None, scorer=None,
                  scorer_path: Path | None = None, identity: str = "in-memory model",
-                 phrases: PhraseMemory | None = None, stock: StockPairs | None = None, batch_model=None):
+                 phrases: PhraseMemory | None = None, stock: StockPairs | None = None, batch_model=None,
+                 follows: Follows | None = None):
         self.model, self.vocab, self.prosody, self.meta = model.eval(), vocab, prosody, meta or {}
         # what a batch decodes many rows with (`model.for_batches`): its beams BEAM_LINES lines side by
         # side, and on a CPU with native bf16 its greedy or sampled chunks too. None: model itself (an
@@ -109,7 +110,7 @@ class CoupletGenerator:
         self.batch_model = model if batch_model is None else batch_model.eval()
         self.phrases = phrases  # the phrase memory (`couplet.phrases`); None: the checkpoint has none
         self.stock = stock      # the stock-pair table (`couplet.stock`); None: the checkpoint has none
-        self.tables = Tables(vocab, prosody)
+        self.tables = Tables(vocab, prosody, follows)
         self.known = set(vocab.chars())
         self._scorer = scorer  # (ScorerModel, its Vocab); else loaded from scorer_path when rerank asks
         self.scorer_path = scorer_path
@@ -129,15 +130,17 @@ class CoupletGenerator:
         path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
         model, vocab, meta = load_checkpoint(path, device=device, kind="couplet")
         table, stock = load_table(path, PHRASES_FILE, meta), load_table(path, STOCK_FILE, meta)
+        follows = load_table(path, FOLLOWS_FILE, meta)
         try:
             stock = StockPairs(stock, len(vocab)) if stock else None
+            follows = Follows(follows, len(vocab)) if follows else None
         except ValueError as e:
             raise CheckpointError(f"{path}: {e}") from e
         decoding = for_decoding(model, int8=int8, device=device)
         return cls(decoding, vocab, load_prosody(path, prosody), meta,
                    scorer_path=Path(scorer) if scorer else DEFAULT_SCORER, identity=checkpoint_identity(path, meta),
                    phrases=PhraseMemory(table, vocab) if table else None, stock=stock,
-                   batch_model=for_batches(model, decoding))
+                   batch_model=for_batches(model, decoding), follows=follows)
 
     @property
     def scorer(self):

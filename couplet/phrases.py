@@ -210,3 +210,49 @@ class Lookup:
         logp.view(-1).index_add_(0, torch.tensor(cells), torch.tensor(shares))
         logp[rows] = torch.log_softmax(logp[rows], dim=-1)
         return logp
+
+
+# ---------------------------------------------------------------- neighbours people write
+# A char placed by the user (a 藏头 head, a locked char) is followed by one people write after it: the
+# couplet model, bound to the 上联's structure, answered 丽日 with 华天 and 国运 with 庆星 under the heads
+# 丽华 and 国庆. `follows.safetensors` beside the couplet model holds the pairs of neighbouring chars seen at
+# least FOLLOW_MIN_COUNT times within a line of the training couplets, as sorted keys a * V + b.
+FOLLOWS_FILE = "follows.safetensors"
+FOLLOW_MIN_COUNT = 5
+
+
+def build_follows(lines: Iterable[str], vocab: Vocab, *, min_count: int = FOLLOW_MIN_COUNT) -> dict[str, torch.Tensor]:
+    """The table's tensors from lines of couplets: the neighbouring Han pairs seen min_count times or more."""
+    counts: Counter = Counter()
+    for line in lines:
+        counts.update(zip(line, line[1:]))
+    v, ids = len(vocab), vocab.stoi
+    keys = sorted(ids[a] * v + ids[b] for (a, b), k in counts.items()
+                  if k >= min_count and is_han(a) and is_han(b) and a in ids and b in ids)
+    return {"keys": torch.tensor(keys, dtype=torch.int32 if v * v < 2 ** 31 else torch.int64)}
+
+
+class Follows:
+    """Which chars people write right after a char (`build_follows`), for one vocabulary."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor], vocab_size: int):
+        self.keys, self.v = tensors["keys"].long(), vocab_size
+        if len(self.keys) and int(self.keys[-1]) >= vocab_size * vocab_size:
+            raise ValueError(f"{FOLLOWS_FILE}: keys beyond a vocabulary of {vocab_size}")
+        v, grid = vocab_size, torch.arange(vocab_size + 1, dtype=torch.int64) * vocab_size
+        self.starts = torch.searchsorted(self.keys, grid)
+        self.back = torch.sort(self.keys % v * v + self.keys // v).values     # the same pairs as b * V + a
+        self.back_starts = torch.searchsorted(self.back, grid)
+
+    def after(self, a: int) -> torch.Tensor:
+        """(V,) bool: the chars seen right after char id a."""
+        return self._row(self.keys, self.starts, a)
+
+    def before(self, b: int) -> torch.Tensor:
+        """(V,) bool: the chars seen right before char id b."""
+        return self._row(self.back, self.back_starts, b)
+
+    def _row(self, keys: torch.Tensor, starts: torch.Tensor, a: int) -> torch.Tensor:
+        row = torch.zeros(self.v, dtype=torch.bool)
+        row[keys[starts[a]:starts[a + 1]] - a * self.v] = True
+        return row

@@ -106,6 +106,10 @@ class Settings(_Sampled):
     punctuation: bool = _switch(True, "do not copy the 上联's punctuation", "--no-punctuation")
     repeats: bool = _switch(True, "do not enforce the 重字 rule", "--no-repeats")
     no_copy: bool = _switch(True, "allow 上联 characters in the 下联", "--allow-copy")
+    # off for the page's and the CLI's locks: a char fixed inside the line, its neighbours narrowed, read 17 to 22
+    # against (对仗 4.00 -> 3.80, docs/judging/couplets-follow-*); on for a whole couplet's 藏头 heads (`whole`)
+    follow: bool = _switch(False, "beside a locked char, only one people write there (华年, not 华天), where one is "
+                           "allowed", "--follow")
     tone: str = field(default=TONE_BY_DEFAULT, metadata={
         "help": "平仄 rule: end = last char opposes the 上联's; rhythm = also the 2nd, 4th, 6th char of each clause",
         "choices": TONE_MODES})
@@ -152,7 +156,8 @@ class Settings(_Sampled):
     def rules(self):
         """The couplet rules these settings switch on (`couplet.decode.Rules`)."""
         from .decode import Rules
-        return Rules(punctuation=self.punctuation, repeats=self.repeats, no_copy=self.no_copy, tone=self.tone)
+        return Rules(punctuation=self.punctuation, repeats=self.repeats, no_copy=self.no_copy, tone=self.tone,
+                     follow=self.follow)
 
     def to_dict(self) -> dict:
         return asdict(self)

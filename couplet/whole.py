@@ -47,6 +47,9 @@ OCCASION_YEAR = True
 # animal with another (羊年… / 猴岁…), so ranking alone left few couplets without one. Seasons stay ranked
 # (`OCCASION_SEASON`): left out as written too, readers kept the couplets 9 to 8 (docs/judging/whole-avoid-*)
 OCCASION_AVOID = True
+# a head is followed by a char people write after it, in both lines (`couplet.phrases.Follows`; the 下联's by its
+# lock, `Rules.follow`): the 下联 answered 丽日 with 华天 under the heads 丽华
+HEADS_FOLLOW = True
 
 
 @dataclass
@@ -217,7 +220,11 @@ class WholeGenerator:
             force(s, "，")  # the comma sits right before the clause at s + 1 (1-based in t)
         upper_heads = heads[:len(heads) // 2] if len(heads) > 1 else heads
         for k, ch in enumerate(upper_heads):
-            force(1 + starts[k] if len(heads) == 4 else 1, ch)
+            at = 1 + starts[k] if len(heads) == 4 else 1
+            force(at, ch)
+            after = self._after(ch) if HEADS_FOLLOW and at + 1 < t_len else None
+            if after is not None and (allowed[at + 1] & after).any():
+                allowed[at + 1] &= after
         last = t_len - 1
         if forced[last] < 0:
             allowed[last] &= tables.ze
@@ -237,6 +244,18 @@ class WholeGenerator:
                         repeat_rules=(True, True, True), attested=False, limited=mask_of(once),
                         reserved=mask_of(placed), keywords=kw, cover=bonus if kw else 0.0)
         return plan, literal
+
+    def _after(self, ch: str) -> torch.Tensor | None:
+        """(V,) bool over this model's vocabulary: the chars people write right after ch, by the couplet
+        model's table (`couplet.phrases.Follows`); None where it has none or does not know ch."""
+        follows, cv = self.couplets.tables.follows, self.couplets.vocab
+        if follows is None or ch not in cv.stoi:
+            return None
+        ids = [self.vocab.stoi[cv.itos[i]] for i in follows.after(cv.stoi[ch]).nonzero().flatten().tolist()
+               if cv.itos[i] in self.vocab.stoi]
+        row = torch.zeros(len(self.vocab), dtype=torch.bool)
+        row[ids] = True
+        return row
 
     # ------------------------------------------------------------ generation
     def generate(self, req: WholeRequest, *, avoid: set[str] | None = None) -> WholeResult:
@@ -268,8 +287,8 @@ class WholeGenerator:
                         lock[at[k]] = ch
                     lock = "".join(lock)
                 try:
-                    result = self.couplets.generate(upper, Settings.for_request(batch=True), lock=lock,
-                                                    avoid=lower_left_out)
+                    result = self.couplets.generate(upper, Settings.for_request(batch=True, follow=HEADS_FOLLOW),
+                                                    lock=lock, avoid=lower_left_out)
                 except InputError as e:
                     notes.append(f"no 下联 for {upper}: {e}")
                     continue

@@ -503,3 +503,32 @@ def test_marks_outside_the_vocabulary_are_written_in_place_and_not_scored(tiny_g
                 for t in range(len(upper))]
     want = sum(float(x) for t, x in enumerate(logp) if is_han(upper[t]) or upper[t] == "，")
     assert float(scores[0]) == pytest.approx(want, abs=1e-3)
+
+
+def test_a_locked_char_is_followed_by_one_people_write_after_it(tiny_generator, monkeypatch):
+    """The table of neighbours (`build_follows`: pairs seen min_count times) round-trips both ways; the free
+    positions after and before a locked char allow only chars seen there, where the rules leave one, with
+    `--follow` (a whole couplet's heads; off by default); a model without the table leaves them as they were."""
+    from couplet.decode import make_plan
+    from couplet.phrases import Follows, build_follows
+    vocab = tiny_generator.vocab
+    a, b, c, d = [x for x in vocab.chars() if is_han(x) and x not in "天增岁月人寿"][:4]
+    table = Follows(build_follows([a + b, a + b, a + c, d + a + b], vocab, min_count=2), len(vocab))
+    assert table.after(vocab.stoi[a]).nonzero().flatten().tolist() == [vocab.stoi[b]]
+    assert not table.after(vocab.stoi[b]).any() and not table.after(vocab.stoi[d]).any()
+    assert table.before(vocab.stoi[b]).nonzero().flatten().tolist() == [vocab.stoi[a]]
+    assert not table.before(vocab.stoi[a]).any()
+    upper, lock = "天增岁月人增寿", a + "______"
+    on = Settings(follow=True)
+    assert make_plan(upper, tiny_generator.tables, on.rules(), lock=lock).allowed[1].sum() > 1
+    monkeypatch.setattr(tiny_generator.tables, "follows", table)
+    plan = make_plan(upper, tiny_generator.tables, on.rules(), lock=lock)
+    assert plan.allowed[1].nonzero().flatten().tolist() == [vocab.stoi[b]]
+    for c_ in tiny_generator.generate(upper, Settings(n=2, beam=2, follow=True), lock=lock).candidates:
+        assert c_.lower[:2] == a + b
+    assert make_plan(upper, tiny_generator.tables, Settings().rules(), lock=lock).allowed[1].sum() > 1   # off by default
+    # nothing seen after d: the position keeps the rules' own choice
+    assert make_plan(upper, tiny_generator.tables, on.rules(), lock=d + "______").allowed[1].sum() > 1
+    # the char before a lock too: the decoder chooses it before it reaches the locked one
+    before = make_plan(upper, tiny_generator.tables, on.rules(), lock="__" + b + "____")
+    assert before.allowed[1].nonzero().flatten().tolist() == [vocab.stoi[a]] and before.allowed[3].sum() > 1

@@ -367,3 +367,21 @@ def test_an_occasions_hengpi_add_the_phrases_holding_a_word_typed_beside_it(tiny
     assert res.hengpi_from == spring.hengpi + (a + b + c + d, e + f + a + b, a + b + g + h)
     monkeypatch.setattr(whole, "OCCASION_HOLDING", False)
     assert tiny_whole.generate(WholeRequest(theme=f"春节 {a + b}", n=1, draws=2, hengpi=False)).hengpi_from == spring.hengpi
+
+
+def test_a_head_is_followed_by_a_char_people_write_after_it(tiny_whole, monkeypatch):
+    """丽华: the 上联's char after its head is one the couplet table has seen after it (mapped into the
+    whole model's vocabulary), and the 下联's lock follows too; HEADS_FOLLOW off leaves both free."""
+    from couplet import whole
+    from couplet.phrases import Follows, build_follows
+    cv = tiny_whole.couplets.vocab
+    a, b, h2 = [x for x in cv.chars() if is_han(x) and x in tiny_whole.vocab][:3]
+    table = Follows(build_follows([a + b] * 3, cv, min_count=2), len(cv))
+    monkeypatch.setattr(tiny_whole.couplets.tables, "follows", table)
+    assert tiny_whole._after(a).nonzero().flatten().tolist() == [tiny_whole.vocab.stoi[b]]
+    plan, _ = tiny_whole.plan("7", a + h2, "")
+    assert plan.allowed[2].nonzero().flatten().tolist() == [tiny_whole.vocab.stoi[b]]
+    res = tiny_whole.generate(WholeRequest(head=a + h2, n=2, draws=2, hengpi=False))
+    assert res.couplets and all(c.upper[:2] == a + b for c in res.couplets)
+    monkeypatch.setattr(whole, "HEADS_FOLLOW", False)
+    assert tiny_whole.plan("7", a + h2, "")[0].allowed[2].sum() > 1

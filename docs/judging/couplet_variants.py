@@ -2,7 +2,7 @@
 earlier couplet readings or the 1,000 of the automatic numbers), by length 8 x 5 chars, 16 x 7,
 10 x 9-12 with a comma, 6 x 15+; for each, the first candidate of `python -m couplet couplet` under
 each system's settings (Settings fields, JSON, and optionally "checkpoint" and "int8": false for the fp32
-weights; "batch": true for the 下联 a batch file writes, `generate_batch`; "tagger": "word" orders the
+weights; "batch": true for the 下联 a batch file writes (--lock-mid: a char of the human 下联 fixed inside the line), `generate_batch`; "tagger": "word" orders the
 词性 term by jieba's word tags alone, as before the idiom reading of `couplet.postag`), labelled x and y in
 random order. With --pool N the first N 上联 drawn (any length) are one batch file for every system, each
 line decoded after the lines before it (what `shared_pair` reads), and the items are chosen from them.
@@ -71,6 +71,9 @@ def main() -> None:
                     help='上联 per length bucket as JSON, e.g. \'{"15+": 30, "9-12,": 10}\' (default: --items in the 8:16:10:6 mix)')
     ap.add_argument("--pool", type=int, default=0,
                     help="decode the first N 上联 drawn as one batch file per system and choose the items among them")
+    ap.add_argument("--lock-mid", action="store_true",
+                    help="lock one char of the human 下联 at a position inside the line (as a user fixes a char on the "
+                         "page), the same for every system; the judge is told it was fixed")
     ap.add_argument("--tally", nargs="+", default=None, help="KEY ANSWERS1 ANSWERS2: tally a reading instead")
     args = ap.parse_args()
     if args.tally:
@@ -120,6 +123,11 @@ def main() -> None:
             continue
         drawn += 1
         c = {"upper": p.upper, "human": p.lower, "cands": []}
+        lock = None
+        if args.lock_mid:
+            at = rng.choice([i for i in range(1, len(p.lower) - 1) if is_han(p.lower[i])])
+            lock = "".join(ch if i == at else "_" for i, ch in enumerate(p.lower))
+            c["lock"] = lock
         for name, cfg in systems.items():
             couplet.generate.structure_agreement = taggers[name]
             if pooled:
@@ -128,7 +136,7 @@ def main() -> None:
             if batch[name]:
                 res = gens[name].generate_batch([c["upper"]], Settings.for_request(batch=True, **cfg))[0]
             else:
-                res = gens[name].generate(c["upper"], Settings.for_request(batch=False, **cfg))
+                res = gens[name].generate(c["upper"], Settings.for_request(batch=False, **cfg), lock=lock)
             c["cands"].append({"who": name, "lower": res.candidates[0].lower if res.candidates else ""})
         if args.human:
             c["cands"].append({"who": "human", "lower": p.lower})
@@ -151,7 +159,11 @@ def main() -> None:
         out = [head.format(p=p)]
         for k, c in enumerate(chunk, 1):
             c["item"], c["part"] = k, p
-            out.append(f"## item {k}\n上联：{c['upper']}\n" + "\n".join(f"{lab}: {x['lower']}" for lab, x in zip("xy", c["cands"])) + "\n")
+            fixed = ""
+            if c.get("lock"):
+                at = next(i for i, ch in enumerate(c["lock"]) if ch != "_")
+                fixed = f"（the user fixed 「{c['lock'][at]}」 as the 下联's character {at + 1}）\n"
+            out.append(f"## item {k}\n上联：{c['upper']}\n{fixed}" + "\n".join(f"{lab}: {x['lower']}" for lab, x in zip("xy", c["cands"])) + "\n")
         (ROOT / f"docs/judging/{args.prefix}-part{p}.md").write_text("\n".join(out), encoding="utf-8")
     json.dump(chosen, open(ROOT / f"docs/judging/{args.prefix}-key.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
     print(len(chosen), "上联;", sum(c["cands"][0]["lower"] == c["cands"][1]["lower"] for c in chosen), "the same both ways")

@@ -8,8 +8,8 @@ decodings instead (WholeRequest fields per name; no real couplets): each item sh
 couplet of each with its 横批, labelled x, y in random order, and asks which to keep. "occasion_hengpi":
 false (or "occasion_season", "occasion_words", "occasion_subject", "occasion_year", "occasion_avoid": false)
 in a system's fields turns `couplet.whole.OCCASION_HENGPI` (or `OCCASION_SEASON`, `OCCASION_WORDS`,
-`OCCASION_SUBJECT`, `OCCASION_YEAR`, `OCCASION_AVOID`) off for it, "occasion_holding": true turns
-`OCCASION_HOLDING` on; wishes whose two come out
+`OCCASION_SUBJECT`, `OCCASION_YEAR`, `OCCASION_AVOID`) off for it ("heads_follow": false, `HEADS_FOLLOW`),
+"occasion_holding": true turns `OCCASION_HOLDING` on; wishes whose two come out
 the same are left out. With --wishes the
 items are those themes (as a user types them, e.g. 结婚,开业大吉) instead of wishes drawn from test
 couplets. Tally: whole_variants_tally.py."""
@@ -26,6 +26,8 @@ ap.add_argument("--exclude", nargs="*", default=[], help="outputs of earlier rea
 ap.add_argument("--variants", default=None, help="a side-by-side of our decodings: name -> WholeRequest fields, JSON")
 ap.add_argument("--wishes", default=None, help="with --variants: these themes, comma-separated, at 7, 7, 5 and 9 "
                 "chars in turn, instead of wishes drawn from the test split")
+ap.add_argument("--heads", default=None, help="with --variants: these 藏头 heads (a theme after a slash: 丽华/春节), "
+                "comma-separated, at 7, 7, 5 and 9 chars in turn, after any --wishes")
 ap.add_argument("--seeds", type=int, default=1, help="with --wishes: each wish read at request seeds 0..N-1")
 args = ap.parse_args()
 from couplet.corpus import read_pairs
@@ -64,9 +66,12 @@ for p in pairs:
             break
     if not any(v for d in want.values() for v in d.values()):
         break
-if args.wishes:
+if args.wishes or args.heads:
     chosen = [{"kind": "theme", "wish": w, "length": (7, 7, 5, 9)[i % 4], "seed": s}
-              for i, w in enumerate(args.wishes.split(",")) for s in range(args.seeds)]
+              for i, w in enumerate(args.wishes.split(",") if args.wishes else []) for s in range(args.seeds)]
+    chosen += [{"kind": "head", "wish": h.partition("/")[0], "theme": h.partition("/")[2],
+                "length": (7, 7, 5, 9)[i % 4], "seed": s}
+               for i, h in enumerate(args.heads.split(",") if args.heads else []) for s in range(args.seeds)]
 gen = WholeGenerator.load()
 CRITERIA = """对仗 (parallelism: part of speech and structure match position by
 position), 平仄 (tonal opposition, esp. the last characters: 上联 仄, 下联 平), meaning (does it make
@@ -76,6 +81,8 @@ if args.variants:
     systems = json.loads(args.variants)
     for c in chosen:
         req = WholeRequest(**{c["kind"]: c["wish"]}, length=c["length"], seed=c.get("seed", 0))
+        if c.get("theme"):
+            req = replace(req, theme=c["theme"])
         c["cands"] = []
         for name, cfg in systems.items():
             cfg = dict(cfg)
@@ -86,6 +93,7 @@ if args.variants:
             W.OCCASION_YEAR = cfg.pop("occasion_year", True)
             W.OCCASION_AVOID = cfg.pop("occasion_avoid", True)
             W.OCCASION_HOLDING = cfg.pop("occasion_holding", False)
+            W.HEADS_FOLLOW = cfg.pop("heads_follow", True)
             top = gen.generate(replace(req, **cfg)).couplets[0]
             c["cands"].append({"who": name, "couplet": [top.upper, top.lower], "hengpi": top.hengpi})
         rng.shuffle(c["cands"])
@@ -105,6 +113,7 @@ Answer in one JSON line per item: {{{{"item": N, "x": [对仗, 平仄, meaning, 
         for k, c in enumerate(chunk, 1):
             c["item"], c["part"] = k, p
             what = f"主题：{c['wish']}" if c["kind"] == "theme" else f"藏头：{c['wish']}"
+            what += f"\n主题：{c['theme']}" if c.get("theme") else ""
             out.append(f"## item {k}\n{what}\n" + "\n".join(f"{lab}: 上联 {x['couplet'][0]} / 下联 {x['couplet'][1]}"
                                                               + (f" / 横批 {x['hengpi']}" if x.get("hengpi") else "")
                                                               for lab, x in zip("xy", c["cands"])) + "\n")
