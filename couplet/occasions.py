@@ -36,6 +36,9 @@ class Occasion:
     subject: bool = False
     # the animal of the year a wish names (羊年, 2027: 羊; `year_of`), whose words its couplets may use
     year: str = ""
+    # a happy occasion, whose poems and couplets leave out the chars of grief (`MOURNING`): 16% of the poems
+    # for 春节, 生日, 乔迁, 高考 held one (一曲泪淋漓 for a birthday, 凄凉寂寞 on New Year's Eve)
+    festive: bool = False
 
     def subject_of(self, words: list[str]) -> list[str]:
         """The words that name what it is for (茶馆, 火锅店, 健身房): those ending in a place (店, 馆, 楼…),
@@ -83,6 +86,9 @@ class Occasion:
         return years + (() if self.name in ("婚庆", "七夕") else WEDDING_WORDS) + festivals
 
 
+# chars of grief and gloom, which a happy occasion's lines leave out as they are written (惆怅, 寂寞, 憔悴 whole:
+# their chars are seldom anything else)
+MOURNING = "泪涕哭泣悲哀愁恨伤死丧坟墓殡魂鬼凄惨惆怅寂寞憔悴"
 # the words a wish is phrased with, not what its couplets say (新春快乐, 恭贺新禧, 写一副春联)
 WISH_WORDS = ("快乐", "祝福", "祝贺", "恭贺", "恭喜", "祝愿", "对联", "春联", "横批", "上联", "下联", "一副", "新禧")
 BESIDE = 2   # a 7-char line holds two such words at most beside its seed's
@@ -123,47 +129,47 @@ OCCASIONS = (
     Occasion("婚庆", ("结婚", "新婚", "婚礼", "婚庆", "成婚", "完婚", "大婚", "婚宴", "订婚", "出嫁", "嫁女", "娶亲",
                       "迎娶", "新郎", "新娘", "洞房", "喜结良缘", "百年好合"),
              ("鸾凤同心", "良缘美满", "连理并蒂", "花烛良缘"),    # poems from 花烛 良缘 lost both readings
-             hengpi=("百年好合", "永结同心", "喜结良缘", "天作之合", "鸾凤和鸣", "珠联璧合", "佳偶天成", "花好月圆")),
+             hengpi=("百年好合", "永结同心", "喜结良缘", "天作之合", "鸾凤和鸣", "珠联璧合", "佳偶天成", "花好月圆"), festive=True),
     Occasion("开业", ("开业", "开张", "开店", "开市", "新店", "店铺", "商铺", "商店", "生意", "公司"),
              ("生意财源", "骏业宏图", "财源兴隆"),
              hengpi=("开业大吉", "生意兴隆", "财源广进", "大展宏图", "和气生财", "骏业宏开", "万事亨通", "宏图大展"),
-             subject=True),
+             subject=True, festive=True),
     # a poem's title for it reads well without a start (南山生日); after 寿 the model wrote places (寿安道中, 寿春)
     Occasion("祝寿", ("祝寿", "寿辰", "寿宴", "大寿", "过寿", "做寿", "拜寿", "生日", "生辰", "寿星", "长寿"),
              ("福寿南山", "寿星福如"), (("南山", "寿酒"), ("松鹤", "称觞")),
-             hengpi=("寿比南山", "福如东海", "福寿双全", "松鹤延年", "福寿康宁", "寿域宏开", "南山献寿")),
+             hengpi=("寿比南山", "福如东海", "福寿双全", "松鹤延年", "福寿康宁", "寿域宏开", "南山献寿"), festive=True),
     Occasion("乔迁", ("乔迁", "搬家", "搬新家", "新家", "新居", "新房", "新宅", "入宅", "入伙", "迁居", "安家"),
              ("新居吉宅", "华堂安居"), (("新居", "燕子"), ("卜居", "新堂")),
-             hengpi=("乔迁之喜", "安居乐业", "福临吉宅", "莺迁乔木", "吉星高照", "华堂生辉", "新居大吉"), title="新居"),
+             hengpi=("乔迁之喜", "安居乐业", "福临吉宅", "莺迁乔木", "吉星高照", "华堂生辉", "新居大吉"), title="新居", festive=True),
     Occasion("升学", ("升学", "高考", "中考", "考上", "录取", "金榜", "题名", "状元", "考研"),
              ("鹏程学业", "金榜题名"), (("金榜", "登科"), ("杏园", "及第")),
              hengpi=("金榜题名", "前程似锦", "鹏程万里", "学业有成", "蟾宫折桂", "独占鳌头", "大展宏图"),
              # after 登科 alone the model wrote 登科第四十九, after 登科后 (杏园 poems) 登科后园亭宴红儿; 及第后 read 21-8
-             title="及第后"),
+             title="及第后", festive=True),
     Occasion("春节", ("春节", "过年", "新春", "新年", "除夕", "拜年", "春联", "元旦"),
              ("迎春纳福", "辞旧迎新", "春回大地"), (("元日", "屠苏"),),
              hengpi=("万象更新", "春回大地", "辞旧迎新", "五福临门", "四季平安", "吉星高照", "国泰民安", "迎春接福"),
-             season="春", title="元日"),
+             season="春", title="元日", festive=True),
     Occasion("教师节", ("教师", "老师", "恩师", "谢师", "园丁"), ("桃李春风", "园丁桃李"),
-             hengpi=("桃李满园", "桃李芬芳", "春风化雨", "师恩难忘", "诲人不倦", "尊师重教", "桃李天下")),
+             hengpi=("桃李满园", "桃李芬芳", "春风化雨", "师恩难忘", "诲人不倦", "尊师重教", "桃李天下"), festive=True),
     Occasion("七夕", ("七夕", "情人节", "鹊桥"), ("鹊桥银汉", "金风玉露"), (("鹊桥", "银汉"),),
              hengpi=("鹊桥相会", "金风玉露", "天作之合", "花好月圆", "情深似海", "佳期如梦", "心心相印"),
              season="秋", title="七夕"),
     Occasion("中秋", ("中秋", "八月十五", "赏月", "月饼"), ("金秋明月", "丹桂婵娟"),   # 中秋 is a poem's word already
              hengpi=("花好月圆", "人月两圆", "中秋佳节", "月圆人寿", "千里婵娟", "丹桂飘香", "举杯邀月"), season="秋"),
     Occasion("元宵", ("元宵", "上元", "灯节", "正月十五"), ("火树银花", "元宵灯火"),
-             hengpi=("火树银花", "灯月交辉", "普天同庆", "元宵佳节", "花好月圆", "欢度元宵", "灯火辉煌"), season="春"),
+             hengpi=("火树银花", "灯月交辉", "普天同庆", "元宵佳节", "花好月圆", "欢度元宵", "灯火辉煌"), season="春", festive=True),
     Occasion("端午", ("端午", "端阳", "龙舟", "粽子"), ("龙舟粽香", "艾叶菖蒲"),
              hengpi=("端午安康", "龙舟竞渡", "粽叶飘香", "艾叶飘香", "屈子千秋", "端阳佳节", "龙舟竞发"), season="夏"),
     Occasion("清明", ("清明", "扫墓", "祭祖", "上坟"), ("慎终追远", "缅怀先祖"),
              hengpi=("慎终追远", "缅怀先人", "饮水思源", "德泽长存", "春雨思亲", "永怀先德", "追远思亲"), season="春"),
     Occasion("劳动节", ("劳动节", "五一", "劳模"), ("勤劳致富", "劳动光荣"),
-             hengpi=("劳动光荣", "勤劳致富", "劳动创造", "天道酬勤", "业精于勤", "自强不息", "勤劳为本")),
+             hengpi=("劳动光荣", "勤劳致富", "劳动创造", "天道酬勤", "业精于勤", "自强不息", "勤劳为本"), festive=True),
     Occasion("重阳", ("重阳", "敬老", "老人节"), ("登高菊花",),   # 重阳 is a poem's word already
              hengpi=("登高望远", "福寿康宁", "重阳佳节", "人寿年丰", "秋高气爽", "松鹤延年", "敬老尊贤"),
              season="秋"),
     Occasion("添丁", ("添丁", "得子", "贵子", "弄璋", "弄瓦", "宝宝", "百日宴", "满月酒"), ("麒麟送子",),
-             hengpi=("麒麟送子", "喜得贵子", "弄璋之喜", "天赐麟儿", "添丁进喜", "兰桂腾芳", "喜气盈门")),
+             hengpi=("麒麟送子", "喜得贵子", "弄璋之喜", "天赐麟儿", "添丁进喜", "兰桂腾芳", "喜气盈门"), festive=True),
     # poems from 悼亡 泪 were kept once in four readings of a funeral seed: too mournful, the typed word reads better
     Occasion("挽联", ("挽联", "悼念", "逝世", "去世", "追悼", "缅怀", "哀悼", "祭奠"), ("德泽长存", "英名千古"),
              hengpi=("浩气长存", "音容宛在", "英名千古", "千古流芳", "德泽长存", "永垂不朽", "流芳百世")),

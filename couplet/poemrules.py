@@ -247,10 +247,11 @@ class PoemTables(Tables):
 
 
 def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], tables: PoemTables,
-                   seed: str = "", words: list[str] | tuple[str, ...] = (), season: str = ""
+                   seed: str = "", words: list[str] | tuple[str, ...] = (), season: str = "", avoid: str = ""
                    ) -> tuple[PoemPlan, list[str]]:
     """The plan of a poem; season: a season char (春夏秋冬) the request names besides its seed's (an
-    occasion's), read as the seed's are by the season steer and the line choice."""
+    occasion's), read as the seed's are by the season steer and the line choice; avoid: chars the free
+    positions leave out (a happy occasion's grief, `occasions.MOURNING`), but the seed's."""
     n_lines, width = FORMS[req.form]
     vocab = tables.vocab
     t_len = n_lines * (width + 1)
@@ -278,6 +279,9 @@ def make_poem_plan(req: PoemRequest, forced_chars: dict[tuple[int, int], str], t
         narrowed = allowed[1] & (tables.ping | tables.ze)   # a second char of one reading
         if narrowed.any():
             allowed[1] = narrowed
+    left_out = [vocab.stoi[c] for c in set(avoid) - set(seed) if c in vocab.stoi]
+    if left_out:   # a couple of dozen chars: every position keeps thousands
+        allowed[:, left_out] = False
     for (i, j), ch in forced_chars.items():
         p = i * (width + 1) + j
         if not allowed[p, vocab.stoi[ch]] and not (req.mode == "reply" and p in rhyme_pos):  # a reply says why once

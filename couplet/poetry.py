@@ -17,7 +17,7 @@ import torch
 from .checkpoint import Companion, load_checkpoint, load_prosody, load_table
 from .checkpoint import identity as checkpoint_identity
 from .model import for_decoding, is_quantized, quantized, shift_right
-from .occasions import Occasion, occasion_of
+from .occasions import MOURNING, Occasion, occasion_of
 from .poemrules import (FORMS, MODES, SEASONS, LineJudge, PairedLines, PoemPlan, PoemRequest, PoemState, PoemSteps, PoemTables, Written,  # noqa: F401 (re-exported)
                         check_form, distinct_titles, first_line_rhymes, format_poem, make_poem_plan, punct_after, rhyme_groups,
                         form_of, rhyme_lines, sample_poems, seed_batch, split_poem, strict_positions, tone_pattern)
@@ -43,6 +43,8 @@ OCCASION_WORD_SETS = True  # a poem for an occasion is written from one of its k
 # a poem for an occasion naming its season as if its seed had (`Occasion.season`): 七夕's spring poems went
 # 9 of 24 -> 0, but readers kept the poems without it 24 times to 19 (docs/judging/poems-occasion-season-*). Off.
 OCCASION_SEASONS = False
+# a happy occasion's poem leaves out the chars of grief as it is written (`Occasion.festive`, `MOURNING`)
+OCCASION_FESTIVE = True
 # the words typed beside an occasion's (春节 平安: 平安; `Occasion.beside`) joining its keyword set, steered toward
 # as typed keywords are (`PoemRequest.cover`): 4 of 16 poems held the word, and readers kept the poems without it
 # 13 times to 9 (2 ties; fit 2.62 -> 2.83, fluency 3.25 -> 2.96; docs/judging/poems-beside-*). Off.
@@ -344,7 +346,10 @@ class PoemGenerator:
         seed, words, forced, notes = self.prepare(req)
         occasion = self.occasion(req)
         season = occasion.season if occasion is not None and OCCASION_SEASONS else ""
-        plan, plan_notes = make_poem_plan(req, forced, self.tables, seed, words, season=season)
+        # the mood of any occasion the seed names, one without classical words (婚庆) too
+        named = occasion_of(req.text, "name") if req.occasion and req.mode in ("keywords", "theme") else None
+        avoid = MOURNING if named is not None and named.festive and OCCASION_FESTIVE else ""
+        plan, plan_notes = make_poem_plan(req, forced, self.tables, seed, words, season=season, avoid=avoid)
         return seed, words, plan, notes + plan_notes
 
     def generate(self, req: PoemRequest, *, avoid: Written | None = None) -> PoemResult:

@@ -20,7 +20,7 @@ from .generate import FILL_DIFFERENCE, CoupletGenerator, Settings, apart
 from .model import for_decoding, shift_right
 from .decode import index_hidden
 from .poemrules import PoemPlan, PoemSteps, PoemTables, sample_poems, seed_batch
-from .occasions import Occasion, occasion_of, year_of
+from .occasions import MOURNING, Occasion, occasion_of, year_of
 from .poetry import keywords, mixed_seed, seed_chars
 from .requests import DEFAULT_WHOLE_CHECKPOINT, LENGTHS, MAX_COUPLETS, WholeRequest  # noqa: F401 (re-exported)
 from .text import InputError, check_input, check_ranges, is_han
@@ -50,6 +50,8 @@ OCCASION_AVOID = True
 # a head is followed by a char people write after it, in both lines (`couplet.phrases.Follows`; the 下联's by its
 # lock, `Rules.follow`): the 下联 answered 丽日 with 华天 under the heads 丽华
 HEADS_FOLLOW = True
+# a happy occasion's lines leave out the chars of grief as they are written (`Occasion.festive`, `MOURNING`)
+OCCASION_FESTIVE = True
 
 
 @dataclass
@@ -406,10 +408,14 @@ def _avoided(occasion: Occasion | None, lower: bool = False) -> str:
     """The one-char words of an occasion's `off_words` (another year's animal), which its lines leave out
     as they are written (`OCCASION_AVOID`); a seed's or a head's own are still written. lower: the 下联's,
     which also leave out the year before (`Occasion.year_before`): a 春联 sees the old year off in the
-    上联 and greets the new one in the 下联 (送马年… / 迎羊岁…), and 金羊… / 骏马… reads backwards."""
-    if occasion is None or not (OCCASION_AVOID and OCCASION_WORDS):
+    上联 and greets the new one in the 下联 (送马年… / 迎羊岁…), and 金羊… / 骏马… reads backwards. A happy
+    occasion's lines leave out the chars of grief too (`Occasion.festive`, `OCCASION_FESTIVE`)."""
+    if occasion is None:
         return ""
-    return "".join(w for w in occasion.off_words if len(w) == 1) + (occasion.year_before if lower else "")
+    grief = MOURNING if occasion.festive and OCCASION_FESTIVE else ""
+    if not (OCCASION_AVOID and OCCASION_WORDS):
+        return grief
+    return "".join(w for w in occasion.off_words if len(w) == 1) + (occasion.year_before if lower else "") + grief
 
 
 def _differ(a: WholeCouplet, b: WholeCouplet) -> float:

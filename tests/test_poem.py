@@ -790,3 +790,19 @@ def test_words_typed_beside_an_occasion_join_its_keywords(tiny_poet, monkeypatch
     assert tiny_poet.prepare(PoemRequest(text="毕业 同窗"))[1] in sets
     monkeypatch.setattr(P, "OCCASION_BESIDE", False)
     assert tiny_poet.prepare(PoemRequest(text=f"毕业 {word}"))[1] in sets
+
+
+def test_a_poem_for_a_happy_occasion_leaves_out_the_chars_of_grief(tiny_poet, monkeypatch):
+    """生日 (祝寿) and a theme naming 结婚 (an occasion with no classical words of its own): no char of MOURNING at a free
+    position; 毕业 keeps them (a parting may grieve), and so does a seed that names no occasion."""
+    import couplet.poetry as P
+    from couplet.occasions import MOURNING
+    grief = [tiny_poet.tables.vocab.stoi[c] for c in MOURNING if c in tiny_poet.tables.vocab.stoi]
+    assert grief     # the fixture knows some, so the test reads something
+    for text in ("生日", "结婚那天春风明月照山河"):   # 结婚 in a theme: the fixture model knows neither char
+        req = PoemRequest(text=text, mode="theme" if "结婚" in text else "keywords")
+        assert not tiny_poet.plan(req)[2].allowed[:, grief].any(), text
+    for text in ("毕业", "春 江"):
+        assert tiny_poet.plan(PoemRequest(text=text))[2].allowed[:, grief].any(), text
+    monkeypatch.setattr(P, "OCCASION_FESTIVE", False)
+    assert tiny_poet.plan(PoemRequest(text="生日"))[2].allowed[:, grief].any()

@@ -304,11 +304,11 @@ def test_an_occasions_lines_leave_out_its_one_char_words_as_they_are_written(tin
     下联 (the old year is seen off in the 上联); seasons are ranked, not left out. A bare year is a wish
     for its 春联."""
     from couplet import whole
-    from couplet.occasions import occasion_of
+    from couplet.occasions import MOURNING, occasion_of
     left_out = whole._avoided(occasion_of("羊年"))
     assert set("猴鸡猪鼠") <= set(left_out) and not set("羊马龙") & set(left_out)
     assert set(whole._avoided(occasion_of("羊年"), lower=True)) == set(left_out) | {"马"}
-    assert whole._avoided(occasion_of("重阳")) == "" and whole._avoided(occasion_of("春节")) == ""
+    assert whole._avoided(occasion_of("重阳")) == "" and whole._avoided(occasion_of("春节")) == MOURNING
     known = [c for c in left_out if c in tiny_whole.couplets.vocab.stoi]
     assert known    # the tiny models know some of them, so the test reads something
     plan, _ = tiny_whole.couplets.plan("春回大地", Settings(), avoid=left_out)
@@ -320,7 +320,7 @@ def test_an_occasions_lines_leave_out_its_one_char_words_as_they_are_written(tin
         assert not any(c in x.upper + x.lower for x in res.couplets for c in left_out)
         assert not any("马" in x.lower for x in res.couplets)
     monkeypatch.setattr(whole, "OCCASION_AVOID", False)
-    assert whole._avoided(occasion_of("羊年")) == ""
+    assert whole._avoided(occasion_of("羊年")) == MOURNING     # the years' words no more; a happy occasion's grief stays
 
 
 def test_words_typed_beside_an_occasion_are_steered_toward(tiny_whole):
@@ -385,3 +385,19 @@ def test_a_head_is_followed_by_a_char_people_write_after_it(tiny_whole, monkeypa
     assert res.couplets and all(c.upper[:2] == a + b for c in res.couplets)
     monkeypatch.setattr(whole, "HEADS_FOLLOW", False)
     assert tiny_whole.plan("7", a + h2, "")[0].allowed[2].sum() > 1
+
+
+def test_a_happy_occasion_leaves_out_the_chars_of_grief(tiny_whole, monkeypatch):
+    """春节, weddings, birthdays, exams: their lines leave out 泪, 悲, 惆怅… as written (both lines, `_avoided`);
+    a funeral, 清明, 七夕 and 毕业 keep them; OCCASION_FESTIVE off turns it off."""
+    from couplet import whole
+    from couplet.occasions import MOURNING, OCCASIONS, occasion_of
+    festive = {o.name for o in OCCASIONS if o.festive}
+    assert {"春节", "婚庆", "祝寿", "乔迁", "升学", "开业"} <= festive
+    assert not {"挽联", "清明", "七夕", "毕业", "重阳"} & festive
+    assert set(MOURNING) <= set(whole._avoided(occasion_of("结婚"))) and whole._avoided(occasion_of("挽联")) == ""
+    grief = [c for c in MOURNING if c in tiny_whole.vocab.stoi]
+    plan, _ = tiny_whole.plan("7", "", "春节", whole._avoided(occasion_of("春节")))
+    assert grief and not plan.allowed[:, [tiny_whole.vocab.stoi[c] for c in grief]].any()
+    monkeypatch.setattr(whole, "OCCASION_FESTIVE", False)
+    assert whole._avoided(occasion_of("春节")) == ""

@@ -138,6 +138,8 @@ def variants(gen, real, rng, args) -> None:
     seasons = {name: cfg.pop("occasion_seasons", True) for name, cfg in systems.items()}
     # "occasion_beside": true, the words typed beside an occasion's steered toward (off by default)
     beside = {name: cfg.pop("occasion_beside", False) for name, cfg in systems.items()}
+    # "occasion_festive": false, the code before a happy occasion's poems left out the chars of grief
+    festive = {name: cfg.pop("occasion_festive", True) for name, cfg in systems.items()}
     items, written = [], {name: Written() if args.batch else None for name in systems}
     if args.wishes:   # seeds as a user types them, the forms in turn
         forms = args.forms or list(FORMS)
@@ -146,7 +148,7 @@ def variants(gen, real, rng, args) -> None:
             req = PoemRequest(form=form, mode="keywords", text=text, n=1, seed=args.seed_base + i, title=False)
             cands = []
             for name, cfg in systems.items():
-                P.OCCASION_SEASONS, P.OCCASION_BESIDE = seasons[name], beside[name]
+                P.OCCASION_SEASONS, P.OCCASION_BESIDE, P.OCCASION_FESTIVE = seasons[name], beside[name], festive[name]
                 res = gens[name].generate(replace(req, **cfg))
                 cands.append({"who": name, "lines": res.poems[0].lines, "plan": res.plan, "score": res.poems[0].score})
             if args.differ and len({tuple(c["lines"]) for c in cands}) < 2:
