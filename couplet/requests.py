@@ -303,8 +303,9 @@ class WholeRequest(_Sampled):
     theme_weight: float = _num(1.0, 0.0, 10.0, "weight of theme fit when ranking (log-probability gain per char)")
     scorer_weight: float = _num(0.5, 0.0, 10.0, "weight of the N-vs-1 pair scorer when ranking")
     word_bonus: float = _num(2.0, 0.0, 10.0, "ranking: bonus for each theme word the couplet holds whole")
-    cover: float = _num(8.0, 0.0, 10.0, "an occasion's wish: log-probability bonus, at each 上联 draw, for the next char of "
-                        "a word typed beside the occasion's (春节 平安: 平安), which its seeds would leave out; 0 = off")
+    cover: float = _num(8.0, 0.0, 10.0, "log-probability bonus, in half the 上联 draws, for the next char of a typed word "
+                        "the seeds leave out: beside an occasion's (春节 平安: 平安) or past the seed's four chars "
+                        "(平安 幸福 健康: 健康); 0 = off")
     hengpi: bool = field(default=True, metadata={"help": "choose a 横批 for each couplet"})
     occasion: bool = field(default=True, metadata={"help": "read a theme that names an occasion (结婚, 开业, 祝寿, "
                                                           "乔迁, 升学, 春节, 教师节, 七夕, 重阳, 添丁, 挽联) as the words its couplets are written with "

@@ -20,7 +20,7 @@ from .generate import FILL_DIFFERENCE, CoupletGenerator, Settings, apart
 from .model import for_decoding, shift_right
 from .decode import index_hidden
 from .poemrules import PoemPlan, PoemSteps, PoemTables, sample_poems, seed_batch
-from .occasions import MOURNING, Occasion, occasion_of, year_of
+from .occasions import BESIDE, MOURNING, Occasion, occasion_of, year_of
 from .poetry import keywords, mixed_seed, seed_chars
 from .requests import DEFAULT_WHOLE_CHECKPOINT, LENGTHS, MAX_COUPLETS, WholeRequest  # noqa: F401 (re-exported)
 from .text import InputError, check_input, check_ranges, is_han
@@ -194,7 +194,12 @@ class WholeGenerator:
             return (seeds, list(dict.fromkeys([w for s in seeds for w in (s[:2], s[2:]) if w] + beside)), layout,
                     heads, notes, occasion, beside)
         seed = seed_chars(words, self.model.cfg.max_seed) if words else heads[:self.model.cfg.max_seed]
-        return [seed], words, layout, heads, notes, None, []
+        # the words past the seed's chars (平安 幸福 健康: 健康), steered toward as an occasion's other words are
+        beside = [w for w in words if 2 <= len(w) <= 4 and not set(w) <= set(seed) and all(c in self.vocab for c in w)
+                  ][:BESIDE] if req.cover > 0 else []
+        if beside:
+            notes.append(f"steered toward {' '.join(beside)}")
+        return [seed], words, layout, heads, notes, None, beside
 
     def plan(self, layout: str, heads: str, seed: str, avoid: str = "", steer: tuple[list[str], float] = ([], 0.0)
              ) -> tuple[PoemPlan, list[str | None]]:

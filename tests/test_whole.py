@@ -326,7 +326,7 @@ def test_an_occasions_lines_leave_out_its_one_char_words_as_they_are_written(tin
 def test_words_typed_beside_an_occasion_are_steered_toward(tiny_whole):
     """春节 平安: the occasion's seeds would leave 平安 out; the words beside those naming the occasion, its
     year, its seeds or the wish (快乐) are steered toward in half of each seed's draws and count for the
-    ranking's word bonus. cover 0 turns it off."""
+    ranking's word bonus; so are a plain wish's words past its seed's four chars. cover 0 turns it off."""
     from couplet.occasions import occasion_of
     spring = occasion_of("春节")
     assert spring.beside(["春节", "平安"]) == ["平安"] and spring.beside(["新春快乐", "快乐", "新年"]) == []
@@ -345,6 +345,11 @@ def test_words_typed_beside_an_occasion_are_steered_toward(tiny_whole):
     assert held(10.0) > held(0.0)
     res = tiny_whole.generate(WholeRequest(theme=f"春节 {word}", n=3, draws=2, hengpi=False))
     assert res.couplets and any(f"steered toward {word}" in n for n in res.notes)
+    # a wish of words alone: those past the seed's four chars
+    a, b, c, d, e, f = [x for x in "春风明月山水花鸟江河云天" if x in tiny_whole.vocab][:6]
+    seeds, _, *_, beside = tiny_whole.prepare(WholeRequest(theme=f"{a + b} {c + d} {e + f}"))
+    assert seeds == [a + b + c + d] and beside == [e + f]
+    assert tiny_whole.prepare(WholeRequest(theme=f"{a + b} {c + d}"))[-1] == []
     for c in res.couplets:
         assert all(check_whole(c.upper, c.lower, "", tiny_whole.couplets.prosody).values())
 
