@@ -147,8 +147,8 @@ class WholeGenerator:
     def prepare(self, req: WholeRequest) -> tuple[list[str], list[str], str, str, list[str], Occasion | None,
                                                   list[str]]:
         """Validate a wish: (seeds, keywords, layout, heads, notes, occasion, the words its 上联 are steered
-        toward); one seed, or an occasion's (each a share of the draws, `couplet.occasions`) with the wish's
-        other words (`Occasion.beside`) steered toward. Raises InputError."""
+        toward); one seed, or an occasion's (each a share of the draws, `couplet.occasions`); the typed words
+        the seeds leave out (`Occasion.beside`, or past the seed's chars) are steered toward. Raises InputError."""
         check_ranges(req)
         notes: list[str] = []
         heads = ""
