@@ -156,10 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--poems", default=None,
                    help="poem models: poems.jsonl from prepare, for the copy check, the attested doubles and bigrams, "
                         "the char counts and the plan table")
-    p.add_argument("--average", default=None, metavar="CHECKPOINT",
+    p.add_argument("--average", nargs="+", default=None, metavar="CHECKPOINT",
                    help="average the weights with this checkpoint of the same architecture and vocabulary (e.g. "
-                        "the one a run was fine-tuned from): WEIGHT x the run's + (1 - WEIGHT) x this one's")
-    p.add_argument("--weight", type=float, default=0.5, help="the run's share of the average (0..1)")
+                        "the one a run was fine-tuned from): WEIGHT x the run's + (1 - WEIGHT) x this one's; with "
+                        "several (copies of a run's last/ taken as it trains), the mean of the run's and all of theirs")
+    p.add_argument("--weight", type=float, default=0.5, help="the run's share of the average of two (0..1)")
     p.add_argument("--counts-from", default=None,
                    help="train.tsv from prepare: a couplet model gets its 下联 char counts (for --freq-penalty, "
                         "over the sources it was trained on) and its phrase memory (over the couplets); a "
@@ -471,6 +472,15 @@ def average_weights(a: dict, b: dict, weight: float) -> dict:
             for k, v in a.items()}
 
 
+def mean_weights(states: list[dict]) -> dict:
+    """The mean of several state dicts' floating tensors (in fp32), the first one's own for the rest: the
+    weights a run passes through late in training average to a point its validation scores better than
+    any one of them (Izmailov et al. 2018; a couplet run's last/ copied every 8 minutes)."""
+    first = states[0]
+    return {k: (sum(s[k].float() for s in states) / len(states)).to(v.dtype) if v.is_floating_point() else v
+            for k, v in first.items()}
+
+
 def cmd_export(args) -> int:
     import shutil
 
@@ -482,14 +492,21 @@ def cmd_export(args) -> int:
         if not 0.0 <= args.weight <= 1.0:
             print(f"error: --weight must be in 0..1, not {args.weight}", file=sys.stderr)
             return 2
-        other, other_vocab, other_meta = load_checkpoint(args.average)
-        if (other_meta.get("kind"), other_meta.get("config"), other_vocab.itos) != (meta.get("kind"), meta.get("config"),
-                                                                                    vocab.itos):
-            print(f"error: {args.average} is not the same architecture and vocabulary as {args.src}: "
-                  "only such weights can be averaged", file=sys.stderr)
-            return 2
-        model.load_state_dict(average_weights(model.state_dict(), other.state_dict(), args.weight))
-        extra["averaged_with"] = {"checkpoint": str(args.average), "weight": args.weight}
+        others = []
+        for path in args.average:
+            other, other_vocab, other_meta = load_checkpoint(path)
+            if (other_meta.get("kind"), other_meta.get("config"), other_vocab.itos) != (meta.get("kind"),
+                                                                                        meta.get("config"), vocab.itos):
+                print(f"error: {path} is not the same architecture and vocabulary as {args.src}: "
+                      "only such weights can be averaged", file=sys.stderr)
+                return 2
+            others.append(other.state_dict())
+        if len(others) == 1:
+            model.load_state_dict(average_weights(model.state_dict(), others[0], args.weight))
+            extra["averaged_with"] = {"checkpoint": str(args.average[0]), "weight": args.weight}
+        else:
+            model.load_state_dict(mean_weights([model.state_dict()] + others))
+            extra["averaged_with"] = {"checkpoints": [str(x) for x in args.average], "weight": 1 / (len(others) + 1)}
     tables = {}
     if args.counts_from and meta.get("kind") == "whole":
         from .corpus import read_pairs

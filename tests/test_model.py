@@ -87,7 +87,7 @@ def test_half_precision_export_is_close(tmp_path):
                                rtol=1e-2, atol=1e-2)
 
 
-def test_export_averages_two_checkpoints_of_one_architecture(tmp_path, capsys):
+def test_export_averages_checkpoints_of_one_architecture(tmp_path, capsys):
     from couplet.cli import main
     cfg = ModelConfig(vocab_size=len(VOCAB), emb_dim=8, hidden=8)
     a, b = CoupletModel(cfg), CoupletModel(cfg)
@@ -99,6 +99,15 @@ def test_export_averages_two_checkpoints_of_one_architecture(tmp_path, capsys):
     for k, v in got.state_dict().items():
         torch.testing.assert_close(v, 0.25 * a.state_dict()[k] + 0.75 * b.state_dict()[k])
     assert meta["averaged_with"]["weight"] == 0.25
+    # several: the plain mean of the run's and theirs
+    third = CoupletModel(cfg)
+    save_checkpoint(tmp_path / "d", model=third, vocab=VOCAB)
+    assert main(["export", "--from", str(tmp_path / "a"), "--average", str(tmp_path / "b"), str(tmp_path / "d"),
+                 "--fp32", "--to", str(tmp_path / "mean")]) == 0
+    got, _, meta = load_checkpoint(tmp_path / "mean")
+    for k, v in got.state_dict().items():
+        torch.testing.assert_close(v, (a.state_dict()[k] + b.state_dict()[k] + third.state_dict()[k]) / 3)
+    assert meta["averaged_with"]["weight"] == pytest.approx(1 / 3) and len(meta["averaged_with"]["checkpoints"]) == 2
     other = CoupletModel(ModelConfig(vocab_size=len(VOCAB), emb_dim=8, hidden=16))
     save_checkpoint(tmp_path / "c", model=other, vocab=VOCAB)
     assert main(["export", "--from", str(tmp_path / "a"), "--average", str(tmp_path / "c"),
