@@ -125,3 +125,16 @@ def structure_agreement(upper: str, lower: str) -> float | None:
     if len(pu) != len(pl) or not pu:
         return None
     return sum(a[0] == b[0] or a[1] == b[1] for a, b in zip(pu, pl)) / len(pu)
+
+
+# the commonest surnames, for `is_person_name`: jieba tags 全家福 a person's name too
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚"
+            "卢姜崔钟谭陆汪范石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯史陶黎贺顾毛郝龚邵钱严覃武戴莫孔向汤欧")
+NAME_PREFIXES = "老小阿"   # 老王, 小明
+
+
+def is_person_name(word: str) -> bool:
+    """Whether a word of 2-3 chars reads as a person's name (张伟, 王芳, 老王): it opens with a common surname
+    or 老, 小, 阿 and is no word of jieba's dictionary. The dictionary tags 白云, 杨柳 and 田园 as names too, and
+    a name a user types is seldom in it (a famous one is, 李娜, and reads as a word)."""
+    return 2 <= len(word) <= 3 and word[0] in SURNAMES + NAME_PREFIXES and dictionary().get(word, 0) == 0

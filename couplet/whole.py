@@ -22,6 +22,7 @@ from .decode import index_hidden
 from .poemrules import PoemPlan, PoemSteps, PoemTables, sample_poems, seed_batch
 from .occasions import BESIDE, MOURNING, Occasion, occasion_of, year_of
 from .poetry import keywords, mixed_seed, seed_chars
+from .postag import is_person_name
 from .requests import DEFAULT_WHOLE_CHECKPOINT, LENGTHS, MAX_COUPLETS, WholeRequest  # noqa: F401 (re-exported)
 from .text import InputError, check_input, check_ranges, is_han
 from .vocab import Vocab
@@ -50,6 +51,8 @@ OCCASION_AVOID = True
 # a head is followed by a char people write after it, in both lines (`couplet.phrases.Follows`; the 下联's by its
 # lock, `Rules.follow`): the 下联 answered 丽日 with 华天 under the heads 丽华
 HEADS_FOLLOW = True
+# a person's name among a wish's words is noted, not steered toward (`WholeGenerator._is_name`)
+NAMES = True
 # a happy occasion's lines leave out the chars of grief as they are written (`Occasion.festive`, `MOURNING`)
 OCCASION_FESTIVE = True
 
@@ -160,6 +163,7 @@ class WholeGenerator:
                 raise InputError("藏头 takes 1 Chinese character (the 上联's head), 2 (one per line) or 4 (two per line), "
                                  f"not {req.head.strip()!r}")
         words: list[str] = []
+        names: list[str] = []
         occasion = None
         if req.theme.strip():
             typed = req.theme.strip()   # a year alone (2027) is a wish for its 春联: read as 2027年
@@ -170,11 +174,16 @@ class WholeGenerator:
             parts = [w for w in re.split(r"[\s,，、;；]+", theme.text) if w]
             # a list of words is kept as typed; a sentence is cut into its keywords
             words = parts if len(parts) > 1 and all(len(w) <= 4 for w in parts) else keywords(theme.text, 4)
+            # a name typed among the words (结婚 张伟 李娜) is not steered toward: 良缘美满张伟业 wrote it as two words
+            names = [w for w in words if self._is_name(w)]
             words = [w for w in words if any(is_han(c) and c in self.known for c in w)]
             if not words and occasion is None:
                 raise InputError("the theme gives no keyword the model knows; try other words")
         if not heads and not words and occasion is None:
             raise InputError("give a theme (e.g. 中秋 团圆) or the heads of a 藏头联 (e.g. 福华), or both")
+        if names and not heads:
+            notes.append(f"{' '.join(names)}: a name? the 藏头 box (--head) writes a name's characters at the heads "
+                         "of the lines")
         length = req.length
         if len(heads) == 4 and length < FOUR_HEADS_LENGTH:   # written at the nearest length that has two clauses
             length = FOUR_HEADS_LENGTH
@@ -188,15 +197,16 @@ class WholeGenerator:
         if occasion is not None:   # the words its couplets are written with, not the everyday word
             notes.append(f"read as {occasion.name}: seeded with {' '.join(occasion.seeds)} (occasion off: the words as typed)")
             seeds = [s[:self.model.cfg.max_seed] for s in occasion.seeds]
-            beside = [w for w in occasion.beside(words) if all(c in self.vocab for c in w)] if req.cover > 0 else []
+            beside = ([w for w in occasion.beside([w for w in words if w not in names]) if all(c in self.vocab for c in w)]
+                      if req.cover > 0 else [])
             if beside:
                 notes.append(f"steered toward {' '.join(beside)}")
             return (seeds, list(dict.fromkeys([w for s in seeds for w in (s[:2], s[2:]) if w] + beside)), layout,
                     heads, notes, occasion, beside)
         seed = seed_chars(words, self.model.cfg.max_seed) if words else heads[:self.model.cfg.max_seed]
         # the words past the seed's chars (平安 幸福 健康: 健康), steered toward as an occasion's other words are
-        beside = [w for w in words if 2 <= len(w) <= 4 and not set(w) <= set(seed) and all(c in self.vocab for c in w)
-                  ][:BESIDE] if req.cover > 0 else []
+        beside = [w for w in words if 2 <= len(w) <= 4 and not set(w) <= set(seed) and w not in names
+                  and all(c in self.vocab for c in w)][:BESIDE] if req.cover > 0 else []
         if beside:
             notes.append(f"steered toward {' '.join(beside)}")
         return [seed], words, layout, heads, notes, None, beside
@@ -251,6 +261,15 @@ class WholeGenerator:
                         repeat_rules=(True, True, True), attested=False, limited=mask_of(once),
                         reserved=mask_of(placed), keywords=kw, cover=bonus if kw else 0.0)
         return plan, literal
+
+    def _is_name(self, word: str) -> bool:
+        """A person's name (`postag.is_person_name`: a surname, no word of jieba's) whose first two chars the
+        training couplets seldom write together (程门, 唐风 and 高朋 are no names)."""
+        follows, cv = self.couplets.tables.follows, self.couplets.vocab
+        if not NAMES or not is_person_name(word):
+            return False
+        return follows is None or not (word[0] in cv.stoi and word[1] in cv.stoi
+                                       and follows.after(cv.stoi[word[0]])[cv.stoi[word[1]]])
 
     def _after(self, ch: str) -> torch.Tensor | None:
         """(V,) bool over this model's vocabulary: the chars people write right after ch, by the couplet

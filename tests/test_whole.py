@@ -406,3 +406,16 @@ def test_a_happy_occasion_leaves_out_the_chars_of_grief(tiny_whole, monkeypatch)
     assert grief and not plan.allowed[:, [tiny_whole.vocab.stoi[c] for c in grief]].any()
     monkeypatch.setattr(whole, "OCCASION_FESTIVE", False)
     assert whole._avoided(occasion_of("春节")) == ""
+
+
+def test_a_name_among_the_words_is_noted_not_steered_toward(tiny_whole, monkeypatch):
+    """结婚 张伟: 张伟 opens with a surname and is no word of jieba's, nor a pair the couplets write (程门 and 唐风
+    are); it is not steered toward, and the note points to the 藏头 box."""
+    from couplet.postag import is_person_name
+    assert is_person_name("张伟") and is_person_name("王秀英") and is_person_name("小明")
+    assert not any(is_person_name(w) for w in ("白云", "杨柳", "田园", "平安", "火锅", "全家福", "张灯结彩"))
+    monkeypatch.setattr(tiny_whole.couplets.tables, "follows", None)   # no table: the dictionary alone decides
+    assert tiny_whole._is_name("张伟") and not tiny_whole._is_name("团圆")
+    *_, notes, _, beside = tiny_whole.prepare(WholeRequest(theme="春节 张伟"))
+    assert beside == [] and any("张伟: a name?" in n for n in notes)
+    assert not any("a name?" in n for n in tiny_whole.prepare(WholeRequest(theme="春节 张伟", head="福华"))[4])

@@ -8,7 +8,8 @@ decodings instead (WholeRequest fields per name; no real couplets): each item sh
 couplet of each with its 横批, labelled x, y in random order, and asks which to keep. "occasion_hengpi":
 false (or "occasion_season", "occasion_words", "occasion_subject", "occasion_year", "occasion_avoid": false)
 in a system's fields turns `couplet.whole.OCCASION_HENGPI` (or `OCCASION_SEASON`, `OCCASION_WORDS`,
-`OCCASION_SUBJECT`, `OCCASION_YEAR`, `OCCASION_AVOID`) off for it ("heads_follow": false, `HEADS_FOLLOW`),
+`OCCASION_SUBJECT`, `OCCASION_YEAR`, `OCCASION_AVOID`) off for it ("heads_follow": false, `HEADS_FOLLOW`;
+"names": false, `NAMES`),
 "occasion_holding": true turns `OCCASION_HOLDING` on; wishes whose two come out
 the same are left out. With --wishes the
 items are those themes (as a user types them, e.g. 结婚,开业大吉) instead of wishes drawn from test
@@ -94,6 +95,7 @@ if args.variants:
             W.OCCASION_AVOID = cfg.pop("occasion_avoid", True)
             W.OCCASION_HOLDING = cfg.pop("occasion_holding", False)
             W.HEADS_FOLLOW = cfg.pop("heads_follow", True)
+            W.NAMES = cfg.pop("names", True)
             top = gen.generate(replace(req, **cfg)).couplets[0]
             c["cands"].append({"who": name, "couplet": [top.upper, top.lower], "hengpi": top.hengpi})
         rng.shuffle(c["cands"])
