@@ -289,7 +289,7 @@ class WholeGenerator:
         couplets' own 上联 are added to it."""
         seeds, words, layout, heads, notes, occasion, beside = self.prepare(req)
         left_out, lower_left_out = _avoided(occasion), _avoided(occasion, lower=True)
-        # with words beside the occasion's, half of each seed's draws are steered toward them: the ranking's
+        # with typed words the seeds leave out, half of each seed's draws are steered toward them: the ranking's
         # word bonus weighs a couplet that holds one against the seed's own lines
         steers = [([], 0.0)] + ([(beside, req.cover)] if beside else [])
         plans = [(seed, k, self.plan(layout, heads, seed, left_out, steer)) for seed in seeds
