@@ -121,9 +121,10 @@ YEAR_HENGPI = {"鼠": ("金鼠迎春", "鼠年大吉"), "牛": ("牛气冲天", 
 WEDDING_WORDS = ("洞房", "花烛")
 # the last char of a word that names a place of business (`Occasion.subject_of`)
 PLACES = "店馆楼坊行铺院所厂司社堂阁轩斋庄园屋厅吧房场城市校室廊部"
-# the names of the festivals (`off_words`)
+# the names of the festivals (`off_words`); Christmas too, which is none of these occasions' (春节 平安, steered
+# toward 平安, wrote 春回大地平安夜)
 FESTIVAL_NAMES = {"春节": ("春节", "除夕"), "元宵": ("元宵", "上元"), "清明": ("清明", "寒食"), "端午": ("端午", "端阳"),
-                  "七夕": ("七夕",), "中秋": ("中秋",), "重阳": ("重阳", "重九")}
+                  "七夕": ("七夕",), "中秋": ("中秋",), "重阳": ("重阳", "重九"), "圣诞": ("圣诞", "平安夜")}
 
 OCCASIONS = (
     Occasion("婚庆", ("结婚", "新婚", "婚礼", "婚庆", "成婚", "完婚", "大婚", "婚宴", "订婚", "出嫁", "嫁女", "娶亲",
