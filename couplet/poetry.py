@@ -346,8 +346,9 @@ class PoemGenerator:
         seed, words, forced, notes = self.prepare(req)
         occasion = self.occasion(req)
         season = occasion.season if occasion is not None and OCCASION_SEASONS else ""
-        # the mood of any occasion the seed names, one without classical words (婚庆) too
-        named = occasion_of(req.text, "name") if req.occasion and req.mode in ("keywords", "theme") else None
+        # the mood of any occasion the seed names, one without classical words (婚庆) too, and an acrostic's or
+        # 嵌字's (生日快乐, 新年快乐)
+        named = occasion_of(req.text, "name") if req.occasion and req.mode != "reply" else None
         avoid = MOURNING if named is not None and named.festive and OCCASION_FESTIVE else ""
         plan, plan_notes = make_poem_plan(req, forced, self.tables, seed, words, season=season, avoid=avoid)
         return seed, words, plan, notes + plan_notes

@@ -804,5 +804,7 @@ def test_a_poem_for_a_happy_occasion_leaves_out_the_chars_of_grief(tiny_poet, mo
         assert not tiny_poet.plan(req)[2].allowed[:, grief].any(), text
     for text in ("毕业", "春 江"):
         assert tiny_poet.plan(PoemRequest(text=text))[2].allowed[:, grief].any(), text
+    # an acrostic that names the occasion (新年…): its free chars too
+    assert not tiny_poet.plan(PoemRequest(text="新年春月", mode="acrostic"))[2].allowed[:, grief].any()
     monkeypatch.setattr(P, "OCCASION_FESTIVE", False)
     assert tiny_poet.plan(PoemRequest(text="生日"))[2].allowed[:, grief].any()
