@@ -48,6 +48,8 @@ HELP = {
     "warmup_steps": "linear warm-up steps before cosine decay",
     "weight_decay": "AdamW weight decay",
     "clip": "gradient-norm clipping threshold",
+    "ema": "decay per step of a moving average of the weights that validation reads and best/ keeps (e.g. 0.999, "
+           "about the last 1,000 steps; 0: off); with --resume it starts an average in a run that kept none",
     "seed": "random seed (model init, data order, dropout)",
     "save_every": "write a resumable checkpoint every N steps (0: only at epoch ends)",
     "max_steps": "stop after N optimizer steps (0: no limit)",

@@ -87,7 +87,8 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
 def save_checkpoint(path: str | Path, *, model: torch.nn.Module, vocab: Vocab, kind: str = "couplet",
                     extra: dict | None = None, optimizer: torch.optim.Optimizer | None = None,
                     rng: dict[str, torch.Tensor] | None = None, half: bool = False,
-                    tables: dict[str, dict[str, torch.Tensor]] | None = None) -> None:
+                    tables: dict[str, dict[str, torch.Tensor]] | None = None,
+                    averaged: list[torch.Tensor] | None = None) -> None:
     """Write a checkpoint directory atomically. `extra` is any JSON-able training record; `tables`
     are further safetensors files by name (e.g. the poem model's `lines.safetensors`)."""
     if model.cfg.vocab_size != len(vocab):
@@ -106,6 +107,7 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, vocab: Vocab, k
         if optimizer is not None:
             tensors, opt_meta = _flatten_optimizer(optimizer.state_dict())
             tensors.update({f"rng.{k}": v for k, v in (rng or {}).items()})
+            tensors.update({f"ema.{i}": v.detach().cpu().contiguous() for i, v in enumerate(averaged or [])})
             save_file(tensors, str(tmp / "train_state.safetensors"))
             meta["optimizer"] = opt_meta
             meta["sha256"]["train_state.safetensors"] = sha256_of(tmp / "train_state.safetensors")
@@ -264,3 +266,12 @@ def load_train_state(path: str | Path, optimizer: torch.optim.Optimizer) -> dict
     except (KeyError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{d}: the optimizer state does not fit this model ({str(e)[:120]})") from e
     return {k[4:]: v for k, v in tensors.items() if k.startswith("rng.")}
+
+
+def load_averaged(path: str | Path) -> list[torch.Tensor] | None:
+    """The moving average of the weights a resumable run keeps (`TrainConfig.ema`), in parameter order;
+    None if it kept none."""
+    d = resolve_dir(path)
+    tensors = _verified(d, "train_state.safetensors", read_meta(d))
+    kept = sorted((int(k[4:]), v) for k, v in tensors.items() if k.startswith("ema."))
+    return [v for _, v in kept] or None

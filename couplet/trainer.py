@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .checkpoint import load_checkpoint, load_train_state, read_meta, save_checkpoint
+from .checkpoint import load_averaged, load_checkpoint, load_train_state, read_meta, save_checkpoint
 from .fileio import resolve_dir
 from .model import count_parameters, native_bf16
 from .tasks import CoupletTask, ScorerTask
@@ -59,6 +59,10 @@ class TrainConfig:
     warmup_steps: int = 200
     weight_decay: float = 0.0
     clip: float = 1.0
+    # decay per step of an exponential moving average of the weights (e.g. 0.999, about the last 1,000 steps):
+    # validation reads the average and best/ keeps it; the weights a run passes through late average to a
+    # point that scores better than any one of them (0: off)
+    ema: float = 0.0
     seed: int = 1234
     save_every: int = 500                # steps between resumable checkpoints (0: each epoch)
     max_steps: int = 0                   # stop after this many steps (0: no limit)
@@ -142,6 +146,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
         saved = TrainConfig.from_dict(meta["train_config"])
         saved.epochs, saved.max_steps, saved.device = cfg.epochs, cfg.max_steps, cfg.device
         saved.max_minutes = cfg.max_minutes
+        saved.ema = cfg.ema or saved.ema   # a run resumed with --ema keeps an average from there on
         cfg = saved  # the architecture and the data come from the run, not the command line
         task = TASKS[cfg.task](cfg)
         model, vocab, _ = load_checkpoint(last_dir, device=device, kind=task.kind)
@@ -189,6 +194,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
         _set_rng_state(load_train_state(last_dir, optimizer))
         scheduler.load_state_dict(meta["scheduler"])
     random.seed(cfg.seed)
+    params = list(model.parameters())
+    averaged = None      # the moving average of the weights (`TrainConfig.ema`), in parameter order
+    if cfg.ema > 0:
+        saved_average = load_averaged(last_dir) if resume else None
+        averaged = ([v.to(device) for v in saved_average] if saved_average is not None
+                    else [p.detach().clone() for p in params])
 
     ddp_model = model
     if world > 1:
@@ -209,13 +220,25 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
                  "parameters": count_parameters(model), **getattr(task, "extra", {})}
         save_checkpoint(path, model=model, vocab=vocab, kind=task.kind, extra=extra,
                         optimizer=optimizer if with_state else None,
-                        rng=_rng_state() if with_state else None)
+                        rng=_rng_state() if with_state else None, averaged=averaged if with_state else None)
+
+    def swap_average() -> None:
+        """Exchange the model's weights and the moving average (twice: back as they were)."""
+        with torch.no_grad():
+            for p, a in zip(params, averaged):
+                held = p.detach().clone()
+                p.copy_(a)
+                a.copy_(held)
 
     def validate(loss_avg, chars: int, t0: float) -> None:
         """Validation metrics; best/ when they improve; last/ (resumable) always."""
         record["seconds"] = round(elapsed(), 1)
+        if averaged is not None:   # validation reads the average, and best/ keeps it
+            swap_average()
         metrics = task.evaluate(model, device)
         if not is_main:
+            if averaged is not None:
+                swap_average()
             return
         entry = {"epoch": record["epoch"], "step": record["step"], "seconds": record["seconds"],
                  "train_loss": loss_avg, "chars_per_s": round(chars / max(time.perf_counter() - t0, 1e-9)), **metrics}
@@ -229,6 +252,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
             record["best"] = {"metric": key, "value": metrics[key], "epoch": record["epoch"],
                               "step": record["step"]}
             checkpoint(best_dir, with_state=False)
+        if averaged is not None:
+            swap_average()
         checkpoint(last_dir, with_state=True)
 
     done = False
@@ -247,6 +272,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, log=print) -> dict:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             optimizer.step()
             scheduler.step()
+            if averaged is not None:
+                with torch.no_grad():
+                    torch._foreach_lerp_(averaged, [p.detach() for p in params], 1.0 - cfg.ema)
             record["step"] += 1
             record["batch_in_epoch"] += 1
             chars += n_chars * world

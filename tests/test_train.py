@@ -262,3 +262,26 @@ def test_poem_sources_weigh_dynasties(prepared, tmp_path):
     with pytest.raises(ValueError, match="weight 0"):
         PoemTask(TrainConfig(task="poem", data=str(prepared), out=str(tmp_path / "p"),
                              **{**TINY, "sources": "tang:0"})).load(vocab)
+
+
+def test_a_moving_average_of_the_weights_is_validated_kept_and_resumed(prepared, tmp_path):
+    """--ema: best/ holds the average (not the weights of the last step), validation reads it, and a run
+    stopped and resumed ends with the same weights and the same average as one run straight through."""
+    from couplet.checkpoint import load_averaged, load_checkpoint
+    cfg = dict(data=str(prepared), epochs=3, ema=0.8, eval_every=0, **TINY)
+    rec_a = train(TrainConfig(out=str(tmp_path / "a"), **cfg), log=lambda *_: None)
+    last = load_file(str(tmp_path / "a" / "last" / "model.safetensors"))
+    averaged = load_averaged(tmp_path / "a" / "last")
+    names = [k for k, _ in load_checkpoint(tmp_path / "a" / "last")[0].named_parameters()]   # the average's order
+    assert averaged is not None and len(averaged) == len(names)
+    assert any(not torch.equal(last[k], a) for k, a in zip(names, averaged))
+    best = load_file(str(tmp_path / "a" / "best" / "model.safetensors"))
+    assert rec_a["best"]["step"] == rec_a["step"]     # the last validation was the best (the loss still falls),
+    for k, a in zip(names, averaged):                 # so best/ is that average
+        torch.testing.assert_close(best[k], a, rtol=0, atol=0)
+    train(TrainConfig(out=str(tmp_path / "b"), max_steps=rec_a["step"] // 2, **cfg), log=lambda *_: None)
+    rec_b = train(TrainConfig(data="x", out=str(tmp_path / "b"), epochs=3), resume=True, log=lambda *_: None)
+    assert rec_b["step"] == rec_a["step"]
+    for k, a, b in zip(names, averaged, load_averaged(tmp_path / "b" / "last")):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    assert rec_a["history"][-1]["ppl"] == pytest.approx(rec_b["history"][-1]["ppl"], rel=1e-5)
