@@ -128,7 +128,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                 wlength = _slider(WholeRequest, "length", "characters per line", scale=1)
                 wn = _slider(WholeRequest, "n", "couplets", high=10, scale=1)
             wout = gr.HTML(elem_id="whole-out")
-            gr.Examples([["羊年春联", ""], ["中秋 团圆", ""], ["", "福华"], ["婚礼", "李梅"]], inputs=[wtheme, whead])
+            gr.Examples([["羊年春联", ""], ["春节 平安 健康", ""], ["中秋 团圆", ""], ["", "福华"], ["婚礼", "李梅"]],
+                        inputs=[wtheme, whead])
             with gr.Accordion("advanced", open=False):
                 with gr.Row():
                     wtemp = _slider(WholeRequest, "temperature", "temperature (上联)", high=2.0, step=0.05)
