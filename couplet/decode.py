@@ -38,7 +38,7 @@ class Rules:
     repeats: bool = True
     no_copy: bool = True
     tone: str = "end"  # off | end | rhythm
-    avoid: str = ""    # chars the 下联 leaves out (a year's whole couplet: another year's animal)
+    avoid: str = ""    # chars the 下联 leaves out (a whole couplet's: another year's animal, a happy occasion's grief)
     follow: bool = False  # beside a locked char, one people write there (`Tables.follows`), where one is allowed
 
     def __post_init__(self):

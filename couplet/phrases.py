@@ -239,10 +239,17 @@ class Follows:
         self.keys, self.v = tensors["keys"].long(), vocab_size
         if len(self.keys) and int(self.keys[-1]) >= vocab_size * vocab_size:
             raise ValueError(f"{FOLLOWS_FILE}: keys beyond a vocabulary of {vocab_size}")
-        v, grid = vocab_size, torch.arange(vocab_size + 1, dtype=torch.int64) * vocab_size
-        self.starts = torch.searchsorted(self.keys, grid)
-        self.back = torch.sort(self.keys % v * v + self.keys // v).values     # the same pairs as b * V + a
-        self.back_starts = torch.searchsorted(self.back, grid)
+        self.starts = torch.searchsorted(self.keys, self._grid())
+
+    def _grid(self) -> torch.Tensor:
+        return torch.arange(self.v + 1, dtype=torch.int64) * self.v
+
+    @functools.cached_property
+    def _back(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same pairs as sorted keys b * V + a, and each b's start: built on first use, since only a lock
+        inside a line (`--follow`) reads what comes before a char, not the start-up of every generator."""
+        back = torch.sort(self.keys % self.v * self.v + self.keys // self.v).values
+        return back, torch.searchsorted(back, self._grid())
 
     def after(self, a: int) -> torch.Tensor:
         """(V,) bool: the chars seen right after char id a."""
@@ -250,7 +257,7 @@ class Follows:
 
     def before(self, b: int) -> torch.Tensor:
         """(V,) bool: the chars seen right before char id b."""
-        return self._row(self.back, self.back_starts, b)
+        return self._row(*self._back, b)
 
     def _row(self, keys: torch.Tensor, starts: torch.Tensor, a: int) -> torch.Tensor:
         row = torch.zeros(self.v, dtype=torch.bool)
